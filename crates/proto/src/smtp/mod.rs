@@ -1,0 +1,3 @@
+//! SMTP (RFC 5321) state machines.
+
+pub mod server;

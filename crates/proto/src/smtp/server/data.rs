@@ -1,0 +1,198 @@
+//! The DATA reader: un-stuffs dots and finds the end of the message (RFC 5321 §4.5.2),
+//! while checking the rules that keep one message from leaking into another.
+//!
+//! Hand-written rather than smtp-proto's `DataReceiver` because Postie must *detect*
+//! bare CR and bare LF (SMTP smuggling, RFC 5321 §2.3.8 and §4.1.1.4), NUL octets and
+//! over-long lines, and must end DATA only at `CRLF . CRLF`, never at `LF . LF` or
+//! `LF . CRLF`. It is a byte-at-a-time state machine, so chunk boundaries cannot change
+//! the result (tested below with every chunk size).
+
+/// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
+pub const MAX_TEXT_LINE: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a line (also right after the DATA command).
+    LineStart,
+    /// A `.` at the start of a line.
+    Dot,
+    /// `.` then CR at the start of a line.
+    DotCr,
+    /// Inside a line.
+    Mid,
+    /// Inside a line, just after a CR.
+    Cr,
+}
+
+/// What was wrong with a message, found while reading it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataFlaws {
+    /// A CR not followed by LF, or an LF not preceded by CR.
+    pub bare_line_ending: bool,
+    /// A NUL octet.
+    pub nul: bool,
+    /// A line over [`MAX_TEXT_LINE`] octets.
+    pub long_line: bool,
+    /// More octets than the size limit.
+    pub too_big: bool,
+}
+
+/// Incremental DATA reader.
+#[derive(Debug)]
+pub struct DataReader {
+    state: State,
+    line_len: usize,
+    max_size: u64,
+    body: Vec<u8>,
+    flaws: DataFlaws,
+}
+
+impl DataReader {
+    /// A reader that keeps at most `max_size` octets of body.
+    pub fn new(max_size: u64) -> Self {
+        DataReader {
+            state: State::LineStart,
+            line_len: 0,
+            max_size,
+            body: Vec::with_capacity(8192),
+            flaws: DataFlaws::default(),
+        }
+    }
+
+    fn emit(&mut self, bytes: &[u8]) {
+        if self.flaws.too_big {
+            return;
+        }
+        if (self.body.len() + bytes.len()) as u64 > self.max_size {
+            self.flaws.too_big = true;
+            self.body = Vec::new();
+            return;
+        }
+        self.body.extend_from_slice(bytes);
+    }
+
+    /// Consumes bytes; returns `Some(n)` when the end-of-data line was seen after `n`
+    /// bytes of `input` (the rest belongs to the next command), `None` if more is needed.
+    pub fn feed(&mut self, input: &[u8]) -> Option<usize> {
+        for (i, &b) in input.iter().enumerate() {
+            self.line_len += 1;
+            if self.line_len > MAX_TEXT_LINE {
+                self.flaws.long_line = true;
+            }
+            if b == 0 {
+                self.flaws.nul = true;
+            }
+            match self.state {
+                State::LineStart if b == b'.' => self.state = State::Dot,
+                State::Dot if b == b'\r' => self.state = State::DotCr,
+                State::DotCr if b == b'\n' => return Some(i + 1),
+                State::DotCr => {
+                    // ".\r" then something else: the dot was stuffing, the CR is bare.
+                    self.flaws.bare_line_ending = true;
+                    self.emit(b"\r");
+                    self.state = State::Mid;
+                    self.mid(b);
+                }
+                // A leading dot followed by anything else was stuffing: drop it.
+                State::Dot | State::LineStart | State::Mid => {
+                    self.state = State::Mid;
+                    self.mid(b);
+                }
+                State::Cr if b == b'\n' => {
+                    self.emit(b"\r\n");
+                    self.state = State::LineStart;
+                    self.line_len = 0;
+                }
+                State::Cr => {
+                    self.flaws.bare_line_ending = true;
+                    self.emit(b"\r");
+                    self.state = State::Mid;
+                    self.mid(b);
+                }
+            }
+        }
+        None
+    }
+
+    fn mid(&mut self, b: u8) {
+        match b {
+            b'\r' => self.state = State::Cr,
+            b'\n' => {
+                // A bare LF does not start a new line: `LF . CRLF` must not end DATA.
+                self.flaws.bare_line_ending = true;
+                self.emit(b"\n");
+            }
+            _ => self.emit(&[b]),
+        }
+    }
+
+    /// The body (un-stuffed, CRLF line ends) and what was wrong with it.
+    pub fn finish(self) -> (Vec<u8>, DataFlaws) {
+        (self.body, self.flaws)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(input: &[u8], chunk: usize) -> (Option<usize>, Vec<u8>, DataFlaws) {
+        let mut r = DataReader::new(10_000);
+        let mut consumed = 0;
+        let mut end = None;
+        for piece in input.chunks(chunk) {
+            if let Some(n) = r.feed(piece) {
+                end = Some(consumed + n);
+                break;
+            }
+            consumed += piece.len();
+        }
+        let (body, flaws) = r.finish();
+        (end, body, flaws)
+    }
+
+    #[test]
+    fn table_and_every_chunk_size() {
+        let clean = DataFlaws::default();
+        let bare = DataFlaws { bare_line_ending: true, ..clean };
+        let cases: Vec<(&[u8], Option<usize>, &[u8], DataFlaws)> = vec![
+            (b".\r\n", Some(3), b"", clean),
+            (b"a\r\n.\r\nQUIT\r\n", Some(6), b"a\r\n", clean),
+            (b"..a\r\n.\r\n", Some(8), b".a\r\n", clean),
+            (b"a\r\n..\r\n.\r\n", Some(10), b"a\r\n.\r\n", clean),
+            (b"a.\r\n.\r\n", Some(7), b"a.\r\n", clean),
+            (b"no end\r\n", None, b"no end\r\n", clean),
+            // Smuggling shapes: none of these end the message.
+            (b"a\n.\nb\r\n.\r\n", Some(10), b"a\n.\nb\r\n", bare),
+            (b"a\n.\r\nb\r\n.\r\n", Some(11), b"a\n.\r\nb\r\n", bare),
+            (b"a\r.\r\nb\r\n.\r\n", Some(11), b"a\r.\r\nb\r\n", bare),
+            (b"a\r\n.\nb\r\n.\r\n", Some(11), b"a\r\n\nb\r\n", bare),
+            (b".\rx\r\n.\r\n", Some(8), b"\rx\r\n", bare),
+            (b"a\0b\r\n.\r\n", Some(8), b"a\0b\r\n", DataFlaws { nul: true, ..clean }),
+        ];
+        for (input, end, body, flaws) in &cases {
+            for chunk in [1, 2, 3, 4, 8, 16, 64, 512] {
+                let got = read_all(input, chunk);
+                assert_eq!(got.0, *end, "end of {input:?} chunk {chunk}");
+                assert_eq!(got.1, *body, "body of {input:?} chunk {chunk}");
+                assert_eq!(got.2, *flaws, "flaws of {input:?} chunk {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn line_length_and_size_limits() {
+        let mut ok = vec![b'x'; 998];
+        ok.extend_from_slice(b"\r\n.\r\n");
+        assert_eq!(read_all(&ok, 7).2, DataFlaws::default());
+        let mut long = vec![b'x'; 999];
+        long.extend_from_slice(b"\r\n.\r\n");
+        assert!(read_all(&long, 7).2.long_line);
+
+        let mut r = DataReader::new(10);
+        assert_eq!(r.feed(b"0123456789\r\n.\r\n"), Some(15));
+        let (body, flaws) = r.finish();
+        assert!(flaws.too_big);
+        assert!(body.is_empty());
+    }
+}

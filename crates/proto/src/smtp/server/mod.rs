@@ -1,0 +1,474 @@
+//! The SMTP server session (RFC 5321 with the extensions advertised in [`ehlo`]), as a
+//! pure state machine.
+//!
+//! The driver feeds [`Input`]s and carries out the [`Output`]s in order: write a reply,
+//! start TLS, answer a [`Query`] (by feeding an [`Answer`]), take an [`Accepted`]
+//! message (and feed back the reply the queue gave), or close. While a query or a
+//! message is outstanding the session buffers further input, so pipelined commands
+//! (RFC 2920) are answered in order.
+//!
+//! The command table (which command in which state) is [`Session::command`]; each command
+//! family lives in its own file.
+
+mod auth;
+mod data;
+mod ehlo;
+mod policy;
+mod transaction;
+
+#[cfg(test)]
+mod tests;
+
+pub use data::{DataFlaws, DataReader, MAX_TEXT_LINE};
+pub use policy::{ListenerKind, Policy};
+
+use crate::reply::Reply;
+use message::{Address, BodyType};
+use smtp_proto::Request;
+
+/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
+pub const MAX_COMMAND_LINE: usize = 512;
+
+/// RFC 4954 §4: an AUTH continuation line may be up to 12288 octets.
+pub const MAX_AUTH_LINE: usize = 12288;
+
+/// What the driver hands the session.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// Bytes read from the client.
+    Bytes(&'a [u8]),
+    /// The TLS handshake requested by [`Output::StartTls`] finished.
+    TlsStarted,
+    /// The answer to the last [`Output::Query`] or [`Output::Message`].
+    Answer(Answer),
+    /// The client was idle too long.
+    Timeout,
+    /// The server is shutting down; close at the next command boundary.
+    Shutdown,
+}
+
+/// What the session asks the driver to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// Check a login.
+    Login {
+        /// The login name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// Classify a recipient.
+    Recipient(Address),
+}
+
+/// How a recipient relates to this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientVerdict {
+    /// A local domain and an existing account.
+    Local,
+    /// A local domain but no such account.
+    Unknown,
+    /// Not a local domain: relaying, allowed only to authenticated clients.
+    Remote,
+    /// The lookup failed; try later.
+    TempFail,
+}
+
+/// The driver's answer to a [`Query`] or an [`Output::Message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Login succeeded (true) or the credentials were wrong (false).
+    Login(bool),
+    /// The login check failed for a reason other than wrong credentials.
+    LoginTempFail,
+    /// The recipient lookup result.
+    Recipient(RecipientVerdict),
+    /// The reply for a finished message: "250 queued as …" or a failure.
+    MessageResult(Reply),
+}
+
+/// A message the client finished sending, for the driver to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// Sender and recipients.
+    pub envelope: message::Envelope,
+    /// The body, un-stuffed, as the client sent it.
+    pub body: Vec<u8>,
+    /// The EHLO/HELO name.
+    pub helo: String,
+    /// The client used EHLO.
+    pub esmtp: bool,
+    /// The connection was encrypted.
+    pub tls: bool,
+    /// The login name, when the client authenticated.
+    pub authenticated_as: Option<String>,
+}
+
+impl Accepted {
+    /// The `with` protocol name for `Received:` (RFC 3848, RFC 6531 §3.7.3).
+    pub fn protocol(&self) -> &'static str {
+        match (self.envelope.smtputf8, self.esmtp, self.tls, self.authenticated_as.is_some()) {
+            (true, _, true, true) => "UTF8SMTPSA",
+            (true, _, true, false) => "UTF8SMTPS",
+            (true, _, false, true) => "UTF8SMTPA",
+            (true, _, false, false) => "UTF8SMTP",
+            (false, false, _, _) => "SMTP",
+            (false, true, false, false) => "ESMTP",
+            (false, true, true, false) => "ESMTPS",
+            (false, true, false, true) => "ESMTPA",
+            (false, true, true, true) => "ESMTPSA",
+        }
+    }
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write this reply.
+    Reply(Reply),
+    /// Write the replies so far, then run the TLS handshake and feed
+    /// [`Input::TlsStarted`]. Any bytes already read must be thrown away (RFC 3207 §6).
+    StartTls,
+    /// Look this up and feed back an [`Answer`].
+    Query(Query),
+    /// Queue this message and feed back [`Answer::MessageResult`].
+    Message(Box<Accepted>),
+    /// Write what is pending and close the connection.
+    Close,
+}
+
+/// Which timeout applies now (RFC 5321 §4.5.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Waiting for a command.
+    Command,
+    /// Inside DATA or BDAT, waiting for the next block.
+    Data,
+    /// Waiting on the driver (a query or the queue): no client timeout.
+    Driver,
+    /// The session is over.
+    Closed,
+}
+
+/// The mail transaction between MAIL and the end of DATA/BDAT.
+#[derive(Debug, Clone)]
+struct Transaction {
+    sender: Option<Address>,
+    body_type: BodyType,
+    smtputf8: bool,
+    recipients: Vec<Address>,
+    /// BDAT chunks received so far (RFC 3030).
+    bdat: Option<Vec<u8>>,
+    /// A BDAT chunk pushed the message over the size limit.
+    bdat_too_big: bool,
+}
+
+/// What the session is doing with incoming bytes.
+#[derive(Debug)]
+enum Mode {
+    Command,
+    /// Skipping the rest of an over-long command line.
+    DiscardLine,
+    Data(Box<DataReader>),
+    /// Reading `remaining` octets of a BDAT chunk.
+    Bdat {
+        remaining: usize,
+        last: bool,
+        /// The chunk is consumed but refused with this reply.
+        refuse: Option<Reply>,
+    },
+    AuthPlain,
+    AuthLoginUser,
+    AuthLoginPassword(String),
+    /// Waiting for an [`Answer`] to a query.
+    AwaitLogin,
+    AwaitRecipient(Address),
+    AwaitMessage,
+    /// STARTTLS said; bytes are ignored until [`Input::TlsStarted`].
+    AwaitTls,
+    Closed,
+}
+
+/// One SMTP server session.
+#[derive(Debug)]
+pub struct Session {
+    policy: Policy,
+    mode: Mode,
+    input: Vec<u8>,
+    helo: Option<(String, bool)>,
+    tls: bool,
+    authenticated_as: Option<String>,
+    /// The user name of a login being checked.
+    pending_login: Option<String>,
+    transaction: Option<Transaction>,
+    errors: u32,
+    auth_failures: u32,
+    shutting_down: bool,
+}
+
+impl Session {
+    /// A new session; send [`Session::greeting`] first.
+    pub fn new(policy: Policy) -> Self {
+        let tls = policy.tls_active;
+        Session {
+            policy,
+            mode: Mode::Command,
+            input: Vec::new(),
+            helo: None,
+            tls,
+            authenticated_as: None,
+            pending_login: None,
+            transaction: None,
+            errors: 0,
+            auth_failures: 0,
+            shutting_down: false,
+        }
+    }
+
+    /// The 220 greeting (RFC 5321 §4.3.1), without an enhanced code (RFC 2034 §3).
+    pub fn greeting(&self) -> Reply {
+        Reply::plain(220, vec![format!("{} ESMTP Postie", self.policy.hostname).into()])
+    }
+
+    /// Which timeout the driver should run now.
+    pub fn waiting(&self) -> Waiting {
+        match self.mode {
+            Mode::Closed => Waiting::Closed,
+            Mode::Data(_) | Mode::Bdat { .. } => Waiting::Data,
+            Mode::AwaitLogin | Mode::AwaitRecipient(_) | Mode::AwaitMessage | Mode::AwaitTls => {
+                Waiting::Driver
+            }
+            _ => Waiting::Command,
+        }
+    }
+
+    /// The login name, once AUTH succeeded.
+    pub fn authenticated_as(&self) -> Option<&str> {
+        self.authenticated_as.as_deref()
+    }
+
+    /// Feeds one input; returns what the driver must do, in order.
+    pub fn feed(&mut self, input: Input<'_>) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Bytes(bytes) => {
+                if matches!(self.mode, Mode::Closed | Mode::AwaitTls) {
+                    return out;
+                }
+                self.input.extend_from_slice(bytes);
+            }
+            Input::TlsStarted => {
+                // RFC 3207 §4.2: forget everything learnt before TLS.
+                self.tls = true;
+                self.helo = None;
+                self.authenticated_as = None;
+                self.transaction = None;
+                self.input.clear();
+                self.mode = Mode::Command;
+            }
+            Input::Answer(answer) => self.answer(answer, &mut out),
+            Input::Timeout => {
+                self.close_with(Reply::timeout(), &mut out);
+                return out;
+            }
+            Input::Shutdown => {
+                self.shutting_down = true;
+                if matches!(self.mode, Mode::Command | Mode::DiscardLine) && self.input.is_empty() {
+                    self.close_with(Reply::shutting_down(), &mut out);
+                    return out;
+                }
+            }
+        }
+        self.run(&mut out);
+        out
+    }
+
+    fn close_with(&mut self, reply: Reply, out: &mut Vec<Output>) {
+        out.push(Output::Reply(reply));
+        out.push(Output::Close);
+        self.mode = Mode::Closed;
+        self.input.clear();
+    }
+
+    /// Processes buffered input until more bytes or an answer are needed.
+    fn run(&mut self, out: &mut Vec<Output>) {
+        loop {
+            match &mut self.mode {
+                Mode::Closed
+                | Mode::AwaitTls
+                | Mode::AwaitLogin
+                | Mode::AwaitRecipient(_)
+                | Mode::AwaitMessage => return,
+                Mode::Data(reader) => {
+                    let Some(used) = reader.feed(&self.input) else {
+                        self.input.clear();
+                        return;
+                    };
+                    self.input.drain(..used);
+                    let Mode::Data(reader) = std::mem::replace(&mut self.mode, Mode::Command) else {
+                        unreachable!("mode was Data")
+                    };
+                    self.finish_data(*reader, out);
+                }
+                Mode::Bdat { remaining, .. } => {
+                    let take = (*remaining).min(self.input.len());
+                    *remaining -= take;
+                    let chunk: Vec<u8> = self.input.drain(..take).collect();
+                    self.bdat_chunk(&chunk, out);
+                    if matches!(self.mode, Mode::Bdat { .. }) {
+                        return;
+                    }
+                }
+                Mode::DiscardLine => {
+                    let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
+                        self.input.clear();
+                        return;
+                    };
+                    self.input.drain(..=pos);
+                    self.mode = Mode::Command;
+                }
+                Mode::Command
+                | Mode::AuthPlain
+                | Mode::AuthLoginUser
+                | Mode::AuthLoginPassword(_) => {
+                    let limit = if matches!(self.mode, Mode::Command) {
+                        MAX_COMMAND_LINE
+                    } else {
+                        MAX_AUTH_LINE
+                    };
+                    let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
+                        if self.input.len() > limit {
+                            // RFC 5321 §4.5.3.1.4: refuse, and skip to the line's end.
+                            self.input.clear();
+                            self.mode = Mode::DiscardLine;
+                            self.error(Reply::line_too_long(), out);
+                        } else if self.shutting_down && self.input.is_empty() {
+                            self.close_with(Reply::shutting_down(), out);
+                        }
+                        return;
+                    };
+                    let line: Vec<u8> = self.input.drain(..=pos).collect();
+                    if line.len() > limit {
+                        self.mode = Mode::Command;
+                        self.error(Reply::line_too_long(), out);
+                        continue;
+                    }
+                    if matches!(self.mode, Mode::Command) {
+                        if self.shutting_down {
+                            self.close_with(Reply::shutting_down(), out);
+                            return;
+                        }
+                        self.command(&line, out);
+                    } else {
+                        self.auth_continuation(&line, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a client error; after `max_errors` the session ends (RFC 5321 §4.1.4 lets
+    /// a server close on abuse).
+    fn error(&mut self, reply: Reply, out: &mut Vec<Output>) {
+        self.errors += 1;
+        if self.errors >= self.policy.max_errors {
+            out.push(Output::Reply(reply));
+            self.close_with(Reply::too_many_errors(), out);
+        } else {
+            out.push(Output::Reply(reply));
+        }
+    }
+
+    /// The command table: parses one line and dispatches it.
+    fn command(&mut self, line: &[u8], out: &mut Vec<Output>) {
+        if line.contains(&0) {
+            return self.error(Reply::syntax_error(), out);
+        }
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(request) => request,
+            Err(e) => return self.parse_error(e, out),
+        };
+        match request {
+            Request::Ehlo { host } => self.ehlo(&host, true, out),
+            Request::Helo { host } => self.ehlo(&host, false, out),
+            Request::Lhlo { .. } => self.error(Reply::unknown_command(), out),
+            Request::Mail { from } => self.mail(from, out),
+            Request::Rcpt { to } => self.rcpt(to, out),
+            Request::Data => self.data(out),
+            Request::Bdat { chunk_size, is_last } => self.bdat(chunk_size, is_last, out),
+            Request::Auth { mechanism, initial_response } => {
+                self.auth(mechanism, &initial_response, out)
+            }
+            Request::StartTls => self.starttls(out),
+            Request::Rset => {
+                self.transaction = None;
+                out.push(Output::Reply(Reply::ok()));
+            }
+            Request::Noop { .. } => out.push(Output::Reply(Reply::ok())),
+            Request::Quit => self.close_with(Reply::bye(), out),
+            Request::Vrfy { .. } => out.push(Output::Reply(if self.policy.vrfy_enabled {
+                Reply::vrfy_ambiguous()
+            } else {
+                Reply::not_implemented()
+            })),
+            Request::Expn { .. } => out.push(Output::Reply(if self.policy.expn_enabled {
+                Reply::vrfy_ambiguous()
+            } else {
+                Reply::not_implemented()
+            })),
+            Request::Help { .. } => out.push(Output::Reply(ehlo::help())),
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                self.error(Reply::not_implemented(), out)
+            }
+        }
+    }
+
+    fn parse_error(&mut self, error: smtp_proto::Error, out: &mut Vec<Output>) {
+        use smtp_proto::Error as E;
+        let reply = match error {
+            E::UnknownCommand => Reply::unknown_command(),
+            E::InvalidSenderAddress => Reply::bad_sender(),
+            E::InvalidRecipientAddress => Reply::bad_recipient(),
+            E::SyntaxError { syntax } => Reply::new(501, (5, 5, 4), format!("Syntax: {syntax}")),
+            E::InvalidParameter { param } => {
+                Reply::new(501, (5, 5, 4), format!("Invalid parameter {param}"))
+            }
+            E::UnsupportedParameter { .. } => Reply::bad_parameter(),
+            E::ResponseTooLong => Reply::line_too_long(),
+            E::NeedsMoreData { .. } | E::InvalidResponse { .. } => Reply::syntax_error(),
+        };
+        self.error(reply, out)
+    }
+
+    fn starttls(&mut self, out: &mut Vec<Output>) {
+        if self.tls {
+            return self.error(Reply::tls_already_active(), out);
+        }
+        if !self.policy.starttls_available {
+            return out.push(Output::Reply(Reply::tls_unavailable()));
+        }
+        out.push(Output::Reply(Reply::ready_for_tls()));
+        out.push(Output::StartTls);
+        // RFC 3207 §6 / CVE-2011-0411: anything pipelined after STARTTLS is discarded.
+        self.input.clear();
+        self.mode = Mode::AwaitTls;
+    }
+
+    fn answer(&mut self, answer: Answer, out: &mut Vec<Output>) {
+        let mode = std::mem::replace(&mut self.mode, Mode::Command);
+        match (mode, answer) {
+            (Mode::AwaitLogin, answer) => self.login_answer(answer, out),
+            (Mode::AwaitRecipient(address), Answer::Recipient(verdict)) => {
+                self.recipient_answer(address, verdict, out)
+            }
+            (Mode::AwaitMessage, Answer::MessageResult(reply)) => {
+                self.transaction = None;
+                out.push(Output::Reply(reply));
+            }
+            (mode, _) => {
+                // An answer nobody asked for is a driver bug; ignore it, keep state.
+                self.mode = mode;
+            }
+        }
+    }
+}

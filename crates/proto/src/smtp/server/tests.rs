@@ -1,0 +1,389 @@
+//! Session transcripts: the SMTP rules checked without sockets.
+
+use super::*;
+
+/// A session with a fake directory: `example.org` is local with users alice and jösé,
+/// everything else is remote; alice's password is `secret`.
+struct T {
+    s: Session,
+    messages: Vec<Accepted>,
+    started_tls: bool,
+    closed: bool,
+}
+
+impl T {
+    fn new(policy: Policy) -> Self {
+        T { s: Session::new(policy), messages: vec![], started_tls: false, closed: false }
+    }
+
+    fn mx() -> Self {
+        Self::new(Policy::mx("mx.example.org"))
+    }
+
+    /// Feeds raw bytes, answering every query; returns the wire text of all replies.
+    fn raw(&mut self, bytes: &[u8]) -> String {
+        let mut pending = self.s.feed(Input::Bytes(bytes));
+        let mut wire = Vec::new();
+        while !pending.is_empty() {
+            let mut next = Vec::new();
+            for o in pending {
+                match o {
+                    Output::Reply(r) => r.write_to(&mut wire),
+                    Output::StartTls => self.started_tls = true,
+                    Output::Close => self.closed = true,
+                    Output::Query(Query::Login { username, password }) => {
+                        let ok = username == "alice@example.org" && password == "secret";
+                        next.extend(self.s.feed(Input::Answer(Answer::Login(ok))));
+                    }
+                    Output::Query(Query::Recipient(a)) => {
+                        let v = match (a.domain().as_str(), a.local().to_lowercase().as_str()) {
+                            ("example.org", "alice" | "jösé") => RecipientVerdict::Local,
+                            ("example.org", _) => RecipientVerdict::Unknown,
+                            ("broken.example", _) => RecipientVerdict::TempFail,
+                            _ => RecipientVerdict::Remote,
+                        };
+                        next.extend(self.s.feed(Input::Answer(Answer::Recipient(v))));
+                    }
+                    Output::Message(m) => {
+                        self.messages.push(*m);
+                        let reply = Reply::new(250, (2, 0, 0), "Ok: queued as 0000000000000001");
+                        next.extend(self.s.feed(Input::Answer(Answer::MessageResult(reply))));
+                    }
+                }
+            }
+            pending = next;
+        }
+        String::from_utf8(wire).unwrap()
+    }
+
+    /// Sends one command line and checks the last reply line starts with `want`.
+    fn cmd(&mut self, line: &str, want: &str) -> String {
+        let got = self.raw(format!("{line}\r\n").as_bytes());
+        let last = got.trim_end().lines().last().unwrap_or("");
+        assert!(last.starts_with(want), "{line:?}: wanted {want:?}, got {got:?}");
+        got
+    }
+
+    fn tls(&mut self) {
+        assert!(self.started_tls);
+        let out = self.s.feed(Input::TlsStarted);
+        assert!(out.is_empty());
+    }
+
+    fn login(&mut self) {
+        self.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==", "235 2.7.0");
+    }
+}
+
+#[test]
+fn greeting_and_ehlo_advertise_what_works() {
+    let t = T::mx();
+    assert_eq!(t.s.greeting().to_wire(), b"220 mx.example.org ESMTP Postie\r\n");
+    let mut t = T::mx();
+    let ehlo = t.cmd("EHLO client.example", "250 HELP");
+    for ext in ["PIPELINING", "SIZE 26214400", "8BITMIME", "SMTPUTF8", "CHUNKING", "ENHANCEDSTATUSCODES", "STARTTLS"] {
+        assert!(ehlo.contains(&format!("250-{ext}\r\n")), "{ext} in {ehlo}");
+    }
+    // No AUTH in clear text unless the policy allows it.
+    assert!(!ehlo.contains("AUTH"));
+    t.cmd("HELO client.example", "250 mx.example.org");
+}
+
+#[test]
+fn local_delivery_transaction() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<bob@remote.example>", "250 2.1.0");
+    t.cmd("RCPT TO:<alice@example.org>", "250 2.1.5");
+    t.cmd("RCPT TO:<Alice@EXAMPLE.org>", "250 2.1.5");
+    t.cmd("DATA", "354");
+    t.raw(b"Subject: hi\r\n\r\n..dot\r\nbody\r\n");
+    assert!(t.messages.is_empty());
+    t.cmd(".", "250 2.0.0 Ok: queued as");
+    assert_eq!(t.messages.len(), 1);
+    let m = &t.messages[0];
+    assert_eq!(m.body, b"Subject: hi\r\n\r\n.dot\r\nbody\r\n");
+    assert_eq!(m.envelope.recipients.len(), 1, "duplicate recipient kept once");
+    assert_eq!(m.envelope.sender.as_ref().unwrap().to_string(), "bob@remote.example");
+    assert_eq!(m.protocol(), "ESMTP");
+    // A second transaction on the same connection.
+    t.cmd("MAIL FROM:<>", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("DATA", "354");
+    t.cmd("x\r\n.", "250");
+    assert_eq!(t.messages.len(), 2);
+    assert!(t.messages[1].envelope.sender.is_none());
+    t.cmd("QUIT", "221 2.0.0");
+    assert!(t.closed);
+}
+
+#[test]
+fn sequence_errors() {
+    let mut t = T::mx();
+    t.cmd("MAIL FROM:<a@b.example>", "503 5.5.1");
+    t.cmd("EHLO c", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "503 5.5.1");
+    t.cmd("DATA", "503 5.5.1");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+    t.cmd("MAIL FROM:<a@b.example>", "503 5.5.1");
+    t.cmd("DATA", "503 5.5.1");
+    t.cmd("RSET", "250 2.0.0");
+    t.cmd("RCPT TO:<alice@example.org>", "503 5.5.1");
+    t.cmd("BOGUS", "500 5.5.");
+    t.cmd("NOOP", "250 2.0.0");
+    t.cmd("VRFY alice", "252 2.5.2");
+    t.cmd("EXPN list", "502 5.5.1");
+    t.cmd("HELP", "214 2.0.0");
+}
+
+#[test]
+fn relay_rules_and_unknown_users() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+    t.cmd("RCPT TO:<x@elsewhere.example>", "550 5.7.1");
+    t.cmd("RCPT TO:<nobody@example.org>", "550 5.1.1");
+    t.cmd("RCPT TO:<a@broken.example>", "451 4.3.0");
+    t.cmd("RCPT TO:<not an address>", "5");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+}
+
+#[test]
+fn submission_requires_auth_and_relays_after_it() {
+    let mut p = Policy::submission("mx.example.org");
+    p.plaintext_auth = true;
+    let mut t = T::new(p);
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"));
+    t.cmd("MAIL FROM:<alice@example.org>", "530 5.7.0");
+    t.login();
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(!ehlo.contains("AUTH"), "no AUTH after login");
+    t.cmd("MAIL FROM:<alice@example.org>", "250");
+    t.cmd("RCPT TO:<x@elsewhere.example>", "250 2.1.5");
+    t.cmd("DATA", "354");
+    t.cmd("hi\r\n.", "250");
+    assert_eq!(t.messages[0].authenticated_as.as_deref(), Some("alice@example.org"));
+    assert_eq!(t.messages[0].protocol(), "ESMTPA");
+}
+
+#[test]
+fn auth_exchanges() {
+    let mut p = Policy::submission("h");
+    p.plaintext_auth = true;
+    let mut t = T::new(p.clone());
+    t.cmd("EHLO c", "250");
+    // PLAIN without initial response.
+    t.cmd("AUTH PLAIN", "334");
+    t.cmd("AGFsaWNlQGV4YW1wbGUub3JnAHdyb25n", "535 5.7.8");
+    t.cmd("AUTH PLAIN", "334");
+    t.cmd("*", "501 5.0.0");
+    t.cmd("AUTH PLAIN", "334");
+    t.cmd("not base64!", "501 5.5.2");
+    t.cmd("AUTH CRAM-MD5", "504 5.5.4");
+    // LOGIN with the exact prompts RFC-style clients expect.
+    let got = t.cmd("AUTH LOGIN", "334 VXNlcm5hbWU=");
+    assert_eq!(got, "334 VXNlcm5hbWU=\r\n");
+    t.cmd("YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ=");
+    t.cmd("c2VjcmV0", "235 2.7.0");
+    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==", "503 5.5.1");
+
+    // LOGIN with the user name as initial response.
+    let mut t = T::new(p.clone());
+    t.cmd("EHLO c", "250");
+    t.cmd("AUTH LOGIN YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ=");
+    t.cmd("c2VjcmV0", "235");
+
+    // Three wrong passwords close the connection.
+    let mut t = T::new(p);
+    t.cmd("EHLO c", "250");
+    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHg=", "535 5.7.8");
+    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHg=", "535 5.7.8");
+    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHg=", "421 4.7.0");
+    assert!(t.closed);
+}
+
+#[test]
+fn no_auth_in_clear_text_without_policy() {
+    let mut t = T::new(Policy::submission("h"));
+    t.cmd("EHLO c", "250");
+    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==", "538 5.7.11");
+    t.cmd("STARTTLS", "220 2.0.0");
+    t.tls();
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(ehlo.contains("AUTH PLAIN LOGIN"));
+    assert!(!ehlo.contains("STARTTLS"));
+    t.login();
+    t.cmd("STARTTLS", "503 5.5.1");
+}
+
+#[test]
+fn starttls_discards_pipelined_plaintext() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    let got = t.raw(b"STARTTLS\r\nRSET\r\nMAIL FROM:<evil@x.example>\r\n");
+    assert_eq!(got, "220 2.0.0 Ready to start TLS\r\n");
+    t.tls();
+    // State is reset: EHLO is needed again, and the injected MAIL did not happen.
+    t.cmd("MAIL FROM:<a@b.example>", "503 5.5.1");
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+}
+
+#[test]
+fn pipelined_commands_answer_in_order() {
+    let mut t = T::mx();
+    let got = t.raw(
+        b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@example.org>\r\nRCPT TO:<zz@example.org>\r\nDATA\r\nhello\r\n.\r\nQUIT\r\n",
+    );
+    let codes: Vec<&str> = got.lines().filter(|l| !l.starts_with("250-")).map(|l| &l[..3]).collect();
+    assert_eq!(codes, ["250", "250", "250", "550", "354", "250", "221"]);
+    assert_eq!(t.messages.len(), 1);
+}
+
+#[test]
+fn smuggling_is_refused_and_never_becomes_a_message() {
+    for attack in [
+        &b"a\n.\nMAIL FROM:<e@x.example>\nRCPT TO:<alice@example.org>\nDATA\nsmuggled\n.\n"[..],
+        &b"a\r\n.\nMAIL FROM:<e@x.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n"[..],
+        &b"a\n.\r\nMAIL FROM:<e@x.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n"[..],
+        &b"a\r.\rMAIL FROM:<e@x.example>\r\n"[..],
+    ] {
+        let mut t = T::mx();
+        t.cmd("EHLO c", "250");
+        t.cmd("MAIL FROM:<a@b.example>", "250");
+        t.cmd("RCPT TO:<alice@example.org>", "250");
+        t.cmd("DATA", "354");
+        assert_eq!(t.raw(attack), "", "nothing ends the data early");
+        t.cmd("\r\n.", "554 5.6.0");
+        assert!(t.messages.is_empty());
+        t.cmd("NOOP", "250");
+    }
+}
+
+#[test]
+fn data_limits() {
+    let mut p = Policy::mx("h");
+    p.max_message_size = 2000;
+    let mut t = T::new(p);
+    t.cmd("EHLO c", "250 HELP");
+    t.cmd("MAIL FROM:<a@b.example> SIZE=5000", "552 5.3.4");
+    for (body, want) in [
+        ("x".repeat(3000), "552 5.3.4"),
+        (format!("{}\r\n", "y".repeat(1001)), "554 5.6.0"),
+        ("nul\0here\r\n".to_string(), "554 5.6.0"),
+    ] {
+        t.cmd("MAIL FROM:<a@b.example> SIZE=100", "250");
+        t.cmd("RCPT TO:<alice@example.org>", "250");
+        t.cmd("DATA", "354");
+        t.raw(body.as_bytes());
+        t.cmd("\r\n.", want);
+    }
+    assert!(t.messages.is_empty());
+}
+
+#[test]
+fn long_command_lines_and_error_limit() {
+    let mut t = T::mx();
+    t.cmd(&format!("EHLO {}", "a".repeat(600)), "500 5.5.2");
+    t.cmd("EHLO c", "250");
+    // A long line arriving in pieces is refused once and skipped to its end.
+    assert_eq!(t.raw(&[b'x'; 400]), "");
+    assert_eq!(t.raw(&[b'x'; 400]), "500 5.5.2 Line too long\r\n");
+    assert_eq!(t.raw(b"xxx\r\n"), "");
+    t.cmd("NOOP", "250");
+    for _ in 0..7 {
+        t.cmd("BOGUS", "500");
+    }
+    t.cmd("BOGUS", "421 4.7.0");
+    assert!(t.closed);
+}
+
+#[test]
+fn recipient_limit() {
+    let mut p = Policy::mx("h");
+    p.max_recipients = 1;
+    let mut t = T::new(p);
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("RCPT TO:<jösé@example.org>", "553 5.6.7");
+    t.cmd("RSET", "250");
+    t.cmd("MAIL FROM:<a@b.example> SMTPUTF8", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("RCPT TO:<jösé@example.org>", "452 4.5.3");
+}
+
+#[test]
+fn smtputf8_and_8bitmime() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<jösé@example.org> BODY=8BITMIME SMTPUTF8", "250");
+    t.cmd("RCPT TO:<jösé@example.org>", "250");
+    t.cmd("DATA", "354");
+    t.cmd("Subject: caf\u{e9}\r\n\r\n\u{fc}\r\n.", "250");
+    let m = &t.messages[0];
+    assert!(m.envelope.smtputf8);
+    assert_eq!(m.envelope.body_type, message::BodyType::EightBitMime);
+    assert_eq!(m.protocol(), "UTF8SMTP");
+    // HELO clients may not use parameters.
+    t.cmd("HELO c", "250");
+    t.cmd("MAIL FROM:<a@b.example> BODY=8BITMIME", "555 5.5.4");
+}
+
+#[test]
+fn bdat_chunks() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<a@b.example> BODY=BINARYMIME", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("DATA", "503 5.5.1");
+    let got = t.raw(b"BDAT 5\r\nab\r\ncBDAT 3 LAST\r\n\0\n.");
+    assert_eq!(got, "250 2.0.0 5 octets received\r\n250 2.0.0 Ok: queued as 0000000000000001\r\n");
+    assert_eq!(t.messages[0].body, b"ab\r\nc\0\n.");
+    // BDAT without a transaction still consumes its chunk.
+    assert_eq!(t.raw(b"BDAT 6 LAST\r\nQUIT\r\n"), "503 5.5.1 Need MAIL command first\r\n");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("BDAT 0 LAST", "250 2.0.0 Ok");
+    assert_eq!(t.messages[1].body, b"");
+}
+
+#[test]
+fn timeout_and_shutdown() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    let out = t.s.feed(Input::Timeout);
+    assert_eq!(out, vec![Output::Reply(Reply::timeout()), Output::Close]);
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("DATA", "354");
+    // Shutdown waits for the message in progress, then closes.
+    assert!(t.s.feed(Input::Shutdown).is_empty());
+    let got = t.cmd("x\r\n.", "421 4.3.2");
+    assert!(got.starts_with("250 2.0.0 Ok: queued"), "{got}");
+    assert!(t.closed);
+}
+
+/// The same transcript fed in chunks of every size gives the same replies.
+#[test]
+fn chunk_boundaries_do_not_matter() {
+    let script: &[u8] = b"EHLO c\r\nMAIL FROM:<a@b.example> SIZE=20\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nline\r\n..dot\r\n.\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@example.org>\r\nBDAT 4 LAST\r\nabcdNOOP\r\nQUIT\r\n";
+    let whole = {
+        let mut t = T::mx();
+        let r = t.raw(script);
+        (r, t.messages)
+    };
+    for size in [1, 2, 3, 4, 8, 16, 32, 64, 128, 256, 512] {
+        let mut t = T::mx();
+        let mut replies = String::new();
+        for chunk in script.chunks(size) {
+            replies.push_str(&t.raw(chunk));
+        }
+        assert_eq!(replies, whole.0, "chunk size {size}");
+        assert_eq!(t.messages, whole.1, "chunk size {size}");
+    }
+    assert_eq!(whole.1.len(), 2);
+}

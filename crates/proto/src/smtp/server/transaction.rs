@@ -1,0 +1,234 @@
+//! The mail transaction: MAIL (RFC 5321 §4.1.1.2, RFC 1870, RFC 6152, RFC 6531),
+//! RCPT (§4.1.1.3), DATA (§4.1.1.4) and BDAT (RFC 3030).
+
+use super::{Accepted, DataReader, Mode, Output, RecipientVerdict, Session, Transaction};
+use crate::reply::Reply;
+use message::{Address, BodyType, Envelope};
+use smtp_proto::{MailFrom, RcptTo};
+use std::borrow::Cow;
+
+impl Session {
+    pub(super) fn mail(&mut self, from: MailFrom<Cow<'_, str>>, out: &mut Vec<Output>) {
+        let Some((_, esmtp)) = &self.helo else {
+            return self.error(Reply::need_helo(), out);
+        };
+        let esmtp = *esmtp;
+        if self.policy.listener.is_submission() && self.authenticated_as.is_none() {
+            // RFC 6409 §4.3 / RFC 4954 §6: submission requires authentication.
+            return out.push(Output::Reply(Reply::auth_required()));
+        }
+        if self.transaction.is_some() {
+            return self.error(Reply::nested_mail(), out);
+        }
+        let has_params = from.flags != 0 || from.size != 0 || from.env_id.is_some() || from.auth.is_some();
+        if has_params && !esmtp {
+            // RFC 5321 §4.1.1.11: parameters only after EHLO.
+            return self.error(Reply::bad_parameter(), out);
+        }
+        use smtp_proto::*;
+        let unsupported = MAIL_RET_FULL | MAIL_RET_HDRS | MAIL_REQUIRETLS | MAIL_CONPERM
+            | MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE;
+        if from.flags & unsupported != 0 || from.env_id.is_some() || from.mtrk.is_some() || from.hold_for != 0 || from.hold_until != 0 {
+            return self.error(Reply::bad_parameter(), out);
+        }
+        if from.size as u64 > self.policy.max_message_size {
+            // RFC 1870 §6.1: a declared size over the limit is refused at MAIL.
+            return out.push(Output::Reply(Reply::message_too_big()));
+        }
+        let smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
+        let body_type = if from.flags & MAIL_BODY_BINARYMIME != 0 {
+            BodyType::BinaryMime
+        } else if from.flags & MAIL_BODY_8BITMIME != 0 {
+            BodyType::EightBitMime
+        } else {
+            BodyType::SevenBit
+        };
+        let sender = if from.address.is_empty() {
+            None // the null reverse-path <> (RFC 5321 §4.5.5)
+        } else {
+            match Address::parse(&from.address) {
+                Ok(a) if a.is_utf8() && !smtputf8 => {
+                    return out.push(Output::Reply(Reply::utf8_needs_smtputf8()));
+                }
+                Ok(a) => Some(a),
+                Err(_) => return self.error(Reply::bad_sender(), out),
+            }
+        };
+        self.transaction = Some(Transaction {
+            sender,
+            body_type,
+            smtputf8,
+            recipients: Vec::new(),
+            bdat: None,
+            bdat_too_big: false,
+        });
+        out.push(Output::Reply(Reply::sender_ok()));
+    }
+
+    pub(super) fn rcpt(&mut self, to: RcptTo<Cow<'_, str>>, out: &mut Vec<Output>) {
+        let Some(tx) = &self.transaction else {
+            return self.error(Reply::need_mail(), out);
+        };
+        if to.flags != 0 || to.orcpt.is_some() {
+            // DSN (RFC 3461) is not offered yet.
+            return self.error(Reply::bad_parameter(), out);
+        }
+        let address = match Address::parse(&to.address) {
+            Ok(a) => a,
+            Err(_) => return self.error(Reply::bad_recipient(), out),
+        };
+        if address.is_utf8() && !tx.smtputf8 {
+            return out.push(Output::Reply(Reply::utf8_needs_smtputf8()));
+        }
+        if tx.recipients.iter().any(|r| r.normalized() == address.normalized()) {
+            return out.push(Output::Reply(Reply::recipient_ok()));
+        }
+        if tx.recipients.len() >= self.policy.max_recipients {
+            // RFC 5321 §4.5.3.1.10: 452 for too many recipients.
+            return out.push(Output::Reply(Reply::too_many_recipients()));
+        }
+        out.push(Output::Query(super::Query::Recipient(address.clone())));
+        self.mode = Mode::AwaitRecipient(address);
+    }
+
+    pub(super) fn recipient_answer(
+        &mut self,
+        address: Address,
+        verdict: RecipientVerdict,
+        out: &mut Vec<Output>,
+    ) {
+        let reply = match verdict {
+            RecipientVerdict::Local => None,
+            RecipientVerdict::Remote if self.authenticated_as.is_some() => None,
+            RecipientVerdict::Remote => Some(Reply::relay_denied()),
+            RecipientVerdict::Unknown => Some(Reply::no_such_user()),
+            RecipientVerdict::TempFail => Some(Reply::local_error()),
+        };
+        match (reply, self.transaction.as_mut()) {
+            (None, Some(tx)) => {
+                tx.recipients.push(address);
+                out.push(Output::Reply(Reply::recipient_ok()));
+            }
+            (None, None) => out.push(Output::Reply(Reply::need_mail())),
+            (Some(reply), _) => out.push(Output::Reply(reply)),
+        }
+    }
+
+    pub(super) fn data(&mut self, out: &mut Vec<Output>) {
+        let Some(tx) = &self.transaction else {
+            return self.error(Reply::need_mail(), out);
+        };
+        if tx.recipients.is_empty() {
+            return self.error(Reply::need_rcpt(), out);
+        }
+        if tx.body_type == BodyType::BinaryMime {
+            return self.error(Reply::binarymime_needs_bdat(), out);
+        }
+        if tx.bdat.is_some() {
+            return self.error(Reply::data_after_bdat(), out);
+        }
+        out.push(Output::Reply(Reply::start_data()));
+        self.mode = Mode::Data(Box::new(DataReader::new(self.policy.max_message_size)));
+    }
+
+    pub(super) fn finish_data(&mut self, reader: DataReader, out: &mut Vec<Output>) {
+        let (body, flaws) = reader.finish();
+        let refusal = if flaws.too_big {
+            Some(Reply::message_too_big())
+        } else if flaws.bare_line_ending {
+            Some(Reply::bare_line_ending())
+        } else if flaws.nul {
+            Some(Reply::nul_in_data())
+        } else if flaws.long_line {
+            Some(Reply::data_line_too_long())
+        } else {
+            None
+        };
+        if let Some(reply) = refusal {
+            // The whole transaction is void: nothing of it is queued (RFC 5321 §4.1.1.4).
+            self.transaction = None;
+            return out.push(Output::Reply(reply));
+        }
+        self.hand_over(body, out);
+    }
+
+    /// RFC 3030 §2: `BDAT size [LAST]`. The chunk is always read, even when refused, so
+    /// its bytes are never taken for commands.
+    pub(super) fn bdat(&mut self, size: usize, last: bool, out: &mut Vec<Output>) {
+        let refuse = match &self.transaction {
+            None => Some(Reply::need_mail()),
+            Some(tx) if tx.recipients.is_empty() => Some(Reply::need_rcpt()),
+            Some(_) => None,
+        };
+        if refuse.is_some() {
+            self.errors += 1;
+        }
+        self.mode = Mode::Bdat { remaining: size, last, refuse };
+        if size == 0 {
+            self.bdat_chunk(&[], out);
+        }
+    }
+
+    /// Takes (part of) a BDAT chunk; at the chunk's end replies, and at LAST hands over.
+    pub(super) fn bdat_chunk(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
+        let max = self.policy.max_message_size;
+        let Mode::Bdat { remaining, last, refuse } = &mut self.mode else {
+            return;
+        };
+        if refuse.is_none()
+            && let Some(tx) = self.transaction.as_mut()
+        {
+            let body = tx.bdat.get_or_insert_with(Vec::new);
+            if tx.bdat_too_big || (body.len() + bytes.len()) as u64 > max {
+                tx.bdat_too_big = true;
+                *body = Vec::new();
+            } else {
+                body.extend_from_slice(bytes);
+            }
+        }
+        if *remaining > 0 {
+            return;
+        }
+        let (last, refuse) = (*last, refuse.take());
+        self.mode = Mode::Command;
+        if let Some(reply) = refuse {
+            return out.push(Output::Reply(reply));
+        }
+        let Some(tx) = self.transaction.as_mut() else { return };
+        if tx.bdat_too_big {
+            // RFC 3030 §2: after a failed chunk the transaction is over.
+            self.transaction = None;
+            return out.push(Output::Reply(Reply::message_too_big()));
+        }
+        if !last {
+            let received = tx.bdat.as_ref().map_or(0, Vec::len);
+            return out.push(Output::Reply(Reply::new(
+                250,
+                (2, 0, 0),
+                format!("{received} octets received"),
+            )));
+        }
+        let body = tx.bdat.take().unwrap_or_default();
+        self.hand_over(body, out);
+    }
+
+    /// Gives a complete message to the driver and waits for the queue's reply.
+    fn hand_over(&mut self, body: Vec<u8>, out: &mut Vec<Output>) {
+        let Some(tx) = self.transaction.take() else { return };
+        let (helo, esmtp) = self.helo.clone().unwrap_or_default();
+        out.push(Output::Message(Box::new(Accepted {
+            envelope: Envelope {
+                sender: tx.sender,
+                recipients: tx.recipients,
+                body_type: tx.body_type,
+                smtputf8: tx.smtputf8,
+            },
+            body,
+            helo,
+            esmtp,
+            tls: self.tls,
+            authenticated_as: self.authenticated_as.clone(),
+        })));
+        self.mode = Mode::AwaitMessage;
+    }
+}
