@@ -1,0 +1,339 @@
+//! Postie's configuration: the typed form of the one TOML file, its defaults and
+//! its validation.
+//!
+//! # Where it sits
+//!
+//! `postie serve` and the admin CLI (`postie user …`, `postie queue …`) call
+//! [`load`] once at start, before anything else happens, and hand the parts of
+//! [`Config`] on: [`Listen`] to the listeners, [`Tls`] to the TLS setup,
+//! [`Smtp`] to the SMTP session policy and its driver, [`Log`] to the
+//! `tracing` subscriber, [`Config::data_dir`] to the store and the queue. No
+//! other crate reads the file. `docs/config.md` is the reference for every key;
+//! a test parses the example in it, so the two cannot drift apart.
+//!
+//! # Invariants
+//!
+//! - With no file at all ([`load`]`(None)`) the defaults give a working server for a
+//!   laptop: every listener on 127.0.0.1 on an unprivileged port, a self-signed
+//!   certificate in the data directory, RFC-based limits.
+//! - Every key is optional (a missing key takes its default) and an unknown key is
+//!   an error, so a typo never silently turns into a default.
+//! - A [`Config`] returned by [`load`] or [`parse`] has passed [`Config::validate`].
+//! - Every [`ConfigError`] names the file, the dotted key (`smtp.max_recipients`)
+//!   and what is wrong, plus the line and column when the key is in the file.
+//!
+//! # Security stance
+//!
+//! No network, and nothing is written. The only I/O: reading the one config file;
+//! for the default hostname, the `HOSTNAME` environment variable and
+//! `/etc/hostname`; and [`Config::validate`] checks that the TLS certificate and
+//! key files exist (it does not read them; the server does). Relative paths are
+//! relative to the working directory of the process, not to the config file.
+//! The hostname is checked for whitespace and control characters because it is
+//! echoed in SMTP greetings and `Received` headers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod error;
+mod serde_helpers;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, Position};
+
+/// The whole configuration: the parsed and validated config file, or the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The name this server gives itself: in the SMTP greeting and EHLO reply
+    /// (RFC 5321 §3.1, §4.1.1.1) and in `Received` headers (RFC 5321 §4.4).
+    /// Default: `$HOSTNAME`, else the first line of `/etc/hostname`, else
+    /// `localhost`.
+    pub hostname: String,
+    /// Where accounts, mailboxes, the queue and generated keys live. Default
+    /// `./postie-data`; the `--data` flag overrides it ([`Config::with_data_dir`]).
+    pub data_dir: PathBuf,
+    /// The addresses each protocol listens on.
+    pub listen: Listen,
+    /// The certificate for STARTTLS and the implicit-TLS ports.
+    pub tls: Tls,
+    /// Limits and policies for the SMTP server.
+    pub smtp: Smtp,
+    /// Logging.
+    pub log: Log,
+}
+
+/// The listening sockets, one list per protocol. Each entry is an `"ip:port"`
+/// socket address (`"[::1]:25"` for IPv6); an empty list turns that listener off.
+/// The defaults are on 127.0.0.1 on unprivileged ports (the usual port plus 1000).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    /// SMTP relay from other servers (RFC 5321; port 25 in production). Default `["127.0.0.1:1025"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub smtp: Vec<SocketAddr>,
+    /// Message submission with STARTTLS (RFC 6409; port 587). Default `["127.0.0.1:1587"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub submission: Vec<SocketAddr>,
+    /// Message submission over implicit TLS (RFC 8314; port 465). Default `["127.0.0.1:1465"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub submissions: Vec<SocketAddr>,
+    /// POP3 with STLS (RFC 1939, RFC 2595; port 110). Default `["127.0.0.1:1110"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub pop3: Vec<SocketAddr>,
+    /// POP3 over implicit TLS (RFC 8314; port 995). Default `["127.0.0.1:1995"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub pop3s: Vec<SocketAddr>,
+    /// IMAP with STARTTLS (RFC 9051; port 143). Default `["127.0.0.1:1143"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub imap: Vec<SocketAddr>,
+    /// IMAP over implicit TLS (RFC 8314; port 993). Default `["127.0.0.1:1993"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub imaps: Vec<SocketAddr>,
+}
+
+/// The TLS certificate and private key, as PEM files. Both or neither: with
+/// neither, the server generates a self-signed certificate in the data directory.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// The certificate chain (PEM), leaf first. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) for `cert`. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+/// Limits and policies of the SMTP server (ports 25, 587 and 465).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// The largest message accepted, in bytes, advertised as `SIZE` (RFC 1870).
+    /// Default 26 214 400 (25 MiB); at least 1024.
+    pub max_message_size: u64,
+    /// Recipients per message. Default 100, the minimum a server must accept
+    /// (RFC 5321 §4.5.3.1.8); at least 1.
+    pub max_recipients: usize,
+    /// Simultaneous SMTP connections in total. Default 1000; at least 1.
+    pub max_connections: usize,
+    /// Simultaneous SMTP connections from one IP address. Default 50; at least 1.
+    pub max_connections_per_ip: usize,
+    /// Seconds to wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    /// Default 300; at least 1.
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for each block of message data (RFC 5321 §4.5.3.2.5: 3 minutes).
+    /// Default 180; at least 1.
+    pub data_timeout_secs: u64,
+    /// Failed AUTH attempts allowed on one connection; after that the server replies
+    /// 421 and closes. Default 3; at least 1.
+    pub max_auth_failures: u32,
+    /// Bad commands allowed on one connection; after that the server replies 421 and
+    /// closes. Default 10; at least 1.
+    pub max_errors: u32,
+    /// Whether AUTH is offered without TLS (RFC 4954 §4, RFC 8314). Default
+    /// [`PlaintextAuth::Loopback`].
+    pub allow_plaintext_auth: PlaintextAuth,
+    /// How VRFY is answered (RFC 5321 §3.5.3, §7.3). Default [`VrfyPolicy::Ambiguous`] (252).
+    pub vrfy: VrfyPolicy,
+    /// How EXPN is answered (RFC 5321 §3.5.3, §7.3). Default [`ExpnPolicy::Disabled`] (502).
+    pub expn: ExpnPolicy,
+}
+
+/// Whether SMTP AUTH is allowed before TLS is up. TOML: `"never"`, `"loopback"`
+/// or `"always"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaintextAuth {
+    /// AUTH only after STARTTLS or on an implicit-TLS port.
+    Never,
+    /// Without TLS only from a loopback address (127.0.0.0/8 or ::1); the default.
+    #[default]
+    Loopback,
+    /// Without TLS from anywhere: passwords cross the network in clear.
+    Always,
+}
+
+impl PlaintextAuth {
+    /// Whether a client at `peer`, on a connection without TLS, may authenticate.
+    /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) counts as its IPv4 address.
+    pub fn permits(self, peer: IpAddr) -> bool {
+        match self {
+            Self::Never => false,
+            Self::Loopback => peer.to_canonical().is_loopback(),
+            Self::Always => true,
+        }
+    }
+}
+
+/// How the server answers VRFY. TOML: `"252"` (or the integer `252`) or `"disabled"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum VrfyPolicy {
+    /// Reply `252` (cannot verify, but will accept the message and try): gives away
+    /// nothing about which mailboxes exist (RFC 5321 §3.5.3, §7.3). The default.
+    #[default]
+    #[serde(rename = "252")]
+    Ambiguous,
+    /// Reply `502` (command not implemented).
+    #[serde(rename = "disabled")]
+    Disabled,
+}
+
+/// How the server answers EXPN. TOML: `"252"` (or the integer `252`) or `"disabled"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum ExpnPolicy {
+    /// Reply `252`, expanding nothing (RFC 5321 §3.5.3, §7.3).
+    #[serde(rename = "252")]
+    Ambiguous,
+    /// Reply `502` (command not implemented): mailing-list membership stays private.
+    /// The default.
+    #[default]
+    #[serde(rename = "disabled")]
+    Disabled,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// A `tracing_subscriber::EnvFilter` directive string, such as `"info"` or
+    /// `"info,server=debug"`. Default `"info"`. `RUST_LOG`, when set, is for the
+    /// binary to weigh against this.
+    pub level: String,
+}
+
+impl Default for Config {
+    /// The configuration used when there is no file: see each field.
+    fn default() -> Self {
+        Self {
+            hostname: default_hostname(),
+            data_dir: PathBuf::from("./postie-data"),
+            listen: Listen::default(),
+            tls: Tls::default(),
+            smtp: Smtp::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    /// Every listener on 127.0.0.1, on the usual port plus 1000.
+    fn default() -> Self {
+        let on = |port: u16| vec![SocketAddr::from(([127, 0, 0, 1], port))];
+        Self {
+            smtp: on(1025),
+            submission: on(1587),
+            submissions: on(1465),
+            pop3: on(1110),
+            pop3s: on(1995),
+            imap: on(1143),
+            imaps: on(1993),
+        }
+    }
+}
+
+impl Default for Smtp {
+    /// The RFC-based defaults listed on each field.
+    fn default() -> Self {
+        Self {
+            max_message_size: 25 * 1024 * 1024,
+            // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients.
+            max_recipients: 100,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            // RFC 5321 §4.5.3.2.7: the server timeout is at least 5 minutes.
+            command_timeout_secs: 300,
+            // RFC 5321 §4.5.3.2.5: 3 minutes per data block.
+            data_timeout_secs: 180,
+            max_auth_failures: 3,
+            max_errors: 10,
+            allow_plaintext_auth: PlaintextAuth::default(),
+            vrfy: VrfyPolicy::default(),
+            expn: ExpnPolicy::default(),
+        }
+    }
+}
+
+impl Default for Log {
+    /// Level `info`.
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// The same configuration with `data_dir` replaced, for the `--data` flag.
+    pub fn with_data_dir(self, dir: PathBuf) -> Self {
+        Self {
+            data_dir: dir,
+            ..self
+        }
+    }
+}
+
+/// Reads and validates the config file at `path`, or returns the defaults when
+/// `path` is `None`. The file's name as given is the one errors mention.
+///
+/// # Errors
+///
+/// [`ConfigError::Read`] when the file cannot be read, [`ConfigError::Invalid`]
+/// when it is not valid TOML, has an unknown key or a bad value.
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    match path {
+        None => {
+            let config = Config::default();
+            config.validate().map_err(|e| e.in_file("defaults", None))?;
+            Ok(config)
+        }
+        Some(path) => {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::read(&origin, &e))?;
+            parse(&text, &origin)
+        }
+    }
+}
+
+/// Parses and validates config file text. `origin` is the file name to put in
+/// error messages.
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] when `text` is not valid TOML, has an unknown key or
+/// a bad value.
+pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let tree = error::parse_tree(text, origin)?;
+    let config = error::deserialize(&tree, text, origin)?;
+    config
+        .validate()
+        .map_err(|e| e.in_file(origin, Some((text, tree.get_ref()))))?;
+    Ok(config)
+}
+
+/// The default hostname: `$HOSTNAME`, else the first line of `/etc/hostname`,
+/// else `localhost`.
+fn default_hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .and_then(|s| first_line(&s))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .and_then(|s| first_line(&s))
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// The first non-empty line of `s`, trimmed.
+fn first_line(s: &str) -> Option<String> {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+}

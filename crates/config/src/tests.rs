@@ -1,0 +1,659 @@
+//! Unit tests: defaults, a full file, every kind of bad value, and the examples in
+//! `docs/config.md`.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use crate::{
+    Config, ConfigError, ExpnPolicy, Listen, Log, PlaintextAuth, Position, Smtp, Tls, VrfyPolicy,
+    load, parse,
+};
+
+/// The reference, included so that it cannot drift from the code.
+const DOC: &str = include_str!("../../../docs/config.md");
+
+/// Every key, as a dotted path. Checked against what `Config` serializes to, against
+/// the docs, and against the complete example.
+const ALL_KEYS: &[&str] = &[
+    "hostname",
+    "data_dir",
+    "listen.smtp",
+    "listen.submission",
+    "listen.submissions",
+    "listen.pop3",
+    "listen.pop3s",
+    "listen.imap",
+    "listen.imaps",
+    "tls.cert",
+    "tls.key",
+    "smtp.max_message_size",
+    "smtp.max_recipients",
+    "smtp.max_connections",
+    "smtp.max_connections_per_ip",
+    "smtp.command_timeout_secs",
+    "smtp.data_timeout_secs",
+    "smtp.max_auth_failures",
+    "smtp.max_errors",
+    "smtp.allow_plaintext_auth",
+    "smtp.vrfy",
+    "smtp.expn",
+    "log.level",
+];
+
+fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+    list.iter().map(|a| a.parse().unwrap()).collect()
+}
+
+/// The ```toml blocks of the reference, in order.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim() == "```toml" => current = Some(String::new()),
+            None => {}
+            Some(_) if line.trim() == "```" => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+/// The dotted paths of the leaf keys of a TOML table.
+fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(inner) => leaf_keys(inner, &path, out),
+            _ => {
+                out.insert(path);
+            }
+        }
+    }
+}
+
+fn err(text: &str) -> ConfigError {
+    match parse(text, "postie.toml") {
+        Ok(c) => panic!("expected an error for {text:?}, got {c:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn defaults_without_a_file() {
+    let c = load(None).unwrap();
+    assert_eq!(c, Config::default());
+    assert!(!c.hostname.is_empty());
+    assert!(!c.hostname.contains(char::is_whitespace));
+    assert_eq!(c.data_dir, PathBuf::from("./postie-data"));
+    assert_eq!(c.listen.smtp, addrs(&["127.0.0.1:1025"]));
+    assert_eq!(c.listen.submission, addrs(&["127.0.0.1:1587"]));
+    assert_eq!(c.listen.submissions, addrs(&["127.0.0.1:1465"]));
+    assert_eq!(c.listen.pop3, addrs(&["127.0.0.1:1110"]));
+    assert_eq!(c.listen.pop3s, addrs(&["127.0.0.1:1995"]));
+    assert_eq!(c.listen.imap, addrs(&["127.0.0.1:1143"]));
+    assert_eq!(c.listen.imaps, addrs(&["127.0.0.1:1993"]));
+    assert_eq!(
+        c.tls,
+        Tls {
+            cert: None,
+            key: None
+        }
+    );
+    assert_eq!(
+        c.smtp,
+        Smtp {
+            max_message_size: 26_214_400,
+            max_recipients: 100,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            max_auth_failures: 3,
+            max_errors: 10,
+            allow_plaintext_auth: PlaintextAuth::Loopback,
+            vrfy: VrfyPolicy::Ambiguous,
+            expn: ExpnPolicy::Disabled,
+        }
+    );
+    assert_eq!(c.log.level, "info");
+}
+
+#[test]
+fn an_empty_file_and_empty_tables_give_the_defaults() {
+    let defaults = Config::default();
+    assert_eq!(parse("", "postie.toml").unwrap(), defaults);
+    let empty_tables = "[listen]\n[tls]\n[smtp]\n[log]\n";
+    assert_eq!(parse(empty_tables, "postie.toml").unwrap(), defaults);
+}
+
+#[test]
+fn a_full_file_parses_to_its_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, "cert").unwrap();
+    std::fs::write(&key, "key").unwrap();
+    let text = format!(
+        r#"
+hostname = "mx1.example.net"
+data_dir = "/var/lib/postie"
+
+[listen]
+smtp = ["0.0.0.0:25", "[::]:25"]
+submission = ["192.0.2.1:587"]
+submissions = ["[2001:db8::1]:465"]
+pop3 = []
+pop3s = ["0.0.0.0:995"]
+imap = ["0.0.0.0:143"]
+imaps = ["0.0.0.0:993"]
+
+[tls]
+cert = {cert:?}
+key = {key:?}
+
+[smtp]
+max_message_size = 52428800
+max_recipients = 500
+max_connections = 20000
+max_connections_per_ip = 20
+command_timeout_secs = 600
+data_timeout_secs = 600
+max_auth_failures = 5
+max_errors = 20
+allow_plaintext_auth = "never"
+vrfy = "disabled"
+expn = "252"
+
+[log]
+level = "warn,server=debug"
+"#
+    );
+    let expected = Config {
+        hostname: "mx1.example.net".to_owned(),
+        data_dir: PathBuf::from("/var/lib/postie"),
+        listen: Listen {
+            smtp: addrs(&["0.0.0.0:25", "[::]:25"]),
+            submission: addrs(&["192.0.2.1:587"]),
+            submissions: addrs(&["[2001:db8::1]:465"]),
+            pop3: vec![],
+            pop3s: addrs(&["0.0.0.0:995"]),
+            imap: addrs(&["0.0.0.0:143"]),
+            imaps: addrs(&["0.0.0.0:993"]),
+        },
+        tls: Tls {
+            cert: Some(cert),
+            key: Some(key),
+        },
+        smtp: Smtp {
+            max_message_size: 52_428_800,
+            max_recipients: 500,
+            max_connections: 20_000,
+            max_connections_per_ip: 20,
+            command_timeout_secs: 600,
+            data_timeout_secs: 600,
+            max_auth_failures: 5,
+            max_errors: 20,
+            allow_plaintext_auth: PlaintextAuth::Never,
+            vrfy: VrfyPolicy::Disabled,
+            expn: ExpnPolicy::Ambiguous,
+        },
+        log: Log {
+            level: "warn,server=debug".to_owned(),
+        },
+    };
+    assert_eq!(parse(&text, "postie.toml").unwrap(), expected);
+
+    // The same through load(), from a file.
+    let file = dir.path().join("postie.toml");
+    std::fs::write(&file, &text).unwrap();
+    assert_eq!(load(Some(&file)).unwrap(), expected);
+}
+
+#[test]
+fn a_partial_table_keeps_the_other_defaults() {
+    let c = parse("[smtp]\nmax_recipients = 7\n", "postie.toml").unwrap();
+    assert_eq!(c.smtp.max_recipients, 7);
+    assert_eq!(
+        c.smtp,
+        Smtp {
+            max_recipients: 7,
+            ..Smtp::default()
+        }
+    );
+    assert_eq!(c.listen, Listen::default());
+}
+
+#[test]
+fn an_empty_list_turns_a_listener_off() {
+    let c = parse("[listen]\nsmtp = []\nimaps = []\n", "postie.toml").unwrap();
+    assert!(c.listen.smtp.is_empty());
+    assert!(c.listen.imaps.is_empty());
+    assert_eq!(c.listen.submission, Listen::default().submission);
+    assert_eq!(c.listen.imap, Listen::default().imap);
+}
+
+#[test]
+fn port_zero_may_repeat() {
+    let text = "[listen]\nsmtp = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\n";
+    let c = parse(text, "postie.toml").unwrap();
+    assert_eq!(c.listen.smtp, c.listen.submission);
+}
+
+#[test]
+fn policies_accept_their_spellings() {
+    let c = parse(
+        "[smtp]\nvrfy = 252\nexpn = 252\nallow_plaintext_auth = \"always\"\n",
+        "postie.toml",
+    )
+    .unwrap();
+    assert_eq!(c.smtp.vrfy, VrfyPolicy::Ambiguous);
+    assert_eq!(c.smtp.expn, ExpnPolicy::Ambiguous);
+    assert_eq!(c.smtp.allow_plaintext_auth, PlaintextAuth::Always);
+    let c = parse("[smtp]\nvrfy = \"disabled\"\n", "postie.toml").unwrap();
+    assert_eq!(c.smtp.vrfy, VrfyPolicy::Disabled);
+}
+
+/// Each bad file: the key the error must name, and a piece of what it must say.
+#[test]
+fn each_invalid_value_names_the_file_and_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        // listen
+        (
+            "[listen]\nsmtp = [\"0.0.0.0:99999\"]",
+            "listen.smtp",
+            r#"invalid socket address "0.0.0.0:99999""#,
+        ),
+        (
+            "[listen]\nsubmission = [\"127.0.0.1:587\", \"localhost:587\"]",
+            "listen.submission",
+            r#"invalid socket address "localhost:587""#,
+        ),
+        (
+            "listen.imap = \"127.0.0.1:143\"",
+            "listen.imap",
+            "expected a list of \"ip:port\" socket addresses",
+        ),
+        (
+            "[listen]\npop3 = [110]",
+            "listen.pop3",
+            "invalid type: integer",
+        ),
+        (
+            "[listen]\nimap = [\"127.0.0.1:1143\"]\nimaps = [\"127.0.0.1:1143\"]",
+            "listen.imaps",
+            "127.0.0.1:1143 is also in listen.imap",
+        ),
+        (
+            "[listen]\npop3 = [\"127.0.0.1:110\", \"127.0.0.1:110\"]",
+            "listen.pop3",
+            "127.0.0.1:110 is listed twice",
+        ),
+        ("listen = 5", "listen", "expected a table"),
+        // top level
+        ("hostname = \"\"", "hostname", "must not be empty"),
+        (
+            "hostname = \"mail example\"",
+            "hostname",
+            "must not contain spaces",
+        ),
+        (
+            "hostname = \"mail\\r\\nexample\"",
+            "hostname",
+            "control characters",
+        ),
+        ("hostname = 12", "hostname", "invalid type: integer"),
+        ("data_dir = \"\"", "data_dir", "must not be empty"),
+        // tls
+        (
+            "[tls]\ncert = \"c.pem\"",
+            "tls.key",
+            "must be set when tls.cert is set",
+        ),
+        (
+            "[tls]\nkey = \"k.pem\"",
+            "tls.cert",
+            "must be set when tls.key is set",
+        ),
+        (
+            "[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"",
+            "tls.cert",
+            r#"cannot read "/nonexistent/c.pem": No such file or directory"#,
+        ),
+        // smtp
+        (
+            "[smtp]\nmax_message_size = 1023",
+            "smtp.max_message_size",
+            "must be at least 1024",
+        ),
+        (
+            "[smtp]\nmax_recipients = 0",
+            "smtp.max_recipients",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\nmax_connections = 0",
+            "smtp.max_connections",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\nmax_connections_per_ip = 0",
+            "smtp.max_connections_per_ip",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\ncommand_timeout_secs = 0",
+            "smtp.command_timeout_secs",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\ndata_timeout_secs = 0",
+            "smtp.data_timeout_secs",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\nmax_auth_failures = 0",
+            "smtp.max_auth_failures",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\nmax_errors = 0",
+            "smtp.max_errors",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\nmax_recipients = -1",
+            "smtp.max_recipients",
+            "expected a non-negative integer",
+        ),
+        (
+            "[smtp]\nmax_errors = 99999999999",
+            "smtp.max_errors",
+            "expected a non-negative integer",
+        ),
+        (
+            "[smtp]\nmax_message_size = \"25M\"",
+            "smtp.max_message_size",
+            "invalid type: string",
+        ),
+        (
+            "[smtp]\nmax_recipients = 1.5",
+            "smtp.max_recipients",
+            "invalid type: floating point",
+        ),
+        (
+            "smtp = { max_recipients = 0 }",
+            "smtp.max_recipients",
+            "must be at least 1",
+        ),
+        (
+            "smtp.max_recipients = 0",
+            "smtp.max_recipients",
+            "must be at least 1",
+        ),
+        (
+            "[smtp]\nallow_plaintext_auth = \"sometimes\"",
+            "smtp.allow_plaintext_auth",
+            "unknown variant `sometimes`, expected one of `never`, `loopback`, `always`",
+        ),
+        (
+            "[smtp]\nvrfy = \"250\"",
+            "smtp.vrfy",
+            r#"expected "252" or "disabled""#,
+        ),
+        (
+            "[smtp]\nexpn = 502",
+            "smtp.expn",
+            r#"expected "252" or "disabled""#,
+        ),
+        ("[smtp]\nexpn = true", "smtp.expn", "invalid type: boolean"),
+        // log
+        ("[log]\nlevel = \"\"", "log.level", "must not be empty"),
+        ("[log]\nlevel = \"verbose\"", "log.level", "is not a level"),
+        (
+            "[log]\nlevel = \"server=loud\"",
+            "log.level",
+            "is not a level",
+        ),
+        // malformed TOML: toml's message, with the key found from the text
+        (
+            "[smtp]\nmax_recipients = 10x",
+            "smtp.max_recipients",
+            "invalid TOML",
+        ),
+        ("hostname = \"abc", "hostname", "invalid TOML"),
+        (
+            "[smtp]\nmax_errors = 1\nmax_errors = 2",
+            "smtp.max_errors",
+            "invalid TOML",
+        ),
+        ("[smtp\nmax_errors = 1", "smtp", "invalid TOML"),
+    ];
+    let mut failures = Vec::new();
+    for (text, key, fragment) in cases {
+        let e = err(text);
+        let shown = e.to_string();
+        let prefix = format!("postie.toml: {key}: ");
+        if !shown.starts_with(&prefix) || !shown.contains(fragment) || e.key() != Some(*key) {
+            failures.push(format!(
+                "{text:?}\n  wanted {prefix}…{fragment}…\n  got    {shown}"
+            ));
+        }
+        assert_eq!(e.origin(), "postie.toml");
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn errors_give_the_exact_shape_and_position() {
+    let e = err("[listen]\nsmtp = [\"0.0.0.0:99999\"]\n");
+    assert!(
+        e.to_string()
+            .starts_with(r#"postie.toml: listen.smtp: invalid socket address "0.0.0.0:99999""#),
+        "{e}"
+    );
+    assert!(e.to_string().ends_with("(line 2, column 9)"), "{e}");
+
+    let e = err("# limits\n[smtp]\nmax_recipients = 0\n");
+    assert_eq!(
+        e.to_string(),
+        "postie.toml: smtp.max_recipients: must be at least 1 (line 3, column 18)"
+    );
+    assert_eq!(
+        e,
+        ConfigError::Invalid {
+            origin: "postie.toml".to_owned(),
+            key: "smtp.max_recipients".to_owned(),
+            message: "must be at least 1".to_owned(),
+            position: Some(Position {
+                line: 3,
+                column: 18
+            }),
+        }
+    );
+
+    // A value that is wrong only by default has no position.
+    let e = err("[tls]\ncert = \"c.pem\"\n");
+    assert!(
+        e.to_string()
+            .starts_with("postie.toml: tls.key: must be set"),
+        "{e}"
+    );
+    assert!(matches!(e, ConfigError::Invalid { position: None, .. }));
+
+    // Malformed TOML gives line, column and toml's own message.
+    let e = err("[smtp]\nmax_recipients = 10x\n");
+    let ConfigError::Invalid {
+        position, message, ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(position.map(|p| p.line), Some(2), "{e}");
+    assert!(message.len() > "invalid TOML: ".len(), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let cases: &[(&str, &str)] = &[
+        ("[smtp]\nmax_recipent = 5", "smtp.max_recipent"),
+        ("[smpt]\nmax_recipients = 5", "smpt"),
+        ("smtp.max_recipent = 5", "smtp.max_recipent"),
+        ("[listen]\nsmtps = []", "listen.smtps"),
+        ("[tls]\ncertificate = \"c.pem\"", "tls.certificate"),
+        ("[log]\nlevel = \"info\"\nformat = \"json\"", "log.format"),
+        ("host_name = \"x\"", "host_name"),
+        ("[smtp.limits]\nx = 1", "smtp.limits"),
+        ("\"odd key\" = 1", "\"odd key\""),
+    ];
+    for (text, key) in cases {
+        let e = err(text).to_string();
+        assert!(
+            e.starts_with(&format!("postie.toml: {key}: unknown key")),
+            "{text:?} gave {e}"
+        );
+    }
+    let e = err("[smtp]\nmax_recipent = 5").to_string();
+    assert!(e.contains("`max_recipients`"), "lists the known keys: {e}");
+    assert!(e.ends_with("(line 2, column 1)"), "{e}");
+}
+
+#[test]
+fn a_missing_file_says_it_cannot_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("postie.toml");
+    let e = load(Some(&path)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}: cannot read: No such file or directory", path.display())
+    );
+    assert_eq!(e.key(), None);
+
+    // Named as given, relative or not.
+    let e = load(Some(Path::new("does-not-exist/postie.toml"))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "does-not-exist/postie.toml: cannot read: No such file or directory"
+    );
+}
+
+#[test]
+fn validate_on_its_own_has_no_file_name() {
+    let mut c = Config::default();
+    c.smtp.max_recipients = 0;
+    assert_eq!(
+        c.validate().unwrap_err().to_string(),
+        "configuration: smtp.max_recipients: must be at least 1"
+    );
+    c.smtp.max_recipients = 1;
+    assert_eq!(c.validate(), Ok(()));
+}
+
+#[test]
+fn with_data_dir_replaces_only_the_data_dir() {
+    let c = Config::default().with_data_dir(PathBuf::from("/tmp/elsewhere"));
+    assert_eq!(c.data_dir, PathBuf::from("/tmp/elsewhere"));
+    assert_eq!(
+        c,
+        Config {
+            data_dir: PathBuf::from("/tmp/elsewhere"),
+            ..Config::default()
+        }
+    );
+}
+
+#[test]
+fn plaintext_auth_policy() {
+    let local4: IpAddr = "127.0.0.7".parse().unwrap();
+    let local6: IpAddr = "::1".parse().unwrap();
+    let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+    let remote: IpAddr = "192.0.2.1".parse().unwrap();
+    for ip in [local4, local6, mapped] {
+        assert!(PlaintextAuth::Loopback.permits(ip), "{ip}");
+        assert!(!PlaintextAuth::Never.permits(ip), "{ip}");
+    }
+    assert!(!PlaintextAuth::Loopback.permits(remote));
+    assert!(PlaintextAuth::Always.permits(remote));
+}
+
+#[test]
+fn the_defaults_survive_a_round_trip() {
+    let c = Config::default();
+    let text = toml::to_string(&c).unwrap();
+    assert_eq!(parse(&text, "round-trip.toml").unwrap(), c);
+}
+
+#[test]
+fn every_key_is_known_serialized_and_documented() {
+    // ALL_KEYS is exactly what Config has (with tls set, since None is left out).
+    let c = Config {
+        tls: Tls {
+            cert: Some("c".into()),
+            key: Some("k".into()),
+        },
+        ..Config::default()
+    };
+    let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+    let mut serialized = BTreeSet::new();
+    leaf_keys(&table, "", &mut serialized);
+    let listed: BTreeSet<String> = ALL_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    assert_eq!(serialized, listed);
+
+    // Each has a row in the reference.
+    for key in ALL_KEYS {
+        assert!(
+            DOC.contains(&format!("| `{key}` |")),
+            "docs/config.md has no row for {key}"
+        );
+    }
+}
+
+#[test]
+fn the_complete_example_in_the_docs_is_the_defaults() {
+    let blocks = toml_blocks(DOC);
+    let example = blocks.first().expect("docs/config.md has a ```toml block");
+    let c = parse(example, "docs/config.md").unwrap();
+    assert_eq!(
+        c,
+        Config {
+            hostname: "mail.example.org".to_owned(),
+            ..Config::default()
+        }
+    );
+
+    // It shows every key: all set, except the TLS paths, which are commented out.
+    let table: toml::Table = toml::from_str(example).unwrap();
+    let mut shown = BTreeSet::new();
+    leaf_keys(&table, "", &mut shown);
+    let expected: BTreeSet<String> = ALL_KEYS
+        .iter()
+        .filter(|k| !k.starts_with("tls."))
+        .map(|k| (*k).to_owned())
+        .collect();
+    assert_eq!(shown, expected);
+    assert!(example.contains("# cert = ") && example.contains("# key = "));
+}
+
+#[test]
+fn the_other_examples_in_the_docs_are_valid() {
+    let blocks = toml_blocks(DOC);
+    assert!(blocks.len() >= 2, "the production example is missing");
+    for block in &blocks[1..] {
+        let tree = crate::error::parse_tree(block, "docs/config.md").unwrap();
+        let c = crate::error::deserialize(&tree, block, "docs/config.md").unwrap();
+        // Their certificate paths do not exist here; everything else must be valid.
+        let c = Config {
+            tls: Tls::default(),
+            ..c
+        };
+        c.validate().unwrap();
+    }
+}

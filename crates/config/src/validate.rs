@@ -1,0 +1,222 @@
+//! [`Config::validate`]: the checks a value's type cannot express. Each failure
+//! names the dotted key it is about.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::error::os_reason;
+use crate::{Config, ConfigError};
+
+impl Config {
+    /// Checks the values that parse but make no sense: an empty hostname, half a
+    /// TLS setting, zero limits, an address in two listeners. [`crate::load`] and
+    /// [`crate::parse`] call it; call it again after changing a `Config` by hand.
+    ///
+    /// Besides looking at the values it checks that the TLS certificate and key
+    /// files exist (without reading them).
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, as [`ConfigError::Invalid`]. Called on its own it
+    /// cannot know the file name, so the error's origin is `configuration`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_hostname(&self.hostname).map_err(|m| ConfigError::invalid("hostname", m))?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("data_dir", "must not be empty"));
+        }
+        self.check_listen()?;
+        self.check_tls()?;
+        self.check_smtp()?;
+        check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
+    }
+
+    /// No address in two listeners (or twice in one): the second bind would fail.
+    /// Port 0 (any free port, as tests use) can repeat.
+    fn check_listen(&self) -> Result<(), ConfigError> {
+        let l = &self.listen;
+        let lists: [(&str, &[SocketAddr]); 7] = [
+            ("listen.smtp", &l.smtp),
+            ("listen.submission", &l.submission),
+            ("listen.submissions", &l.submissions),
+            ("listen.pop3", &l.pop3),
+            ("listen.pop3s", &l.pop3s),
+            ("listen.imap", &l.imap),
+            ("listen.imaps", &l.imaps),
+        ];
+        let mut seen: HashMap<SocketAddr, &str> = HashMap::new();
+        for (key, addrs) in lists {
+            for addr in addrs.iter().filter(|a| a.port() != 0) {
+                if let Some(first) = seen.insert(*addr, key) {
+                    let message = if first == key {
+                        format!("{addr} is listed twice")
+                    } else {
+                        format!("{addr} is also in {first}")
+                    };
+                    return Err(ConfigError::invalid(key, message));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        match (&self.tls.cert, &self.tls.key) {
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(ConfigError::invalid(
+                "tls.key",
+                "must be set when tls.cert is set (set both, or neither for a self-signed certificate)",
+            )),
+            (None, Some(_)) => Err(ConfigError::invalid(
+                "tls.cert",
+                "must be set when tls.key is set (set both, or neither for a self-signed certificate)",
+            )),
+            (Some(cert), Some(key)) => {
+                check_file(cert).map_err(|m| ConfigError::invalid("tls.cert", m))?;
+                check_file(key).map_err(|m| ConfigError::invalid("tls.key", m))
+            }
+        }
+    }
+
+    fn check_smtp(&self) -> Result<(), ConfigError> {
+        let s = &self.smtp;
+        let at_least = |key: &str, value: u64, min: u64| {
+            if value < min {
+                Err(ConfigError::invalid(key, format!("must be at least {min}")))
+            } else {
+                Ok(())
+            }
+        };
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        at_least("smtp.max_message_size", s.max_message_size, 1024)?;
+        // RFC 5321 §4.5.3.1.8 wants 100; fewer is allowed for a private server.
+        at_least("smtp.max_recipients", wide(s.max_recipients), 1)?;
+        at_least("smtp.max_connections", wide(s.max_connections), 1)?;
+        at_least(
+            "smtp.max_connections_per_ip",
+            wide(s.max_connections_per_ip),
+            1,
+        )?;
+        at_least("smtp.command_timeout_secs", s.command_timeout_secs, 1)?;
+        at_least("smtp.data_timeout_secs", s.data_timeout_secs, 1)?;
+        at_least("smtp.max_auth_failures", u64::from(s.max_auth_failures), 1)?;
+        at_least("smtp.max_errors", u64::from(s.max_errors), 1)
+    }
+}
+
+/// Non-empty, at most 255 octets (RFC 5321 §4.5.3.1.2), and nothing that could
+/// break the greeting or a header: no whitespace, no control characters.
+fn check_hostname(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if name.len() > 255 {
+        return Err("must be at most 255 characters (RFC 5321 §4.5.3.1.2)".to_owned());
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{name:?} must not contain spaces or control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// The file exists and is a file (it is read later, by the server).
+fn check_file(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!("{:?} is not a file", path.display().to_string())),
+        Err(e) => Err(format!(
+            "cannot read {:?}: {}",
+            path.display().to_string(),
+            os_reason(&e)
+        )),
+    }
+}
+
+/// The level names `tracing` knows (`LevelFilter`'s `FromStr`), plus `0` to `5`.
+const LEVELS: [&str; 12] = [
+    "off", "error", "warn", "info", "debug", "trace", "0", "1", "2", "3", "4", "5",
+];
+
+fn is_level(s: &str) -> bool {
+    LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s))
+}
+
+/// A plausibility check of an `EnvFilter` string, without depending on
+/// `tracing-subscriber`: comma-separated directives, each a level (`info`) or
+/// `target[span{field=value}]=level`. Stricter than `EnvFilter` in one way: a
+/// bare word must be a level, since `EnvFilter` would take a misspelt level
+/// (`"inf"`) as a target and log nothing else.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err(r#"must not be empty (try "info")"#.to_owned());
+    }
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let first = directive.chars().next().unwrap_or(' ');
+        if !(first == '[' || first.is_alphanumeric() || "-:_".contains(first)) {
+            return Err(format!("{directive:?} is not a filter directive"));
+        }
+        // The level follows the last '=' that is outside `[...]` and `{...}`.
+        let mut depth = 0i32;
+        let mut eq = None;
+        for (i, c) in directive.char_indices() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth -= 1,
+                '=' if depth == 0 => eq = Some(i),
+                _ => {}
+            }
+        }
+        match eq {
+            Some(i) => {
+                let level = directive[i + 1..].trim();
+                if !is_level(level) {
+                    return Err(format!(
+                        "{directive:?}: {level:?} is not a level (trace, debug, info, warn, error, off)"
+                    ));
+                }
+            }
+            None if !directive.contains('[') && !is_level(directive) => {
+                return Err(format!(
+                    "{directive:?} is not a level (trace, debug, info, warn, error, off); \
+                     for one target write target=level"
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_log_level;
+
+    #[test]
+    fn log_levels() {
+        for ok in [
+            "info",
+            "INFO",
+            "warn,server=debug",
+            "server::smtp=trace, proto=off",
+            "3",
+            "[session{id=7}]=debug",
+            "server[conn]=info",
+            "info,",
+        ] {
+            assert_eq!(check_log_level(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "  ",
+            "inf",
+            "server=loud",
+            "server=",
+            "*=info",
+            "info,debgu",
+        ] {
+            assert!(check_log_level(bad).is_err(), "{bad}");
+        }
+    }
+}
