@@ -46,7 +46,10 @@ impl Domain {
                 return Err(AddressError::BadDomain);
             }
             let inner = &input[1..input.len() - 1];
-            if inner.chars().any(|c| c.is_whitespace() || c == '[' || c == ']') {
+            if inner
+                .chars()
+                .any(|c| c.is_whitespace() || c == '[' || c == ']')
+            {
                 return Err(AddressError::BadDomain);
             }
             return Ok(Domain(input.to_ascii_lowercase()));
@@ -101,7 +104,9 @@ impl Address {
             return Err(AddressError::LocalTooLong);
         }
         let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
-        let bad = |c: char| c.is_control() || (!quoted && (c.is_whitespace() || "<>()[],;:\\\"".contains(c)));
+        let bad = |c: char| {
+            c.is_control() || (!quoted && (c.is_whitespace() || "<>()[],;:\\\"".contains(c)))
+        };
         if local.chars().any(bad) {
             return Err(AddressError::BadCharacter);
         }
@@ -175,7 +180,11 @@ mod tests {
         ];
         for (input, want) in table {
             let got = Address::parse(input).map(|a| a.to_string());
-            assert_eq!(got.as_deref().map_err(|e| e.clone()), want.clone(), "{input}");
+            assert_eq!(
+                got.as_deref().map_err(|e| e.clone()),
+                want.clone(),
+                "{input}"
+            );
         }
         let long_local = format!("{}@example.org", "x".repeat(65));
         assert_eq!(Address::parse(&long_local), Err(AddressError::LocalTooLong));

@@ -129,14 +129,17 @@ mod tests {
 
     #[test]
     fn header_scanning_never_panics_on_the_corpus() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/mime");
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/mime");
         let Ok(dirs) = std::fs::read_dir(&root) else {
             eprintln!("skipping: no corpus at {}", root.display());
             return;
         };
         let mut seen = 0;
         for dir in dirs.flatten() {
-            let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+            let Ok(files) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
             for file in files.flatten() {
                 if let Ok(bytes) = std::fs::read(file.path()) {
                     let block = header_block(&bytes);

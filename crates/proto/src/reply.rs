@@ -196,6 +196,9 @@ mod tests {
         assert_eq!(multi.to_wire(), b"214-2.0.0 x\r\n214 2.0.0 y\r\n");
         assert!(Reply::start_data().is_positive());
         assert!(!Reply::auth_failed().is_positive());
-        assert_eq!(Reply::auth_failed().to_string(), "535 5.7.8 Authentication credentials invalid");
+        assert_eq!(
+            Reply::auth_failed().to_string(),
+            "535 5.7.8 Authentication credentials invalid"
+        );
     }
 }

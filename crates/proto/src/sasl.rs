@@ -39,7 +39,9 @@ pub fn decode_line(line: &str) -> Result<Vec<u8>, SaslError> {
     if line == "=" {
         return Ok(Vec::new());
     }
-    STANDARD.decode(line.trim()).map_err(|_| SaslError::BadBase64)
+    STANDARD
+        .decode(line.trim())
+        .map_err(|_| SaslError::BadBase64)
 }
 
 /// Encodes a server challenge for a `334` line.
@@ -78,7 +80,8 @@ mod tests {
 
     #[test]
     fn plain_table() {
-        let cases: &[(&[u8], Result<(&str, &str, &str), SaslError>)] = &[
+        type Expected = Result<(&'static str, &'static str, &'static str), SaslError>;
+        let cases: &[(&[u8], Expected)] = &[
             (b"\0alice\0secret", Ok(("", "alice", "secret"))),
             (b"admin\0alice\0secret", Ok(("admin", "alice", "secret"))),
             (b"\0alice\0", Ok(("", "alice", ""))),
@@ -92,7 +95,10 @@ mod tests {
             match want {
                 Ok((z, u, p)) => {
                     let c = got.unwrap();
-                    assert_eq!((c.authzid.as_str(), c.username.as_str(), c.password.as_str()), (*z, *u, *p));
+                    assert_eq!(
+                        (c.authzid.as_str(), c.username.as_str(), c.password.as_str()),
+                        (*z, *u, *p)
+                    );
                 }
                 Err(e) => assert_eq!(got.unwrap_err(), *e),
             }

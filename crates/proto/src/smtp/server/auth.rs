@@ -44,10 +44,12 @@ impl Session {
         match mode {
             Mode::AuthPlain => self.plain_response(text, out),
             Mode::AuthLoginUser => self.login_user(text, out),
-            Mode::AuthLoginPassword(username) => match sasl::decode_line(text).and_then(sasl::login_field) {
-                Ok(password) => self.ask_login(username, password, out),
-                Err(e) => self.sasl_error(e, out),
-            },
+            Mode::AuthLoginPassword(username) => {
+                match sasl::decode_line(text).and_then(sasl::login_field) {
+                    Ok(password) => self.ask_login(username, password, out),
+                    Err(e) => self.sasl_error(e, out),
+                }
+            }
             other => self.mode = other,
         }
     }
@@ -83,7 +85,10 @@ impl Session {
     }
 
     fn ask_login(&mut self, username: String, password: String, out: &mut Vec<Output>) {
-        out.push(Output::Query(Query::Login { username: username.clone(), password }));
+        out.push(Output::Query(Query::Login {
+            username: username.clone(),
+            password,
+        }));
         self.mode = Mode::AwaitLogin;
         self.pending_login = Some(username);
     }

@@ -154,8 +154,12 @@ mod tests {
     #[test]
     fn table_and_every_chunk_size() {
         let clean = DataFlaws::default();
-        let bare = DataFlaws { bare_line_ending: true, ..clean };
-        let cases: Vec<(&[u8], Option<usize>, &[u8], DataFlaws)> = vec![
+        let bare = DataFlaws {
+            bare_line_ending: true,
+            ..clean
+        };
+        type Case = (&'static [u8], Option<usize>, &'static [u8], DataFlaws);
+        let cases: Vec<Case> = vec![
             (b".\r\n", Some(3), b"", clean),
             (b"a\r\n.\r\nQUIT\r\n", Some(6), b"a\r\n", clean),
             (b"..a\r\n.\r\n", Some(8), b".a\r\n", clean),
@@ -168,7 +172,12 @@ mod tests {
             (b"a\r.\r\nb\r\n.\r\n", Some(11), b"a\r.\r\nb\r\n", bare),
             (b"a\r\n.\nb\r\n.\r\n", Some(11), b"a\r\n\nb\r\n", bare),
             (b".\rx\r\n.\r\n", Some(8), b"\rx\r\n", bare),
-            (b"a\0b\r\n.\r\n", Some(8), b"a\0b\r\n", DataFlaws { nul: true, ..clean }),
+            (
+                b"a\0b\r\n.\r\n",
+                Some(8),
+                b"a\0b\r\n",
+                DataFlaws { nul: true, ..clean },
+            ),
         ];
         for (input, end, body, flaws) in &cases {
             for chunk in [1, 2, 3, 4, 8, 16, 64, 512] {

@@ -19,13 +19,13 @@ impl Session {
         }
         let mut lines = vec![
             first,
-            "PIPELINING".into(),                                   // RFC 2920
+            "PIPELINING".into(),                                     // RFC 2920
             format!("SIZE {}", self.policy.max_message_size).into(), // RFC 1870
-            "8BITMIME".into(),                                     // RFC 6152
-            "BINARYMIME".into(),                                   // RFC 3030
-            "CHUNKING".into(),                                     // RFC 3030
-            "SMTPUTF8".into(),                                     // RFC 6531
-            "ENHANCEDSTATUSCODES".into(),                          // RFC 2034
+            "8BITMIME".into(),                                       // RFC 6152
+            "BINARYMIME".into(),                                     // RFC 3030
+            "CHUNKING".into(),                                       // RFC 3030
+            "SMTPUTF8".into(),                                       // RFC 6531
+            "ENHANCEDSTATUSCODES".into(),                            // RFC 2034
         ];
         if !self.tls && self.policy.starttls_available {
             lines.push("STARTTLS".into()); // RFC 3207

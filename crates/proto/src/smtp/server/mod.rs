@@ -107,7 +107,12 @@ pub struct Accepted {
 impl Accepted {
     /// The `with` protocol name for `Received:` (RFC 3848, RFC 6531 §3.7.3).
     pub fn protocol(&self) -> &'static str {
-        match (self.envelope.smtputf8, self.esmtp, self.tls, self.authenticated_as.is_some()) {
+        match (
+            self.envelope.smtputf8,
+            self.esmtp,
+            self.tls,
+            self.authenticated_as.is_some(),
+        ) {
             (true, _, true, true) => "UTF8SMTPSA",
             (true, _, true, false) => "UTF8SMTPS",
             (true, _, false, true) => "UTF8SMTPA",
@@ -227,7 +232,10 @@ impl Session {
 
     /// The 220 greeting (RFC 5321 §4.3.1), without an enhanced code (RFC 2034 §3).
     pub fn greeting(&self) -> Reply {
-        Reply::plain(220, vec![format!("{} ESMTP Postie", self.policy.hostname).into()])
+        Reply::plain(
+            220,
+            vec![format!("{} ESMTP Postie", self.policy.hostname).into()],
+        )
     }
 
     /// Which timeout the driver should run now.
@@ -305,7 +313,8 @@ impl Session {
                         return;
                     };
                     self.input.drain(..used);
-                    let Mode::Data(reader) = std::mem::replace(&mut self.mode, Mode::Command) else {
+                    let Mode::Data(reader) = std::mem::replace(&mut self.mode, Mode::Command)
+                    else {
                         unreachable!("mode was Data")
                     };
                     self.finish_data(*reader, out);
@@ -395,10 +404,14 @@ impl Session {
             Request::Mail { from } => self.mail(from, out),
             Request::Rcpt { to } => self.rcpt(to, out),
             Request::Data => self.data(out),
-            Request::Bdat { chunk_size, is_last } => self.bdat(chunk_size, is_last, out),
-            Request::Auth { mechanism, initial_response } => {
-                self.auth(mechanism, &initial_response, out)
-            }
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat(chunk_size, is_last, out),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, &initial_response, out),
             Request::StartTls => self.starttls(out),
             Request::Rset => {
                 self.transaction = None;

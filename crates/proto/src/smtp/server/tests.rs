@@ -13,7 +13,12 @@ struct T {
 
 impl T {
     fn new(policy: Policy) -> Self {
-        T { s: Session::new(policy), messages: vec![], started_tls: false, closed: false }
+        T {
+            s: Session::new(policy),
+            messages: vec![],
+            started_tls: false,
+            closed: false,
+        }
     }
 
     fn mx() -> Self {
@@ -60,7 +65,10 @@ impl T {
     fn cmd(&mut self, line: &str, want: &str) -> String {
         let got = self.raw(format!("{line}\r\n").as_bytes());
         let last = got.trim_end().lines().last().unwrap_or("");
-        assert!(last.starts_with(want), "{line:?}: wanted {want:?}, got {got:?}");
+        assert!(
+            last.starts_with(want),
+            "{line:?}: wanted {want:?}, got {got:?}"
+        );
         got
     }
 
@@ -71,17 +79,31 @@ impl T {
     }
 
     fn login(&mut self) {
-        self.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==", "235 2.7.0");
+        self.cmd(
+            "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==",
+            "235 2.7.0",
+        );
     }
 }
 
 #[test]
 fn greeting_and_ehlo_advertise_what_works() {
     let t = T::mx();
-    assert_eq!(t.s.greeting().to_wire(), b"220 mx.example.org ESMTP Postie\r\n");
+    assert_eq!(
+        t.s.greeting().to_wire(),
+        b"220 mx.example.org ESMTP Postie\r\n"
+    );
     let mut t = T::mx();
     let ehlo = t.cmd("EHLO client.example", "250 HELP");
-    for ext in ["PIPELINING", "SIZE 26214400", "8BITMIME", "SMTPUTF8", "CHUNKING", "ENHANCEDSTATUSCODES", "STARTTLS"] {
+    for ext in [
+        "PIPELINING",
+        "SIZE 26214400",
+        "8BITMIME",
+        "SMTPUTF8",
+        "CHUNKING",
+        "ENHANCEDSTATUSCODES",
+        "STARTTLS",
+    ] {
         assert!(ehlo.contains(&format!("250-{ext}\r\n")), "{ext} in {ehlo}");
     }
     // No AUTH in clear text unless the policy allows it.
@@ -103,8 +125,15 @@ fn local_delivery_transaction() {
     assert_eq!(t.messages.len(), 1);
     let m = &t.messages[0];
     assert_eq!(m.body, b"Subject: hi\r\n\r\n.dot\r\nbody\r\n");
-    assert_eq!(m.envelope.recipients.len(), 1, "duplicate recipient kept once");
-    assert_eq!(m.envelope.sender.as_ref().unwrap().to_string(), "bob@remote.example");
+    assert_eq!(
+        m.envelope.recipients.len(),
+        1,
+        "duplicate recipient kept once"
+    );
+    assert_eq!(
+        m.envelope.sender.as_ref().unwrap().to_string(),
+        "bob@remote.example"
+    );
     assert_eq!(m.protocol(), "ESMTP");
     // A second transaction on the same connection.
     t.cmd("MAIL FROM:<>", "250");
@@ -163,7 +192,10 @@ fn submission_requires_auth_and_relays_after_it() {
     t.cmd("RCPT TO:<x@elsewhere.example>", "250 2.1.5");
     t.cmd("DATA", "354");
     t.cmd("hi\r\n.", "250");
-    assert_eq!(t.messages[0].authenticated_as.as_deref(), Some("alice@example.org"));
+    assert_eq!(
+        t.messages[0].authenticated_as.as_deref(),
+        Some("alice@example.org")
+    );
     assert_eq!(t.messages[0].protocol(), "ESMTPA");
 }
 
@@ -186,7 +218,10 @@ fn auth_exchanges() {
     assert_eq!(got, "334 VXNlcm5hbWU=\r\n");
     t.cmd("YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ=");
     t.cmd("c2VjcmV0", "235 2.7.0");
-    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==", "503 5.5.1");
+    t.cmd(
+        "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==",
+        "503 5.5.1",
+    );
 
     // LOGIN with the user name as initial response.
     let mut t = T::new(p.clone());
@@ -207,7 +242,10 @@ fn auth_exchanges() {
 fn no_auth_in_clear_text_without_policy() {
     let mut t = T::new(Policy::submission("h"));
     t.cmd("EHLO c", "250");
-    t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==", "538 5.7.11");
+    t.cmd(
+        "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==",
+        "538 5.7.11",
+    );
     t.cmd("STARTTLS", "220 2.0.0");
     t.tls();
     let ehlo = t.cmd("EHLO c", "250");
@@ -236,7 +274,11 @@ fn pipelined_commands_answer_in_order() {
     let got = t.raw(
         b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@example.org>\r\nRCPT TO:<zz@example.org>\r\nDATA\r\nhello\r\n.\r\nQUIT\r\n",
     );
-    let codes: Vec<&str> = got.lines().filter(|l| !l.starts_with("250-")).map(|l| &l[..3]).collect();
+    let codes: Vec<&str> = got
+        .lines()
+        .filter(|l| !l.starts_with("250-"))
+        .map(|l| &l[..3])
+        .collect();
     assert_eq!(codes, ["250", "250", "250", "550", "354", "250", "221"]);
     assert_eq!(t.messages.len(), 1);
 }
@@ -245,8 +287,10 @@ fn pipelined_commands_answer_in_order() {
 fn smuggling_is_refused_and_never_becomes_a_message() {
     for attack in [
         &b"a\n.\nMAIL FROM:<e@x.example>\nRCPT TO:<alice@example.org>\nDATA\nsmuggled\n.\n"[..],
-        &b"a\r\n.\nMAIL FROM:<e@x.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n"[..],
-        &b"a\n.\r\nMAIL FROM:<e@x.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n"[..],
+        &b"a\r\n.\nMAIL FROM:<e@x.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n"
+            [..],
+        &b"a\n.\r\nMAIL FROM:<e@x.example>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n"
+            [..],
         &b"a\r.\rMAIL FROM:<e@x.example>\r\n"[..],
     ] {
         let mut t = T::mx();
@@ -339,10 +383,16 @@ fn bdat_chunks() {
     t.cmd("RCPT TO:<alice@example.org>", "250");
     t.cmd("DATA", "503 5.5.1");
     let got = t.raw(b"BDAT 5\r\nab\r\ncBDAT 3 LAST\r\n\0\n.");
-    assert_eq!(got, "250 2.0.0 5 octets received\r\n250 2.0.0 Ok: queued as 0000000000000001\r\n");
+    assert_eq!(
+        got,
+        "250 2.0.0 5 octets received\r\n250 2.0.0 Ok: queued as 0000000000000001\r\n"
+    );
     assert_eq!(t.messages[0].body, b"ab\r\nc\0\n.");
     // BDAT without a transaction still consumes its chunk.
-    assert_eq!(t.raw(b"BDAT 6 LAST\r\nQUIT\r\n"), "503 5.5.1 Need MAIL command first\r\n");
+    assert_eq!(
+        t.raw(b"BDAT 6 LAST\r\nQUIT\r\n"),
+        "503 5.5.1 Need MAIL command first\r\n"
+    );
     t.cmd("MAIL FROM:<a@b.example>", "250");
     t.cmd("RCPT TO:<alice@example.org>", "250");
     t.cmd("BDAT 0 LAST", "250 2.0.0 Ok");

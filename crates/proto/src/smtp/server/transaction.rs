@@ -20,15 +20,26 @@ impl Session {
         if self.transaction.is_some() {
             return self.error(Reply::nested_mail(), out);
         }
-        let has_params = from.flags != 0 || from.size != 0 || from.env_id.is_some() || from.auth.is_some();
+        let has_params =
+            from.flags != 0 || from.size != 0 || from.env_id.is_some() || from.auth.is_some();
         if has_params && !esmtp {
             // RFC 5321 §4.1.1.11: parameters only after EHLO.
             return self.error(Reply::bad_parameter(), out);
         }
         use smtp_proto::*;
-        let unsupported = MAIL_RET_FULL | MAIL_RET_HDRS | MAIL_REQUIRETLS | MAIL_CONPERM
-            | MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE;
-        if from.flags & unsupported != 0 || from.env_id.is_some() || from.mtrk.is_some() || from.hold_for != 0 || from.hold_until != 0 {
+        let unsupported = MAIL_RET_FULL
+            | MAIL_RET_HDRS
+            | MAIL_REQUIRETLS
+            | MAIL_CONPERM
+            | MAIL_BY_NOTIFY
+            | MAIL_BY_RETURN
+            | MAIL_BY_TRACE;
+        if from.flags & unsupported != 0
+            || from.env_id.is_some()
+            || from.mtrk.is_some()
+            || from.hold_for != 0
+            || from.hold_until != 0
+        {
             return self.error(Reply::bad_parameter(), out);
         }
         if from.size as u64 > self.policy.max_message_size {
@@ -80,7 +91,11 @@ impl Session {
         if address.is_utf8() && !tx.smtputf8 {
             return out.push(Output::Reply(Reply::utf8_needs_smtputf8()));
         }
-        if tx.recipients.iter().any(|r| r.normalized() == address.normalized()) {
+        if tx
+            .recipients
+            .iter()
+            .any(|r| r.normalized() == address.normalized())
+        {
             return out.push(Output::Reply(Reply::recipient_ok()));
         }
         if tx.recipients.len() >= self.policy.max_recipients {
@@ -163,7 +178,11 @@ impl Session {
         if refuse.is_some() {
             self.errors += 1;
         }
-        self.mode = Mode::Bdat { remaining: size, last, refuse };
+        self.mode = Mode::Bdat {
+            remaining: size,
+            last,
+            refuse,
+        };
         if size == 0 {
             self.bdat_chunk(&[], out);
         }
@@ -172,7 +191,12 @@ impl Session {
     /// Takes (part of) a BDAT chunk; at the chunk's end replies, and at LAST hands over.
     pub(super) fn bdat_chunk(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
         let max = self.policy.max_message_size;
-        let Mode::Bdat { remaining, last, refuse } = &mut self.mode else {
+        let Mode::Bdat {
+            remaining,
+            last,
+            refuse,
+        } = &mut self.mode
+        else {
             return;
         };
         if refuse.is_none()
@@ -194,7 +218,9 @@ impl Session {
         if let Some(reply) = refuse {
             return out.push(Output::Reply(reply));
         }
-        let Some(tx) = self.transaction.as_mut() else { return };
+        let Some(tx) = self.transaction.as_mut() else {
+            return;
+        };
         if tx.bdat_too_big {
             // RFC 3030 §2: after a failed chunk the transaction is over.
             self.transaction = None;
@@ -214,7 +240,9 @@ impl Session {
 
     /// Gives a complete message to the driver and waits for the queue's reply.
     fn hand_over(&mut self, body: Vec<u8>, out: &mut Vec<Output>) {
-        let Some(tx) = self.transaction.take() else { return };
+        let Some(tx) = self.transaction.take() else {
+            return;
+        };
         let (helo, esmtp) = self.helo.clone().unwrap_or_default();
         out.push(Output::Message(Box::new(Accepted {
             envelope: Envelope {

@@ -1,0 +1,46 @@
+//! Local delivery: files a queued message into a local account's INBOX.
+//!
+//! Adds the per-recipient trace lines `Return-Path:` (RFC 5321 §4.4) and
+//! `Delivered-To:` in front of the stored body; the store keeps them beside the shared
+//! body rather than copying it per recipient. Filing and marking the recipient done are
+//! one atomic store call, so a crash between them cannot file a message twice.
+
+use queue::Attempt;
+use store::{QueuedMessage, Store, StoreError};
+
+/// The lines put in front of the body for one recipient.
+pub fn trace_prefix(message: &QueuedMessage, index: usize) -> Vec<u8> {
+    let recipient = &message.envelope.recipients[index];
+    format!(
+        "Return-Path: {}\r\nDelivered-To: {}\r\n",
+        message.envelope.sender_path(),
+        recipient
+    )
+    .into_bytes()
+}
+
+/// Delivers recipient `index` of `message` into its account's INBOX.
+pub async fn deliver(store: &dyn Store, message: &QueuedMessage, index: usize) -> Attempt {
+    let recipient = &message.envelope.recipients[index];
+    let account = match store.account_get(recipient).await {
+        Ok(Some(account)) => account,
+        // The account went away after the message was accepted.
+        Ok(None) => return Attempt::Permanent("5.1.1 no such user".into()),
+        Err(e) => return Attempt::Temporary(format!("4.3.0 storage error: {e}")),
+    };
+    let prefix = trace_prefix(message, index);
+    match store
+        .deliver_to_mailbox(message.id, index, account.id, &prefix)
+        .await
+    {
+        Ok(Some(uid)) => {
+            tracing::debug!(queue_id = %message.id, %recipient, uid, "filed into INBOX");
+            Attempt::Recorded
+        }
+        Ok(None) => Attempt::Recorded, // filed by an earlier attempt
+        Err(StoreError::Damaged(why)) => {
+            Attempt::Permanent(format!("5.3.0 damaged message: {why}"))
+        }
+        Err(e) => Attempt::Temporary(format!("4.3.0 storage error: {e}")),
+    }
+}

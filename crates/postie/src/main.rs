@@ -1,0 +1,51 @@
+//! `postie`: the mail server and its admin tool in one binary.
+//!
+//! Where it sits: the outermost layer. `postie serve` loads the config and hands over to
+//! `server::run`; the admin commands (`domain`, `user`, `mail`, `queue`) open the same
+//! store directly, which is safe while the server runs (SQLite WAL with a busy timeout).
+//! This is the only crate that uses `anyhow`.
+
+mod admin;
+mod cli;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postie: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.common.load()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Serve => {
+            init_logging(&config.log.level);
+            let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            runtime.block_on(server::run(config, stop_rx))?;
+            Ok(())
+        }
+        command => runtime.block_on(admin::run(command, &config)),
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+}

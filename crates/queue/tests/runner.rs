@@ -1,0 +1,102 @@
+//! The queue runner over the in-memory store, with a scripted deliverer.
+
+use async_trait::async_trait;
+use message::{Address, BodyType, Envelope, QueueId};
+use queue::{Attempt, Deliver, QueueRunner};
+use std::sync::{Arc, Mutex};
+use store::memory::MemoryStore;
+use store::{QueuedMessage, RecipientStatus, Store};
+
+/// Answers each recipient by its local part: `ok`, `later`, `never`.
+#[derive(Default)]
+struct Scripted {
+    calls: Mutex<Vec<(QueueId, Vec<usize>)>>,
+}
+
+#[async_trait]
+impl Deliver for Scripted {
+    async fn deliver(
+        &self,
+        m: &QueuedMessage,
+        body: &[u8],
+        pending: &[usize],
+    ) -> Vec<(usize, Attempt)> {
+        assert_eq!(body, b"Subject: t\r\n\r\nbody\r\n");
+        self.calls.lock().unwrap().push((m.id, pending.to_vec()));
+        pending
+            .iter()
+            .map(|&i| {
+                let a = match m.envelope.recipients[i].local() {
+                    "ok" => Attempt::Delivered,
+                    "later" => Attempt::Temporary("busy".into()),
+                    _ => Attempt::Permanent("no".into()),
+                };
+                (i, a)
+            })
+            .collect()
+    }
+}
+
+fn envelope(rcpts: &[&str]) -> Envelope {
+    Envelope {
+        sender: Some(Address::parse("s@example.net").unwrap()),
+        recipients: rcpts.iter().map(|r| Address::parse(r).unwrap()).collect(),
+        body_type: BodyType::SevenBit,
+        smtputf8: false,
+    }
+}
+
+#[tokio::test]
+async fn outcomes_are_recorded_and_retries_wait_for_their_time() {
+    let store = Arc::new(MemoryStore::new());
+    let id = QueueId::generate(1);
+    store
+        .enqueue(
+            id,
+            &envelope(&["ok@a.example", "later@a.example", "never@a.example"]),
+            b"Subject: t\r\n\r\nbody\r\n",
+        )
+        .await
+        .unwrap();
+    let deliver = Arc::new(Scripted::default());
+    let runner = QueueRunner::new(store.clone(), deliver.clone());
+    let now = queue::now_unix();
+    assert_eq!(runner.run_once(now).await.unwrap(), 1);
+
+    let entry = &store.queue_list().await.unwrap()[0];
+    assert_eq!(entry.recipients[0].status, RecipientStatus::Delivered);
+    assert!(
+        matches!(entry.recipients[1].status, RecipientStatus::Pending { attempts: 1, next_attempt, .. } if next_attempt == now + 60)
+    );
+    assert!(matches!(
+        entry.recipients[2].status,
+        RecipientStatus::Failed(_)
+    ));
+
+    // Nothing is due until the retry time; then only the deferred recipient is tried.
+    assert_eq!(runner.run_once(now + 59).await.unwrap(), 0);
+    assert_eq!(runner.run_once(now + 60).await.unwrap(), 1);
+    let calls = deliver.calls.lock().unwrap().clone();
+    assert_eq!(calls, vec![(id, vec![0, 1, 2]), (id, vec![1])]);
+    let entry = &store.queue_list().await.unwrap()[0];
+    assert!(matches!(
+        entry.recipients[1].status,
+        RecipientStatus::Pending { attempts: 2, .. }
+    ));
+}
+
+#[tokio::test]
+async fn finished_entries_leave_the_queue() {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .enqueue(
+            QueueId::generate(2),
+            &envelope(&["ok@a.example"]),
+            b"Subject: t\r\n\r\nbody\r\n",
+        )
+        .await
+        .unwrap();
+    let runner = QueueRunner::new(store.clone(), Arc::new(Scripted::default()));
+    runner.run_once(queue::now_unix()).await.unwrap();
+    assert!(store.queue_list().await.unwrap().is_empty());
+}

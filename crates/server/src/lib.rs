@@ -1,0 +1,98 @@
+//! The network side of Postie: listeners, TLS, the protocol drivers that feed bytes
+//! into the sans-I/O sessions of `proto`, and the wiring of store, queue and delivery.
+//!
+//! Where it sits: at the top of the flow. [`run`] opens the store, starts the queue
+//! runner with local delivery plugged in, binds every configured listener, and serves
+//! until SIGTERM/SIGINT (or the shutdown channel) says stop; sessions then finish their
+//! current command or get 421.
+//!
+//! Security stance: talks to the network; every client byte goes through a `proto`
+//! session that enforces the limits; writes files only through the store and the TLS
+//! module (certificate generation in the data directory).
+
+mod limits;
+mod listen;
+mod smtp_driver;
+pub mod tls;
+
+pub use listen::ListenerSet;
+
+use std::sync::Arc;
+use store::Store;
+use tokio::sync::watch;
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] store::StoreError),
+    /// A certificate problem.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr} ({kind}): {error}")]
+    Bind {
+        /// Listener name.
+        kind: &'static str,
+        /// Address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// Runs the whole server until `shutdown` turns true or a termination signal arrives.
+pub async fn run(
+    config: config::Config,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
+    run_with_store(config, store, shutdown).await
+}
+
+/// Like [`run`], over a store the caller opened.
+pub async fn run_with_store(
+    config: config::Config,
+    store: Arc<dyn Store>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    let tls = tls::server_config(&config)?;
+    let runner = queue::QueueRunner::new(
+        store.clone(),
+        Arc::new(delivery::Router::new(store.clone())),
+    );
+    let queue = runner.handle();
+
+    // One channel tells everything to stop: signals and the caller's flag both feed it.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let queue_task = tokio::spawn(runner.run(stop_rx.clone()));
+    let listeners = ListenerSet::bind(&config, store, queue.clone(), tls, stop_rx.clone()).await?;
+    tracing::info!(hostname = %config.hostname, data = %config.data_dir.display(), "postie ready");
+    queue.notify(); // deliver whatever an earlier run left in the queue
+
+    wait_for_stop(&mut shutdown).await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    listeners.drain(std::time::Duration::from_secs(30)).await;
+    let _ = queue_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop(shutdown: &mut watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot install signal handlers; stop with the shutdown channel");
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+}

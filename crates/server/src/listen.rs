@@ -1,0 +1,158 @@
+//! Listeners: binds each configured address, accepts connections within the limits,
+//! and starts a driver per connection. Logs `listening kind=… addr=…` for each socket
+//! (tests bind port 0 and read the real port from this line).
+
+use crate::ServerError;
+use crate::limits::ConnectionLimits;
+use crate::smtp_driver;
+use proto::smtp::server::ListenerKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+/// What every connection driver shares.
+pub(crate) struct Shared {
+    pub config: config::Config,
+    pub store: Arc<dyn Store>,
+    pub queue: queue::QueueHandle,
+    pub tls: tokio_rustls::TlsAcceptor,
+    pub limits: Arc<ConnectionLimits>,
+    pub stop: watch::Receiver<bool>,
+    next_session: AtomicU64,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+impl Shared {
+    /// A fresh session id for logs.
+    pub fn session_id(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The bound listeners; dropping it does not stop them, [`ListenerSet::drain`] does.
+pub struct ListenerSet {
+    shared: Arc<Shared>,
+    /// The addresses actually bound, by listener name.
+    pub bound: Vec<(&'static str, SocketAddr)>,
+}
+
+impl ListenerSet {
+    /// Binds every configured SMTP listener and starts accepting.
+    pub(crate) async fn bind(
+        config: &config::Config,
+        store: Arc<dyn Store>,
+        queue: queue::QueueHandle,
+        tls: Arc<rustls::ServerConfig>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Self, ServerError> {
+        let shared = Arc::new(Shared {
+            config: config.clone(),
+            store,
+            queue,
+            tls: tokio_rustls::TlsAcceptor::from(tls),
+            limits: ConnectionLimits::new(
+                config.smtp.max_connections,
+                config.smtp.max_connections_per_ip,
+            ),
+            stop,
+            next_session: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            idle: Notify::new(),
+        });
+        let mut bound = Vec::new();
+        let kinds = [
+            ("smtp", ListenerKind::Mx, &config.listen.smtp),
+            (
+                "submission",
+                ListenerKind::Submission,
+                &config.listen.submission,
+            ),
+            (
+                "submissions",
+                ListenerKind::Submissions,
+                &config.listen.submissions,
+            ),
+        ];
+        for (name, kind, addrs) in kinds {
+            for &addr in addrs.iter() {
+                let listener =
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|error| ServerError::Bind {
+                            kind: name,
+                            addr,
+                            error,
+                        })?;
+                let local = listener.local_addr().unwrap_or(addr);
+                tracing::info!("listening kind={name} addr={local}");
+                bound.push((name, local));
+                tokio::spawn(accept_loop(listener, kind, shared.clone()));
+            }
+        }
+        for (name, addrs) in [
+            ("pop3", &config.listen.pop3),
+            ("pop3s", &config.listen.pop3s),
+            ("imap", &config.listen.imap),
+            ("imaps", &config.listen.imaps),
+        ] {
+            if !addrs.is_empty() {
+                tracing::debug!("{name} is configured but not served by this version");
+            }
+        }
+        Ok(ListenerSet { shared, bound })
+    }
+
+    /// Waits until every session has ended (they were told to stop), at most `grace`.
+    pub async fn drain(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let idle = self.shared.idle.notified();
+            if self.shared.active.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                tracing::warn!(
+                    sessions = self.shared.active.load(Ordering::Acquire),
+                    "sessions still open after the grace period"
+                );
+                return;
+            }
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, kind: ListenerKind, shared: Arc<Shared>) {
+    let mut stop = shared.stop.clone();
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() { return }
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let shared = shared.clone();
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        tokio::spawn(async move {
+            let slot = shared.limits.acquire(peer.ip());
+            smtp_driver::serve(socket, peer, kind, slot, &shared).await;
+            if shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+                shared.idle.notify_waiters();
+            }
+        });
+    }
+}

@@ -1,0 +1,289 @@
+//! The SMTP driver: owns one client connection, feeds its bytes to a
+//! [`proto::smtp::server::Session`], carries out what the session asks (replies,
+//! STARTTLS, lookups, queueing), and runs the RFC 5321 §4.5.3.2 timeouts.
+//!
+//! A message is acknowledged with "250 2.0.0 Ok: queued as ID" only after
+//! `Store::enqueue` returned, i.e. after it is on stable storage.
+
+use crate::limits::Slot;
+use crate::listen::Shared;
+use message::{Address, QueueId};
+use proto::Reply;
+use proto::smtp::server::{
+    Accepted, Answer, Input, ListenerKind, Output, Policy, Query, RecipientVerdict, Session,
+    Waiting,
+};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a pass over one stream ended with.
+enum Flow {
+    /// The session is over.
+    Done,
+    /// The session asked for STARTTLS; the plain stream comes back for the handshake.
+    StartTls,
+}
+
+/// Serves one accepted connection to its end.
+pub(crate) async fn serve(
+    socket: TcpStream,
+    peer: SocketAddr,
+    kind: ListenerKind,
+    slot: Option<Slot>,
+    shared: &Shared,
+) {
+    let id = shared.session_id();
+    let span = tracing::info_span!("smtp", session = id, peer = %peer);
+    async move {
+        let Some(_slot) = slot else {
+            tracing::info!("connection limit reached");
+            let mut socket = socket;
+            let _ = socket
+                .write_all(&Reply::too_many_connections().to_wire())
+                .await;
+            return;
+        };
+        tracing::debug!("connected");
+        if let Err(e) = serve_inner(socket, peer, kind, shared).await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        tracing::debug!("disconnected");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn serve_inner(
+    socket: TcpStream,
+    peer: SocketAddr,
+    kind: ListenerKind,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let smtp = &shared.config.smtp;
+    let policy = Policy {
+        hostname: shared.config.hostname.clone(),
+        listener: kind,
+        tls_active: kind == ListenerKind::Submissions,
+        starttls_available: true,
+        plaintext_auth: smtp.allow_plaintext_auth.permits(peer.ip()),
+        max_message_size: smtp.max_message_size,
+        max_recipients: smtp.max_recipients,
+        max_auth_failures: smtp.max_auth_failures,
+        max_errors: smtp.max_errors,
+        vrfy_enabled: smtp.vrfy == config::VrfyPolicy::Ambiguous,
+        expn_enabled: smtp.expn == config::ExpnPolicy::Ambiguous,
+    };
+    let mut session = Session::new(policy);
+    let mut driver = Driver { shared, peer, kind };
+    if kind == ListenerKind::Submissions {
+        // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
+        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        let mut tls = tls;
+        tls.write_all(&session.greeting().to_wire()).await?;
+        driver.pump(&mut session, &mut tls).await?;
+        return Ok(());
+    }
+    let mut socket = socket;
+    socket.write_all(&session.greeting().to_wire()).await?;
+    if let Flow::StartTls = driver.pump(&mut session, &mut socket).await? {
+        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        // Nothing read before the handshake survives it (RFC 3207 §6).
+        let out = session.feed(Input::TlsStarted);
+        debug_assert!(out.is_empty());
+        driver.pump(&mut session, &mut tls).await?;
+    }
+    Ok(())
+}
+
+struct Driver<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    kind: ListenerKind,
+}
+
+impl Driver<'_> {
+    /// Reads, feeds, answers and writes until the session closes or asks for TLS.
+    async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        session: &mut Session,
+        stream: &mut S,
+    ) -> std::io::Result<Flow> {
+        let smtp = &self.shared.config.smtp;
+        let mut stop = self.shared.stop.clone();
+        let mut told_to_stop = *stop.borrow();
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut write = Vec::with_capacity(1024);
+        if told_to_stop {
+            let outputs = session.feed(Input::Shutdown);
+            if let Some(flow) = self.carry_out(session, outputs, stream, &mut write).await? {
+                return Ok(flow);
+            }
+        }
+        loop {
+            let limit = match session.waiting() {
+                Waiting::Command | Waiting::Driver => {
+                    Duration::from_secs(smtp.command_timeout_secs)
+                }
+                Waiting::Data => Duration::from_secs(smtp.data_timeout_secs),
+                Waiting::Closed => return Ok(Flow::Done),
+            };
+            let outputs = tokio::select! {
+                read = tokio::time::timeout(limit, stream.read(&mut buf)) => match read {
+                    Err(_) => session.feed(Input::Timeout),
+                    Ok(Ok(0)) => return Ok(Flow::Done), // client went away: an unfinished message is dropped
+                    Ok(Ok(n)) => session.feed(Input::Bytes(&buf[..n])),
+                    Ok(Err(e)) => return Err(e),
+                },
+                changed = stop.changed(), if !told_to_stop => {
+                    if changed.is_ok() && !*stop.borrow() {
+                        continue;
+                    }
+                    told_to_stop = true;
+                    session.feed(Input::Shutdown)
+                }
+            };
+            if let Some(flow) = self.carry_out(session, outputs, stream, &mut write).await? {
+                return Ok(flow);
+            }
+        }
+    }
+
+    /// Does what the session asked, feeding answers back; writes the replies at the end
+    /// (so pipelined replies go out together, RFC 2920 §3.1).
+    async fn carry_out<S: AsyncWrite + Unpin>(
+        &mut self,
+        session: &mut Session,
+        outputs: Vec<Output>,
+        stream: &mut S,
+        write: &mut Vec<u8>,
+    ) -> std::io::Result<Option<Flow>> {
+        let mut queue: VecDeque<Output> = outputs.into();
+        let mut flow = None;
+        while let Some(output) = queue.pop_front() {
+            match output {
+                Output::Reply(reply) => reply.write_to(write),
+                Output::Query(query) => {
+                    let answer = self.answer(query).await;
+                    queue.extend(session.feed(Input::Answer(answer)));
+                }
+                Output::Message(accepted) => {
+                    let reply = self.enqueue(*accepted).await;
+                    queue.extend(session.feed(Input::Answer(Answer::MessageResult(reply))));
+                }
+                Output::StartTls => flow = Some(Flow::StartTls),
+                Output::Close => flow = Some(Flow::Done),
+            }
+        }
+        if !write.is_empty() {
+            stream.write_all(write).await?;
+            stream.flush().await?;
+            write.clear();
+        }
+        if matches!(flow, Some(Flow::Done)) {
+            let _ = stream.shutdown().await;
+        }
+        Ok(flow)
+    }
+
+    async fn answer(&self, query: Query) -> Answer {
+        let store = &self.shared.store;
+        match query {
+            Query::Recipient(address) => {
+                Answer::Recipient(match store.domain_is_local(address.domain()).await {
+                    Ok(false) => RecipientVerdict::Remote,
+                    Ok(true) => match store.account_get(&address).await {
+                        Ok(Some(_)) => RecipientVerdict::Local,
+                        Ok(None) => RecipientVerdict::Unknown,
+                        Err(e) => {
+                            tracing::error!(error = %e, "recipient lookup failed");
+                            RecipientVerdict::TempFail
+                        }
+                    },
+                    Err(e) => {
+                        tracing::error!(error = %e, "domain lookup failed");
+                        RecipientVerdict::TempFail
+                    }
+                })
+            }
+            Query::Login { username, password } => {
+                let Ok(address) = Address::parse(&username) else {
+                    tracing::info!(user = %username, "login failed: not an address");
+                    return Answer::Login(false);
+                };
+                match store.account_get(&address).await {
+                    Ok(Some(account)) => {
+                        let hash = account.password_hash.clone();
+                        let ok = tokio::task::spawn_blocking(move || {
+                            store::password::verify(&password, &hash)
+                        })
+                        .await
+                        .unwrap_or(false);
+                        tracing::info!(user = %username, ok, "login");
+                        Answer::Login(ok)
+                    }
+                    Ok(None) => {
+                        tracing::info!(user = %username, "login failed: no such account");
+                        Answer::Login(false)
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "account lookup failed");
+                        Answer::LoginTempFail
+                    }
+                }
+            }
+        }
+    }
+
+    async fn enqueue(&self, accepted: Accepted) -> Reply {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let id = QueueId::generate(now.as_millis() as u64);
+        let id_text = id.to_string();
+        let peer_ip = self.peer.ip().to_string();
+        let single = (accepted.envelope.recipients.len() == 1)
+            .then(|| accepted.envelope.recipients[0].to_string());
+        let body = pipeline::prepare(
+            &pipeline::Arrival {
+                hostname: &self.shared.config.hostname,
+                helo: &accepted.helo,
+                peer_ip: &peer_ip,
+                protocol: accepted.protocol(),
+                submission: self.kind.is_submission(),
+                queue_id: &id_text,
+                single_recipient: single.as_deref(),
+                unix_seconds: now.as_secs() as i64,
+            },
+            &accepted.body,
+        );
+        match self
+            .shared
+            .store
+            .enqueue(id, &accepted.envelope, &body)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(
+                    queue_id = %id,
+                    from = %accepted.envelope.sender_path(),
+                    recipients = accepted.envelope.recipients.len(),
+                    size = body.len(),
+                    "queued"
+                );
+                self.shared.queue.notify();
+                Reply::new(250, (2, 0, 0), format!("Ok: queued as {id}"))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not queue a message");
+                Reply::local_error()
+            }
+        }
+    }
+}
