@@ -437,3 +437,81 @@ fn chunk_boundaries_do_not_matter() {
     }
     assert_eq!(whole.1.len(), 2);
 }
+
+/// A small deterministic generator, so the robustness test needs no extra crate.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Random mixes of real commands, junk and odd line endings, cut at random places, never
+/// panic, and every reply is a well-formed SMTP reply line.
+#[test]
+fn random_input_never_panics() {
+    const PIECES: &[&[u8]] = &[
+        b"EHLO c\r\n",
+        b"HELO c\r\n",
+        b"MAIL FROM:<a@b.example>\r\n",
+        b"MAIL FROM:<> BODY=BINARYMIME SMTPUTF8\r\n",
+        b"RCPT TO:<alice@example.org>\r\n",
+        b"RCPT TO:<x@y.example>\r\n",
+        b"DATA\r\n",
+        b"BDAT 3\r\n",
+        b"BDAT 2 LAST\r\n",
+        b".\r\n",
+        b"\r\n.\r\n",
+        b"\n",
+        b"\r",
+        b"\0",
+        b"AUTH PLAIN\r\n",
+        b"AUTH LOGIN\r\n",
+        b"*\r\n",
+        b"STARTTLS\r\n",
+        b"RSET\r\n",
+        b"NOOP\r\n",
+        b"VRFY x\r\n",
+        b"QUIT\r\n",
+        b"\xff\xfe",
+        b"x",
+        b"MAIL FROM:<\xc3\xa9@b.example> SIZE=99999999999999999999\r\n",
+    ];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..300 {
+        let mut input = Vec::new();
+        for _ in 0..rng.below(40) {
+            if rng.below(5) == 0 {
+                let n = rng.below(700);
+                input.extend((0..n).map(|_| rng.next() as u8));
+            } else {
+                input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+            }
+        }
+        let mut p = Policy::submission("h");
+        p.plaintext_auth = rng.below(2) == 0;
+        p.max_recipients = 1 + rng.below(3);
+        let mut t = T::new(p);
+        let mut rest = &input[..];
+        while !rest.is_empty() && !t.closed {
+            let n = (1 + rng.below(64)).min(rest.len());
+            let replies = t.raw(&rest[..n]);
+            for line in replies.lines() {
+                let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
+                assert!(matches!(code, Some(200..=599)), "bad reply line {line:?}");
+            }
+            if t.started_tls {
+                t.s.feed(Input::TlsStarted);
+                t.started_tls = false;
+            }
+            rest = &rest[n..];
+        }
+    }
+}
