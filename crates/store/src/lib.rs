@@ -1,0 +1,135 @@
+//! Storage for everything Postie keeps: domains, accounts, mailboxes, messages, and the
+//! durable queue, behind the [`Store`] trait.
+//!
+//! Where it sits: below the SMTP driver (which asks "is this a local user?" and
+//! "is this password right?"), the queue (which enqueues accepted mail and records
+//! delivery outcomes) and local delivery (which files messages into mailboxes). POP3 and
+//! IMAP read mailboxes through the same trait.
+//!
+//! Backends:
+//! - [`sqlite::SqliteStore`], the embedded default: one SQLite database in WAL mode
+//!   plus message bodies as files, written and fsynced before the row that names them is
+//!   committed. All writes go through one writer thread that commits whatever is waiting
+//!   in one transaction (group commit), so many sessions share one fsync.
+//! - [`memory::MemoryStore`], an in-memory fake with the same behaviour, for unit tests.
+//!
+//! Invariants every backend keeps:
+//! - `enqueue` returns only once body and envelope are on stable storage.
+//! - `deliver_to_mailbox` is atomic and idempotent per (queue id, recipient): the message
+//!   is filed and the recipient marked done in one step, so a crash and a retry never
+//!   file a message twice.
+//! - Passwords are stored only as argon2 hashes (see [`password`]).
+//!
+//! Security stance: writes files under the data directory only; never logs passwords.
+
+pub mod memory;
+pub mod password;
+pub mod sqlite;
+mod types;
+
+#[cfg(test)]
+mod suite;
+
+pub use types::*;
+
+use async_trait::async_trait;
+use message::{Address, Domain, Envelope, QueueId};
+
+/// Everything that can go wrong in a store. Callers map these to protocol replies
+/// (a temporary 451/421 for I/O trouble), never showing the details to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Disk or database failure.
+    #[error("storage I/O error: {0}")]
+    Io(String),
+    /// The thing named does not exist (domain, account, mailbox, message, queue entry).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The thing being created already exists.
+    #[error("already exists: {0}")]
+    Exists(String),
+    /// A request that makes no sense (e.g. an account in a domain we don't serve).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Data read back from disk failed validation; the record is set aside.
+    #[error("damaged record: {0}")]
+    Damaged(String),
+}
+
+/// Shorthand for store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The storage every part of Postie uses. All methods are safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- domains -------------------------------------------------------------------
+
+    /// Adds a local domain. `Exists` when it already is one.
+    async fn domain_add(&self, domain: &Domain) -> Result<()>;
+    /// Removes a local domain; `Invalid` while it still has accounts, `NotFound` if absent.
+    async fn domain_remove(&self, domain: &Domain) -> Result<()>;
+    /// All local domains, sorted.
+    async fn domain_list(&self) -> Result<Vec<Domain>>;
+    /// True when mail for `domain` is delivered here.
+    async fn domain_is_local(&self, domain: &Domain) -> Result<bool>;
+
+    // ---- accounts ------------------------------------------------------------------
+
+    /// Creates an account with its INBOX. The domain must be local (`Invalid` otherwise);
+    /// `Exists` if the address is taken. `password_hash` comes from [`password::hash`].
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId>;
+    /// Replaces an account's password hash.
+    async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()>;
+    /// Deletes an account, its mailboxes and messages.
+    async fn account_remove(&self, address: &Address) -> Result<()>;
+    /// All accounts, sorted by address.
+    async fn account_list(&self) -> Result<Vec<Account>>;
+    /// Looks an account up by address (case-insensitive).
+    async fn account_get(&self, address: &Address) -> Result<Option<Account>>;
+
+    // ---- mailboxes and messages ----------------------------------------------------
+
+    /// The account's mailboxes, with their UID counters.
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>>;
+    /// The messages in one mailbox, by ascending UID.
+    async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
+    /// The full message as delivered: the per-recipient prefix headers, then the body.
+    async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>>;
+    /// Removes messages by UID; unknown UIDs are ignored. Atomic.
+    async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()>;
+
+    // ---- queue ---------------------------------------------------------------------
+
+    /// Durably stores a message and its envelope under `id`, all recipients pending.
+    /// Returns only after both are on stable storage (group-committed with other callers).
+    async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()>;
+    /// Queue entries with at least one pending recipient whose next attempt is due at or
+    /// before `now_unix`, oldest first, at most `limit`.
+    async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>>;
+    /// Every queue entry (for `postie queue list`), oldest first.
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
+    /// The queued message's body bytes.
+    async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>>;
+    /// Files the queued message into `account`'s INBOX for recipient number `recipient`
+    /// with `prefix` (e.g. `Return-Path:`/`Delivered-To:` lines) before the body, and marks
+    /// that recipient delivered, in one atomic step. If the recipient is already marked
+    /// done, does nothing and returns `Ok(None)`; otherwise the new message's UID.
+    async fn deliver_to_mailbox(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        account: AccountId,
+        prefix: &[u8],
+    ) -> Result<Option<u32>>;
+    /// Records a non-delivery outcome for one recipient: `Failed` is final, `Deferred`
+    /// sets the next attempt time and counts an attempt.
+    async fn queue_mark(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        outcome: &RecipientOutcome,
+    ) -> Result<()>;
+    /// Removes queue entries none of whose recipients is still pending, releasing bodies
+    /// no mailbox references. Returns how many entries were removed.
+    async fn queue_collect(&self) -> Result<usize>;
+}

@@ -1,0 +1,476 @@
+//! [`MemoryStore`]: an in-memory [`Store`] with the same observable behaviour as the
+//! SQLite backend, for unit tests of the queue, delivery and protocol drivers.
+//!
+//! Where it sits: beside [`crate::sqlite::SqliteStore`]; nothing in production uses it.
+//! The shared behaviour suite (`src/suite.rs`) runs against both, so the two cannot
+//! drift apart. Bodies are shared (`Arc`) between a queue entry and the messages filed
+//! from it, as the SQLite backend shares body files.
+//!
+//! Security stance: no I/O at all. Nothing survives the value being dropped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use message::{Address, Domain, Envelope, QueueId};
+
+use crate::{
+    Account, AccountId, Mailbox, MailboxId, MessageMeta, QueuedMessage, QueuedRecipient,
+    RecipientOutcome, RecipientStatus, Result, Store, StoreError,
+};
+
+/// The INBOX's name, as in the SQLite backend.
+const INBOX: &str = "INBOX";
+
+/// A stored mailbox message.
+#[derive(Debug, Clone)]
+struct Message {
+    prefix: Vec<u8>,
+    body: Arc<Vec<u8>>,
+    received_at: i64,
+    queue_id: QueueId,
+    recipient: usize,
+}
+
+/// A mailbox with its messages by UID.
+#[derive(Debug)]
+struct Folder {
+    account: AccountId,
+    name: String,
+    uid_validity: u32,
+    uid_next: u32,
+    messages: BTreeMap<u32, Message>,
+}
+
+/// A queue entry.
+#[derive(Debug)]
+struct Entry {
+    envelope: Envelope,
+    statuses: Vec<RecipientStatus>,
+    queued_at: i64,
+    body: Arc<Vec<u8>>,
+}
+
+/// Everything the store holds.
+#[derive(Debug, Default)]
+struct State {
+    domains: BTreeSet<Domain>,
+    /// Accounts by row id.
+    accounts: BTreeMap<i64, Account>,
+    /// Row id by normalized address.
+    by_address: HashMap<String, i64>,
+    folders: BTreeMap<i64, Folder>,
+    queue: HashMap<QueueId, Entry>,
+    next_id: i64,
+    last_uid_validity: u32,
+}
+
+impl State {
+    /// A fresh row id (accounts and mailboxes share the sequence; only uniqueness
+    /// matters).
+    fn new_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Builds the public view of a queue entry.
+    fn view(id: QueueId, e: &Entry) -> QueuedMessage {
+        QueuedMessage {
+            id,
+            envelope: e.envelope.clone(),
+            recipients: e
+                .envelope
+                .recipients
+                .iter()
+                .zip(&e.statuses)
+                .map(|(address, status)| QueuedRecipient {
+                    address: address.clone(),
+                    status: status.clone(),
+                })
+                .collect(),
+            queued_at: e.queued_at,
+            size: e.body.len() as u64,
+        }
+    }
+
+    /// Queue entries matching `keep`, oldest first (arrival second, then id).
+    fn queue_sorted(&self, keep: impl Fn(&Entry) -> bool) -> Vec<QueuedMessage> {
+        let mut out: Vec<_> = self
+            .queue
+            .iter()
+            .filter(|(_, e)| keep(e))
+            .map(|(id, e)| State::view(*id, e))
+            .collect();
+        out.sort_by_key(|m| (m.queued_at, m.id));
+        out
+    }
+
+    /// The status of one recipient, or `NotFound`.
+    fn status_mut(&mut self, id: QueueId, recipient: usize) -> Result<&mut RecipientStatus> {
+        let entry = self
+            .queue
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NotFound(format!("queue entry {id}")))?;
+        entry.statuses.get_mut(recipient).ok_or_else(|| {
+            StoreError::NotFound(format!("recipient {recipient} of queue entry {id}"))
+        })
+    }
+}
+
+/// The current time in unix seconds.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The attempts counted so far for a pending recipient (0 once final).
+fn attempts_of(status: &RecipientStatus) -> u32 {
+    match status {
+        RecipientStatus::Pending { attempts, .. } => *attempts,
+        _ => 0,
+    }
+}
+
+/// An in-memory store, for tests. Cheap to create; all methods are safe to call
+/// concurrently.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store: no domains, no accounts, an empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Locks the state. A panic while holding the lock is a bug in this file.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("memory store mutex poisoned")
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn domain_add(&self, domain: &Domain) -> Result<()> {
+        if !self.lock().domains.insert(domain.clone()) {
+            return Err(StoreError::Exists(format!("domain {domain}")));
+        }
+        Ok(())
+    }
+
+    async fn domain_remove(&self, domain: &Domain) -> Result<()> {
+        let mut s = self.lock();
+        if !s.domains.contains(domain) {
+            return Err(StoreError::NotFound(format!("domain {domain}")));
+        }
+        let accounts = s
+            .accounts
+            .values()
+            .filter(|a| a.address.domain() == domain)
+            .count();
+        if accounts > 0 {
+            return Err(StoreError::Invalid(format!(
+                "domain {domain} still has {accounts} account(s)"
+            )));
+        }
+        s.domains.remove(domain);
+        Ok(())
+    }
+
+    async fn domain_list(&self) -> Result<Vec<Domain>> {
+        Ok(self.lock().domains.iter().cloned().collect())
+    }
+
+    async fn domain_is_local(&self, domain: &Domain) -> Result<bool> {
+        Ok(self.lock().domains.contains(domain))
+    }
+
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId> {
+        let mut s = self.lock();
+        if !s.domains.contains(address.domain()) {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a local domain",
+                address.domain()
+            )));
+        }
+        let key = address.normalized();
+        if s.by_address.contains_key(&key) {
+            return Err(StoreError::Exists(format!("account {address}")));
+        }
+        let id = s.new_id();
+        s.accounts.insert(
+            id,
+            Account {
+                id: AccountId(id),
+                address: address.clone(),
+                password_hash: password_hash.to_string(),
+            },
+        );
+        s.by_address.insert(key, id);
+        // RFC 3501 §2.3.1.1: UIDVALIDITY never repeats for a name; UIDs start at 1.
+        let now = u32::try_from(now_unix().max(1)).unwrap_or(u32::MAX);
+        let uid_validity = now.max(s.last_uid_validity.saturating_add(1)).max(1);
+        s.last_uid_validity = uid_validity;
+        let mailbox = s.new_id();
+        s.folders.insert(
+            mailbox,
+            Folder {
+                account: AccountId(id),
+                name: INBOX.to_string(),
+                uid_validity,
+                uid_next: 1,
+                messages: BTreeMap::new(),
+            },
+        );
+        Ok(AccountId(id))
+    }
+
+    async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()> {
+        let mut s = self.lock();
+        let id = s
+            .by_address
+            .get(&address.normalized())
+            .copied()
+            .ok_or_else(|| StoreError::NotFound(format!("account {address}")))?;
+        if let Some(account) = s.accounts.get_mut(&id) {
+            account.password_hash = password_hash.to_string();
+        }
+        Ok(())
+    }
+
+    async fn account_remove(&self, address: &Address) -> Result<()> {
+        let mut s = self.lock();
+        let id = s
+            .by_address
+            .remove(&address.normalized())
+            .ok_or_else(|| StoreError::NotFound(format!("account {address}")))?;
+        s.accounts.remove(&id);
+        s.folders.retain(|_, f| f.account != AccountId(id));
+        Ok(())
+    }
+
+    async fn account_list(&self) -> Result<Vec<Account>> {
+        let s = self.lock();
+        let mut accounts: Vec<Account> = s.accounts.values().cloned().collect();
+        accounts.sort_by_key(|a| a.address.normalized());
+        Ok(accounts)
+    }
+
+    async fn account_get(&self, address: &Address) -> Result<Option<Account>> {
+        let s = self.lock();
+        Ok(s.by_address
+            .get(&address.normalized())
+            .and_then(|id| s.accounts.get(id))
+            .cloned())
+    }
+
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        let s = self.lock();
+        if !s.accounts.contains_key(&account.0) {
+            return Err(StoreError::NotFound(format!("account {}", account.0)));
+        }
+        Ok(s.folders
+            .iter()
+            .filter(|(_, f)| f.account == account)
+            .map(|(id, f)| Mailbox {
+                id: MailboxId(*id),
+                name: f.name.clone(),
+                uid_validity: f.uid_validity,
+                uid_next: f.uid_next,
+            })
+            .collect())
+    }
+
+    async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        let s = self.lock();
+        let folder = s
+            .folders
+            .get(&mailbox.0)
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+        Ok(folder
+            .messages
+            .iter()
+            .map(|(uid, m)| MessageMeta {
+                uid: *uid,
+                size: (m.prefix.len() + m.body.len()) as u64,
+                received_at: m.received_at,
+                queue_id: m.queue_id,
+            })
+            .collect())
+    }
+
+    async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
+        let s = self.lock();
+        let message = s
+            .folders
+            .get(&mailbox.0)
+            .and_then(|f| f.messages.get(&uid))
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("message {uid} in mailbox {}", mailbox.0))
+            })?;
+        let mut full = message.prefix.clone();
+        full.extend_from_slice(&message.body);
+        Ok(full)
+    }
+
+    async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
+        let mut s = self.lock();
+        let folder = s
+            .folders
+            .get_mut(&mailbox.0)
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+        for uid in uids {
+            folder.messages.remove(uid);
+        }
+        Ok(())
+    }
+
+    async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
+        if envelope.recipients.is_empty() {
+            return Err(StoreError::Invalid(
+                "a message needs at least one recipient".into(),
+            ));
+        }
+        let mut s = self.lock();
+        if s.queue.contains_key(&id) {
+            return Err(StoreError::Exists(format!("queue entry {id}")));
+        }
+        let now = now_unix();
+        let statuses = envelope
+            .recipients
+            .iter()
+            .map(|_| RecipientStatus::Pending {
+                attempts: 0,
+                next_attempt: now,
+                last_error: None,
+            })
+            .collect();
+        s.queue.insert(
+            id,
+            Entry {
+                envelope: envelope.clone(),
+                statuses,
+                queued_at: now,
+                body: Arc::new(body.to_vec()),
+            },
+        );
+        Ok(())
+    }
+
+    async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
+        let s = self.lock();
+        let mut due = s.queue_sorted(|e| {
+            e.statuses.iter().any(|st| {
+                matches!(st, RecipientStatus::Pending { next_attempt, .. } if *next_attempt <= now_unix)
+            })
+        });
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
+        Ok(self.lock().queue_sorted(|_| true))
+    }
+
+    async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>> {
+        let s = self.lock();
+        s.queue
+            .get(&id)
+            .map(|e| e.body.as_ref().clone())
+            .ok_or_else(|| StoreError::NotFound(format!("queue entry {id}")))
+    }
+
+    async fn deliver_to_mailbox(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        account: AccountId,
+        prefix: &[u8],
+    ) -> Result<Option<u32>> {
+        let mut s = self.lock();
+        let body = match s.queue.get(&id) {
+            Some(e) => Arc::clone(&e.body),
+            None => return Err(StoreError::NotFound(format!("queue entry {id}"))),
+        };
+        if !matches!(
+            s.status_mut(id, recipient)?,
+            RecipientStatus::Pending { .. }
+        ) {
+            return Ok(None);
+        }
+        let folder = s
+            .folders
+            .values_mut()
+            .find(|f| f.account == account && f.name == INBOX)
+            .ok_or_else(|| StoreError::NotFound(format!("INBOX of account {}", account.0)))?;
+        let already = folder
+            .messages
+            .values()
+            .any(|m| m.queue_id == id && m.recipient == recipient);
+        if already {
+            // Belt and braces, as the SQLite backend's unique key.
+            *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
+            return Ok(None);
+        }
+        let uid = folder.uid_next;
+        // RFC 3501 §2.3.1.1: UIDs are 32-bit; UIDNEXT itself must stay representable.
+        if uid == u32::MAX {
+            return Err(StoreError::Invalid("mailbox has used up its UIDs".into()));
+        }
+        folder.messages.insert(
+            uid,
+            Message {
+                prefix: prefix.to_vec(),
+                body,
+                received_at: now_unix(),
+                queue_id: id,
+                recipient,
+            },
+        );
+        folder.uid_next = uid + 1;
+        *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
+        Ok(Some(uid))
+    }
+
+    async fn queue_mark(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        outcome: &RecipientOutcome,
+    ) -> Result<()> {
+        let mut s = self.lock();
+        let status = s.status_mut(id, recipient)?;
+        if !matches!(status, RecipientStatus::Pending { .. }) {
+            // A final state stays final.
+            return Ok(());
+        }
+        *status = match outcome {
+            RecipientOutcome::Deferred {
+                next_attempt,
+                reason,
+            } => RecipientStatus::Pending {
+                attempts: attempts_of(status).saturating_add(1),
+                next_attempt: *next_attempt,
+                last_error: Some(reason.clone()),
+            },
+            RecipientOutcome::Failed { reason } => RecipientStatus::Failed(reason.clone()),
+            RecipientOutcome::Delivered => RecipientStatus::Delivered,
+        };
+        Ok(())
+    }
+
+    async fn queue_collect(&self) -> Result<usize> {
+        let mut s = self.lock();
+        let before = s.queue.len();
+        s.queue.retain(|_, e| {
+            e.statuses
+                .iter()
+                .any(|st| matches!(st, RecipientStatus::Pending { .. }))
+        });
+        Ok(before - s.queue.len())
+    }
+}

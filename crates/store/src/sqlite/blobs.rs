@@ -1,0 +1,237 @@
+//! Message bodies as files: `blobs/xx/<id>` under the data directory, where `<id>` is 32
+//! random lower-case hex digits and `xx` its first two.
+//!
+//! Where it sits: under [`super::SqliteStore`]. `enqueue` writes a body here (and fsyncs
+//! it and its directory) before the queue row naming it is committed; mailbox messages
+//! delivered from that queue entry share the same file, so a body is stored once
+//! however many local recipients it has. A file is deleted only after the commit that
+//! removed the last row naming it.
+//!
+//! Invariants: a file is written once (`create_new`) and never modified. Reads check the
+//! length against the one recorded in the database; a missing or wrong-sized file is
+//! [`StoreError::Damaged`], as is an id that is not 32 hex digits (a damaged row must
+//! never become a path outside this folder).
+//!
+//! Security stance: writes and deletes files only inside `blobs/`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::{Result, StoreError};
+
+/// Length of a blob id in hex digits.
+const ID_LEN: usize = 32;
+
+/// The folder of body files.
+#[derive(Debug, Clone)]
+pub(crate) struct Blobs {
+    root: PathBuf,
+}
+
+/// A fresh random blob id (128 bits, hex).
+pub(crate) fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// True when `id` has the shape [`new_id`] makes.
+pub(crate) fn valid_id(id: &str) -> bool {
+    id.len() == ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Maps an I/O error to the store's error, naming what was being done.
+fn io_err(what: &str, path: &Path, e: io::Error) -> StoreError {
+    StoreError::Io(format!("{what} {}: {e}", path.display()))
+}
+
+/// Fsyncs a directory so a file created or removed in it survives a crash.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err("cannot fsync directory", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+impl Blobs {
+    /// Uses (and creates, durably) `root` as the blob folder.
+    pub(crate) fn open(root: PathBuf) -> Result<Self> {
+        if !root.is_dir() {
+            fs::create_dir_all(&root).map_err(|e| io_err("cannot create", &root, e))?;
+            if let Some(parent) = root.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        Ok(Blobs { root })
+    }
+
+    /// The file that holds blob `id`; `Damaged` when the id is malformed.
+    pub(crate) fn path(&self, id: &str) -> Result<PathBuf> {
+        if !valid_id(id) {
+            return Err(StoreError::Damaged(format!("malformed body id {id:?}")));
+        }
+        Ok(self.root.join(&id[..2]).join(id))
+    }
+
+    /// Writes a new blob and makes it durable: the file's data (fsync) and its name
+    /// (fsync of the folder, and of `blobs/` when the subfolder was just made). Blocking.
+    pub(crate) fn write(&self, id: &str, data: &[u8]) -> Result<()> {
+        let path = self.path(id)?;
+        let dir = self.root.join(&id[..2]);
+        if !dir.is_dir() {
+            match fs::create_dir(&dir) {
+                Ok(()) => sync_dir(&self.root)?,
+                // Another writer made it at the same moment.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err("cannot create", &dir, e)),
+            }
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_err("cannot create", &path, e))?;
+        file.write_all(data)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_err("cannot write", &path, e))?;
+        sync_dir(&dir)
+    }
+
+    /// Reads blob `id`, which must be `expected_len` bytes long. Blocking.
+    pub(crate) fn read(&self, id: &str, expected_len: u64) -> Result<Vec<u8>> {
+        let path = self.path(id)?;
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::error!(blob = id, "message body file is missing");
+                return Err(StoreError::Damaged(format!("body {id} is missing")));
+            }
+            Err(e) => return Err(io_err("cannot read", &path, e)),
+        };
+        if data.len() as u64 != expected_len {
+            tracing::error!(
+                blob = id,
+                expected = expected_len,
+                found = data.len(),
+                "message body file has the wrong length"
+            );
+            return Err(StoreError::Damaged(format!(
+                "body {id} is {} bytes, expected {expected_len}",
+                data.len()
+            )));
+        }
+        Ok(data)
+    }
+
+    /// Deletes blob `id`; a file already gone is fine. Failures are logged, not returned:
+    /// a file left behind is an orphan that [`Blobs::orphans`] finds later. Blocking.
+    pub(crate) fn remove(&self, id: &str) {
+        let path = match self.path(id) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(blob = id, error = %e, "not deleting a blob with a bad id");
+                return;
+            }
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(blob = id, error = %e, "cannot delete body file"),
+        }
+    }
+
+    /// The ids of every blob file last modified at least `min_age` ago. Names that are
+    /// not blob ids are logged and skipped. Blocking.
+    pub(crate) fn older_than(&self, min_age: Duration) -> Result<Vec<String>> {
+        let now = SystemTime::now();
+        let mut found = Vec::new();
+        let top = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) => return Err(io_err("cannot list", &self.root, e)),
+        };
+        for sub in top {
+            let sub = sub.map_err(|e| io_err("cannot list", &self.root, e))?;
+            let sub_path = sub.path();
+            if !sub_path.is_dir() {
+                tracing::warn!(path = %sub_path.display(), "stray file in blobs folder");
+                continue;
+            }
+            let entries =
+                fs::read_dir(&sub_path).map_err(|e| io_err("cannot list", &sub_path, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| io_err("cannot list", &sub_path, e))?;
+                let name = entry.file_name();
+                let Some(id) = name.to_str().filter(|n| valid_id(n)) else {
+                    tracing::warn!(path = %entry.path().display(), "stray file in blobs folder");
+                    continue;
+                };
+                let modified = entry.metadata().and_then(|m| m.modified());
+                let old_enough = match modified {
+                    Ok(t) => now.duration_since(t).map(|age| age >= min_age),
+                    // A time in the future: not old.
+                    Err(_) => Ok(false),
+                };
+                if old_enough.unwrap_or(false) {
+                    found.push(id.to_string());
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_remove() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = Blobs::open(dir.path().join("blobs")).expect("open");
+        let id = new_id();
+        assert!(valid_id(&id));
+        blobs.write(&id, b"hello").expect("write");
+        assert_eq!(blobs.read(&id, 5).expect("read"), b"hello");
+        assert!(matches!(blobs.read(&id, 4), Err(StoreError::Damaged(_))));
+        // Written once: a second write of the same id fails.
+        assert!(blobs.write(&id, b"other").is_err());
+        assert_eq!(
+            blobs.older_than(Duration::ZERO).expect("list"),
+            vec![id.clone()]
+        );
+        assert!(
+            blobs
+                .older_than(Duration::from_secs(3600))
+                .expect("list")
+                .is_empty()
+        );
+        blobs.remove(&id);
+        blobs.remove(&id);
+        assert!(matches!(blobs.read(&id, 5), Err(StoreError::Damaged(_))));
+    }
+
+    #[test]
+    fn malformed_ids_are_damaged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = Blobs::open(dir.path().join("blobs")).expect("open");
+        for id in [
+            "",
+            "../../etc/passwd",
+            "ABCDEF0123456789ABCDEF0123456789",
+            "x",
+        ] {
+            assert!(
+                matches!(blobs.path(id), Err(StoreError::Damaged(_))),
+                "{id}"
+            );
+        }
+    }
+}

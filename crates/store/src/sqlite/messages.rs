@@ -1,0 +1,187 @@
+//! SQL for mailbox messages: filing a queued message into an INBOX (local delivery),
+//! listing, looking up and removing messages.
+//!
+//! Where it sits: [`super::SqliteStore`] runs [`deliver`] and [`remove`] on the writer
+//! thread (inside its group-committed transaction, so each is atomic) and the lookups on
+//! a pooled reader.
+//!
+//! A delivered message is a row naming the queue entry's body file plus the
+//! per-recipient `prefix`; the body is never copied. UIDs come from the mailbox's
+//! UIDNEXT, which only grows, so UIDs are unique and ascending (RFC 3501 §2.3.1.1).
+
+use message::QueueId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::accounts::{INBOX, mailbox_exists, uid_from};
+use super::queue::{blob_of, idx, qid, qid_from, recipient_status, unreferenced};
+use crate::{AccountId, MailboxId, MessageMeta, Result, StoreError};
+
+/// Files queue entry `id` for recipient `recipient` into `account`'s INBOX; see
+/// [`crate::Store::deliver_to_mailbox`]. `None` when that recipient is already done.
+pub(super) fn deliver(
+    c: &Connection,
+    id: QueueId,
+    recipient: usize,
+    account: AccountId,
+    prefix: &[u8],
+    now_unix: i64,
+) -> Result<Option<u32>> {
+    let Some((blob, body_size)) = blob_of(c, id)? else {
+        return Err(StoreError::NotFound(format!("queue entry {id}")));
+    };
+    if recipient_status(c, id, recipient)? != "pending" {
+        return Ok(None);
+    }
+    let inbox: Option<(i64, i64)> = c
+        .prepare_cached("SELECT id, uid_next FROM mailboxes WHERE account_id = ?1 AND name = ?2")?
+        .query_row(params![account.0, INBOX], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((mailbox, uid_next)) = inbox else {
+        return Err(StoreError::NotFound(format!(
+            "INBOX of account {}",
+            account.0
+        )));
+    };
+    let uid = uid_from(uid_next, "UIDNEXT")?;
+    // RFC 3501 §2.3.1.1: UIDs are 32-bit; UIDNEXT itself must stay representable.
+    if uid == u32::MAX {
+        return Err(StoreError::Invalid(format!(
+            "mailbox {mailbox} has used up its UIDs"
+        )));
+    }
+    let body_size = i64::try_from(body_size)
+        .map_err(|_| StoreError::Damaged(format!("queue entry {id}: size {body_size}")))?;
+    let size = i64::try_from(prefix.len())
+        .ok()
+        .and_then(|p| p.checked_add(body_size))
+        .ok_or_else(|| StoreError::Invalid("message too large".into()))?;
+    let index = idx(id, recipient)?;
+    let filed = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages(mailbox_id, uid, blob_id, prefix, body_size, size,
+                 received_at, queue_id, recipient_index)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            mailbox,
+            i64::from(uid),
+            blob,
+            prefix,
+            body_size,
+            size,
+            now_unix,
+            qid(id),
+            index
+        ])?;
+    c.execute(
+        "UPDATE queue_recipients SET status = 'delivered', attempts = attempts + 1,
+         last_error = NULL WHERE queue_id = ?1 AND idx = ?2",
+        params![qid(id), index],
+    )?;
+    if filed == 0 {
+        // Already in this mailbox under (queue id, recipient): belt and braces for the
+        // status check above. Record the recipient as done and file nothing.
+        tracing::warn!(queue_id = %id, recipient, "message was already filed");
+        return Ok(None);
+    }
+    c.execute(
+        "UPDATE mailboxes SET uid_next = ?2 WHERE id = ?1",
+        params![mailbox, i64::from(uid) + 1],
+    )?;
+    Ok(Some(uid))
+}
+
+/// The messages of a mailbox by ascending UID; `NotFound` for an unknown mailbox.
+pub(super) fn list(c: &Connection, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+    if !mailbox_exists(c, mailbox)? {
+        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+    }
+    let mut stmt = c.prepare_cached(
+        "SELECT uid, size, received_at, queue_id FROM messages WHERE mailbox_id = ?1
+         ORDER BY uid",
+    )?;
+    let rows = stmt
+        .query_map([mailbox.0], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(uid, size, received_at, queue_id)| {
+            Ok(MessageMeta {
+                uid: uid_from(uid, "UID")?,
+                size: u64::try_from(size)
+                    .map_err(|_| StoreError::Damaged(format!("message size {size}")))?,
+                received_at,
+                queue_id: qid_from(queue_id),
+            })
+        })
+        .collect()
+}
+
+/// Where a message's bytes are: its prefix, its body file and that file's length.
+pub(super) struct Location {
+    /// The per-recipient header lines.
+    pub(super) prefix: Vec<u8>,
+    /// The body file's id.
+    pub(super) blob: String,
+    /// The body file's recorded length.
+    pub(super) body_size: u64,
+}
+
+/// Finds a message; `NotFound` for an unknown mailbox or UID.
+pub(super) fn locate(c: &Connection, mailbox: MailboxId, uid: u32) -> Result<Location> {
+    let row: Option<(Vec<u8>, String, i64, i64)> = c
+        .prepare_cached(
+            "SELECT prefix, blob_id, body_size, size FROM messages
+             WHERE mailbox_id = ?1 AND uid = ?2",
+        )?
+        .query_row(params![mailbox.0, i64::from(uid)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((prefix, blob, body_size, size)) = row else {
+        return Err(StoreError::NotFound(format!(
+            "message {uid} in mailbox {}",
+            mailbox.0
+        )));
+    };
+    let body_size = u64::try_from(body_size).ok();
+    let consistent = body_size
+        .and_then(|b| b.checked_add(prefix.len() as u64))
+        .is_some_and(|total| i64::try_from(total).ok() == Some(size));
+    match body_size {
+        Some(body_size) if consistent => Ok(Location {
+            prefix,
+            blob,
+            body_size,
+        }),
+        _ => Err(StoreError::Damaged(format!(
+            "message {uid} in mailbox {}: sizes do not add up",
+            mailbox.0
+        ))),
+    }
+}
+
+/// Removes the given UIDs (unknown ones are ignored). Returns the body files no row
+/// references any more, for the caller to delete after the commit.
+pub(super) fn remove(c: &Connection, mailbox: MailboxId, uids: &[u32]) -> Result<Vec<String>> {
+    if !mailbox_exists(c, mailbox)? {
+        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+    }
+    let mut delete = c.prepare_cached(
+        "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING blob_id",
+    )?;
+    let mut blobs = Vec::new();
+    for &uid in uids {
+        let blob: Option<String> = delete
+            .query_row(params![mailbox.0, i64::from(uid)], |r| r.get(0))
+            .optional()?;
+        blobs.extend(blob);
+    }
+    unreferenced(c, blobs)
+}

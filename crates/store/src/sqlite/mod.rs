@@ -1,0 +1,403 @@
+//! [`SqliteStore`]: the embedded backend. One SQLite database (`postie.db`, WAL mode)
+//! for the index, message bodies as files under `blobs/`, all in one data directory.
+//!
+//! Where it sits: the default [`Store`] that `postie serve` and the `postie user …` CLI
+//! open. Both may have the same data directory open at once: SQLite's locking (with a
+//! 5 s busy timeout) arbitrates between the two processes.
+//!
+//! How it works:
+//! - Writes go to one writer thread (module `writer`) that group-commits whatever is waiting
+//!   in one transaction; each call still gets its own result.
+//! - Reads use a small pool of `query_only` connections inside `spawn_blocking`.
+//! - `enqueue` writes and fsyncs the body file (in `spawn_blocking`) before the row that
+//!   names it is committed, so a committed row always has its body on disk. A crash in
+//!   between leaves an unreferenced file; [`SqliteStore::open`] deletes such orphans
+//!   once they are older than [`ORPHAN_GRACE`] (younger ones may belong to an `enqueue`
+//!   still in flight in another process).
+//! - Files no row references any more are deleted only after the commit that released
+//!   them. An unreferenced body can never become referenced again (delivery only files
+//!   bodies of queue entries that still exist), so deleting after the commit is safe.
+//! - Everything read back is validated: a missing or wrong-sized body file, a malformed
+//!   row, is [`StoreError::Damaged`], never a panic.
+//!
+//! Security stance: creates and deletes files only inside the data directory; never
+//! logs passwords or hashes.
+
+mod accounts;
+mod blobs;
+mod messages;
+mod queue;
+mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use message::{Address, Domain, Envelope, QueueId};
+use rusqlite::Connection;
+
+use crate::{
+    Account, AccountId, Mailbox, MailboxId, MessageMeta, QueuedMessage, RecipientOutcome, Result,
+    Store, StoreError,
+};
+use blobs::Blobs;
+use writer::{WriteError, Writer};
+
+/// Body files younger than this are never treated as orphans.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// How many read-only connections the pool keeps.
+const READERS: usize = 3;
+
+/// The database file's name inside the data directory.
+const DB_FILE: &str = "postie.db";
+/// The body folder's name inside the data directory.
+const BLOB_DIR: &str = "blobs";
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Io(format!("database: {e}"))
+    }
+}
+
+/// The current time in unix seconds.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// What reads share with the blocking tasks that run them.
+struct Shared {
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    blobs: Blobs,
+}
+
+impl Shared {
+    /// Runs `f` on a free reader connection (blocking).
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+        for k in 0..n {
+            if let Ok(conn) = self.readers[(start + k) % n].try_lock() {
+                return f(&conn);
+            }
+        }
+        // All busy: queue behind one. A reader poisoned by a panic is still usable
+        // (statements were finalized on unwind), so take it back.
+        let conn = self.readers[start]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&conn)
+    }
+}
+
+/// The embedded store: SQLite plus body files in one data directory.
+pub struct SqliteStore {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store in `data_dir`, creating the directory, `postie.db` and `blobs/`
+    /// as needed and migrating the schema. Deletes orphan body files older than
+    /// [`ORPHAN_GRACE`]. Blocking: call it at start-up, or from `spawn_blocking`.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        Self::open_with_grace(data_dir, ORPHAN_GRACE)
+    }
+
+    /// [`SqliteStore::open`] with a chosen orphan grace period.
+    fn open_with_grace(data_dir: &Path, grace: Duration) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", data_dir.display())))?;
+        let blobs = Blobs::open(data_dir.join(BLOB_DIR))?;
+        let db = data_dir.join(DB_FILE);
+        let write_conn = schema::open_writer(&db)?;
+        let readers = (0..READERS)
+            .map(|_| schema::open_reader(&db).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
+        let shared = Arc::new(Shared {
+            readers,
+            next_reader: AtomicUsize::new(0),
+            blobs,
+        });
+        match shared.with_reader(|c| sweep_orphans(c, &shared.blobs, grace)) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "deleted orphan message body files"),
+            Err(e) => tracing::warn!(error = %e, "could not look for orphan body files"),
+        }
+        let writer = Writer::start(write_conn)?;
+        tracing::debug!(dir = %data_dir.display(), "store opened");
+        Ok(SqliteStore {
+            dir: data_dir.to_path_buf(),
+            shared,
+            writer,
+        })
+    }
+
+    /// The data directory this store lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How many write transactions this store's writer thread has committed. With
+    /// group commit, many concurrent writes share one; tests and metrics read it.
+    pub fn commit_count(&self) -> u64 {
+        self.writer.commit_count()
+    }
+
+    /// Runs a read on a pooled connection in `spawn_blocking`.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.with_reader(f))
+            .await
+            .map_err(|e| StoreError::Io(format!("read task failed: {e}")))?
+    }
+
+    /// Runs blocking file work on the body folder in `spawn_blocking`.
+    async fn files<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Blobs) -> Result<T> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || f(&shared.blobs))
+            .await
+            .map_err(|e| StoreError::Io(format!("file task failed: {e}")))?
+    }
+
+    /// Runs a write on the writer thread (group-committed).
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        Ok(self.writer.run(f).await?)
+    }
+
+    /// Deletes body files a committed write released.
+    async fn release(&self, blobs: Vec<String>) -> Result<()> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        self.files(move |b| {
+            for id in &blobs {
+                b.remove(id);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Reads a body file, checking its length. A missing file whose row has meanwhile
+    /// been removed (a concurrent expunge or collect) is `NotFound`, not `Damaged`.
+    async fn read_body<F>(&self, blob: String, len: u64, still_there: F) -> Result<Vec<u8>>
+    where
+        F: FnOnce(&Connection) -> Result<bool> + Send + 'static,
+    {
+        match self.files(move |b| b.read(&blob, len)).await {
+            Err(StoreError::Damaged(why)) => {
+                if self.read(still_there).await? {
+                    Err(StoreError::Damaged(why))
+                } else {
+                    Err(StoreError::NotFound("removed while being read".into()))
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Deletes body files older than `grace` that no row references. Blocking.
+fn sweep_orphans(c: &Connection, blobs: &Blobs, grace: Duration) -> Result<usize> {
+    let candidates = blobs.older_than(grace)?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let referenced = queue::referenced_blobs(c)?;
+    let mut removed = 0;
+    for id in candidates.iter().filter(|id| !referenced.contains(*id)) {
+        tracing::warn!(blob = %id, "deleting orphan body file (no row references it)");
+        blobs.remove(id);
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn domain_add(&self, domain: &Domain) -> Result<()> {
+        let domain = domain.clone();
+        self.write(move |c| accounts::domain_add(c, &domain)).await
+    }
+
+    async fn domain_remove(&self, domain: &Domain) -> Result<()> {
+        let domain = domain.clone();
+        self.write(move |c| accounts::domain_remove(c, &domain))
+            .await
+    }
+
+    async fn domain_list(&self) -> Result<Vec<Domain>> {
+        self.read(accounts::domain_list).await
+    }
+
+    async fn domain_is_local(&self, domain: &Domain) -> Result<bool> {
+        let domain = domain.clone();
+        self.read(move |c| accounts::domain_is_local(c, &domain))
+            .await
+    }
+
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId> {
+        let (address, hash) = (address.clone(), password_hash.to_string());
+        let now = now_unix();
+        self.write(move |c| accounts::account_add(c, &address, &hash, now))
+            .await
+    }
+
+    async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()> {
+        let (address, hash) = (address.clone(), password_hash.to_string());
+        self.write(move |c| accounts::account_set_password(c, &address, &hash))
+            .await
+    }
+
+    async fn account_remove(&self, address: &Address) -> Result<()> {
+        let address = address.clone();
+        let freed = self
+            .write(move |c| accounts::account_remove(c, &address))
+            .await?;
+        self.release(freed).await
+    }
+
+    async fn account_list(&self) -> Result<Vec<Account>> {
+        self.read(accounts::account_list).await
+    }
+
+    async fn account_get(&self, address: &Address) -> Result<Option<Account>> {
+        let address = address.clone();
+        self.read(move |c| accounts::account_get(c, &address)).await
+    }
+
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        self.read(move |c| accounts::mailbox_list(c, account)).await
+    }
+
+    async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        self.read(move |c| messages::list(c, mailbox)).await
+    }
+
+    async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
+        let loc = self
+            .read(move |c| messages::locate(c, mailbox, uid))
+            .await?;
+        let body = self
+            .read_body(loc.blob, loc.body_size, move |c| {
+                Ok(messages::locate(c, mailbox, uid).is_ok())
+            })
+            .await?;
+        let mut full = loc.prefix;
+        full.extend_from_slice(&body);
+        Ok(full)
+    }
+
+    async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
+        let uids = uids.to_vec();
+        let freed = self
+            .write(move |c| messages::remove(c, mailbox, &uids))
+            .await?;
+        self.release(freed).await
+    }
+
+    async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
+        if envelope.recipients.is_empty() {
+            return Err(StoreError::Invalid(
+                "a message needs at least one recipient".into(),
+            ));
+        }
+        let blob = blobs::new_id();
+        let size = body.len() as u64;
+        // Body first, durably; only then the row that names it.
+        let (file, data) = (blob.clone(), body.to_vec());
+        self.files(move |b| b.write(&file, &data)).await?;
+        let (envelope, row_blob, now) = (envelope.clone(), blob.clone(), now_unix());
+        let inserted = self
+            .writer
+            .run(move |c| queue::insert(c, id, &envelope, &row_blob, size, now))
+            .await;
+        match inserted {
+            Ok(()) => Ok(()),
+            Err(WriteError::Failed(e)) => {
+                // Definitely not committed: the file is ours to take back.
+                self.release(vec![blob]).await?;
+                Err(e)
+            }
+            // Outcome unknown: leave the file; the orphan sweep decides later.
+            Err(gone) => Err(gone.into()),
+        }
+    }
+
+    async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
+        self.read(move |c| queue::due(c, now_unix, limit)).await
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
+        self.read(queue::list).await
+    }
+
+    async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>> {
+        let Some((blob, size)) = self.read(move |c| queue::blob_of(c, id)).await? else {
+            return Err(StoreError::NotFound(format!("queue entry {id}")));
+        };
+        self.read_body(blob, size, move |c| Ok(queue::blob_of(c, id)?.is_some()))
+            .await
+    }
+
+    async fn deliver_to_mailbox(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        account: AccountId,
+        prefix: &[u8],
+    ) -> Result<Option<u32>> {
+        let (prefix, now) = (prefix.to_vec(), now_unix());
+        self.write(move |c| messages::deliver(c, id, recipient, account, &prefix, now))
+            .await
+    }
+
+    async fn queue_mark(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        outcome: &RecipientOutcome,
+    ) -> Result<()> {
+        let outcome = outcome.clone();
+        self.write(move |c| queue::mark(c, id, recipient, &outcome))
+            .await
+    }
+
+    async fn queue_collect(&self) -> Result<usize> {
+        let (count, freed) = self.write(queue::collect).await?;
+        self.release(freed).await?;
+        Ok(count)
+    }
+}

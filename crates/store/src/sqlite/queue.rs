@@ -1,0 +1,311 @@
+//! SQL for the durable queue: inserting accepted messages, listing what is due,
+//! recording outcomes, and collecting finished entries.
+//!
+//! Where it sits: [`super::SqliteStore`] runs the writing functions on the writer thread
+//! (inside its group-committed transaction) and the reading ones on a pooled reader.
+//! The body file is written by the caller before [`insert`] runs and deleted by the
+//! caller after [`collect`] commits; nothing here touches files.
+//!
+//! A queue id is stored as its 64 bits reinterpreted as a signed integer (SQLite has no
+//! unsigned type); [`ORDER_OLDEST_FIRST`] sorts them back in unsigned order.
+//! An entry read back whose envelope no longer parses, or whose recipients are not
+//! numbered 0..n, is logged and left out of listings (a damaged entry must not stop the
+//! rest of the queue).
+
+use message::{Address, BodyType, Envelope, QueueId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{
+    QueuedMessage, QueuedRecipient, RecipientOutcome, RecipientStatus, Result, StoreError,
+};
+
+/// Oldest first: by arrival second, then by queue id compared as unsigned (ids start with
+/// their arrival time in milliseconds).
+const ORDER_OLDEST_FIRST: &str = "ORDER BY q.queued_at, q.id < 0, q.id";
+
+/// A queue id as stored.
+pub(super) fn qid(id: QueueId) -> i64 {
+    id.as_u64() as i64
+}
+
+/// A queue id as read back.
+pub(super) fn qid_from(value: i64) -> QueueId {
+    QueueId::from_u64(value as u64)
+}
+
+/// A recipient index as stored; an index too large for SQLite cannot exist.
+pub(super) fn idx(id: QueueId, recipient: usize) -> Result<i64> {
+    i64::try_from(recipient)
+        .map_err(|_| StoreError::NotFound(format!("recipient {recipient} of {id}")))
+}
+
+/// Inserts a queue entry whose body is already in blob `blob_id`, all recipients
+/// pending and due at once.
+pub(super) fn insert(
+    c: &Connection,
+    id: QueueId,
+    envelope: &Envelope,
+    blob_id: &str,
+    size: u64,
+    now_unix: i64,
+) -> Result<()> {
+    let exists = c
+        .prepare_cached("SELECT 1 FROM queue WHERE id = ?1")?
+        .exists([qid(id)])?;
+    if exists {
+        return Err(StoreError::Exists(format!("queue entry {id}")));
+    }
+    let size = i64::try_from(size).map_err(|_| StoreError::Invalid("message too large".into()))?;
+    c.prepare_cached(
+        "INSERT INTO queue(id, sender, body_type, smtputf8, blob_id, size, queued_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        qid(id),
+        envelope.sender.as_ref().map(|a| a.to_string()),
+        envelope.body_type.as_str(),
+        envelope.smtputf8,
+        blob_id,
+        size,
+        now_unix,
+    ])?;
+    let mut stmt = c.prepare_cached(
+        "INSERT INTO queue_recipients(queue_id, idx, address, status, attempts, next_attempt)
+         VALUES (?1, ?2, ?3, 'pending', 0, ?4)",
+    )?;
+    for (i, rcpt) in envelope.recipients.iter().enumerate() {
+        stmt.execute(params![qid(id), idx(id, i)?, rcpt.to_string(), now_unix])?;
+    }
+    Ok(())
+}
+
+/// One `queue` row, before its recipients are attached.
+struct Head {
+    id: i64,
+    sender: Option<String>,
+    body_type: String,
+    smtputf8: bool,
+    size: i64,
+    queued_at: i64,
+}
+
+/// Reads the heads selected by `sql` (which selects the `Head` columns from `queue q`),
+/// then each one's recipients; damaged entries are logged and skipped.
+fn load(c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<QueuedMessage>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let heads = stmt
+        .query_map(params, |r| {
+            Ok(Head {
+                id: r.get(0)?,
+                sender: r.get(1)?,
+                body_type: r.get(2)?,
+                smtputf8: r.get(3)?,
+                size: r.get(4)?,
+                queued_at: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut out = Vec::with_capacity(heads.len());
+    for head in heads {
+        let id = qid_from(head.id);
+        match assemble(c, head) {
+            Ok(m) => out.push(m),
+            Err(StoreError::Damaged(why)) => {
+                tracing::error!(queue_id = %id, error = %why, "damaged queue entry set aside");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Attaches recipients to a head and validates the whole entry.
+fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
+    let id = qid_from(head.id);
+    let damaged = |what: String| StoreError::Damaged(format!("queue entry {id}: {what}"));
+    let sender = match &head.sender {
+        None => None,
+        Some(s) => Some(Address::parse(s).map_err(|e| damaged(format!("sender {s:?}: {e}")))?),
+    };
+    let mut stmt = c.prepare_cached(
+        "SELECT idx, address, status, attempts, next_attempt, last_error
+         FROM queue_recipients WHERE queue_id = ?1 ORDER BY idx",
+    )?;
+    let rows = stmt
+        .query_map([head.id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Err(damaged("no recipients".into()));
+    }
+    let mut addresses = Vec::with_capacity(rows.len());
+    let mut recipients = Vec::with_capacity(rows.len());
+    for (expected, (index, address, status, attempts, next_attempt, last_error)) in
+        rows.into_iter().enumerate()
+    {
+        if usize::try_from(index).ok() != Some(expected) {
+            return Err(damaged(format!(
+                "recipient index {index}, expected {expected}"
+            )));
+        }
+        let address =
+            Address::parse(&address).map_err(|e| damaged(format!("recipient {address:?}: {e}")))?;
+        let status = match status.as_str() {
+            "pending" => RecipientStatus::Pending {
+                attempts: u32::try_from(attempts)
+                    .map_err(|_| damaged(format!("attempts {attempts}")))?,
+                next_attempt,
+                last_error,
+            },
+            "delivered" => RecipientStatus::Delivered,
+            "failed" => RecipientStatus::Failed(last_error.unwrap_or_default()),
+            other => return Err(damaged(format!("recipient status {other:?}"))),
+        };
+        addresses.push(address.clone());
+        recipients.push(QueuedRecipient { address, status });
+    }
+    let size = u64::try_from(head.size).map_err(|_| damaged(format!("size {}", head.size)))?;
+    Ok(QueuedMessage {
+        id,
+        envelope: Envelope {
+            sender,
+            recipients: addresses,
+            body_type: BodyType::from_name(&head.body_type),
+            smtputf8: head.smtputf8,
+        },
+        recipients,
+        queued_at: head.queued_at,
+        size,
+    })
+}
+
+/// Entries with a pending recipient due at or before `now_unix`, oldest first.
+pub(super) fn due(c: &Connection, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at FROM queue q
+         WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id
+                       AND r.status = 'pending' AND r.next_attempt <= ?1)
+         {ORDER_OLDEST_FIRST} LIMIT ?2"
+    );
+    load(c, &sql, params![now_unix, limit])
+}
+
+/// Every entry, oldest first.
+pub(super) fn list(c: &Connection) -> Result<Vec<QueuedMessage>> {
+    let sql = format!(
+        "SELECT q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at FROM queue q
+         {ORDER_OLDEST_FIRST}"
+    );
+    load(c, &sql, [])
+}
+
+/// The body file and size of an entry, `None` when there is no such entry.
+pub(super) fn blob_of(c: &Connection, id: QueueId) -> Result<Option<(String, u64)>> {
+    let row: Option<(String, i64)> = c
+        .prepare_cached("SELECT blob_id, size FROM queue WHERE id = ?1")?
+        .query_row([qid(id)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(blob, size)| {
+        let size = u64::try_from(size)
+            .map_err(|_| StoreError::Damaged(format!("queue entry {id}: size {size}")))?;
+        Ok((blob, size))
+    })
+    .transpose()
+}
+
+/// The stored status of one recipient; `NotFound` when entry or index is unknown.
+pub(super) fn recipient_status(c: &Connection, id: QueueId, recipient: usize) -> Result<String> {
+    c.prepare_cached("SELECT status FROM queue_recipients WHERE queue_id = ?1 AND idx = ?2")?
+        .query_row(params![qid(id), idx(id, recipient)?], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("recipient {recipient} of queue entry {id}")))
+}
+
+/// Records a delivery outcome for a pending recipient. A recipient already delivered or
+/// failed keeps its final state (the call is then a no-op).
+pub(super) fn mark(
+    c: &Connection,
+    id: QueueId,
+    recipient: usize,
+    outcome: &RecipientOutcome,
+) -> Result<()> {
+    if recipient_status(c, id, recipient)? != "pending" {
+        return Ok(());
+    }
+    let (id, recipient) = (qid(id), idx(id, recipient)?);
+    match outcome {
+        RecipientOutcome::Deferred {
+            next_attempt,
+            reason,
+        } => c.execute(
+            "UPDATE queue_recipients SET attempts = attempts + 1, next_attempt = ?3,
+             last_error = ?4 WHERE queue_id = ?1 AND idx = ?2",
+            params![id, recipient, next_attempt, reason],
+        )?,
+        RecipientOutcome::Failed { reason } => c.execute(
+            "UPDATE queue_recipients SET attempts = attempts + 1, status = 'failed',
+             last_error = ?3 WHERE queue_id = ?1 AND idx = ?2",
+            params![id, recipient, reason],
+        )?,
+        RecipientOutcome::Delivered => c.execute(
+            "UPDATE queue_recipients SET attempts = attempts + 1, status = 'delivered',
+             last_error = NULL WHERE queue_id = ?1 AND idx = ?2",
+            params![id, recipient],
+        )?,
+    };
+    Ok(())
+}
+
+/// Deletes entries with no pending recipient. Returns how many, and the body files no
+/// row references any more (for the caller to delete after the commit).
+pub(super) fn collect(c: &Connection) -> Result<(usize, Vec<String>)> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, blob_id FROM queue q WHERE NOT EXISTS
+         (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.status = 'pending')",
+    )?;
+    let done = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut delete = c.prepare_cached("DELETE FROM queue WHERE id = ?1")?;
+    let mut blobs = Vec::with_capacity(done.len());
+    for (id, blob) in &done {
+        // Recipients go with it (ON DELETE CASCADE).
+        delete.execute([id])?;
+        blobs.push(blob.clone());
+    }
+    Ok((done.len(), unreferenced(c, blobs)?))
+}
+
+/// The ids among `candidates` that no mailbox message and no queue entry names.
+pub(super) fn unreferenced(c: &Connection, mut candidates: Vec<String>) -> Result<Vec<String>> {
+    candidates.sort();
+    candidates.dedup();
+    let mut in_messages = c.prepare_cached("SELECT 1 FROM messages WHERE blob_id = ?1")?;
+    let mut in_queue = c.prepare_cached("SELECT 1 FROM queue WHERE blob_id = ?1")?;
+    let mut free = Vec::with_capacity(candidates.len());
+    for blob in candidates {
+        if !in_messages.exists([&blob])? && !in_queue.exists([&blob])? {
+            free.push(blob);
+        }
+    }
+    Ok(free)
+}
+
+/// Every body file id some row names (for the orphan sweep).
+pub(super) fn referenced_blobs(c: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut stmt =
+        c.prepare_cached("SELECT blob_id FROM messages UNION SELECT blob_id FROM queue")?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}

@@ -1,0 +1,227 @@
+//! Opening SQLite connections with Postie's settings, and creating or migrating the
+//! schema.
+//!
+//! Where it sits: [`super::SqliteStore::open`] calls [`open_writer`] once (its connection
+//! then belongs to the writer thread) and [`open_reader`] for each pooled reader.
+//!
+//! Settings (applied to every connection): WAL journal mode so readers never block the
+//! writer and another process (`postie user add`) can use the same file at the same
+//! time; `synchronous=FULL` so a commit is on stable storage when it returns (the
+//! promise behind SMTP's "250 queued"); a 5 s busy timeout for waiting on the other
+//! process's write lock; foreign keys on.
+//!
+//! The schema version lives in `PRAGMA user_version`. Migrations run inside one
+//! `BEGIN IMMEDIATE` transaction that re-reads the version, so two processes opening a
+//! fresh data directory at once do not both create tables. A database from a newer
+//! Postie (higher version than [`SCHEMA_VERSION`]) is refused, never altered.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+/// The schema version this code writes and understands.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// How long a connection waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Version 1: domains, accounts, mailboxes, messages, the queue.
+///
+/// Notes on the columns:
+/// - `accounts.address_key` is [`message::Address::normalized`], the lookup key;
+///   `accounts.address` keeps the address as added, for display.
+/// - `mailboxes.uid_validity` / `uid_next` are IMAP's UIDVALIDITY / UIDNEXT
+///   (RFC 3501 §2.3.1.1); `meta.last_uid_validity` makes sure a mailbox re-created with
+///   the same name never gets a UIDVALIDITY it had before.
+/// - `messages.blob_id` names the body file shared with the queue entry it came from;
+///   `prefix` holds the per-recipient header lines; `body_size` is the body file's
+///   length, checked on every read; `size` is `prefix + body`.
+/// - `queue.id` is `QueueId::as_u64` stored bit-for-bit as a signed 64-bit integer.
+const MIGRATION_1: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE domains (
+    name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    address_key   TEXT NOT NULL UNIQUE,
+    address       TEXT NOT NULL,
+    domain        TEXT NOT NULL REFERENCES domains(name),
+    password_hash TEXT NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+
+CREATE TABLE mailboxes (
+    id           INTEGER PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    uid_validity INTEGER NOT NULL,
+    uid_next     INTEGER NOT NULL,
+    UNIQUE (account_id, name)
+);
+
+CREATE TABLE messages (
+    mailbox_id      INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid             INTEGER NOT NULL,
+    blob_id         TEXT NOT NULL,
+    prefix          BLOB NOT NULL,
+    body_size       INTEGER NOT NULL,
+    size            INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    queue_id        INTEGER NOT NULL,
+    recipient_index INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid),
+    UNIQUE (queue_id, recipient_index, mailbox_id)
+) WITHOUT ROWID;
+CREATE INDEX messages_blob ON messages(blob_id);
+
+CREATE TABLE queue (
+    id        INTEGER PRIMARY KEY,
+    sender    TEXT,
+    body_type TEXT NOT NULL,
+    smtputf8  INTEGER NOT NULL,
+    blob_id   TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    queued_at INTEGER NOT NULL
+);
+CREATE INDEX queue_blob ON queue(blob_id);
+
+CREATE TABLE queue_recipients (
+    queue_id     INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL,
+    address      TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    last_error   TEXT,
+    PRIMARY KEY (queue_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt);
+";
+
+/// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[MIGRATION_1];
+
+/// Applies the settings every connection shares.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // journal_mode answers with the mode now in force; anything else than WAL (e.g. a
+    // file system without shared memory) would break concurrent readers: refuse it.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Io(format!(
+            "database refused WAL journal mode (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Opens (creating if needed) the database for writing and brings its schema up to
+/// [`SCHEMA_VERSION`].
+pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Opens a connection that only reads (`query_only`), for the reader pool.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+/// Reads `PRAGMA user_version`.
+fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Runs the migrations the database still lacks, all in one transaction.
+fn migrate(conn: &Connection) -> Result<()> {
+    // Cheap check first, without taking the write lock.
+    let seen = user_version(conn)?;
+    if seen == SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = migrate_locked(conn);
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(_) => {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rollback of a failed migration failed");
+            }
+        }
+    }
+    result
+}
+
+/// The body of [`migrate`], run while holding the write lock.
+fn migrate_locked(conn: &Connection) -> Result<()> {
+    // Re-read: another process may have migrated while we waited for the lock.
+    let version = user_version(conn)?;
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(StoreError::Invalid(format!(
+            "database schema version {version} is not one this Postie knows \
+             (at most {SCHEMA_VERSION}); refusing to touch it"
+        )));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tracing::info!(from, to = from + 1, "migrating database schema");
+        conn.execute_batch(sql)?;
+    }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_then_reopens_and_refuses_newer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let conn = open_writer(&path).expect("open");
+        assert_eq!(user_version(&conn).expect("version"), SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("sync");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        drop(conn);
+        // Reopening is a no-op migration.
+        let conn = open_writer(&path).expect("reopen");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("bump");
+        drop(conn);
+        assert!(matches!(open_writer(&path), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn readers_cannot_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let _w = open_writer(&path).expect("open");
+        let r = open_reader(&path).expect("reader");
+        assert!(
+            r.execute("INSERT INTO domains(name) VALUES ('x')", [])
+                .is_err()
+        );
+    }
+}

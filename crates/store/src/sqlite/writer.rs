@@ -1,0 +1,246 @@
+//! The single writer thread and its group commit.
+//!
+//! Where it sits: every write [`super::SqliteStore`] makes (enqueue, delivery, queue
+//! marks, accounts, domains, removals) is a closure sent here. The thread owns the one
+//! read-write [`Connection`] of this process.
+//!
+//! Group commit (DESIGN.md §3): the thread waits for a job, then takes every other job
+//! already waiting (up to [`MAX_BATCH`]) and runs them all inside one `BEGIN IMMEDIATE`
+//! … `COMMIT`. With `synchronous=FULL` in WAL mode that commit costs one fsync, shared by
+//! every caller in the batch, so throughput is not capped at one fsync per message.
+//! Each job runs inside its own `SAVEPOINT`: a job whose SQL fails is rolled back to its
+//! savepoint and only that job gets the error; the others still commit. A job's answer
+//! is sent only after the commit returned, so "Ok" always means "on stable storage".
+//!
+//! A job that panics is caught and answered with an error, so one bad job cannot take
+//! the writer (and with it every later write) down.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::{Result, StoreError};
+
+/// Most jobs one transaction takes; more wait for the next commit.
+const MAX_BATCH: usize = 512;
+
+/// A unit of work for the writer thread: run its SQL, then (once the batch's fate is
+/// known) answer its caller.
+trait Task: Send {
+    /// Runs the job's SQL; true when it succeeded and its changes should be kept.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller. `batch` is the commit's outcome; a job that failed (or never
+    /// ran) answers with its own error or the batch's.
+    fn finish(self: Box<Self>, batch: std::result::Result<(), String>);
+}
+
+/// A boxed [`Task`].
+type Job = Box<dyn Task>;
+
+/// The [`Task`] behind [`Writer::run`].
+struct Closure<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Task for Closure<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = match catch_unwind(AssertUnwindSafe(|| work(conn))) {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!("a database write job panicked");
+                Err(StoreError::Io("internal error in a database write".into()))
+            }
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, batch: std::result::Result<(), String>) {
+        let answer = match (self.result, batch) {
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(_)), Err(reason)) | (None, Err(reason)) => Err(StoreError::Io(reason)),
+            (None, Ok(())) => Err(StoreError::Io("write job was not run".into())),
+        };
+        // The caller may have gone away (cancelled); nothing to do then.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Why a write did not happen.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// The job ran and failed, or its batch failed to commit: nothing it did is stored.
+    Failed(StoreError),
+    /// The writer thread is gone; whether the job ran is unknown.
+    Gone,
+}
+
+impl From<WriteError> for StoreError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Failed(e) => e,
+            WriteError::Gone => StoreError::Io("database writer thread has stopped".into()),
+        }
+    }
+}
+
+/// Handle to the writer thread. Dropping it lets the thread finish what is queued, then
+/// waits for it to close the connection.
+pub(crate) struct Writer {
+    sender: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    commits: Arc<AtomicU64>,
+    submitted: AtomicU64,
+}
+
+impl Writer {
+    /// Starts the thread, giving it `conn`.
+    pub(crate) fn start(conn: Connection) -> Result<Self> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&commits);
+        let thread = std::thread::Builder::new()
+            .name("postie-db-writer".into())
+            .spawn(move || run(conn, receiver, counter))
+            .map_err(|e| StoreError::Io(format!("cannot start writer thread: {e}")))?;
+        Ok(Writer {
+            sender: Some(sender),
+            thread: Some(thread),
+            commits,
+            submitted: AtomicU64::new(0),
+        })
+    }
+
+    /// Transactions committed so far by this writer.
+    pub(crate) fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Jobs handed to the thread so far (answered or not).
+    #[cfg(test)]
+    pub(crate) fn submitted(&self) -> u64 {
+        self.submitted.load(Ordering::SeqCst)
+    }
+
+    /// Runs `work` on the writer thread inside the next group-committed transaction and
+    /// returns its result once that transaction is durable. `work` must not begin,
+    /// commit or roll back transactions itself.
+    pub(crate) async fn run<T, F>(&self, work: F) -> std::result::Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(Closure {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        let sender = self.sender.as_ref().ok_or(WriteError::Gone)?;
+        sender.send(job).map_err(|_| WriteError::Gone)?;
+        self.submitted.fetch_add(1, Ordering::SeqCst);
+        match answer.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(WriteError::Failed(e)),
+            Err(_) => Err(WriteError::Gone),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop once the queue is empty.
+        self.sender.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("database writer thread panicked");
+        }
+    }
+}
+
+/// The thread's loop: one batch per iteration until the channel closes.
+fn run(conn: Connection, receiver: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if commit_batch(&conn, batch) {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    tracing::debug!("database writer thread stopping");
+}
+
+/// Runs `batch` in one transaction and answers every job. True when it committed.
+fn commit_batch(conn: &Connection, batch: Vec<Job>) -> bool {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Typically SQLITE_BUSY: another process held the write lock past the timeout.
+        tracing::warn!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
+        let reason = format!("cannot begin transaction: {e}");
+        for job in batch {
+            job.finish(Err(reason.clone()));
+        }
+        return false;
+    }
+    let mut ran = Vec::with_capacity(batch.len());
+    let mut broken: Option<String> = None;
+    for mut job in batch {
+        if broken.is_none() {
+            match conn.execute_batch("SAVEPOINT job") {
+                Ok(()) => {
+                    let closed = if job.run(conn) {
+                        conn.execute_batch("RELEASE job")
+                    } else {
+                        conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                    };
+                    if let Err(e) = closed {
+                        broken = Some(format!("cannot close savepoint: {e}"));
+                    }
+                }
+                Err(e) => broken = Some(format!("cannot open savepoint: {e}")),
+            }
+        }
+        // Jobs after a broken savepoint are not run; they get the batch's error.
+        ran.push(job);
+    }
+    let outcome = match broken {
+        Some(reason) => Err(reason),
+        None => conn
+            .execute_batch("COMMIT")
+            .map_err(|e| format!("commit failed: {e}")),
+    };
+    if let Err(reason) = &outcome {
+        tracing::error!(error = %reason, "write transaction failed; rolling back");
+        if !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rollback failed");
+        }
+    }
+    let committed = outcome.is_ok();
+    for job in ran {
+        job.finish(outcome.clone());
+    }
+    committed
+}

@@ -1,0 +1,109 @@
+//! Plain data the [`crate::Store`] trait passes in and out.
+
+use message::{Address, Envelope, QueueId};
+
+/// Row id of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccountId(pub i64);
+
+/// Row id of a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MailboxId(pub i64);
+
+/// A user who can log in and receive mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Row id.
+    pub id: AccountId,
+    /// The address, as added.
+    pub address: Address,
+    /// Argon2 PHC string; never the password itself.
+    pub password_hash: String,
+}
+
+/// One of an account's mailboxes, with its IMAP UID counters (RFC 3501 §2.3.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// Row id.
+    pub id: MailboxId,
+    /// Name, `INBOX` for the inbox.
+    pub name: String,
+    /// UIDVALIDITY: fixed when the mailbox is created.
+    pub uid_validity: u32,
+    /// UIDNEXT: the UID the next message will get.
+    pub uid_next: u32,
+}
+
+/// What the store knows about a message without reading its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// IMAP UID, unique and ascending within the mailbox.
+    pub uid: u32,
+    /// Size in octets of the full message as `message_read` returns it.
+    pub size: u64,
+    /// When it was delivered (unix seconds): IMAP INTERNALDATE.
+    pub received_at: i64,
+    /// The queue id it arrived under.
+    pub queue_id: QueueId,
+}
+
+/// Where one recipient of a queued message stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientStatus {
+    /// Not yet delivered; try again at `next_attempt` (unix seconds).
+    Pending {
+        /// Attempts so far.
+        attempts: u32,
+        /// Earliest time of the next attempt.
+        next_attempt: i64,
+        /// Why the last attempt failed, if one did.
+        last_error: Option<String>,
+    },
+    /// Delivered.
+    Delivered,
+    /// Given up on, with the reason.
+    Failed(String),
+}
+
+/// A recipient of a queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRecipient {
+    /// The address.
+    pub address: Address,
+    /// Where it stands.
+    pub status: RecipientStatus,
+}
+
+/// A message in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// Its id.
+    pub id: QueueId,
+    /// Envelope as accepted (recipients in the same order as `recipients`).
+    pub envelope: Envelope,
+    /// Per-recipient state, index-aligned with `envelope.recipients`.
+    pub recipients: Vec<QueuedRecipient>,
+    /// When it was accepted (unix seconds).
+    pub queued_at: i64,
+    /// Body size in octets.
+    pub size: u64,
+}
+
+/// What happened to a delivery attempt that did not file the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    /// Try again at `next_attempt` (unix seconds).
+    Deferred {
+        /// Earliest next attempt.
+        next_attempt: i64,
+        /// Why it failed this time.
+        reason: String,
+    },
+    /// Final failure.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Delivered elsewhere (e.g. relayed to another server).
+    Delivered,
+}
