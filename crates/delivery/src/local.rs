@@ -8,13 +8,13 @@
 use queue::Attempt;
 use store::{QueuedMessage, Store, StoreError};
 
-/// The lines put in front of the body for one recipient.
-pub fn trace_prefix(message: &QueuedMessage, index: usize) -> Vec<u8> {
-    let recipient = &message.envelope.recipients[index];
+/// The lines put in front of the body for one recipient; `Delivered-To:` names the
+/// account as it was created, whatever spelling the client used in RCPT.
+pub fn trace_prefix(message: &QueuedMessage, account: &message::Address) -> Vec<u8> {
     format!(
         "Return-Path: {}\r\nDelivered-To: {}\r\n",
         message.envelope.sender_path(),
-        recipient
+        account
     )
     .into_bytes()
 }
@@ -28,7 +28,7 @@ pub async fn deliver(store: &dyn Store, message: &QueuedMessage, index: usize) -
         Ok(None) => return Attempt::Permanent("5.1.1 no such user".into()),
         Err(e) => return Attempt::Temporary(format!("4.3.0 storage error: {e}")),
     };
-    let prefix = trace_prefix(message, index);
+    let prefix = trace_prefix(message, &account.address);
     match store
         .deliver_to_mailbox(message.id, index, account.id, &prefix)
         .await

@@ -80,7 +80,10 @@ mod tests {
         let _s3 = limits.acquire(b).unwrap();
         assert!(limits.acquire(b).is_none(), "total limit");
         drop(s1);
-        assert!(limits.acquire(a).is_some());
+        let again = limits.acquire(a);
+        assert!(again.is_some(), "a freed slot can be taken again");
         assert_eq!(limits.open_count(), 3);
+        drop(again);
+        assert_eq!(limits.open_count(), 2);
     }
 }

@@ -126,6 +126,25 @@ impl ListenerSet {
     }
 }
 
+/// Counts a session as active until dropped, so even a session that panics is counted
+/// out and shutdown does not wait for it.
+struct ActiveSession(Arc<Shared>);
+
+impl ActiveSession {
+    fn start(shared: Arc<Shared>) -> Self {
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        ActiveSession(shared)
+    }
+}
+
+impl Drop for ActiveSession {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 async fn accept_loop(listener: TcpListener, kind: ListenerKind, shared: Arc<Shared>) {
     let mut stop = shared.stop.clone();
     loop {
@@ -145,14 +164,10 @@ async fn accept_loop(listener: TcpListener, kind: ListenerKind, shared: Arc<Shar
             }
         };
         let _ = socket.set_nodelay(true);
-        let shared = shared.clone();
-        shared.active.fetch_add(1, Ordering::AcqRel);
+        let active = ActiveSession::start(shared.clone());
         tokio::spawn(async move {
-            let slot = shared.limits.acquire(peer.ip());
-            smtp_driver::serve(socket, peer, kind, slot, &shared).await;
-            if shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-                shared.idle.notify_waiters();
-            }
+            let slot = active.0.limits.acquire(peer.ip());
+            smtp_driver::serve(socket, peer, kind, slot, &active.0).await;
         });
     }
 }
