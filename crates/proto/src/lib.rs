@@ -9,6 +9,7 @@
 //! Security stance: all input is untrusted; every limit (line length, message size,
 //! recipients, failed logins, bad commands) is enforced here and named in the policy.
 
+pub mod pop3;
 pub mod reply;
 pub mod sasl;
 pub mod smtp;
