@@ -132,7 +132,7 @@ class ServerError(AssertionError):
 class Server:
     """One `postie serve` process with its own temp dir, config and data dir."""
 
-    def __init__(self, root=None, smtp=None, listen=None, extra=None, name="postie"):
+    def __init__(self, root=None, smtp=None, listen=None, auth=None, extra=None, name="postie"):
         self.name = name
         self.bin = postie_bin()
         if not os.path.exists(self.bin):
@@ -160,11 +160,14 @@ class Server:
                 "max_message_size": 1048576,
                 "max_recipients": 100,
                 "max_connections_per_ip": 50,
-                "allow_plaintext_auth": "loopback",
+            },
+            "auth": {
+                "allow_plaintext": "loopback",
             },
         }
         self.config["listen"].update(listen or {})
         self.config["smtp"].update(smtp or {})
+        self.config["auth"].update(auth or {})
         for key, value in (extra or {}).items():
             if isinstance(value, dict):
                 self.config.setdefault(key, {}).update(value)

@@ -31,7 +31,8 @@ CASES = {
     "bad-listen-address": ({"listen": {"smtp": ["not-an-address"]}}, ["smtp", "not-an-address"]),
     "bad-port": ({"listen": {"submission": ["127.0.0.1:99999"]}}, ["submission"]),
     "wrong-type": ({"smtp": {"max_recipients": "many"}}, ["max_recipients"]),
-    "bad-enum": ({"smtp": {"allow_plaintext_auth": "sometimes"}}, ["allow_plaintext_auth"]),
+    "bad-enum": ({"auth": {"allow_plaintext": "sometimes"}}, ["auth.allow_plaintext"]),
+    "moved-key": ({"smtp": {"allow_plaintext_auth": "never"}}, ["smtp.allow_plaintext_auth"]),
 }
 
 

@@ -93,7 +93,7 @@ def test_submission_mail_before_starttls_needs_auth(server):
 
 
 def test_no_plaintext_auth_when_never(server_factory):
-    srv = server_factory(smtp={"allow_plaintext_auth": "never"})
+    srv = server_factory(auth={"allow_plaintext": "never"})
     srv.add_user(ALICE, "alice-secret")
     c = srv.raw("submission")
     exts = c.ehlo()

@@ -6,8 +6,9 @@
 //! `postie serve` and the admin CLI (`postie user …`, `postie queue …`) call
 //! [`load`] once at start, before anything else happens, and hand the parts of
 //! [`Config`] on: [`Listen`] to the listeners, [`Tls`] to the TLS setup,
-//! [`Smtp`] to the SMTP session policy and its driver, [`Log`] to the
-//! `tracing` subscriber, [`Config::data_dir`] to the store and the queue. No
+//! [`Auth`] to everything that checks a password (SMTP AUTH, POP3, IMAP),
+//! [`Smtp`] to the SMTP session policy and its driver, [`Pop3`] to the POP3
+//! session and its driver, [`Log`] to the `tracing` subscriber, [`Config::data_dir`] to the store and the queue. No
 //! other crate reads the file. `docs/config.md` is the reference for every key;
 //! a test parses the example in it, so the two cannot drift apart.
 //!
@@ -62,8 +63,12 @@ pub struct Config {
     pub listen: Listen,
     /// The certificate for STARTTLS and the implicit-TLS ports.
     pub tls: Tls,
+    /// Login policy shared by every protocol: plaintext logins, password guessing.
+    pub auth: Auth,
     /// Limits and policies for the SMTP server.
     pub smtp: Smtp,
+    /// Limits and policies for the POP3 server.
+    pub pop3: Pop3,
     /// Logging.
     pub log: Log,
 }
@@ -110,6 +115,27 @@ pub struct Tls {
     pub key: Option<PathBuf>,
 }
 
+/// Login policy shared by every protocol that checks a password: SMTP AUTH
+/// (RFC 4954), POP3 USER/PASS and AUTH (RFC 1939, RFC 5034), and IMAP later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Whether a login is allowed on a connection without TLS (RFC 4954 §4,
+    /// RFC 2595, RFC 8314). Default [`PlaintextAuth::Loopback`].
+    pub allow_plaintext: PlaintextAuth,
+    /// Failed logins from one IP address, in any protocol, within
+    /// `failure_window_secs` before that address is locked out for `lockout_secs`
+    /// (password guessing: RFC 4954 §9, RFC 5034 security considerations).
+    /// Default 10; at least 1.
+    pub max_failures_per_ip: u32,
+    /// The window, in seconds, in which failed logins from one IP address are
+    /// counted. Default 900 (15 minutes); at least 1.
+    pub failure_window_secs: u64,
+    /// How long, in seconds, a locked-out IP address is refused logins. Default
+    /// 900 (15 minutes); at least 1.
+    pub lockout_secs: u64,
+}
+
 /// Limits and policies of the SMTP server (ports 25, 587 and 465).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -136,21 +162,19 @@ pub struct Smtp {
     /// Bad commands allowed on one connection; after that the server replies 421 and
     /// closes. Default 10; at least 1.
     pub max_errors: u32,
-    /// Whether AUTH is offered without TLS (RFC 4954 §4, RFC 8314). Default
-    /// [`PlaintextAuth::Loopback`].
-    pub allow_plaintext_auth: PlaintextAuth,
     /// How VRFY is answered (RFC 5321 §3.5.3, §7.3). Default [`VrfyPolicy::Ambiguous`] (252).
     pub vrfy: VrfyPolicy,
     /// How EXPN is answered (RFC 5321 §3.5.3, §7.3). Default [`ExpnPolicy::Disabled`] (502).
     pub expn: ExpnPolicy,
 }
 
-/// Whether SMTP AUTH is allowed before TLS is up. TOML: `"never"`, `"loopback"`
-/// or `"always"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Whether a login (SMTP AUTH, POP3 USER/PASS and AUTH, IMAP) is allowed before
+/// TLS is up: [`Auth::allow_plaintext`]. TOML: `"never"`, `"loopback"` or
+/// `"always"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlaintextAuth {
-    /// AUTH only after STARTTLS or on an implicit-TLS port.
+    /// Logins only after STARTTLS/STLS or on an implicit-TLS port.
     Never,
     /// Without TLS only from a loopback address (127.0.0.0/8 or ::1); the default.
     #[default]
@@ -169,6 +193,32 @@ impl PlaintextAuth {
             Self::Always => true,
         }
     }
+}
+
+/// Limits and policies of the POP3 server (ports 110 and 995).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    /// Seconds a client may stay silent before the server closes the connection:
+    /// the autologout timer of RFC 1939 §3, which must be at least 10 minutes
+    /// there. Default 600; at least 1 (smaller values are for tests).
+    pub idle_timeout_secs: u64,
+    /// Simultaneous POP3 connections in total. Default 1000; at least 1.
+    pub max_connections: usize,
+    /// Simultaneous POP3 connections from one IP address. Default 50; at least 1.
+    pub max_connections_per_ip: usize,
+    /// Failed logins (USER/PASS or AUTH) allowed on one connection; after that the
+    /// server replies `-ERR` and closes. Default 3; at least 1.
+    pub max_auth_failures: u32,
+    /// Bad commands allowed on one connection; after that the server replies
+    /// `-ERR` and closes. Default 10; at least 1.
+    pub max_errors: u32,
+    /// What the `EXPIRE` capability (RFC 2449 §6.7) advertises: `None` gives
+    /// `EXPIRE NEVER`, since Postie never deletes mail by itself; `Some(n)` gives
+    /// `EXPIRE n`, the promised minimum days mail is kept on the server. Default
+    /// `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_days: Option<u32>,
 }
 
 /// How the server answers VRFY. TOML: `"252"` (or the integer `252`) or `"disabled"`.
@@ -215,7 +265,9 @@ impl Default for Config {
             data_dir: PathBuf::from("./postie-data"),
             listen: Listen::default(),
             tls: Tls::default(),
+            auth: Auth::default(),
             smtp: Smtp::default(),
+            pop3: Pop3::default(),
             log: Log::default(),
         }
     }
@@ -252,9 +304,37 @@ impl Default for Smtp {
             data_timeout_secs: 180,
             max_auth_failures: 3,
             max_errors: 10,
-            allow_plaintext_auth: PlaintextAuth::default(),
             vrfy: VrfyPolicy::default(),
             expn: ExpnPolicy::default(),
+        }
+    }
+}
+
+impl Default for Auth {
+    /// Plaintext logins from loopback only; 10 failures in 15 minutes lock an
+    /// address out for 15 minutes.
+    fn default() -> Self {
+        Self {
+            allow_plaintext: PlaintextAuth::default(),
+            max_failures_per_ip: 10,
+            failure_window_secs: 900,
+            lockout_secs: 900,
+        }
+    }
+}
+
+impl Default for Pop3 {
+    /// The RFC-based defaults listed on each field.
+    fn default() -> Self {
+        Self {
+            // RFC 1939 §3: the autologout timer is at least 10 minutes.
+            idle_timeout_secs: 600,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            max_auth_failures: 3,
+            max_errors: 10,
+            // RFC 2449 §6.7: EXPIRE NEVER.
+            expire_days: None,
         }
     }
 }

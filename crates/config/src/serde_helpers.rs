@@ -1,5 +1,7 @@
 //! Hand-written deserializers where the derived ones would give a poor message:
-//! lists of socket addresses, and the `"252" | "disabled"` policies.
+//! lists of socket addresses, the `"252" | "disabled"` policies, and
+//! [`PlaintextAuth`] (whose derived form says only "wanted string or table" for a
+//! value of the wrong type).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -7,7 +9,7 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
 
-use crate::{ExpnPolicy, VrfyPolicy};
+use crate::{ExpnPolicy, PlaintextAuth, VrfyPolicy};
 
 /// Deserializes a list of `"ip:port"` strings; a bad entry is reported with its text.
 pub(crate) fn socket_addrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
@@ -110,5 +112,34 @@ impl<'de> Deserialize<'de> for ExpnPolicy {
         } else {
             Self::Disabled
         })
+    }
+}
+
+/// Accepts `"never"`, `"loopback"` and `"always"`.
+struct Plaintext;
+
+/// The TOML spellings of [`PlaintextAuth`], as serialized.
+const PLAINTEXT: &[&str] = &["never", "loopback", "always"];
+
+impl Visitor<'_> for Plaintext {
+    type Value = PlaintextAuth;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#""never", "loopback" or "always""#)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<PlaintextAuth, E> {
+        match s {
+            "never" => Ok(PlaintextAuth::Never),
+            "loopback" => Ok(PlaintextAuth::Loopback),
+            "always" => Ok(PlaintextAuth::Always),
+            _ => Err(E::unknown_variant(s, PLAINTEXT)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PlaintextAuth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Plaintext)
     }
 }

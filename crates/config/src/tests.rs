@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::{
-    Config, ConfigError, ExpnPolicy, Listen, Log, PlaintextAuth, Position, Smtp, Tls, VrfyPolicy,
-    load, parse,
+    Auth, Config, ConfigError, ExpnPolicy, Listen, Log, PlaintextAuth, Pop3, Position, Smtp, Tls,
+    VrfyPolicy, load, parse,
 };
 
 /// The reference, included so that it cannot drift from the code.
@@ -27,6 +27,10 @@ const ALL_KEYS: &[&str] = &[
     "listen.imaps",
     "tls.cert",
     "tls.key",
+    "auth.allow_plaintext",
+    "auth.max_failures_per_ip",
+    "auth.failure_window_secs",
+    "auth.lockout_secs",
     "smtp.max_message_size",
     "smtp.max_recipients",
     "smtp.max_connections",
@@ -35,9 +39,14 @@ const ALL_KEYS: &[&str] = &[
     "smtp.data_timeout_secs",
     "smtp.max_auth_failures",
     "smtp.max_errors",
-    "smtp.allow_plaintext_auth",
     "smtp.vrfy",
     "smtp.expn",
+    "pop3.idle_timeout_secs",
+    "pop3.max_connections",
+    "pop3.max_connections_per_ip",
+    "pop3.max_auth_failures",
+    "pop3.max_errors",
+    "pop3.expire_days",
     "log.level",
 ];
 
@@ -109,6 +118,15 @@ fn defaults_without_a_file() {
         }
     );
     assert_eq!(
+        c.auth,
+        Auth {
+            allow_plaintext: PlaintextAuth::Loopback,
+            max_failures_per_ip: 10,
+            failure_window_secs: 900,
+            lockout_secs: 900,
+        }
+    );
+    assert_eq!(
         c.smtp,
         Smtp {
             max_message_size: 26_214_400,
@@ -119,9 +137,19 @@ fn defaults_without_a_file() {
             data_timeout_secs: 180,
             max_auth_failures: 3,
             max_errors: 10,
-            allow_plaintext_auth: PlaintextAuth::Loopback,
             vrfy: VrfyPolicy::Ambiguous,
             expn: ExpnPolicy::Disabled,
+        }
+    );
+    assert_eq!(
+        c.pop3,
+        Pop3 {
+            idle_timeout_secs: 600,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            max_auth_failures: 3,
+            max_errors: 10,
+            expire_days: None,
         }
     );
     assert_eq!(c.log.level, "info");
@@ -131,7 +159,7 @@ fn defaults_without_a_file() {
 fn an_empty_file_and_empty_tables_give_the_defaults() {
     let defaults = Config::default();
     assert_eq!(parse("", "postie.toml").unwrap(), defaults);
-    let empty_tables = "[listen]\n[tls]\n[smtp]\n[log]\n";
+    let empty_tables = "[listen]\n[tls]\n[auth]\n[smtp]\n[pop3]\n[log]\n";
     assert_eq!(parse(empty_tables, "postie.toml").unwrap(), defaults);
 }
 
@@ -160,6 +188,12 @@ imaps = ["0.0.0.0:993"]
 cert = {cert:?}
 key = {key:?}
 
+[auth]
+allow_plaintext = "never"
+max_failures_per_ip = 5
+failure_window_secs = 3600
+lockout_secs = 7200
+
 [smtp]
 max_message_size = 52428800
 max_recipients = 500
@@ -169,9 +203,16 @@ command_timeout_secs = 600
 data_timeout_secs = 600
 max_auth_failures = 5
 max_errors = 20
-allow_plaintext_auth = "never"
 vrfy = "disabled"
 expn = "252"
+
+[pop3]
+idle_timeout_secs = 1200
+max_connections = 300
+max_connections_per_ip = 10
+max_auth_failures = 2
+max_errors = 5
+expire_days = 30
 
 [log]
 level = "warn,server=debug"
@@ -193,6 +234,12 @@ level = "warn,server=debug"
             cert: Some(cert),
             key: Some(key),
         },
+        auth: Auth {
+            allow_plaintext: PlaintextAuth::Never,
+            max_failures_per_ip: 5,
+            failure_window_secs: 3600,
+            lockout_secs: 7200,
+        },
         smtp: Smtp {
             max_message_size: 52_428_800,
             max_recipients: 500,
@@ -202,9 +249,16 @@ level = "warn,server=debug"
             data_timeout_secs: 600,
             max_auth_failures: 5,
             max_errors: 20,
-            allow_plaintext_auth: PlaintextAuth::Never,
             vrfy: VrfyPolicy::Disabled,
             expn: ExpnPolicy::Ambiguous,
+        },
+        pop3: Pop3 {
+            idle_timeout_secs: 1200,
+            max_connections: 300,
+            max_connections_per_ip: 10,
+            max_auth_failures: 2,
+            max_errors: 5,
+            expire_days: Some(30),
         },
         log: Log {
             level: "warn,server=debug".to_owned(),
@@ -251,15 +305,46 @@ fn port_zero_may_repeat() {
 #[test]
 fn policies_accept_their_spellings() {
     let c = parse(
-        "[smtp]\nvrfy = 252\nexpn = 252\nallow_plaintext_auth = \"always\"\n",
+        "[smtp]\nvrfy = 252\nexpn = 252\n[auth]\nallow_plaintext = \"always\"\n",
         "postie.toml",
     )
     .unwrap();
     assert_eq!(c.smtp.vrfy, VrfyPolicy::Ambiguous);
     assert_eq!(c.smtp.expn, ExpnPolicy::Ambiguous);
-    assert_eq!(c.smtp.allow_plaintext_auth, PlaintextAuth::Always);
+    assert_eq!(c.auth.allow_plaintext, PlaintextAuth::Always);
     let c = parse("[smtp]\nvrfy = \"disabled\"\n", "postie.toml").unwrap();
     assert_eq!(c.smtp.vrfy, VrfyPolicy::Disabled);
+    let c = parse("auth.allow_plaintext = \"never\"\n", "postie.toml").unwrap();
+    assert_eq!(c.auth.allow_plaintext, PlaintextAuth::Never);
+
+    // Each value serializes to a spelling that parses back to it.
+    for p in [
+        PlaintextAuth::Never,
+        PlaintextAuth::Loopback,
+        PlaintextAuth::Always,
+    ] {
+        let c = Config {
+            auth: Auth {
+                allow_plaintext: p,
+                ..Auth::default()
+            },
+            ..Config::default()
+        };
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(parse(&text, "round-trip.toml").unwrap(), c, "{text}");
+    }
+}
+
+#[test]
+fn expire_days_is_left_out_for_never() {
+    assert_eq!(Config::default().pop3.expire_days, None);
+    let c = parse("[pop3]\nexpire_days = 0\n", "postie.toml").unwrap();
+    assert_eq!(c.pop3.expire_days, Some(0));
+    let c = parse("pop3.expire_days = 365\n", "postie.toml").unwrap();
+    assert_eq!(c.pop3.expire_days, Some(365));
+    // A small idle timeout (below RFC 1939's 10 minutes) is allowed, for tests.
+    let c = parse("[pop3]\nidle_timeout_secs = 1\n", "postie.toml").unwrap();
+    assert_eq!(c.pop3.idle_timeout_secs, 1);
 }
 
 /// Each bad file: the key the error must name, and a piece of what it must say.
@@ -400,11 +485,6 @@ fn each_invalid_value_names_the_file_and_the_key() {
             "must be at least 1",
         ),
         (
-            "[smtp]\nallow_plaintext_auth = \"sometimes\"",
-            "smtp.allow_plaintext_auth",
-            "unknown variant `sometimes`, expected one of `never`, `loopback`, `always`",
-        ),
-        (
             "[smtp]\nvrfy = \"250\"",
             "smtp.vrfy",
             r#"expected "252" or "disabled""#,
@@ -415,6 +495,84 @@ fn each_invalid_value_names_the_file_and_the_key() {
             r#"expected "252" or "disabled""#,
         ),
         ("[smtp]\nexpn = true", "smtp.expn", "invalid type: boolean"),
+        // auth
+        (
+            "[auth]\nallow_plaintext = \"sometimes\"",
+            "auth.allow_plaintext",
+            "unknown variant `sometimes`, expected one of `never`, `loopback`, `always`",
+        ),
+        (
+            "[auth]\nallow_plaintext = true",
+            "auth.allow_plaintext",
+            "invalid type: boolean",
+        ),
+        (
+            "[auth]\nmax_failures_per_ip = 0",
+            "auth.max_failures_per_ip",
+            "must be at least 1",
+        ),
+        (
+            "[auth]\nfailure_window_secs = 0",
+            "auth.failure_window_secs",
+            "must be at least 1",
+        ),
+        (
+            "[auth]\nlockout_secs = 0",
+            "auth.lockout_secs",
+            "must be at least 1",
+        ),
+        (
+            "[auth]\nlockout_secs = -900",
+            "auth.lockout_secs",
+            "expected a non-negative integer",
+        ),
+        ("auth = \"never\"", "auth", "expected a table"),
+        // pop3
+        (
+            "[pop3]\nidle_timeout_secs = 0",
+            "pop3.idle_timeout_secs",
+            "must be at least 1",
+        ),
+        (
+            "[pop3]\nmax_connections = 0",
+            "pop3.max_connections",
+            "must be at least 1",
+        ),
+        (
+            "[pop3]\nmax_connections_per_ip = 0",
+            "pop3.max_connections_per_ip",
+            "must be at least 1",
+        ),
+        (
+            "[pop3]\nmax_auth_failures = 0",
+            "pop3.max_auth_failures",
+            "must be at least 1",
+        ),
+        (
+            "[pop3]\nmax_errors = 0",
+            "pop3.max_errors",
+            "must be at least 1",
+        ),
+        (
+            "[pop3]\nidle_timeout_secs = \"10m\"",
+            "pop3.idle_timeout_secs",
+            "invalid type: string",
+        ),
+        (
+            "[pop3]\nexpire_days = -1",
+            "pop3.expire_days",
+            "expected a non-negative integer",
+        ),
+        (
+            "[pop3]\nexpire_days = \"never\"",
+            "pop3.expire_days",
+            "invalid type: string",
+        ),
+        (
+            "[pop3]\nexpire_days = 4294967296",
+            "pop3.expire_days",
+            "expected a non-negative integer",
+        ),
         // log
         ("[log]\nlevel = \"\"", "log.level", "must not be empty"),
         ("[log]\nlevel = \"verbose\"", "log.level", "is not a level"),
@@ -509,6 +667,17 @@ fn unknown_keys_are_errors() {
         ("smtp.max_recipent = 5", "smtp.max_recipent"),
         ("[listen]\nsmtps = []", "listen.smtps"),
         ("[tls]\ncertificate = \"c.pem\"", "tls.certificate"),
+        // moved to auth.allow_plaintext, with no alias
+        (
+            "[smtp]\nallow_plaintext_auth = \"never\"",
+            "smtp.allow_plaintext_auth",
+        ),
+        (
+            "[auth]\nallow_plaintext_auth = \"never\"",
+            "auth.allow_plaintext_auth",
+        ),
+        ("[pop3]\nidle_timeout = 600", "pop3.idle_timeout"),
+        ("[pop3]\nexpire = \"never\"", "pop3.expire"),
         ("[log]\nlevel = \"info\"\nformat = \"json\"", "log.format"),
         ("host_name = \"x\"", "host_name"),
         ("[smtp.limits]\nx = 1", "smtp.limits"),
@@ -593,11 +762,16 @@ fn the_defaults_survive_a_round_trip() {
 
 #[test]
 fn every_key_is_known_serialized_and_documented() {
-    // ALL_KEYS is exactly what Config has (with tls set, since None is left out).
+    // ALL_KEYS is exactly what Config has (with the optional keys set, since None
+    // is left out).
     let c = Config {
         tls: Tls {
             cert: Some("c".into()),
             key: Some("k".into()),
+        },
+        pop3: Pop3 {
+            expire_days: Some(30),
+            ..Pop3::default()
         },
         ..Config::default()
     };
@@ -629,17 +803,20 @@ fn the_complete_example_in_the_docs_is_the_defaults() {
         }
     );
 
-    // It shows every key: all set, except the TLS paths, which are commented out.
+    // It shows every key: all set, except those whose default is "not set" (the
+    // TLS paths and pop3.expire_days), which are commented out.
     let table: toml::Table = toml::from_str(example).unwrap();
     let mut shown = BTreeSet::new();
     leaf_keys(&table, "", &mut shown);
+    let unset = ["tls.cert", "tls.key", "pop3.expire_days"];
     let expected: BTreeSet<String> = ALL_KEYS
         .iter()
-        .filter(|k| !k.starts_with("tls."))
+        .filter(|k| !unset.contains(k))
         .map(|k| (*k).to_owned())
         .collect();
     assert_eq!(shown, expected);
     assert!(example.contains("# cert = ") && example.contains("# key = "));
+    assert!(example.contains("# expire_days = "));
 }
 
 #[test]

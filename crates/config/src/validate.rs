@@ -10,7 +10,7 @@ use crate::{Config, ConfigError};
 
 impl Config {
     /// Checks the values that parse but make no sense: an empty hostname, half a
-    /// TLS setting, zero limits, an address in two listeners. [`crate::load`] and
+    /// TLS setting, zero limits or timeouts, an address in two listeners. [`crate::load`] and
     /// [`crate::parse`] call it; call it again after changing a `Config` by hand.
     ///
     /// Besides looking at the values it checks that the TLS certificate and key
@@ -27,7 +27,9 @@ impl Config {
         }
         self.check_listen()?;
         self.check_tls()?;
+        self.check_auth()?;
         self.check_smtp()?;
+        self.check_pop3()?;
         check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
     }
 
@@ -78,16 +80,19 @@ impl Config {
         }
     }
 
+    fn check_auth(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        at_least(
+            "auth.max_failures_per_ip",
+            u64::from(a.max_failures_per_ip),
+            1,
+        )?;
+        at_least("auth.failure_window_secs", a.failure_window_secs, 1)?;
+        at_least("auth.lockout_secs", a.lockout_secs, 1)
+    }
+
     fn check_smtp(&self) -> Result<(), ConfigError> {
         let s = &self.smtp;
-        let at_least = |key: &str, value: u64, min: u64| {
-            if value < min {
-                Err(ConfigError::invalid(key, format!("must be at least {min}")))
-            } else {
-                Ok(())
-            }
-        };
-        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         at_least("smtp.max_message_size", s.max_message_size, 1024)?;
         // RFC 5321 §4.5.3.1.8 wants 100; fewer is allowed for a private server.
         at_least("smtp.max_recipients", wide(s.max_recipients), 1)?;
@@ -102,6 +107,34 @@ impl Config {
         at_least("smtp.max_auth_failures", u64::from(s.max_auth_failures), 1)?;
         at_least("smtp.max_errors", u64::from(s.max_errors), 1)
     }
+
+    fn check_pop3(&self) -> Result<(), ConfigError> {
+        let p = &self.pop3;
+        // RFC 1939 §3 wants at least 600; less is allowed for tests.
+        at_least("pop3.idle_timeout_secs", p.idle_timeout_secs, 1)?;
+        at_least("pop3.max_connections", wide(p.max_connections), 1)?;
+        at_least(
+            "pop3.max_connections_per_ip",
+            wide(p.max_connections_per_ip),
+            1,
+        )?;
+        at_least("pop3.max_auth_failures", u64::from(p.max_auth_failures), 1)?;
+        at_least("pop3.max_errors", u64::from(p.max_errors), 1)
+    }
+}
+
+/// `value` is at least `min`, or an error about `key` that says so.
+fn at_least(key: &str, value: u64, min: u64) -> Result<(), ConfigError> {
+    if value < min {
+        Err(ConfigError::invalid(key, format!("must be at least {min}")))
+    } else {
+        Ok(())
+    }
+}
+
+/// A count as `u64`, for [`at_least`].
+fn wide(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Non-empty, at most 255 octets (RFC 5321 §4.5.3.1.2), and nothing that could

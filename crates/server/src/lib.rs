@@ -10,9 +10,13 @@
 //! session that enforces the limits; writes files only through the store and the TLS
 //! module (certificate generation in the data directory).
 
+mod auth;
 mod limits;
 mod listen;
+mod locks;
+mod pop3_driver;
 mod smtp_driver;
+mod throttle;
 pub mod tls;
 
 pub use listen::ListenerSet;

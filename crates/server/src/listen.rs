@@ -4,7 +4,9 @@
 
 use crate::ServerError;
 use crate::limits::ConnectionLimits;
-use crate::smtp_driver;
+use crate::locks::MailboxLocks;
+use crate::throttle::LoginThrottle;
+use crate::{pop3_driver, smtp_driver};
 use proto::smtp::server::ListenerKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +22,14 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub queue: queue::QueueHandle,
     pub tls: tokio_rustls::TlsAcceptor,
-    pub limits: Arc<ConnectionLimits>,
+    /// Connection limits of the SMTP listeners.
+    pub smtp_limits: Arc<ConnectionLimits>,
+    /// Connection limits of the POP3 listeners.
+    pub pop3_limits: Arc<ConnectionLimits>,
+    /// Failed-login counting per address, shared by SMTP AUTH and POP3.
+    pub throttle: LoginThrottle,
+    /// POP3's exclusive maildrop locks.
+    pub mailbox_locks: MailboxLocks,
     pub stop: watch::Receiver<bool>,
     next_session: AtomicU64,
     active: AtomicUsize,
@@ -55,10 +64,20 @@ impl ListenerSet {
             store,
             queue,
             tls: tokio_rustls::TlsAcceptor::from(tls),
-            limits: ConnectionLimits::new(
+            smtp_limits: ConnectionLimits::new(
                 config.smtp.max_connections,
                 config.smtp.max_connections_per_ip,
             ),
+            pop3_limits: ConnectionLimits::new(
+                config.pop3.max_connections,
+                config.pop3.max_connections_per_ip,
+            ),
+            throttle: LoginThrottle::new(
+                config.auth.max_failures_per_ip,
+                Duration::from_secs(config.auth.failure_window_secs),
+                Duration::from_secs(config.auth.lockout_secs),
+            ),
+            mailbox_locks: MailboxLocks::default(),
             stop,
             next_session: AtomicU64::new(1),
             active: AtomicUsize::new(0),
@@ -66,16 +85,32 @@ impl ListenerSet {
         });
         let mut bound = Vec::new();
         let kinds = [
-            ("smtp", ListenerKind::Mx, &config.listen.smtp),
+            (
+                "smtp",
+                Protocol::Smtp(ListenerKind::Mx),
+                &config.listen.smtp,
+            ),
             (
                 "submission",
-                ListenerKind::Submission,
+                Protocol::Smtp(ListenerKind::Submission),
                 &config.listen.submission,
             ),
             (
                 "submissions",
-                ListenerKind::Submissions,
+                Protocol::Smtp(ListenerKind::Submissions),
                 &config.listen.submissions,
+            ),
+            (
+                "pop3",
+                Protocol::Pop3 {
+                    implicit_tls: false,
+                },
+                &config.listen.pop3,
+            ),
+            (
+                "pop3s",
+                Protocol::Pop3 { implicit_tls: true },
+                &config.listen.pop3s,
             ),
         ];
         for (name, kind, addrs) in kinds {
@@ -95,8 +130,6 @@ impl ListenerSet {
             }
         }
         for (name, addrs) in [
-            ("pop3", &config.listen.pop3),
-            ("pop3s", &config.listen.pop3s),
             ("imap", &config.listen.imap),
             ("imaps", &config.listen.imaps),
         ] {
@@ -145,7 +178,14 @@ impl Drop for ActiveSession {
     }
 }
 
-async fn accept_loop(listener: TcpListener, kind: ListenerKind, shared: Arc<Shared>) {
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Smtp(ListenerKind),
+    Pop3 { implicit_tls: bool },
+}
+
+async fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) {
     let mut stop = shared.stop.clone();
     loop {
         let (socket, peer) = tokio::select! {
@@ -166,8 +206,17 @@ async fn accept_loop(listener: TcpListener, kind: ListenerKind, shared: Arc<Shar
         let _ = socket.set_nodelay(true);
         let active = ActiveSession::start(shared.clone());
         tokio::spawn(async move {
-            let slot = active.0.limits.acquire(peer.ip());
-            smtp_driver::serve(socket, peer, kind, slot, &active.0).await;
+            let shared = &active.0;
+            match protocol {
+                Protocol::Smtp(kind) => {
+                    let slot = shared.smtp_limits.acquire(peer.ip());
+                    smtp_driver::serve(socket, peer, kind, slot, shared).await;
+                }
+                Protocol::Pop3 { implicit_tls } => {
+                    let slot = shared.pop3_limits.acquire(peer.ip());
+                    pop3_driver::serve(socket, peer, implicit_tls, slot, shared).await;
+                }
+            }
         });
     }
 }

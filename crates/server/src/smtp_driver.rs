@@ -7,7 +7,7 @@
 
 use crate::limits::Slot;
 use crate::listen::Shared;
-use message::{Address, QueueId};
+use message::QueueId;
 use proto::Reply;
 use proto::smtp::server::{
     Accepted, Answer, Input, ListenerKind, Output, Policy, Query, RecipientVerdict, Session,
@@ -15,7 +15,7 @@ use proto::smtp::server::{
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -72,7 +72,7 @@ async fn serve_inner(
         listener: kind,
         tls_active: kind == ListenerKind::Submissions,
         starttls_available: true,
-        plaintext_auth: smtp.allow_plaintext_auth.permits(peer.ip()),
+        plaintext_auth: shared.config.auth.allow_plaintext.permits(peer.ip()),
         max_message_size: smtp.max_message_size,
         max_recipients: smtp.max_recipients,
         max_auth_failures: smtp.max_auth_failures,
@@ -213,23 +213,22 @@ impl Driver<'_> {
                 })
             }
             Query::Login { username, password } => {
-                let Ok(address) = Address::parse(&username) else {
-                    tracing::info!(user = %username, "login failed: not an address");
-                    return Answer::Login(false);
-                };
-                match store.account_get(&address).await {
-                    Ok(Some(account)) => {
-                        let hash = account.password_hash.clone();
-                        let ok = tokio::task::spawn_blocking(move || {
-                            store::password::verify(&password, &hash)
-                        })
-                        .await
-                        .unwrap_or(false);
-                        tracing::info!(user = %username, ok, "login");
-                        Answer::Login(ok)
+                let ip = self.peer.ip();
+                let throttle = &self.shared.throttle;
+                if throttle.is_locked(ip, Instant::now()) {
+                    tracing::warn!(user = %username, "login refused: address locked out after failed logins");
+                    return Answer::LoginTempFail;
+                }
+                match crate::auth::check_password(store.as_ref(), &username, password).await {
+                    Ok(Some(_)) => {
+                        throttle.succeeded(ip);
+                        tracing::info!(user = %username, "authenticated");
+                        Answer::Login(true)
                     }
                     Ok(None) => {
-                        tracing::info!(user = %username, "login failed: no such account");
+                        if throttle.failed(ip, Instant::now()) {
+                            tracing::warn!("address locked out after repeated failed logins");
+                        }
                         Answer::Login(false)
                     }
                     Err(e) => {

@@ -30,7 +30,7 @@ pub struct Policy {
     pub tls_active: bool,
     /// STARTTLS can be offered (a certificate is loaded).
     pub starttls_available: bool,
-    /// AUTH may be used without TLS (config `allow_plaintext_auth` and the peer address).
+    /// AUTH may be used without TLS (config `auth.allow_plaintext` and the peer address).
     pub plaintext_auth: bool,
     /// SIZE limit in octets (RFC 1870).
     pub max_message_size: u64,

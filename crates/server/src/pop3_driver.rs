@@ -1,0 +1,314 @@
+//! The POP3 driver: owns one client connection, feeds its bytes to a
+//! [`proto::pop3::Session`], and answers its queries from the store: the login (password,
+//! login throttle, the exclusive maildrop lock, the INBOX listing), message reads, and the
+//! deletions committed at QUIT (RFC 1939 §6: only then, and atomically).
+//!
+//! UIDL values are `%08X%08X` of the message's IMAP UID and its mailbox's UIDVALIDITY,
+//! so they never change while the message exists and name the same message IMAP does.
+
+use crate::limits::Slot;
+use crate::listen::Shared;
+use crate::locks::MailboxLock;
+use message::Address;
+use proto::pop3::{
+    Answer, Input, LoginResult, MessageInfo, Output, Pop3Policy, Query, Response, Session, Waiting,
+};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use store::MailboxId;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The maildrop a logged-in session works on.
+struct Maildrop {
+    mailbox: MailboxId,
+    /// IMAP UIDs, index-aligned with the listing the session was given.
+    uids: Vec<u32>,
+    /// Held until the connection ends.
+    _lock: MailboxLock,
+}
+
+struct Driver<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    maildrop: Option<Maildrop>,
+}
+
+/// Serves one accepted POP3 connection to its end. `implicit_tls` for the pop3s
+/// listener; `slot` is `None` when a connection limit was reached.
+pub(crate) async fn serve(
+    socket: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    slot: Option<Slot>,
+    shared: &Shared,
+) {
+    let id = shared.session_id();
+    let span = tracing::info_span!("pop3", session = id, peer = %peer);
+    async move {
+        let Some(_slot) = slot else {
+            tracing::info!("connection limit reached");
+            let mut socket = socket;
+            let _ = socket
+                .write_all(&Response::too_many_connections().to_wire())
+                .await;
+            return;
+        };
+        if let Err(e) = serve_inner(socket, peer, implicit_tls, shared).await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        tracing::debug!("disconnected");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn serve_inner(
+    socket: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let config = &shared.config;
+    let policy = Pop3Policy {
+        hostname: config.hostname.clone(),
+        tls_active: implicit_tls,
+        stls_available: true,
+        plaintext_auth: config.auth.allow_plaintext.permits(peer.ip()),
+        max_auth_failures: config.pop3.max_auth_failures,
+        max_errors: config.pop3.max_errors,
+        expire: config.pop3.expire_days,
+    };
+    let mut session = Session::new(policy);
+    let mut driver = Driver {
+        shared,
+        peer,
+        maildrop: None,
+    };
+    if implicit_tls {
+        // RFC 8314 §3: the handshake comes before the greeting.
+        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        tls.write_all(&session.greeting()).await?;
+        driver.pump(&mut session, &mut tls).await?;
+        return Ok(());
+    }
+    let mut socket = socket;
+    socket.write_all(&session.greeting()).await?;
+    if driver.pump(&mut session, &mut socket).await? {
+        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        // Nothing read before the handshake is fed (RFC 2595 §4).
+        let outputs = session.feed(Input::TlsStarted);
+        if !driver.carry_out(&mut session, outputs, &mut tls).await? {
+            driver.pump(&mut session, &mut tls).await?;
+        }
+    }
+    Ok(())
+}
+
+impl Driver<'_> {
+    /// Runs the session on `stream`; true when it asked for STLS.
+    async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        session: &mut Session,
+        stream: &mut S,
+    ) -> std::io::Result<bool> {
+        let idle = Duration::from_secs(self.shared.config.pop3.idle_timeout_secs);
+        let mut stop = self.shared.stop.clone();
+        let mut told_to_stop = false;
+        let mut buf = vec![0u8; 8 * 1024];
+        loop {
+            if !told_to_stop && *stop.borrow() {
+                told_to_stop = true;
+                let outputs = session.feed(Input::Shutdown);
+                if let Some(tls) = self.finish(session, outputs, stream).await? {
+                    return Ok(tls);
+                }
+            }
+            if session.waiting() == Waiting::Closed {
+                return Ok(false);
+            }
+            let outputs = tokio::select! {
+                read = tokio::time::timeout(idle, stream.read(&mut buf)) => match read {
+                    Err(_) => session.feed(Input::Timeout),
+                    Ok(Ok(0)) => return Ok(false), // dropped: nothing is committed
+                    Ok(Ok(n)) => session.feed(Input::Bytes(&buf[..n])),
+                    Ok(Err(e)) => return Err(e),
+                },
+                changed = stop.changed(), if !told_to_stop => {
+                    if changed.is_ok() && !*stop.borrow() {
+                        continue;
+                    }
+                    told_to_stop = true;
+                    session.feed(Input::Shutdown)
+                }
+            };
+            if let Some(tls) = self.finish(session, outputs, stream).await? {
+                return Ok(tls);
+            }
+        }
+    }
+
+    /// Carries out outputs; `Some(true)` to start TLS, `Some(false)` when closed.
+    async fn finish<S: AsyncWrite + Unpin>(
+        &mut self,
+        session: &mut Session,
+        outputs: Vec<Output>,
+        stream: &mut S,
+    ) -> std::io::Result<Option<bool>> {
+        let starttls = self.carry_out(session, outputs, stream).await?;
+        if starttls {
+            return Ok(Some(true));
+        }
+        if session.waiting() == Waiting::Closed {
+            let _ = stream.shutdown().await;
+            return Ok(Some(false));
+        }
+        Ok(None)
+    }
+
+    /// Does what the session asked, feeding answers back, and writes the responses in
+    /// one go (RFC 2449 §6.6 pipelining). Returns true when STLS was asked for.
+    async fn carry_out<S: AsyncWrite + Unpin>(
+        &mut self,
+        session: &mut Session,
+        outputs: Vec<Output>,
+        stream: &mut S,
+    ) -> std::io::Result<bool> {
+        let mut pending: std::collections::VecDeque<Output> = outputs.into();
+        let mut write = Vec::new();
+        let mut starttls = false;
+        while let Some(output) = pending.pop_front() {
+            match output {
+                Output::Send(bytes) => {
+                    write.extend_from_slice(&bytes);
+                    if write.len() >= 64 * 1024 {
+                        stream.write_all(&write).await?;
+                        write.clear();
+                    }
+                }
+                Output::Query(query) => {
+                    let answer = self.answer(query).await;
+                    pending.extend(session.feed(Input::Answer(answer)));
+                }
+                Output::StartTls => starttls = true,
+                Output::Close => {}
+            }
+        }
+        if !write.is_empty() {
+            stream.write_all(&write).await?;
+        }
+        stream.flush().await?;
+        Ok(starttls)
+    }
+
+    async fn answer(&mut self, query: Query) -> Answer {
+        let store = &self.shared.store;
+        match query {
+            Query::Login { username, password } => {
+                Answer::Login(self.login(&username, password).await)
+            }
+            Query::Retrieve { index } => {
+                let Some(drop) = &self.maildrop else {
+                    return Answer::Failed;
+                };
+                let Some(&uid) = drop.uids.get(index) else {
+                    return Answer::Failed;
+                };
+                match store.message_read(drop.mailbox, uid).await {
+                    Ok(bytes) => Answer::Message(bytes),
+                    Err(e) => {
+                        tracing::error!(error = %e, uid, "cannot read a message for RETR");
+                        Answer::Failed
+                    }
+                }
+            }
+            Query::Commit { deleted } => {
+                let Some(drop) = &self.maildrop else {
+                    return Answer::Failed;
+                };
+                let uids: Vec<u32> = deleted
+                    .iter()
+                    .filter_map(|&i| drop.uids.get(i).copied())
+                    .collect();
+                match store.message_remove(drop.mailbox, &uids).await {
+                    Ok(()) => {
+                        tracing::info!(deleted = uids.len(), "POP3 update committed");
+                        Answer::Committed
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "POP3 update failed");
+                        Answer::Failed
+                    }
+                }
+            }
+        }
+    }
+
+    async fn login(&mut self, username: &str, password: String) -> LoginResult {
+        let ip = self.peer.ip();
+        let throttle = &self.shared.throttle;
+        if throttle.is_locked(ip, Instant::now()) {
+            tracing::warn!(user = %username, "login refused: address locked out after failed logins");
+            return LoginResult::TempFail;
+        }
+        match crate::auth::check_password(self.shared.store.as_ref(), username, password).await {
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                LoginResult::TempFail
+            }
+            Ok(None) => {
+                if throttle.failed(ip, Instant::now()) {
+                    tracing::warn!("address locked out after repeated failed logins");
+                }
+                LoginResult::BadCredentials
+            }
+            Ok(Some(account)) => {
+                throttle.succeeded(ip);
+                self.open_maildrop(&account.address).await
+            }
+        }
+    }
+
+    async fn open_maildrop(&mut self, address: &Address) -> LoginResult {
+        let store = &self.shared.store;
+        let Ok(Some(account)) = store.account_get(address).await else {
+            return LoginResult::TempFail;
+        };
+        let Ok(mailboxes) = store.mailbox_list(account.id).await else {
+            return LoginResult::TempFail;
+        };
+        let Some(inbox) = mailboxes.into_iter().find(|m| m.name == "INBOX") else {
+            return LoginResult::TempFail;
+        };
+        // RFC 1939 §8: one session per maildrop; IMAP may read concurrently.
+        let Some(lock) = self.shared.mailbox_locks.try_lock(inbox.id) else {
+            return LoginResult::InUse;
+        };
+        let Ok(messages) = store.message_list(inbox.id).await else {
+            return LoginResult::TempFail;
+        };
+        let listing = messages
+            .iter()
+            .map(|m| MessageInfo {
+                size: m.size,
+                uid: uidl(m.uid, inbox.uid_validity),
+            })
+            .collect();
+        self.maildrop = Some(Maildrop {
+            mailbox: inbox.id,
+            uids: messages.iter().map(|m| m.uid).collect(),
+            _lock: lock,
+        });
+        tracing::info!(user = %address, messages = messages.len(), "POP3 login");
+        LoginResult::Ok(listing)
+    }
+}
+
+/// The UIDL of a message: its UID and its mailbox's UIDVALIDITY, as 16 hex digits.
+pub(crate) fn uidl(uid: u32, uid_validity: u32) -> String {
+    format!("{uid:08X}{uid_validity:08X}")
+}
