@@ -739,12 +739,38 @@ def test_connection_slots_are_freed(server_factory):
     assert srv.mail_list(ALICE) == []
 
 
-@pytest.mark.xfail(reason="RFC 5321 §4.1.1.3/§4.5.1: <Postmaster> without a domain, and "
-                          "postmaster@ each local domain, must be accepted; not implemented yet",
-                   strict=False)
-def test_postmaster_is_always_accepted(server):
+def _send_to(srv, rcpt, subject):
+    c = srv.raw("smtp")
+    c.ehlo()
+    c.expect("MAIL FROM:<sender@example.net>", 250)
+    c.expect("RCPT TO:<%s>" % rcpt, 250)
+    c.expect("DATA", 354)
+    c.send(b"Subject: " + subject.encode() + b"\r\n\r\nhello postmaster\r\n.\r\n")
+    c.expect(None, 250)
+    c.close()
+
+
+def test_postmaster_alias_in_a_local_domain(server):
+    """RFC 5321 §4.5.1: postmaster@<local domain>, here through an alias."""
     c = server.raw("smtp")
     c.ehlo()
     c.expect("MAIL FROM:<sender@example.net>", 250)
-    c.expect("RCPT TO:<Postmaster>", 250)
-    c.expect("RCPT TO:<postmaster@example.org>", 250)
+    c.expect("RCPT TO:<postmaster@example.org>", 550)  # no alias, no fallback yet
+    c.close()
+    server.cli("alias", "add", "postmaster@example.org", "alice@example.org")
+    assert "postmaster@example.org -> alice@example.org" in server.cli("alias", "list").stdout
+    _send_to(server, "PostMaster@example.org", "via alias")
+    server.wait_for_mail("alice@example.org", 1)
+    msg = server.mail_read("alice@example.org", server.mail_list("alice@example.org")[0][0])
+    assert b"Subject: via alias" in msg
+    assert b"Delivered-To: alice@example.org" in msg
+
+
+def test_bare_postmaster_goes_to_the_configured_account(server_factory):
+    """RFC 5321 §4.1.1.3: RCPT TO:<Postmaster> without a domain is accepted."""
+    srv = server_factory(smtp={"postmaster": "alice@example.org"})
+    srv.add_user("alice@example.org", "alice-secret")
+    _send_to(srv, "Postmaster", "bare")
+    srv.wait_for_mail("alice@example.org", 1)
+    msg = srv.mail_read("alice@example.org", srv.mail_list("alice@example.org")[0][0])
+    assert b"Subject: bare" in msg

@@ -166,6 +166,12 @@ pub struct Smtp {
     pub vrfy: VrfyPolicy,
     /// How EXPN is answered (RFC 5321 §3.5.3, §7.3). Default [`ExpnPolicy::Disabled`] (502).
     pub expn: ExpnPolicy,
+    /// The account (or alias) that receives mail for `postmaster` (RFC 5321 §4.5.1: every
+    /// server must accept mail for the case-insensitive local name postmaster, also
+    /// written without a domain, `RCPT TO:<Postmaster>`) when the recipient's domain has
+    /// no postmaster account or alias of its own. Default: not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postmaster: Option<String>,
 }
 
 /// Whether a login (SMTP AUTH, POP3 USER/PASS and AUTH, IMAP) is allowed before
@@ -306,6 +312,7 @@ impl Default for Smtp {
             max_errors: 10,
             vrfy: VrfyPolicy::default(),
             expn: ExpnPolicy::default(),
+            postmaster: None,
         }
     }
 }

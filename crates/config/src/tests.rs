@@ -41,6 +41,7 @@ const ALL_KEYS: &[&str] = &[
     "smtp.max_errors",
     "smtp.vrfy",
     "smtp.expn",
+    "smtp.postmaster",
     "pop3.idle_timeout_secs",
     "pop3.max_connections",
     "pop3.max_connections_per_ip",
@@ -139,6 +140,7 @@ fn defaults_without_a_file() {
             max_errors: 10,
             vrfy: VrfyPolicy::Ambiguous,
             expn: ExpnPolicy::Disabled,
+            postmaster: None,
         }
     );
     assert_eq!(
@@ -251,6 +253,7 @@ level = "warn,server=debug"
             max_errors: 20,
             vrfy: VrfyPolicy::Disabled,
             expn: ExpnPolicy::Ambiguous,
+            postmaster: None,
         },
         pop3: Pop3 {
             idle_timeout_secs: 1200,
@@ -559,6 +562,11 @@ fn each_invalid_value_names_the_file_and_the_key() {
             "invalid type: string",
         ),
         (
+            "[smtp]\npostmaster = \"no-at-sign\"",
+            "smtp.postmaster",
+            "is not a mail address",
+        ),
+        (
             "[pop3]\nexpire_days = -1",
             "pop3.expire_days",
             "expected a non-negative integer",
@@ -773,6 +781,10 @@ fn every_key_is_known_serialized_and_documented() {
             expire_days: Some(30),
             ..Pop3::default()
         },
+        smtp: Smtp {
+            postmaster: Some("a@example.org".into()),
+            ..Smtp::default()
+        },
         ..Config::default()
     };
     let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
@@ -804,11 +816,11 @@ fn the_complete_example_in_the_docs_is_the_defaults() {
     );
 
     // It shows every key: all set, except those whose default is "not set" (the
-    // TLS paths and pop3.expire_days), which are commented out.
+    // TLS paths, smtp.postmaster and pop3.expire_days), which are commented out.
     let table: toml::Table = toml::from_str(example).unwrap();
     let mut shown = BTreeSet::new();
     leaf_keys(&table, "", &mut shown);
-    let unset = ["tls.cert", "tls.key", "pop3.expire_days"];
+    let unset = ["tls.cert", "tls.key", "smtp.postmaster", "pop3.expire_days"];
     let expected: BTreeSet<String> = ALL_KEYS
         .iter()
         .filter(|k| !unset.contains(k))

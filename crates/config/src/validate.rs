@@ -105,7 +105,16 @@ impl Config {
         at_least("smtp.command_timeout_secs", s.command_timeout_secs, 1)?;
         at_least("smtp.data_timeout_secs", s.data_timeout_secs, 1)?;
         at_least("smtp.max_auth_failures", u64::from(s.max_auth_failures), 1)?;
-        at_least("smtp.max_errors", u64::from(s.max_errors), 1)
+        at_least("smtp.max_errors", u64::from(s.max_errors), 1)?;
+        if let Some(postmaster) = &s.postmaster
+            && let Err(e) = message::Address::parse(postmaster)
+        {
+            return Err(ConfigError::invalid(
+                "smtp.postmaster",
+                format!("{postmaster:?} is not a mail address: {e}"),
+            ));
+        }
+        Ok(())
     }
 
     fn check_pop3(&self) -> Result<(), ConfigError> {

@@ -6,7 +6,7 @@
 //! one atomic store call, so a crash between them cannot file a message twice.
 
 use queue::Attempt;
-use store::{QueuedMessage, Store, StoreError};
+use store::{Account, QueuedMessage, Store, StoreError};
 
 /// The lines put in front of the body for one recipient; `Delivered-To:` names the
 /// account as it was created, whatever spelling the client used in RCPT.
@@ -19,15 +19,14 @@ pub fn trace_prefix(message: &QueuedMessage, account: &message::Address) -> Vec<
     .into_bytes()
 }
 
-/// Delivers recipient `index` of `message` into its account's INBOX.
-pub async fn deliver(store: &dyn Store, message: &QueuedMessage, index: usize) -> Attempt {
+/// Delivers recipient `index` of `message` into `account`'s INBOX.
+pub async fn deliver(
+    store: &dyn Store,
+    message: &QueuedMessage,
+    index: usize,
+    account: &Account,
+) -> Attempt {
     let recipient = &message.envelope.recipients[index];
-    let account = match store.account_get(recipient).await {
-        Ok(Some(account)) => account,
-        // The account went away after the message was accepted.
-        Ok(None) => return Attempt::Permanent("5.1.1 no such user".into()),
-        Err(e) => return Attempt::Temporary(format!("4.3.0 storage error: {e}")),
-    };
     let prefix = trace_prefix(message, &account.address);
     match store
         .deliver_to_mailbox(message.id, index, account.id, &prefix)

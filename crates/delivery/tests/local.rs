@@ -32,7 +32,15 @@ async fn local_recipients_are_filed_once_and_remote_ones_stay_queued() {
         .await
         .unwrap();
 
-    let runner = QueueRunner::new(store.clone(), Arc::new(Router::new(store.clone())));
+    let resolver = Arc::new(delivery::route::Resolver::new(
+        store.clone(),
+        "mx.example.org",
+        None,
+    ));
+    let runner = QueueRunner::new(
+        store.clone(),
+        Arc::new(Router::new(store.clone(), resolver)),
+    );
     runner.run_once(queue::now_unix()).await.unwrap();
     // Running again right away changes nothing: alice's copy is not filed twice.
     runner.run_once(queue::now_unix()).await.unwrap();

@@ -1,7 +1,7 @@
 //! The admin commands: domains, users, reading mail, the queue. They work on the store
 //! directly, so they run with or without the server.
 
-use crate::cli::{Command, DomainCommand, MailCommand, QueueCommand, UserCommand};
+use crate::cli::{AliasCommand, Command, DomainCommand, MailCommand, QueueCommand, UserCommand};
 use anyhow::{Context, bail};
 use message::{Address, Domain};
 use std::io::Write;
@@ -20,6 +20,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         Command::Serve => unreachable!("serve is not an admin command"),
         Command::Domain(c) => domain(&store, c).await,
         Command::User(c) => user(&store, c).await,
+        Command::Alias(c) => alias(&store, c).await,
         Command::Mail(c) => mail(&store, c).await,
         Command::Queue(QueueCommand::List) => queue_list(&store).await,
     }
@@ -82,6 +83,27 @@ async fn user(store: &SqliteStore, command: UserCommand) -> anyhow::Result<()> {
             let address = parse_address(&address)?;
             store.account_remove(&address).await?;
             println!("removed user {address}");
+        }
+    }
+    Ok(())
+}
+
+async fn alias(store: &SqliteStore, command: AliasCommand) -> anyhow::Result<()> {
+    match command {
+        AliasCommand::Add { alias, target } => {
+            let (alias, target) = (parse_address(&alias)?, parse_address(&target)?);
+            store.alias_add(&alias, &target).await?;
+            println!("added alias {alias} -> {target}");
+        }
+        AliasCommand::List => {
+            for (alias, target) in store.alias_list().await? {
+                println!("{alias} -> {target}");
+            }
+        }
+        AliasCommand::Del { alias } => {
+            let alias = parse_address(&alias)?;
+            store.alias_remove(&alias).await?;
+            println!("removed alias {alias}");
         }
     }
     Ok(())

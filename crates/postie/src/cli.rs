@@ -50,6 +50,9 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage aliases: other addresses whose mail goes to an account.
+    #[command(subcommand)]
+    Alias(AliasCommand),
     /// Look at delivered mail.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -117,6 +120,18 @@ impl PasswordSource {
         anyhow::ensure!(!password.is_empty(), "the password must not be empty");
         Ok(password)
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Deliver mail for ALIAS (in a local domain) to the account TARGET, e.g.
+    /// `postie alias add postmaster@example.org alice@example.org`.
+    Add { alias: String, target: String },
+    /// List aliases and where they point.
+    List,
+    /// Remove an alias.
+    #[command(alias = "remove")]
+    Del { alias: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -62,16 +62,32 @@ pub async fn run_with_store(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     let tls = tls::server_config(&config)?;
-    let runner = queue::QueueRunner::new(
+    let postmaster = config
+        .smtp
+        .postmaster
+        .as_deref()
+        .and_then(|a| message::Address::parse(a).ok());
+    let resolver = Arc::new(delivery::route::Resolver::new(
         store.clone(),
-        Arc::new(delivery::Router::new(store.clone())),
-    );
+        &config.hostname,
+        postmaster,
+    ));
+    let router = delivery::Router::new(store.clone(), resolver.clone());
+    let runner = queue::QueueRunner::new(store.clone(), Arc::new(router));
     let queue = runner.handle();
 
     // One channel tells everything to stop: signals and the caller's flag both feed it.
     let (stop_tx, stop_rx) = watch::channel(false);
     let queue_task = tokio::spawn(runner.run(stop_rx.clone()));
-    let listeners = ListenerSet::bind(&config, store, queue.clone(), tls, stop_rx.clone()).await?;
+    let listeners = ListenerSet::bind(
+        &config,
+        store,
+        resolver,
+        queue.clone(),
+        tls,
+        stop_rx.clone(),
+    )
+    .await?;
     tracing::info!(hostname = %config.hostname, data = %config.data_dir.display(), "postie ready");
     queue.notify(); // deliver whatever an earlier run left in the queue
 

@@ -20,6 +20,8 @@ use tokio::sync::{Notify, watch};
 pub(crate) struct Shared {
     pub config: config::Config,
     pub store: Arc<dyn Store>,
+    /// Recipient routing, the same the queue's router uses.
+    pub resolver: Arc<delivery::route::Resolver>,
     pub queue: queue::QueueHandle,
     pub tls: tokio_rustls::TlsAcceptor,
     /// Connection limits of the SMTP listeners.
@@ -55,6 +57,7 @@ impl ListenerSet {
     pub(crate) async fn bind(
         config: &config::Config,
         store: Arc<dyn Store>,
+        resolver: Arc<delivery::route::Resolver>,
         queue: queue::QueueHandle,
         tls: Arc<rustls::ServerConfig>,
         stop: watch::Receiver<bool>,
@@ -62,6 +65,7 @@ impl ListenerSet {
         let shared = Arc::new(Shared {
             config: config.clone(),
             store,
+            resolver,
             queue,
             tls: tokio_rustls::TlsAcceptor::from(tls),
             smtp_limits: ConnectionLimits::new(

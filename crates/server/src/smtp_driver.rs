@@ -7,6 +7,7 @@
 
 use crate::limits::Slot;
 use crate::listen::Shared;
+use delivery::route::Route;
 use message::QueueId;
 use proto::Reply;
 use proto::smtp::server::{
@@ -196,18 +197,12 @@ impl Driver<'_> {
         let store = &self.shared.store;
         match query {
             Query::Recipient(address) => {
-                Answer::Recipient(match store.domain_is_local(address.domain()).await {
-                    Ok(false) => RecipientVerdict::Remote,
-                    Ok(true) => match store.account_get(&address).await {
-                        Ok(Some(_)) => RecipientVerdict::Local,
-                        Ok(None) => RecipientVerdict::Unknown,
-                        Err(e) => {
-                            tracing::error!(error = %e, "recipient lookup failed");
-                            RecipientVerdict::TempFail
-                        }
-                    },
+                Answer::Recipient(match self.shared.resolver.route(&address).await {
+                    Ok(Route::Local(_)) => RecipientVerdict::Local,
+                    Ok(Route::Unknown) => RecipientVerdict::Unknown,
+                    Ok(Route::Remote) => RecipientVerdict::Remote,
                     Err(e) => {
-                        tracing::error!(error = %e, "domain lookup failed");
+                        tracing::error!(error = %e, "recipient lookup failed");
                         RecipientVerdict::TempFail
                     }
                 })

@@ -1,5 +1,5 @@
-//! Storage for everything Postie keeps: domains, accounts, mailboxes, messages, and the
-//! durable queue, behind the [`Store`] trait.
+//! Storage for everything Postie keeps: domains, accounts, aliases, mailboxes, messages,
+//! and the durable queue, behind the [`Store`] trait.
 //!
 //! Where it sits: below the SMTP driver (which asks "is this a local user?" and
 //! "is this password right?"), the queue (which enqueues accepted mail and records
@@ -19,6 +19,8 @@
 //!   is filed and the recipient marked done in one step, so a crash and a retry never
 //!   file a message twice.
 //! - Passwords are stored only as argon2 hashes (see [`password`]).
+//! - An address (normalized) is an account or an alias, never both; an alias always
+//!   points to an existing account, so removing an account removes its aliases.
 //!
 //! Security stance: writes files under the data directory only; never logs passwords.
 
@@ -66,7 +68,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds a local domain. `Exists` when it already is one.
     async fn domain_add(&self, domain: &Domain) -> Result<()>;
-    /// Removes a local domain; `Invalid` while it still has accounts, `NotFound` if absent.
+    /// Removes a local domain; `Invalid` while it still has accounts or aliases,
+    /// `NotFound` if absent.
     async fn domain_remove(&self, domain: &Domain) -> Result<()>;
     /// All local domains, sorted.
     async fn domain_list(&self) -> Result<Vec<Domain>>;
@@ -76,16 +79,34 @@ pub trait Store: Send + Sync + 'static {
     // ---- accounts ------------------------------------------------------------------
 
     /// Creates an account with its INBOX. The domain must be local (`Invalid` otherwise);
-    /// `Exists` if the address is taken. `password_hash` comes from [`password::hash`].
+    /// `Exists` if the address is taken by an account or an alias. `password_hash` comes
+    /// from [`password::hash`].
     async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId>;
     /// Replaces an account's password hash.
     async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()>;
-    /// Deletes an account, its mailboxes and messages.
+    /// Deletes an account, its mailboxes and messages, and every alias pointing to it.
     async fn account_remove(&self, address: &Address) -> Result<()>;
     /// All accounts, sorted by address.
     async fn account_list(&self) -> Result<Vec<Account>>;
     /// Looks an account up by address (case-insensitive).
     async fn account_get(&self, address: &Address) -> Result<Option<Account>>;
+
+    // ---- aliases -------------------------------------------------------------------
+
+    /// Adds an alias: mail for `alias` (in a local domain) is delivered to the account
+    /// `target`. `Invalid` if alias's domain is not local, or target is not an existing
+    /// account (an alias cannot point to another alias); `Exists` if the alias address is
+    /// already an alias or an account. Both addresses compare case-insensitively; the
+    /// alias is kept as written, for display.
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()>;
+    /// Removes an alias (case-insensitive); `NotFound` if absent.
+    async fn alias_remove(&self, alias: &Address) -> Result<()>;
+    /// All aliases as (alias as added, target account's address), sorted by the alias's
+    /// normalized form.
+    async fn alias_list(&self) -> Result<Vec<(Address, Address)>>;
+    /// The account mail for `address` goes to: the account itself when one exists, else
+    /// the account an alias points to, else None. Case-insensitive like `account_get`.
+    async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>>;
 
     // ---- mailboxes and messages ----------------------------------------------------
 

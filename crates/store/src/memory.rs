@@ -43,6 +43,13 @@ struct Folder {
     messages: BTreeMap<u32, Message>,
 }
 
+/// An alias: the address as added, and the account it delivers to.
+#[derive(Debug, Clone)]
+struct Alias {
+    address: Address,
+    account: i64,
+}
+
 /// A queue entry.
 #[derive(Debug)]
 struct Entry {
@@ -60,6 +67,8 @@ struct State {
     accounts: BTreeMap<i64, Account>,
     /// Row id by normalized address.
     by_address: HashMap<String, i64>,
+    /// Aliases by normalized address (never also a key of `by_address`).
+    aliases: BTreeMap<String, Alias>,
     folders: BTreeMap<i64, Folder>,
     queue: HashMap<QueueId, Entry>,
     next_id: i64,
@@ -177,6 +186,16 @@ impl Store for MemoryStore {
                 "domain {domain} still has {accounts} account(s)"
             )));
         }
+        let aliases = s
+            .aliases
+            .values()
+            .filter(|a| a.address.domain() == domain)
+            .count();
+        if aliases > 0 {
+            return Err(StoreError::Invalid(format!(
+                "domain {domain} still has {aliases} alias(es)"
+            )));
+        }
         s.domains.remove(domain);
         Ok(())
     }
@@ -200,6 +219,9 @@ impl Store for MemoryStore {
         let key = address.normalized();
         if s.by_address.contains_key(&key) {
             return Err(StoreError::Exists(format!("account {address}")));
+        }
+        if s.aliases.contains_key(&key) {
+            return Err(StoreError::Exists(format!("alias {address}")));
         }
         let id = s.new_id();
         s.accounts.insert(
@@ -250,6 +272,8 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("account {address}")))?;
         s.accounts.remove(&id);
         s.folders.retain(|_, f| f.account != AccountId(id));
+        // Its aliases go with it, as the SQLite backend's ON DELETE CASCADE.
+        s.aliases.retain(|_, a| a.account != id);
         Ok(())
     }
 
@@ -266,6 +290,65 @@ impl Store for MemoryStore {
             .get(&address.normalized())
             .and_then(|id| s.accounts.get(id))
             .cloned())
+    }
+
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()> {
+        let mut s = self.lock();
+        if !s.domains.contains(alias.domain()) {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a local domain",
+                alias.domain()
+            )));
+        }
+        let Some(account) = s.by_address.get(&target.normalized()).copied() else {
+            return Err(StoreError::Invalid(format!(
+                "alias target {target} is not an account"
+            )));
+        };
+        let key = alias.normalized();
+        if s.by_address.contains_key(&key) {
+            return Err(StoreError::Exists(format!("account {alias}")));
+        }
+        if s.aliases.contains_key(&key) {
+            return Err(StoreError::Exists(format!("alias {alias}")));
+        }
+        s.aliases.insert(
+            key,
+            Alias {
+                address: alias.clone(),
+                account,
+            },
+        );
+        Ok(())
+    }
+
+    async fn alias_remove(&self, alias: &Address) -> Result<()> {
+        match self.lock().aliases.remove(&alias.normalized()) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound(format!("alias {alias}"))),
+        }
+    }
+
+    async fn alias_list(&self) -> Result<Vec<(Address, Address)>> {
+        let s = self.lock();
+        // BTreeMap order is the normalized address's, as SQLite's ORDER BY.
+        Ok(s.aliases
+            .values()
+            .filter_map(|a| {
+                let target = s.accounts.get(&a.account)?;
+                Some((a.address.clone(), target.address.clone()))
+            })
+            .collect())
+    }
+
+    async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>> {
+        let s = self.lock();
+        let key = address.normalized();
+        let id = s
+            .by_address
+            .get(&key)
+            .or_else(|| s.aliases.get(&key).map(|a| &a.account));
+        Ok(id.and_then(|id| s.accounts.get(id)).cloned())
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {

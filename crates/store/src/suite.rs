@@ -6,10 +6,16 @@
 //! Where it sits: test-only. It pins down the contract written on the [`Store`] trait:
 //! error kinds, case-insensitive accounts, byte-exact delivery, idempotent delivery,
 //! ascending never-reused UIDs (RFC 3501 §2.3.1.1), queue outcomes and collection.
+//! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`).
+
+mod aliases;
 
 use message::{Address, BodyType, Domain, Envelope, QueueId};
 
 use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
+use aliases::{
+    account_remove_takes_aliases, alias_basics, alias_errors, domain_remove_refused_while_aliases,
+};
 
 /// A body with CRLFs, a NUL, 8-bit bytes and no final newline: every byte must survive.
 const BODY: &[u8] =
@@ -667,4 +673,8 @@ suite!(
     queue_collect,
     message_remove,
     account_remove_takes_messages,
+    alias_basics,
+    alias_errors,
+    account_remove_takes_aliases,
+    domain_remove_refused_while_aliases,
 );

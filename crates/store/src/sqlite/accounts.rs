@@ -11,6 +11,7 @@
 use message::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::aliases::{alias_exists, count_in_domain};
 use super::queue::unreferenced;
 use crate::{Account, AccountId, Mailbox, MailboxId, Result, StoreError};
 
@@ -30,7 +31,7 @@ pub(super) fn domain_add(c: &Connection, domain: &Domain) -> Result<()> {
     Ok(())
 }
 
-/// Removes a local domain that has no accounts left.
+/// Removes a local domain that has no accounts or aliases left.
 pub(super) fn domain_remove(c: &Connection, domain: &Domain) -> Result<()> {
     if !domain_is_local(c, domain)? {
         return Err(StoreError::NotFound(format!("domain {domain}")));
@@ -43,6 +44,12 @@ pub(super) fn domain_remove(c: &Connection, domain: &Domain) -> Result<()> {
     if accounts > 0 {
         return Err(StoreError::Invalid(format!(
             "domain {domain} still has {accounts} account(s)"
+        )));
+    }
+    let aliases = count_in_domain(c, domain)?;
+    if aliases > 0 {
+        return Err(StoreError::Invalid(format!(
+            "domain {domain} still has {aliases} alias(es)"
         )));
     }
     c.execute("DELETE FROM domains WHERE name = ?1", [domain.as_str()])?;
@@ -115,6 +122,9 @@ pub(super) fn account_add(
     if account_id(c, &key)?.is_some() {
         return Err(StoreError::Exists(format!("account {address}")));
     }
+    if alias_exists(c, &key)? {
+        return Err(StoreError::Exists(format!("alias {address}")));
+    }
     c.execute(
         "INSERT INTO accounts(address_key, address, domain, password_hash)
          VALUES (?1, ?2, ?3, ?4)",
@@ -136,7 +146,7 @@ pub(super) fn account_add(
 }
 
 /// The row id of the account whose normalized address is `key`.
-fn account_id(c: &Connection, key: &str) -> Result<Option<i64>> {
+pub(super) fn account_id(c: &Connection, key: &str) -> Result<Option<i64>> {
     Ok(
         c.prepare_cached("SELECT id FROM accounts WHERE address_key = ?1")?
             .query_row([key], |r| r.get(0))
@@ -160,7 +170,8 @@ pub(super) fn account_set_password(
     Ok(())
 }
 
-/// Deletes an account with its mailboxes and messages. Returns the body files no row
+/// Deletes an account with its mailboxes, messages and the aliases pointing to it.
+/// Returns the body files no row
 /// references any more, for the caller to delete after the commit.
 pub(super) fn account_remove(c: &Connection, address: &Address) -> Result<Vec<String>> {
     let Some(id) = account_id(c, &address.normalized())? else {
@@ -173,18 +184,18 @@ pub(super) fn account_remove(c: &Connection, address: &Address) -> Result<Vec<St
     let blobs = stmt
         .query_map([id], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    // Mailboxes and their messages go with it (ON DELETE CASCADE).
+    // Mailboxes, their messages and its aliases go with it (ON DELETE CASCADE).
     c.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
     unreferenced(c, blobs)
 }
 
 /// Builds an [`Account`] from `SELECT id, address, password_hash`.
-fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
+pub(super) fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
 }
 
 /// Checks an account row read back from disk.
-fn account_from(id: i64, address: &str, password_hash: String) -> Result<Account> {
+pub(super) fn account_from(id: i64, address: &str, password_hash: String) -> Result<Account> {
     let address = Address::parse(address).map_err(|e| {
         StoreError::Damaged(format!("account {id} has a bad address {address:?}: {e}"))
     })?;

@@ -24,6 +24,7 @@
 //! logs passwords or hashes.
 
 mod accounts;
+mod aliases;
 mod blobs;
 mod messages;
 mod queue;
@@ -296,6 +297,26 @@ impl Store for SqliteStore {
     async fn account_get(&self, address: &Address) -> Result<Option<Account>> {
         let address = address.clone();
         self.read(move |c| accounts::account_get(c, &address)).await
+    }
+
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()> {
+        let (alias, target) = (alias.clone(), target.clone());
+        self.write(move |c| aliases::alias_add(c, &alias, &target))
+            .await
+    }
+
+    async fn alias_remove(&self, alias: &Address) -> Result<()> {
+        let alias = alias.clone();
+        self.write(move |c| aliases::alias_remove(c, &alias)).await
+    }
+
+    async fn alias_list(&self) -> Result<Vec<(Address, Address)>> {
+        self.read(aliases::alias_list).await
+    }
+
+    async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>> {
+        let address = address.clone();
+        self.read(move |c| aliases::resolve(c, &address)).await
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {

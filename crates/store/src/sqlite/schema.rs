@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,8 +107,26 @@ CREATE TABLE queue_recipients (
 CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt);
 ";
 
+/// Version 2: mail aliases.
+///
+/// - `aliases.address` is [`message::Address::normalized`], the lookup key; `display`
+///   keeps the alias as added. An address is never both an alias and an account
+///   (`accounts.address_key`); the store checks that inside the writing transaction.
+/// - `account_id` is the account the alias delivers to; removing the account removes
+///   its aliases (ON DELETE CASCADE, indexed so the cascade does not scan).
+/// - There is no domain column: the domain is what follows the last `@` of `address`,
+///   which `domain_remove` matches to refuse removing a domain that still has aliases.
+const MIGRATION_2: &str = "
+CREATE TABLE aliases (
+    address    TEXT PRIMARY KEY,
+    display    TEXT NOT NULL,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX aliases_account ON aliases(account_id);
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// Applies the settings every connection shares.
 fn configure(conn: &Connection) -> Result<()> {
@@ -132,6 +150,19 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
     migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Creates a database at `path` as an older Postie would have left it: the migrations up
+/// to `version` only, with `user_version` set to it. For migration tests.
+#[cfg(test)]
+pub(crate) fn create_at_version(path: &Path, version: i64) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    for sql in MIGRATIONS.iter().take(version as usize) {
+        conn.execute_batch(sql)?;
+    }
+    conn.pragma_update(None, "user_version", version)?;
     Ok(conn)
 }
 

@@ -1,6 +1,9 @@
 //! Tests only the SQLite backend can have: durability across reopen, group commit,
 //! damaged files on disk, two processes on one data directory, body-file lifetime and
-//! the orphan sweep. The shared behaviour suite is in `src/suite.rs`.
+//! the orphan sweep. The shared behaviour suite is in `src/suite.rs`; migration and
+//! alias tests are in the child module `aliases` (`tests/aliases.rs`).
+
+mod aliases;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

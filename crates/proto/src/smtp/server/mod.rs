@@ -393,6 +393,8 @@ impl Session {
         if line.contains(&0) {
             return self.error(Reply::syntax_error(), out);
         }
+        let rewritten = postmaster_with_domain(line, &self.policy.hostname);
+        let line = rewritten.as_deref().unwrap_or(line);
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request,
             Err(e) => return self.parse_error(e, out),
@@ -484,4 +486,23 @@ impl Session {
             }
         }
     }
+}
+
+/// RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>` (any case) without a domain must be
+/// accepted; it names this host's postmaster. Returns the line with the domain added,
+/// or `None` for any other line. (The command parser wants a domain in every path.)
+fn postmaster_with_domain(line: &[u8], hostname: &str) -> Option<Vec<u8>> {
+    const BARE: &[u8] = b"<postmaster>";
+    if line.len() < 4 || !line[..4].eq_ignore_ascii_case(b"RCPT") {
+        return None;
+    }
+    let at = line
+        .windows(BARE.len())
+        .position(|w| w.eq_ignore_ascii_case(BARE))?;
+    let mut out = Vec::with_capacity(line.len() + hostname.len() + 1);
+    out.extend_from_slice(&line[..at + BARE.len() - 1]);
+    out.push(b'@');
+    out.extend_from_slice(hostname.as_bytes());
+    out.extend_from_slice(&line[at + BARE.len() - 1..]);
+    Some(out)
 }

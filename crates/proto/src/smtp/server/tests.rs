@@ -43,6 +43,7 @@ impl T {
                     Output::Query(Query::Recipient(a)) => {
                         let v = match (a.domain().as_str(), a.local().to_lowercase().as_str()) {
                             ("example.org", "alice" | "jösé") => RecipientVerdict::Local,
+                            ("mx.example.org", "postmaster") => RecipientVerdict::Local,
                             ("example.org", _) => RecipientVerdict::Unknown,
                             ("broken.example", _) => RecipientVerdict::TempFail,
                             _ => RecipientVerdict::Remote,
@@ -144,6 +145,20 @@ fn local_delivery_transaction() {
     assert!(t.messages[1].envelope.sender.is_none());
     t.cmd("QUIT", "221 2.0.0");
     assert!(t.closed);
+}
+
+#[test]
+fn postmaster_without_a_domain_is_this_host() {
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd("MAIL FROM:<a@b.example>", "250");
+    t.cmd("RCPT TO:<Postmaster>", "250 2.1.5");
+    t.cmd("DATA", "354");
+    t.cmd("x\r\n.", "250");
+    assert_eq!(
+        t.messages[0].envelope.recipients[0].to_string(),
+        "Postmaster@mx.example.org"
+    );
 }
 
 #[test]
