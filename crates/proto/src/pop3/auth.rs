@@ -7,7 +7,7 @@
 
 use super::transaction::Maildrop;
 use super::{LoginResult, Mode, Output, Query, Response, SASL_MECHANISMS, Session, State};
-use crate::sasl::{self, SaslError};
+use crate::sasl::{self, Exchange, Mechanism, SaslError, Step};
 
 impl Session {
     /// USER name (RFC 1939 §7). The answer does not say whether the user exists.
@@ -66,76 +66,40 @@ impl Session {
             [mechanism, initial] => (mechanism, Some(initial)),
             _ => return self.error(Response::too_many_arguments(), out),
         };
-        if mechanism.eq_ignore_ascii_case("PLAIN") {
-            match initial {
-                None => {
-                    // RFC 5034 §4: "+" and a space, then the (empty) challenge.
-                    out.push(Output::Send(challenge(b"")));
-                    self.mode = Mode::AuthPlain;
-                }
-                Some(initial) => self.plain_response(initial, out),
-            }
-        } else if mechanism.eq_ignore_ascii_case("LOGIN") {
-            match initial {
-                None => {
-                    out.push(Output::Send(challenge(b"Username:")));
-                    self.mode = Mode::AuthLoginUser;
-                }
-                Some(initial) => self.login_user(initial, out),
-            }
-        } else {
-            self.error(Response::unknown_mechanism(), out)
-        }
+        let Some(mechanism) = Mechanism::from_name(mechanism) else {
+            return self.error(Response::unknown_mechanism(), out);
+        };
+        let (exchange, step) = Exchange::start(mechanism, initial);
+        self.sasl_step(exchange, step, out);
     }
 
     /// A line sent in answer to a `+` challenge (RFC 5034 §4).
     pub(super) fn auth_continuation(&mut self, line: &[u8], out: &mut Vec<Output>) {
-        let mode = std::mem::replace(&mut self.mode, Mode::Command);
+        let Mode::Sasl(mut exchange) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return;
+        };
         let Ok(text) = std::str::from_utf8(line) else {
             return self.error(Response::bad_base64(), out);
         };
-        match mode {
-            Mode::AuthPlain => self.plain_response(text, out),
-            Mode::AuthLoginUser => self.login_user(text, out),
-            Mode::AuthLoginPassword(username) => {
-                match sasl::decode_line(text).and_then(sasl::login_field) {
-                    Ok(password) => self.ask_login(username, password, out),
-                    Err(e) => self.sasl_error(e, out),
-                }
-            }
-            other => self.mode = other,
-        }
+        let step = exchange.respond(text);
+        self.sasl_step(exchange, step, out);
     }
 
-    fn plain_response(&mut self, text: &str, out: &mut Vec<Output>) {
-        match sasl::decode_line(text).and_then(|d| sasl::parse_plain(&d)) {
-            Ok(creds) if !creds.authzid.is_empty() && creds.authzid != creds.username => {
-                // Acting as another user is not supported.
-                self.auth_failure(out)
+    fn sasl_step(&mut self, exchange: Exchange, step: Step, out: &mut Vec<Output>) {
+        match step {
+            Step::Challenge(data) => {
+                // RFC 5034 §4: "+", a space, then the base64 challenge.
+                out.push(Output::Send(
+                    format!("+ {}\r\n", sasl::encode(&data)).into_bytes(),
+                ));
+                self.mode = Mode::Sasl(exchange);
             }
-            Ok(creds) => self.ask_login(creds.username, creds.password, out),
-            Err(e) => self.sasl_error(e, out),
-        }
-    }
-
-    fn login_user(&mut self, text: &str, out: &mut Vec<Output>) {
-        match sasl::decode_line(text).and_then(sasl::login_field) {
-            Ok(user) => {
-                out.push(Output::Send(challenge(b"Password:")));
-                self.mode = Mode::AuthLoginPassword(user);
-            }
-            Err(e) => self.sasl_error(e, out),
-        }
-    }
-
-    fn sasl_error(&mut self, error: SaslError, out: &mut Vec<Output>) {
-        let response = match error {
+            Step::Done(creds) => self.ask_login(creds.username, creds.password, out),
             // RFC 5034 §4: a `*` line cancels, and the server answers -ERR.
-            SaslError::Cancelled => Response::auth_cancelled(),
-            SaslError::BadBase64 => Response::bad_base64(),
-            SaslError::Malformed => return self.auth_failure(out),
-        };
-        self.error(response, out)
+            Step::Failed(SaslError::Cancelled) => self.error(Response::auth_cancelled(), out),
+            Step::Failed(SaslError::BadBase64) => self.error(Response::bad_base64(), out),
+            Step::Failed(SaslError::Malformed) => self.auth_failure(out),
+        }
     }
 
     fn ask_login(&mut self, username: String, password: String, out: &mut Vec<Output>) {
@@ -192,9 +156,4 @@ impl Session {
         self.state = State::Authorization { user: None };
         self.mode = Mode::AwaitTls;
     }
-}
-
-/// A SASL challenge line: `+`, a space, the base64 text (RFC 5034 §4).
-fn challenge(data: &[u8]) -> Vec<u8> {
-    format!("+ {}\r\n", sasl::encode(data)).into_bytes()
 }

@@ -60,8 +60,11 @@ pub const MAX_UID_LEN: usize = 70;
 /// The driver runs the timer and feeds [`Input::Timeout`].
 pub const MIN_AUTOLOGOUT_SECS: u64 = 600;
 
-/// The SASL mechanisms offered (RFC 5034 §4; PLAIN is RFC 4616).
-pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "LOGIN"];
+/// The SASL mechanisms offered (RFC 5034 §4): those of [`crate::sasl::Mechanism`].
+pub const SASL_MECHANISMS: &[&str] = &[
+    crate::sasl::Mechanism::ALL[0].name(),
+    crate::sasl::Mechanism::ALL[1].name(),
+];
 
 /// What the driver hands the session.
 #[derive(Debug)]
@@ -188,12 +191,8 @@ enum Mode {
     Command,
     /// Skipping the rest of an over-long line.
     DiscardLine,
-    /// `AUTH PLAIN` sent the empty challenge; the next line is the response.
-    AuthPlain,
-    /// `AUTH LOGIN` asked for the user name.
-    AuthLoginUser,
-    /// `AUTH LOGIN` asked for the password of this user.
-    AuthLoginPassword(String),
+    /// In a SASL exchange (RFC 5034 §4): the next line answers its challenge.
+    Sasl(crate::sasl::Exchange),
     /// Waiting for [`Answer::Login`] for this user.
     AwaitLogin(String),
     /// Waiting for [`Answer::Message`]: the listed size, and the TOP line count.
@@ -343,10 +342,7 @@ impl Session {
                     self.input.drain(..=pos);
                     self.mode = Mode::Command;
                 }
-                Mode::Command
-                | Mode::AuthPlain
-                | Mode::AuthLoginUser
-                | Mode::AuthLoginPassword(_) => {
+                Mode::Command | Mode::Sasl(_) => {
                     let command = matches!(self.mode, Mode::Command);
                     let limit = if command {
                         MAX_COMMAND_LINE

@@ -1,8 +1,8 @@
-//! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms.
+//! AUTH (RFC 4954) with the mechanisms of [`crate::sasl`] (PLAIN, LOGIN).
 
 use super::{Answer, Mode, Output, Query, Session};
 use crate::reply::Reply;
-use crate::sasl::{self, SaslError};
+use crate::sasl::{self, Exchange, Mechanism, SaslError, Step};
 
 impl Session {
     pub(super) fn auth(&mut self, mechanism: u64, initial: &str, out: &mut Vec<Output>) {
@@ -19,78 +19,50 @@ impl Session {
             // RFC 4954 §6: 538 when the mechanism needs an encrypted channel.
             return self.error(Reply::encryption_required(), out);
         }
-        match mechanism {
-            smtp_proto::AUTH_PLAIN if initial.is_empty() => {
-                out.push(Output::Reply(Reply::plain(334, vec!["".into()])));
-                self.mode = Mode::AuthPlain;
-            }
-            smtp_proto::AUTH_PLAIN => self.plain_response(initial, out),
-            smtp_proto::AUTH_LOGIN if initial.is_empty() => {
-                out.push(Output::Reply(login_prompt(b"Username")));
-                self.mode = Mode::AuthLoginUser;
-            }
-            smtp_proto::AUTH_LOGIN => self.login_user(initial, out),
-            _ => self.error(Reply::unknown_mechanism(), out),
-        }
+        let mechanism = match mechanism {
+            smtp_proto::AUTH_PLAIN => Mechanism::Plain,
+            smtp_proto::AUTH_LOGIN => Mechanism::Login,
+            _ => return self.error(Reply::unknown_mechanism(), out),
+        };
+        let initial = (!initial.is_empty()).then_some(initial);
+        let (exchange, step) = Exchange::start(mechanism, initial);
+        self.sasl_step(exchange, step, out);
     }
 
     /// A line sent in answer to a `334` challenge.
     pub(super) fn auth_continuation(&mut self, line: &[u8], out: &mut Vec<Output>) {
-        let mode = std::mem::replace(&mut self.mode, Mode::Command);
+        let Mode::Sasl(mut exchange) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return;
+        };
         let Ok(text) = std::str::from_utf8(line) else {
             return self.error(Reply::bad_base64(), out);
         };
-        let text = text.trim_end_matches(['\r', '\n']);
-        match mode {
-            Mode::AuthPlain => self.plain_response(text, out),
-            Mode::AuthLoginUser => self.login_user(text, out),
-            Mode::AuthLoginPassword(username) => {
-                match sasl::decode_line(text).and_then(sasl::login_field) {
-                    Ok(password) => self.ask_login(username, password, out),
-                    Err(e) => self.sasl_error(e, out),
-                }
+        let step = exchange.respond(text);
+        self.sasl_step(exchange, step, out);
+    }
+
+    fn sasl_step(&mut self, exchange: Exchange, step: Step, out: &mut Vec<Output>) {
+        match step {
+            Step::Challenge(data) => {
+                // RFC 4954 §4: "334 " and the base64 challenge, no enhanced code.
+                out.push(Output::Reply(Reply::plain(
+                    334,
+                    vec![sasl::encode(&data).into()],
+                )));
+                self.mode = Mode::Sasl(exchange);
             }
-            other => self.mode = other,
-        }
-    }
-
-    fn plain_response(&mut self, text: &str, out: &mut Vec<Output>) {
-        match sasl::decode_line(text).and_then(|d| sasl::parse_plain(&d)) {
-            Ok(creds) if !creds.authzid.is_empty() && creds.authzid != creds.username => {
-                // Acting as another user is not supported.
-                self.auth_failure(out)
+            Step::Done(creds) => {
+                out.push(Output::Query(Query::Login {
+                    username: creds.username.clone(),
+                    password: creds.password,
+                }));
+                self.mode = Mode::AwaitLogin;
+                self.pending_login = Some(creds.username);
             }
-            Ok(creds) => self.ask_login(creds.username, creds.password, out),
-            Err(e) => self.sasl_error(e, out),
+            Step::Failed(SaslError::Cancelled) => self.error(Reply::auth_cancelled(), out),
+            Step::Failed(SaslError::BadBase64) => self.error(Reply::bad_base64(), out),
+            Step::Failed(SaslError::Malformed) => self.auth_failure(out),
         }
-    }
-
-    fn login_user(&mut self, text: &str, out: &mut Vec<Output>) {
-        match sasl::decode_line(text).and_then(sasl::login_field) {
-            Ok(user) => {
-                out.push(Output::Reply(login_prompt(b"Password")));
-                self.mode = Mode::AuthLoginPassword(user);
-            }
-            Err(e) => self.sasl_error(e, out),
-        }
-    }
-
-    fn sasl_error(&mut self, error: SaslError, out: &mut Vec<Output>) {
-        let reply = match error {
-            SaslError::Cancelled => Reply::auth_cancelled(),
-            SaslError::BadBase64 => Reply::bad_base64(),
-            SaslError::Malformed => return self.auth_failure(out),
-        };
-        self.error(reply, out)
-    }
-
-    fn ask_login(&mut self, username: String, password: String, out: &mut Vec<Output>) {
-        out.push(Output::Query(Query::Login {
-            username: username.clone(),
-            password,
-        }));
-        self.mode = Mode::AwaitLogin;
-        self.pending_login = Some(username);
     }
 
     pub(super) fn login_answer(&mut self, answer: Answer, out: &mut Vec<Output>) {
@@ -112,9 +84,4 @@ impl Session {
             self.close_with(Reply::too_many_errors(), out);
         }
     }
-}
-
-/// A `334` LOGIN prompt: base64 of "Username" / "Password".
-fn login_prompt(word: &[u8]) -> Reply {
-    Reply::plain(334, vec![sasl::encode(word).into()])
 }

@@ -182,9 +182,8 @@ enum Mode {
         /// The chunk is consumed but refused with this reply.
         refuse: Option<Reply>,
     },
-    AuthPlain,
-    AuthLoginUser,
-    AuthLoginPassword(String),
+    /// In a SASL exchange, waiting for the client's next line (RFC 4954 §4).
+    Sasl(crate::sasl::Exchange),
     /// Waiting for an [`Answer`] to a query.
     AwaitLogin,
     AwaitRecipient(Address),
@@ -336,10 +335,7 @@ impl Session {
                     self.input.drain(..=pos);
                     self.mode = Mode::Command;
                 }
-                Mode::Command
-                | Mode::AuthPlain
-                | Mode::AuthLoginUser
-                | Mode::AuthLoginPassword(_) => {
+                Mode::Command | Mode::Sasl(_) => {
                     let limit = if matches!(self.mode, Mode::Command) {
                         MAX_COMMAND_LINE
                     } else {
