@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use store::Store;
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 /// What every connection driver shares.
 pub(crate) struct Shared {
@@ -209,18 +211,48 @@ async fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shar
         };
         let _ = socket.set_nodelay(true);
         let active = ActiveSession::start(shared.clone());
-        tokio::spawn(async move {
-            let shared = &active.0;
-            match protocol {
-                Protocol::Smtp(kind) => {
-                    let slot = shared.smtp_limits.acquire(peer.ip());
-                    smtp_driver::serve(socket, peer, kind, slot, shared).await;
-                }
-                Protocol::Pop3 { implicit_tls } => {
-                    let slot = shared.pop3_limits.acquire(peer.ip());
-                    pop3_driver::serve(socket, peer, implicit_tls, slot, shared).await;
-                }
-            }
-        });
+        tokio::spawn(async move { serve_connection(socket, peer, protocol, &active.0).await });
     }
+}
+
+/// Runs one connection: takes a connection slot (or turns the client away with the
+/// protocol's "too many connections" line), then hands the socket to the protocol's
+/// driver, inside a log span naming the protocol, session id and peer.
+async fn serve_connection(
+    socket: TcpStream,
+    peer: SocketAddr,
+    protocol: Protocol,
+    shared: &Shared,
+) {
+    let (name, limits) = match protocol {
+        Protocol::Smtp(_) => ("smtp", &shared.smtp_limits),
+        Protocol::Pop3 { .. } => ("pop3", &shared.pop3_limits),
+    };
+    let span =
+        tracing::info_span!("conn", proto = name, session = shared.session_id(), peer = %peer);
+    async move {
+        let Some(_slot) = limits.acquire(peer.ip()) else {
+            tracing::info!("connection limit reached");
+            let refusal = match protocol {
+                Protocol::Smtp(_) => proto::Reply::too_many_connections().to_wire(),
+                Protocol::Pop3 { .. } => proto::pop3::Response::too_many_connections().to_wire(),
+            };
+            let mut socket = socket;
+            let _ = socket.write_all(&refusal).await;
+            return;
+        };
+        tracing::debug!("connected");
+        let result = match protocol {
+            Protocol::Smtp(kind) => smtp_driver::serve(socket, peer, kind, shared).await,
+            Protocol::Pop3 { implicit_tls } => {
+                pop3_driver::serve(socket, peer, implicit_tls, shared).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        tracing::debug!("disconnected");
+    }
+    .instrument(span)
+    .await
 }

@@ -6,19 +6,17 @@
 //! UIDL values are `%08X%08X` of the message's IMAP UID and its mailbox's UIDVALIDITY,
 //! so they never change while the message exists and name the same message IMAP does.
 
-use crate::limits::Slot;
 use crate::listen::Shared;
 use crate::locks::MailboxLock;
 use message::Address;
 use proto::pop3::{
-    Answer, Input, LoginResult, MessageInfo, Output, Pop3Policy, Query, Response, Session, Waiting,
+    Answer, Input, LoginResult, MessageInfo, Output, Pop3Policy, Query, Session, Waiting,
 };
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use store::MailboxId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::Instrument;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,36 +36,8 @@ struct Driver<'a> {
     maildrop: Option<Maildrop>,
 }
 
-/// Serves one accepted POP3 connection to its end. `implicit_tls` for the pop3s
-/// listener; `slot` is `None` when a connection limit was reached.
+/// Serves one accepted POP3 connection to its end; `implicit_tls` for the pop3s listener.
 pub(crate) async fn serve(
-    socket: TcpStream,
-    peer: SocketAddr,
-    implicit_tls: bool,
-    slot: Option<Slot>,
-    shared: &Shared,
-) {
-    let id = shared.session_id();
-    let span = tracing::info_span!("pop3", session = id, peer = %peer);
-    async move {
-        let Some(_slot) = slot else {
-            tracing::info!("connection limit reached");
-            let mut socket = socket;
-            let _ = socket
-                .write_all(&Response::too_many_connections().to_wire())
-                .await;
-            return;
-        };
-        if let Err(e) = serve_inner(socket, peer, implicit_tls, shared).await {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
-        tracing::debug!("disconnected");
-    }
-    .instrument(span)
-    .await
-}
-
-async fn serve_inner(
     socket: TcpStream,
     peer: SocketAddr,
     implicit_tls: bool,

@@ -5,7 +5,6 @@
 //! A message is acknowledged with "250 2.0.0 Ok: queued as ID" only after
 //! `Store::enqueue` returned, i.e. after it is on stable storage.
 
-use crate::limits::Slot;
 use crate::listen::Shared;
 use delivery::route::Route;
 use message::QueueId;
@@ -19,7 +18,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::Instrument;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,34 +32,6 @@ enum Flow {
 
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve(
-    socket: TcpStream,
-    peer: SocketAddr,
-    kind: ListenerKind,
-    slot: Option<Slot>,
-    shared: &Shared,
-) {
-    let id = shared.session_id();
-    let span = tracing::info_span!("smtp", session = id, peer = %peer);
-    async move {
-        let Some(_slot) = slot else {
-            tracing::info!("connection limit reached");
-            let mut socket = socket;
-            let _ = socket
-                .write_all(&Reply::too_many_connections().to_wire())
-                .await;
-            return;
-        };
-        tracing::debug!("connected");
-        if let Err(e) = serve_inner(socket, peer, kind, shared).await {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
-        tracing::debug!("disconnected");
-    }
-    .instrument(span)
-    .await
-}
-
-async fn serve_inner(
     socket: TcpStream,
     peer: SocketAddr,
     kind: ListenerKind,
