@@ -6,7 +6,7 @@ Each test starts its own server (function scope), so any test can run alone:
 
 import pytest
 
-from harness import Server
+from harness import POP3_LISTEN, Server
 
 
 # ----- pytest wiring ---------------------------------------------------------
@@ -43,6 +43,15 @@ def server_factory(request):
 def server(server_factory):
     """A started server with domain example.org and users alice and bob."""
     srv = server_factory()
+    srv.add_user("alice@example.org", "alice-secret")
+    srv.add_user("bob@example.org", "bob-secret")
+    return srv
+
+
+@pytest.fixture
+def pop3_server(server_factory):
+    """Like `server`, with the pop3 (STLS) and pop3s listeners on as well."""
+    srv = server_factory(listen=POP3_LISTEN)
     srv.add_user("alice@example.org", "alice-secret")
     srv.add_user("bob@example.org", "bob-secret")
     return srv

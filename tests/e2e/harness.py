@@ -19,6 +19,7 @@ run the server in the host's network namespace instead.
 import contextlib
 import ctypes
 import os
+import poplib
 import re
 import shutil
 import signal
@@ -35,6 +36,8 @@ from smtpraw import RawSMTP, client_tls_context
 HOSTNAME = "mx.test.example"
 DEFAULT_DOMAIN = "example.org"
 READY_TIMEOUT = 30.0
+# Both POP3 listeners on a free port, for `Server(listen=POP3_LISTEN)`.
+POP3_LISTEN = {"pop3": ["127.0.0.1:0"], "pop3s": ["127.0.0.1:0"]}
 STOP_TIMEOUT = 30.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -132,7 +135,8 @@ class ServerError(AssertionError):
 class Server:
     """One `postie serve` process with its own temp dir, config and data dir."""
 
-    def __init__(self, root=None, smtp=None, listen=None, auth=None, extra=None, name="postie"):
+    def __init__(self, root=None, smtp=None, listen=None, auth=None, pop3=None, extra=None,
+                 name="postie"):
         self.name = name
         self.bin = postie_bin()
         if not os.path.exists(self.bin):
@@ -168,6 +172,8 @@ class Server:
         self.config["listen"].update(listen or {})
         self.config["smtp"].update(smtp or {})
         self.config["auth"].update(auth or {})
+        if pop3:
+            self.config.setdefault("pop3", {}).update(pop3)
         for key, value in (extra or {}).items():
             if isinstance(value, dict):
                 self.config.setdefault(key, {}).update(value)
@@ -353,6 +359,15 @@ class Server:
                     timeout=timeout, context=client_tls_context(),
                 )
             return smtplib.SMTP(host, port, local_hostname="client.test.example", timeout=timeout)
+
+    def pop3(self, kind="pop3", timeout=30):
+        """A connected poplib client (POP3_SSL for `pop3s`); the greeting has
+        been read (`.getwelcome()`)."""
+        host, port = self.addr(kind)
+        with self.netns():
+            if kind == "pop3s":
+                return poplib.POP3_SSL(host, port, timeout=timeout, context=client_tls_context())
+            return poplib.POP3(host, port, timeout=timeout)
 
     def tool(self, argv, **kwargs):
         """Runs an external client (swaks, curl) where it can reach the server."""
