@@ -130,10 +130,11 @@ impl Response {
     }
 
     /// A multi-line response whose body is message text: this status line, then the
-    /// body with CRLF line ends, byte-stuffed, then the terminating `.` line.
+    /// body with CRLF line ends (bare LF gets its CR), byte-stuffed, then the
+    /// terminating `.` line.
     pub fn with_body(&self, body: &[u8]) -> Vec<u8> {
         let mut out = self.to_wire();
-        out.extend_from_slice(&message::stuffing::dot_stuff(body));
+        message::stuffing::dot_stuff_into(body, &mut out);
         out
     }
 }

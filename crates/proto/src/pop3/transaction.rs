@@ -175,10 +175,10 @@ impl Session {
 /// The RETR or TOP response for a message the driver read: `+OK n octets` (with the
 /// listed size) or `+OK`, the byte-stuffed text with CRLF line ends, and `.`.
 pub(super) fn retrieved(octets: u64, top: Option<usize>, message: &[u8]) -> Vec<u8> {
-    let message = crlf(message);
     match top {
-        None => Response::octets(octets).with_body(&message),
-        Some(lines) => Response::done().with_body(top_of(&message, lines)),
+        // with_body makes every line end in CRLF itself.
+        None => Response::octets(octets).with_body(message),
+        Some(lines) => Response::done().with_body(top_of(&crlf(message), lines)),
     }
 }
 

@@ -107,28 +107,42 @@ impl Blobs {
 
     /// Reads blob `id`, which must be `expected_len` bytes long. Blocking.
     pub(crate) fn read(&self, id: &str, expected_len: u64) -> Result<Vec<u8>> {
+        let mut data = Vec::new();
+        self.read_into(id, expected_len, &mut data)?;
+        Ok(data)
+    }
+
+    /// Like [`Blobs::read`], appending the body to `out` (which keeps what it had, such
+    /// as a message's prefix headers) so the caller needs no second copy. Blocking.
+    pub(crate) fn read_into(&self, id: &str, expected_len: u64, out: &mut Vec<u8>) -> Result<()> {
+        use std::io::Read;
         let path = self.path(id)?;
-        let data = match fs::read(&path) {
-            Ok(data) => data,
+        let before = out.len();
+        let read = fs::File::open(&path).and_then(|mut f| {
+            out.reserve(usize::try_from(expected_len).unwrap_or(0));
+            f.read_to_end(out)
+        });
+        let data_len = match read {
+            Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 tracing::error!(blob = id, "message body file is missing");
                 return Err(StoreError::Damaged(format!("body {id} is missing")));
             }
             Err(e) => return Err(io_err("cannot read", &path, e)),
         };
-        if data.len() as u64 != expected_len {
+        if data_len as u64 != expected_len {
+            out.truncate(before);
             tracing::error!(
                 blob = id,
                 expected = expected_len,
-                found = data.len(),
+                found = data_len,
                 "message body file has the wrong length"
             );
             return Err(StoreError::Damaged(format!(
-                "body {id} is {} bytes, expected {expected_len}",
-                data.len()
+                "body {id} is {data_len} bytes, expected {expected_len}"
             )));
         }
-        Ok(data)
+        Ok(())
     }
 
     /// Deletes blob `id`; a file already gone is fine. Failures are logged, not returned:

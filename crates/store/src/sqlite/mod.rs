@@ -328,17 +328,32 @@ impl Store for SqliteStore {
     }
 
     async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
-        let loc = self
-            .read(move |c| messages::locate(c, mailbox, uid))
-            .await?;
-        let body = self
-            .read_body(loc.blob, loc.body_size, move |c| {
-                Ok(messages::locate(c, mailbox, uid).is_ok())
-            })
-            .await?;
-        let mut full = loc.prefix;
-        full.extend_from_slice(&body);
-        Ok(full)
+        // One trip to the blocking pool for the row and the file: POP3 RETR and IMAP
+        // FETCH call this once per message.
+        let shared = Arc::clone(&self.shared);
+        let read = tokio::task::spawn_blocking(move || {
+            let loc = shared.with_reader(|c| messages::locate(c, mailbox, uid))?;
+            let mut full = loc.prefix;
+            shared
+                .blobs
+                .read_into(&loc.blob, loc.body_size, &mut full)?;
+            Ok(full)
+        })
+        .await
+        .map_err(|e| StoreError::Io(format!("read task failed: {e}")))?;
+        match read {
+            Err(StoreError::Damaged(why)) => {
+                let still_there = self
+                    .read(move |c| Ok(messages::locate(c, mailbox, uid).is_ok()))
+                    .await?;
+                Err(if still_there {
+                    StoreError::Damaged(why)
+                } else {
+                    StoreError::NotFound("removed while being read".into())
+                })
+            }
+            other => other,
+        }
     }
 
     async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
