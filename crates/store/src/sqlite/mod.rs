@@ -171,9 +171,7 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || shared.with_reader(f))
-            .await
-            .map_err(|e| StoreError::Io(format!("read task failed: {e}")))?
+        blocking_read(move || shared.with_reader(f)).await
     }
 
     /// Runs blocking file work on the body folder in `spawn_blocking`.
@@ -227,6 +225,26 @@ impl SqliteStore {
             }
             other => other,
         }
+    }
+}
+
+/// Runs a short blocking read (an indexed SQLite query, a body file from the page
+/// cache). On the multi-threaded runtime it runs in place with `block_in_place`, which
+/// lets the runtime move this worker's other tasks elsewhere: handing each read to the
+/// blocking pool instead cost more than the read itself (POP3 RETR ran 3x slower).
+/// On a current-thread runtime (unit tests) it falls back to `spawn_blocking`.
+async fn blocking_read<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(f)
+    } else {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| StoreError::Io(format!("read task failed: {e}")))?
     }
 }
 
@@ -331,7 +349,7 @@ impl Store for SqliteStore {
         // One trip to the blocking pool for the row and the file: POP3 RETR and IMAP
         // FETCH call this once per message.
         let shared = Arc::clone(&self.shared);
-        let read = tokio::task::spawn_blocking(move || {
+        let read = blocking_read(move || {
             let loc = shared.with_reader(|c| messages::locate(c, mailbox, uid))?;
             let mut full = loc.prefix;
             shared
@@ -339,8 +357,7 @@ impl Store for SqliteStore {
                 .read_into(&loc.blob, loc.body_size, &mut full)?;
             Ok(full)
         })
-        .await
-        .map_err(|e| StoreError::Io(format!("read task failed: {e}")))?;
+        .await;
         match read {
             Err(StoreError::Damaged(why)) => {
                 let still_there = self
