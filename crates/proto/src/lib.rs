@@ -14,4 +14,7 @@ pub mod reply;
 pub mod sasl;
 pub mod smtp;
 
+#[cfg(test)]
+mod testing;
+
 pub use reply::Reply;

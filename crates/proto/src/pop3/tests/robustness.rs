@@ -2,6 +2,7 @@
 //! boundaries and random input.
 
 use super::*;
+use crate::testing::XorShift;
 
 #[test]
 fn long_lines() {
@@ -117,21 +118,6 @@ fn chunk_boundaries_do_not_matter() {
     assert_eq!(whole.1.last(), Some(&Query::Commit { deleted: vec![1] }));
     for size in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] {
         assert_eq!(run(size), whole, "chunk size {size}");
-    }
-}
-
-/// A small deterministic generator, so the robustness test needs no extra crate.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

@@ -1,6 +1,7 @@
 //! Session transcripts: the SMTP rules checked without sockets.
 
 use super::*;
+use crate::testing::XorShift;
 
 /// A session with a fake directory: `example.org` is local with users alice and jösé,
 /// everything else is remote; alice's password is `secret`.
@@ -451,21 +452,6 @@ fn chunk_boundaries_do_not_matter() {
         assert_eq!(t.messages, whole.1, "chunk size {size}");
     }
     assert_eq!(whole.1.len(), 2);
-}
-
-/// A small deterministic generator, so the robustness test needs no extra crate.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Random mixes of real commands, junk and odd line endings, cut at random places, never
