@@ -55,8 +55,7 @@ pub(crate) async fn serve(
     let mut driver = Driver { shared, peer, kind };
     if kind == ListenerKind::Submissions {
         // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
-        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        let mut tls = tls;
+        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
         tls.write_all(&session.greeting().to_wire()).await?;
         driver.pump(&mut session, &mut tls).await?;
         return Ok(());
