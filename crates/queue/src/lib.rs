@@ -68,6 +68,13 @@ pub struct QueueRunner {
     pub poll_interval: Duration,
     /// How many messages to work on at once.
     pub batch: usize,
+    /// Finished entries are removed at most this often: removal is a write (and a
+    /// commit) of its own, so doing it after every pass would add a commit per message
+    /// when mail arrives one at a time.
+    pub collect_interval: Duration,
+    /// When finished entries were last removed, and whether passes since then may have
+    /// finished some.
+    collect: std::sync::Mutex<(Option<std::time::Instant>, bool)>,
 }
 
 impl QueueRunner {
@@ -79,6 +86,8 @@ impl QueueRunner {
             handle: QueueHandle::default(),
             poll_interval: Duration::from_secs(5),
             batch: 64,
+            collect_interval: Duration::from_secs(1),
+            collect: std::sync::Mutex::new((None, false)),
         }
     }
 
@@ -115,6 +124,7 @@ impl QueueRunner {
     pub async fn run_once(&self, now: i64) -> store::Result<usize> {
         let due = self.store.queue_due(now, self.batch).await?;
         if due.is_empty() {
+            self.collect_finished(false).await?;
             return Ok(0);
         }
         let mut tasks = tokio::task::JoinSet::new();
@@ -131,8 +141,32 @@ impl QueueRunner {
                 Err(e) => tracing::error!(error = %e, "delivery task panicked"),
             }
         }
-        self.store.queue_collect().await?;
+        self.collect_finished(true).await?;
         Ok(worked)
+    }
+
+    /// Removes finished entries if some may exist and the last removal is older than
+    /// `collect_interval`. Entries with nothing pending are never due, so leaving them
+    /// a moment longer changes nothing but what `postie queue list` shows.
+    async fn collect_finished(&self, worked: bool) -> store::Result<()> {
+        let due = {
+            let mut state = self.collect.lock().expect("collect state");
+            state.1 |= worked;
+            let stale = state
+                .0
+                .is_none_or(|at| at.elapsed() >= self.collect_interval);
+            if state.1 && stale {
+                *state = (Some(std::time::Instant::now()), false);
+                true
+            } else {
+                false
+            }
+        };
+        if due && let Err(e) = self.store.queue_collect().await {
+            self.collect.lock().expect("collect state").1 = true; // try again next time
+            return Err(e);
+        }
+        Ok(())
     }
 }
 

@@ -100,3 +100,42 @@ async fn finished_entries_leave_the_queue() {
     runner.run_once(queue::now_unix()).await.unwrap();
     assert!(store.queue_list().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn finished_entries_are_removed_at_most_once_per_interval() {
+    let store = Arc::new(MemoryStore::new());
+    let body = b"Subject: t\r\n\r\nbody\r\n";
+    let mut runner = QueueRunner::new(store.clone(), Arc::new(Scripted::default()));
+    runner.collect_interval = std::time::Duration::from_secs(3600);
+    let now = queue::now_unix();
+    store
+        .enqueue(QueueId::generate(3), &envelope(&["ok@a.example"]), body)
+        .await
+        .unwrap();
+    runner.run_once(now).await.unwrap();
+    assert!(
+        store.queue_list().await.unwrap().is_empty(),
+        "the first removal is not held back"
+    );
+
+    store
+        .enqueue(QueueId::generate(4), &envelope(&["ok@a.example"]), body)
+        .await
+        .unwrap();
+    runner.run_once(now).await.unwrap();
+    let left = store.queue_list().await.unwrap();
+    assert_eq!(left.len(), 1, "removal waits for the interval");
+    assert_eq!(left[0].recipients[0].status, RecipientStatus::Delivered);
+    assert_eq!(
+        runner.run_once(now).await.unwrap(),
+        0,
+        "a delivered entry is never due again"
+    );
+
+    runner.collect_interval = std::time::Duration::ZERO;
+    assert_eq!(runner.run_once(now).await.unwrap(), 0);
+    assert!(
+        store.queue_list().await.unwrap().is_empty(),
+        "an idle pass removes it"
+    );
+}
