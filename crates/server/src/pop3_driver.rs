@@ -8,13 +8,12 @@
 
 use crate::listen::Shared;
 use crate::locks::MailboxLock;
-use message::Address;
 use proto::pop3::{
     Answer, Input, LoginResult, MessageInfo, Output, Pop3Policy, Query, Session, Waiting,
 };
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use store::MailboxId;
+use store::{Account, MailboxId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -238,16 +237,13 @@ impl Driver<'_> {
             }
             Ok(Some(account)) => {
                 throttle.succeeded(ip);
-                self.open_maildrop(&account.address).await
+                self.open_maildrop(&account).await
             }
         }
     }
 
-    async fn open_maildrop(&mut self, address: &Address) -> LoginResult {
+    async fn open_maildrop(&mut self, account: &Account) -> LoginResult {
         let store = &self.shared.store;
-        let Ok(Some(account)) = store.account_get(address).await else {
-            return LoginResult::TempFail;
-        };
         let Ok(mailboxes) = store.mailbox_list(account.id).await else {
             return LoginResult::TempFail;
         };
@@ -273,7 +269,7 @@ impl Driver<'_> {
             uids: messages.iter().map(|m| m.uid).collect(),
             _lock: lock,
         });
-        tracing::info!(user = %address, messages = messages.len(), "POP3 login");
+        tracing::info!(user = %account.address, messages = messages.len(), "POP3 login");
         LoginResult::Ok(listing)
     }
 }
