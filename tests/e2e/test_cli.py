@@ -2,7 +2,11 @@
 their effect on the live SMTP service."""
 
 import base64
+import os
+import pty
+import select
 import subprocess
+import time
 
 
 def auth_code(server, user, password):
@@ -102,3 +106,48 @@ def test_mail_list_and_read_empty(server_factory):
     assert srv.mail_list("alice@example.org") == []
     p = srv.cli("mail", "read", "alice@example.org", "1", check=False)
     assert p.returncode != 0, "reading a missing UID must fail"
+
+
+def _run_on_a_terminal(argv, answers, timeout=30):
+    """Runs ARGV with a pseudo-terminal as its controlling terminal; each time the
+    output ends with a prompt from ANSWERS (a list of (prompt, reply)), types the
+    reply. Returns (exit status, everything the program wrote)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its stdin/stdout/stderr and its tty
+        os.execv(argv[0], argv)
+    seen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "no exit within %ss; output so far: %r" % (timeout, seen)
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            chunk = b""
+        if not chunk:
+            break
+        seen += chunk
+        if pending and seen.rstrip().endswith(pending[0][0].encode().rstrip()):
+            os.write(fd, (pending.pop(0)[1] + "\n").encode())
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
+
+
+def test_user_add_asks_for_the_password_on_a_terminal(server):
+    """`postie user add ADDR` without --password-stdin asks twice, without echo."""
+    argv = [server.bin, "user", "add", "carol@example.org", "--config", server.config_path]
+    code, out = _run_on_a_terminal(argv, [("Password:", "typed secret"), ("Again:", "typed secret")])
+    assert code == 0, out
+    assert "typed secret" not in out, "the password was echoed: %r" % out
+    assert auth_code(server, "carol@example.org", "typed secret") == 235
+
+    # Two different answers: refused, and no account is made.
+    argv[3] = "dave@example.org"
+    code, out = _run_on_a_terminal(argv, [("Password:", "one"), ("Again:", "two")])
+    assert code != 0 and "do not match" in out, out
+    assert auth_code(server, "dave@example.org", "one") == 535
