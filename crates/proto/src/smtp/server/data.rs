@@ -4,8 +4,9 @@
 //! Hand-written rather than smtp-proto's `DataReceiver` because Postie must *detect*
 //! bare CR and bare LF (SMTP smuggling, RFC 5321 §2.3.8 and §4.1.1.4), NUL octets and
 //! over-long lines, and must end DATA only at `CRLF . CRLF`, never at `LF . LF` or
-//! `LF . CRLF`. It is a byte-at-a-time state machine, so chunk boundaries cannot change
-//! the result (tested below with every chunk size).
+//! `LF . CRLF`. It is a byte-at-a-time state machine (runs of ordinary bytes are
+//! copied in one go), so chunk boundaries cannot change the result (tested below with
+//! every chunk size).
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
 pub const MAX_TEXT_LINE: usize = 1000;
@@ -74,7 +75,25 @@ impl DataReader {
     /// Consumes bytes; returns `Some(n)` when the end-of-data line was seen after `n`
     /// bytes of `input` (the rest belongs to the next command), `None` if more is needed.
     pub fn feed(&mut self, input: &[u8]) -> Option<usize> {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while i < input.len() {
+            if self.state == State::Mid {
+                // Fast path: copy the run of ordinary bytes up to the next CR, LF or NUL
+                // in one go; only those three need the byte-at-a-time machine below.
+                let rest = &input[i..];
+                let run = memchr::memchr3(b'\r', b'\n', 0, rest).unwrap_or(rest.len());
+                if run > 0 {
+                    self.line_len += run;
+                    if self.line_len > MAX_TEXT_LINE {
+                        self.flaws.long_line = true;
+                    }
+                    self.emit(&rest[..run]);
+                    i += run;
+                    continue;
+                }
+            }
+            let b = input[i];
+            i += 1;
             self.line_len += 1;
             if self.line_len > MAX_TEXT_LINE {
                 self.flaws.long_line = true;
@@ -85,7 +104,7 @@ impl DataReader {
             match self.state {
                 State::LineStart if b == b'.' => self.state = State::Dot,
                 State::Dot if b == b'\r' => self.state = State::DotCr,
-                State::DotCr if b == b'\n' => return Some(i + 1),
+                State::DotCr if b == b'\n' => return Some(i),
                 State::DotCr => {
                     // ".\r" then something else: the dot was stuffing, the CR is bare.
                     self.flaws.bare_line_ending = true;
