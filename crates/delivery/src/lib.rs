@@ -32,12 +32,7 @@ impl Router {
 
 #[async_trait]
 impl Deliver for Router {
-    async fn deliver(
-        &self,
-        message: &QueuedMessage,
-        _body: &[u8],
-        pending: &[usize],
-    ) -> Vec<(usize, Attempt)> {
+    async fn deliver(&self, message: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)> {
         let mut results = Vec::with_capacity(pending.len());
         for &index in pending {
             let address = &message.envelope.recipients[index];

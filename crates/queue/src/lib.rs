@@ -24,13 +24,10 @@ use tokio::sync::{Notify, watch};
 #[async_trait]
 pub trait Deliver: Send + Sync + 'static {
     /// Attempts delivery to the recipients at `pending` (indexes into
-    /// `message.recipients`); returns an outcome for each, in any order.
-    async fn deliver(
-        &self,
-        message: &QueuedMessage,
-        body: &[u8],
-        pending: &[usize],
-    ) -> Vec<(usize, Attempt)>;
+    /// `message.recipients`); returns an outcome for each, in any order. A deliverer
+    /// that needs the body reads it with `Store::queue_body` (local filing does not: the
+    /// mailbox shares the queued body), and reports a damaged one as `Permanent`.
+    async fn deliver(&self, message: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)>;
 }
 
 /// The result of one delivery attempt for one recipient.
@@ -186,22 +183,7 @@ async fn attempt_message(
     if pending.is_empty() {
         return Ok(());
     }
-    let body = match store.queue_body(message.id).await {
-        Ok(body) => body,
-        Err(store::StoreError::Damaged(why)) => {
-            // A damaged spool file is set aside: its recipients fail, nothing crashes.
-            tracing::error!(queue_id = %message.id, %why, "queued message is damaged");
-            for &i in &pending {
-                let outcome = RecipientOutcome::Failed {
-                    reason: format!("damaged in queue: {why}"),
-                };
-                store.queue_mark(message.id, i, &outcome).await?;
-            }
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
-    for (index, attempt) in deliver.deliver(&message, &body, &pending).await {
+    for (index, attempt) in deliver.deliver(&message, &pending).await {
         let attempts = match &message.recipients[index].status {
             store::RecipientStatus::Pending { attempts, .. } => *attempts,
             _ => 0,

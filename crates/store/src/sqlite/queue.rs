@@ -190,13 +190,20 @@ fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
 /// Entries with a pending recipient due at or before `now_unix`, oldest first.
 pub(super) fn due(c: &Connection, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let sql = format!(
+    load(c, &due_sql(), params![now_unix, limit])
+}
+
+/// The query behind [`due`]. It is driven by the (status, next_attempt) index: only due
+/// recipients are read, then their entries by primary key, so a pass costs O(due), not
+/// O(queue). (A correlated EXISTS made SQLite scan the whole queue and, for each entry,
+/// every due recipient: quadratic in the queue's size.)
+fn due_sql() -> String {
+    format!(
         "SELECT q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at FROM queue q
-         WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id
-                       AND r.status = 'pending' AND r.next_attempt <= ?1)
+         WHERE q.id IN (SELECT r.queue_id FROM queue_recipients r
+                        WHERE r.status = 'pending' AND r.next_attempt <= ?1)
          {ORDER_OLDEST_FIRST} LIMIT ?2"
-    );
-    load(c, &sql, params![now_unix, limit])
+    )
 }
 
 /// Every entry, oldest first.
@@ -308,4 +315,33 @@ pub(super) fn referenced_blobs(c: &Connection) -> Result<std::collections::HashS
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The due query must never scan the queue table: a queue full of deferred mail
+    /// would make every pass slow.
+    #[test]
+    fn due_query_uses_the_index_not_a_scan() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let c = crate::sqlite::schema::open_writer(&dir.path().join("t.db")).expect("open");
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", due_sql()))
+            .expect("plan")
+            .query_map(params![0, 10], |r| r.get::<_, String>(3))
+            .expect("rows")
+            .collect::<std::result::Result<_, _>>()
+            .expect("plan rows");
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("queue_recipients_due")),
+            "{plan:?}"
+        );
+    }
 }
