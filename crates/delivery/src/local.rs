@@ -10,10 +10,10 @@ use store::{Account, QueuedMessage, Store, StoreError};
 
 /// The lines put in front of the body for one recipient; `Delivered-To:` names the
 /// account as it was created, whatever spelling the client used in RCPT.
-pub fn trace_prefix(message: &QueuedMessage, account: &message::Address) -> Vec<u8> {
+pub fn trace_prefix(envelope: &message::Envelope, account: &message::Address) -> Vec<u8> {
     format!(
         "Return-Path: {}\r\nDelivered-To: {}\r\n",
-        message.envelope.sender_path(),
+        envelope.sender_path(),
         account
     )
     .into_bytes()
@@ -27,7 +27,7 @@ pub async fn deliver(
     account: &Account,
 ) -> Attempt {
     let recipient = &message.envelope.recipients[index];
-    let prefix = trace_prefix(message, &account.address);
+    let prefix = trace_prefix(&message.envelope, &account.address);
     match store
         .deliver_to_mailbox(message.id, index, account.id, &prefix)
         .await

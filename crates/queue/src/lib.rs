@@ -47,12 +47,20 @@ pub enum Attempt {
 #[derive(Clone, Default)]
 pub struct QueueHandle {
     notify: Arc<Notify>,
+    finished_elsewhere: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl QueueHandle {
     /// Wakes the runner now instead of at its next periodic check.
     pub fn notify(&self) {
         self.notify.notify_one();
+    }
+
+    /// Says that an entry was finished without the runner (its recipients were all
+    /// filed when it was queued), so the runner removes it at its next pass.
+    pub fn finished_elsewhere(&self) {
+        self.finished_elsewhere
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -84,7 +92,8 @@ impl QueueRunner {
             poll_interval: Duration::from_secs(5),
             batch: 64,
             collect_interval: Duration::from_secs(1),
-            collect: std::sync::Mutex::new((None, false)),
+            // Dirty at start: a previous run may have left finished entries behind.
+            collect: std::sync::Mutex::new((None, true)),
         }
     }
 
@@ -148,7 +157,11 @@ impl QueueRunner {
     async fn collect_finished(&self, worked: bool) -> store::Result<()> {
         let due = {
             let mut state = self.collect.lock().expect("collect state");
-            state.1 |= worked;
+            let elsewhere = self
+                .handle
+                .finished_elsewhere
+                .swap(false, std::sync::atomic::Ordering::Relaxed);
+            state.1 |= worked || elsewhere;
             let stale = state
                 .0
                 .is_none_or(|at| at.elapsed() >= self.collect_interval);

@@ -133,3 +133,45 @@ async fn finished_entries_are_removed_at_most_once_per_interval() {
         "an idle pass removes it"
     );
 }
+
+#[tokio::test]
+async fn entries_finished_at_enqueue_are_removed_once_the_runner_is_told() {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .domain_add(&message::Domain::parse("a.example").unwrap())
+        .await
+        .unwrap();
+    let account = store
+        .account_add(&Address::parse("ok@a.example").unwrap(), "x")
+        .await
+        .unwrap();
+    let mut runner = QueueRunner::new(store.clone(), Arc::new(Scripted::default()));
+    runner.collect_interval = std::time::Duration::ZERO;
+    let now = queue::now_unix();
+    assert_eq!(runner.run_once(now).await.unwrap(), 0); // the start-up pass
+
+    let filing = store::Filing {
+        recipient: 0,
+        account,
+        prefix: vec![],
+    };
+    let body = b"Subject: t\r\n\r\nbody\r\n";
+    store
+        .enqueue_and_file(
+            QueueId::generate(9),
+            &envelope(&["ok@a.example"]),
+            body,
+            &[filing],
+        )
+        .await
+        .unwrap();
+    runner.run_once(now).await.unwrap();
+    assert_eq!(
+        store.queue_list().await.unwrap().len(),
+        1,
+        "nobody said it was finished"
+    );
+    runner.handle().finished_elsewhere();
+    runner.run_once(now).await.unwrap();
+    assert!(store.queue_list().await.unwrap().is_empty());
+}

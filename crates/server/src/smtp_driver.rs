@@ -16,6 +16,7 @@ use proto::smtp::server::{
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use store::Filing;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -204,6 +205,21 @@ impl Driver<'_> {
         }
     }
 
+    /// The local recipients of `envelope`, with their accounts and trace lines.
+    async fn local_filings(&self, envelope: &message::Envelope) -> Vec<Filing> {
+        let mut filings = Vec::new();
+        for (recipient, address) in envelope.recipients.iter().enumerate() {
+            if let Ok(Route::Local(account)) = self.shared.resolver.route(address).await {
+                filings.push(Filing {
+                    recipient,
+                    account: account.id,
+                    prefix: delivery::local::trace_prefix(envelope, &account.address),
+                });
+            }
+        }
+        filings
+    }
+
     async fn enqueue(&self, accepted: Accepted) -> Reply {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -226,21 +242,31 @@ impl Driver<'_> {
             },
             &accepted.body,
         );
-        match self
+        // Local recipients are filed in the same step that queues the message, so
+        // all-local mail is in its mailboxes when the 250 goes out and the queue runner
+        // only sees what is left (remote recipients, lookups that failed).
+        let filings = self.local_filings(&accepted.envelope).await;
+        let all_filed = filings.len() == accepted.envelope.recipients.len();
+        let stored = self
             .shared
             .store
-            .enqueue(id, &accepted.envelope, &body)
-            .await
-        {
+            .enqueue_and_file(id, &accepted.envelope, &body, &filings)
+            .await;
+        match stored {
             Ok(()) => {
                 tracing::info!(
                     queue_id = %id,
                     from = %accepted.envelope.sender_path(),
                     recipients = accepted.envelope.recipients.len(),
+                    filed = filings.len(),
                     size = body.len(),
                     "queued"
                 );
-                self.shared.queue.notify();
+                if all_filed {
+                    self.shared.queue.finished_elsewhere();
+                } else {
+                    self.shared.queue.notify();
+                }
                 Reply::new(250, (2, 0, 0), format!("Ok: queued as {id}"))
             }
             Err(e) => {

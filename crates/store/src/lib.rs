@@ -124,6 +124,25 @@ pub trait Store: Send + Sync + 'static {
     /// Durably stores a message and its envelope under `id`, all recipients pending.
     /// Returns only after both are on stable storage (group-committed with other callers).
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()>;
+    /// Like [`Store::enqueue`], and files the message for the local recipients in
+    /// `filings` as [`Store::deliver_to_mailbox`] would, all in one atomic step: when it
+    /// returns, the message is both queued and in those INBOXes, or neither. Recipients
+    /// not in `filings` stay pending for the queue. The default runs the steps one after
+    /// the other (enough for the in-memory fake, which has no crashes to survive).
+    async fn enqueue_and_file(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+    ) -> Result<()> {
+        self.enqueue(id, envelope, body).await?;
+        for f in filings {
+            self.deliver_to_mailbox(id, f.recipient, f.account, &f.prefix)
+                .await?;
+        }
+        Ok(())
+    }
     /// Queue entries with at least one pending recipient whose next attempt is due at or
     /// before `now_unix`, oldest first, at most `limit`.
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>>;

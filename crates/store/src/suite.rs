@@ -518,6 +518,48 @@ pub(crate) async fn queue_order_and_limit<S: Store>(s: &S) {
     );
 }
 
+pub(crate) async fn enqueue_and_file_files_local_recipients<S: Store>(s: &S) {
+    let alice = with_alice(s).await;
+    let id = QueueId::from_u64(400);
+    let filing = crate::Filing {
+        recipient: 0,
+        account: alice,
+        prefix: PREFIX.to_vec(),
+    };
+    s.enqueue_and_file(
+        id,
+        &envelope(&["alice@example.org", "c@remote.example"]),
+        BODY,
+        &[filing],
+    )
+    .await
+    .expect("enqueue and file");
+    let mailbox = inbox(s, alice).await;
+    let listed = s.message_list(mailbox.id).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].queue_id, id);
+    let mut want = PREFIX.to_vec();
+    want.extend_from_slice(BODY);
+    assert_eq!(
+        s.message_read(mailbox.id, listed[0].uid)
+            .await
+            .expect("read"),
+        want
+    );
+    assert_eq!(status(s, id, 0).await, RecipientStatus::Delivered);
+    assert!(matches!(
+        status(s, id, 1).await,
+        RecipientStatus::Pending { .. }
+    ));
+    // Filing again through the queue is a no-op: the recipient is done.
+    assert_eq!(
+        s.deliver_to_mailbox(id, 0, alice, PREFIX)
+            .await
+            .expect("again"),
+        None
+    );
+}
+
 pub(crate) async fn queue_collect<S: Store>(s: &S) {
     let alice = with_alice(s).await;
     let id = QueueId::from_u64(300);
@@ -671,6 +713,7 @@ suite!(
     queue_marks,
     queue_order_and_limit,
     queue_collect,
+    enqueue_and_file_files_local_recipients,
     message_remove,
     account_remove_takes_messages,
     alias_basics,

@@ -107,3 +107,15 @@ pub enum RecipientOutcome {
     /// Delivered elsewhere (e.g. relayed to another server).
     Delivered,
 }
+
+/// A local recipient to file a message for at the moment it is queued (see
+/// [`crate::Store::enqueue_and_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filing {
+    /// Index of the recipient in the envelope.
+    pub recipient: usize,
+    /// The account whose INBOX receives the message.
+    pub account: AccountId,
+    /// The per-recipient lines put before the body (`Return-Path:`, `Delivered-To:`).
+    pub prefix: Vec<u8>,
+}

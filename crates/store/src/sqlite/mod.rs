@@ -44,8 +44,8 @@ use message::{Address, Domain, Envelope, QueueId};
 use rusqlite::Connection;
 
 use crate::{
-    Account, AccountId, Mailbox, MailboxId, MessageMeta, QueuedMessage, RecipientOutcome, Result,
-    Store, StoreError,
+    Account, AccountId, Filing, Mailbox, MailboxId, MessageMeta, QueuedMessage, RecipientOutcome,
+    Result, Store, StoreError,
 };
 use blobs::Blobs;
 use writer::{WriteError, Writer};
@@ -382,6 +382,16 @@ impl Store for SqliteStore {
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
+        self.enqueue_and_file(id, envelope, body, &[]).await
+    }
+
+    async fn enqueue_and_file(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+    ) -> Result<()> {
         if envelope.recipients.is_empty() {
             return Err(StoreError::Invalid(
                 "a message needs at least one recipient".into(),
@@ -389,13 +399,21 @@ impl Store for SqliteStore {
         }
         let blob = blobs::new_id();
         let size = body.len() as u64;
-        // Body first, durably; only then the row that names it.
+        // Body first, durably; only then the rows that name it.
         let (file, data) = (blob.clone(), body.to_vec());
         self.files(move |b| b.write(&file, &data)).await?;
         let (envelope, row_blob, now) = (envelope.clone(), blob.clone(), now_unix());
+        let filings = filings.to_vec();
+        // One job, so one savepoint: the entry and its filings commit together.
         let inserted = self
             .writer
-            .run(move |c| queue::insert(c, id, &envelope, &row_blob, size, now))
+            .run(move |c| {
+                queue::insert(c, id, &envelope, &row_blob, size, now)?;
+                for f in &filings {
+                    messages::deliver(c, id, f.recipient, f.account, &f.prefix, now)?;
+                }
+                Ok(())
+            })
             .await;
         match inserted {
             Ok(()) => Ok(()),

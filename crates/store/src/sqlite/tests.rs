@@ -556,3 +556,26 @@ async fn queue_ids_sort_as_unsigned() {
         .collect();
     assert_eq!(due, [5, (1 << 63) - 1, 1 << 63]);
 }
+
+/// Queueing and filing are one step: when a filing fails, nothing is queued and the
+/// body file is taken back.
+#[tokio::test]
+async fn enqueue_and_file_is_all_or_nothing() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (s, alice) = store_with_alice(root.path()).await;
+    let bad = crate::Filing {
+        recipient: 0,
+        account: crate::AccountId(alice.0 + 1000),
+        prefix: b"Delivered-To: x\r\n".to_vec(),
+    };
+    let id = QueueId::from_u64(77);
+    let result = s
+        .enqueue_and_file(id, &envelope(&["alice@example.org"]), b"body", &[bad])
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(s.queue_list().await.expect("list").is_empty());
+    assert!(
+        blob_files(root.path()).is_empty(),
+        "the body file was released"
+    );
+}

@@ -129,7 +129,7 @@ impl Writer {
 
     /// Transactions committed so far by this writer.
     pub(crate) fn commit_count(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.commits.load(Ordering::SeqCst)
     }
 
     /// Jobs handed to the thread so far (answered or not).
@@ -185,15 +185,14 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, commits: Arc<AtomicU64>)
                 Err(_) => break,
             }
         }
-        if commit_batch(&conn, batch) {
-            commits.fetch_add(1, Ordering::Relaxed);
-        }
+        commit_batch(&conn, batch, &commits);
     }
     tracing::debug!("database writer thread stopping");
 }
 
-/// Runs `batch` in one transaction and answers every job. True when it committed.
-fn commit_batch(conn: &Connection, batch: Vec<Job>) -> bool {
+/// Runs `batch` in one transaction and answers every job. A commit is counted before
+/// the jobs are answered, so a caller that got its answer sees the count include it.
+fn commit_batch(conn: &Connection, batch: Vec<Job>, commits: &AtomicU64) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // Typically SQLITE_BUSY: another process held the write lock past the timeout.
         tracing::warn!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
@@ -201,7 +200,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> bool {
         for job in batch {
             job.finish(Err(reason.clone()));
         }
-        return false;
+        return;
     }
     let mut ran = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
@@ -238,9 +237,10 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> bool {
             tracing::error!(error = %e, "rollback failed");
         }
     }
-    let committed = outcome.is_ok();
+    if outcome.is_ok() {
+        commits.fetch_add(1, Ordering::SeqCst);
+    }
     for job in ran {
         job.finish(outcome.clone());
     }
-    committed
 }
