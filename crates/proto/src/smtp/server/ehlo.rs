@@ -31,7 +31,12 @@ impl Session {
             lines.push("STARTTLS".into()); // RFC 3207
         }
         if self.auth_allowed() && self.authenticated_as.is_none() {
-            lines.push("AUTH PLAIN LOGIN".into()); // RFC 4954
+            // RFC 4954 §3: the mechanisms the shared SASL exchange runs.
+            let names: Vec<&str> = crate::sasl::Mechanism::ALL
+                .iter()
+                .map(|m| m.name())
+                .collect();
+            lines.push(format!("AUTH {}", names.join(" ")).into());
         }
         lines.push("HELP".into());
         out.push(Output::Reply(Reply::plain(250, lines)));
