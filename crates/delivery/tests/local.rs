@@ -26,6 +26,7 @@ async fn local_recipients_are_filed_once_and_remote_ones_stay_queued() {
         ],
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        dsn: Default::default(),
     };
     store
         .enqueue(id, &envelope, b"Subject: hi\r\n\r\n.body\r\n")

@@ -1,7 +1,7 @@
 //! The SMTP envelope: who sent a message and to whom (RFC 5321 §2.3.1), kept apart from
 //! the message's own headers.
 
-use crate::Address;
+use crate::{Address, Dsn};
 
 /// The body type the client declared with `MAIL FROM ... BODY=` (RFC 6152, RFC 3030).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +46,8 @@ pub struct Envelope {
     pub body_type: BodyType,
     /// The client asked for SMTPUTF8 (RFC 6531).
     pub smtputf8: bool,
+    /// What the sender asked to be told about delivery (RFC 3461).
+    pub dsn: Dsn,
 }
 
 impl Envelope {

@@ -9,11 +9,13 @@
 //! error rather than panicking.
 
 pub mod address;
+pub mod dsn;
 pub mod envelope;
 pub mod headers;
 pub mod queue_id;
 pub mod stuffing;
 
 pub use address::{Address, AddressError, Domain};
+pub use dsn::{Dsn, Notify, RecipientDsn, Ret};
 pub use envelope::{BodyType, Envelope};
 pub use queue_id::QueueId;

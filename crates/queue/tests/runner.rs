@@ -37,6 +37,7 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         recipients: rcpts.iter().map(|r| Address::parse(r).unwrap()).collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        dsn: Default::default(),
     }
 }
 
@@ -67,12 +68,41 @@ async fn outcomes_are_recorded_and_retries_wait_for_their_time() {
         RecipientStatus::Failed(_)
     ));
 
+    // The failure was reported to the sender: a bounce from <> is queued (and, to a
+    // deliverer that refuses it, is not bounced in turn).
+    let bounce = store
+        .queue_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id != id)
+        .expect("bounce queued");
+    assert_eq!(bounce.envelope.sender, None);
+    assert_eq!(bounce.envelope.recipients[0].to_string(), "s@example.net");
+    assert_eq!(
+        runner.run_once(now).await.unwrap(),
+        1,
+        "the bounce is tried"
+    );
+    let ids: Vec<QueueId> = store
+        .queue_list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .filter(|&m| m != id)
+        .collect();
+    assert_eq!(ids, [bounce.id], "no bounce of a bounce");
+
     // Nothing is due until the retry time; then only the deferred recipient is tried.
     assert_eq!(runner.run_once(now + 59).await.unwrap(), 0);
     assert_eq!(runner.run_once(now + 60).await.unwrap(), 1);
     let calls = deliver.calls.lock().unwrap().clone();
-    assert_eq!(calls, vec![(id, vec![0, 1, 2]), (id, vec![1])]);
-    let entry = &store.queue_list().await.unwrap()[0];
+    assert_eq!(
+        calls,
+        vec![(id, vec![0, 1, 2]), (bounce.id, vec![0]), (id, vec![1])]
+    );
+    let entry = store.queue_get(id).await.unwrap().unwrap();
     assert!(matches!(
         entry.recipients[1].status,
         RecipientStatus::Pending { attempts: 2, .. }
@@ -174,4 +204,76 @@ async fn entries_finished_at_enqueue_are_removed_once_the_runner_is_told() {
     runner.handle().finished_elsewhere();
     runner.run_once(now).await.unwrap();
     assert!(store.queue_list().await.unwrap().is_empty());
+}
+
+/// Holds `slow` recipients until released; delivers the rest at once.
+struct Gate {
+    release: tokio::sync::Semaphore,
+    started: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Deliver for Gate {
+    async fn deliver(&self, m: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)> {
+        if m.envelope.recipients[0].local() == "slow" {
+            self.started.notify_one();
+            let _permit = self.release.acquire().await.unwrap();
+        }
+        pending.iter().map(|&i| (i, Attempt::Delivered)).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_slow_destination_does_not_hold_up_other_mail() {
+    let store = Arc::new(MemoryStore::new());
+    let gate = Arc::new(Gate {
+        release: tokio::sync::Semaphore::new(0),
+        started: tokio::sync::Notify::new(),
+    });
+    let runner = QueueRunner::new(store.clone(), gate.clone());
+    let handle = runner.handle();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner.run(stopped));
+    let body = b"Subject: t\r\n\r\nbody\r\n";
+    let slow = QueueId::generate(20);
+    store
+        .enqueue(slow, &envelope(&["slow@a.example"]), body)
+        .await
+        .unwrap();
+    handle.notify();
+    // The slow attempt is under way before the other message arrives.
+    tokio::time::timeout(std::time::Duration::from_secs(10), gate.started.notified())
+        .await
+        .expect("the slow attempt started");
+    let fast = QueueId::generate(21);
+    store
+        .enqueue(fast, &envelope(&["ok@b.example"]), body)
+        .await
+        .unwrap();
+    handle.notify();
+    let delivered = |id| {
+        let store = store.clone();
+        async move {
+            match store.queue_get(id).await.unwrap() {
+                None => true,
+                Some(m) => m.recipients[0].status == RecipientStatus::Delivered,
+            }
+        }
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !delivered(fast).await {
+        assert!(tokio::time::Instant::now() < deadline, "fast mail waited");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!delivered(slow).await, "the slow one is still on its way");
+    gate.release.add_permits(1);
+    while !delivered(slow).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow mail never finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap();
 }

@@ -9,12 +9,16 @@
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`).
 
 mod aliases;
+mod queue_control;
 
 use message::{Address, BodyType, Domain, Envelope, QueueId};
 
 use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
 use aliases::{
     account_remove_takes_aliases, alias_basics, alias_errors, domain_remove_refused_while_aliases,
+};
+use queue_control::{
+    delete_and_warned, dsn_requests_are_kept, flush_by_id_domain_and_all, hold_and_release,
 };
 
 /// A body with CRLFs, a NUL, 8-bit bytes and no final newline: every byte must survive.
@@ -44,6 +48,7 @@ fn envelope(recipients: &[&str]) -> Envelope {
         recipients: recipients.iter().map(|r| addr(r)).collect(),
         body_type: BodyType::EightBitMime,
         smtputf8: false,
+        dsn: Default::default(),
     }
 }
 
@@ -720,4 +725,8 @@ suite!(
     alias_errors,
     account_remove_takes_aliases,
     domain_remove_refused_while_aliases,
+    dsn_requests_are_kept,
+    hold_and_release,
+    flush_by_id_domain_and_all,
+    delete_and_warned,
 );

@@ -24,6 +24,7 @@ fn envelope(recipients: &[&str]) -> Envelope {
         recipients: recipients.iter().map(|r| addr(r)).collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        dsn: Default::default(),
     }
 }
 

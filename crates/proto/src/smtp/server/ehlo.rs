@@ -26,6 +26,7 @@ impl Session {
             "CHUNKING".into(),                                       // RFC 3030
             "SMTPUTF8".into(),                                       // RFC 6531
             "ENHANCEDSTATUSCODES".into(),                            // RFC 2034
+            "DSN".into(),                                            // RFC 3461
         ];
         if !self.tls && self.policy.starttls_available {
             lines.push("STARTTLS".into()); // RFC 3207

@@ -161,6 +161,8 @@ struct Transaction {
     sender: Option<Address>,
     body_type: BodyType,
     smtputf8: bool,
+    /// RET/ENVID from MAIL and NOTIFY/ORCPT from each accepted RCPT (RFC 3461).
+    dsn: message::Dsn,
     recipients: Vec<Address>,
     /// BDAT chunks received so far (RFC 3030).
     bdat: Option<Vec<u8>>,
@@ -186,7 +188,7 @@ enum Mode {
     Sasl(crate::sasl::Exchange),
     /// Waiting for an [`Answer`] to a query.
     AwaitLogin,
-    AwaitRecipient(Address),
+    AwaitRecipient(Address, message::RecipientDsn),
     AwaitMessage,
     /// STARTTLS said; bytes are ignored until [`Input::TlsStarted`].
     AwaitTls,
@@ -242,7 +244,7 @@ impl Session {
         match self.mode {
             Mode::Closed => Waiting::Closed,
             Mode::Data(_) | Mode::Bdat { .. } => Waiting::Data,
-            Mode::AwaitLogin | Mode::AwaitRecipient(_) | Mode::AwaitMessage | Mode::AwaitTls => {
+            Mode::AwaitLogin | Mode::AwaitRecipient(..) | Mode::AwaitMessage | Mode::AwaitTls => {
                 Waiting::Driver
             }
             _ => Waiting::Command,
@@ -304,7 +306,7 @@ impl Session {
                 Mode::Closed
                 | Mode::AwaitTls
                 | Mode::AwaitLogin
-                | Mode::AwaitRecipient(_)
+                | Mode::AwaitRecipient(..)
                 | Mode::AwaitMessage => return,
                 Mode::Data(reader) => {
                     let Some(used) = reader.feed(&self.input) else {
@@ -469,8 +471,8 @@ impl Session {
         let mode = std::mem::replace(&mut self.mode, Mode::Command);
         match (mode, answer) {
             (Mode::AwaitLogin, answer) => self.login_answer(answer, out),
-            (Mode::AwaitRecipient(address), Answer::Recipient(verdict)) => {
-                self.recipient_answer(address, verdict, out)
+            (Mode::AwaitRecipient(address, dsn), Answer::Recipient(verdict)) => {
+                self.recipient_answer(address, dsn, verdict, out)
             }
             (Mode::AwaitMessage, Answer::MessageResult(reply)) => {
                 self.transaction = None;

@@ -104,6 +104,7 @@ fn greeting_and_ehlo_advertise_what_works() {
         "SMTPUTF8",
         "CHUNKING",
         "ENHANCEDSTATUSCODES",
+        "DSN",
         "STARTTLS",
     ] {
         assert!(ehlo.contains(&format!("250-{ext}\r\n")), "{ext} in {ehlo}");
@@ -146,6 +147,58 @@ fn local_delivery_transaction() {
     assert!(t.messages[1].envelope.sender.is_none());
     t.cmd("QUIT", "221 2.0.0");
     assert!(t.closed);
+}
+
+#[test]
+fn dsn_parameters_are_kept_per_recipient() {
+    use message::dsn::{Notify, Ret};
+    let mut t = T::mx();
+    t.cmd("EHLO c", "250");
+    t.cmd(
+        "MAIL FROM:<bob@remote.example> RET=HDRS ENVID=QQ+2B314",
+        "250 2.1.0",
+    );
+    t.cmd(
+        "RCPT TO:<alice@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Alice+2Bx@example.org",
+        "250 2.1.5",
+    );
+    t.cmd("RCPT TO:<jösé@example.org> NOTIFY=NEVER", "553"); // UTF-8 needs SMTPUTF8
+    t.cmd(
+        "RCPT TO:<alice@example.org> NOTIFY=NEVER,SUCCESS",
+        "555 5.5.4",
+    );
+    t.cmd("RCPT TO:<alice2@example.org> NOTIFY=NEVER", "550 5.1.1");
+    t.cmd("RCPT TO:<carol@remote.example> NOTIFY=NEVER", "550 5.7.1");
+    t.cmd("DATA", "354");
+    t.cmd("x\r\n.", "250");
+    let m = &t.messages[0];
+    assert_eq!(m.envelope.dsn.ret, Some(Ret::Headers));
+    assert_eq!(m.envelope.dsn.envid.as_deref(), Some("QQ+314"));
+    assert_eq!(m.envelope.dsn.recipients.len(), 1);
+    let alice = m.envelope.dsn.recipient(0);
+    assert_eq!(
+        alice.notify,
+        Notify {
+            success: true,
+            failure: false,
+            delay: true,
+            explicit: true
+        }
+    );
+    assert_eq!(alice.orcpt.as_deref(), Some("rfc822;Alice+2Bx@example.org"));
+
+    // Without parameters: the defaults, and RET=FULL with RET=HDRS is refused.
+    t.cmd("MAIL FROM:<> RET=FULL RET=HDRS", "555 5.5.4");
+    t.cmd("MAIL FROM:<> RET=FULL", "250");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("DATA", "354");
+    t.cmd("x\r\n.", "250");
+    let m = &t.messages[1];
+    assert_eq!(m.envelope.dsn.ret, Some(Ret::Full));
+    assert_eq!(m.envelope.dsn.recipient(0), Default::default());
+    // Parameters belong to ESMTP only.
+    t.cmd("HELO c", "250");
+    t.cmd("MAIL FROM:<> RET=FULL", "555 5.5.4");
 }
 
 #[test]

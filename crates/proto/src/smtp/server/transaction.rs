@@ -3,6 +3,7 @@
 
 use super::{Accepted, DataReader, Mode, Output, RecipientVerdict, Session, Transaction};
 use crate::reply::Reply;
+use message::dsn::{Dsn, Notify, RecipientDsn, Ret, xtext_encode};
 use message::{Address, BodyType, Envelope};
 use smtp_proto::{MailFrom, RcptTo};
 use std::borrow::Cow;
@@ -27,15 +28,10 @@ impl Session {
             return self.error(Reply::bad_parameter(), out);
         }
         use smtp_proto::*;
-        let unsupported = MAIL_RET_FULL
-            | MAIL_RET_HDRS
-            | MAIL_REQUIRETLS
-            | MAIL_CONPERM
-            | MAIL_BY_NOTIFY
-            | MAIL_BY_RETURN
-            | MAIL_BY_TRACE;
+        let unsupported =
+            MAIL_REQUIRETLS | MAIL_CONPERM | MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE;
         if from.flags & unsupported != 0
-            || from.env_id.is_some()
+            || from.flags & MAIL_RET_FULL != 0 && from.flags & MAIL_RET_HDRS != 0
             || from.mtrk.is_some()
             || from.hold_for != 0
             || from.hold_until != 0
@@ -65,10 +61,24 @@ impl Session {
                 Err(_) => return self.error(Reply::bad_sender(), out),
             }
         };
+        // RFC 3461 §4.3, §4.4: RET and ENVID (smtp-proto has decoded the xtext).
+        let ret = if from.flags & MAIL_RET_FULL != 0 {
+            Some(Ret::Full)
+        } else if from.flags & MAIL_RET_HDRS != 0 {
+            Some(Ret::Headers)
+        } else {
+            None
+        };
+        let dsn = Dsn {
+            ret,
+            envid: from.env_id.map(|id| id.into_owned()),
+            recipients: Vec::new(),
+        };
         self.transaction = Some(Transaction {
             sender,
             body_type,
             smtputf8,
+            dsn,
             recipients: Vec::new(),
             bdat: None,
             bdat_too_big: false,
@@ -80,10 +90,9 @@ impl Session {
         let Some(tx) = &self.transaction else {
             return self.error(Reply::need_mail(), out);
         };
-        if to.flags != 0 || to.orcpt.is_some() {
-            // DSN (RFC 3461) is not offered yet.
+        let Some(dsn) = recipient_dsn(&to) else {
             return self.error(Reply::bad_parameter(), out);
-        }
+        };
         let address = match Address::parse(&to.address) {
             Ok(a) => a,
             Err(_) => return self.error(Reply::bad_recipient(), out),
@@ -103,12 +112,13 @@ impl Session {
             return out.push(Output::Reply(Reply::too_many_recipients()));
         }
         out.push(Output::Query(super::Query::Recipient(address.clone())));
-        self.mode = Mode::AwaitRecipient(address);
+        self.mode = Mode::AwaitRecipient(address, dsn);
     }
 
     pub(super) fn recipient_answer(
         &mut self,
         address: Address,
+        dsn: RecipientDsn,
         verdict: RecipientVerdict,
         out: &mut Vec<Output>,
     ) {
@@ -122,6 +132,7 @@ impl Session {
         match (reply, self.transaction.as_mut()) {
             (None, Some(tx)) => {
                 tx.recipients.push(address);
+                tx.dsn.recipients.push(dsn);
                 out.push(Output::Reply(Reply::recipient_ok()));
             }
             (None, None) => out.push(Output::Reply(Reply::need_mail())),
@@ -250,6 +261,7 @@ impl Session {
                 recipients: tx.recipients,
                 body_type: tx.body_type,
                 smtputf8: tx.smtputf8,
+                dsn: tx.dsn,
             },
             body,
             helo,
@@ -259,4 +271,39 @@ impl Session {
         })));
         self.mode = Mode::AwaitMessage;
     }
+}
+
+/// The DSN requests of one RCPT (RFC 3461 §4.1, §4.2); `None` when a parameter other
+/// than NOTIFY and ORCPT was given, or NEVER with other keywords. smtp-proto has
+/// already refused unknown NOTIFY keywords and ORCPT types other than rfc822, and decoded ORCPT's xtext;
+/// ORCPT is kept in its wire form, `rfc822;` plus xtext, as it is passed on and reported.
+fn recipient_dsn(to: &RcptTo<Cow<'_, str>>) -> Option<RecipientDsn> {
+    use smtp_proto::{
+        RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS,
+    };
+    let notify_flags =
+        RCPT_NOTIFY_SUCCESS | RCPT_NOTIFY_FAILURE | RCPT_NOTIFY_DELAY | RCPT_NOTIFY_NEVER;
+    if to.flags & !notify_flags != 0 {
+        return None;
+    }
+    if to.flags & RCPT_NOTIFY_NEVER != 0 && to.flags != RCPT_NOTIFY_NEVER {
+        return None; // NEVER excludes the others (RFC 3461 §4.1)
+    }
+    let notify = if to.flags == 0 {
+        Notify::default()
+    } else {
+        Notify {
+            success: to.flags & RCPT_NOTIFY_SUCCESS != 0,
+            failure: to.flags & RCPT_NOTIFY_FAILURE != 0,
+            delay: to.flags & RCPT_NOTIFY_DELAY != 0,
+            explicit: true,
+        }
+    };
+    Some(RecipientDsn {
+        notify,
+        orcpt: to
+            .orcpt
+            .as_ref()
+            .map(|address| format!("rfc822;{}", xtext_encode(address))),
+    })
 }
