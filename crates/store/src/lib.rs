@@ -148,8 +148,27 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>>;
     /// Every queue entry (for `postie queue list`), oldest first.
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
+    /// One queue entry, `None` when there is none with that id.
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>>;
     /// The queued message's body bytes.
     async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>>;
+    /// Holds (`true`) or releases (`false`) an entry; a held entry is never due.
+    /// `NotFound` when there is no such entry.
+    async fn queue_hold(&self, id: QueueId, held: bool) -> Result<()>;
+    /// Makes pending recipients due at `now_unix`: those of entry `id` when given, else
+    /// those in `domain` when given, else all. Held entries stay held. Returns how many
+    /// recipients were made due.
+    async fn queue_flush(
+        &self,
+        id: Option<QueueId>,
+        domain: Option<&Domain>,
+        now_unix: i64,
+    ) -> Result<usize>;
+    /// Removes an entry whatever its recipients' state (`postie queue delete`),
+    /// releasing its body unless a mailbox shares it. `NotFound` when there is none.
+    async fn queue_delete(&self, id: QueueId) -> Result<()>;
+    /// Records that the entry's delay warning has been sent.
+    async fn queue_set_warned(&self, id: QueueId) -> Result<()>;
     /// Files the queued message into `account`'s INBOX for recipient number `recipient`
     /// with `prefix` (e.g. `Return-Path:`/`Delivered-To:` lines) before the body, and marks
     /// that recipient delivered, in one atomic step. If the recipient is already marked

@@ -57,6 +57,8 @@ struct Entry {
     statuses: Vec<RecipientStatus>,
     queued_at: i64,
     body: Arc<Vec<u8>>,
+    held: bool,
+    warned: bool,
 }
 
 /// Everything the store holds.
@@ -100,6 +102,8 @@ impl State {
                 .collect(),
             queued_at: e.queued_at,
             size: e.body.len() as u64,
+            held: e.held,
+            warned: e.warned,
         }
     }
 
@@ -154,6 +158,17 @@ impl MemoryStore {
     /// An empty store: no domains, no accounts, an empty queue.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Applies `change` to queue entry `id`, or `NotFound`.
+    fn entry_mut(&self, id: QueueId, change: impl FnOnce(&mut Entry)) -> Result<()> {
+        let mut s = self.lock();
+        let entry = s
+            .queue
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NotFound(format!("queue entry {id}")))?;
+        change(entry);
+        Ok(())
     }
 
     /// Locks the state. A panic while holding the lock is a bug in this file.
@@ -432,13 +447,20 @@ impl Store for MemoryStore {
                 last_error: None,
             })
             .collect();
+        // As the SQLite backend reads it back: one DSN record per recipient.
+        let mut envelope = envelope.clone();
+        envelope.dsn.recipients = (0..envelope.recipients.len())
+            .map(|i| envelope.dsn.recipient(i))
+            .collect();
         s.queue.insert(
             id,
             Entry {
-                envelope: envelope.clone(),
+                envelope,
                 statuses,
                 queued_at: now,
                 body: Arc::new(body.to_vec()),
+                held: false,
+                warned: false,
             },
         );
         Ok(())
@@ -447,7 +469,7 @@ impl Store for MemoryStore {
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
         let s = self.lock();
         let mut due = s.queue_sorted(|e| {
-            e.statuses.iter().any(|st| {
+            !e.held && e.statuses.iter().any(|st| {
                 matches!(st, RecipientStatus::Pending { next_attempt, .. } if *next_attempt <= now_unix)
             })
         });
@@ -457,6 +479,51 @@ impl Store for MemoryStore {
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
         Ok(self.lock().queue_sorted(|_| true))
+    }
+
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
+        let s = self.lock();
+        Ok(s.queue.get(&id).map(|e| State::view(id, e)))
+    }
+
+    async fn queue_hold(&self, id: QueueId, held: bool) -> Result<()> {
+        self.entry_mut(id, |e| e.held = held)
+    }
+
+    async fn queue_flush(
+        &self,
+        id: Option<QueueId>,
+        domain: Option<&Domain>,
+        now_unix: i64,
+    ) -> Result<usize> {
+        let mut s = self.lock();
+        let mut changed = 0;
+        for (entry_id, e) in s.queue.iter_mut() {
+            if id.is_some_and(|id| id != *entry_id) {
+                continue;
+            }
+            for (address, status) in e.envelope.recipients.iter().zip(&mut e.statuses) {
+                let in_domain = id.is_some() || domain.is_none_or(|d| address.domain() == d);
+                if let RecipientStatus::Pending { next_attempt, .. } = status
+                    && in_domain
+                {
+                    *next_attempt = now_unix;
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn queue_delete(&self, id: QueueId) -> Result<()> {
+        match self.lock().queue.remove(&id) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound(format!("queue entry {id}"))),
+        }
+    }
+
+    async fn queue_set_warned(&self, id: QueueId) -> Result<()> {
+        self.entry_mut(id, |e| e.warned = true)
     }
 
     async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>> {

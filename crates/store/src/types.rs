@@ -87,6 +87,10 @@ pub struct QueuedMessage {
     pub queued_at: i64,
     /// Body size in octets.
     pub size: u64,
+    /// Held by the administrator (`postie queue hold`): never due until released.
+    pub held: bool,
+    /// The delay warning (RFC 3464 `Action: delayed`) has been sent.
+    pub warned: bool,
 }
 
 /// What happened to a delivery attempt that did not file the message.

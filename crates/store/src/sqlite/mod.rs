@@ -435,6 +435,34 @@ impl Store for SqliteStore {
         self.read(queue::list).await
     }
 
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
+        self.read(move |c| queue::get(c, id)).await
+    }
+
+    async fn queue_hold(&self, id: QueueId, held: bool) -> Result<()> {
+        self.write(move |c| queue::hold(c, id, held)).await
+    }
+
+    async fn queue_flush(
+        &self,
+        id: Option<QueueId>,
+        domain: Option<&Domain>,
+        now_unix: i64,
+    ) -> Result<usize> {
+        let domain = domain.cloned();
+        self.write(move |c| queue::flush(c, id, domain.as_ref(), now_unix))
+            .await
+    }
+
+    async fn queue_delete(&self, id: QueueId) -> Result<()> {
+        let freed = self.write(move |c| queue::delete(c, id)).await?;
+        self.release(freed).await
+    }
+
+    async fn queue_set_warned(&self, id: QueueId) -> Result<()> {
+        self.write(move |c| queue::set_warned(c, id)).await
+    }
+
     async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>> {
         let Some((blob, size)) = self.read(move |c| queue::blob_of(c, id)).await? else {
             return Err(StoreError::NotFound(format!("queue entry {id}")));

@@ -12,7 +12,8 @@
 //! numbered 0..n, is logged and left out of listings (a damaged entry must not stop the
 //! rest of the queue).
 
-use message::{Address, BodyType, Envelope, QueueId};
+use message::dsn::{Dsn, Notify, RecipientDsn, Ret};
+use message::{Address, BodyType, Domain, Envelope, QueueId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
@@ -57,8 +58,9 @@ pub(super) fn insert(
     }
     let size = i64::try_from(size).map_err(|_| StoreError::Invalid("message too large".into()))?;
     c.prepare_cached(
-        "INSERT INTO queue(id, sender, body_type, smtputf8, blob_id, size, queued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO queue(id, sender, body_type, smtputf8, blob_id, size, queued_at,
+                           dsn_ret, dsn_envid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         qid(id),
@@ -68,13 +70,24 @@ pub(super) fn insert(
         blob_id,
         size,
         now_unix,
+        envelope.dsn.ret.map(Ret::as_str),
+        envelope.dsn.envid,
     ])?;
     let mut stmt = c.prepare_cached(
-        "INSERT INTO queue_recipients(queue_id, idx, address, status, attempts, next_attempt)
-         VALUES (?1, ?2, ?3, 'pending', 0, ?4)",
+        "INSERT INTO queue_recipients(queue_id, idx, address, status, attempts, next_attempt,
+                                      notify, orcpt)
+         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6)",
     )?;
     for (i, rcpt) in envelope.recipients.iter().enumerate() {
-        stmt.execute(params![qid(id), idx(id, i)?, rcpt.to_string(), now_unix])?;
+        let dsn = envelope.dsn.recipient(i);
+        stmt.execute(params![
+            qid(id),
+            idx(id, i)?,
+            rcpt.to_string(),
+            now_unix,
+            dsn.notify.to_param(),
+            dsn.orcpt,
+        ])?;
     }
     Ok(())
 }
@@ -87,7 +100,15 @@ struct Head {
     smtputf8: bool,
     size: i64,
     queued_at: i64,
+    dsn_ret: Option<String>,
+    dsn_envid: Option<String>,
+    held: bool,
+    warned: bool,
 }
+
+/// The `Head` columns, in order, for queries over `queue q`.
+const HEAD_COLUMNS: &str = "q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at,
+     q.dsn_ret, q.dsn_envid, q.held, q.warned";
 
 /// Reads the heads selected by `sql` (which selects the `Head` columns from `queue q`),
 /// then each one's recipients; damaged entries are logged and skipped.
@@ -102,6 +123,10 @@ fn load(c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<
                 smtputf8: r.get(3)?,
                 size: r.get(4)?,
                 queued_at: r.get(5)?,
+                dsn_ret: r.get(6)?,
+                dsn_envid: r.get(7)?,
+                held: r.get(8)?,
+                warned: r.get(9)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -128,7 +153,7 @@ fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
         Some(s) => Some(Address::parse(s).map_err(|e| damaged(format!("sender {s:?}: {e}")))?),
     };
     let mut stmt = c.prepare_cached(
-        "SELECT idx, address, status, attempts, next_attempt, last_error
+        "SELECT idx, address, status, attempts, next_attempt, last_error, notify, orcpt
          FROM queue_recipients WHERE queue_id = ?1 ORDER BY idx",
     )?;
     let rows = stmt
@@ -140,6 +165,8 @@ fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -148,9 +175,15 @@ fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
     }
     let mut addresses = Vec::with_capacity(rows.len());
     let mut recipients = Vec::with_capacity(rows.len());
-    for (expected, (index, address, status, attempts, next_attempt, last_error)) in
+    let mut recipient_dsn = Vec::with_capacity(rows.len());
+    for (expected, (index, address, status, attempts, next_attempt, last_error, notify, orcpt)) in
         rows.into_iter().enumerate()
     {
+        let notify = match notify {
+            None => Notify::default(),
+            Some(n) => Notify::from_param(&n).ok_or_else(|| damaged(format!("notify {n:?}")))?,
+        };
+        recipient_dsn.push(RecipientDsn { notify, orcpt });
         if usize::try_from(index).ok() != Some(expected) {
             return Err(damaged(format!(
                 "recipient index {index}, expected {expected}"
@@ -180,10 +213,17 @@ fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
             recipients: addresses,
             body_type: BodyType::from_name(&head.body_type),
             smtputf8: head.smtputf8,
+            dsn: Dsn {
+                ret: head.dsn_ret.as_deref().and_then(Ret::from_name),
+                envid: head.dsn_envid,
+                recipients: recipient_dsn,
+            },
         },
         recipients,
         queued_at: head.queued_at,
         size,
+        held: head.held,
+        warned: head.warned,
     })
 }
 
@@ -199,20 +239,81 @@ pub(super) fn due(c: &Connection, now_unix: i64, limit: usize) -> Result<Vec<Que
 /// every due recipient: quadratic in the queue's size.)
 fn due_sql() -> String {
     format!(
-        "SELECT q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at FROM queue q
+        "SELECT {HEAD_COLUMNS} FROM queue q
          WHERE q.id IN (SELECT r.queue_id FROM queue_recipients r
                         WHERE r.status = 'pending' AND r.next_attempt <= ?1)
+           AND q.held = 0
          {ORDER_OLDEST_FIRST} LIMIT ?2"
     )
 }
 
 /// Every entry, oldest first.
 pub(super) fn list(c: &Connection) -> Result<Vec<QueuedMessage>> {
-    let sql = format!(
-        "SELECT q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at FROM queue q
-         {ORDER_OLDEST_FIRST}"
-    );
+    let sql = format!("SELECT {HEAD_COLUMNS} FROM queue q {ORDER_OLDEST_FIRST}");
     load(c, &sql, [])
+}
+
+/// One entry, `None` when there is none (or it is damaged, which is logged).
+pub(super) fn get(c: &Connection, id: QueueId) -> Result<Option<QueuedMessage>> {
+    let sql = format!("SELECT {HEAD_COLUMNS} FROM queue q WHERE q.id = ?1");
+    Ok(load(c, &sql, [qid(id)])?.pop())
+}
+
+/// Sets or clears the hold flag; `NotFound` when there is no such entry.
+pub(super) fn hold(c: &Connection, id: QueueId, held: bool) -> Result<()> {
+    let changed = c
+        .prepare_cached("UPDATE queue SET held = ?2 WHERE id = ?1")?
+        .execute(params![qid(id), held])?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("queue entry {id}")));
+    }
+    Ok(())
+}
+
+/// Makes pending recipients due at `now_unix` (see `Store::queue_flush`).
+pub(super) fn flush(
+    c: &Connection,
+    id: Option<QueueId>,
+    domain: Option<&Domain>,
+    now_unix: i64,
+) -> Result<usize> {
+    let changed = match (id, domain) {
+        (Some(id), _) => c.execute(
+            "UPDATE queue_recipients SET next_attempt = ?2
+             WHERE queue_id = ?1 AND status = 'pending'",
+            params![qid(id), now_unix],
+        )?,
+        // The address ends with "@domain"; compared lower-cased, as domains are.
+        (None, Some(domain)) => c.execute(
+            "UPDATE queue_recipients SET next_attempt = ?2
+             WHERE status = 'pending'
+               AND lower(substr(address, -length(?1) - 1)) = '@' || ?1",
+            params![domain.as_str().to_ascii_lowercase(), now_unix],
+        )?,
+        (None, None) => c.execute(
+            "UPDATE queue_recipients SET next_attempt = ?1 WHERE status = 'pending'",
+            params![now_unix],
+        )?,
+    };
+    Ok(changed)
+}
+
+/// Deletes one entry whatever its state; returns its body file when nothing else
+/// references it. `NotFound` when there is no such entry.
+pub(super) fn delete(c: &Connection, id: QueueId) -> Result<Vec<String>> {
+    let Some((blob, _)) = blob_of(c, id)? else {
+        return Err(StoreError::NotFound(format!("queue entry {id}")));
+    };
+    c.prepare_cached("DELETE FROM queue WHERE id = ?1")?
+        .execute([qid(id)])?;
+    unreferenced(c, vec![blob])
+}
+
+/// Records that the delay warning was sent.
+pub(super) fn set_warned(c: &Connection, id: QueueId) -> Result<()> {
+    c.prepare_cached("UPDATE queue SET warned = 1 WHERE id = ?1")?
+        .execute([qid(id)])?;
+    Ok(())
 }
 
 /// The body file and size of an entry, `None` when there is no such entry.

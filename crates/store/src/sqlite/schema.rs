@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -125,8 +125,23 @@ CREATE TABLE aliases (
 CREATE INDEX aliases_account ON aliases(account_id);
 ";
 
+/// Version 3: outbound relay.
+///
+/// - `dsn_ret` / `dsn_envid`: RET and ENVID from MAIL (RFC 3461), NULL when not given;
+///   `notify` / `orcpt` on each recipient likewise (`notify` in its RCPT parameter form).
+/// - `held`: set by `postie queue hold`; a held entry is never due.
+/// - `warned`: the delay warning for the entry has been sent.
+const MIGRATION_3: &str = "
+ALTER TABLE queue ADD COLUMN dsn_ret TEXT;
+ALTER TABLE queue ADD COLUMN dsn_envid TEXT;
+ALTER TABLE queue ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue_recipients ADD COLUMN notify TEXT;
+ALTER TABLE queue_recipients ADD COLUMN orcpt TEXT;
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// Applies the settings every connection shares.
 fn configure(conn: &Connection) -> Result<()> {

@@ -1,10 +1,8 @@
 //! SQLite-only alias tests: a version-1 database (from before aliases) migrates in place
 //! and keeps its data, and damaged alias rows are set aside, not a panic.
 
-use message::QueueId;
-
-use super::super::{SqliteStore, queue, schema};
-use super::{addr, envelope, store_with_alice};
+use super::super::{SqliteStore, schema};
+use super::{addr, store_with_alice};
 use crate::{Store, StoreError};
 
 #[tokio::test]
@@ -23,15 +21,18 @@ async fn migrates_a_version_1_database_in_place() {
                  VALUES (9, 7, 'INBOX', 1000, 5);",
         )
         .expect("v1 rows");
-        queue::insert(
-            &c,
-            QueueId::from_u64(77),
-            &envelope(&["b@remote.example"]),
-            &super::super::blobs::new_id(),
-            3,
-            1000,
+        // A queue row as version 1 wrote it (without the DSN and hold columns).
+        c.execute(
+            "INSERT INTO queue(id, sender, body_type, smtputf8, blob_id, size, queued_at)
+             VALUES (77, 'a@remote.example', '7BIT', 0, ?1, 3, 1000);",
+            [super::super::blobs::new_id()],
         )
         .expect("v1 queue row");
+        c.execute_batch(
+            "INSERT INTO queue_recipients(queue_id, idx, address, status, attempts, next_attempt)
+             VALUES (77, 0, 'b@remote.example', 'pending', 0, 1000);",
+        )
+        .expect("v1 queue recipient");
         let has_aliases: bool = c
             .prepare("SELECT 1 FROM sqlite_master WHERE name = 'aliases'")
             .expect("prepare")
