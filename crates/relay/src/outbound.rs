@@ -1,0 +1,192 @@
+//! Outbound delivery of one queued message to its remote recipients: route each
+//! recipient domain (smarthost or MX), try its hosts in order, and report one outcome
+//! per recipient.
+//!
+//! Where it sits: `delivery::Router` calls [`Relay::deliver`] for the remote
+//! recipients of a due queue entry and turns each [`Outcome`] into a queue attempt.
+//! [`route`] decides where a domain's mail goes, [`pool`] keeps connections for reuse
+//! and enforces the connection limits, the [`crate::client`] speaks SMTP.
+//!
+//! Rules (RFC 5321 §5.1): the hosts of a domain are tried in MX preference order, each
+//! of its addresses in turn, until one takes a decision on the recipients; a
+//! connection-level failure (refused, timeout, 4xx/5xx greeting) moves to the next
+//! address. Recipient replies are final for this attempt: 2xx delivered, 5xx failed,
+//! 4xx deferred.
+
+pub mod pool;
+pub mod route;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use message::Address;
+use message::dsn::Dsn;
+
+use crate::client::{ClientError, RecipientResult, Transaction};
+use crate::dns::DnsResolver;
+use pool::Pool;
+use route::{Routes, Target};
+
+/// The outcome for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A server took the message; `dsn_passed` when it offered DSN (RFC 3461), so it
+    /// carries the sender's DSN requests on from here.
+    Delivered {
+        /// The next hop supports DSN.
+        dsn_passed: bool,
+    },
+    /// Try again later, and why: `host[ip] said: <reply>` for a server's reply, else
+    /// our own `X.Y.Z text`.
+    Temporary(String),
+    /// Failed for good, with a reason written as for `Temporary`.
+    Permanent(String),
+}
+
+/// What [`Relay::deliver`] needs of a queued message.
+pub struct Message<'a> {
+    /// The reverse-path, `None` for `<>`.
+    pub sender: Option<&'a Address>,
+    /// Every recipient of the envelope (indexes refer to it).
+    pub recipients: &'a [Address],
+    /// The DSN requests of the envelope.
+    pub dsn: &'a Dsn,
+    /// Body type and SMTPUTF8, as accepted.
+    pub body_type: message::BodyType,
+    /// The message needs SMTPUTF8.
+    pub smtputf8: bool,
+    /// The message itself.
+    pub body: &'a [u8],
+}
+
+/// The outbound relay: routes, the connection pool and the DNS resolver.
+pub struct Relay {
+    routes: Routes,
+    pool: Arc<Pool>,
+    dns: DnsResolver,
+}
+
+impl Relay {
+    /// A relay that routes with `routes`, resolves with `dns` and keeps connections in
+    /// `pool`.
+    pub fn new(routes: Routes, dns: DnsResolver, pool: Arc<Pool>) -> Self {
+        Relay { routes, pool, dns }
+    }
+
+    /// Delivers `message` to its recipients at `indexes`; one outcome per index.
+    pub async fn deliver(&self, message: &Message<'_>, indexes: &[usize]) -> Vec<(usize, Outcome)> {
+        let mut by_domain: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &i in indexes {
+            let domain = message.recipients[i].domain().as_str().to_ascii_lowercase();
+            by_domain.entry(domain).or_default().push(i);
+        }
+        let mut out = Vec::with_capacity(indexes.len());
+        for (domain, group) in by_domain {
+            out.extend(self.deliver_domain(message, &domain, &group).await);
+        }
+        out
+    }
+
+    /// Delivers to the recipients `group`, all in `domain`.
+    async fn deliver_domain(
+        &self,
+        message: &Message<'_>,
+        domain: &str,
+        group: &[usize],
+    ) -> Vec<(usize, Outcome)> {
+        let everyone = |outcome: Outcome| group.iter().map(|&i| (i, outcome.clone())).collect();
+        let targets = match self.routes.targets(&self.dns, domain).await {
+            Ok(targets) => targets,
+            Err(outcome) => return everyone(outcome),
+        };
+        let mut undecided: Vec<usize> = group.to_vec();
+        let mut decided = Vec::with_capacity(group.len());
+        let mut last_error: Option<String> = None;
+        let mut all_permanent = true;
+        'hosts: for target in &targets {
+            for &addr in &target.addresses {
+                let peer = format!("{}[{}]", target.name, addr.ip());
+                match self.try_address(message, target, addr, &undecided).await {
+                    Ok((results, dsn_passed)) => {
+                        for (i, result) in undecided.iter().zip(results) {
+                            decided.push((*i, outcome_of(&peer, &result, dsn_passed)));
+                        }
+                        undecided.clear();
+                        break 'hosts;
+                    }
+                    Err(e) => {
+                        tracing::info!(%domain, host = %peer, error = %e, "host failed; trying the next");
+                        all_permanent &= e.permanent;
+                        last_error = Some(match &e.reply {
+                            Some(reply) => format!("{peer} said: {reply}"),
+                            None => e.message.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if !undecided.is_empty() {
+            let reason = last_error
+                .unwrap_or_else(|| format!("4.4.4 no address to deliver to for {domain}"));
+            // Only when every host refused for good (e.g. 5xx greetings everywhere) is
+            // it final; a smarthost's refusal (a wrong password) is always temporary so
+            // that fixing the configuration delivers the queue.
+            let outcome =
+                if all_permanent && !targets.is_empty() && !self.routes.is_smarthost(domain) {
+                    Outcome::Permanent(reason)
+                } else {
+                    Outcome::Temporary(reason)
+                };
+            decided.extend(undecided.iter().map(|&i| (i, outcome.clone())));
+        }
+        decided
+    }
+
+    /// One transaction for `recipients` at `addr`, over a pooled connection when one
+    /// is idle; also says whether the server offered DSN. A pooled connection the
+    /// server has closed meanwhile fails before anything is decided: then a fresh
+    /// connection gets the transaction.
+    async fn try_address(
+        &self,
+        message: &Message<'_>,
+        target: &Target,
+        addr: SocketAddr,
+        recipients: &[usize],
+    ) -> Result<(Vec<RecipientResult>, bool), ClientError> {
+        let tx = Transaction {
+            sender: message.sender,
+            recipients: recipients
+                .iter()
+                .map(|&i| (&message.recipients[i], message.dsn.recipient(i)))
+                .collect(),
+            body: message.body,
+            body_type: message.body_type,
+            smtputf8: message.smtputf8,
+            ret: message.dsn.ret,
+            envid: message.dsn.envid.as_deref(),
+        };
+        let mut lease = self.pool.lease(addr, &target.name, &target.config).await?;
+        let mut results = lease.connection().send(&tx).await;
+        if results.is_err() && lease.reused() {
+            self.pool.give_back(lease);
+            lease = self
+                .pool
+                .lease_fresh(addr, &target.name, &target.config)
+                .await?;
+            results = lease.connection().send(&tx).await;
+        }
+        let dsn_passed = lease.connection().dsn_passed_on();
+        self.pool.give_back(lease);
+        Ok((results?, dsn_passed))
+    }
+}
+
+/// The outcome a client result means for the queue.
+fn outcome_of(peer: &str, result: &RecipientResult, dsn_passed: bool) -> Outcome {
+    match result {
+        RecipientResult::Accepted(_) => Outcome::Delivered { dsn_passed },
+        RecipientResult::Temporary(reply) => Outcome::Temporary(format!("{peer} said: {reply}")),
+        RecipientResult::Permanent(reply) => Outcome::Permanent(format!("{peer} said: {reply}")),
+    }
+}

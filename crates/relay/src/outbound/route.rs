@@ -1,0 +1,151 @@
+//! Where a recipient domain's mail goes: the configured smarthost, or the domain's MX
+//! hosts (RFC 5321 §5.1) with their addresses, each with the client settings to use.
+//!
+//! Where it sits: [`super::Relay`] asks [`Routes::targets`] once per domain per
+//! attempt; DNS answers are cached by the resolver.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use crate::client::ClientConfig;
+use crate::dns::{DnsError, DnsResolver, MailHosts};
+
+use super::Outcome;
+
+/// The SMTP port of MX hosts (RFC 5321 §4.5.4... and IANA).
+pub const SMTP_PORT: u16 = 25;
+
+/// One host to try, with its addresses in order.
+#[derive(Clone)]
+pub struct Target {
+    /// Its name (for SNI, certificate checks and messages).
+    pub name: String,
+    /// Where to connect.
+    pub addresses: Vec<SocketAddr>,
+    /// How to talk to it.
+    pub config: Arc<ClientConfig>,
+}
+
+/// A smarthost and the domains it takes.
+pub struct Smarthost {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS, credentials and timeouts for it.
+    pub config: Arc<ClientConfig>,
+    /// Lower-case recipient domains it takes; empty: all.
+    pub domains: Vec<String>,
+}
+
+/// The routing table of the relay.
+pub struct Routes {
+    smarthost: Option<Smarthost>,
+    mx_config: Arc<ClientConfig>,
+    mx_port: u16,
+}
+
+impl Routes {
+    /// Everything via MX, talking to MX hosts with `mx_config` (opportunistic TLS).
+    pub fn mx(mx_config: ClientConfig) -> Self {
+        Routes {
+            smarthost: None,
+            mx_config: Arc::new(mx_config),
+            mx_port: SMTP_PORT,
+        }
+    }
+
+    /// Sends the smarthost's domains (or everything) through it.
+    pub fn with_smarthost(mut self, smarthost: Smarthost) -> Self {
+        self.smarthost = Some(smarthost);
+        self
+    }
+
+    /// Connects to MX hosts on `port` instead of 25 (for tests and benchmarks that
+    /// cannot bind port 25).
+    pub fn with_mx_port(mut self, port: u16) -> Self {
+        self.mx_port = port;
+        self
+    }
+
+    /// Whether mail for `domain` goes through the smarthost.
+    pub fn is_smarthost(&self, domain: &str) -> bool {
+        self.smarthost.as_ref().is_some_and(|s| {
+            s.domains.is_empty() || s.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        })
+    }
+
+    /// The hosts to try for `domain`, in order, or the outcome for all its recipients
+    /// when there is none (null MX, no such domain, DNS failure).
+    pub async fn targets(&self, dns: &DnsResolver, domain: &str) -> Result<Vec<Target>, Outcome> {
+        if let Some(smarthost) = self
+            .smarthost
+            .as_ref()
+            .filter(|_| self.is_smarthost(domain))
+        {
+            let addresses = match smarthost.host.parse::<IpAddr>() {
+                Ok(ip) => vec![ip],
+                Err(_) => dns.addresses(&smarthost.host).await.map_err(|e| {
+                    Outcome::Temporary(format!(
+                        "4.4.3 cannot resolve smarthost {}: {e}",
+                        smarthost.host
+                    ))
+                })?,
+            };
+            return Ok(vec![Target {
+                name: smarthost.host.clone(),
+                addresses: addresses
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, smarthost.port))
+                    .collect(),
+                config: smarthost.config.clone(),
+            }]);
+        }
+        let hosts = match dns.mail_hosts(domain).await {
+            Ok(MailHosts::Hosts(hosts)) => hosts,
+            // RFC 7505 §4.1: fail at once, 5.1.10.
+            Ok(MailHosts::NullMx) => {
+                return Err(Outcome::Permanent(format!(
+                    "5.1.10 {domain} accepts no mail (null MX, RFC 7505)"
+                )));
+            }
+            Err(DnsError::NotFound(why)) => {
+                return Err(Outcome::Permanent(format!(
+                    "5.1.2 domain {domain} not found: {why}"
+                )));
+            }
+            Err(e) => {
+                return Err(Outcome::Temporary(format!(
+                    "4.4.3 DNS lookup for {domain} failed: {e}"
+                )));
+            }
+        };
+        let mut targets = Vec::with_capacity(hosts.len());
+        let mut temporary = None;
+        for host in hosts {
+            match dns.addresses(&host.name).await {
+                Ok(ips) if !ips.is_empty() => targets.push(Target {
+                    addresses: ips
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, self.mx_port))
+                        .collect(),
+                    name: host.name,
+                    config: self.mx_config.clone(),
+                }),
+                Ok(_) | Err(DnsError::NotFound(_)) => {}
+                Err(e) => {
+                    temporary = Some(format!("4.4.3 DNS lookup for {} failed: {e}", host.name))
+                }
+            }
+        }
+        if targets.is_empty() {
+            return Err(match temporary {
+                Some(why) => Outcome::Temporary(why),
+                None => {
+                    Outcome::Permanent(format!("5.4.4 no mail host of {domain} has an address"))
+                }
+            });
+        }
+        Ok(targets)
+    }
+}
