@@ -8,7 +8,8 @@
 //! [`Config`] on: [`Listen`] to the listeners, [`Tls`] to the TLS setup,
 //! [`Auth`] to everything that checks a password (SMTP AUTH, POP3, IMAP),
 //! [`Smtp`] to the SMTP session policy and its driver, [`Pop3`] to the POP3
-//! session and its driver, [`Log`] to the `tracing` subscriber, [`Config::data_dir`] to the store and the queue. No
+//! session and its driver, [`Dns`], [`Relay`] and [`Queue`] to the outbound relay and the
+//! queue runner, [`Log`] to the `tracing` subscriber, [`Config::data_dir`] to the store and the queue. No
 //! other crate reads the file. `docs/config.md` is the reference for every key;
 //! a test parses the example in it, so the two cannot drift apart.
 //!
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod error;
+mod outbound;
 mod serde_helpers;
 mod validate;
 
@@ -46,6 +48,7 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigError, Position};
+pub use outbound::{Dns, Queue, Relay, SmarthostTls};
 
 /// The whole configuration: the parsed and validated config file, or the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +72,12 @@ pub struct Config {
     pub smtp: Smtp,
     /// Limits and policies for the POP3 server.
     pub pop3: Pop3,
+    /// DNS for outbound mail.
+    pub dns: Dns,
+    /// Outbound delivery: MX or smarthost.
+    pub relay: Relay,
+    /// Retries, expiry and delay warnings of the delivery queue.
+    pub queue: Queue,
     /// Logging.
     pub log: Log,
 }
@@ -274,6 +283,9 @@ impl Default for Config {
             auth: Auth::default(),
             smtp: Smtp::default(),
             pop3: Pop3::default(),
+            dns: Dns::default(),
+            relay: Relay::default(),
+            queue: Queue::default(),
             log: Log::default(),
         }
     }

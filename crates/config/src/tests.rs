@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::{
-    Auth, Config, ConfigError, ExpnPolicy, Listen, Log, PlaintextAuth, Pop3, Position, Smtp, Tls,
-    VrfyPolicy, load, parse,
+    Auth, Config, ConfigError, ExpnPolicy, Listen, Log, PlaintextAuth, Pop3, Position, Relay,
+    SmarthostTls, Smtp, Tls, VrfyPolicy, load, parse,
 };
 
 /// The reference, included so that it cannot drift from the code.
@@ -48,7 +48,32 @@ const ALL_KEYS: &[&str] = &[
     "pop3.max_auth_failures",
     "pop3.max_errors",
     "pop3.expire_days",
+    "dns.nameservers",
+    "relay.smarthost",
+    "relay.smarthost_tls",
+    "relay.smarthost_user",
+    "relay.smarthost_password",
+    "relay.smarthost_ca",
+    "relay.domains",
+    "relay.max_connections",
+    "relay.max_connections_per_host",
+    "relay.idle_secs",
+    "queue.retry_schedule_secs",
+    "queue.max_age_secs",
+    "queue.delay_warning_secs",
     "log.level",
+];
+
+/// The keys whose default is "not set", which TOML cannot write.
+const UNSET_KEYS: &[&str] = &[
+    "tls.cert",
+    "tls.key",
+    "smtp.postmaster",
+    "pop3.expire_days",
+    "relay.smarthost",
+    "relay.smarthost_user",
+    "relay.smarthost_password",
+    "relay.smarthost_ca",
 ];
 
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -266,6 +291,7 @@ level = "warn,server=debug"
         log: Log {
             level: "warn,server=debug".to_owned(),
         },
+        ..Config::default()
     };
     assert_eq!(parse(&text, "postie.toml").unwrap(), expected);
 
@@ -785,6 +811,13 @@ fn every_key_is_known_serialized_and_documented() {
             postmaster: Some("a@example.org".into()),
             ..Smtp::default()
         },
+        relay: Relay {
+            smarthost: Some("smtp.example.net:587".into()),
+            smarthost_user: Some("u".into()),
+            smarthost_password: Some("p".into()),
+            smarthost_ca: Some("ca.pem".into()),
+            ..Relay::default()
+        },
         ..Config::default()
     };
     let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
@@ -815,20 +848,26 @@ fn the_complete_example_in_the_docs_is_the_defaults() {
         }
     );
 
-    // It shows every key: all set, except those whose default is "not set" (the
-    // TLS paths, smtp.postmaster and pop3.expire_days), which are commented out.
+    // It shows every key: all set, except those whose default is "not set"
+    // (UNSET_KEYS), which are commented out.
     let table: toml::Table = toml::from_str(example).unwrap();
     let mut shown = BTreeSet::new();
     leaf_keys(&table, "", &mut shown);
-    let unset = ["tls.cert", "tls.key", "smtp.postmaster", "pop3.expire_days"];
     let expected: BTreeSet<String> = ALL_KEYS
         .iter()
-        .filter(|k| !unset.contains(k))
+        .filter(|k| !UNSET_KEYS.contains(k))
         .map(|k| (*k).to_owned())
         .collect();
     assert_eq!(shown, expected);
     assert!(example.contains("# cert = ") && example.contains("# key = "));
     assert!(example.contains("# expire_days = "));
+    for key in UNSET_KEYS {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        assert!(
+            example.contains(&format!("# {leaf} = ")),
+            "{key} commented out"
+        );
+    }
 }
 
 #[test]
@@ -844,5 +883,63 @@ fn the_other_examples_in_the_docs_are_valid() {
             ..c
         };
         c.validate().unwrap();
+    }
+}
+
+#[test]
+fn outbound_sections() {
+    let c = parse(
+        r#"
+[dns]
+nameservers = ["127.0.0.53:53"]
+[relay]
+smarthost = "[2001:db8::1]:587"
+smarthost_user = "u"
+smarthost_password = "p"
+domains = ["example.net"]
+[queue]
+retry_schedule_secs = [1, 2]
+delay_warning_secs = 0
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.dns.nameservers, addrs(&["127.0.0.53:53"]));
+    assert_eq!(
+        c.relay.smarthost_parts(),
+        Some(("2001:db8::1".to_owned(), 587))
+    );
+    assert_eq!(c.relay.smarthost_tls, SmarthostTls::Starttls);
+    assert_eq!(c.queue.retry_schedule_secs, [1, 2]);
+    for (text, key) in [
+        ("[relay]\nsmarthost = \"nohost\"", "relay.smarthost"),
+        ("[relay]\nsmarthost = \"h:0\"", "relay.smarthost"),
+        (
+            "[relay]\nsmarthost = \"h:25\"\nsmarthost_user = \"u\"",
+            "relay.smarthost_user",
+        ),
+        ("[relay]\ndomains = [\"a.example\"]", "relay.domains"),
+        (
+            "[relay]\nsmarthost_ca = \"/nonexistent/ca.pem\"",
+            "relay.smarthost_ca",
+        ),
+        (
+            "[relay]\nmax_connections_per_host = 0",
+            "relay.max_connections_per_host",
+        ),
+        ("[relay]\nsmarthost_tls = \"maybe\"", "relay.smarthost_tls"),
+        (
+            "[queue]\nretry_schedule_secs = []",
+            "queue.retry_schedule_secs",
+        ),
+        (
+            "[queue]\nretry_schedule_secs = [60, 0]",
+            "queue.retry_schedule_secs",
+        ),
+        ("[queue]\nmax_age_secs = 0", "queue.max_age_secs"),
+        ("[dns]\nnameservers = [\"localhost\"]", "dns.nameservers"),
+    ] {
+        let err = parse(text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains(key), "{text:?}: {err}");
     }
 }

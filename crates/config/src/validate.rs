@@ -30,6 +30,7 @@ impl Config {
         self.check_auth()?;
         self.check_smtp()?;
         self.check_pop3()?;
+        self.check_outbound()?;
         check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
     }
 
@@ -133,6 +134,49 @@ impl Config {
 }
 
 /// `value` is at least `min`, or an error about `key` that says so.
+impl Config {
+    /// `[relay]` and `[queue]`: a well-formed smarthost with user and password both or
+    /// neither, a trust file that exists, and a usable retry schedule.
+    fn check_outbound(&self) -> Result<(), ConfigError> {
+        let r = &self.relay;
+        if r.smarthost.is_some() && r.smarthost_parts().is_none() {
+            return Err(ConfigError::invalid(
+                "relay.smarthost",
+                r#"want "host:port", like "smtp.example.net:587""#,
+            ));
+        }
+        if r.smarthost_user.is_some() != r.smarthost_password.is_some() {
+            return Err(ConfigError::invalid(
+                "relay.smarthost_user",
+                "smarthost_user and smarthost_password go together",
+            ));
+        }
+        if let Some(ca) = &r.smarthost_ca {
+            check_file(ca).map_err(|m| ConfigError::invalid("relay.smarthost_ca", m))?;
+        }
+        if !r.domains.is_empty() && r.smarthost.is_none() {
+            return Err(ConfigError::invalid(
+                "relay.domains",
+                "names the smarthost's domains, but relay.smarthost is not set",
+            ));
+        }
+        at_least("relay.max_connections", wide(r.max_connections), 1)?;
+        at_least(
+            "relay.max_connections_per_host",
+            wide(r.max_connections_per_host),
+            1,
+        )?;
+        let q = &self.queue;
+        if q.retry_schedule_secs.is_empty() || q.retry_schedule_secs.contains(&0) {
+            return Err(ConfigError::invalid(
+                "queue.retry_schedule_secs",
+                "must list at least one delay, each at least 1",
+            ));
+        }
+        at_least("queue.max_age_secs", q.max_age_secs, 1)
+    }
+}
+
 fn at_least(key: &str, value: u64, min: u64) -> Result<(), ConfigError> {
     if value < min {
         Err(ConfigError::invalid(key, format!("must be at least {min}")))

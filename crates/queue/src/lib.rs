@@ -4,16 +4,24 @@
 //! Where it sits: after acceptance. The SMTP driver calls `Store::enqueue` (which returns
 //! only once the message is on stable storage) and then [`QueueHandle::notify`]. The
 //! [`QueueRunner`] wakes, asks the store for due entries, and hands each to a
-//! [`Deliver`] implementation (plugged in by `server`: local mailboxes now, remote MX
-//! relay later). Outcomes go back to the store; retry times come from the pure
-//! [`schedule::next_attempt`].
+//! [`Deliver`] implementation (plugged in by `server`: local mailboxes and the remote
+//! relay). Outcomes go back to the store; retry times come from the pure
+//! [`schedule::Schedule`]; reports to the sender (bounces, delay warnings, success
+//! reports) from [`notify::Notifier`].
 //!
 //! The queue does not know SMTP or mailboxes. It never loses a message: an entry leaves
 //! the store only when none of its recipients is pending any more.
 
+pub mod notify;
 pub mod schedule;
 
+use dsn::Action;
+use notify::{Event, Notifier};
+use schedule::Schedule;
+
 use async_trait::async_trait;
+use message::QueueId;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{QueuedMessage, RecipientOutcome, Store};
@@ -35,11 +43,16 @@ pub trait Deliver: Send + Sync + 'static {
 pub enum Attempt {
     /// Delivered and already recorded by the deliverer (local filing).
     Recorded,
-    /// Delivered elsewhere; the queue records it.
+    /// Handed to a next hop that takes over DSN duties (it offered DSN, RFC 3461
+    /// §4); the queue records it.
     Delivered,
-    /// Temporary failure: retry later.
+    /// Handed to a next hop that does not support DSN: a sender who asked for success
+    /// reports gets a "relayed" one (RFC 3461 §6.2.2, RFC 3464 §2.3.3).
+    Relayed,
+    /// Temporary failure: retry later. The reason is written as
+    /// [`notify::parse_reason`] reads it.
     Temporary(String),
-    /// Permanent failure.
+    /// Permanent failure, with a reason as for `Temporary`.
     Permanent(String),
 }
 
@@ -69,6 +82,10 @@ pub struct QueueRunner {
     store: Arc<dyn Store>,
     deliver: Arc<dyn Deliver>,
     handle: QueueHandle,
+    /// Retries, expiry and delay warnings.
+    pub schedule: Arc<Schedule>,
+    /// Writes reports to senders.
+    notifier: Arc<Notifier>,
     /// How often to look for due retries when nothing wakes the runner.
     pub poll_interval: Duration,
     /// How many messages to work on at once.
@@ -83,12 +100,15 @@ pub struct QueueRunner {
 }
 
 impl QueueRunner {
-    /// A runner over `store` that delivers through `deliver`.
+    /// A runner over `store` that delivers through `deliver`, with the default
+    /// schedule, writing reports as `localhost` (see [`QueueRunner::with_hostname`]).
     pub fn new(store: Arc<dyn Store>, deliver: Arc<dyn Deliver>) -> Self {
         QueueRunner {
+            notifier: Arc::new(Notifier::new(store.clone(), "localhost")),
             store,
             deliver,
             handle: QueueHandle::default(),
+            schedule: Arc::new(Schedule::default()),
             poll_interval: Duration::from_secs(5),
             batch: 64,
             collect_interval: Duration::from_secs(1),
@@ -97,28 +117,59 @@ impl QueueRunner {
         }
     }
 
+    /// Reports to senders name `hostname` as their reporting MTA.
+    pub fn with_hostname(mut self, hostname: &str) -> Self {
+        self.notifier = Arc::new(Notifier::new(self.store.clone(), hostname));
+        self
+    }
+
+    /// Uses `schedule` for retries, expiry and delay warnings.
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = Arc::new(schedule);
+        self
+    }
+
     /// A handle for waking this runner.
     pub fn handle(&self) -> QueueHandle {
         self.handle.clone()
     }
 
     /// Runs until `shutdown` turns true. Work already started finishes first.
+    ///
+    /// Messages are attempted concurrently, up to `batch` at once; a new pass starts
+    /// whenever one finishes or new mail arrives, so a slow destination holds up only
+    /// its own messages.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut tasks: tokio::task::JoinSet<(QueueId, store::Result<()>)> =
+            tokio::task::JoinSet::new();
+        let mut in_flight: HashSet<QueueId> = HashSet::new();
         loop {
             if *shutdown.borrow() {
+                while let Some(done) = tasks.join_next().await {
+                    self.finished(done, &mut in_flight);
+                }
                 return;
             }
-            let worked = match self.run_once(now_unix()).await {
+            let started = match self.start_due(now_unix(), &mut tasks, &mut in_flight).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::error!(error = %e, "queue pass failed");
                     0
                 }
             };
-            if worked > 0 {
-                continue; // more may be due; go again before sleeping
+            if started == 0
+                && tasks.is_empty()
+                && let Err(e) = self.collect_finished(false).await
+            {
+                tracing::error!(error = %e, "removing finished entries failed");
             }
             tokio::select! {
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    self.finished(done, &mut in_flight);
+                    if let Err(e) = self.collect_finished(true).await {
+                        tracing::error!(error = %e, "removing finished entries failed");
+                    }
+                }
                 _ = self.handle.notify.notified() => {}
                 _ = tokio::time::sleep(self.poll_interval) => {}
                 _ = shutdown.changed() => {}
@@ -126,7 +177,71 @@ impl QueueRunner {
         }
     }
 
-    /// One pass: delivers every entry due at `now`; returns how many were worked on.
+    /// Starts attempts for due entries not already being worked on, within `batch`.
+    async fn start_due(
+        &self,
+        now: i64,
+        tasks: &mut tokio::task::JoinSet<(QueueId, store::Result<()>)>,
+        in_flight: &mut HashSet<QueueId>,
+    ) -> store::Result<usize> {
+        let room = self.batch.saturating_sub(in_flight.len());
+        if room == 0 {
+            return Ok(0);
+        }
+        // Ask for more than there is room for: some of the due entries may be in flight.
+        let due = self.store.queue_due(now, room + in_flight.len()).await?;
+        let fresh: Vec<QueuedMessage> = due
+            .into_iter()
+            .filter(|m| !in_flight.contains(&m.id))
+            .take(room)
+            .collect();
+        let mut started = 0;
+        for message in fresh {
+            in_flight.insert(message.id);
+            let id = message.id;
+            let pass = self.pass(now);
+            tasks.spawn(async move { (id, pass.attempt(message).await) });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    /// Books a finished attempt.
+    fn finished(
+        &self,
+        done: Result<(QueueId, store::Result<()>), tokio::task::JoinError>,
+        in_flight: &mut HashSet<QueueId>,
+    ) {
+        match done {
+            Ok((id, result)) => {
+                in_flight.remove(&id);
+                if let Err(e) = result {
+                    tracing::error!(queue_id = %id, error = %e, "delivery bookkeeping failed");
+                }
+            }
+            Err(e) => {
+                // The id of a panicked task is unknown: forget every id whose task is
+                // gone, so the entry is picked up again.
+                tracing::error!(error = %e, "delivery task panicked");
+                in_flight.clear();
+            }
+        }
+    }
+
+    /// The context of one message's attempt at `now`.
+    fn pass(&self, now: i64) -> Pass {
+        Pass {
+            store: self.store.clone(),
+            deliver: self.deliver.clone(),
+            schedule: self.schedule.clone(),
+            notifier: self.notifier.clone(),
+            now,
+        }
+    }
+
+    /// One pass: delivers every entry due at `now` and waits for all of them; returns
+    /// how many were worked on. (For tests and tools; [`QueueRunner::run`] does not
+    /// wait for slow entries.)
     pub async fn run_once(&self, now: i64) -> store::Result<usize> {
         let due = self.store.queue_due(now, self.batch).await?;
         if due.is_empty() {
@@ -135,9 +250,8 @@ impl QueueRunner {
         }
         let mut tasks = tokio::task::JoinSet::new();
         for message in due {
-            let store = self.store.clone();
-            let deliver = self.deliver.clone();
-            tasks.spawn(async move { attempt_message(store, deliver, message, now).await });
+            let pass = self.pass(now);
+            tasks.spawn(async move { pass.attempt(message).await });
         }
         let mut worked = 0;
         while let Some(result) = tasks.join_next().await {
@@ -180,56 +294,103 @@ impl QueueRunner {
     }
 }
 
-async fn attempt_message(
+/// What one delivery pass over one message needs.
+struct Pass {
     store: Arc<dyn Store>,
     deliver: Arc<dyn Deliver>,
-    message: QueuedMessage,
+    schedule: Arc<Schedule>,
+    notifier: Arc<Notifier>,
     now: i64,
-) -> store::Result<()> {
-    let pending: Vec<usize> = message
-        .recipients
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| matches!(r.status, store::RecipientStatus::Pending { next_attempt, .. } if next_attempt <= now))
-        .map(|(i, _)| i)
-        .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    for (index, attempt) in deliver.deliver(&message, &pending).await {
-        let attempts = match &message.recipients[index].status {
-            store::RecipientStatus::Pending { attempts, .. } => *attempts,
-            _ => 0,
-        };
-        let recipient = &message.recipients[index].address;
-        let outcome = match attempt {
-            Attempt::Recorded => {
-                tracing::info!(queue_id = %message.id, %recipient, "delivered");
-                continue;
-            }
-            Attempt::Delivered => RecipientOutcome::Delivered,
-            Attempt::Temporary(reason) => {
-                match schedule::next_attempt(message.queued_at, attempts + 1, now) {
-                    Some(next_attempt) => {
-                        tracing::info!(queue_id = %message.id, %recipient, %reason, next_attempt, "deferred");
-                        RecipientOutcome::Deferred {
-                            next_attempt,
-                            reason,
+}
+
+impl Pass {
+    /// Delivers the due recipients of `message`, reports to the sender what it asked
+    /// to hear of, then records the outcomes. The report is queued first: a crash in
+    /// between may send it twice, but never loses it.
+    async fn attempt(self, message: QueuedMessage) -> store::Result<()> {
+        let now = self.now;
+        let pending: Vec<usize> = message
+            .recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.status, store::RecipientStatus::Pending { next_attempt, .. } if next_attempt <= now))
+            .map(|(i, _)| i)
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut outcomes = Vec::new();
+        let mut events = Vec::new();
+        let mut deferred = Vec::new();
+        for (index, attempt) in self.deliver.deliver(&message, &pending).await {
+            let attempts = match &message.recipients[index].status {
+                store::RecipientStatus::Pending { attempts, .. } => *attempts,
+                _ => 0,
+            };
+            let recipient = &message.recipients[index].address;
+            let event = |action, reason: Option<&str>| Event {
+                recipient: index,
+                action,
+                reason: reason.map(str::to_owned),
+            };
+            let outcome = match attempt {
+                Attempt::Recorded => {
+                    tracing::info!(queue_id = %message.id, %recipient, "delivered");
+                    events.push(event(Action::Delivered, None));
+                    continue;
+                }
+                Attempt::Delivered => RecipientOutcome::Delivered,
+                Attempt::Relayed => {
+                    events.push(event(Action::Relayed, None));
+                    RecipientOutcome::Delivered
+                }
+                Attempt::Temporary(reason) => {
+                    match self
+                        .schedule
+                        .next_attempt(message.queued_at, attempts + 1, now)
+                    {
+                        Some(next_attempt) => {
+                            tracing::info!(queue_id = %message.id, %recipient, %reason, next_attempt, "deferred");
+                            deferred.push(event(Action::Delayed, Some(&reason)));
+                            RecipientOutcome::Deferred {
+                                next_attempt,
+                                reason,
+                            }
+                        }
+                        None => {
+                            let reason = format!("gave up: {reason}");
+                            tracing::warn!(queue_id = %message.id, %recipient, %reason, "expired");
+                            events.push(event(Action::Failed, Some(&reason)));
+                            RecipientOutcome::Failed { reason }
                         }
                     }
-                    None => RecipientOutcome::Failed {
-                        reason: format!("gave up: {reason}"),
-                    },
                 }
-            }
-            Attempt::Permanent(reason) => {
-                tracing::warn!(queue_id = %message.id, %recipient, %reason, "failed");
-                RecipientOutcome::Failed { reason }
-            }
-        };
-        store.queue_mark(message.id, index, &outcome).await?;
+                Attempt::Permanent(reason) => {
+                    tracing::warn!(queue_id = %message.id, %recipient, %reason, "failed");
+                    events.push(event(Action::Failed, Some(&reason)));
+                    RecipientOutcome::Failed { reason }
+                }
+            };
+            outcomes.push((index, outcome));
+        }
+        let warn = !deferred.is_empty()
+            && !message.warned
+            && self.schedule.warning_due(message.queued_at, now);
+        if warn {
+            events.extend(deferred);
+        }
+        let retry_until = Some(self.schedule.retry_until(message.queued_at));
+        self.notifier
+            .send(&message, &events, now, retry_until)
+            .await?;
+        if warn {
+            self.store.queue_set_warned(message.id).await?;
+        }
+        for (index, outcome) in outcomes {
+            self.store.queue_mark(message.id, index, &outcome).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Seconds since the epoch.
