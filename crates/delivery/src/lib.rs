@@ -3,30 +3,82 @@
 //! Where it sits: called by the queue runner for each due message. [`Router`] routes
 //! each recipient through [`route::Resolver`]: local accounts (directly or by alias) go
 //! to [`local`] (filed into the account's INBOX through the store, atomically with
-//! marking the recipient done); the rest wait for the outbound relay, which a later part
-//! of Postie adds, and stay queued with a temporary failure.
+//! marking the recipient done); the rest go to the outbound relay
+//! ([`relay::outbound::Relay`]: MX or smarthost), which reports an outcome per
+//! recipient. Without a relay (tests), remote recipients stay queued.
 //!
-//! Security stance: writes only through the `Store` trait; no network yet.
+//! Security stance: writes only through the `Store` trait; the network only through the
+//! relay, and only for recipients that passed the relay rules at acceptance.
 
 pub mod local;
 pub mod route;
 
 use async_trait::async_trait;
 use queue::{Attempt, Deliver};
+use relay::outbound::{Outcome, Relay};
 use route::{Resolver, Route};
 use std::sync::Arc;
 use store::{QueuedMessage, Store};
 
-/// Routes each recipient to local delivery or keeps it queued for relay.
+/// Routes each recipient to local delivery or to the outbound relay.
 pub struct Router {
     store: Arc<dyn Store>,
     resolver: Arc<Resolver>,
+    relay: Option<Arc<Relay>>,
 }
 
 impl Router {
-    /// A router over `store`, resolving recipients with `resolver`.
+    /// A router over `store`, resolving recipients with `resolver`; without a relay
+    /// (see [`Router::with_relay`]) remote recipients stay queued.
     pub fn new(store: Arc<dyn Store>, resolver: Arc<Resolver>) -> Self {
-        Router { store, resolver }
+        Router {
+            store,
+            resolver,
+            relay: None,
+        }
+    }
+
+    /// Sends remote recipients through `relay`.
+    pub fn with_relay(mut self, relay: Arc<Relay>) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
+    /// Delivers to the remote recipients at `remote` through the relay.
+    async fn relay(&self, message: &QueuedMessage, remote: &[usize]) -> Vec<(usize, Attempt)> {
+        let everyone = |attempt: Attempt| remote.iter().map(|&i| (i, attempt.clone())).collect();
+        let Some(relay) = &self.relay else {
+            return everyone(Attempt::Temporary(
+                "4.4.1 no outbound relay is configured; message kept in queue".into(),
+            ));
+        };
+        let body = match self.store.queue_body(message.id).await {
+            Ok(body) => body,
+            Err(e) => return everyone(Attempt::Temporary(format!("4.3.0 storage error: {e}"))),
+        };
+        let envelope = &message.envelope;
+        let outbound = relay::outbound::Message {
+            sender: envelope.sender.as_ref(),
+            recipients: &envelope.recipients,
+            dsn: &envelope.dsn,
+            body_type: envelope.body_type,
+            smtputf8: envelope.smtputf8,
+            body: &body,
+        };
+        relay
+            .deliver(&outbound, remote)
+            .await
+            .into_iter()
+            .map(|(i, outcome)| {
+                let attempt = match outcome {
+                    Outcome::Delivered { dsn_passed: true } => Attempt::Delivered,
+                    Outcome::Delivered { dsn_passed: false } => Attempt::Relayed,
+                    Outcome::Temporary(reason) => Attempt::Temporary(reason),
+                    Outcome::Permanent(reason) => Attempt::Permanent(reason),
+                };
+                (i, attempt)
+            })
+            .collect()
     }
 }
 
@@ -34,6 +86,7 @@ impl Router {
 impl Deliver for Router {
     async fn deliver(&self, message: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)> {
         let mut results = Vec::with_capacity(pending.len());
+        let mut remote = Vec::new();
         for &index in pending {
             let address = &message.envelope.recipients[index];
             let attempt = match self.resolver.route(address).await {
@@ -42,12 +95,16 @@ impl Deliver for Router {
                 }
                 // The account went away after the message was accepted.
                 Ok(Route::Unknown) => Attempt::Permanent("5.1.1 no such user".into()),
-                Ok(Route::Remote) => Attempt::Temporary(
-                    "4.4.1 outbound relay is not available yet; message kept in queue".into(),
-                ),
+                Ok(Route::Remote) => {
+                    remote.push(index);
+                    continue;
+                }
                 Err(e) => Attempt::Temporary(format!("4.3.0 storage error: {e}")),
             };
             results.push((index, attempt));
+        }
+        if !remote.is_empty() {
+            results.extend(self.relay(message, &remote).await);
         }
         results
     }

@@ -1,28 +1,28 @@
 //! The admin commands: domains, users, reading mail, the queue. They work on the store
 //! directly, so they run with or without the server.
 
-use crate::cli::{AliasCommand, Command, DomainCommand, MailCommand, QueueCommand, UserCommand};
+use crate::cli::{AliasCommand, Command, DomainCommand, MailCommand, UserCommand};
 use anyhow::{Context, bail};
 use message::{Address, Domain};
 use std::io::Write;
 use store::sqlite::SqliteStore;
-use store::{AccountId, MailboxId, RecipientStatus, Store};
+use store::{AccountId, MailboxId, Store};
 
 /// Runs one admin command against the store in `config.data_dir`.
 pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&config.data_dir).with_context(|| {
+    let store = std::sync::Arc::new(SqliteStore::open(&config.data_dir).with_context(|| {
         format!(
             "cannot open the data directory {}",
             config.data_dir.display()
         )
-    })?;
+    })?);
     match command {
         Command::Serve => unreachable!("serve is not an admin command"),
         Command::Domain(c) => domain(&store, c).await,
         Command::User(c) => user(&store, c).await,
         Command::Alias(c) => alias(&store, c).await,
         Command::Mail(c) => mail(&store, c).await,
-        Command::Queue(QueueCommand::List) => queue_list(&store).await,
+        Command::Queue(c) => crate::queue_admin::run(store.clone(), c, config).await,
     }
 }
 
@@ -149,38 +149,6 @@ async fn mail(store: &SqliteStore, command: MailCommand) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)?;
             out.flush()?;
-        }
-    }
-    Ok(())
-}
-
-async fn queue_list(store: &SqliteStore) -> anyhow::Result<()> {
-    for entry in store.queue_list().await? {
-        println!(
-            "{} {} octets, from {}, queued {}",
-            entry.id,
-            entry.size,
-            entry.envelope.sender_path(),
-            message::headers::rfc5322_date(entry.queued_at)
-        );
-        for r in &entry.recipients {
-            let state = match &r.status {
-                RecipientStatus::Pending {
-                    attempts,
-                    next_attempt,
-                    last_error,
-                } => format!(
-                    "pending, {attempts} attempts, next {}{}",
-                    message::headers::rfc5322_date(*next_attempt),
-                    last_error
-                        .as_ref()
-                        .map(|e| format!(", last error: {e}"))
-                        .unwrap_or_default()
-                ),
-                RecipientStatus::Delivered => "delivered".to_string(),
-                RecipientStatus::Failed(why) => format!("failed: {why}"),
-            };
-            println!("  {}: {state}", r.address);
         }
     }
     Ok(())

@@ -56,7 +56,7 @@ pub enum Command {
     /// Look at delivered mail.
     #[command(subcommand)]
     Mail(MailCommand),
-    /// Look at the delivery queue.
+    /// Look at and control the delivery queue (works while the server runs).
     #[command(subcommand)]
     Queue(QueueCommand),
 }
@@ -153,6 +153,38 @@ pub enum MailCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
-    /// List queued messages and each recipient's state.
+    /// List queued messages: id, size, age, sender, and each recipient's state, next
+    /// attempt and last error.
     List,
+    /// Show one queued message: its envelope, DSN requests, recipients and header.
+    Show {
+        /// The queue id.
+        id: String,
+    },
+    /// Retry now: one message, the mail for one domain, or (with neither) everything.
+    Flush {
+        /// The queue id.
+        id: Option<String>,
+        /// Only recipients in this domain.
+        #[arg(long, conflicts_with = "id")]
+        domain: Option<String>,
+    },
+    /// Keep a message in the queue without trying to deliver it.
+    Hold {
+        /// The queue id.
+        id: String,
+    },
+    /// Let a held message be delivered again.
+    Release {
+        /// The queue id.
+        id: String,
+    },
+    /// Remove a message from the queue.
+    Delete {
+        /// The queue id.
+        id: String,
+        /// Tell the sender, with a bounce for the recipients still pending.
+        #[arg(long)]
+        bounce: bool,
+    },
 }

@@ -7,6 +7,7 @@
 
 mod admin;
 mod cli;
+mod queue_admin;
 
 use anyhow::Context;
 use clap::Parser;

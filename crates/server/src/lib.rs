@@ -2,7 +2,7 @@
 //! into the sans-I/O sessions of `proto`, and the wiring of store, queue and delivery.
 //!
 //! Where it sits: at the top of the flow. [`run`] opens the store, starts the queue
-//! runner with local delivery plugged in, binds every configured listener, and serves
+//! runner with local delivery and the outbound relay plugged in, binds every configured listener, and serves
 //! until SIGTERM/SIGINT (or the shutdown channel) says stop; sessions then finish their
 //! current command or get 421.
 //!
@@ -14,6 +14,7 @@ mod auth;
 mod limits;
 mod listen;
 mod locks;
+mod outbound;
 mod pop3_driver;
 mod smtp_driver;
 mod throttle;
@@ -34,6 +35,9 @@ pub enum ServerError {
     /// A certificate problem.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The outbound relay could not be set up.
+    #[error("outbound relay: {0}")]
+    Relay(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr} ({kind}): {error}")]
     Bind {
@@ -72,12 +76,24 @@ pub async fn run_with_store(
         &config.hostname,
         postmaster,
     ));
-    let router = delivery::Router::new(store.clone(), resolver.clone());
-    let runner = queue::QueueRunner::new(store.clone(), Arc::new(router));
-    let queue = runner.handle();
-
     // One channel tells everything to stop: signals and the caller's flag both feed it.
     let (stop_tx, stop_rx) = watch::channel(false);
+    let relay = outbound::relay(&config, stop_rx.clone())?;
+    let router = delivery::Router::new(store.clone(), resolver.clone()).with_relay(relay);
+    let q = &config.queue;
+    let schedule = queue::schedule::Schedule::new(
+        &q.retry_schedule_secs,
+        q.max_age_secs,
+        q.delay_warning_secs,
+    );
+    let mut runner = queue::QueueRunner::new(store.clone(), Arc::new(router))
+        .with_hostname(&config.hostname)
+        .with_schedule(schedule);
+    // `postie queue flush|release` change the store from another process: look at the
+    // queue every second (an indexed query) so that they take effect promptly.
+    runner.poll_interval = std::time::Duration::from_secs(1);
+    let queue = runner.handle();
+
     let queue_task = tokio::spawn(runner.run(stop_rx.clone()));
     let listeners = ListenerSet::bind(
         &config,

@@ -13,6 +13,7 @@ use proto::smtp::server::{
     Accepted, Answer, Input, ListenerKind, Output, Policy, Query, RecipientVerdict, Session,
     Waiting,
 };
+use queue::notify::{Event, Notifier};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -220,6 +221,43 @@ impl Driver<'_> {
         filings
     }
 
+    /// Success reports (RFC 3461 NOTIFY=SUCCESS) for the recipients filed at
+    /// acceptance: those never pass through the queue runner, which sends the others.
+    /// A failure here is logged; the message itself is safe.
+    async fn report_filed(
+        &self,
+        id: message::QueueId,
+        envelope: &message::Envelope,
+        filings: &[Filing],
+    ) {
+        let events: Vec<Event> = filings
+            .iter()
+            .filter(|f| envelope.dsn.recipient(f.recipient).notify.success)
+            .map(|f| Event {
+                recipient: f.recipient,
+                action: dsn::Action::Delivered,
+                reason: None,
+            })
+            .collect();
+        if events.is_empty() || envelope.sender.is_none() {
+            return;
+        }
+        let notifier = Notifier::new(self.shared.store.clone(), &self.shared.config.hostname);
+        let report = async {
+            let Some(message) = self.shared.store.queue_get(id).await? else {
+                return Ok(None);
+            };
+            notifier
+                .send(&message, &events, queue::now_unix(), None)
+                .await
+        };
+        match report.await {
+            Ok(Some(_)) => self.shared.queue.notify(),
+            Ok(None) => {}
+            Err(e) => tracing::error!(queue_id = %id, error = %e, "success report not queued"),
+        }
+    }
+
     async fn enqueue(&self, accepted: Accepted) -> Reply {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -262,6 +300,7 @@ impl Driver<'_> {
                     size = body.len(),
                     "queued"
                 );
+                self.report_filed(id, &accepted.envelope, &filings).await;
                 if all_filed {
                     self.shared.queue.finished_elsewhere();
                 } else {

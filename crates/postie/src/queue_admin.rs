@@ -1,0 +1,192 @@
+//! `postie queue …`: list, show, flush, hold, release and delete queue entries. They
+//! change the store directly, so they work whether the server runs or not; a running
+//! server's queue runner sees the change at its next look at the queue (within a
+//! second).
+
+use anyhow::{Context, bail};
+use message::{Domain, QueueId};
+use queue::notify::{Event, Notifier};
+use std::sync::Arc;
+use store::sqlite::SqliteStore;
+use store::{QueuedMessage, RecipientStatus, Store};
+
+use crate::cli::QueueCommand;
+
+/// Runs one `postie queue` command.
+pub async fn run(
+    store: Arc<SqliteStore>,
+    command: QueueCommand,
+    config: &config::Config,
+) -> anyhow::Result<()> {
+    let now = queue::now_unix();
+    match command {
+        QueueCommand::List => {
+            for entry in store.queue_list().await? {
+                print_entry(&entry, now);
+            }
+        }
+        QueueCommand::Show { id } => {
+            let entry = get(&store, &id).await?;
+            print_entry(&entry, now);
+            let dsn = &entry.envelope.dsn;
+            println!(
+                "  body {}, smtputf8 {}, ret {}, envid {}",
+                entry.envelope.body_type.as_str(),
+                entry.envelope.smtputf8,
+                dsn.ret.map(|r| r.as_str()).unwrap_or("-"),
+                dsn.envid.as_deref().unwrap_or("-")
+            );
+            for (i, r) in entry.envelope.recipients.iter().enumerate() {
+                let d = dsn.recipient(i);
+                println!(
+                    "  {r}: notify {}, orcpt {}",
+                    d.notify.to_param().unwrap_or_else(|| "default".into()),
+                    d.orcpt.as_deref().unwrap_or("-")
+                );
+            }
+            println!();
+            let body = store.queue_body(entry.id).await?;
+            let header_end = body
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(body.len(), |p| p + 2);
+            print!("{}", String::from_utf8_lossy(&body[..header_end]));
+        }
+        QueueCommand::Flush { id, domain } => {
+            let id = id.as_deref().map(parse_id).transpose()?;
+            let domain = domain
+                .as_deref()
+                .map(|d| Domain::parse(d).map_err(|e| anyhow::anyhow!("{d:?}: {e}")))
+                .transpose()?;
+            if let Some(id) = id {
+                get(&store, &id.to_string()).await?;
+            }
+            let count = store.queue_flush(id, domain.as_ref(), now).await?;
+            println!("{count} recipients due now");
+        }
+        QueueCommand::Hold { id } => {
+            let id = parse_id(&id)?;
+            store
+                .queue_hold(id, true)
+                .await
+                .with_context(|| format!("hold {id}"))?;
+            println!("held {id}");
+        }
+        QueueCommand::Release { id } => {
+            let id = parse_id(&id)?;
+            store
+                .queue_hold(id, false)
+                .await
+                .with_context(|| format!("release {id}"))?;
+            store.queue_flush(Some(id), None, now).await?;
+            println!("released {id}");
+        }
+        QueueCommand::Delete { id, bounce } => {
+            let entry = get(&store, &id).await?;
+            if bounce {
+                bounce_pending(store.clone(), &entry, &config.hostname, now).await?;
+            }
+            store.queue_delete(entry.id).await?;
+            println!("deleted {}", entry.id);
+        }
+    }
+    Ok(())
+}
+
+/// Queues a failure report for the recipients of `entry` still pending.
+async fn bounce_pending(
+    store: Arc<SqliteStore>,
+    entry: &QueuedMessage,
+    hostname: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let events: Vec<Event> = entry
+        .recipients
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.status, RecipientStatus::Pending { .. }))
+        .map(|(i, _)| Event {
+            recipient: i,
+            action: dsn::Action::Failed,
+            reason: Some("5.0.0 deleted from the queue by the administrator".into()),
+        })
+        .collect();
+    match Notifier::new(store, hostname)
+        .send(entry, &events, now, None)
+        .await?
+    {
+        Some(report) => println!("bounce queued as {report}"),
+        None => println!("no bounce: the sender asked for none, or there is no sender"),
+    }
+    Ok(())
+}
+
+fn parse_id(text: &str) -> anyhow::Result<QueueId> {
+    match QueueId::parse(text) {
+        Some(id) => Ok(id),
+        None => bail!("{text:?} is not a queue id"),
+    }
+}
+
+async fn get(store: &SqliteStore, id: &str) -> anyhow::Result<QueuedMessage> {
+    let id = parse_id(id)?;
+    match store.queue_get(id).await? {
+        Some(entry) => Ok(entry),
+        None => bail!("no message {id} in the queue"),
+    }
+}
+
+/// `3d4h`, `12m`, `40s`: a short duration for listings.
+fn short_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{}h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
+fn print_entry(entry: &QueuedMessage, now: i64) {
+    println!(
+        "{} {} octets, from {}, queued {}, age {}{}",
+        entry.id,
+        entry.size,
+        entry.envelope.sender_path(),
+        message::headers::rfc5322_date(entry.queued_at),
+        short_duration(now - entry.queued_at),
+        if entry.held { ", HELD" } else { "" }
+    );
+    for r in &entry.recipients {
+        let state = match &r.status {
+            RecipientStatus::Pending {
+                attempts,
+                next_attempt,
+                last_error,
+            } => format!(
+                "pending, {attempts} attempts, next {} (in {}){}",
+                message::headers::rfc5322_date(*next_attempt),
+                short_duration(next_attempt - now),
+                last_error
+                    .as_ref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            ),
+            RecipientStatus::Delivered => "delivered".to_string(),
+            RecipientStatus::Failed(why) => format!("failed: {why}"),
+        };
+        println!("  {}: {state}", r.address);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_durations() {
+        assert_eq!(super::short_duration(-5), "0s");
+        assert_eq!(super::short_duration(59), "59s");
+        assert_eq!(super::short_duration(600), "10m");
+        assert_eq!(super::short_duration(3 * 3600 + 120), "3h2m");
+        assert_eq!(super::short_duration(2 * 86400 + 3600), "2d1h");
+    }
+}

@@ -1,0 +1,59 @@
+//! Builds the outbound relay from the `[dns]` and `[relay]` config sections: the DNS
+//! resolver, the MX and smarthost client settings and the connection pool.
+//!
+//! Where it sits: [`crate::run_with_store`] calls [`relay`] once at start and plugs the
+//! result into the delivery router the queue runner uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::{Config, SmarthostTls};
+use relay::client::{ClientConfig, TlsMode};
+use relay::dns::DnsResolver;
+use relay::outbound::Relay;
+use relay::outbound::pool::Pool;
+use relay::outbound::route::{Routes, Smarthost};
+use tokio::sync::watch;
+
+use crate::ServerError;
+
+/// The relay the configuration describes; its idle connections are closed when `stop`
+/// turns true.
+pub(crate) fn relay(
+    config: &Config,
+    stop: watch::Receiver<bool>,
+) -> Result<Arc<Relay>, ServerError> {
+    let dns = DnsResolver::new(&config.dns.nameservers)
+        .map_err(|e| ServerError::Relay(format!("DNS resolver: {e}")))?;
+    let mut routes = Routes::mx(ClientConfig::new(config.hostname.clone()));
+    let r = &config.relay;
+    if let Some((host, port)) = r.smarthost_parts() {
+        let tls_config = relay::tls::verified_config(r.smarthost_ca.as_deref())
+            .map_err(|e| ServerError::Relay(format!("relay.smarthost_ca: {e}")))?;
+        let tls = match r.smarthost_tls {
+            SmarthostTls::Starttls => TlsMode::Required,
+            SmarthostTls::Tls => TlsMode::Implicit,
+            SmarthostTls::None => TlsMode::Disabled,
+        };
+        let credentials = r.smarthost_user.clone().zip(r.smarthost_password.clone());
+        let client = ClientConfig {
+            tls,
+            tls_config,
+            credentials,
+            ..ClientConfig::new(config.hostname.clone())
+        };
+        routes = routes.with_smarthost(Smarthost {
+            host,
+            port,
+            config: Arc::new(client),
+            domains: r.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+        });
+    }
+    let pool = Arc::new(Pool::new(
+        r.max_connections,
+        r.max_connections_per_host,
+        Duration::from_secs(r.idle_secs),
+    ));
+    pool.spawn_sweeper(stop);
+    Ok(Arc::new(Relay::new(routes, dns, pool)))
+}
