@@ -126,7 +126,12 @@ impl Notifier {
                 .as_ref()
                 .and_then(|p| p.status)
                 .unwrap_or(default_status),
-            diagnostic: parsed.as_ref().and_then(|p| p.smtp_reply.clone()),
+            // A server's reply, else our own reason (rendered as an X-Postie
+            // diagnostic by the dsn crate).
+            diagnostic: parsed
+                .as_ref()
+                .and_then(|p| p.smtp_reply.clone())
+                .or_else(|| event.reason.clone()),
             remote_mta: parsed.as_ref().and_then(|p| p.remote_mta.clone()),
             last_attempt: Some(now),
             will_retry_until: match event.action {
