@@ -56,6 +56,11 @@ pub struct Relay {
     /// The recipient domains the smarthost takes; empty means every remote domain.
     /// Default empty.
     pub domains: Vec<String>,
+    /// Whether mail to MX hosts must be encrypted: STARTTLS must be offered and
+    /// succeed, or the mail stays queued. Default `false`: opportunistic STARTTLS
+    /// (RFC 7435), as most MTAs do. Certificates of MX hosts are not verified either
+    /// way (without DANE or MTA-STS there is nothing to verify them against).
+    pub require_tls: bool,
     /// Simultaneous outbound SMTP connections in total. Default 100; at least 1.
     pub max_connections: usize,
     /// Simultaneous connections to one destination host. Default 10; at least 1.
@@ -92,6 +97,7 @@ impl Default for Relay {
             smarthost_password: None,
             smarthost_ca: None,
             domains: Vec::new(),
+            require_tls: false,
             max_connections: 100,
             max_connections_per_host: 10,
             idle_secs: 5,

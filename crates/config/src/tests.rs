@@ -55,6 +55,7 @@ const ALL_KEYS: &[&str] = &[
     "relay.smarthost_password",
     "relay.smarthost_ca",
     "relay.domains",
+    "relay.require_tls",
     "relay.max_connections",
     "relay.max_connections_per_host",
     "relay.idle_secs",

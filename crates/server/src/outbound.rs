@@ -25,8 +25,16 @@ pub(crate) fn relay(
 ) -> Result<Arc<Relay>, ServerError> {
     let dns = DnsResolver::new(&config.dns.nameservers)
         .map_err(|e| ServerError::Relay(format!("DNS resolver: {e}")))?;
-    let mut routes = Routes::mx(ClientConfig::new(config.hostname.clone()));
     let r = &config.relay;
+    let mx = ClientConfig {
+        tls: if r.require_tls {
+            TlsMode::Required
+        } else {
+            TlsMode::Opportunistic
+        },
+        ..ClientConfig::new(config.hostname.clone())
+    };
+    let mut routes = Routes::mx(mx);
     if let Some((host, port)) = r.smarthost_parts() {
         let tls_config = relay::tls::verified_config(r.smarthost_ca.as_deref())
             .map_err(|e| ServerError::Relay(format!("relay.smarthost_ca: {e}")))?;
