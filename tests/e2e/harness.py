@@ -14,6 +14,11 @@ does (DNS look-ups, relaying to a remote MX) can never leave this machine.
 Clients reach it through `Server.netns()` (Python sockets) and
 `Server.tool()` (external programs, via nsenter). Set POSTIE_E2E_NETNS=0 to
 run the server in the host's network namespace instead.
+
+`Server(network=net)` (a network.Network) runs the server in that shared
+namespace instead of a private one, next to other "hosts" (more servers,
+TestDNS, Peer, Postfix) on other loopback addresses, e.g.
+`listen={"smtp": ["127.0.0.2:25"]}`.
 """
 
 import contextlib
@@ -136,8 +141,9 @@ class Server:
     """One `postie serve` process with its own temp dir, config and data dir."""
 
     def __init__(self, root=None, smtp=None, listen=None, auth=None, pop3=None, extra=None,
-                 name="postie"):
+                 name="postie", network=None):
         self.name = name
+        self.network = network
         self.bin = postie_bin()
         if not os.path.exists(self.bin):
             raise ServerError(
@@ -168,6 +174,11 @@ class Server:
             "auth": {
                 "allow_plaintext": "loopback",
             },
+            # No outside DNS, ever: a port where nothing answers, so the relay
+            # defers mail for other domains. Tests with a TestDNS override it.
+            "dns": {
+                "nameservers": ["127.0.0.1:9"],
+            },
         }
         self.config["listen"].update(listen or {})
         self.config["smtp"].update(smtp or {})
@@ -184,7 +195,7 @@ class Server:
         self.starts = 0
         self.listeners = {}
         self.domains = set()
-        self.netns_enabled = USE_NETNS
+        self.netns_enabled = USE_NETNS or network is not None
         self.write_config()
 
     # ----- life cycle -------------------------------------------------------
@@ -195,6 +206,9 @@ class Server:
 
     def command(self):
         argv = [self.bin, "serve", "--config", self.config_path]
+        if self.network is not None:
+            # The shared namespace of the test's Network (lo is already up).
+            return self.network.nsenter() + argv
         if self.netns_enabled:
             # A private network namespace: only a loopback interface.
             return [
@@ -319,6 +333,10 @@ class Server:
     def netns(self):
         """Sockets created inside this block live in the server's network
         namespace (the calling thread switches there and back)."""
+        if self.network is not None:
+            with self.network.netns():
+                yield
+            return
         if not self.netns_enabled:
             yield
             return
@@ -372,7 +390,9 @@ class Server:
     def tool(self, argv, **kwargs):
         """Runs an external client (swaks, curl) where it can reach the server."""
         prefix = []
-        if self.netns_enabled:
+        if self.network is not None:
+            prefix = self.network.nsenter()
+        elif self.netns_enabled:
             prefix = ["nsenter", "--net=/proc/%d/ns/net" % self.proc.pid, "--"]
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("timeout", 60)

@@ -90,6 +90,8 @@ pub struct QueueRunner {
     pub poll_interval: Duration,
     /// How many messages to work on at once.
     pub batch: usize,
+    /// How long attempts under way may go on after shutdown is asked for.
+    pub shutdown_grace: Duration,
     /// Finished entries are removed at most this often: removal is a write (and a
     /// commit) of its own, so doing it after every pass would add a commit per message
     /// when mail arrives one at a time.
@@ -111,6 +113,7 @@ impl QueueRunner {
             schedule: Arc::new(Schedule::default()),
             poll_interval: Duration::from_secs(5),
             batch: 64,
+            shutdown_grace: Duration::from_secs(5),
             collect_interval: Duration::from_secs(1),
             // Dirty at start: a previous run may have left finished entries behind.
             collect: std::sync::Mutex::new((None, true)),
@@ -145,9 +148,7 @@ impl QueueRunner {
         let mut in_flight: HashSet<QueueId> = HashSet::new();
         loop {
             if *shutdown.borrow() {
-                while let Some(done) = tasks.join_next().await {
-                    self.finished(done, &mut in_flight);
-                }
+                self.drain(&mut tasks, &mut in_flight).await;
                 return;
             }
             let started = match self.start_due(now_unix(), &mut tasks, &mut in_flight).await {
@@ -173,6 +174,32 @@ impl QueueRunner {
                 _ = self.handle.notify.notified() => {}
                 _ = tokio::time::sleep(self.poll_interval) => {}
                 _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// At shutdown: lets attempts under way finish for up to `shutdown_grace`, then
+    /// abandons the rest. An abandoned recipient stays pending and is tried again after
+    /// a restart (a remote server may then see the message twice: SMTP's at-least-once).
+    async fn drain(
+        &self,
+        tasks: &mut tokio::task::JoinSet<(QueueId, store::Result<()>)>,
+        in_flight: &mut HashSet<QueueId>,
+    ) {
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        while !tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(done)) => self.finished(done, in_flight),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        in_flight = tasks.len(),
+                        "stopping with deliveries under way; they are retried after restart"
+                    );
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
             }
         }
     }

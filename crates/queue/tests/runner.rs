@@ -277,3 +277,36 @@ async fn a_slow_destination_does_not_hold_up_other_mail() {
     stop.send(true).unwrap();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_abandons_attempts_that_outlast_the_grace_period() {
+    let store = Arc::new(MemoryStore::new());
+    let gate = Arc::new(Gate {
+        release: tokio::sync::Semaphore::new(0),
+        started: tokio::sync::Notify::new(),
+    });
+    let mut runner = QueueRunner::new(store.clone(), gate.clone());
+    runner.shutdown_grace = std::time::Duration::from_millis(200);
+    let handle = runner.handle();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner.run(stopped));
+    let id = QueueId::generate(30);
+    store
+        .enqueue(id, &envelope(&["slow@a.example"]), b"Subject: t\r\n\r\nbody\r\n")
+        .await
+        .unwrap();
+    handle.notify();
+    tokio::time::timeout(std::time::Duration::from_secs(10), gate.started.notified())
+        .await
+        .expect("the attempt started");
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the runner stops although the attempt never ends")
+        .unwrap();
+    let entry = store.queue_get(id).await.unwrap().expect("still queued");
+    assert!(matches!(
+        entry.recipients[0].status,
+        RecipientStatus::Pending { attempts: 0, .. }
+    ));
+}
