@@ -32,7 +32,6 @@ truncated (TC, no records) so the client retries over TCP.
 import argparse
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -44,6 +43,8 @@ import traceback
 
 from dnslib import AAAA, CLASS, EDNS0, CNAME, MX, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNSRecord
 from dnslib.server import DNSHandler, DNSLogger, DNSServer
+
+from helper_process import HelperProcess
 
 DEFAULT_TTL = 1
 SERIAL_NAME = "serial.dnsserver"
@@ -268,7 +269,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 READY_TIMEOUT = 20.0
 
 
-class TestDNS:
+class TestDNS(HelperProcess):
     """The DNS server above, as a process in NETWORK, serving RECORDS (a list
     of record dicts, see the module doc). `nameserver` is what postie's
     `[dns] nameservers` wants ("127.0.0.53:53")."""
@@ -282,6 +283,8 @@ class TestDNS:
         self.zones = zones
         self._own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="postie-dns-")
+        self._tmp_dir, self._own_tmp, self.what = self.root, self._own_root, "dnsserver"
+
         self.zone_path = os.path.join(self.root, "zone.json")
         self.log_path = os.path.join(self.root, "dns.log")
         self.serial = 1
@@ -357,31 +360,6 @@ class TestDNS:
         with self.network.netns():
             data = q.send(self.addr, self.port, tcp=tcp, timeout=timeout)
         return DNSRecord.parse(data)
-
-    def cleanup(self):
-        """stop(), then remove the temp dir (when it made it)."""
-        try:
-            self.stop()
-        finally:
-            if self._own_root:
-                shutil.rmtree(self.root, ignore_errors=True)
-
-    def stop(self, timeout=20):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-                raise AssertionError("dnsserver ignored SIGTERM:\n%s" % self.log())
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
 
     def queries(self):
         """[(proto, client_ip, name, type)] of every query so far."""

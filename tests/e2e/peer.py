@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -44,6 +43,8 @@ import tempfile
 import time
 
 from aiosmtpd.smtp import SMTP, AuthResult
+
+from helper_process import HelperProcess
 
 TEMPFAIL = "451 4.3.0 try again later"
 REJECT_RCPT = "550 5.1.1 mailbox unavailable"
@@ -223,7 +224,7 @@ def self_signed_cert(directory, hostname):
     return cert, key
 
 
-class Peer:
+class Peer(HelperProcess):
     """peer.py as a process in NETWORK on ADDR:PORT, storing into SPOOL (a
     temp dir when None). tls=True makes a self-signed certificate for
     HOSTNAME (tls=(cert, key) uses given files); auth="user:pass"."""
@@ -238,6 +239,7 @@ class Peer:
         self.mode = mode
         self._own_spool = spool is None
         self.spool = spool or tempfile.mkdtemp(prefix="postie-peer-")
+        self._tmp_dir, self._own_tmp, self.what = self.spool, self._own_spool, "peer %s" % addr
         os.makedirs(self.spool, exist_ok=True)
         self.hostname = hostname or "mx-%s.peer.test" % addr.replace(".", "-")
         self.log_path = os.path.join(self.spool, "peer.log")
@@ -282,33 +284,8 @@ class Peer:
             time.sleep(0.05)
         return self
 
-    def cleanup(self):
-        """stop(), then remove the temp dir (when it made it)."""
-        try:
-            self.stop()
-        finally:
-            if self._own_spool:
-                shutil.rmtree(self.spool, ignore_errors=True)
-
-    def stop(self, timeout=20):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-                raise AssertionError("peer %s ignored SIGTERM:\n%s" % (self.addr, self.log()))
-
     def running(self):
         return self.proc is not None and self.proc.poll() is None
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
 
     def messages(self):
         """Every stored message, in order: its .json record plus "data" (the

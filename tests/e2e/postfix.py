@@ -39,6 +39,8 @@ import time
 
 import pytest
 
+from helper_process import HelperProcess
+
 POSTFIX = "/usr/sbin/postfix"
 READY_TIMEOUT = 30.0
 MAILBOX_UID = "nobody"
@@ -78,7 +80,7 @@ def _cf_list(values):
     return ", ".join(values)
 
 
-class Postfix:
+class Postfix(HelperProcess):
     def __init__(self, network, addr, root=None, port=25, hostname="mx.pf.test",
                  local_domains=("pf.test",), users=None, relay_domains=(), relayhost=None,
                  transport=None, mynetworks="127.0.0.0/8", tls=False, extra=None):
@@ -92,6 +94,7 @@ class Postfix:
         self.local_domains = list(local_domains)
         self._own_root = root is None
         self.root = root or tempfile.mkdtemp(prefix="postie-postfix-")
+        self._tmp_dir, self._own_tmp, self.what = self.root, self._own_root, "postfix"
         os.chmod(self.root, 0o755)  # the daemons run as postfix / nobody
         self.etc = os.path.join(self.root, "etc")
         self.queue = os.path.join(self.root, "queue")
@@ -238,21 +241,6 @@ class Postfix:
             for dirpath, _, files in os.walk(os.path.join(self.queue, sub)):
                 ids.extend(files)
         return ids
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def cleanup(self):
-        """stop(), then remove the temp dir (when it made it)."""
-        try:
-            self.stop()
-        finally:
-            if self._own_root:
-                shutil.rmtree(self.root, ignore_errors=True)
 
     # ----- delivered mail -----------------------------------------------------------
 
