@@ -96,8 +96,8 @@ impl Relay {
         group: &[usize],
     ) -> Vec<(usize, Outcome)> {
         let everyone = |outcome: Outcome| group.iter().map(|&i| (i, outcome.clone())).collect();
-        let targets = match self.routes.targets(&self.dns, domain).await {
-            Ok(targets) => targets,
+        let (targets, unresolved) = match self.routes.targets(&self.dns, domain).await {
+            Ok(t) => (t.hosts, t.unresolved),
             Err(outcome) => return everyone(outcome),
         };
         let mut undecided: Vec<usize> = group.to_vec();
@@ -130,14 +130,18 @@ impl Relay {
             let reason = last_error
                 .unwrap_or_else(|| format!("4.4.4 no address to deliver to for {domain}"));
             // Only when every host refused for good (e.g. 5xx greetings everywhere) is
-            // it final; a smarthost's refusal (a wrong password) is always temporary so
-            // that fixing the configuration delivers the queue.
-            let outcome =
-                if all_permanent && !targets.is_empty() && !self.routes.is_smarthost(domain) {
-                    Outcome::Permanent(reason)
-                } else {
-                    Outcome::Temporary(reason)
-                };
+            // it final; not while a host could not even be looked up, and a smarthost's
+            // refusal (a wrong password) is always temporary so that fixing the
+            // configuration delivers the queue.
+            let final_refusal = all_permanent
+                && !targets.is_empty()
+                && unresolved.is_none()
+                && !self.routes.is_smarthost(domain);
+            let outcome = if final_refusal {
+                Outcome::Permanent(reason)
+            } else {
+                Outcome::Temporary(reason)
+            };
             decided.extend(undecided.iter().map(|&i| (i, outcome.clone())));
         }
         decided
@@ -145,8 +149,7 @@ impl Relay {
 
     /// One transaction for `recipients` at `addr`, over a pooled connection when one
     /// is idle; also says whether the server offered DSN. A pooled connection the
-    /// server has closed meanwhile fails before anything is decided: then a fresh
-    /// connection gets the transaction.
+    /// server has given up on meanwhile (closed, or 421) is replaced by a fresh one.
     async fn try_address(
         &self,
         message: &Message<'_>,
@@ -168,7 +171,18 @@ impl Relay {
         };
         let mut lease = self.pool.lease(addr, &target.name, &target.config).await?;
         let mut results = lease.connection().send(&tx).await;
-        if results.is_err() && lease.reused() {
+        // A pooled connection the server gave up on meanwhile fails at once, or answers
+        // 421 (e.g. its idle timer fired): either way, try a fresh one.
+        let stale = match &results {
+            Err(_) => true,
+            Ok(results) => {
+                !lease.connection().is_reusable()
+                    && results.iter().all(
+                        |r| matches!(r, RecipientResult::Temporary(reply) if reply.code == 421),
+                    )
+            }
+        };
+        if stale && lease.reused() {
             self.pool.give_back(lease);
             lease = self
                 .pool

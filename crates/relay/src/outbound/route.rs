@@ -38,6 +38,15 @@ pub struct Smarthost {
     pub domains: Vec<String>,
 }
 
+/// The hosts to try for a domain.
+pub struct Targets {
+    /// In order.
+    pub hosts: Vec<Target>,
+    /// A host that could not be resolved for now (DNS timeout, SERVFAIL): if every host
+    /// in `hosts` then refuses for good, the mail must still wait for that one.
+    pub unresolved: Option<String>,
+}
+
 /// The routing table of the relay.
 pub struct Routes {
     smarthost: Option<Smarthost>,
@@ -77,7 +86,7 @@ impl Routes {
 
     /// The hosts to try for `domain`, in order, or the outcome for all its recipients
     /// when there is none (null MX, no such domain, DNS failure).
-    pub async fn targets(&self, dns: &DnsResolver, domain: &str) -> Result<Vec<Target>, Outcome> {
+    pub async fn targets(&self, dns: &DnsResolver, domain: &str) -> Result<Targets, Outcome> {
         if let Some(smarthost) = self
             .smarthost
             .as_ref()
@@ -92,14 +101,18 @@ impl Routes {
                     ))
                 })?,
             };
-            return Ok(vec![Target {
+            let hosts = vec![Target {
                 name: smarthost.host.clone(),
                 addresses: addresses
                     .into_iter()
                     .map(|ip| SocketAddr::new(ip, smarthost.port))
                     .collect(),
                 config: smarthost.config.clone(),
-            }]);
+            }];
+            return Ok(Targets {
+                hosts,
+                unresolved: None,
+            });
         }
         let hosts = match dns.mail_hosts(domain).await {
             Ok(MailHosts::Hosts(hosts)) => hosts,
@@ -146,6 +159,9 @@ impl Routes {
                 }
             });
         }
-        Ok(targets)
+        Ok(Targets {
+            hosts: targets,
+            unresolved: temporary,
+        })
     }
 }
