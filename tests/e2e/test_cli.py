@@ -6,6 +6,7 @@ import os
 import pty
 import select
 import subprocess
+import termios
 import time
 
 
@@ -108,6 +109,14 @@ def test_mail_list_and_read_empty(server_factory):
     assert p.returncode != 0, "reading a missing UID must fail"
 
 
+def _wait_for_no_echo(fd, deadline):
+    """Polls the terminal behind the pty master FD until ECHO is off (the
+    master and the slave share one termios on Linux)."""
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        assert time.monotonic() < deadline, "the program never turned echo off"
+        time.sleep(0.01)
+
+
 def _run_on_a_terminal(argv, answers, timeout=30):
     """Runs ARGV with a pseudo-terminal as its controlling terminal; each time the
     output ends with a prompt from ANSWERS (a list of (prompt, reply)), types the
@@ -132,6 +141,9 @@ def _run_on_a_terminal(argv, answers, timeout=30):
             break
         seen += chunk
         if pending and seen.rstrip().endswith(pending[0][0].encode().rstrip()):
+            # The prompt is written before echo is turned off: type only once it
+            # is, as a person would be too slow to notice the difference.
+            _wait_for_no_echo(fd, deadline)
             os.write(fd, (pending.pop(0)[1] + "\n").encode())
     _, status = os.waitpid(pid, 0)
     os.close(fd)
