@@ -216,16 +216,20 @@ impl QueueRunner {
             return Ok(0);
         }
         // Ask for more than there is room for: some of the due entries may be in flight.
-        let due = self.store.queue_due(now, room + in_flight.len()).await?;
-        let fresh: Vec<QueuedMessage> = due
+        // Only ids first: loading every entry under way again, each time one
+        // finishes, was most of the runner's work with a backlog.
+        let due = self.store.queue_due_ids(now, room + in_flight.len()).await?;
+        let fresh: Vec<QueueId> = due
             .into_iter()
-            .filter(|m| !in_flight.contains(&m.id))
+            .filter(|id| !in_flight.contains(id))
             .take(room)
             .collect();
         let mut started = 0;
-        for message in fresh {
-            in_flight.insert(message.id);
-            let id = message.id;
+        for id in fresh {
+            let Some(message) = self.store.queue_get(id).await? else {
+                continue; // finished or deleted meanwhile
+            };
+            in_flight.insert(id);
             let pass = self.pass(now);
             tasks.spawn(async move { (id, pass.attempt(message).await) });
             started += 1;

@@ -431,6 +431,10 @@ impl Store for SqliteStore {
         self.read(move |c| queue::due(c, now_unix, limit)).await
     }
 
+    async fn queue_due_ids(&self, now_unix: i64, limit: usize) -> Result<Vec<QueueId>> {
+        self.read(move |c| queue::due_ids(c, now_unix, limit)).await
+    }
+
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
         self.read(queue::list).await
     }

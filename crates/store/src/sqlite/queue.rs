@@ -229,27 +229,30 @@ fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
 
 /// Entries with a pending recipient due at or before `now_unix`, oldest first.
 pub(super) fn due(c: &Connection, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
+    let mut out = Vec::with_capacity(limit);
+    for id in due_ids(c, now_unix, limit)? {
+        out.extend(get(c, id)?);
+    }
+    Ok(out)
+}
+
+/// The ids of the entries [`due`] returns, in the same order.
+pub(super) fn due_ids(c: &Connection, now_unix: i64, limit: usize) -> Result<Vec<QueueId>> {
     // Recipients of one entry usually share their next attempt and sit side by side in
     // the index: read a few rows per entry wanted, keep the first `limit` entries.
     let rows = i64::try_from(limit.saturating_mul(4)).unwrap_or(i64::MAX);
     let mut stmt = c.prepare_cached(&due_sql())?;
-    let mut ids: Vec<i64> = Vec::with_capacity(limit);
+    let mut ids: Vec<QueueId> = Vec::with_capacity(limit);
     let mut found = stmt.query(params![now_unix, rows])?;
-    while let Some(row) = found.next()? {
-        let id: i64 = row.get(0)?;
+    while ids.len() < limit
+        && let Some(row) = found.next()?
+    {
+        let id = qid_from(row.get(0)?);
         if !ids.contains(&id) {
             ids.push(id);
-            if ids.len() == limit {
-                break;
-            }
         }
     }
-    let one = format!("SELECT {HEAD_COLUMNS} FROM queue q WHERE q.id = ?1");
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(load(c, &one, [id])?);
-    }
-    Ok(out)
+    Ok(ids)
 }
 
 /// The query behind [`due`]: the ids of due recipients' entries, longest due first,
