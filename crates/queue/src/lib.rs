@@ -218,7 +218,10 @@ impl QueueRunner {
         // Ask for more than there is room for: some of the due entries may be in flight.
         // Only ids first: loading every entry under way again, each time one
         // finishes, was most of the runner's work with a backlog.
-        let due = self.store.queue_due_ids(now, room + in_flight.len()).await?;
+        let due = self
+            .store
+            .queue_due_ids(now, room + in_flight.len())
+            .await?;
         let fresh: Vec<QueueId> = due
             .into_iter()
             .filter(|id| !in_flight.contains(id))

@@ -292,7 +292,11 @@ async fn shutdown_abandons_attempts_that_outlast_the_grace_period() {
     let task = tokio::spawn(runner.run(stopped));
     let id = QueueId::generate(30);
     store
-        .enqueue(id, &envelope(&["slow@a.example"]), b"Subject: t\r\n\r\nbody\r\n")
+        .enqueue(
+            id,
+            &envelope(&["slow@a.example"]),
+            b"Subject: t\r\n\r\nbody\r\n",
+        )
         .await
         .unwrap();
     handle.notify();
