@@ -459,11 +459,14 @@ mod tests {
             .collect::<std::result::Result<_, _>>()
             .expect("plan rows");
         assert!(
-            plan.iter().any(|step| step.contains("SEARCH r USING PRIMARY KEY")),
+            plan.iter()
+                .any(|step| step.contains("SEARCH r USING PRIMARY KEY")),
             "{plan:?}"
         );
         assert!(
-            !plan.iter().any(|step| step.contains("queue_recipients_due")),
+            !plan
+                .iter()
+                .any(|step| step.contains("queue_recipients_due")),
             "{plan:?}"
         );
     }

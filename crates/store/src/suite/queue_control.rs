@@ -63,7 +63,12 @@ pub(crate) async fn hold_and_release<S: Store>(s: &S) {
     s.queue_hold(id, true).await.expect("hold");
     assert!(s.queue_due(now() + 10, 10).await.expect("due").is_empty());
     assert!(s.queue_get(id).await.expect("get").expect("entry").held);
-    assert!(s.queue_due_ids(now() + 10, 10).await.expect("ids").is_empty());
+    assert!(
+        s.queue_due_ids(now() + 10, 10)
+            .await
+            .expect("ids")
+            .is_empty()
+    );
     s.queue_hold(id, false).await.expect("release");
     assert_eq!(s.queue_due(now() + 10, 10).await.expect("due").len(), 1);
     assert_eq!(s.queue_due_ids(now() + 10, 10).await.expect("ids"), [id]);
