@@ -4,7 +4,8 @@
 //! Where it sits: below the SMTP driver (which asks "is this a local user?" and
 //! "is this password right?"), the queue (which enqueues accepted mail and records
 //! delivery outcomes) and local delivery (which files messages into mailboxes). POP3 and
-//! IMAP read mailboxes through the same trait.
+//! IMAP read mailboxes through the same trait; IMAP also manages mailboxes, flags with
+//! CONDSTORE mod-sequences (RFC 7162), APPEND/COPY/MOVE/EXPUNGE and subscriptions.
 //!
 //! Backends:
 //! - [`sqlite::SqliteStore`], the embedded default: one SQLite database in WAL mode
@@ -18,12 +19,18 @@
 //! - `deliver_to_mailbox` is atomic and idempotent per (queue id, recipient): the message
 //!   is filed and the recipient marked done in one step, so a crash and a retry never
 //!   file a message twice.
+//! - UIDs in a mailbox ascend and are never reused; UIDVALIDITY is never handed out twice
+//!   (RFC 3501 §2.3.1.1); HIGHESTMODSEQ only grows (RFC 7162 §3.1.1).
+//! - A new account has INBOX plus `Sent`, `Drafts`, `Trash`, `Junk` and `Archive` with
+//!   those special uses (RFC 6154), all subscribed.
 //! - Passwords are stored only as argon2 hashes (see [`password`]).
 //! - An address (normalized) is an account or an alias, never both; an alias always
 //!   points to an existing account, so removing an account removes its aliases.
 //!
 //! Security stance: writes files under the data directory only; never logs passwords.
 
+mod flags;
+mod mailbox_names;
 pub mod memory;
 pub mod password;
 pub mod sqlite;
@@ -78,9 +85,10 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- accounts ------------------------------------------------------------------
 
-    /// Creates an account with its INBOX. The domain must be local (`Invalid` otherwise);
-    /// `Exists` if the address is taken by an account or an alias. `password_hash` comes
-    /// from [`password::hash`].
+    /// Creates an account with its INBOX and the special-use mailboxes (`Sent`,
+    /// `Drafts`, `Trash`, `Junk`, `Archive`, RFC 6154), all subscribed. The domain must
+    /// be local (`Invalid` otherwise); `Exists` if the address is taken by an account or
+    /// an alias. `password_hash` comes from [`password::hash`].
     async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId>;
     /// Replaces an account's password hash.
     async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()>;
@@ -110,14 +118,129 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- mailboxes and messages ----------------------------------------------------
 
-    /// The account's mailboxes, with their UID counters.
+    /// The account's mailboxes in creation order (INBOX first), with their UID and
+    /// mod-sequence counters; `NotFound` for an unknown account.
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>>;
     /// The messages in one mailbox, by ascending UID.
     async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
     /// The full message as delivered: the per-recipient prefix headers, then the body.
     async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>>;
-    /// Removes messages by UID; unknown UIDs are ignored. Atomic.
+    /// Removes messages by UID whatever their flags (POP3's DELE + QUIT); unknown UIDs
+    /// are ignored. Atomic. Like an IMAP expunge it records the removed UIDs for
+    /// [`Store::mailbox_expunged_since`] and bumps HIGHESTMODSEQ, so an IMAP session
+    /// on the same mailbox learns of it.
     async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()>;
+
+    // ---- IMAP: mailboxes -----------------------------------------------------------
+    //
+    // Names: `INBOX` matches case-insensitively and is always spelled `INBOX`; other
+    // names match exactly. The hierarchy is by name with `/` as separator (`a/b` is a
+    // child of `a`, which need not exist). A malformed name (empty, an empty level,
+    // NUL/CR/LF) is `Invalid`.
+
+    /// One of the account's mailboxes by name, `None` when it has no such mailbox.
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>>;
+    /// Creates a mailbox (RFC 3501 §6.3.3), with `special_use` as in RFC 6154's
+    /// CREATE-SPECIAL-USE (`Invalid` for an attribute RFC 6154 §2 does not define).
+    /// `Exists` when the account already has that name; `NotFound` for an unknown
+    /// account. The new mailbox gets a UIDVALIDITY no mailbox of the store had before
+    /// (so a re-created name never repeats one, RFC 3501 §2.3.1.1), UIDNEXT 1 and
+    /// HIGHESTMODSEQ 1. Parents are not created: the hierarchy is by name.
+    async fn mailbox_create(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<Mailbox>;
+    /// Deletes a mailbox and its messages (RFC 3501 §6.3.4), releasing bodies no other
+    /// message or queue entry needs. `Invalid` for INBOX; `NotFound` if absent.
+    /// Children stay (the hierarchy is by name); subscriptions stay (RFC 3501 §6.3.6).
+    /// Its [`MailboxId`] is never handed out again: a session still holding it gets
+    /// `NotFound`, never another mailbox's messages.
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()>;
+    /// Renames `from` and every `from/...` child to `to` / `to/...`, keeping their
+    /// UIDVALIDITY, messages and special use (RFC 3501 §6.3.5). `NotFound` when `from`
+    /// does not exist; `Exists` when `to` (or a child's new name) does; `Invalid` when
+    /// `to` is inside `from`'s own hierarchy. Renaming INBOX moves all its messages
+    /// into a new mailbox `to` (new UIDVALIDITY, same UIDs) and leaves INBOX there,
+    /// empty (its messages count as expunged); INBOX's children are not renamed.
+    /// Subscriptions are by name and are not changed.
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()>;
+    /// Adds (`true`) or removes (`false`) `name` in the account's subscription list
+    /// (RFC 3501 §6.3.6). The name need not be an existing mailbox. Idempotent;
+    /// `NotFound` for an unknown account.
+    async fn mailbox_subscribe(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<()>;
+    /// The account's subscription list, sorted (byte order); `NotFound` for an unknown
+    /// account.
+    async fn mailbox_subscriptions(&self, account: AccountId) -> Result<Vec<String>>;
+
+    // ---- IMAP: messages ------------------------------------------------------------
+    //
+    // Every change to a mailbox's messages takes a new mod-sequence from the mailbox's
+    // HIGHESTMODSEQ (RFC 7162 §3.1): each new or changed message gets its own new
+    // value; an expunge takes one for all the messages it removes. Flags handed in are
+    // checked and spelled as in [`ImapMessage::flags`] (`Invalid` for an unknown system
+    // flag or a keyword that is not an IMAP atom; `\Recent` is dropped). An unknown
+    // mailbox is `NotFound`; unknown UIDs are skipped.
+
+    /// Every message of the mailbox with its flags and mod-sequence, by ascending UID.
+    /// One query however large the mailbox (IMAP SELECT reads this).
+    async fn message_list_imap(&self, mailbox: MailboxId) -> Result<Vec<ImapMessage>>;
+    /// Changes the flags of the messages `uids` in one atomic step (RFC 3501 §6.4.6).
+    /// With `unchanged_since` (CONDSTORE's UNCHANGEDSINCE, RFC 7162 §3.1.3), messages
+    /// whose mod-sequence is above it are left alone and listed in
+    /// [`FlagsResult::modified`]. Each message whose flags really change gets the next
+    /// mod-sequence and is listed, in its new state, in [`FlagsResult::changed`];
+    /// a message the change leaves as it was keeps its mod-sequence.
+    async fn message_flags_set(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsResult>;
+    /// Adds a message (IMAP APPEND, RFC 3501 §6.3.11) with `flags` and INTERNALDATE
+    /// `received_at`; returns its UID (for UIDPLUS APPENDUID, RFC 4315). Durable when
+    /// it returns: the body is on stable storage before the row naming it commits.
+    async fn message_append(
+        &self,
+        mailbox: MailboxId,
+        body: &[u8],
+        flags: &[String],
+        received_at: i64,
+    ) -> Result<u32>;
+    /// Copies messages to `to` (RFC 3501 §6.4.7) with their flags and INTERNALDATE,
+    /// sharing the stored body. Returns (source UID, new UID) pairs by ascending source
+    /// UID (UIDPLUS COPYUID, RFC 4315 §3). Both mailboxes must belong to one account
+    /// (`Invalid` otherwise).
+    async fn message_copy(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>>;
+    /// [`Store::message_copy`], then removes the originals as an expunge would, all in
+    /// one atomic step (MOVE, RFC 6851 §3.3).
+    async fn message_move(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>>;
+    /// Removes the messages flagged `\Deleted` (RFC 3501 §6.4.3), only among `uids`
+    /// when given (UID EXPUNGE, RFC 4315 §2.1). Returns the removed UIDs ascending;
+    /// records them for [`Store::mailbox_expunged_since`]; releases bodies no longer
+    /// needed.
+    async fn message_expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>>;
+    /// The UIDs removed from the mailbox by a change whose mod-sequence is above
+    /// `modseq`, ascending (QRESYNC's VANISHED (EARLIER), RFC 7162 §3.2.10).
+    async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>>;
 
     // ---- queue ---------------------------------------------------------------------
 
@@ -201,4 +324,14 @@ pub trait Store: Send + Sync + 'static {
     /// Removes queue entries none of whose recipients is still pending, releasing bodies
     /// no mailbox references. Returns how many entries were removed.
     async fn queue_collect(&self) -> Result<usize>;
+}
+
+/// The queue id an appended message is listed under ([`MessageMeta::queue_id`]): a
+/// fresh one, as if it had just been queued, so every message has one.
+pub(crate) fn arrival_id() -> QueueId {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    QueueId::generate(millis)
 }

@@ -6,7 +6,12 @@
 //! drift apart. Bodies are shared (`Arc`) between a queue entry and the messages filed
 //! from it, as the SQLite backend shares body files.
 //!
+//! The IMAP side (mailbox management, flags, APPEND/COPY/MOVE/EXPUNGE) is in the child
+//! module `imap` (`src/memory/imap.rs`).
+//!
 //! Security stance: no I/O at all. Nothing survives the value being dropped.
+
+mod imap;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,13 +20,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use message::{Address, Domain, Envelope, QueueId};
 
+use crate::mailbox_names::INBOX;
 use crate::{
-    Account, AccountId, Mailbox, MailboxId, MessageMeta, QueuedMessage, QueuedRecipient,
-    RecipientOutcome, RecipientStatus, Result, Store, StoreError,
+    Account, AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxId, MessageMeta,
+    QueuedMessage, QueuedRecipient, RecipientOutcome, RecipientStatus, Result, Store, StoreError,
 };
-
-/// The INBOX's name, as in the SQLite backend.
-const INBOX: &str = "INBOX";
 
 /// A stored mailbox message.
 #[derive(Debug, Clone)]
@@ -30,7 +33,12 @@ struct Message {
     body: Arc<Vec<u8>>,
     received_at: i64,
     queue_id: QueueId,
-    recipient: usize,
+    /// The envelope recipient it was delivered for; `None` for an appended or copied
+    /// message (only deliveries are deduplicated).
+    recipient: Option<usize>,
+    /// Canonical flags (see `crate::flags`).
+    flags: Vec<String>,
+    modseq: u64,
 }
 
 /// A mailbox with its messages by UID.
@@ -40,7 +48,11 @@ struct Folder {
     name: String,
     uid_validity: u32,
     uid_next: u32,
+    highest_modseq: u64,
+    special_use: Option<String>,
     messages: BTreeMap<u32, Message>,
+    /// Tombstones: expunged UID → the mod-sequence of its expunge.
+    expunged: BTreeMap<u32, u64>,
 }
 
 /// An alias: the address as added, and the account it delivers to.
@@ -72,6 +84,8 @@ struct State {
     /// Aliases by normalized address (never also a key of `by_address`).
     aliases: BTreeMap<String, Alias>,
     folders: BTreeMap<i64, Folder>,
+    /// Subscribed mailbox names by account row id.
+    subscriptions: BTreeMap<i64, BTreeSet<String>>,
     queue: HashMap<QueueId, Entry>,
     next_id: i64,
     last_uid_validity: u32,
@@ -248,21 +262,7 @@ impl Store for MemoryStore {
             },
         );
         s.by_address.insert(key, id);
-        // RFC 3501 §2.3.1.1: UIDVALIDITY never repeats for a name; UIDs start at 1.
-        let now = u32::try_from(now_unix().max(1)).unwrap_or(u32::MAX);
-        let uid_validity = now.max(s.last_uid_validity.saturating_add(1)).max(1);
-        s.last_uid_validity = uid_validity;
-        let mailbox = s.new_id();
-        s.folders.insert(
-            mailbox,
-            Folder {
-                account: AccountId(id),
-                name: INBOX.to_string(),
-                uid_validity,
-                uid_next: 1,
-                messages: BTreeMap::new(),
-            },
-        );
+        s.create_defaults(AccountId(id));
         Ok(AccountId(id))
     }
 
@@ -287,6 +287,7 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("account {address}")))?;
         s.accounts.remove(&id);
         s.folders.retain(|_, f| f.account != AccountId(id));
+        s.subscriptions.remove(&id);
         // Its aliases go with it, as the SQLite backend's ON DELETE CASCADE.
         s.aliases.retain(|_, a| a.account != id);
         Ok(())
@@ -374,12 +375,7 @@ impl Store for MemoryStore {
         Ok(s.folders
             .iter()
             .filter(|(_, f)| f.account == account)
-            .map(|(id, f)| Mailbox {
-                id: MailboxId(*id),
-                name: f.name.clone(),
-                uid_validity: f.uid_validity,
-                uid_next: f.uid_next,
-            })
+            .map(|(id, f)| s.mailbox_view(*id, f))
             .collect())
     }
 
@@ -416,15 +412,99 @@ impl Store for MemoryStore {
     }
 
     async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
-        let mut s = self.lock();
-        let folder = s
-            .folders
-            .get_mut(&mailbox.0)
-            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
-        for uid in uids {
-            folder.messages.remove(uid);
-        }
+        self.lock().folder_mut(mailbox)?.expunge(uids);
         Ok(())
+    }
+
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        self.lock().mailbox_get(account, name)
+    }
+
+    async fn mailbox_create(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<Mailbox> {
+        self.lock().mailbox_create(account, name, special_use)
+    }
+
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
+        self.lock().mailbox_delete(account, name)
+    }
+
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        self.lock().mailbox_rename(account, from, to)
+    }
+
+    async fn mailbox_subscribe(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<()> {
+        self.lock().subscribe(account, name, subscribed)
+    }
+
+    async fn mailbox_subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
+        self.lock().subscriptions(account)
+    }
+
+    async fn message_list_imap(&self, mailbox: MailboxId) -> Result<Vec<ImapMessage>> {
+        Ok(self.lock().folder(mailbox)?.list_imap())
+    }
+
+    async fn message_flags_set(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsResult> {
+        let flags = crate::flags::normalize(flags)?;
+        let mut s = self.lock();
+        Ok(s.folder_mut(mailbox)?
+            .set_flags(uids, change, &flags, unchanged_since))
+    }
+
+    async fn message_append(
+        &self,
+        mailbox: MailboxId,
+        body: &[u8],
+        flags: &[String],
+        received_at: i64,
+    ) -> Result<u32> {
+        let flags = crate::flags::normalize(flags)?;
+        self.lock()
+            .folder_mut(mailbox)?
+            .append(body, flags, received_at)
+    }
+
+    async fn message_copy(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>> {
+        self.lock().copy(from, uids, to, false)
+    }
+
+    async fn message_move(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>> {
+        self.lock().copy(from, uids, to, true)
+    }
+
+    async fn message_expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        Ok(self.lock().folder_mut(mailbox)?.expunge_deleted(uids))
+    }
+
+    async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
+        Ok(self.lock().folder(mailbox)?.expunged_since(modseq))
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
@@ -560,28 +640,21 @@ impl Store for MemoryStore {
         let already = folder
             .messages
             .values()
-            .any(|m| m.queue_id == id && m.recipient == recipient);
+            .any(|m| m.queue_id == id && m.recipient == Some(recipient));
         if already {
             // Belt and braces, as the SQLite backend's unique key.
             *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
             return Ok(None);
         }
-        let uid = folder.uid_next;
-        // RFC 3501 §2.3.1.1: UIDs are 32-bit; UIDNEXT itself must stay representable.
-        if uid == u32::MAX {
-            return Err(StoreError::Invalid("mailbox has used up its UIDs".into()));
-        }
-        folder.messages.insert(
-            uid,
-            Message {
-                prefix: prefix.to_vec(),
-                body,
-                received_at: now_unix(),
-                queue_id: id,
-                recipient,
-            },
-        );
-        folder.uid_next = uid + 1;
+        let uid = folder.add(Message {
+            prefix: prefix.to_vec(),
+            body,
+            received_at: now_unix(),
+            queue_id: id,
+            recipient: Some(recipient),
+            flags: Vec::new(),
+            modseq: 0,
+        })?;
         *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
         Ok(Some(uid))
     }

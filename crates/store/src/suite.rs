@@ -6,9 +6,13 @@
 //! Where it sits: test-only. It pins down the contract written on the [`Store`] trait:
 //! error kinds, case-insensitive accounts, byte-exact delivery, idempotent delivery,
 //! ascending never-reused UIDs (RFC 3501 §2.3.1.1), queue outcomes and collection.
-//! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`).
+//! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
+//! queue-control ones in `queue_control`, IMAP's mailbox cases in `imap` and its
+//! message cases in `imap_messages`.
 
 mod aliases;
+mod imap;
+mod imap_messages;
 mod queue_control;
 
 use message::{Address, BodyType, Domain, Envelope, QueueId};
@@ -16,6 +20,14 @@ use message::{Address, BodyType, Domain, Envelope, QueueId};
 use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
 use aliases::{
     account_remove_takes_aliases, alias_basics, alias_errors, domain_remove_refused_while_aliases,
+};
+use imap::{
+    imap_create_get_delete, imap_default_mailboxes, imap_rename_inbox, imap_rename_with_children,
+    imap_subscriptions, imap_uidvalidity_of_recreated_mailbox,
+};
+use imap_messages::{
+    imap_append, imap_copy_and_move, imap_delivery_takes_modseq, imap_expunge,
+    imap_flags_add_remove_replace, imap_pop3_remove_leaves_tombstones, imap_unchanged_since,
 };
 use queue_control::{
     delete_and_warned, dsn_requests_are_kept, flush_by_id_domain_and_all, hold_and_release,
@@ -60,10 +72,9 @@ async fn with_alice<S: Store>(s: &S) -> crate::AccountId {
         .expect("alice")
 }
 
-/// The INBOX of `account`.
+/// The INBOX of `account`: always the first mailbox listed.
 async fn inbox<S: Store>(s: &S, account: crate::AccountId) -> crate::Mailbox {
     let boxes = s.mailbox_list(account).await.expect("mailboxes");
-    assert_eq!(boxes.len(), 1);
     assert_eq!(boxes[0].name, "INBOX");
     boxes[0].clone()
 }
@@ -729,4 +740,17 @@ suite!(
     hold_and_release,
     flush_by_id_domain_and_all,
     delete_and_warned,
+    imap_default_mailboxes,
+    imap_create_get_delete,
+    imap_uidvalidity_of_recreated_mailbox,
+    imap_rename_with_children,
+    imap_rename_inbox,
+    imap_subscriptions,
+    imap_delivery_takes_modseq,
+    imap_flags_add_remove_replace,
+    imap_unchanged_since,
+    imap_append,
+    imap_copy_and_move,
+    imap_expunge,
+    imap_pop3_remove_leaves_tombstones,
 );

@@ -32,6 +32,52 @@ pub struct Mailbox {
     pub uid_validity: u32,
     /// UIDNEXT: the UID the next message will get.
     pub uid_next: u32,
+    /// HIGHESTMODSEQ (RFC 7162 §3.1.1): the largest mod-sequence any change in this
+    /// mailbox (a new message, a flag change, an expunge) was given; 1 when new.
+    pub highest_modseq: u64,
+    /// The account's subscription list names this mailbox (RFC 3501 §6.3.6).
+    pub subscribed: bool,
+    /// Its special use (RFC 6154 §2), e.g. `\Sent`; `None` for an ordinary mailbox.
+    pub special_use: Option<String>,
+}
+
+/// What IMAP needs to know about a message without reading its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapMessage {
+    /// IMAP UID, unique and ascending within the mailbox.
+    pub uid: u32,
+    /// Its flags (RFC 3501 §2.3.2): the system flags spelled `\Seen`, `\Answered`,
+    /// `\Flagged`, `\Deleted`, `\Draft`, then keywords, each group sorted
+    /// and deduplicated case-insensitively. Never `\Recent`, which is a session's, not the store's.
+    pub flags: Vec<String>,
+    /// Its mod-sequence (RFC 7162 §3.1): the HIGHESTMODSEQ of its last change.
+    pub modseq: u64,
+    /// Size in octets of the full message as `message_read` returns it (RFC822.SIZE).
+    pub size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub received_at: i64,
+}
+
+/// How [`crate::Store::message_flags_set`] combines the given flags with a message's
+/// own: STORE's `+FLAGS`, `-FLAGS` and `FLAGS` (RFC 3501 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagChange {
+    /// Adds the given flags.
+    Add,
+    /// Removes the given flags.
+    Remove,
+    /// Replaces the message's flags with the given ones.
+    Replace,
+}
+
+/// What a flag change did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagsResult {
+    /// The messages whose flags changed, in their new state, by ascending UID.
+    pub changed: Vec<ImapMessage>,
+    /// UIDs left alone because they changed after UNCHANGEDSINCE (RFC 7162 §3.1.3:
+    /// the `MODIFIED` response code), ascending.
+    pub modified: Vec<u32>,
 }
 
 /// What the store knows about a message without reading its body.
@@ -43,7 +89,8 @@ pub struct MessageMeta {
     pub size: u64,
     /// When it was delivered (unix seconds): IMAP INTERNALDATE.
     pub received_at: i64,
-    /// The queue id it arrived under.
+    /// The queue id it arrived under (copies keep the original's); an id made up when
+    /// it was appended for a message that came by IMAP APPEND.
     pub queue_id: QueueId,
 }
 

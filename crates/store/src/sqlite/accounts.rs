@@ -1,4 +1,5 @@
-//! SQL for domains, accounts and mailboxes: plain functions over a [`Connection`].
+//! SQL for domains and accounts: plain functions over a [`Connection`]. Mailboxes are
+//! in the sibling module `mailboxes`.
 //!
 //! Where it sits: [`super::SqliteStore`] runs the writing functions here on the writer
 //! thread (inside its group-committed transaction, so each is atomic) and the reading
@@ -12,12 +13,9 @@ use message::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::aliases::{alias_exists, count_in_domain};
+use super::mailboxes;
 use super::queue::unreferenced;
-use crate::{Account, AccountId, Mailbox, MailboxId, Result, StoreError};
-
-/// The name of the mailbox every account starts with (RFC 3501 §5.1: case-insensitive,
-/// always spelled this way here).
-pub(crate) const INBOX: &str = "INBOX";
+use crate::{Account, AccountId, Result, StoreError};
 
 /// Adds a local domain.
 pub(super) fn domain_add(c: &Connection, domain: &Domain) -> Result<()> {
@@ -82,30 +80,7 @@ pub(super) fn domain_is_local(c: &Connection, domain: &Domain) -> Result<bool> {
         .exists([domain.as_str()])?)
 }
 
-/// The UIDVALIDITY for a new mailbox: the current time in seconds, but always above
-/// every value handed out before, so a mailbox deleted and re-created with the same
-/// name never reuses one (RFC 3501 §2.3.1.1). Never zero (it is an nz-number).
-fn next_uid_validity(c: &Connection, now_unix: i64) -> Result<u32> {
-    let last: i64 = c
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'last_uid_validity'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
-    let now = u32::try_from(now_unix.max(1)).unwrap_or(u32::MAX);
-    let after_last = u32::try_from(last.saturating_add(1)).unwrap_or(u32::MAX);
-    let value = now.max(after_last).max(1);
-    c.execute(
-        "INSERT INTO meta(key, value) VALUES ('last_uid_validity', ?1)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [i64::from(value)],
-    )?;
-    Ok(value)
-}
-
-/// Creates an account and its INBOX.
+/// Creates an account with its INBOX and special-use mailboxes.
 pub(super) fn account_add(
     c: &Connection,
     address: &Address,
@@ -135,14 +110,9 @@ pub(super) fn account_add(
             password_hash
         ],
     )?;
-    let id = c.last_insert_rowid();
-    let uid_validity = next_uid_validity(c, now_unix)?;
-    // UIDs start at 1 (RFC 3501 §2.3.1.1: UIDs are non-zero).
-    c.execute(
-        "INSERT INTO mailboxes(account_id, name, uid_validity, uid_next) VALUES (?1, ?2, ?3, 1)",
-        params![id, INBOX, i64::from(uid_validity)],
-    )?;
-    Ok(AccountId(id))
+    let id = AccountId(c.last_insert_rowid());
+    mailboxes::create_defaults(c, id, now_unix)?;
+    Ok(id)
 }
 
 /// The row id of the account whose normalized address is `key`.
@@ -170,9 +140,9 @@ pub(super) fn account_set_password(
     Ok(())
 }
 
-/// Deletes an account with its mailboxes, messages and the aliases pointing to it.
-/// Returns the body files no row
-/// references any more, for the caller to delete after the commit.
+/// Deletes an account with its mailboxes, messages, subscriptions and the aliases
+/// pointing to it. Returns the body files no row references any more, for the caller
+/// to delete after the commit.
 pub(super) fn account_remove(c: &Connection, address: &Address) -> Result<Vec<String>> {
     let Some(id) = account_id(c, &address.normalized())? else {
         return Err(StoreError::NotFound(format!("account {address}")));
@@ -184,7 +154,8 @@ pub(super) fn account_remove(c: &Connection, address: &Address) -> Result<Vec<St
     let blobs = stmt
         .query_map([id], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    // Mailboxes, their messages and its aliases go with it (ON DELETE CASCADE).
+    // Mailboxes with their messages and tombstones, its subscriptions and its aliases
+    // go with it (ON DELETE CASCADE).
     c.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
     unreferenced(c, blobs)
 }
@@ -235,49 +206,4 @@ pub(super) fn account_get(c: &Connection, address: &Address) -> Result<Option<Ac
         .optional()?;
     row.map(|(id, address, hash)| account_from(id, &address, hash))
         .transpose()
-}
-
-/// Reads a stored UID counter, which must fit IMAP's 32 bits.
-pub(super) fn uid_from(value: i64, what: &str) -> Result<u32> {
-    u32::try_from(value).map_err(|_| StoreError::Damaged(format!("{what} {value} out of range")))
-}
-
-/// The account's mailboxes in creation order; `NotFound` for an unknown account.
-pub(super) fn mailbox_list(c: &Connection, account: AccountId) -> Result<Vec<Mailbox>> {
-    let known = c
-        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
-        .exists([account.0])?;
-    if !known {
-        return Err(StoreError::NotFound(format!("account {}", account.0)));
-    }
-    let mut stmt = c.prepare_cached(
-        "SELECT id, name, uid_validity, uid_next FROM mailboxes WHERE account_id = ?1
-         ORDER BY id",
-    )?;
-    let rows = stmt
-        .query_map([account.0], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(|(id, name, validity, next)| {
-            Ok(Mailbox {
-                id: MailboxId(id),
-                name,
-                uid_validity: uid_from(validity, "UIDVALIDITY")?,
-                uid_next: uid_from(next, "UIDNEXT")?,
-            })
-        })
-        .collect()
-}
-
-/// True when the mailbox exists.
-pub(super) fn mailbox_exists(c: &Connection, mailbox: MailboxId) -> Result<bool> {
-    Ok(c.prepare_cached("SELECT 1 FROM mailboxes WHERE id = ?1")?
-        .exists([mailbox.0])?)
 }

@@ -1,5 +1,6 @@
 //! SQL for mailbox messages: filing a queued message into an INBOX (local delivery),
-//! listing, looking up and removing messages.
+//! listing, looking up and removing messages (POP3). IMAP's operations are in the
+//! sibling module `imap`, whose counters and tombstones these share.
 //!
 //! Where it sits: [`super::SqliteStore`] runs [`deliver`] and [`remove`] on the writer
 //! thread (inside its group-committed transaction, so each is atomic) and the lookups on
@@ -12,8 +13,10 @@
 use message::QueueId;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::{INBOX, mailbox_exists, uid_from};
+use super::imap::{Counters, expunge_uids};
+use super::mailboxes::{mailbox_exists, uid_from};
 use super::queue::{blob_of, idx, qid, qid_from, recipient_status, unreferenced};
+use crate::mailbox_names::INBOX;
 use crate::{AccountId, MailboxId, MessageMeta, Result, StoreError};
 
 /// Files queue entry `id` for recipient `recipient` into `account`'s INBOX; see
@@ -32,23 +35,21 @@ pub(super) fn deliver(
     if recipient_status(c, id, recipient)? != "pending" {
         return Ok(None);
     }
-    let inbox: Option<(i64, i64)> = c
-        .prepare_cached("SELECT id, uid_next FROM mailboxes WHERE account_id = ?1 AND name = ?2")?
-        .query_row(params![account.0, INBOX], |r| Ok((r.get(0)?, r.get(1)?)))
+    let inbox: Option<i64> = c
+        .prepare_cached("SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2")?
+        .query_row(params![account.0, INBOX], |r| r.get(0))
         .optional()?;
-    let Some((mailbox, uid_next)) = inbox else {
+    let Some(mailbox) = inbox else {
         return Err(StoreError::NotFound(format!(
             "INBOX of account {}",
             account.0
         )));
     };
-    let uid = uid_from(uid_next, "UIDNEXT")?;
-    // RFC 3501 §2.3.1.1: UIDs are 32-bit; UIDNEXT itself must stay representable.
-    if uid == u32::MAX {
-        return Err(StoreError::Invalid(format!(
-            "mailbox {mailbox} has used up its UIDs"
-        )));
-    }
+    let mut counters = Counters::load(c, MailboxId(mailbox))?;
+    let uid = counters.next_uid()?;
+    // A new message takes a new mod-sequence (RFC 7162 §3.1); it has no flags yet.
+    let modseq = i64::try_from(counters.next_modseq())
+        .map_err(|_| StoreError::Invalid("mod-sequence overflow".into()))?;
     let body_size = i64::try_from(body_size)
         .map_err(|_| StoreError::Damaged(format!("queue entry {id}: size {body_size}")))?;
     let size = i64::try_from(prefix.len())
@@ -59,8 +60,8 @@ pub(super) fn deliver(
     let filed = c
         .prepare_cached(
             "INSERT OR IGNORE INTO messages(mailbox_id, uid, blob_id, prefix, body_size, size,
-                 received_at, queue_id, recipient_index)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 received_at, queue_id, recipient_index, flags, modseq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10)",
         )?
         .execute(params![
             mailbox,
@@ -71,7 +72,8 @@ pub(super) fn deliver(
             size,
             now_unix,
             qid(id),
-            index
+            index,
+            modseq
         ])?;
     c.execute(
         "UPDATE queue_recipients SET status = 'delivered', attempts = attempts + 1,
@@ -84,10 +86,7 @@ pub(super) fn deliver(
         tracing::warn!(queue_id = %id, recipient, "message was already filed");
         return Ok(None);
     }
-    c.execute(
-        "UPDATE mailboxes SET uid_next = ?2 WHERE id = ?1",
-        params![mailbox, i64::from(uid) + 1],
-    )?;
+    counters.save(c)?;
     Ok(Some(uid))
 }
 
@@ -167,21 +166,11 @@ pub(super) fn locate(c: &Connection, mailbox: MailboxId, uid: u32) -> Result<Loc
     }
 }
 
-/// Removes the given UIDs (unknown ones are ignored). Returns the body files no row
-/// references any more, for the caller to delete after the commit.
+/// Removes the given UIDs (unknown ones are ignored) as an IMAP expunge would:
+/// tombstones and a new HIGHESTMODSEQ, so IMAP sessions see POP3's deletions. Returns
+/// the body files no row references any more, for the caller to delete after the
+/// commit.
 pub(super) fn remove(c: &Connection, mailbox: MailboxId, uids: &[u32]) -> Result<Vec<String>> {
-    if !mailbox_exists(c, mailbox)? {
-        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
-    }
-    let mut delete = c.prepare_cached(
-        "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING blob_id",
-    )?;
-    let mut blobs = Vec::new();
-    for &uid in uids {
-        let blob: Option<String> = delete
-            .query_row(params![mailbox.0, i64::from(uid)], |r| r.get(0))
-            .optional()?;
-        blobs.extend(blob);
-    }
+    let (_, blobs) = expunge_uids(c, mailbox, uids)?;
     unreferenced(c, blobs)
 }

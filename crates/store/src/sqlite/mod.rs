@@ -9,8 +9,8 @@
 //! - Writes go to one writer thread (module `writer`) that group-commits whatever is waiting
 //!   in one transaction; each call still gets its own result.
 //! - Reads use a small pool of `query_only` connections inside `spawn_blocking`.
-//! - `enqueue` writes and fsyncs the body file (in `spawn_blocking`) before the row that
-//!   names it is committed, so a committed row always has its body on disk. A crash in
+//! - `enqueue` (and IMAP APPEND) writes and fsyncs the body file (in `spawn_blocking`)
+//!   before the row that names it is committed, so a committed row always has its body on disk. A crash in
 //!   between leaves an unreferenced file; [`SqliteStore::open`] deletes such orphans
 //!   once they are older than [`ORPHAN_GRACE`] (younger ones may belong to an `enqueue`
 //!   still in flight in another process).
@@ -26,6 +26,8 @@
 mod accounts;
 mod aliases;
 mod blobs;
+mod imap;
+mod mailboxes;
 mod messages;
 mod queue;
 mod schema;
@@ -44,8 +46,8 @@ use message::{Address, Domain, Envelope, QueueId};
 use rusqlite::Connection;
 
 use crate::{
-    Account, AccountId, Filing, Mailbox, MailboxId, MessageMeta, QueuedMessage, RecipientOutcome,
-    Result, Store, StoreError,
+    Account, AccountId, Filing, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxId,
+    MessageMeta, QueuedMessage, RecipientOutcome, Result, Store, StoreError,
 };
 use blobs::Blobs;
 use writer::{WriteError, Writer};
@@ -209,6 +211,32 @@ impl SqliteStore {
         .await
     }
 
+    /// Writes `body` to a new body file (durably), then runs `insert` with its id and
+    /// size on the writer thread. If the write job definitely failed the file is taken
+    /// back; if its fate is unknown the file is left for the orphan sweep.
+    async fn with_new_blob<T, F>(&self, body: &[u8], insert: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str, u64) -> Result<T> + Send + 'static,
+    {
+        let blob = blobs::new_id();
+        let size = body.len() as u64;
+        // Body first, durably; only then the rows that name it.
+        let (file, data) = (blob.clone(), body.to_vec());
+        self.files(move |b| b.write(&file, &data)).await?;
+        let row_blob = blob.clone();
+        match self.writer.run(move |c| insert(c, &row_blob, size)).await {
+            Ok(value) => Ok(value),
+            Err(WriteError::Failed(e)) => {
+                // Definitely not committed: the file is ours to take back.
+                self.release(vec![blob]).await?;
+                Err(e)
+            }
+            // Outcome unknown: leave the file; the orphan sweep decides later.
+            Err(gone) => Err(gone.into()),
+        }
+    }
+
     /// Reads a body file, checking its length. A missing file whose row has meanwhile
     /// been removed (a concurrent expunge or collect) is `NotFound`, not `Damaged`.
     async fn read_body<F>(&self, blob: String, len: u64, still_there: F) -> Result<Vec<u8>>
@@ -338,7 +366,7 @@ impl Store for SqliteStore {
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
-        self.read(move |c| accounts::mailbox_list(c, account)).await
+        self.read(move |c| mailboxes::list(c, account)).await
     }
 
     async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
@@ -381,6 +409,126 @@ impl Store for SqliteStore {
         self.release(freed).await
     }
 
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        let name = name.to_string();
+        self.read(move |c| mailboxes::get(c, account, &name)).await
+    }
+
+    async fn mailbox_create(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<Mailbox> {
+        let (name, special_use) = (name.to_string(), special_use.map(str::to_string));
+        let now = now_unix();
+        self.write(move |c| mailboxes::create(c, account, &name, special_use.as_deref(), now))
+            .await
+    }
+
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
+        let name = name.to_string();
+        let freed = self
+            .write(move |c| mailboxes::delete(c, account, &name))
+            .await?;
+        self.release(freed).await
+    }
+
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        let (from, to, now) = (from.to_string(), to.to_string(), now_unix());
+        self.write(move |c| mailboxes::rename(c, account, &from, &to, now))
+            .await
+    }
+
+    async fn mailbox_subscribe(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<()> {
+        let name = name.to_string();
+        self.write(move |c| mailboxes::subscribe(c, account, &name, subscribed))
+            .await
+    }
+
+    async fn mailbox_subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
+        self.read(move |c| mailboxes::subscriptions(c, account))
+            .await
+    }
+
+    async fn message_list_imap(&self, mailbox: MailboxId) -> Result<Vec<ImapMessage>> {
+        self.read(move |c| imap::list(c, mailbox)).await
+    }
+
+    async fn message_flags_set(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsResult> {
+        let (uids, flags) = (uids.to_vec(), crate::flags::normalize(flags)?);
+        self.write(move |c| imap::flags_set(c, mailbox, &uids, change, &flags, unchanged_since))
+            .await
+    }
+
+    async fn message_append(
+        &self,
+        mailbox: MailboxId,
+        body: &[u8],
+        flags: &[String],
+        received_at: i64,
+    ) -> Result<u32> {
+        let flags = crate::flags::normalize(flags)?;
+        let arrival = crate::arrival_id();
+        self.with_new_blob(body, move |c, blob, size| {
+            imap::append(c, mailbox, blob, size, &flags, received_at, arrival)
+        })
+        .await
+    }
+
+    async fn message_copy(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>> {
+        let uids = uids.to_vec();
+        let (pairs, _) = self
+            .write(move |c| imap::copy(c, from, &uids, to, false))
+            .await?;
+        Ok(pairs)
+    }
+
+    async fn message_move(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>> {
+        let uids = uids.to_vec();
+        let (pairs, freed) = self
+            .write(move |c| imap::copy(c, from, &uids, to, true))
+            .await?;
+        self.release(freed).await?;
+        Ok(pairs)
+    }
+
+    async fn message_expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        let uids = uids.map(<[u32]>::to_vec);
+        let (removed, freed) = self
+            .write(move |c| imap::expunge_deleted(c, mailbox, uids.as_deref()))
+            .await?;
+        self.release(freed).await?;
+        Ok(removed)
+    }
+
+    async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
+        self.read(move |c| imap::expunged_since(c, mailbox, modseq))
+            .await
+    }
+
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
         self.enqueue_and_file(id, envelope, body, &[]).await
     }
@@ -397,34 +545,17 @@ impl Store for SqliteStore {
                 "a message needs at least one recipient".into(),
             ));
         }
-        let blob = blobs::new_id();
-        let size = body.len() as u64;
-        // Body first, durably; only then the rows that name it.
-        let (file, data) = (blob.clone(), body.to_vec());
-        self.files(move |b| b.write(&file, &data)).await?;
-        let (envelope, row_blob, now) = (envelope.clone(), blob.clone(), now_unix());
+        let (envelope, now) = (envelope.clone(), now_unix());
         let filings = filings.to_vec();
         // One job, so one savepoint: the entry and its filings commit together.
-        let inserted = self
-            .writer
-            .run(move |c| {
-                queue::insert(c, id, &envelope, &row_blob, size, now)?;
-                for f in &filings {
-                    messages::deliver(c, id, f.recipient, f.account, &f.prefix, now)?;
-                }
-                Ok(())
-            })
-            .await;
-        match inserted {
-            Ok(()) => Ok(()),
-            Err(WriteError::Failed(e)) => {
-                // Definitely not committed: the file is ours to take back.
-                self.release(vec![blob]).await?;
-                Err(e)
+        self.with_new_blob(body, move |c, blob, size| {
+            queue::insert(c, id, &envelope, blob, size, now)?;
+            for f in &filings {
+                messages::deliver(c, id, f.recipient, f.account, &f.prefix, now)?;
             }
-            // Outcome unknown: leave the file; the orphan sweep decides later.
-            Err(gone) => Err(gone.into()),
-        }
+            Ok(())
+        })
+        .await
     }
 
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {

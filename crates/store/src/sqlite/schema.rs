@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -140,8 +140,100 @@ ALTER TABLE queue_recipients ADD COLUMN notify TEXT;
 ALTER TABLE queue_recipients ADD COLUMN orcpt TEXT;
 ";
 
+/// Version 4: IMAP (RFC 3501/9051) with CONDSTORE/QRESYNC (RFC 7162) and SPECIAL-USE
+/// (RFC 6154).
+///
+/// - `mailboxes.highest_modseq` is HIGHESTMODSEQ (RFC 7162 §3.1.1); every change to
+///   the mailbox's messages takes the next value. `special_use` is an RFC 6154 §2
+///   attribute (`\Sent`, …) or NULL.
+/// - `messages` is rebuilt (SQLite cannot drop a table constraint): `flags` is the
+///   message's canonical flags separated by spaces (see `crate::flags`; `\Recent` is
+///   never stored), `modseq` its mod-sequence; `recipient_index` is NULL for a message
+///   that was appended or copied rather than delivered. The old table-wide
+///   UNIQUE (queue_id, recipient_index, mailbox_id), which keeps a delivery from being
+///   filed twice, becomes the unique index `messages_filed`, which NULL indexes never
+///   trip, so a copy of a delivered message may sit beside it. The primary key
+///   (mailbox_id, uid) is the per-mailbox index in UID order. Rows carried over get
+///   no flags and mod-sequence 1, as do their mailboxes.
+/// - `subscriptions` is the LSUB/LIST (SUBSCRIBED) list: by name, so it may name
+///   mailboxes that do not exist (RFC 3501 §6.3.6).
+/// - `expunged` holds tombstones: the UID and the mod-sequence of the expunge that
+///   removed it, for QRESYNC's VANISHED (RFC 7162 §3.2.10).
+/// - Every account gets the special-use mailboxes new accounts start with (`Sent`,
+///   `Drafts`, `Trash`, `Junk`, `Archive`, unless it has one by that name already), with
+///   UIDVALIDITY values continuing `meta.last_uid_validity`; they and INBOX are
+///   subscribed.
+const MIGRATION_4: &str = r"
+CREATE TABLE messages_v4 (
+    mailbox_id      INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid             INTEGER NOT NULL,
+    blob_id         TEXT NOT NULL,
+    prefix          BLOB NOT NULL,
+    body_size       INTEGER NOT NULL,
+    size            INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    queue_id        INTEGER NOT NULL,
+    recipient_index INTEGER,
+    flags           TEXT NOT NULL DEFAULT '',
+    modseq          INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+INSERT INTO messages_v4(mailbox_id, uid, blob_id, prefix, body_size, size, received_at,
+                        queue_id, recipient_index)
+    SELECT mailbox_id, uid, blob_id, prefix, body_size, size, received_at,
+           queue_id, recipient_index
+    FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v4 RENAME TO messages;
+CREATE INDEX messages_blob ON messages(blob_id);
+CREATE UNIQUE INDEX messages_filed ON messages(queue_id, recipient_index, mailbox_id);
+
+ALTER TABLE mailboxes ADD COLUMN highest_modseq INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE mailboxes ADD COLUMN special_use TEXT;
+
+CREATE TABLE subscriptions (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+
+INSERT INTO meta(key, value) VALUES ('last_uid_validity', 0) ON CONFLICT(key) DO NOTHING;
+WITH wanted(ord, name, special_use) AS (
+    VALUES (1, 'Sent', '\Sent'), (2, 'Drafts', '\Drafts'), (3, 'Trash', '\Trash'),
+           (4, 'Junk', '\Junk'), (5, 'Archive', '\Archive')
+), missing AS (
+    SELECT a.id AS account_id, w.ord, w.name, w.special_use
+    FROM accounts a CROSS JOIN wanted w
+    WHERE NOT EXISTS
+        (SELECT 1 FROM mailboxes m WHERE m.account_id = a.id AND m.name = w.name)
+)
+INSERT INTO mailboxes(account_id, name, uid_validity, uid_next, highest_modseq, special_use)
+SELECT account_id, name,
+       max(CAST(strftime('%s', 'now') AS INTEGER),
+           (SELECT value FROM meta WHERE key = 'last_uid_validity') + 1)
+           + row_number() OVER (ORDER BY account_id, ord) - 1,
+       1, 1, special_use
+FROM missing ORDER BY account_id, ord;
+UPDATE meta SET value = max(value, (SELECT coalesce(max(uid_validity), 0) FROM mailboxes))
+WHERE key = 'last_uid_validity';
+
+WITH wanted(name) AS (
+    VALUES ('INBOX'), ('Sent'), ('Drafts'), ('Trash'), ('Junk'), ('Archive')
+)
+INSERT OR IGNORE INTO subscriptions(account_id, name)
+SELECT a.id, w.name FROM accounts a CROSS JOIN wanted w;
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// Applies the settings every connection shares.
 fn configure(conn: &Connection) -> Result<()> {

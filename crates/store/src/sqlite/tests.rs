@@ -1,9 +1,11 @@
 //! Tests only the SQLite backend can have: durability across reopen, group commit,
 //! damaged files on disk, two processes on one data directory, body-file lifetime and
 //! the orphan sweep. The shared behaviour suite is in `src/suite.rs`; migration and
-//! alias tests are in the child module `aliases` (`tests/aliases.rs`).
+//! alias tests are in the child module `aliases` (`tests/aliases.rs`), the IMAP ones
+//! (v3 → v4 migration, APPEND durability, body files, 100k timing) in `imap`.
 
 mod aliases;
+mod imap;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
