@@ -1,0 +1,13 @@
+//! The IMAP4rev1 protocol layer (RFC 3501, RFC 9051): everything about IMAP that
+//! needs no socket and no store.
+//!
+//! Where it sits: the server's IMAP driver reads bytes from the connection, lets
+//! [`imap-next`](imap_next) frame them into commands (literals, continuation requests,
+//! IDLE, AUTHENTICATE), answers each command with the store, and renders responses
+//! here. [`selected`] keeps a selected mailbox's sequence numbers, UIDs and pending
+//! updates (pure code); [`fetch`] renders ENVELOPE, BODYSTRUCTURE and `BODY[section]`
+//! from a message parsed with mail-parser.
+
+pub mod fetch;
+pub mod selected;
+pub mod sequence;

@@ -1,0 +1,73 @@
+//! Reading the client's view: sequence number ↔ UID, sequence-set resolution, the flags
+//! the client was shown. Everything here answers in the client's numbering, including
+//! messages whose EXPUNGE is still pending (see [`Selected::is_expunged`]).
+
+use super::{Selected, SeqError};
+use crate::sequence::SequenceSet;
+
+impl Selected {
+    /// The UID of the message with sequence number `seq`, if the client has such a message.
+    pub fn uid_of(&self, seq: u32) -> Option<u32> {
+        let index = (seq as usize).checked_sub(1)?;
+        self.view.get(index).map(|m| m.uid)
+    }
+
+    /// The client's sequence number for `uid`, if the client knows that message.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.index_of(uid).map(|i| i as u32 + 1)
+    }
+
+    /// Resolves a sequence set (`uid` false) or UID set (`uid` true) against the client's
+    /// view: `(sequence number, UID)` pairs, ascending, without duplicates.
+    ///
+    /// Sequence sets fail if they name a number beyond [`Selected::exists`], `*` in an
+    /// empty mailbox included (RFC 3501 §9 `seq-number`: the caller answers BAD); UIDs that name no message are
+    /// ignored and `n:*` always includes the last message (RFC 3501 §6.4.8). Messages
+    /// whose EXPUNGE is pending are included; check [`Selected::is_expunged`]. Messages not
+    /// yet announced by EXISTS are not: take the updates first to include them.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, SeqError> {
+        let pair = |i: usize| (i as u32 + 1, self.view[i].uid);
+        if uid {
+            Ok(set
+                .uid_positions_by(&self.view, |m| m.uid)
+                .into_iter()
+                .map(pair)
+                .collect())
+        } else {
+            let seqs = set.seqs(self.exists())?;
+            Ok(seqs.into_iter().map(|s| pair(s as usize - 1)).collect())
+        }
+    }
+
+    /// Every message the client knows, as `(sequence number, UID)` (for `SEARCH ALL` and
+    /// friends, which must not fail on an empty mailbox the way `1:*` does).
+    pub fn messages(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.view
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i as u32 + 1, m.uid))
+    }
+
+    /// True when the client still has `uid` (it has a sequence number) but the store no
+    /// longer does: its EXPUNGE is pending. The store answers "no such message" for it;
+    /// the driver answers per RFC 2180 §4.1 (e.g. `NO [EXPUNGEISSUED]`, RFC 5530 §3).
+    pub fn is_expunged(&self, uid: u32) -> bool {
+        self.index_of(uid).is_some_and(|i| self.view[i].gone)
+    }
+
+    /// The flags the client was last shown for `uid` (sorted). Once the updates are
+    /// taken, these are the store's flags for every message that is not expunged.
+    pub fn flags(&self, uid: u32) -> Option<&[String]> {
+        self.index_of(uid).map(|i| self.view[i].flags.as_slice())
+    }
+
+    /// The mod-sequence the client was last shown for `uid` (RFC 7162 §3.1).
+    pub fn modseq(&self, uid: u32) -> Option<u64> {
+        self.index_of(uid).map(|i| self.view[i].modseq)
+    }
+
+    /// Where `uid` sits in the view (the view is ascending by UID).
+    pub(super) fn index_of(&self, uid: u32) -> Option<usize> {
+        self.view.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+}
