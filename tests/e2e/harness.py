@@ -22,6 +22,7 @@ TestDNS, Peer, Postfix) on other loopback addresses, e.g.
 """
 
 import contextlib
+import imaplib
 import ctypes
 import os
 import poplib
@@ -43,6 +44,8 @@ DEFAULT_DOMAIN = "example.org"
 READY_TIMEOUT = 30.0
 # Both POP3 listeners on a free port, for `Server(listen=POP3_LISTEN)`.
 POP3_LISTEN = {"pop3": ["127.0.0.1:0"], "pop3s": ["127.0.0.1:0"]}
+# Both IMAP listeners on a free port, for `Server(listen=IMAP_LISTEN)`.
+IMAP_LISTEN = {"imap": ["127.0.0.1:0"], "imaps": ["127.0.0.1:0"]}
 STOP_TIMEOUT = 30.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -386,6 +389,15 @@ class Server:
             if kind == "pop3s":
                 return poplib.POP3_SSL(host, port, timeout=timeout, context=client_tls_context())
             return poplib.POP3(host, port, timeout=timeout)
+
+    def imap(self, kind="imap", timeout=30):
+        """A connected imaplib client (IMAP4_SSL for `imaps`); the greeting has
+        been read (`.welcome`, `.capabilities`)."""
+        host, port = self.addr(kind)
+        with self.netns():
+            if kind == "imaps":
+                return imaplib.IMAP4_SSL(host, port, timeout=timeout, ssl_context=client_tls_context())
+            return imaplib.IMAP4(host, port, timeout=timeout)
 
     def tool(self, argv, **kwargs):
         """Runs an external client (swaks, curl) where it can reach the server."""

@@ -72,6 +72,8 @@ pub struct Config {
     pub smtp: Smtp,
     /// Limits and policies for the POP3 server.
     pub pop3: Pop3,
+    /// Limits and policies for the IMAP server.
+    pub imap: Imap,
     /// DNS for outbound mail.
     pub dns: Dns,
     /// Outbound delivery: MX or smarthost.
@@ -236,6 +238,27 @@ pub struct Pop3 {
     pub expire_days: Option<u32>,
 }
 
+/// Limits and policies of the IMAP server (ports 143 and 993).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// Seconds a client may stay silent (IDLE included) before the server says
+    /// `* BYE` and closes: the autologout timer of RFC 9051 §5.4, which must be at
+    /// least 30 minutes there. Default 1800; at least 1 (smaller values are for tests).
+    pub idle_timeout_secs: u64,
+    /// Simultaneous IMAP connections in total. Default 1000; at least 1.
+    pub max_connections: usize,
+    /// Simultaneous IMAP connections from one IP address. Default 50; at least 1.
+    pub max_connections_per_ip: usize,
+    /// Failed logins (LOGIN or AUTHENTICATE) allowed on one connection; after that
+    /// the server says `* BYE` and closes. Default 3; at least 1.
+    pub max_auth_failures: u32,
+    /// The largest literal a client may send, in octets (so the largest APPEND):
+    /// larger ones are refused (RFC 7888 §4, RFC 7889 APPENDLIMIT). Default
+    /// 26214400 (25 MiB); at least 1024.
+    pub max_literal_size: u32,
+}
+
 /// How the server answers VRFY. TOML: `"252"` (or the integer `252`) or `"disabled"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum VrfyPolicy {
@@ -283,6 +306,7 @@ impl Default for Config {
             auth: Auth::default(),
             smtp: Smtp::default(),
             pop3: Pop3::default(),
+            imap: Imap::default(),
             dns: Dns::default(),
             relay: Relay::default(),
             queue: Queue::default(),
@@ -354,6 +378,20 @@ impl Default for Pop3 {
             max_errors: 10,
             // RFC 2449 §6.7: EXPIRE NEVER.
             expire_days: None,
+        }
+    }
+}
+
+impl Default for Imap {
+    /// The RFC-based defaults listed on each field.
+    fn default() -> Self {
+        Self {
+            // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+            idle_timeout_secs: 1800,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            max_auth_failures: 3,
+            max_literal_size: 25 * 1024 * 1024,
         }
     }
 }

@@ -30,6 +30,7 @@ impl Config {
         self.check_auth()?;
         self.check_smtp()?;
         self.check_pop3()?;
+        self.check_imap()?;
         self.check_outbound()?;
         check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
     }
@@ -130,6 +131,20 @@ impl Config {
         )?;
         at_least("pop3.max_auth_failures", u64::from(p.max_auth_failures), 1)?;
         at_least("pop3.max_errors", u64::from(p.max_errors), 1)
+    }
+
+    fn check_imap(&self) -> Result<(), ConfigError> {
+        let i = &self.imap;
+        // RFC 9051 §5.4 wants at least 1800; less is allowed for tests.
+        at_least("imap.idle_timeout_secs", i.idle_timeout_secs, 1)?;
+        at_least("imap.max_connections", wide(i.max_connections), 1)?;
+        at_least(
+            "imap.max_connections_per_ip",
+            wide(i.max_connections_per_ip),
+            1,
+        )?;
+        at_least("imap.max_auth_failures", u64::from(i.max_auth_failures), 1)?;
+        at_least("imap.max_literal_size", u64::from(i.max_literal_size), 1024)
     }
 }
 

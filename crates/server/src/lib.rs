@@ -11,6 +11,8 @@
 //! module (certificate generation in the data directory).
 
 mod auth;
+mod imap;
+mod imap_driver;
 mod limits;
 mod listen;
 mod locks;

@@ -3,10 +3,11 @@
 //! (tests bind port 0 and read the real port from this line).
 
 use crate::ServerError;
+use crate::imap::changes::MailChanges;
 use crate::limits::ConnectionLimits;
 use crate::locks::MailboxLocks;
 use crate::throttle::LoginThrottle;
-use crate::{pop3_driver, smtp_driver};
+use crate::{imap_driver, pop3_driver, smtp_driver};
 use proto::smtp::server::ListenerKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +31,12 @@ pub(crate) struct Shared {
     pub smtp_limits: Arc<ConnectionLimits>,
     /// Connection limits of the POP3 listeners.
     pub pop3_limits: Arc<ConnectionLimits>,
-    /// Failed-login counting per address, shared by SMTP AUTH and POP3.
+    /// Connection limits of the IMAP listeners.
+    pub imap_limits: Arc<ConnectionLimits>,
+    /// "An account's mailboxes changed": published by deliveries and IMAP sessions,
+    /// heard by IMAP IDLE.
+    pub mail_changes: MailChanges,
+    /// Failed-login counting per address, shared by SMTP AUTH, POP3 and IMAP.
     pub throttle: LoginThrottle,
     /// POP3's exclusive maildrop locks.
     pub mailbox_locks: MailboxLocks,
@@ -78,6 +84,11 @@ impl ListenerSet {
                 config.pop3.max_connections,
                 config.pop3.max_connections_per_ip,
             ),
+            imap_limits: ConnectionLimits::new(
+                config.imap.max_connections,
+                config.imap.max_connections_per_ip,
+            ),
+            mail_changes: MailChanges::default(),
             throttle: LoginThrottle::new(
                 config.auth.max_failures_per_ip,
                 Duration::from_secs(config.auth.failure_window_secs),
@@ -118,6 +129,18 @@ impl ListenerSet {
                 Protocol::Pop3 { implicit_tls: true },
                 &config.listen.pop3s,
             ),
+            (
+                "imap",
+                Protocol::Imap {
+                    implicit_tls: false,
+                },
+                &config.listen.imap,
+            ),
+            (
+                "imaps",
+                Protocol::Imap { implicit_tls: true },
+                &config.listen.imaps,
+            ),
         ];
         for (name, kind, addrs) in kinds {
             for &addr in addrs.iter() {
@@ -133,14 +156,6 @@ impl ListenerSet {
                 tracing::info!("listening kind={name} addr={local}");
                 bound.push((name, local));
                 tokio::spawn(accept_loop(listener, kind, shared.clone()));
-            }
-        }
-        for (name, addrs) in [
-            ("imap", &config.listen.imap),
-            ("imaps", &config.listen.imaps),
-        ] {
-            if !addrs.is_empty() {
-                tracing::debug!("{name} is configured but not served by this version");
             }
         }
         Ok(ListenerSet { shared, bound })
@@ -189,6 +204,7 @@ impl Drop for ActiveSession {
 enum Protocol {
     Smtp(ListenerKind),
     Pop3 { implicit_tls: bool },
+    Imap { implicit_tls: bool },
 }
 
 async fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) {
@@ -227,6 +243,7 @@ async fn serve_connection(
     let (name, limits) = match protocol {
         Protocol::Smtp(_) => ("smtp", &shared.smtp_limits),
         Protocol::Pop3 { .. } => ("pop3", &shared.pop3_limits),
+        Protocol::Imap { .. } => ("imap", &shared.imap_limits),
     };
     let span =
         tracing::info_span!("conn", proto = name, session = shared.session_id(), peer = %peer);
@@ -236,6 +253,8 @@ async fn serve_connection(
             let refusal = match protocol {
                 Protocol::Smtp(_) => proto::Reply::too_many_connections().to_wire(),
                 Protocol::Pop3 { .. } => proto::pop3::Response::too_many_connections().to_wire(),
+                // RFC 3501 §7.1.5: BYE as the greeting refuses the connection.
+                Protocol::Imap { .. } => b"* BYE Too many connections\r\n".to_vec(),
             };
             let mut socket = socket;
             let _ = socket.write_all(&refusal).await;
@@ -246,6 +265,9 @@ async fn serve_connection(
             Protocol::Smtp(kind) => smtp_driver::serve(socket, peer, kind, shared).await,
             Protocol::Pop3 { implicit_tls } => {
                 pop3_driver::serve(socket, peer, implicit_tls, shared).await
+            }
+            Protocol::Imap { implicit_tls } => {
+                imap_driver::serve(socket, peer, implicit_tls, shared).await
             }
         };
         if let Err(e) = result {

@@ -301,6 +301,10 @@ impl Driver<'_> {
                     "queued"
                 );
                 self.report_filed(id, &accepted.envelope, &filings).await;
+                // IMAP IDLE sessions of these accounts look at their INBOX now.
+                for f in &filings {
+                    self.shared.mail_changes.publish(f.account);
+                }
                 if all_filed {
                     self.shared.queue.finished_elsewhere();
                 } else {

@@ -1,0 +1,305 @@
+//! One IMAP session's state and command dispatch (RFC 3501 IMAP4rev1).
+//!
+//! Where it sits: [`crate::imap_driver`] owns the socket and imap-next's framing state
+//! machine; every complete command it receives comes here ([`Session::command`]), is
+//! answered from the store by the file of its command family, and the response bytes
+//! collect in [`Session::out`] for the driver to write. The selected mailbox's sequence
+//! numbers and pending untagged updates live in [`imap::selected::Selected`]; before
+//! each tagged reply the session brings it up to date ([`Session::finish`]).
+//!
+//! States (RFC 3501 §3): not authenticated (`account` is `None`), authenticated,
+//! selected (`selected` is `Some`), logout (`close`).
+
+mod append;
+pub(crate) mod auth;
+pub(crate) mod changes;
+mod copy;
+mod fetch;
+mod flags;
+mod list;
+mod mailbox;
+mod search;
+mod select;
+mod wire;
+
+use crate::listen::Shared;
+use imap::selected::Selected;
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::core::Tag;
+use std::net::SocketAddr;
+use store::{Account, Mailbox};
+
+/// The mailbox a session has selected.
+pub(crate) struct Open {
+    /// The store's record, as of the last sync.
+    pub mailbox: Mailbox,
+    /// Sequence numbers and pending updates.
+    pub view: Selected,
+}
+
+/// A SASL exchange waiting for the client's next line.
+pub(crate) enum SaslWait {
+    /// PLAIN without an initial response: waiting for the one message.
+    Plain,
+    /// LOGIN: waiting for the user name.
+    LoginUser,
+    /// LOGIN: have the user name, waiting for the password.
+    LoginPassword(String),
+}
+
+/// One connection's IMAP state.
+pub(crate) struct Session<'a> {
+    pub shared: &'a Shared,
+    pub peer: SocketAddr,
+    /// TLS is up (imaps, or after STARTTLS).
+    pub tls: bool,
+    /// The logged-in account (authenticated state).
+    pub account: Option<Account>,
+    pub selected: Option<Open>,
+    /// Failed logins on this connection.
+    pub auth_failures: u32,
+    /// An AUTHENTICATE in progress: its tag and what it waits for.
+    pub sasl: Option<(Tag<'static>, SaslWait)>,
+    /// The tag of an IDLE in progress (RFC 2177).
+    pub idling: Option<Tag<'static>>,
+    /// Response bytes not yet written.
+    pub out: Vec<u8>,
+    /// The session is over: write `out` and close.
+    pub close: bool,
+    /// STARTTLS was accepted: write `out`, then start the handshake.
+    pub starttls: bool,
+}
+
+/// How a command ended, for its tagged reply.
+pub(crate) enum Status {
+    Ok(String),
+    No(String),
+    Bad(String),
+}
+
+impl<'a> Session<'a> {
+    pub fn new(shared: &'a Shared, peer: SocketAddr, tls: bool) -> Self {
+        Session {
+            shared,
+            peer,
+            tls,
+            account: None,
+            selected: None,
+            auth_failures: 0,
+            sasl: None,
+            idling: None,
+            out: Vec::new(),
+            close: false,
+            starttls: false,
+        }
+    }
+
+    /// Appends one response line (CRLF added).
+    pub fn line(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends an untagged response: `* text`.
+    pub fn untagged(&mut self, text: &str) {
+        self.line(&format!("* {text}"));
+    }
+
+    /// Runs one command and writes its responses, ending with the tagged status.
+    pub async fn command(&mut self, command: Command<'static>) {
+        let tag = command.tag.inner().to_owned();
+        let name = command.body.name();
+        tracing::debug!(tag = %tag, command = name, "IMAP command");
+        // RFC 3501 §7.4.1: no EXPUNGE during FETCH, STORE, SEARCH (sequence-number forms).
+        let allow_expunge = !matches!(
+            command.body,
+            CommandBody::Fetch { uid: false, .. }
+                | CommandBody::Store { uid: false, .. }
+                | CommandBody::Search { uid: false, .. }
+        );
+        let status = self.dispatch(command.body).await;
+        self.finish(&tag, status, allow_expunge).await;
+    }
+
+    /// Brings the selected mailbox up to date, writes the updates the client is owed,
+    /// then the tagged reply.
+    pub async fn finish(&mut self, tag: &str, status: Status, allow_expunge: bool) {
+        self.send_updates(allow_expunge).await;
+        let line = match status {
+            Status::Ok(text) => format!("{tag} OK {text}"),
+            Status::No(text) => format!("{tag} NO {text}"),
+            Status::Bad(text) => format!("{tag} BAD {text}"),
+        };
+        self.line(&line);
+    }
+
+    async fn dispatch(&mut self, body: CommandBody<'static>) -> Status {
+        use CommandBody as C;
+        // Any state (RFC 3501 §6.1).
+        match body {
+            C::Capability => return self.capability(),
+            C::Noop => return Status::Ok("NOOP completed".into()),
+            C::Logout => {
+                self.untagged("BYE Postie logging out");
+                self.close = true;
+                return Status::Ok("LOGOUT completed".into());
+            }
+            C::Id { .. } => {
+                self.untagged("ID (\"name\" \"Postie\")");
+                return Status::Ok("ID completed".into());
+            }
+            _ => {}
+        }
+        if self.account.is_none() {
+            return match body {
+                C::StartTLS => self.starttls(),
+                C::Login { username, password } => {
+                    let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+                    let pass = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                    self.login(&user, pass).await
+                }
+                _ => Status::Bad("Log in first".into()),
+            };
+        }
+        match body {
+            C::StartTLS | C::Login { .. } => Status::Bad("Already logged in".into()),
+            C::Enable { capabilities } => self.enable(capabilities.as_ref()),
+            C::Namespace => {
+                // RFC 2342 §5: one personal namespace, no prefix, "/" as delimiter.
+                self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+                Status::Ok("NAMESPACE completed".into())
+            }
+            C::Select { mailbox, .. } => self.select(&wire::mailbox_name(&mailbox), false).await,
+            C::Examine { mailbox, .. } => self.select(&wire::mailbox_name(&mailbox), true).await,
+            C::Create { mailbox } => self.create(&wire::mailbox_name(&mailbox)).await,
+            C::Delete { mailbox } => self.delete(&wire::mailbox_name(&mailbox)).await,
+            C::Rename { from, to } => {
+                self.rename(&wire::mailbox_name(&from), &wire::mailbox_name(&to))
+                    .await
+            }
+            C::Subscribe { mailbox } => self.subscribe(&wire::mailbox_name(&mailbox), true).await,
+            C::Unsubscribe { mailbox } => {
+                self.subscribe(&wire::mailbox_name(&mailbox), false).await
+            }
+            C::List {
+                reference,
+                mailbox_wildcard,
+            } => {
+                let pattern = wire::list_pattern(&mailbox_wildcard);
+                self.list(&wire::mailbox_name(&reference), &pattern, false)
+                    .await
+            }
+            C::Lsub {
+                reference,
+                mailbox_wildcard,
+            } => {
+                let pattern = wire::list_pattern(&mailbox_wildcard);
+                self.list(&wire::mailbox_name(&reference), &pattern, true)
+                    .await
+            }
+            C::Status {
+                mailbox,
+                item_names,
+            } => {
+                self.status(&wire::mailbox_name(&mailbox), &item_names)
+                    .await
+            }
+            C::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                self.append(&wire::mailbox_name(&mailbox), &flags, date, message)
+                    .await
+            }
+            body => self.selected_command(body).await,
+        }
+    }
+
+    /// Commands of the selected state (RFC 3501 §6.4).
+    async fn selected_command(&mut self, body: CommandBody<'static>) -> Status {
+        use CommandBody as C;
+        if self.selected.is_none() {
+            return match body {
+                C::Check
+                | C::Close
+                | C::Unselect
+                | C::Expunge
+                | C::ExpungeUid { .. }
+                | C::Search { .. }
+                | C::Fetch { .. }
+                | C::Store { .. }
+                | C::Copy { .. }
+                | C::Move { .. } => Status::Bad("No mailbox selected".into()),
+                _ => Status::Bad("Command not supported".into()),
+            };
+        }
+        match body {
+            C::Check => Status::Ok("CHECK completed".into()),
+            C::Close => self.close_mailbox(true).await,
+            C::Unselect => self.close_mailbox(false).await,
+            C::Expunge => self.expunge(None).await,
+            C::ExpungeUid { sequence_set } => self.expunge(Some(&sequence_set)).await,
+            C::Search {
+                charset,
+                criteria,
+                uid,
+            } => self.search(charset, criteria.as_ref(), uid).await,
+            C::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                ..
+            } => self.fetch(&sequence_set, macro_or_item_names, uid).await,
+            C::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                ..
+            } => {
+                self.store_flags(&sequence_set, kind, response, &flags, uid)
+                    .await
+            }
+            C::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } => {
+                self.copy(&sequence_set, &wire::mailbox_name(&mailbox), uid, false)
+                    .await
+            }
+            C::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => {
+                self.copy(&sequence_set, &wire::mailbox_name(&mailbox), uid, true)
+                    .await
+            }
+            _ => Status::Bad("Command not supported".into()),
+        }
+    }
+
+    /// The account of an authenticated session (callers checked the state).
+    pub fn account_id(&self) -> store::AccountId {
+        self.account
+            .as_ref()
+            .map(|a| a.id)
+            .unwrap_or(store::AccountId(0))
+    }
+
+    /// Tells every session of this account (and this one's IDLE) that its mailboxes
+    /// changed.
+    pub fn publish_change(&self) {
+        self.shared.mail_changes.publish(self.account_id());
+    }
+}
+
+/// Logs a store failure and gives the tagged NO for it (RFC 5530 SERVERBUG).
+pub(crate) fn store_failed(what: &str, e: &store::StoreError) -> Status {
+    tracing::error!(error = %e, "IMAP {what} failed");
+    Status::No(format!("[SERVERBUG] {what} failed"))
+}

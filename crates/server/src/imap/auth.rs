@@ -1,0 +1,241 @@
+//! The not-authenticated state: CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE (PLAIN and
+//! LOGIN with SASL-IR), and ENABLE (RFC 3501 §6.1–6.2, RFC 4959, RFC 5161).
+//!
+//! Where it sits: called by [`super::Session::command`] for LOGIN/STARTTLS/CAPABILITY;
+//! AUTHENTICATE is framed by imap-next, so the driver calls [`Session::authenticate`]
+//! and [`Session::authenticate_data`] and hands the answer back to imap-next.
+//!
+//! Password rules are the other protocols': LOGIN and AUTHENTICATE only over TLS unless
+//! `auth.allow_plaintext` permits the peer (`LOGINDISABLED` otherwise, RFC 3501
+//! §6.2.3); every failure counts in the shared login throttle, and a locked-out address
+//! gets `NO [UNAVAILABLE]` even with the right password (RFC 5530 §3).
+
+use super::{SaslWait, Session, Status};
+use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
+use imap_codec::imap_types::core::Tag;
+use imap_codec::imap_types::extensions::enable::CapabilityEnable;
+use std::time::Instant;
+
+/// What AUTHENTICATE answers next.
+pub(crate) enum SaslStep {
+    /// A `+ base64` challenge; the exchange goes on.
+    Challenge(Vec<u8>),
+    /// The tagged reply ending the exchange: kind (`OK`/`NO`/`BAD`), response code
+    /// (without brackets) and text.
+    Done(&'static str, Option<String>, String),
+}
+
+impl Session<'_> {
+    /// Whether passwords may be sent now.
+    pub fn login_allowed(&self) -> bool {
+        self.tls
+            || self
+                .shared
+                .config
+                .auth
+                .allow_plaintext
+                .permits(self.peer.ip())
+    }
+
+    /// The capability list for the current state (RFC 3501 §7.2.1): only what works.
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1"];
+        if self.account.is_none() {
+            if !self.tls {
+                caps.push("STARTTLS");
+            }
+            if self.login_allowed() {
+                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"]);
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        }
+        caps.extend([
+            "LITERAL+",
+            "ID",
+            "IDLE",
+            "NAMESPACE",
+            "ENABLE",
+            "UNSELECT",
+            "UIDPLUS",
+            "MOVE",
+            "CHILDREN",
+            "SPECIAL-USE",
+        ]);
+        let mut text = caps.join(" ");
+        // RFC 7889: the largest APPEND we take.
+        text.push_str(&format!(
+            " APPENDLIMIT={}",
+            self.shared.config.imap.max_literal_size
+        ));
+        text
+    }
+
+    pub(super) fn capability(&mut self) -> Status {
+        let caps = self.capabilities();
+        self.untagged(&format!("CAPABILITY {caps}"));
+        Status::Ok("CAPABILITY completed".into())
+    }
+
+    pub(super) fn starttls(&mut self) -> Status {
+        if self.tls {
+            return Status::Bad("TLS is already active".into());
+        }
+        self.starttls = true;
+        Status::Ok("Begin TLS negotiation now".into())
+    }
+
+    /// ENABLE (RFC 5161): nothing this server offers needs enabling, so every
+    /// capability named is left off and the `* ENABLED` list is empty.
+    pub(super) fn enable(&mut self, _asked: &[CapabilityEnable<'static>]) -> Status {
+        self.untagged("ENABLED");
+        Status::Ok("ENABLE completed".into())
+    }
+
+    /// LOGIN (RFC 3501 §6.2.3).
+    pub(super) async fn login(&mut self, user: &str, password: String) -> Status {
+        if !self.login_allowed() {
+            return Status::No("[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS".into());
+        }
+        let (kind, code, text) = self.check(user, password).await;
+        let code = code.map(|c| format!("[{c}] ")).unwrap_or_default();
+        match kind {
+            "OK" => Status::Ok(format!("{code}{text}")),
+            _ => Status::No(format!("{code}{text}")),
+        }
+    }
+
+    /// AUTHENTICATE's first step (RFC 3501 §6.2.2); an initial response (SASL-IR,
+    /// RFC 4959 §3) is the first client message and is run at once.
+    pub async fn authenticate(
+        &mut self,
+        tag: Tag<'static>,
+        mechanism: &AuthMechanism<'_>,
+        initial: Option<Vec<u8>>,
+    ) -> SaslStep {
+        if self.account.is_some() {
+            return SaslStep::Done("BAD", None, "Already logged in".into());
+        }
+        if !self.login_allowed() {
+            return SaslStep::Done(
+                "NO",
+                Some("PRIVACYREQUIRED".into()),
+                "AUTHENTICATE is disabled until STARTTLS".into(),
+            );
+        }
+        let (wait, challenge) = match mechanism {
+            AuthMechanism::Plain => (SaslWait::Plain, Vec::new()),
+            AuthMechanism::Login => (SaslWait::LoginUser, b"Username:".to_vec()),
+            _ => {
+                return SaslStep::Done("NO", None, "Unsupported authentication mechanism".into());
+            }
+        };
+        match initial {
+            Some(data) => self.sasl_step(tag, wait, data).await,
+            None => {
+                self.sasl = Some((tag, wait));
+                SaslStep::Challenge(challenge)
+            }
+        }
+    }
+
+    /// The next client line of an AUTHENTICATE exchange.
+    pub async fn authenticate_data(&mut self, data: AuthenticateData<'static>) -> SaslStep {
+        let Some((tag, wait)) = self.sasl.take() else {
+            return SaslStep::Done("BAD", None, "No authentication in progress".into());
+        };
+        let bytes = match data {
+            AuthenticateData::Cancel => {
+                return SaslStep::Done("BAD", None, "Authentication cancelled".into());
+            }
+            AuthenticateData::Continue(bytes) => bytes.declassify().to_vec(),
+        };
+        self.sasl_step(tag, wait, bytes).await
+    }
+
+    /// Runs one decoded client message of an exchange.
+    pub async fn sasl_step(
+        &mut self,
+        tag: Tag<'static>,
+        wait: SaslWait,
+        bytes: Vec<u8>,
+    ) -> SaslStep {
+        let malformed = || SaslStep::Done("BAD", None, "Malformed SASL message".into());
+        let (user, password) = match wait {
+            SaslWait::Plain => match proto::sasl::parse_plain(&bytes) {
+                Ok(c) if c.authzid.is_empty() || c.authzid == c.username => {
+                    (c.username, c.password)
+                }
+                Ok(_) => {
+                    return SaslStep::Done(
+                        "NO",
+                        Some("AUTHORIZATIONFAILED".into()),
+                        "Cannot act as another user".into(),
+                    );
+                }
+                Err(_) => return malformed(),
+            },
+            SaslWait::LoginUser => match proto::sasl::login_field(bytes) {
+                Ok(user) => {
+                    self.sasl = Some((tag, SaslWait::LoginPassword(user)));
+                    return SaslStep::Challenge(b"Password:".to_vec());
+                }
+                Err(_) => return malformed(),
+            },
+            SaslWait::LoginPassword(user) => match proto::sasl::login_field(bytes) {
+                Ok(password) => (user, password),
+                Err(_) => return malformed(),
+            },
+        };
+        let (kind, code, text) = self.check(&user, password).await;
+        SaslStep::Done(kind, code, text)
+    }
+
+    /// Checks a password against the store and the throttle; on success the session is
+    /// authenticated. Returns the tagged reply's kind, code and text.
+    async fn check(
+        &mut self,
+        user: &str,
+        password: String,
+    ) -> (&'static str, Option<String>, String) {
+        let ip = self.peer.ip();
+        let throttle = &self.shared.throttle;
+        if throttle.is_locked(ip, Instant::now()) {
+            tracing::warn!(user = %user, "login refused: address locked out after failed logins");
+            return (
+                "NO",
+                Some("UNAVAILABLE".into()),
+                "Too many failed logins; try again later".into(),
+            );
+        }
+        match crate::auth::check_password(self.shared.store.as_ref(), user, password).await {
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                ("NO", Some("UNAVAILABLE".into()), "Try again later".into())
+            }
+            Ok(None) => {
+                if throttle.failed(ip, Instant::now()) {
+                    tracing::warn!("address locked out after repeated failed logins");
+                }
+                self.auth_failures += 1;
+                if self.auth_failures >= self.shared.config.imap.max_auth_failures {
+                    self.untagged("BYE Too many failed logins");
+                    self.close = true;
+                }
+                (
+                    "NO",
+                    Some("AUTHENTICATIONFAILED".into()),
+                    "Authentication failed".into(),
+                )
+            }
+            Ok(Some(account)) => {
+                throttle.succeeded(ip);
+                tracing::info!(user = %account.address, "IMAP login");
+                self.account = Some(account);
+                // RFC 3501 §6.2.3: the capabilities may change; announce them.
+                let caps = self.capabilities();
+                ("OK", Some(format!("CAPABILITY {caps}")), "Logged in".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6): `FLAGS`, `+FLAGS`, `-FLAGS`, each with
+//! `.SILENT`.
+//!
+//! Where it sits: called by [`super::Session::command`] in the selected state. The
+//! store changes the flags in one atomic step; the FETCH responses with the new flags
+//! (none for `.SILENT`) are written by [`super::Session::send_updates`] before the
+//! tagged reply, from [`imap::selected::Selected::note_own_store`].
+
+use super::{Session, Status, store_failed, wire};
+use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
+use imap_codec::imap_types::sequence::SequenceSet;
+use store::{FlagChange, StoreError};
+
+impl Session<'_> {
+    pub(super) async fn store_flags(
+        &mut self,
+        set: &SequenceSet,
+        kind: StoreType,
+        response: StoreResponse,
+        flags: &[Flag<'static>],
+        uid: bool,
+    ) -> Status {
+        let Some(open) = &self.selected else {
+            return Status::Bad("No mailbox selected".into());
+        };
+        if open.view.read_only() {
+            return Status::No("[READ-ONLY] The mailbox is read-only".into());
+        }
+        let targets = match open.view.resolve(&wire::sequence_set(set), uid) {
+            Ok(t) => t,
+            Err(e) => return Status::Bad(format!("Invalid sequence set: {e}")),
+        };
+        let expunged = targets.iter().any(|&(_, u)| open.view.is_expunged(u));
+        let uids: Vec<u32> = targets
+            .iter()
+            .map(|&(_, u)| u)
+            .filter(|&u| !open.view.is_expunged(u))
+            .collect();
+        let mailbox = open.mailbox.id;
+        let flags: Vec<String> = flags.iter().map(wire::flag_text).collect();
+        let change = match kind {
+            StoreType::Add => FlagChange::Add,
+            StoreType::Remove => FlagChange::Remove,
+            StoreType::Replace => FlagChange::Replace,
+        };
+        let store = self.shared.store.clone();
+        match store
+            .message_flags_set(mailbox, &uids, change, &flags, None)
+            .await
+        {
+            Ok(result) => {
+                if !result.changed.is_empty() {
+                    self.publish_change();
+                }
+            }
+            Err(StoreError::Invalid(why)) => return Status::Bad(format!("Invalid flag: {why}")),
+            Err(e) => return store_failed("STORE", &e),
+        }
+        // `note_own_store` wants the snapshot that holds the change.
+        self.resync().await;
+        if let Some(open) = &mut self.selected {
+            open.view
+                .note_own_store(&uids, response == StoreResponse::Silent);
+        }
+        if expunged {
+            return Status::No("[EXPUNGEISSUED] Some messages were expunged".into());
+        }
+        Status::Ok("STORE completed".into())
+    }
+}

@@ -1,0 +1,158 @@
+//! LIST and LSUB (RFC 3501 §6.3.8–6.3.9) with the CHILDREN (RFC 3348) and SPECIAL-USE
+//! (RFC 6154) attributes.
+//!
+//! Where it sits: called by [`super::Session::command`]. The hierarchy is by name with
+//! `/` as delimiter; a name that only exists as the parent of others (e.g. after its
+//! mailbox was deleted) is listed with `\Noselect` (RFC 3501 §6.3.8). The reference is
+//! prepended to the pattern; `*` matches any run of characters, `%` any run without the
+//! delimiter; INBOX matches case-insensitively (RFC 3501 §5.1).
+
+use super::wire::string;
+use super::{Session, Status, store_failed};
+use std::collections::BTreeMap;
+
+/// The hierarchy delimiter.
+pub(crate) const DELIMITER: char = '/';
+
+/// One name to list with its attributes.
+struct Entry {
+    selectable: bool,
+    special_use: Option<String>,
+}
+
+impl Session<'_> {
+    pub(super) async fn list(&mut self, reference: &str, pattern: &str, lsub: bool) -> Status {
+        let verb = if lsub { "LSUB" } else { "LIST" };
+        if pattern.is_empty() && !lsub {
+            // RFC 3501 §6.3.8: the delimiter and the root of the reference's hierarchy.
+            let root = match reference.find(DELIMITER) {
+                Some(i) => &reference[..=i],
+                None => "",
+            };
+            self.untagged(&format!("LIST (\\Noselect) \"/\" {}", string(root)));
+            return Status::Ok("LIST completed".into());
+        }
+        let store = self.shared.store.clone();
+        let account = self.account_id();
+        let mailboxes = match store.mailbox_list(account).await {
+            Ok(m) => m,
+            Err(e) => return store_failed(verb, &e),
+        };
+        let mut names: BTreeMap<String, Entry> = BTreeMap::new();
+        for m in &mailboxes {
+            names.insert(
+                m.name.clone(),
+                Entry {
+                    selectable: true,
+                    special_use: m.special_use.clone(),
+                },
+            );
+        }
+        // Parents that are only names (their mailbox does not exist).
+        for m in &mailboxes {
+            for (i, c) in m.name.char_indices() {
+                if c == DELIMITER {
+                    names.entry(m.name[..i].to_owned()).or_insert(Entry {
+                        selectable: false,
+                        special_use: None,
+                    });
+                }
+            }
+        }
+        let has_children = |name: &str| {
+            let prefix = format!("{name}{DELIMITER}");
+            names.keys().any(|n| n.starts_with(&prefix))
+        };
+        let full = format!("{reference}{pattern}");
+        let mut lines = Vec::new();
+        if lsub {
+            let subscribed = match store.mailbox_subscriptions(account).await {
+                Ok(s) => s,
+                Err(e) => return store_failed(verb, &e),
+            };
+            for name in subscribed.iter().filter(|n| matches(n, &full)) {
+                let mut attrs = Vec::new();
+                if !names.get(name).is_some_and(|e| e.selectable) {
+                    attrs.push("\\Noselect".to_owned());
+                }
+                lines.push(format!("LSUB ({}) \"/\" {}", attrs.join(" "), string(name)));
+            }
+        } else {
+            for (name, entry) in names.iter().filter(|(n, _)| matches(n, &full)) {
+                let mut attrs = Vec::new();
+                if !entry.selectable {
+                    attrs.push("\\Noselect".to_owned());
+                }
+                attrs.push(if has_children(name) {
+                    "\\HasChildren".to_owned()
+                } else {
+                    "\\HasNoChildren".to_owned()
+                });
+                if let Some(special) = &entry.special_use {
+                    attrs.push(special.clone());
+                }
+                lines.push(format!("LIST ({}) \"/\" {}", attrs.join(" "), string(name)));
+            }
+        }
+        for line in lines {
+            self.untagged(&line);
+        }
+        Status::Ok(format!("{verb} completed"))
+    }
+}
+
+/// Whether `name` matches the LIST pattern (`*` and `%` wildcards). INBOX, in any
+/// case, is matched as `INBOX`.
+pub(crate) fn matches(name: &str, pattern: &str) -> bool {
+    if glob(name.as_bytes(), pattern.as_bytes()) {
+        return true;
+    }
+    // RFC 3501 §5.1: INBOX is case-insensitive, also as the start of a pattern.
+    if name == "INBOX" || name.starts_with("INBOX/") {
+        let p = pattern.as_bytes();
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") {
+            let mut fixed = b"INBOX".to_vec();
+            fixed.extend_from_slice(&p[5..]);
+            return glob(name.as_bytes(), &fixed);
+        }
+    }
+    false
+}
+
+fn glob(name: &[u8], pattern: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| glob(&name[i..], rest)),
+        Some((b'%', rest)) => {
+            let stop = name
+                .iter()
+                .position(|&b| b == DELIMITER as u8)
+                .unwrap_or(name.len());
+            (0..=stop).any(|i| glob(&name[i..], rest))
+        }
+        Some((&c, rest)) => name.first() == Some(&c) && glob(&name[1..], rest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn wildcards() {
+        assert!(matches("a/b/c", "*"));
+        assert!(matches("a/b/c", "a/*"));
+        assert!(!matches("a/b/c", "a/%"));
+        assert!(matches("a/b", "a/%"));
+        assert!(matches("a", "%"));
+        assert!(!matches("a/b", "%"));
+        assert!(matches("Sent", "S%t"));
+        assert!(!matches("Sent", "Trash"));
+        assert!(matches("INBOX", "inbox"));
+        assert!(matches("INBOX/x", "Inbox/%"));
+        assert!(
+            !matches("Archive", "arch*"),
+            "only INBOX is case-insensitive"
+        );
+    }
+}

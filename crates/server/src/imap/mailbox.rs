@@ -1,0 +1,149 @@
+//! Mailbox management: CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE and STATUS
+//! (RFC 3501 §6.3.3–6.3.7, §6.3.10; STATUS=SIZE RFC 8438).
+//!
+//! Where it sits: called by [`super::Session::command`] in the authenticated and
+//! selected states; LIST/LSUB are in [`super::list`]. Errors carry the RFC 5530 codes
+//! (`NONEXISTENT`, `ALREADYEXISTS`, `CANNOT`). CREATE and RENAME also create the
+//! missing superior names, which RFC 3501 §6.3.3/§6.3.5 say the server SHOULD.
+
+use super::list::DELIMITER;
+use super::{Session, Status, store_failed};
+use imap_codec::imap_types::status::StatusDataItemName;
+use store::StoreError;
+
+impl Session<'_> {
+    pub(super) async fn create(&mut self, name: &str) -> Status {
+        // A trailing delimiter only says the client means to create names under it.
+        let name = name.strip_suffix(DELIMITER).unwrap_or(name);
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Status::No("[ALREADYEXISTS] INBOX always exists".into());
+        }
+        if let Err(status) = self.create_parents(name).await {
+            return status;
+        }
+        let store = self.shared.store.clone();
+        match store.mailbox_create(self.account_id(), name, None).await {
+            Ok(_) => {
+                self.publish_change();
+                Status::Ok("CREATE completed".into())
+            }
+            Err(e) => mailbox_error("CREATE", &e),
+        }
+    }
+
+    /// Creates every missing superior name of `name` (`a` and `a/b` for `a/b/c`).
+    async fn create_parents(&mut self, name: &str) -> Result<(), Status> {
+        let store = self.shared.store.clone();
+        let account = self.account_id();
+        for (i, c) in name.char_indices() {
+            if c != DELIMITER || i == 0 {
+                continue;
+            }
+            let parent = &name[..i];
+            match store.mailbox_create(account, parent, None).await {
+                Ok(_) | Err(StoreError::Exists(_)) => {}
+                Err(e) => return Err(mailbox_error("CREATE", &e)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn delete(&mut self, name: &str) -> Status {
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Status::No("[CANNOT] INBOX cannot be deleted".into());
+        }
+        let store = self.shared.store.clone();
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|open| open.mailbox.name == name)
+        {
+            self.selected = None;
+        }
+        match store.mailbox_delete(self.account_id(), name).await {
+            Ok(()) => {
+                self.publish_change();
+                Status::Ok("DELETE completed".into())
+            }
+            Err(e) => mailbox_error("DELETE", &e),
+        }
+    }
+
+    pub(super) async fn rename(&mut self, from: &str, to: &str) -> Status {
+        let to = to.strip_suffix(DELIMITER).unwrap_or(to);
+        if let Err(status) = self.create_parents(to).await {
+            return status;
+        }
+        let store = self.shared.store.clone();
+        match store.mailbox_rename(self.account_id(), from, to).await {
+            Ok(()) => {
+                self.publish_change();
+                Status::Ok("RENAME completed".into())
+            }
+            Err(e) => mailbox_error("RENAME", &e),
+        }
+    }
+
+    pub(super) async fn subscribe(&mut self, name: &str, on: bool) -> Status {
+        let store = self.shared.store.clone();
+        let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+        match store.mailbox_subscribe(self.account_id(), name, on).await {
+            Ok(()) => Status::Ok(format!("{verb} completed")),
+            Err(e) => mailbox_error(verb, &e),
+        }
+    }
+
+    pub(super) async fn status(&mut self, name: &str, items: &[StatusDataItemName]) -> Status {
+        let store = self.shared.store.clone();
+        let mailbox = match store.mailbox_get(self.account_id(), name).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Status::No("[NONEXISTENT] No such mailbox".into()),
+            Err(e) => return store_failed("STATUS", &e),
+        };
+        let messages = match store.message_list_imap(mailbox.id).await {
+            Ok(m) => m,
+            Err(e) => return store_failed("STATUS", &e),
+        };
+        let has = |m: &store::ImapMessage, flag: &str| m.flags.iter().any(|f| f == flag);
+        let mut parts = Vec::new();
+        for item in items {
+            let part = match item {
+                StatusDataItemName::Messages => format!("MESSAGES {}", messages.len()),
+                StatusDataItemName::Recent => "RECENT 0".to_owned(),
+                StatusDataItemName::UidNext => format!("UIDNEXT {}", mailbox.uid_next),
+                StatusDataItemName::UidValidity => {
+                    format!("UIDVALIDITY {}", mailbox.uid_validity)
+                }
+                StatusDataItemName::Unseen => format!(
+                    "UNSEEN {}",
+                    messages.iter().filter(|m| !has(m, "\\Seen")).count()
+                ),
+                StatusDataItemName::Deleted => format!(
+                    "DELETED {}",
+                    messages.iter().filter(|m| has(m, "\\Deleted")).count()
+                ),
+                StatusDataItemName::Size => {
+                    format!("SIZE {}", messages.iter().map(|m| m.size).sum::<u64>())
+                }
+                _ => continue,
+            };
+            parts.push(part);
+        }
+        self.untagged(&format!(
+            "STATUS {} ({})",
+            super::wire::string(&mailbox.name),
+            parts.join(" ")
+        ));
+        Status::Ok("STATUS completed".into())
+    }
+}
+
+/// A tagged NO for a failed mailbox operation, with its RFC 5530 code.
+pub(crate) fn mailbox_error(what: &str, e: &StoreError) -> Status {
+    match e {
+        StoreError::NotFound(_) => Status::No("[NONEXISTENT] No such mailbox".into()),
+        StoreError::Exists(_) => Status::No("[ALREADYEXISTS] Mailbox already exists".into()),
+        StoreError::Invalid(why) => Status::No(format!("[CANNOT] {what}: {why}")),
+        _ => store_failed(what, e),
+    }
+}
