@@ -13,13 +13,19 @@
 mod append;
 pub(crate) mod auth;
 pub(crate) mod changes;
+mod condstore;
 mod copy;
+mod esearch;
+mod extended;
 mod fetch;
 mod flags;
 mod list;
+mod list_extended;
 mod mailbox;
+mod qresync;
 mod search;
 mod select;
+mod sort;
 mod wire;
 
 use crate::listen::Shared;
@@ -68,6 +74,8 @@ pub(crate) struct Session<'a> {
     pub close: bool,
     /// STARTTLS was accepted: write `out`, then start the handshake.
     pub starttls: bool,
+    /// CONDSTORE/QRESYNC as enabled on this connection (RFC 7162).
+    pub enabled: condstore::Enabled,
 }
 
 /// How a command ended, for its tagged reply.
@@ -91,6 +99,7 @@ impl<'a> Session<'a> {
             out: Vec::new(),
             close: false,
             starttls: false,
+            enabled: condstore::Enabled::default(),
         }
     }
 
@@ -116,6 +125,7 @@ impl<'a> Session<'a> {
             CommandBody::Fetch { uid: false, .. }
                 | CommandBody::Store { uid: false, .. }
                 | CommandBody::Search { uid: false, .. }
+                | CommandBody::Sort { uid: false, .. }
         );
         let status = self.dispatch(command.body).await;
         self.finish(&tag, status, allow_expunge).await;
@@ -163,14 +173,26 @@ impl<'a> Session<'a> {
         }
         match body {
             C::StartTLS | C::Login { .. } => Status::Bad("Already logged in".into()),
-            C::Enable { capabilities } => self.enable(capabilities.as_ref()),
+            C::Enable { capabilities } => self.enable_extensions(capabilities.as_ref()),
             C::Namespace => {
                 // RFC 2342 §5: one personal namespace, no prefix, "/" as delimiter.
                 self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
                 Status::Ok("NAMESPACE completed".into())
             }
-            C::Select { mailbox, .. } => self.select(&wire::mailbox_name(&mailbox), false).await,
-            C::Examine { mailbox, .. } => self.select(&wire::mailbox_name(&mailbox), true).await,
+            C::Select {
+                mailbox,
+                parameters,
+            } => {
+                self.select_with(&wire::mailbox_name(&mailbox), false, &parameters)
+                    .await
+            }
+            C::Examine {
+                mailbox,
+                parameters,
+            } => {
+                self.select_with(&wire::mailbox_name(&mailbox), true, &parameters)
+                    .await
+            }
             C::Create { mailbox } => self.create(&wire::mailbox_name(&mailbox)).await,
             C::Delete { mailbox } => self.delete(&wire::mailbox_name(&mailbox)).await,
             C::Rename { from, to } => {
@@ -228,6 +250,7 @@ impl<'a> Session<'a> {
                 | C::Expunge
                 | C::ExpungeUid { .. }
                 | C::Search { .. }
+                | C::Sort { .. }
                 | C::Fetch { .. }
                 | C::Store { .. }
                 | C::Copy { .. }
@@ -246,21 +269,39 @@ impl<'a> Session<'a> {
                 criteria,
                 uid,
             } => self.search(charset, criteria.as_ref(), uid).await,
+            C::Sort {
+                sort_criteria,
+                charset,
+                search_criteria,
+                uid,
+            } => {
+                self.sort(
+                    sort_criteria.as_ref(),
+                    charset,
+                    search_criteria.as_ref(),
+                    uid,
+                )
+                .await
+            }
             C::Fetch {
                 sequence_set,
                 macro_or_item_names,
                 uid,
-                ..
-            } => self.fetch(&sequence_set, macro_or_item_names, uid).await,
+                modifiers,
+            } => {
+                self.fetch_with(&sequence_set, macro_or_item_names, uid, &modifiers)
+                    .await
+            }
             C::Store {
                 sequence_set,
                 kind,
                 response,
                 flags,
                 uid,
-                ..
+                modifiers,
             } => {
-                self.store_flags(&sequence_set, kind, response, &flags, uid)
+                let since = self.store_modifiers(&modifiers);
+                self.store_flags(&sequence_set, kind, response, &flags, uid, since)
                     .await
             }
             C::Copy {

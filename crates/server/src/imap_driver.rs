@@ -123,7 +123,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(event) => handle(session, &mut server, event, &mut auth_tag).await,
                 Err(Interrupt::Io(Io::Output(bytes))) => session.out.extend_from_slice(&bytes),
                 Err(Interrupt::Io(Io::NeedMoreInput)) => break,
-                Err(Interrupt::Error(e)) => framing_error(session, e),
+                Err(Interrupt::Error(e)) => {
+                    // ESEARCH and LIST-EXTENDED are parsed from the raw line.
+                    if !session.extended_command(&e).await {
+                        framing_error(session, e);
+                    }
+                }
             }
         }
         // Responses imap-next still holds (an AUTHENTICATE's tagged reply); any

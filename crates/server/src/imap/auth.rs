@@ -13,7 +13,6 @@
 use super::{SaslWait, Session, Status};
 use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
 use imap_codec::imap_types::core::Tag;
-use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use std::time::Instant;
 
 /// What AUTHENTICATE answers next.
@@ -61,7 +60,15 @@ impl Session<'_> {
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",
+            // RFC 4731, RFC 5258, RFC 5819, RFC 5256, RFC 5957: see `extended.rs`.
+            "ESEARCH",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
+            "SORT",
+            "SORT=DISPLAY",
         ]);
+        // RFC 7162: see `condstore.rs` and `qresync.rs`.
+        caps.extend(super::condstore::CAPABILITIES);
         let mut text = caps.join(" ");
         // RFC 7889: the largest APPEND we take.
         text.push_str(&format!(
@@ -83,13 +90,6 @@ impl Session<'_> {
         }
         self.starttls = true;
         Status::Ok("Begin TLS negotiation now".into())
-    }
-
-    /// ENABLE (RFC 5161): nothing this server offers needs enabling, so every
-    /// capability named is left off and the `* ENABLED` list is empty.
-    pub(super) fn enable(&mut self, _asked: &[CapabilityEnable<'static>]) -> Status {
-        self.untagged("ENABLED");
-        Status::Ok("ENABLE completed".into())
     }
 
     /// LOGIN (RFC 3501 §6.2.3).

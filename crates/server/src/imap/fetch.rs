@@ -35,6 +35,7 @@ impl Session<'_> {
         set: &SequenceSet,
         names: MacroOrMessageDataItemNames<'static>,
         uid: bool,
+        changed_since: Option<u64>,
     ) -> Status {
         let Some(open) = &self.selected else {
             return Status::Bad("No mailbox selected".into());
@@ -48,6 +49,11 @@ impl Session<'_> {
             // RFC 3501 §6.4.8: UID FETCH always includes the UID.
             names.insert(0, MessageDataItemName::Uid);
         }
+        // RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
+        if changed_since.is_some() && !names.contains(&MessageDataItemName::ModSeq) {
+            names.push(MessageDataItemName::ModSeq);
+        }
+        let condstore = open.view.condstore();
         let (mailbox, read_only) = (open.mailbox.id, open.view.read_only());
         let sets_seen = !read_only && names.iter().any(sets_seen);
         let needs_body = names.iter().any(needs_body);
@@ -60,10 +66,15 @@ impl Session<'_> {
         let mut expunged = false;
         let mut seen_now = Vec::new();
         for (seq, uid) in targets {
-            let Some(meta) = by_uid.get(&uid) else {
+            let Some(&meta) = by_uid.get(&uid) else {
                 expunged = true;
                 continue;
             };
+            // RFC 7162 §3.1.4.1: CHANGEDSINCE m keeps the messages changed after m.
+            if changed_since.is_some_and(|m| meta.modseq <= m) {
+                continue;
+            }
+            let mut meta = meta.clone();
             let mut flags = meta.flags.clone();
             let mut flags_changed = false;
             if sets_seen && !flags.iter().any(|f| f == "\\Seen") {
@@ -74,6 +85,7 @@ impl Session<'_> {
                     Ok(result) => {
                         if let Some(m) = result.changed.first() {
                             flags = m.flags.clone();
+                            meta.modseq = m.modseq;
                         }
                         flags_changed = true;
                         seen_now.push(uid);
@@ -96,7 +108,7 @@ impl Session<'_> {
             let parsed = raw.as_deref().map(imap::fetch::Parsed::new);
             let mut items = Vec::new();
             for name in &names {
-                match item(name, uid, meta, &flags, raw.as_deref(), parsed.as_ref()) {
+                match item(name, uid, &meta, &flags, raw.as_deref(), parsed.as_ref()) {
                     Ok(item) => items.push(item),
                     // RFC 3516 §4.3: a transfer encoding we cannot undo.
                     Err(imap::fetch::SectionError::UnknownCte(_)) => {
@@ -107,6 +119,13 @@ impl Session<'_> {
             }
             if flags_changed && !names.contains(&MessageDataItemName::Flags) {
                 items.push(MessageDataItem::Flags(flag_fetch(&flags)));
+            }
+            // RFC 7162 §3.1.2: a FETCH that set \Seen reports the new MODSEQ too.
+            if flags_changed && condstore && !names.contains(&MessageDataItemName::ModSeq) {
+                let modseq = std::num::NonZeroU64::new(meta.modseq);
+                items.push(MessageDataItem::ModSeq(
+                    modseq.unwrap_or(std::num::NonZeroU64::MIN),
+                ));
             }
             self.write_fetch(seq, items);
         }

@@ -5,6 +5,9 @@
 //! store changes the flags in one atomic step; the FETCH responses with the new flags
 //! (none for `.SILENT`) are written by [`super::Session::send_updates`] before the
 //! tagged reply, from [`imap::selected::Selected::note_own_store`].
+//!
+//! `UNCHANGEDSINCE m` (CONDSTORE, RFC 7162 §3.1.3) leaves alone the messages changed
+//! after `m` and names them in the tagged `OK [MODIFIED set]`.
 
 use super::{Session, Status, store_failed, wire};
 use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
@@ -19,6 +22,7 @@ impl Session<'_> {
         response: StoreResponse,
         flags: &[Flag<'static>],
         uid: bool,
+        unchanged_since: Option<u64>,
     ) -> Status {
         let Some(open) = &self.selected else {
             return Status::Bad("No mailbox selected".into());
@@ -44,23 +48,41 @@ impl Session<'_> {
             StoreType::Replace => FlagChange::Replace,
         };
         let store = self.shared.store.clone();
-        match store
-            .message_flags_set(mailbox, &uids, change, &flags, None)
+        let modified = match store
+            .message_flags_set(mailbox, &uids, change, &flags, unchanged_since)
             .await
         {
             Ok(result) => {
                 if !result.changed.is_empty() {
                     self.publish_change();
                 }
+                result.modified
             }
             Err(StoreError::Invalid(why)) => return Status::Bad(format!("Invalid flag: {why}")),
             Err(e) => return store_failed("STORE", &e),
-        }
+        };
         // `note_own_store` wants the snapshot that holds the change.
         self.resync().await;
         if let Some(open) = &mut self.selected {
+            let stored: Vec<u32> = uids
+                .iter()
+                .copied()
+                .filter(|u| !modified.contains(u))
+                .collect();
             open.view
-                .note_own_store(&uids, response == StoreResponse::Silent);
+                .note_own_store(&stored, response == StoreResponse::Silent);
+        }
+        if !modified.is_empty() {
+            // RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers for STORE.
+            let names: Vec<u32> = match &self.selected {
+                Some(open) if !uid => modified
+                    .iter()
+                    .filter_map(|&u| open.view.seq_of(u))
+                    .collect(),
+                _ => modified,
+            };
+            let set = imap::sequence::SequenceSet::from_values(&names);
+            return Status::Ok(format!("[MODIFIED {set}] Conditional STORE failed"));
         }
         if expunged {
             return Status::No("[EXPUNGEISSUED] Some messages were expunged".into());

@@ -122,6 +122,10 @@ impl Session<'_> {
                     "DELETED {}",
                     messages.iter().filter(|m| has(m, "\\Deleted")).count()
                 ),
+                // RFC 7162 §3.1.6 (CONDSTORE, see `condstore.rs`).
+                StatusDataItemName::HighestModSeq => {
+                    format!("HIGHESTMODSEQ {}", mailbox.highest_modseq)
+                }
                 StatusDataItemName::Size => {
                     format!("SIZE {}", messages.iter().map(|m| m.size).sum::<u64>())
                 }

@@ -31,23 +31,49 @@ impl Session<'_> {
         criteria: &[SearchKey<'static>],
         uid: bool,
     ) -> Status {
+        let hits = match self.search_hits(charset, criteria).await {
+            Ok(hits) => hits,
+            Err(status) => return status,
+        };
+        let suffix = self.search_modseq_suffix(criteria, &hits).await;
+        let list: Vec<String> = hits
+            .iter()
+            .map(|&(seq, id)| if uid { id } else { seq }.to_string())
+            .collect();
+        if list.is_empty() {
+            self.untagged("SEARCH");
+        } else {
+            self.untagged(&format!("SEARCH {}{suffix}", list.join(" ")));
+        }
+        Status::Ok("SEARCH completed".into())
+    }
+
+    /// The messages matching `criteria`, as `(sequence number, UID)` in sequence order;
+    /// also used by ESEARCH ([`super::esearch`]) and SORT ([`super::sort`]).
+    pub(super) async fn search_hits(
+        &mut self,
+        charset: Option<Charset<'static>>,
+        criteria: &[SearchKey<'static>],
+    ) -> Result<Vec<(u32, u32)>, Status> {
         if let Some(charset) = &charset {
             let name = match charset {
                 Charset::Atom(a) => a.inner().to_owned(),
                 Charset::Quoted(q) => q.inner().to_owned(),
             };
             if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
-                return Status::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into());
+                return Err(Status::No(
+                    "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into(),
+                ));
             }
         }
         let Some(open) = &self.selected else {
-            return Status::Bad("No mailbox selected".into());
+            return Err(Status::Bad("No mailbox selected".into()));
         };
         let mailbox = open.mailbox.id;
         let store = self.shared.store.clone();
         let listing = match store.message_list_imap(mailbox).await {
             Ok(l) => l,
-            Err(e) => return store_failed("SEARCH", &e),
+            Err(e) => return Err(store_failed("SEARCH", &e)),
         };
         let by_uid: HashMap<u32, &ImapMessage> = listing.iter().map(|m| (m.uid, m)).collect();
         let known: Vec<(u32, u32)> = open.view.messages().collect();
@@ -70,20 +96,14 @@ impl Session<'_> {
                         ok = false;
                         break;
                     }
-                    Err(status) => return status,
+                    Err(status) => return Err(status),
                 }
             }
             if ok {
-                hits.push(if uid { id } else { seq });
+                hits.push((seq, id));
             }
         }
-        let list: Vec<String> = hits.iter().map(u32::to_string).collect();
-        if list.is_empty() {
-            self.untagged("SEARCH");
-        } else {
-            self.untagged(&format!("SEARCH {}", list.join(" ")));
-        }
-        Status::Ok("SEARCH completed".into())
+        Ok(hits)
     }
 
     /// Whether the candidate matches one key. Boxed for recursion (NOT, OR, AND).
@@ -118,6 +138,8 @@ impl Session<'_> {
                 K::Keyword(k) => has(&wire::atom_text(k)),
                 K::Unkeyword(k) => !has(&wire::atom_text(k)),
                 K::Larger(n) => c.meta.size > u64::from(*n),
+                // RFC 7162 §3.1.5; per-flag entries use the message's own mod-sequence.
+                K::ModSequence { modseq, .. } => c.meta.modseq >= *modseq,
                 K::Smaller(n) => c.meta.size < u64::from(*n),
                 K::Before(d) => day(c.meta.received_at) < date(d),
                 K::On(d) => day(c.meta.received_at) == date(d),

@@ -1,0 +1,283 @@
+//! Commands imap-codec cannot parse, read from the raw line: `SEARCH RETURN (...)`
+//! (ESEARCH, RFC 4731) and LIST with selection or return options or several patterns
+//! (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819). (SORT, RFC 5256, imap-codec
+//! parses itself: see [`super::sort`].)
+//!
+//! Where it sits: when imap-next reports a malformed command, the driver
+//! ([`crate::imap_driver`]) offers its bytes here first ([`Session::extended_command`]);
+//! a line that is none of the above goes back to the driver's plain `BAD`. The search
+//! keys of ESEARCH are handed to imap-codec as an ordinary SEARCH ([`search_program`]),
+//! so every key SEARCH knows works the same way in both.
+
+use super::{Session, Status};
+use imap_codec::CommandCodec;
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::imap_types::command::CommandBody;
+use imap_codec::imap_types::core::{Charset, Tag};
+use imap_codec::imap_types::search::SearchKey;
+use imap_next::server::Error as ServerError;
+
+/// One word or parenthesised list of a raw command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Item {
+    Word(String),
+    List(Vec<Item>),
+}
+
+/// A cursor over one command line (RFC 3501 §9 syntax, loosely: atoms, quoted strings,
+/// literals and parenthesised lists).
+pub(super) struct Line<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> Line<'b> {
+    /// The line without its CRLF.
+    pub fn new(bytes: &'b [u8]) -> Self {
+        let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        Line { bytes, pos: 0 }
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// The unread rest of the line.
+    pub fn rest(&self) -> &'b [u8] {
+        &self.bytes[self.pos.min(self.bytes.len())..]
+    }
+
+    /// Consumes `c` if it comes next.
+    pub fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes one space.
+    pub fn space(&mut self) -> bool {
+        self.eat(b' ')
+    }
+
+    /// Whether the next word is `word` (case-insensitive), without consuming it.
+    pub fn next_is(&self, word: &str) -> bool {
+        let mut probe = Line {
+            bytes: self.bytes,
+            pos: self.pos,
+        };
+        probe.atom().is_some_and(|a| a.eq_ignore_ascii_case(word))
+    }
+
+    /// An atom (list wildcards and `]` included).
+    pub fn atom(&mut self) -> Option<String> {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if b <= b' ' || b >= 0x7f || matches!(b, b'(' | b')' | b'"' | b'{') {
+                break;
+            }
+            self.pos += 1;
+        }
+        (self.pos > start)
+            .then(|| String::from_utf8_lossy(&self.bytes[start..self.pos]).into_owned())
+    }
+
+    /// An astring: atom, quoted string or literal.
+    pub fn astring(&mut self) -> Option<String> {
+        match self.peek()? {
+            b'"' => {
+                self.pos += 1;
+                let mut out = Vec::new();
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.pos += 1;
+                            return Some(String::from_utf8_lossy(&out).into_owned());
+                        }
+                        b'\\' => {
+                            self.pos += 1;
+                            out.push(self.peek()?);
+                        }
+                        b => out.push(b),
+                    }
+                    self.pos += 1;
+                }
+            }
+            b'{' => {
+                let close = self.bytes[self.pos..].iter().position(|&b| b == b'}')?;
+                let digits = &self.bytes[self.pos + 1..self.pos + close];
+                let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+                let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+                let mut at = self.pos + close + 1;
+                at += if self.bytes[at..].starts_with(b"\r\n") {
+                    2
+                } else if self.bytes[at..].starts_with(b"\n") {
+                    1
+                } else {
+                    return None;
+                };
+                let text = self.bytes.get(at..at + len)?;
+                self.pos = at + len;
+                Some(String::from_utf8_lossy(text).into_owned())
+            }
+            _ => self.atom(),
+        }
+    }
+
+    /// A parenthesised list of astrings and nested lists, separated by single spaces.
+    pub fn list(&mut self) -> Option<Vec<Item>> {
+        if !self.eat(b'(') {
+            return None;
+        }
+        let mut items = Vec::new();
+        if self.eat(b')') {
+            return Some(items);
+        }
+        loop {
+            if self.peek() == Some(b'(') {
+                items.push(Item::List(self.list()?));
+            } else {
+                items.push(Item::Word(self.astring()?));
+            }
+            if self.eat(b')') {
+                return Some(items);
+            }
+            if !self.space() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Which raw command a line is.
+enum Kind {
+    Search,
+    List,
+}
+
+impl Session<'_> {
+    /// Runs a command imap-codec rejected if it is one of this module's; `false` hands
+    /// it back to the driver's `BAD`.
+    pub(crate) async fn extended_command(&mut self, error: &ServerError) -> bool {
+        let ServerError::MalformedMessage { discarded_bytes } = error else {
+            return false;
+        };
+        let bytes = discarded_bytes.declassify().to_vec();
+        let mut line = Line::new(&bytes);
+        let Some(tag) = line.atom() else {
+            return false;
+        };
+        if Tag::try_from(tag.as_str()).is_err() || !line.space() {
+            return false;
+        }
+        let Some(mut name) = line.atom() else {
+            return false;
+        };
+        let uid = name.eq_ignore_ascii_case("UID");
+        if uid {
+            match (line.space(), line.atom()) {
+                (true, Some(next)) => name = next,
+                _ => return false,
+            }
+        }
+        let name = name.to_ascii_uppercase();
+        let kind = match name.as_str() {
+            "SEARCH" if line.space() && line.next_is("RETURN") => Kind::Search,
+            "LIST" if !uid => Kind::List,
+            _ => return false,
+        };
+        tracing::debug!(tag = %tag, command = %name, "IMAP extended command");
+        let status = if self.account.is_none() {
+            Status::Bad("Log in first".into())
+        } else {
+            match kind {
+                Kind::Search => self.esearch(&tag, uid, &mut line).await,
+                Kind::List => self.list_extended(&mut line).await,
+            }
+        };
+        // RFC 3501 §7.4.1: no EXPUNGE during the sequence-number forms of SEARCH.
+        let allow_expunge = uid || matches!(kind, Kind::List);
+        self.finish(&tag, status, allow_expunge).await;
+        true
+    }
+}
+
+/// A parsed search program: the charset and the keys.
+pub(super) type Program = (Option<Charset<'static>>, Vec<SearchKey<'static>>);
+
+/// Parses `keys` (with an optional leading `CHARSET x`) as imap-codec parses SEARCH;
+/// `charset`, if given, is put in front as `CHARSET`.
+pub(super) fn search_program(
+    tag: &str,
+    charset: Option<&str>,
+    keys: &[u8],
+) -> Result<Program, Status> {
+    let mut command = format!("{tag} SEARCH ").into_bytes();
+    if let Some(charset) = charset {
+        command.extend_from_slice(format!("CHARSET {} ", super::wire::string(charset)).as_bytes());
+    }
+    command.extend_from_slice(keys);
+    command.extend_from_slice(b"\r\n");
+    match CommandCodec::default().decode(&command) {
+        Ok((
+            _,
+            imap_codec::imap_types::command::Command {
+                body:
+                    CommandBody::Search {
+                        charset, criteria, ..
+                    },
+                ..
+            },
+        )) => Ok((
+            charset.map(IntoStatic::into_static),
+            criteria
+                .as_ref()
+                .iter()
+                .map(|k| k.clone().into_static())
+                .collect(),
+        )),
+        _ => Err(Status::Bad("Invalid search criteria".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_tokenize() {
+        let mut line = Line::new(b"(SUBSCRIBED \"a b\" {3}\r\nx\"y (MESSAGES)) rest\r\n");
+        let items = line.list().expect("list");
+        assert_eq!(
+            items,
+            vec![
+                Item::Word("SUBSCRIBED".into()),
+                Item::Word("a b".into()),
+                Item::Word("x\"y".into()),
+                Item::List(vec![Item::Word("MESSAGES".into())]),
+            ]
+        );
+        assert!(line.space());
+        assert!(line.next_is("REST"));
+        assert_eq!(line.rest(), b"rest");
+        assert!(Line::new(b"(a b").list().is_none());
+    }
+
+    #[test]
+    fn search_programs_parse_like_search() {
+        let (charset, keys) = search_program("a1", Some("UTF-8"), b"UNSEEN SUBJECT x")
+            .unwrap_or_else(|_| panic!("parses"));
+        assert!(charset.is_some());
+        assert_eq!(keys.len(), 2);
+        assert!(search_program("a1", None, b"").is_err());
+        assert!(search_program("a1", None, b"FROB").is_err());
+    }
+}
