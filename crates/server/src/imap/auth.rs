@@ -60,6 +60,8 @@ impl Session<'_> {
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",
+            "BINARY",      // RFC 3516: FETCH BINARY[] and BINARY.SIZE
+            "STATUS=SIZE", // RFC 8438
             // RFC 4731, RFC 5258, RFC 5819, RFC 5256, RFC 5957: see `extended.rs`.
             "ESEARCH",
             "LIST-EXTENDED",
