@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -232,8 +232,23 @@ INSERT OR IGNORE INTO subscriptions(account_id, name)
 SELECT a.id, w.name FROM accounts a CROSS JOIN wanted w;
 ";
 
+/// Version 5: per-account quotas (RFC 9208; NULL is unlimited) and each message's
+/// summary, parsed once when it is filed so that FETCH ENVELOPE/BODYSTRUCTURE, SEARCH
+/// and SORT need not re-read and re-parse the body (NULL until computed).
+const MIGRATION_5: &str = r"
+ALTER TABLE accounts ADD COLUMN quota_storage INTEGER;
+ALTER TABLE accounts ADD COLUMN quota_messages INTEGER;
+ALTER TABLE messages ADD COLUMN summary BLOB;
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// Applies the settings every connection shares.
 fn configure(conn: &Connection) -> Result<()> {
