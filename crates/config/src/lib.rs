@@ -257,6 +257,10 @@ pub struct Imap {
     /// larger ones are refused (RFC 7888 §4, RFC 7889 APPENDLIMIT). Default
     /// 26214400 (25 MiB); at least 1024.
     pub max_literal_size: u32,
+    /// Simultaneous logged-in IMAP sessions of one account, from anywhere; one more
+    /// login gets `NO [LIMIT]` (RFC 5530). Default 50 (a desktop client keeps about 5,
+    /// a phone 1-2); at least 1.
+    pub max_sessions_per_user: usize,
 }
 
 /// How the server answers VRFY. TOML: `"252"` (or the integer `252`) or `"disabled"`.
@@ -392,6 +396,7 @@ impl Default for Imap {
             max_connections_per_ip: 50,
             max_auth_failures: 3,
             max_literal_size: 25 * 1024 * 1024,
+            max_sessions_per_user: 50,
         }
     }
 }

@@ -52,6 +52,7 @@ const ALL_KEYS: &[&str] = &[
     "imap.max_connections",
     "imap.max_connections_per_ip",
     "imap.max_auth_failures",
+    "imap.max_sessions_per_user",
     "imap.max_literal_size",
     "dns.nameservers",
     "relay.smarthost",

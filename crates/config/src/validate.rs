@@ -144,6 +144,11 @@ impl Config {
             1,
         )?;
         at_least("imap.max_auth_failures", u64::from(i.max_auth_failures), 1)?;
+        at_least(
+            "imap.max_sessions_per_user",
+            wide(i.max_sessions_per_user),
+            1,
+        )?;
         at_least("imap.max_literal_size", u64::from(i.max_literal_size), 1024)
     }
 }

@@ -76,6 +76,8 @@ pub(crate) struct Session<'a> {
     pub starttls: bool,
     /// CONDSTORE/QRESYNC as enabled on this connection (RFC 7162).
     pub enabled: condstore::Enabled,
+    /// This session's place in its account's session count, held while logged in.
+    pub user_slot: Option<crate::user_sessions::UserSlot>,
 }
 
 /// How a command ended, for its tagged reply.
@@ -100,6 +102,7 @@ impl<'a> Session<'a> {
             close: false,
             starttls: false,
             enabled: condstore::Enabled::default(),
+            user_slot: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod pop3_driver;
 mod smtp_driver;
 mod throttle;
 pub mod tls;
+mod user_sessions;
 
 pub use listen::ListenerSet;
 

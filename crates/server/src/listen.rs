@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub throttle: LoginThrottle,
     /// POP3's exclusive maildrop locks.
     pub mailbox_locks: MailboxLocks,
+    /// Logged-in IMAP sessions per account (`imap.max_sessions_per_user`).
+    pub imap_user_sessions: Arc<crate::user_sessions::UserSessions>,
     pub stop: watch::Receiver<bool>,
     next_session: AtomicU64,
     active: AtomicUsize,
@@ -95,6 +97,9 @@ impl ListenerSet {
                 Duration::from_secs(config.auth.lockout_secs),
             ),
             mailbox_locks: MailboxLocks::default(),
+            imap_user_sessions: crate::user_sessions::UserSessions::new(
+                config.imap.max_sessions_per_user,
+            ),
             stop,
             next_session: AtomicU64::new(1),
             active: AtomicUsize::new(0),

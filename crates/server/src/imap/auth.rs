@@ -232,7 +232,16 @@ impl Session<'_> {
             }
             Ok(Some(account)) => {
                 throttle.succeeded(ip);
+                let Some(slot) = self.shared.imap_user_sessions.acquire(account.id.0) else {
+                    tracing::warn!(user = %account.address, "IMAP login refused: too many sessions");
+                    return (
+                        "NO",
+                        Some("LIMIT".into()),
+                        "Too many sessions for this account; close one and retry".into(),
+                    );
+                };
                 tracing::info!(user = %account.address, "IMAP login");
+                self.user_slot = Some(slot);
                 self.account = Some(account);
                 // RFC 3501 §6.2.3: the capabilities may change; announce them.
                 let caps = self.capabilities();
