@@ -251,6 +251,55 @@ async fn implicit_mx_delivers_to_the_domain_itself() {
 }
 
 #[tokio::test]
+async fn an_mx_that_is_this_server_and_those_after_it_are_skipped() {
+    // RFC 5321 §5.1: we are mx2 (preference 20); only the better mx1 may be tried.
+    let (port, mut s) = slots(2);
+    let dns = two_mx("backup.test", &s[0], &s[1]).await;
+    let ourselves = accepting(s.pop().unwrap());
+    let _dead_primary = s.pop().unwrap(); // bound, not listening
+    let routes = Routes::mx(mx_config())
+        .with_mx_port(port)
+        .with_own_names(["MX2.backup.test.".to_owned()]);
+    let relay = relay_with(routes, &dns, pool());
+
+    let outcomes = deliver(&relay, &Mail::to(&["rcpt@backup.test"])).await;
+
+    assert!(
+        matches!(&outcomes[..], [Outcome::Temporary(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        ourselves.log().connections(),
+        0,
+        "we connected to ourselves"
+    );
+}
+
+#[tokio::test]
+async fn being_the_best_mx_is_a_loop_and_fails_for_good() {
+    let (port, mut s) = slots(2);
+    let dns = two_mx("loop.test", &s[0], &s[1]).await;
+    let second = accepting(s.pop().unwrap());
+    let first = accepting(s.pop().unwrap());
+    let routes = Routes::mx(mx_config())
+        .with_mx_port(port)
+        .with_own_names(["mx1.loop.test".to_owned()]);
+    let relay = relay_with(routes, &dns, pool());
+
+    let outcomes = deliver(&relay, &Mail::to(&["rcpt@loop.test"])).await;
+
+    match &outcomes[..] {
+        [Outcome::Permanent(reason)] => {
+            assert!(reason.starts_with("5.4.6 "), "{reason}");
+            assert!(reason.contains("loops back to myself"), "{reason}");
+        }
+        other => panic!("expected a permanent loop failure, got {other:?}"),
+    }
+    assert_eq!(first.log().connections(), 0);
+    assert_eq!(second.log().connections(), 0, "a worse MX was tried");
+}
+
+#[tokio::test]
 async fn null_mx_fails_every_recipient_for_good() {
     let (port, mut s) = slots(1);
     let ip = s[0].ip();

@@ -34,7 +34,7 @@ pub(crate) fn relay(
         },
         ..ClientConfig::new(config.hostname.clone())
     };
-    let mut routes = Routes::mx(mx);
+    let mut routes = Routes::mx(mx).with_own_names([config.hostname.clone()]);
     if let Some((host, port)) = r.smarthost_parts() {
         let tls_config = relay::tls::verified_config(r.smarthost_ca.as_deref())
             .map_err(|e| ServerError::Relay(format!("relay.smarthost_ca: {e}")))?;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::client::ClientConfig;
-use crate::dns::{DnsError, DnsResolver, MailHosts};
+use crate::dns::{DnsError, DnsResolver, MailHosts, MxHost};
 
 use super::Outcome;
 
@@ -52,6 +52,8 @@ pub struct Routes {
     smarthost: Option<Smarthost>,
     mx_config: Arc<ClientConfig>,
     mx_port: u16,
+    /// This server's own host names, lower case without a trailing dot.
+    own_names: Vec<String>,
 }
 
 impl Routes {
@@ -61,7 +63,14 @@ impl Routes {
             smarthost: None,
             mx_config: Arc::new(mx_config),
             mx_port: SMTP_PORT,
+            own_names: Vec::new(),
         }
+    }
+
+    /// Names this server answers to: an MX host with one of them is this server.
+    pub fn with_own_names<I: IntoIterator<Item = String>>(mut self, names: I) -> Self {
+        self.own_names = names.into_iter().map(|n| normalise(&n)).collect();
+        self
     }
 
     /// Sends the smarthost's domains (or everything) through it.
@@ -115,7 +124,7 @@ impl Routes {
             });
         }
         let hosts = match dns.mail_hosts(domain).await {
-            Ok(MailHosts::Hosts(hosts)) => hosts,
+            Ok(MailHosts::Hosts(hosts)) => self.before_self(domain, hosts)?,
             // RFC 7505 §4.1: fail at once, 5.1.10.
             Ok(MailHosts::NullMx) => {
                 return Err(Outcome::Permanent(format!(
@@ -164,4 +173,29 @@ impl Routes {
             unresolved: temporary,
         })
     }
+
+    /// RFC 5321 §5.1: when this server is one of the MX hosts, it and every host of
+    /// the same or a worse preference are dropped, so mail goes only towards better
+    /// ones; when none is better, the mail would loop back here, which is a permanent
+    /// 5.4.6 (Postfix's "mail for D loops back to myself").
+    fn before_self(&self, domain: &str, hosts: Vec<MxHost>) -> Result<Vec<MxHost>, Outcome> {
+        let own = hosts
+            .iter()
+            .filter(|h| self.own_names.contains(&normalise(&h.name)))
+            .map(|h| h.preference)
+            .min();
+        let Some(own) = own else { return Ok(hosts) };
+        let better: Vec<MxHost> = hosts.into_iter().filter(|h| h.preference < own).collect();
+        if better.is_empty() {
+            return Err(Outcome::Permanent(format!(
+                "5.4.6 mail for {domain} loops back to myself (this server is its best MX host)"
+            )));
+        }
+        Ok(better)
+    }
+}
+
+/// A host name compared case-insensitively, without the root's trailing dot.
+fn normalise(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
 }
