@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         while let Some(output) = pending.pop() {
             let answer = match output {
                 Output::Query(proto::smtp::server::Query::Login { .. }) => Answer::Login(first & 2 == 2),
+                Output::Query(proto::smtp::server::Query::Sender(_)) => Answer::SenderOk,
                 Output::Query(_) => Answer::Recipient(RecipientVerdict::Local),
                 Output::Message(_) => Answer::MessageResult(Reply::ok()),
                 Output::StartTls => {

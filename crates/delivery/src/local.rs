@@ -4,6 +4,10 @@
 //! `Delivered-To:` in front of the stored body; the store keeps them beside the shared
 //! body rather than copying it per recipient. Filing and marking the recipient done are
 //! one atomic store call, so a crash between them cannot file a message twice.
+//!
+//! An account over its quota is a temporary failure ("4.2.2 Mailbox full", RFC 3463),
+//! retried like any other; should it last until the message expires, the recipient
+//! fails with 5.2.2 and the sender gets a bounce saying so.
 
 use queue::Attempt;
 use store::{Account, QueuedMessage, Store, StoreError};
@@ -37,6 +41,13 @@ pub async fn deliver(
             Attempt::Recorded
         }
         Ok(None) => Attempt::Recorded, // filed by an earlier attempt
+        Err(StoreError::OverQuota(why)) => {
+            tracing::info!(queue_id = %message.id, %recipient, %why, "mailbox full");
+            Attempt::TemporaryUntilExpiry {
+                reason: "4.2.2 Mailbox full: the recipient is over quota".into(),
+                on_expiry: "5.2.2 Mailbox full: the recipient is over quota".into(),
+            }
+        }
         Err(StoreError::Damaged(why)) => {
             Attempt::Permanent(format!("5.3.0 damaged message: {why}"))
         }

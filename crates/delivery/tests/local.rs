@@ -71,3 +71,61 @@ async fn local_recipients_are_filed_once_and_remote_ones_stay_queued() {
         matches!(&queued.recipients[2].status, RecipientStatus::Failed(why) if why.contains("5.1.1"))
     );
 }
+
+/// An account over its quota: the attempt is deferred as "4.2.2 Mailbox full" with
+/// nothing filed; once the limit is raised, the retry files the message.
+#[tokio::test]
+async fn a_full_mailbox_defers_until_there_is_room() {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .domain_add(&Domain::parse("example.org").unwrap())
+        .await
+        .unwrap();
+    let alice = Address::parse("alice@example.org").unwrap();
+    let account = store.account_add(&alice, "x").await.unwrap();
+    let full = store::Quota {
+        storage: None,
+        messages: Some(0),
+    };
+    store.quota_set(&alice, full).await.unwrap();
+    let id = QueueId::generate(6);
+    let envelope = Envelope {
+        sender: Some(Address::parse("bob@remote.example").unwrap()),
+        recipients: vec![alice.clone()],
+        body_type: BodyType::SevenBit,
+        smtputf8: false,
+        dsn: Default::default(),
+    };
+    store
+        .enqueue(id, &envelope, b"Subject: hi\r\n\r\nbody\r\n")
+        .await
+        .unwrap();
+    let resolver = Arc::new(delivery::route::Resolver::new(
+        store.clone(),
+        "mx.example.org",
+        None,
+    ));
+    let runner = QueueRunner::new(
+        store.clone(),
+        Arc::new(Router::new(store.clone(), resolver)),
+    );
+    let now = queue::now_unix();
+    runner.run_once(now).await.unwrap();
+    let queued = store.queue_get(id).await.unwrap().unwrap();
+    assert!(
+        matches!(&queued.recipients[0].status, RecipientStatus::Pending { attempts: 1, last_error: Some(e), .. } if e.starts_with("4.2.2 Mailbox full")),
+        "{:?}",
+        queued.recipients[0].status
+    );
+    assert_eq!(store.quota_usage(account).await.unwrap().messages, 0);
+
+    store
+        .quota_set(&alice, store::Quota::default())
+        .await
+        .unwrap();
+    store.queue_flush(Some(id), None, now).await.unwrap();
+    runner.run_once(now).await.unwrap();
+    let queued = store.queue_get(id).await.unwrap().unwrap();
+    assert_eq!(queued.recipients[0].status, RecipientStatus::Delivered);
+    assert_eq!(store.quota_usage(account).await.unwrap().messages, 1);
+}

@@ -26,13 +26,15 @@
 //! ranges, built once by [`Parsed::new`]); `header` and `lexer` (raw header fields
 //! and tokens); the renderers `envelope` (with `address`), `structure` (with
 //! `params`), `section` and `binary` (with `decode`); `strings` (bytes to
-//! imap-codec strings).
+//! imap-codec strings). ENVELOPE and BODYSTRUCTURE render from a
+//! [`crate::summary::Summary`]'s part tree, which the store keeps so those two need
+//! no message bytes at all; the functions here build it from a [`Parsed`] first.
 
 mod address;
 mod binary;
 mod decode;
 mod envelope;
-mod header;
+pub(crate) mod header;
 mod lexer;
 mod params;
 mod section;
@@ -42,7 +44,11 @@ mod tree;
 
 use imap_codec::imap_types::{body::BodyStructure, envelope::Envelope, fetch::Section};
 
+use crate::summary::{self, Part};
+
 pub use binary::SectionError;
+pub(crate) use header::unfold;
+pub(crate) use tree::{Kind, MAX_DEPTH, Node};
 
 /// A message parsed once (mail-parser), from which every FETCH item is rendered.
 ///
@@ -68,19 +74,40 @@ impl<'a> Parsed<'a> {
     pub fn raw(&self) -> &'a [u8] {
         self.raw
     }
+
+    /// The part tree.
+    pub(crate) fn root(&self) -> &Node {
+        &self.root
+    }
+}
+
+/// The part tree of `raw` and mail-parser's parse of it, from one parse (for
+/// [`crate::summary::Summary::compute`]).
+pub(crate) fn tree_and_message(raw: &[u8]) -> (Node, Option<mail_parser::Message<'_>>) {
+    tree::build_keeping(raw)
+}
+
+/// ENVELOPE of a summary part holding a message's header.
+pub(crate) fn envelope_of(part: &Part<'_>) -> Envelope<'static> {
+    envelope::from_part(part)
+}
+
+/// BODYSTRUCTURE / BODY of a summary's part tree.
+pub(crate) fn structure_of(parts: &[Part<'_>], extensible: bool) -> BodyStructure<'static> {
+    structure::render(parts, 0, extensible, false)
 }
 
 /// ENVELOPE (RFC 3501 §7.4.2): date, subject, from, sender, reply-to, to, cc, bcc,
 /// in-reply-to and message-id of the message, as sent (RFC 2047 encoded words stay
 /// encoded). Sender and reply-to default to from.
 pub fn envelope(parsed: &Parsed<'_>) -> Envelope<'static> {
-    envelope::from_header(&parsed.raw[parsed.root.header.clone()])
+    envelope::from_part(&summary::parts_of(parsed)[0])
 }
 
 /// BODYSTRUCTURE (`extensible`: with MD5, disposition, language and location
 /// extension data) or BODY (without), RFC 3501 §7.4.2.
 pub fn body_structure(parsed: &Parsed<'_>, extensible: bool) -> BodyStructure<'static> {
-    structure::render(parsed.raw, &parsed.root, extensible, false)
+    structure_of(&summary::parts_of(parsed), extensible)
 }
 
 /// `BODY[section]<partial>` and `BODY.PEEK` (RFC 3501 §6.4.5): the octets of a section —
@@ -98,6 +125,12 @@ pub fn section(
 ) -> Vec<u8> {
     debug_assert_eq!(raw.len(), parsed.raw.len(), "raw is not the parsed message");
     section::partial(section::octets(&parsed.root, raw, section), partial)
+}
+
+/// `BODY[]<partial>` and `RFC822`: the whole message, cut to `partial`, as
+/// [`section()`] with no section gives it, without parsing the message at all.
+pub fn whole(raw: &[u8], partial: Option<(u32, u32)>) -> Vec<u8> {
+    section::partial(raw.to_vec(), partial)
 }
 
 /// `BINARY[part]<partial>` (RFC 3516): the content of a part with its

@@ -6,8 +6,14 @@
 //! IDLE, AUTHENTICATE), answers each command with the store, and renders responses
 //! here. [`selected`] keeps a selected mailbox's sequence numbers, UIDs and pending
 //! updates (pure code); [`fetch`] renders ENVELOPE, BODYSTRUCTURE and `BODY[section]`
-//! from a message parsed with mail-parser.
+//! from a message parsed with mail-parser; [`summary`] is what a message's parse leaves
+//! for later (ENVELOPE, BODYSTRUCTURE, SEARCH and SORT keys), computed once when it is
+//! filed and kept by the store; [`mutf7`] is the modified UTF-7 mailbox-name
+//! codec (RFC 3501 §5.1.3).
 
 pub mod fetch;
+pub mod mutf7;
 pub mod selected;
 pub mod sequence;
+pub mod summary;
+pub mod thread;

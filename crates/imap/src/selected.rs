@@ -2,17 +2,23 @@
 //! MODSEQ, and the untagged updates the session owes its client.
 //!
 //! Where it sits: the IMAP driver creates a [`Selected`] on SELECT/EXAMINE from the
-//! store's list of messages, resolves every sequence set through it
-//! ([`Selected::resolve`]), hands it the store's fresh view whenever something may have
+//! mailbox's current [`Snapshot`], resolves every sequence set through it
+//! ([`Selected::resolve`]), hands it the newest snapshot whenever something may have
 //! changed ([`Selected::sync`]: another session, a delivery, this session's own STORE,
 //! EXPUNGE or COPY), and before each tagged reply (and during IDLE) writes what
 //! [`Selected::take_updates`] returns. It is pure code: no store, no socket, no clock.
 //!
 //! Two lists are kept. The *view* is the mailbox as the client knows it: its sequence
 //! numbers are the client's sequence numbers, its flags the last flags the client was
-//! sent. The *latest* list is the store's most recent snapshot. `sync` only replaces the
-//! snapshot (and notes which viewed messages are gone); `take_updates` turns the
-//! difference into untagged responses and moves the view forward.
+//! sent. The *latest* is the store's most recent [`Snapshot`], shared with every other
+//! session of the mailbox. `sync` only replaces the snapshot (and notes which viewed
+//! messages are gone); `take_updates` turns the difference into untagged responses and
+//! moves the view forward. Once the client is up to date the view *is* the snapshot's
+//! record list (one `Arc`, no copy), so an idle selected session costs a few hundred
+//! bytes however large the mailbox; the view becomes a list of its own only while it
+//! differs (expunges that may not be sent yet). All snapshots given to one `Selected`
+//! must be of one lineage (see [`snapshot`]): the driver takes them from one
+//! per-mailbox chain.
 //!
 //! The driver's calls per command:
 //! - NOOP, CHECK, IDLE, the UID forms and EXPUNGE itself: `sync`, run the command,
@@ -47,7 +53,8 @@
 //!   ever due; the driver sends `* 0 RECENT` in an IMAP4rev1 SELECT (RFC 3501 §6.3.1).
 //! - **FETCH.** An unsolicited `FETCH (FLAGS ..)` goes out for every announced message
 //!   whose flags differ, as a set, from what the client was sent (RFC 3501 §7.4.2;
-//!   flags are compared exactly and sorted, the store keeps their spelling canonical).
+//!   flag sets are interned, so a set compares by its id; the store keeps their
+//!   spelling canonical).
 //!   With CONDSTORE enabled each FETCH carries MODSEQ, and a MODSEQ change alone is
 //!   reported too, so the client's cached mod-sequences stay right (RFC 7162 §3.1).
 //! - **Own STORE.** A plain STORE is answered by a FETCH of the new flags for every
@@ -59,6 +66,7 @@
 //!   the mod-sequence of any EXPUNGE/VANISHED not yet sent (RFC 7162 §3.2).
 
 mod lookup;
+pub mod snapshot;
 mod state;
 mod sync;
 mod updates;
@@ -68,29 +76,32 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub use crate::sequence::SeqError;
-pub use state::{MessageState, Update};
-use state::{Shown, normalize};
+pub use snapshot::{FlagSetId, MessageState, Record, Snapshot};
+pub use state::Update;
 
 /// One session's selected mailbox (see the module docs for the flow).
 ///
 /// Invariants: `view` is strictly ascending by UID, so sequence number `n` is
-/// `view[n - 1]` and UIDs grow with sequence numbers; `latest` is strictly ascending by
-/// UID; `pending_expunges` counts the `view` entries marked `gone`.
+/// `view[n - 1]` and UIDs grow with sequence numbers; `gone` holds, ascending, the
+/// UIDs of `view` that `latest` no longer has (their EXPUNGE is pending); `view`'s
+/// flag ids and `latest`'s are of one lineage.
 #[derive(Debug, Clone)]
 pub struct Selected {
     uid_validity: u32,
     read_only: bool,
     condstore: bool,
     qresync: bool,
-    /// The mailbox as the client knows it, in sequence-number order.
-    view: Vec<Shown>,
-    /// The store's most recent snapshot, ascending by UID.
-    latest: Vec<MessageState>,
-    /// How many `view` entries are gone from `latest` (EXPUNGE not yet sent).
-    pending_expunges: usize,
+    /// The mailbox as the client knows it, in sequence-number order: the records as
+    /// last shown. Shares `latest`'s list when the client is up to date.
+    view: Arc<Vec<Record>>,
+    /// The store's most recent snapshot.
+    latest: Arc<Snapshot>,
+    /// UIDs in `view` gone from `latest` (EXPUNGE not yet sent), ascending.
+    gone: Vec<u32>,
     /// The highest UID ever announced to the client; larger UIDs in `latest` are new.
     announced_uid: u32,
     /// The highest UID seen in any snapshot (for the UIDNEXT hint).
@@ -101,34 +112,34 @@ pub struct Selected {
     shown_modseq: u64,
     /// This session's non-silent STOREs: echo a FETCH even if the flags did not change.
     echo: BTreeSet<u32>,
+    /// This session's `.SILENT` STOREs: the flags and mod-sequence the client now
+    /// knows, standing in for the `view` entry until the next `take_updates`.
+    adopted: BTreeMap<u32, (FlagSetId, u64)>,
 }
 
 impl Selected {
-    /// A freshly selected mailbox: the client is about to be told about all `messages`
-    /// (in the SELECT/EXAMINE response), so they are the view and the snapshot at once.
-    /// `read_only` is EXAMINE (or a mailbox the user may not change).
-    pub fn new(
-        uid_validity: u32,
-        messages: Vec<MessageState>,
-        read_only: bool,
-        highest_modseq: u64,
-    ) -> Self {
-        let latest = normalize(messages);
-        let view: Vec<Shown> = latest.iter().map(Shown::from).collect();
-        let max_uid = latest.last().map_or(0, |m| m.uid);
+    /// A freshly selected mailbox: the client is about to be told about every message
+    /// of `snapshot` (in the SELECT/EXAMINE response), so it is the view and the
+    /// latest snapshot at once. `read_only` is EXAMINE (or a mailbox the user may not
+    /// change).
+    pub fn new(uid_validity: u32, snapshot: Arc<Snapshot>, read_only: bool) -> Self {
+        let view = Arc::clone(snapshot.shared_records());
+        let max_uid = view.last().map_or(0, |m| m.uid);
+        let highest_modseq = snapshot.highest_modseq();
         Selected {
             uid_validity,
             read_only,
             condstore: false,
             qresync: false,
             view,
-            latest,
-            pending_expunges: 0,
+            latest: snapshot,
+            gone: Vec::new(),
             announced_uid: max_uid,
             max_uid_seen: max_uid,
             store_modseq: highest_modseq,
             shown_modseq: highest_modseq,
             echo: BTreeSet::new(),
+            adopted: BTreeMap::new(),
         }
     }
 
@@ -162,7 +173,19 @@ impl Selected {
 
     /// How many messages are gone from the store but still have sequence numbers here.
     pub fn pending_expunges(&self) -> usize {
-        self.pending_expunges
+        self.gone.len()
+    }
+
+    /// The store's most recent snapshot as this session last synced it: the current
+    /// flags, mod-sequences, sizes and dates that FETCH and SEARCH answer from.
+    pub fn latest(&self) -> &Arc<Snapshot> {
+        &self.latest
+    }
+
+    /// Whether the view shares the latest snapshot's record list (the client is up to
+    /// date; no memory of its own).
+    pub fn shares_snapshot(&self) -> bool {
+        Arc::ptr_eq(&self.view, self.latest.shared_records())
     }
 
     /// ENABLE CONDSTORE, or any CONDSTORE enabling command (RFC 7162 §3.1): from now on

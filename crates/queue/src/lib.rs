@@ -52,6 +52,16 @@ pub enum Attempt {
     /// Temporary failure: retry later. The reason is written as
     /// [`notify::parse_reason`] reads it.
     Temporary(String),
+    /// Temporary failure like `Temporary(reason)`, except that when the message
+    /// expires the recipient fails with `on_expiry` (a permanent reason) rather than
+    /// with the last temporary one: a full mailbox is retried as 4.2.2, and bounced
+    /// as 5.2.2 once `max_age` has passed (RFC 3463 X.2.2).
+    TemporaryUntilExpiry {
+        /// Why this attempt failed (a 4.X.X status).
+        reason: String,
+        /// The final reason if it is still failing at expiry (a 5.X.X status).
+        on_expiry: String,
+    },
     /// Permanent failure, with a reason as for `Temporary`.
     Permanent(String),
 }
@@ -367,6 +377,11 @@ impl Pass {
                 action,
                 reason: reason.map(str::to_owned),
             };
+            // The reason to fail with should a temporary failure outlast the message.
+            let on_expiry = match &attempt {
+                Attempt::TemporaryUntilExpiry { on_expiry, .. } => Some(on_expiry.clone()),
+                _ => None,
+            };
             let outcome = match attempt {
                 Attempt::Recorded => {
                     tracing::info!(queue_id = %message.id, %recipient, "delivered");
@@ -378,7 +393,7 @@ impl Pass {
                     events.push(event(Action::Relayed, None));
                     RecipientOutcome::Delivered
                 }
-                Attempt::Temporary(reason) => {
+                Attempt::Temporary(reason) | Attempt::TemporaryUntilExpiry { reason, .. } => {
                     match self
                         .schedule
                         .next_attempt(message.queued_at, attempts + 1, now)
@@ -392,7 +407,7 @@ impl Pass {
                             }
                         }
                         None => {
-                            let reason = format!("gave up: {reason}");
+                            let reason = format!("gave up: {}", on_expiry.unwrap_or(reason));
                             tracing::warn!(queue_id = %message.id, %recipient, %reason, "expired");
                             events.push(event(Action::Failed, Some(&reason)));
                             RecipientOutcome::Failed { reason }

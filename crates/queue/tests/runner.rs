@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use store::memory::MemoryStore;
 use store::{QueuedMessage, RecipientStatus, Store};
 
-/// Answers each recipient by its local part: `ok`, `later`, `never`.
+/// Answers each recipient by its local part: `ok`, `later`, `full` (a full mailbox),
+/// `never`.
 #[derive(Default)]
 struct Scripted {
     calls: Mutex<Vec<(QueueId, Vec<usize>)>>,
@@ -23,6 +24,10 @@ impl Deliver for Scripted {
                 let a = match m.envelope.recipients[i].local() {
                     "ok" => Attempt::Delivered,
                     "later" => Attempt::Temporary("busy".into()),
+                    "full" => Attempt::TemporaryUntilExpiry {
+                        reason: "4.2.2 mailbox full".into(),
+                        on_expiry: "5.2.2 mailbox full".into(),
+                    },
                     _ => Attempt::Permanent("no".into()),
                 };
                 (i, a)
@@ -184,6 +189,7 @@ async fn entries_finished_at_enqueue_are_removed_once_the_runner_is_told() {
         recipient: 0,
         account,
         prefix: vec![],
+        summary: None,
     };
     let body = b"Subject: t\r\n\r\nbody\r\n";
     store
@@ -204,6 +210,50 @@ async fn entries_finished_at_enqueue_are_removed_once_the_runner_is_told() {
     runner.handle().finished_elsewhere();
     runner.run_once(now).await.unwrap();
     assert!(store.queue_list().await.unwrap().is_empty());
+}
+
+/// A full mailbox is retried with its 4.2.2 reason, and once the message is older
+/// than `max_age` the recipient fails with the 5.2.2 one, which the bounce reports.
+#[tokio::test]
+async fn a_full_mailbox_is_retried_then_bounced_as_permanent() {
+    let store = Arc::new(MemoryStore::new());
+    let id = QueueId::generate(3);
+    store
+        .enqueue(
+            id,
+            &envelope(&["full@a.example"]),
+            b"Subject: t\r\n\r\nbody\r\n",
+        )
+        .await
+        .unwrap();
+    let runner = QueueRunner::new(store.clone(), Arc::new(Scripted::default()));
+    let queued_at = store.queue_get(id).await.unwrap().unwrap().queued_at;
+    runner.run_once(queued_at).await.unwrap();
+    let entry = store.queue_get(id).await.unwrap().unwrap();
+    assert!(
+        matches!(&entry.recipients[0].status, RecipientStatus::Pending { last_error: Some(e), .. } if e.starts_with("4.2.2")),
+        "{:?}",
+        entry.recipients[0].status
+    );
+    assert_eq!(store.queue_list().await.unwrap().len(), 1, "no bounce yet");
+
+    let expired = queued_at + runner.schedule.max_age_secs + 1;
+    runner.run_once(expired).await.unwrap();
+    let entry = store.queue_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        entry.recipients[0].status,
+        RecipientStatus::Failed("gave up: 5.2.2 mailbox full".into())
+    );
+    let bounce = store
+        .queue_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id != id)
+        .expect("bounce queued");
+    let text = String::from_utf8(store.queue_body(bounce.id).await.unwrap()).unwrap();
+    assert!(text.contains("Status: 5.2.2"), "{text}");
+    assert!(text.contains("Action: failed"), "{text}");
 }
 
 /// Holds `slow` recipients until released; delivers the rest at once.

@@ -1,11 +1,15 @@
-//! One IMAP session's state and command dispatch (RFC 3501 IMAP4rev1).
+//! One IMAP session's state and command dispatch (RFC 3501 IMAP4rev1; RFC 9051
+//! IMAP4rev2 once enabled).
 //!
 //! Where it sits: [`crate::imap_driver`] owns the socket and imap-next's framing state
 //! machine; every complete command it receives comes here ([`Session::command`]), is
 //! answered from the store by the file of its command family, and the response bytes
 //! collect in [`Session::out`] for the driver to write. The selected mailbox's sequence
 //! numbers and pending untagged updates live in [`imap::selected::Selected`]; before
-//! each tagged reply the session brings it up to date ([`Session::finish`]).
+//! each tagged reply the session brings it up to date ([`Session::finish`]). Between
+//! parsing and dispatch every command passes [`Session::prepare`] (`prepare.rs`):
+//! mailbox names are decoded to UTF-8 there, and what ENABLEd extensions change is
+//! applied.
 //!
 //! States (RFC 3501 §3): not authenticated (`account` is `None`), authenticated,
 //! selected (`selected` is `Some`), logout (`close`).
@@ -13,8 +17,10 @@
 mod append;
 pub(crate) mod auth;
 pub(crate) mod changes;
+pub(crate) mod compress;
 mod condstore;
 mod copy;
+pub(crate) mod deflate;
 mod esearch;
 mod extended;
 mod fetch;
@@ -22,10 +28,19 @@ mod flags;
 mod list;
 mod list_extended;
 mod mailbox;
+mod names;
+mod prepare;
 mod qresync;
+mod quota;
+mod rev2;
 mod search;
+mod searchres;
 mod select;
+pub(crate) mod snapshots;
 mod sort;
+mod summaries;
+mod thread;
+mod utf8;
 mod wire;
 
 use crate::listen::Shared;
@@ -41,6 +56,8 @@ pub(crate) struct Open {
     pub mailbox: Mailbox,
     /// Sequence numbers and pending updates.
     pub view: Selected,
+    /// The mailbox's snapshot, shared with its other sessions (`snapshots.rs`).
+    pub state: std::sync::Arc<snapshots::MailboxState>,
 }
 
 /// A SASL exchange waiting for the client's next line.
@@ -74,8 +91,13 @@ pub(crate) struct Session<'a> {
     pub close: bool,
     /// STARTTLS was accepted: write `out`, then start the handshake.
     pub starttls: bool,
-    /// CONDSTORE/QRESYNC as enabled on this connection (RFC 7162).
+    /// CONDSTORE/QRESYNC (RFC 7162), UTF8=ACCEPT and IMAP4rev2 as enabled on this
+    /// connection.
     pub enabled: condstore::Enabled,
+    /// COMPRESS=DEFLATE (RFC 4978): see `compress.rs`.
+    pub compression: compress::State,
+    /// The saved search result, `$` (RFC 5182): see `searchres.rs`.
+    pub saved_search: searchres::Saved,
     /// This session's place in its account's session count, held while logged in.
     pub user_slot: Option<crate::user_sessions::UserSlot>,
 }
@@ -102,6 +124,8 @@ impl<'a> Session<'a> {
             close: false,
             starttls: false,
             enabled: condstore::Enabled::default(),
+            compression: compress::State::Off,
+            saved_search: searchres::Saved::default(),
             user_slot: None,
         }
     }
@@ -129,8 +153,13 @@ impl<'a> Session<'a> {
                 | CommandBody::Store { uid: false, .. }
                 | CommandBody::Search { uid: false, .. }
                 | CommandBody::Sort { uid: false, .. }
+                | CommandBody::Thread { uid: false, .. }
         );
-        let status = self.dispatch(command.body).await;
+        // Names to UTF-8, and what enabled extensions change: see `prepare.rs`.
+        let status = match self.prepare(&tag, command.body).await {
+            prepare::Prepared::Run(body) => self.dispatch(body).await,
+            prepare::Prepared::Done(status) => status,
+        };
         self.finish(&tag, status, allow_expunge).await;
     }
 
@@ -177,6 +206,7 @@ impl<'a> Session<'a> {
         match body {
             C::StartTLS | C::Login { .. } => Status::Bad("Already logged in".into()),
             C::Enable { capabilities } => self.enable_extensions(capabilities.as_ref()),
+            C::Compress { algorithm } => self.compress(&algorithm),
             C::Namespace => {
                 // RFC 2342 §5: one personal namespace, no prefix, "/" as delimiter.
                 self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
@@ -238,6 +268,10 @@ impl<'a> Session<'a> {
                 self.append(&wire::mailbox_name(&mailbox), &flags, date, message)
                     .await
             }
+            // RFC 9208: see `quota.rs`.
+            C::GetQuotaRoot { mailbox } => self.get_quota_root(&wire::mailbox_name(&mailbox)).await,
+            C::GetQuota { root } => self.get_quota(&wire::astring_text(&root)).await,
+            C::SetQuota { .. } => self.set_quota(),
             body => self.selected_command(body).await,
         }
     }
@@ -254,6 +288,7 @@ impl<'a> Session<'a> {
                 | C::ExpungeUid { .. }
                 | C::Search { .. }
                 | C::Sort { .. }
+                | C::Thread { .. }
                 | C::Fetch { .. }
                 | C::Store { .. }
                 | C::Copy { .. }
@@ -285,6 +320,15 @@ impl<'a> Session<'a> {
                     uid,
                 )
                 .await
+            }
+            C::Thread {
+                algorithm,
+                charset,
+                search_criteria,
+                uid,
+            } => {
+                self.thread(&algorithm, charset, search_criteria.as_ref(), uid)
+                    .await
             }
             C::Fetch {
                 sequence_set,

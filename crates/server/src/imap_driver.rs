@@ -15,9 +15,17 @@
 //! ends) are enqueued in imap-next and come out of [`State::next`] in order, into the
 //! same buffer. Nothing read before a STARTTLS handshake is kept (RFC 3501 §6.2.1,
 //! the STARTTLS command-injection rule): a fresh state machine starts after it.
+//!
+//! COMPRESS=DEFLATE (RFC 4978) switches streams the same way: after the tagged OK
+//! goes out uncompressed, the session runs on again over a
+//! [`Deflate`](crate::imap::deflate::Deflate) wrapper of the same (plain or TLS)
+//! stream, with a fresh state machine (the client sends nothing after COMPRESS until
+//! it has the OK, RFC 4978 §3).
 
 use crate::imap::Session;
 use crate::imap::auth::SaslStep;
+use crate::imap::compress::State as Compression;
+use crate::imap::deflate::Deflate;
 use crate::listen::Shared;
 use imap_next::imap_types::core::Tag;
 use imap_next::imap_types::response::{
@@ -42,6 +50,8 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 enum Flow {
     Closed,
     StartTls,
+    /// COMPRESS was answered OK: go on over DEFLATE.
+    Compress,
 }
 
 /// Serves one accepted IMAP connection to its end; `implicit_tls` for imaps.
@@ -55,18 +65,36 @@ pub(crate) async fn serve(
     if implicit_tls {
         // RFC 8314 §3: the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        run(&mut session, &mut tls, true).await?;
+        run_compressible(&mut session, &mut tls, true).await?;
         return Ok(());
     }
     let mut socket = socket;
-    if run(&mut session, &mut socket, true).await? == Flow::StartTls {
+    if run_compressible(&mut session, &mut socket, true).await? == Flow::StartTls {
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
         session.tls = true;
         session.starttls = false;
         tracing::debug!("STARTTLS done");
-        run(&mut session, &mut tls, false).await?;
+        run_compressible(&mut session, &mut tls, false).await?;
     }
     Ok(())
+}
+
+/// Runs the session on `stream`, and on over DEFLATE if it asks for COMPRESS
+/// (RFC 4978); returns how the run on the original stream ended otherwise.
+async fn run_compressible<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session<'_>,
+    stream: &mut S,
+    greet: bool,
+) -> std::io::Result<Flow> {
+    let flow = run(session, stream, greet).await?;
+    if flow != Flow::Compress {
+        return Ok(flow);
+    }
+    session.compression = Compression::On;
+    tracing::debug!("COMPRESS=DEFLATE on");
+    let mut deflate = Deflate::new(stream);
+    // STARTTLS is refused after login, so this run can only end closed.
+    run(session, &mut deflate, false).await
 }
 
 /// A fresh imap-next server state machine with our limits; its own greeting is
@@ -117,8 +145,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             session.untagged("BYE Server shutting down");
             session.close = true;
         }
+        let switching = |s: &Session<'_>| s.starttls || s.compression == Compression::Starting;
         // Everything the bytes so far make possible.
-        while !session.close && !session.starttls {
+        while !session.close && !switching(session) {
             match server.next() {
                 Ok(event) => handle(session, &mut server, event, &mut auth_tag).await,
                 Err(Interrupt::Io(Io::Output(bytes))) => session.out.extend_from_slice(&bytes),
@@ -132,8 +161,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         // Responses imap-next still holds (an AUTHENTICATE's tagged reply); any
-        // commands after a LOGOUT or STARTTLS are dropped.
-        if session.close || session.starttls {
+        // commands after a LOGOUT, STARTTLS or COMPRESS are dropped.
+        if session.close || switching(session) {
             loop {
                 match server.next() {
                     Err(Interrupt::Io(Io::Output(bytes))) => session.out.extend_from_slice(&bytes),
@@ -153,6 +182,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         if session.starttls {
             return Ok(Flow::StartTls);
+        }
+        if session.compression == Compression::Starting {
+            return Ok(Flow::Compress);
         }
         let idling = session.idling.is_some();
         tokio::select! {

@@ -23,12 +23,14 @@
 //!   (RFC 3501 §2.3.1.1); HIGHESTMODSEQ only grows (RFC 7162 §3.1.1).
 //! - A new account has INBOX plus `Sent`, `Drafts`, `Trash`, `Junk` and `Archive` with
 //!   those special uses (RFC 6154), all subscribed.
-//! - Passwords are stored only as argon2 hashes (see [`password`]).
+//! - Passwords are stored only as argon2 hashes (see [`password`]); so are the secrets
+//!   of app passwords (see [`app_password`]).
 //! - An address (normalized) is an account or an alias, never both; an alias always
 //!   points to an existing account, so removing an account removes its aliases.
 //!
 //! Security stance: writes files under the data directory only; never logs passwords.
 
+pub mod app_password;
 mod flags;
 mod mailbox_names;
 pub mod memory;
@@ -39,6 +41,7 @@ mod types;
 #[cfg(test)]
 mod suite;
 
+pub use app_password::AppPassword;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -63,6 +66,10 @@ pub enum StoreError {
     /// Data read back from disk failed validation; the record is set aside.
     #[error("damaged record: {0}")]
     Damaged(String),
+    /// Filing the message(s) would take the account past one of its [`Quota`] limits;
+    /// nothing was written (IMAP `NO [OVERQUOTA]`, RFC 9208 §4.3.1; SMTP 4.2.2).
+    #[error("over quota: {0}")]
+    OverQuota(String),
 }
 
 /// Shorthand for store results.
@@ -99,6 +106,33 @@ pub trait Store: Send + Sync + 'static {
     /// Looks an account up by address (case-insensitive).
     async fn account_get(&self, address: &Address) -> Result<Option<Account>>;
 
+    // ---- quotas (RFC 9208) -----------------------------------------------------------
+    //
+    // Usage counts every message in every mailbox of the account at its RFC822.SIZE.
+    // Whatever files mail checks the limits in the same atomic step that files it:
+    // `message_append`, `message_copy`, `deliver_to_mailbox` and the filings of
+    // `enqueue_and_file` refuse with `OverQuota` (nothing written) when the new
+    // messages would take usage past a limit; `message_move` within the account never
+    // adds, so it is never refused. Lowering a limit below the usage removes nothing.
+
+    /// Sets the account's limits (both at once; `None` is unlimited). `NotFound` for an
+    /// unknown account; `Invalid` for a limit too large to store (above `i64::MAX`).
+    async fn quota_set(&self, address: &Address, quota: Quota) -> Result<()>;
+    /// The account's limits; `NotFound` for an unknown account.
+    async fn quota_get(&self, account: AccountId) -> Result<Quota>;
+    /// What the account uses (one indexed aggregate, however many messages);
+    /// `NotFound` for an unknown account.
+    async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage>;
+    /// True when the account cannot take even one more message (SMTP RCPT's
+    /// "452 4.2.2 Mailbox full"). Reads usage only when a limit is set.
+    async fn quota_full(&self, account: AccountId) -> Result<bool> {
+        let quota = self.quota_get(account).await?;
+        if quota.is_unlimited() {
+            return Ok(false);
+        }
+        Ok(quota.is_full(&self.quota_usage(account).await?))
+    }
+
     // ---- aliases -------------------------------------------------------------------
 
     /// Adds an alias: mail for `alias` (in a local domain) is delivered to the account
@@ -115,6 +149,32 @@ pub trait Store: Send + Sync + 'static {
     /// The account mail for `address` goes to: the account itself when one exists, else
     /// the account an alias points to, else None. Case-insensitive like `account_get`.
     async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>>;
+
+    // ---- app passwords (see [`app_password`]) ----------------------------------------
+    //
+    // Removing an account removes its app passwords.
+
+    /// Adds an app password named `name` to the account, with its id and the argon2
+    /// hash of its secret. `Exists` when the account has one by that name (or the id is
+    /// taken); `NotFound` for an unknown account; `Invalid` for a name
+    /// [`app_password::valid_name`] refuses.
+    async fn app_password_add(
+        &self,
+        account: AccountId,
+        name: &str,
+        id: &str,
+        hash: &str,
+        created_at: i64,
+    ) -> Result<()>;
+    /// The account's app passwords, sorted by name; `NotFound` for an unknown account.
+    async fn app_password_list(&self, account: AccountId) -> Result<Vec<AppPassword>>;
+    /// The account's app password with this id, if any.
+    async fn app_password_get(&self, account: AccountId, id: &str) -> Result<Option<AppPassword>>;
+    /// Removes the account's app password named `name`; `NotFound` if there is none.
+    async fn app_password_revoke(&self, account: AccountId, name: &str) -> Result<()>;
+    /// Records a login with the app password `id` at `when` (unix seconds); an id that
+    /// has meanwhile been revoked is ignored.
+    async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()>;
 
     // ---- mailboxes and messages ----------------------------------------------------
 
@@ -189,8 +249,34 @@ pub trait Store: Send + Sync + 'static {
     // mailbox is `NotFound`; unknown UIDs are skipped.
 
     /// Every message of the mailbox with its flags and mod-sequence, by ascending UID.
-    /// One query however large the mailbox (IMAP SELECT reads this).
+    /// One query however large the mailbox (IMAP STATUS reads this).
     async fn message_list_imap(&self, mailbox: MailboxId) -> Result<Vec<ImapMessage>>;
+    /// What changed in the mailbox after mod-sequence `since`, read in one consistent
+    /// step with the mailbox's current record (IMAP sessions keep a list of the
+    /// messages and move it forward with this instead of re-reading it): the messages
+    /// whose mod-sequence is above `since` (new ones included, each change gives a
+    /// message a new mod-sequence, RFC 7162 §3.1) and the UIDs expunged by changes
+    /// above `since`. With `since` 0, or above the mailbox's HIGHESTMODSEQ (which never
+    /// happens to a live mailbox), every message is listed and [`MailboxChanges::full`]
+    /// is set. Nothing changed costs a few indexed look-ups however large the mailbox.
+    async fn message_changes_since(&self, mailbox: MailboxId, since: u64)
+    -> Result<MailboxChanges>;
+    /// The stored summaries (opaque bytes, see [`Store::message_append_with`]) of the
+    /// messages `uids`, by ascending UID: `None` for a message filed without one.
+    /// Unknown UIDs are skipped; one range read for many UIDs.
+    async fn message_summaries(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Option<Vec<u8>>)>>;
+    /// Stores summaries computed after filing (a message filed without one, or whose
+    /// stored one did not decode), one atomic step. Unknown UIDs are skipped. Not a
+    /// change IMAP sees: no mod-sequence moves.
+    async fn message_summaries_set(
+        &self,
+        mailbox: MailboxId,
+        summaries: &[(u32, Vec<u8>)],
+    ) -> Result<()>;
     /// Changes the flags of the messages `uids` in one atomic step (RFC 3501 §6.4.6).
     /// With `unchanged_since` (CONDSTORE's UNCHANGEDSINCE, RFC 7162 §3.1.3), messages
     /// whose mod-sequence is above it are left alone and listed in
@@ -208,12 +294,28 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a message (IMAP APPEND, RFC 3501 §6.3.11) with `flags` and INTERNALDATE
     /// `received_at`; returns its UID (for UIDPLUS APPENDUID, RFC 4315). Durable when
     /// it returns: the body is on stable storage before the row naming it commits.
+    /// Same as [`Store::message_append_with`] without a summary.
     async fn message_append(
         &self,
         mailbox: MailboxId,
         body: &[u8],
         flags: &[String],
         received_at: i64,
+    ) -> Result<u32> {
+        self.message_append_with(mailbox, body, flags, received_at, None)
+            .await
+    }
+    /// [`Store::message_append`] with the message's `summary`: what the IMAP layer
+    /// parsed from it once (ENVELOPE, BODYSTRUCTURE, SEARCH and SORT keys), kept as
+    /// opaque bytes beside it, copied with it by COPY/MOVE, read back by
+    /// [`Store::message_summaries`].
+    async fn message_append_with(
+        &self,
+        mailbox: MailboxId,
+        body: &[u8],
+        flags: &[String],
+        received_at: i64,
+        summary: Option<&[u8]>,
     ) -> Result<u32>;
     /// Copies messages to `to` (RFC 3501 §6.4.7) with their flags and INTERNALDATE,
     /// sharing the stored body. Returns (source UID, new UID) pairs by ascending source
@@ -249,23 +351,51 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()>;
     /// Like [`Store::enqueue`], and files the message for the local recipients in
     /// `filings` as [`Store::deliver_to_mailbox`] would, all in one atomic step: when it
-    /// returns, the message is both queued and in those INBOXes, or neither. Recipients
-    /// not in `filings` stay pending for the queue. The default runs the steps one after
-    /// the other (enough for the in-memory fake, which has no crashes to survive).
+    /// returns, the message is both queued and in those INBOXes, or neither. Returns the
+    /// recipient indexes filed, in `filings` order: a filing its account's quota cannot
+    /// take is skipped and stays pending, like the recipients not in `filings`, for the
+    /// queue (which retries it). The default runs the steps one after the other (enough
+    /// for the in-memory fake, which has no crashes to survive).
     async fn enqueue_and_file(
         &self,
         id: QueueId,
         envelope: &Envelope,
         body: &[u8],
         filings: &[Filing],
-    ) -> Result<()> {
+    ) -> Result<Vec<usize>> {
         self.enqueue(id, envelope, body).await?;
+        let mut filed = Vec::with_capacity(filings.len());
         for f in filings {
-            self.deliver_to_mailbox(id, f.recipient, f.account, &f.prefix)
-                .await?;
+            match self
+                .deliver_to_mailbox(id, f.recipient, f.account, &f.prefix)
+                .await
+            {
+                Ok(uid) => {
+                    filed.push(f.recipient);
+                    if let (Some(uid), Some(summary)) = (uid, &f.summary)
+                        && let Some(inbox) = self.mailbox_get(f.account, "INBOX").await?
+                    {
+                        self.message_summaries_set(inbox.id, &[(uid, summary.clone())])
+                            .await?;
+                    }
+                }
+                Err(StoreError::OverQuota(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Ok(filed)
     }
+    /// Like [`Store::enqueue_and_file`], but the filings go into each account's Junk
+    /// mailbox (the one with special use `\Junk`, RFC 6154; INBOX when it has none):
+    /// mail that DMARC quarantines (RFC 7489 §6.6.4). Recipients left for the queue
+    /// (not in `filings`, or over quota) are filed into INBOX later, like any mail.
+    async fn enqueue_and_file_junk(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+    ) -> Result<Vec<usize>>;
     /// Queue entries with at least one pending recipient whose next attempt is due at or
     /// before `now_unix`, oldest first, at most `limit`.
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>>;
@@ -306,6 +436,7 @@ pub trait Store: Send + Sync + 'static {
     /// with `prefix` (e.g. `Return-Path:`/`Delivered-To:` lines) before the body, and marks
     /// that recipient delivered, in one atomic step. If the recipient is already marked
     /// done, does nothing and returns `Ok(None)`; otherwise the new message's UID.
+    /// `OverQuota` (recipient left pending) when the account's quota cannot take it.
     async fn deliver_to_mailbox(
         &self,
         id: QueueId,

@@ -11,7 +11,9 @@
 //!
 //! Security stance: no I/O at all. Nothing survives the value being dropped.
 
+mod app_passwords;
 mod imap;
+mod quota;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,8 +24,9 @@ use message::{Address, Domain, Envelope, QueueId};
 
 use crate::mailbox_names::INBOX;
 use crate::{
-    Account, AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxId, MessageMeta,
-    QueuedMessage, QueuedRecipient, RecipientOutcome, RecipientStatus, Result, Store, StoreError,
+    Account, AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges, MailboxId,
+    MessageMeta, QueuedMessage, QueuedRecipient, Quota, QuotaUsage, RecipientOutcome,
+    RecipientStatus, Result, Store, StoreError,
 };
 
 /// A stored mailbox message.
@@ -39,6 +42,8 @@ struct Message {
     /// Canonical flags (see `crate::flags`).
     flags: Vec<String>,
     modseq: u64,
+    /// The IMAP layer's summary, opaque (see `Store::message_append_with`).
+    summary: Option<Arc<Vec<u8>>>,
 }
 
 /// A mailbox with its messages by UID.
@@ -87,6 +92,10 @@ struct State {
     /// Subscribed mailbox names by account row id.
     subscriptions: BTreeMap<i64, BTreeSet<String>>,
     queue: HashMap<QueueId, Entry>,
+    /// Quota limits by account row id; absent is unlimited (see `memory/quota.rs`).
+    quotas: HashMap<i64, Quota>,
+    /// App passwords by account row id, sorted by name (see `memory/app_passwords.rs`).
+    app_passwords: BTreeMap<i64, Vec<crate::AppPassword>>,
     next_id: i64,
     last_uid_validity: u32,
 }
@@ -191,6 +200,67 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Files queue entry `id` for `recipient` into `account`'s INBOX, or its Junk
+    /// mailbox (special use `\Junk`, else INBOX) when `junk`.
+    fn deliver_into(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        account: AccountId,
+        prefix: &[u8],
+        junk: bool,
+    ) -> Result<Option<u32>> {
+        let mut s = self.lock();
+        let body = match s.queue.get(&id) {
+            Some(e) => Arc::clone(&e.body),
+            None => return Err(StoreError::NotFound(format!("queue entry {id}"))),
+        };
+        if !matches!(
+            s.status_mut(id, recipient)?,
+            RecipientStatus::Pending { .. }
+        ) {
+            return Ok(None);
+        }
+        s.quota_admit(account, (prefix.len() + body.len()) as u64, 1)?;
+        let is_junk =
+            |f: &Folder| f.account == account && f.special_use.as_deref() == Some("\\Junk");
+        let to_junk = junk && s.folders.values().any(is_junk);
+        let folder = s
+            .folders
+            .values_mut()
+            .find(|f| {
+                if to_junk {
+                    is_junk(f)
+                } else {
+                    f.account == account && f.name == INBOX
+                }
+            })
+            .ok_or_else(|| StoreError::NotFound(format!("INBOX of account {}", account.0)))?;
+        let already = folder
+            .messages
+            .values()
+            .any(|m| m.queue_id == id && m.recipient == Some(recipient));
+        if already {
+            // Belt and braces, as the SQLite backend's unique key.
+            *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
+            return Ok(None);
+        }
+        let uid = folder.add(Message {
+            prefix: prefix.to_vec(),
+            body,
+            received_at: now_unix(),
+            queue_id: id,
+            recipient: Some(recipient),
+            flags: Vec::new(),
+            modseq: 0,
+            summary: None,
+        })?;
+        *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
+        Ok(Some(uid))
+    }
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn domain_add(&self, domain: &Domain) -> Result<()> {
@@ -288,6 +358,7 @@ impl Store for MemoryStore {
         s.accounts.remove(&id);
         s.folders.retain(|_, f| f.account != AccountId(id));
         s.subscriptions.remove(&id);
+        s.quotas.remove(&id);
         // Its aliases go with it, as the SQLite backend's ON DELETE CASCADE.
         s.aliases.retain(|_, a| a.account != id);
         Ok(())
@@ -306,6 +377,20 @@ impl Store for MemoryStore {
             .get(&address.normalized())
             .and_then(|id| s.accounts.get(id))
             .cloned())
+    }
+
+    async fn quota_set(&self, address: &Address, quota: Quota) -> Result<()> {
+        self.lock().quota_set(address, quota)
+    }
+
+    async fn quota_get(&self, account: AccountId) -> Result<Quota> {
+        self.lock().quota_get(account)
+    }
+
+    async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
+        let s = self.lock();
+        s.quota_get(account)?;
+        Ok(s.quota_usage(account))
     }
 
     async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()> {
@@ -365,6 +450,39 @@ impl Store for MemoryStore {
             .get(&key)
             .or_else(|| s.aliases.get(&key).map(|a| &a.account));
         Ok(id.and_then(|id| s.accounts.get(id)).cloned())
+    }
+
+    async fn app_password_add(
+        &self,
+        account: AccountId,
+        name: &str,
+        id: &str,
+        hash: &str,
+        created_at: i64,
+    ) -> Result<()> {
+        self.lock()
+            .app_password_add(account, name, id, hash, created_at)
+    }
+
+    async fn app_password_list(&self, account: AccountId) -> Result<Vec<crate::AppPassword>> {
+        self.lock().app_password_list(account)
+    }
+
+    async fn app_password_get(
+        &self,
+        account: AccountId,
+        id: &str,
+    ) -> Result<Option<crate::AppPassword>> {
+        Ok(self.lock().app_password_get(account, id))
+    }
+
+    async fn app_password_revoke(&self, account: AccountId, name: &str) -> Result<()> {
+        self.lock().app_password_revoke(account, name)
+    }
+
+    async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()> {
+        self.lock().app_password_used(account, id, when);
+        Ok(())
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
@@ -468,17 +586,46 @@ impl Store for MemoryStore {
             .set_flags(uids, change, &flags, unchanged_since))
     }
 
-    async fn message_append(
+    async fn message_changes_since(
+        &self,
+        mailbox: MailboxId,
+        since: u64,
+    ) -> Result<MailboxChanges> {
+        let s = self.lock();
+        let folder = s.folder(mailbox)?;
+        Ok(folder.changes_since(s.mailbox_view(mailbox.0, folder), since))
+    }
+
+    async fn message_summaries(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Option<Vec<u8>>)>> {
+        Ok(self.lock().folder(mailbox)?.summaries(uids))
+    }
+
+    async fn message_summaries_set(
+        &self,
+        mailbox: MailboxId,
+        summaries: &[(u32, Vec<u8>)],
+    ) -> Result<()> {
+        self.lock().folder_mut(mailbox)?.set_summaries(summaries);
+        Ok(())
+    }
+
+    async fn message_append_with(
         &self,
         mailbox: MailboxId,
         body: &[u8],
         flags: &[String],
         received_at: i64,
+        summary: Option<&[u8]>,
     ) -> Result<u32> {
         let flags = crate::flags::normalize(flags)?;
-        self.lock()
-            .folder_mut(mailbox)?
-            .append(body, flags, received_at)
+        let mut s = self.lock();
+        s.quota_admit_append(mailbox, body.len() as u64)?;
+        s.folder_mut(mailbox)?
+            .append(body, flags, received_at, summary)
     }
 
     async fn message_copy(
@@ -487,7 +634,9 @@ impl Store for MemoryStore {
         uids: &[u32],
         to: MailboxId,
     ) -> Result<Vec<(u32, u32)>> {
-        self.lock().copy(from, uids, to, false)
+        let mut s = self.lock();
+        s.quota_admit_copy(from, uids, to)?;
+        s.copy(from, uids, to, false)
     }
 
     async fn message_move(
@@ -614,6 +763,25 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("queue entry {id}")))
     }
 
+    async fn enqueue_and_file_junk(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[crate::Filing],
+    ) -> Result<Vec<usize>> {
+        self.enqueue(id, envelope, body).await?;
+        let mut filed = Vec::with_capacity(filings.len());
+        for f in filings {
+            match self.deliver_into(id, f.recipient, f.account, &f.prefix, true) {
+                Ok(_) => filed.push(f.recipient),
+                Err(StoreError::OverQuota(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filed)
+    }
+
     async fn deliver_to_mailbox(
         &self,
         id: QueueId,
@@ -621,42 +789,7 @@ impl Store for MemoryStore {
         account: AccountId,
         prefix: &[u8],
     ) -> Result<Option<u32>> {
-        let mut s = self.lock();
-        let body = match s.queue.get(&id) {
-            Some(e) => Arc::clone(&e.body),
-            None => return Err(StoreError::NotFound(format!("queue entry {id}"))),
-        };
-        if !matches!(
-            s.status_mut(id, recipient)?,
-            RecipientStatus::Pending { .. }
-        ) {
-            return Ok(None);
-        }
-        let folder = s
-            .folders
-            .values_mut()
-            .find(|f| f.account == account && f.name == INBOX)
-            .ok_or_else(|| StoreError::NotFound(format!("INBOX of account {}", account.0)))?;
-        let already = folder
-            .messages
-            .values()
-            .any(|m| m.queue_id == id && m.recipient == Some(recipient));
-        if already {
-            // Belt and braces, as the SQLite backend's unique key.
-            *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
-            return Ok(None);
-        }
-        let uid = folder.add(Message {
-            prefix: prefix.to_vec(),
-            body,
-            received_at: now_unix(),
-            queue_id: id,
-            recipient: Some(recipient),
-            flags: Vec::new(),
-            modseq: 0,
-        })?;
-        *s.status_mut(id, recipient)? = RecipientStatus::Delivered;
-        Ok(Some(uid))
+        self.deliver_into(id, recipient, account, prefix, false)
     }
 
     async fn queue_mark(

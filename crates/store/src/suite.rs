@@ -7,19 +7,26 @@
 //! error kinds, case-insensitive accounts, byte-exact delivery, idempotent delivery,
 //! ascending never-reused UIDs (RFC 3501 §2.3.1.1), queue outcomes and collection.
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
-//! queue-control ones in `queue_control`, IMAP's mailbox cases in `imap` and its
-//! message cases in `imap_messages`.
+//! queue-control ones in `queue_control`, IMAP's mailbox cases in `imap`, its
+//! message cases in `imap_messages`, its delta and summary cases in `imap_sync`,
+//! quotas in `quota`, and app passwords in `app_passwords`.
 
 mod aliases;
+mod app_passwords;
 mod imap;
 mod imap_messages;
+mod imap_sync;
 mod queue_control;
+mod quota;
 
 use message::{Address, BodyType, Domain, Envelope, QueueId};
 
 use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
 use aliases::{
     account_remove_takes_aliases, alias_basics, alias_errors, domain_remove_refused_while_aliases,
+};
+use app_passwords::{
+    account_remove_takes_app_passwords, app_password_add_list_get_use_revoke, app_password_errors,
 };
 use imap::{
     imap_create_get_delete, imap_default_mailboxes, imap_rename_inbox, imap_rename_with_children,
@@ -29,8 +36,14 @@ use imap_messages::{
     imap_append, imap_copy_and_move, imap_delivery_takes_modseq, imap_expunge,
     imap_flags_add_remove_replace, imap_pop3_remove_leaves_tombstones, imap_unchanged_since,
 };
+use imap_sync::{imap_changes_since, imap_summaries_kept_beside_messages};
 use queue_control::{
     delete_and_warned, dsn_requests_are_kept, flush_by_id_domain_and_all, hold_and_release,
+};
+use quota::{
+    quota_append_refused, quota_concurrent_filings_respect_the_limit,
+    quota_copy_refused_move_allowed, quota_delivery_refused_then_retried,
+    quota_enqueue_and_file_skips_full, quota_set_get_clear, quota_usage_spans_mailboxes,
 };
 
 /// A body with CRLFs, a NUL, 8-bit bytes and no final newline: every byte must survive.
@@ -541,6 +554,7 @@ pub(crate) async fn enqueue_and_file_files_local_recipients<S: Store>(s: &S) {
         recipient: 0,
         account: alice,
         prefix: PREFIX.to_vec(),
+        summary: None,
     };
     s.enqueue_and_file(
         id,
@@ -574,6 +588,30 @@ pub(crate) async fn enqueue_and_file_files_local_recipients<S: Store>(s: &S) {
             .expect("again"),
         None
     );
+}
+
+/// DMARC quarantine: the filing lands in the account's `\Junk` mailbox, not INBOX.
+pub(crate) async fn enqueue_and_file_junk_files_into_junk<S: Store>(s: &S) {
+    let alice = with_alice(s).await;
+    let id = QueueId::from_u64(401);
+    let filing = crate::Filing {
+        recipient: 0,
+        account: alice,
+        prefix: PREFIX.to_vec(),
+        summary: None,
+    };
+    s.enqueue_and_file_junk(id, &envelope(&["alice@example.org"]), BODY, &[filing])
+        .await
+        .expect("enqueue and file into Junk");
+    let junk = s
+        .mailbox_get(alice, "Junk")
+        .await
+        .expect("get")
+        .expect("a new account has Junk");
+    assert_eq!(s.message_list(junk.id).await.expect("list").len(), 1);
+    let mailbox = inbox(s, alice).await;
+    assert!(s.message_list(mailbox.id).await.expect("list").is_empty());
+    assert_eq!(status(s, id, 0).await, RecipientStatus::Delivered);
 }
 
 pub(crate) async fn queue_collect<S: Store>(s: &S) {
@@ -730,12 +768,16 @@ suite!(
     queue_order_and_limit,
     queue_collect,
     enqueue_and_file_files_local_recipients,
+    enqueue_and_file_junk_files_into_junk,
     message_remove,
     account_remove_takes_messages,
     alias_basics,
     alias_errors,
     account_remove_takes_aliases,
     domain_remove_refused_while_aliases,
+    app_password_add_list_get_use_revoke,
+    app_password_errors,
+    account_remove_takes_app_passwords,
     dsn_requests_are_kept,
     hold_and_release,
     flush_by_id_domain_and_all,
@@ -753,4 +795,13 @@ suite!(
     imap_copy_and_move,
     imap_expunge,
     imap_pop3_remove_leaves_tombstones,
+    imap_changes_since,
+    imap_summaries_kept_beside_messages,
+    quota_set_get_clear,
+    quota_usage_spans_mailboxes,
+    quota_append_refused,
+    quota_copy_refused_move_allowed,
+    quota_delivery_refused_then_retried,
+    quota_enqueue_and_file_skips_full,
+    quota_concurrent_filings_respect_the_limit,
 );

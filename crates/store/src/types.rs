@@ -41,6 +41,20 @@ pub struct Mailbox {
     pub special_use: Option<String>,
 }
 
+/// What changed in a mailbox after a mod-sequence ([`crate::Store::message_changes_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxChanges {
+    /// The mailbox as it is now (name, UIDNEXT, HIGHESTMODSEQ, ...), read with the rest.
+    pub mailbox: Mailbox,
+    /// `changed` is every message of the mailbox: replace, do not merge.
+    pub full: bool,
+    /// The messages changed or added after the mod-sequence, by ascending UID.
+    pub changed: Vec<ImapMessage>,
+    /// The UIDs expunged after the mod-sequence, ascending (may name messages the
+    /// caller never saw: added and expunged in between).
+    pub expunged: Vec<u32>,
+}
+
 /// What IMAP needs to know about a message without reading its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImapMessage {
@@ -159,6 +173,46 @@ pub enum RecipientOutcome {
     Delivered,
 }
 
+/// An account's limits (RFC 9208 §5: the STORAGE and MESSAGE resources), set by the
+/// administrator (`postie user quota`); `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// Most octets all the account's messages may take together (their RFC822.SIZE).
+    pub storage: Option<u64>,
+    /// Most messages the account may hold, in all its mailboxes together.
+    pub messages: Option<u64>,
+}
+
+impl Quota {
+    /// True when neither resource is limited.
+    pub fn is_unlimited(&self) -> bool {
+        self.storage.is_none() && self.messages.is_none()
+    }
+
+    /// True when `usage` plus `octets` in `count` more messages stays within every limit.
+    pub fn admits(&self, usage: &QuotaUsage, octets: u64, count: u64) -> bool {
+        let fits = |limit: Option<u64>, used: u64, more: u64| {
+            limit.is_none_or(|l| used.checked_add(more).is_some_and(|total| total <= l))
+        };
+        fits(self.storage, usage.storage, octets) && fits(self.messages, usage.messages, count)
+    }
+
+    /// True when not even one more (empty) message fits: SMTP's "mailbox full" at RCPT.
+    pub fn is_full(&self, usage: &QuotaUsage) -> bool {
+        self.storage.is_some_and(|l| usage.storage >= l)
+            || self.messages.is_some_and(|l| usage.messages >= l)
+    }
+}
+
+/// What an account uses of the resources [`Quota`] limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaUsage {
+    /// Octets of all its messages in all its mailboxes (the sum of their RFC822.SIZE).
+    pub storage: u64,
+    /// How many messages it holds in all its mailboxes.
+    pub messages: u64,
+}
+
 /// A local recipient to file a message for at the moment it is queued (see
 /// [`crate::Store::enqueue_and_file`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,4 +223,7 @@ pub struct Filing {
     pub account: AccountId,
     /// The per-recipient lines put before the body (`Return-Path:`, `Delivered-To:`).
     pub prefix: Vec<u8>,
+    /// The message's summary for IMAP (see [`crate::Store::message_append_with`]), if
+    /// the caller computed one.
+    pub summary: Option<Vec<u8>>,
 }

@@ -1,7 +1,8 @@
 //! BODY and BODYSTRUCTURE (RFC 3501 §7.4.2, RFC 9051 §7.5.2).
 //!
-//! Where it sits: [`super::body_structure`] renders the part tree that
-//! [`super::Parsed`] built, reading each part's MIME header fields as sent:
+//! Where it sits: [`super::body_structure`] and [`crate::summary::Summary`] render a
+//! summary's part tree (built from the tree [`super::Parsed`] holds, or decoded from
+//! the store), reading each part's MIME header fields as sent:
 //!
 //! - single parts: type, subtype, parameter list, Content-ID, Content-Description,
 //!   Content-Transfer-Encoding (default `7BIT`) and the size in octets of the body as
@@ -30,71 +31,74 @@ use imap_codec::imap_types::{
 
 use super::{
     envelope,
-    header::{self, Field},
+    header::{self, Field, unfold},
     lexer::{Syntax, Token, tokens},
     params::{self, Media},
     strings::{istring, nstring, upper},
-    tree::{Kind, Node},
 };
+use crate::summary::parts::{Kind, Part, children, name};
 
 type Params = Vec<(IString<'static>, IString<'static>)>;
 
-/// The structure of `node` within `raw`. `in_digest`: the enclosing multipart is
-/// multipart/digest, whose default part type is message/rfc822.
+/// The structure of summary part `parts[i]` (`crate::summary`: the part tree with each
+/// part's kept MIME fields, body size and line count). `in_digest`: the enclosing
+/// multipart is multipart/digest, whose default part type is message/rfc822.
 pub(crate) fn render(
-    raw: &[u8],
-    node: &Node,
+    parts: &[Part<'_>],
+    i: usize,
     extensible: bool,
     in_digest: bool,
 ) -> BodyStructure<'static> {
-    let fields = header::fields(&raw[node.header.clone()]);
-    let declared = header::first(&fields, "Content-Type").and_then(params::content_type);
-    match &node.kind {
-        Kind::Multipart(children) => {
+    let part = &parts[i];
+    let declared = part
+        .first(name::CONTENT_TYPE)
+        .and_then(params::content_type);
+    match part.kind {
+        Kind::Multipart => {
             let subtype = match &declared {
                 Some(m) if m.kind == "multipart" => m.subtype.clone().unwrap_or_default(),
                 _ => "mixed".to_owned(),
             };
             let digest = subtype == "digest";
-            let bodies: Vec<_> = children
-                .iter()
-                .map(|c| render(raw, c, extensible, digest))
+            let bodies: Vec<_> = children(parts, i)
+                .map(|c| render(parts, c, extensible, digest))
                 .collect();
             BodyStructure::Multi {
                 bodies: Vec1::try_from(bodies).unwrap_or_else(|_| empty_part(extensible).into()),
                 subtype: upper(subtype.as_bytes()),
                 extension_data: extensible.then(|| MultiPartExtensionData {
                     parameter_list: declared.map(|m| imap_params(&m.params)).unwrap_or_default(),
-                    tail: Some(disposition_tail(&fields)),
+                    tail: Some(disposition_tail(part)),
                 }),
             }
         }
         kind => {
             let media = declared.unwrap_or_else(|| default_media(in_digest));
-            let body = &raw[node.body.clone()];
             let mut parameter_list = imap_params(&media.params);
             if media.kind == "text" && media.param("charset").is_none() {
                 parameter_list.insert(0, (upper(b"charset"), istring("US-ASCII")));
             }
             let basic = BasicFields {
                 parameter_list,
-                id: nstring(header::first_unfolded(&fields, "Content-ID")),
-                description: nstring(header::first_unfolded(&fields, "Content-Description")),
-                content_transfer_encoding: upper(&transfer_encoding(&fields)),
-                size: len32(body),
+                id: nstring(part.first(name::CONTENT_ID).map(unfold)),
+                description: nstring(part.first(name::CONTENT_DESCRIPTION).map(unfold)),
+                content_transfer_encoding: upper(&encoding_token(
+                    part.first(name::CONTENT_TRANSFER_ENCODING),
+                )),
+                size: part.size,
             };
             let subtype = upper(media.subtype.as_deref().unwrap_or_default().as_bytes());
             let specific = match kind {
                 // imap-codec can only write "MESSAGE" "RFC822" with an envelope;
                 // message/global (RFC 6532) is a basic part to IMAP4rev1 anyway.
-                Kind::Message(inner) if !media.is("message", "global") => SpecificFields::Message {
-                    envelope: Box::new(envelope::from_header(&raw[inner.header.clone()])),
-                    body_structure: Box::new(render(raw, inner, extensible, false)),
-                    number_of_lines: lines(body),
+                Kind::Message if !media.is("message", "global") => SpecificFields::Message {
+                    envelope: Box::new(envelope::from_part(&parts[i + 1])),
+                    body_structure: Box::new(render(parts, i + 1, extensible, false)),
+                    number_of_lines: part.lines,
                 },
                 _ if media.kind == "text" => SpecificFields::Text {
                     subtype,
-                    number_of_lines: lines(body),
+                    number_of_lines: part.lines,
                 },
                 _ => SpecificFields::Basic {
                     r#type: upper(media.kind.as_bytes()),
@@ -104,8 +108,8 @@ pub(crate) fn render(
             BodyStructure::Single {
                 body: Body { basic, specific },
                 extension_data: extensible.then(|| SinglePartExtensionData {
-                    md5: nstring(header::first_unfolded(&fields, "Content-MD5")),
-                    tail: Some(disposition_tail(&fields)),
+                    md5: nstring(part.first(name::CONTENT_MD5).map(unfold)),
+                    tail: Some(disposition_tail(part)),
                 }),
             }
         }
@@ -114,7 +118,12 @@ pub(crate) fn render(
 
 /// The Content-Transfer-Encoding token (RFC 2045 §6.1), default `7bit`.
 pub(crate) fn transfer_encoding(fields: &[Field<'_>]) -> Vec<u8> {
-    header::first(fields, "Content-Transfer-Encoding")
+    encoding_token(header::first(fields, "Content-Transfer-Encoding"))
+}
+
+/// The token of a Content-Transfer-Encoding value, default `7bit`.
+fn encoding_token(value: Option<&[u8]>) -> Vec<u8> {
+    value
         .and_then(|v| {
             tokens(v, Syntax::Mime).into_iter().find_map(|t| match t {
                 Token::Word(w) => Some(w.to_vec()),
@@ -162,16 +171,17 @@ fn empty_part(extensible: bool) -> BodyStructure<'static> {
 }
 
 /// Disposition, language and location: the extension data every part shares.
-fn disposition_tail(fields: &[Field<'_>]) -> Disposition<'static> {
-    let disposition = header::first(fields, "Content-Disposition")
+fn disposition_tail(part: &Part<'_>) -> Disposition<'static> {
+    let disposition = part
+        .first(name::CONTENT_DISPOSITION)
         .and_then(params::disposition)
         .map(|d| (upper(d.kind.as_bytes()), imap_params(&d.params)));
     Disposition {
         disposition,
         tail: Some(Language {
-            language: languages(fields),
+            language: languages(part),
             tail: Some(Location {
-                location: nstring(header::first_unfolded(fields, "Content-Location")),
+                location: nstring(part.first(name::CONTENT_LOCATION).map(unfold)),
                 extensions: Vec::new(),
             }),
         }),
@@ -179,8 +189,8 @@ fn disposition_tail(fields: &[Field<'_>]) -> Disposition<'static> {
 }
 
 /// Content-Language tags (RFC 3282 §2: a comma-separated list, comments allowed).
-fn languages(fields: &[Field<'_>]) -> Vec<IString<'static>> {
-    let Some(value) = header::first(fields, "Content-Language") else {
+fn languages(part: &Part<'_>) -> Vec<IString<'static>> {
+    let Some(value) = part.first(name::CONTENT_LANGUAGE) else {
         return Vec::new();
     };
     tokens(value, Syntax::Mime)
@@ -197,17 +207,4 @@ fn imap_params(params: &[(Vec<u8>, Vec<u8>)]) -> Params {
         .iter()
         .map(|(n, v)| (upper(n), istring(v.clone())))
         .collect()
-}
-
-/// Lines of a body (RFC 3501 `body-fld-lines`): its line breaks, plus one for a last
-/// line without one — a part's final CRLF belongs to the boundary that follows it
-/// (RFC 2046 §5.1.1), and its last line still counts.
-fn lines(body: &[u8]) -> u32 {
-    let breaks = body.iter().filter(|&&b| b == b'\n').count();
-    let partial = usize::from(body.last().is_some_and(|&b| b != b'\n'));
-    u32::try_from(breaks + partial).unwrap_or(u32::MAX)
-}
-
-fn len32(bytes: &[u8]) -> u32 {
-    u32::try_from(bytes.len()).unwrap_or(u32::MAX)
 }

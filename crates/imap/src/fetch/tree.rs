@@ -13,7 +13,7 @@ use mail_parser::{Encoding, Message, MessageParser, PartType};
 
 /// Nesting deeper than this is rendered as an opaque leaf, so the recursive walks
 /// here, in the renderers and in imap-codec's encoder stay within the stack.
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// One MIME part.
 #[derive(Debug, Clone)]
@@ -46,20 +46,41 @@ pub(crate) fn build(raw: &[u8]) -> Node {
     parse_message(raw, 0..raw.len(), 0)
 }
 
-/// Parses `raw[span]` as a message of its own; offsets are shifted back into `raw`.
-fn parse_message(raw: &[u8], span: Range<usize>, depth: usize) -> Node {
+/// [`build`], also handing back mail-parser's parse of the whole message (its
+/// decoded Subject, Date and addresses go into a summary), so it is parsed once.
+pub(crate) fn build_keeping(raw: &[u8]) -> (Node, Option<Message<'_>>) {
+    let message = parse(raw);
+    let node = match &message {
+        Some(m) => part(raw, m, 0, 0, Extent::Message(0..raw.len()), 0),
+        None => leaf(0..raw.len()),
+    };
+    (node, message)
+}
+
+/// mail-parser's parse of `raw`, `None` when it finds no part.
+fn parse(raw: &[u8]) -> Option<Message<'_>> {
     // mail-parser has debug assertions that broken input can reach; a message must
     // never take the connection down, so a panic there means "no structure".
-    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(&raw[span.clone()]));
-    match parsed {
-        Ok(Some(message)) if !message.parts.is_empty() => {
-            part(raw, &message, 0, span.start, Extent::Message(span), depth)
-        }
-        _ => Node {
-            header: span.start..span.start,
-            body: span,
-            kind: Kind::Leaf,
-        },
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .ok()
+        .flatten()
+        .filter(|m| !m.parts.is_empty())
+}
+
+/// A part with no header whose body is `span`.
+fn leaf(span: Range<usize>) -> Node {
+    Node {
+        header: span.start..span.start,
+        body: span,
+        kind: Kind::Leaf,
+    }
+}
+
+/// Parses `raw[span]` as a message of its own; offsets are shifted back into `raw`.
+fn parse_message(raw: &[u8], span: Range<usize>, depth: usize) -> Node {
+    match parse(&raw[span.clone()]) {
+        Some(message) => part(raw, &message, 0, span.start, Extent::Message(span), depth),
+        None => leaf(span),
     }
 }
 

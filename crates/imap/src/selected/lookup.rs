@@ -52,18 +52,29 @@ impl Selected {
     /// longer does: its EXPUNGE is pending. The store answers "no such message" for it;
     /// the driver answers per RFC 2180 §4.1 (e.g. `NO [EXPUNGEISSUED]`, RFC 5530 §3).
     pub fn is_expunged(&self, uid: u32) -> bool {
-        self.index_of(uid).is_some_and(|i| self.view[i].gone)
+        self.gone.binary_search(&uid).is_ok()
     }
 
     /// The flags the client was last shown for `uid` (sorted). Once the updates are
     /// taken, these are the store's flags for every message that is not expunged.
     pub fn flags(&self, uid: u32) -> Option<&[String]> {
-        self.index_of(uid).map(|i| self.view[i].flags.as_slice())
+        self.shown(uid).map(|(flags, _)| self.latest.flags(flags))
     }
 
     /// The mod-sequence the client was last shown for `uid` (RFC 7162 §3.1).
     pub fn modseq(&self, uid: u32) -> Option<u64> {
-        self.index_of(uid).map(|i| self.view[i].modseq)
+        self.shown(uid).map(|(_, modseq)| modseq)
+    }
+
+    /// The flag set and mod-sequence the client was last shown for `uid`.
+    fn shown(&self, uid: u32) -> Option<(super::FlagSetId, u64)> {
+        let i = self.index_of(uid)?;
+        Some(
+            self.adopted
+                .get(&uid)
+                .copied()
+                .unwrap_or((self.view[i].flags, self.view[i].modseq)),
+        )
     }
 
     /// Where `uid` sits in the view (the view is ascending by UID).

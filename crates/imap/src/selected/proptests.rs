@@ -5,13 +5,20 @@
 //! removes the n-th message at once, EXISTS appends, FETCH replaces flags) and learns
 //! nothing else except by fetching from the store. After each step the model's mailbox,
 //! the `Selected` view and the store must agree as the RFCs require.
+//!
+//! Snapshots move forward by deltas, as the server's do: the messages whose
+//! mod-sequence is above the last snapshot's and the UIDs expunged since, applied with
+//! `Snapshot::apply`; each must equal a full re-read. A second session shares the
+//! snapshots, syncing and taking its updates at every step: what one session is shown
+//! or adopts never leaks into the other.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use super::{MessageState, Selected, Update};
+use super::{MessageState, Selected, Snapshot, Update};
 use crate::sequence::SequenceSet;
 
 const FLAGS: [&str; 4] = ["\\Seen", "\\Flagged", "\\Deleted", "$Junk"];
@@ -88,7 +95,11 @@ struct Known {
 
 struct World {
     store: Store,
+    /// The newest snapshot, moved forward by deltas.
+    chain: Arc<Snapshot>,
     sel: Selected,
+    /// Another session of the same mailbox, always up to date.
+    other: Selected,
     client: Vec<Known>,
     condstore: bool,
     qresync: bool,
@@ -105,6 +116,8 @@ impl World {
                 uid: 2 * i as u32 + 1,
                 flags: flags(f),
                 modseq: 1,
+                size: u64::from(f) * 100,
+                received_at: i as i64,
             })
             .collect();
         let client = messages
@@ -116,7 +129,9 @@ impl World {
             })
             .collect();
         let next_uid = 2 * messages.len() as u32 + 1;
-        let mut sel = Selected::new(42, messages.clone(), false, 1);
+        let chain = Arc::new(Snapshot::new(messages.clone(), 1));
+        let mut sel = Selected::new(42, Arc::clone(&chain), false);
+        let other = Selected::new(42, Arc::clone(&chain), false);
         if qresync {
             sel.enable_qresync();
         } else if condstore {
@@ -129,7 +144,9 @@ impl World {
                 modseq: 1,
                 expunged_at: BTreeMap::new(),
             },
+            chain,
             sel,
+            other,
             client,
             condstore: condstore || qresync,
             qresync,
@@ -137,9 +154,45 @@ impl World {
         }
     }
 
-    fn sync(&mut self) {
-        self.sel
-            .sync(self.store.messages.clone(), self.store.modseq);
+    /// Moves the snapshot forward by the store's delta since it, checks it against a
+    /// full re-read, and gives it to both sessions.
+    fn sync(&mut self) -> Result<(), TestCaseError> {
+        let since = self.chain.highest_modseq();
+        let changed: Vec<MessageState> = self
+            .store
+            .messages
+            .iter()
+            .filter(|m| m.modseq > since)
+            .cloned()
+            .collect();
+        let expunged: Vec<u32> = self
+            .store
+            .expunged_at
+            .iter()
+            .filter(|(_, m)| **m > since)
+            .map(|(uid, _)| *uid)
+            .collect();
+        let next = self.chain.apply(changed, &expunged, self.store.modseq);
+        let full = self
+            .chain
+            .replace(self.store.messages.clone(), self.store.modseq);
+        prop_assert_eq!(next.states(), full.states(), "delta differs from a re-read");
+        prop_assert_eq!(next.highest_modseq(), self.store.modseq);
+        self.chain = Arc::new(next);
+        self.sel.sync(Arc::clone(&self.chain));
+        self.other.sync(Arc::clone(&self.chain));
+        let _ = self.other.take_updates(true);
+        prop_assert!(
+            self.other.shares_snapshot(),
+            "an up-to-date view has no copy"
+        );
+        let other: Vec<u32> = self.other.messages().map(|(_, uid)| uid).collect();
+        let store: Vec<u32> = self.store.messages.iter().map(|m| m.uid).collect();
+        prop_assert_eq!(other, store);
+        for m in &self.store.messages {
+            prop_assert_eq!(self.other.flags(m.uid), Some(m.flags.as_slice()));
+        }
+        Ok(())
     }
 
     fn step(&mut self, op: Op) -> Result<(), TestCaseError> {
@@ -153,9 +206,11 @@ impl World {
                     uid,
                     flags: flags(mask),
                     modseq: self.store.modseq,
+                    size: u64::from(mask),
+                    received_at: i64::from(uid),
                 };
                 self.store.messages.push(m);
-                self.sync();
+                self.sync()?;
             }
             Op::Expunge(bits) => {
                 let modseq = self.store.modseq + 1;
@@ -170,16 +225,16 @@ impl World {
                     keep
                 });
                 self.store.modseq = modseq;
-                self.sync();
+                self.sync()?;
             }
             Op::Flags(pick, mask) => {
                 if !self.store.messages.is_empty() {
                     let uid = self.store.messages[pick.index(self.store.messages.len())].uid;
                     self.store.set_flags(uid, mask);
-                    self.sync();
+                    self.sync()?;
                 }
             }
-            Op::OwnStore(picks, mask, silent) => self.own_store(&picks, mask, silent),
+            Op::OwnStore(picks, mask, silent) => self.own_store(&picks, mask, silent)?,
             Op::Take(allow) => {
                 let updates = self.sel.take_updates(allow);
                 self.apply(&updates, allow)?;
@@ -191,7 +246,7 @@ impl World {
 
     /// STORE on messages the client can name that still exist; the client computes the
     /// result itself when it asked for .SILENT.
-    fn own_store(&mut self, picks: &[Index], mask: u8, silent: bool) {
+    fn own_store(&mut self, picks: &[Index], mask: u8, silent: bool) -> Result<(), TestCaseError> {
         let live: Vec<u32> = self
             .client
             .iter()
@@ -199,13 +254,13 @@ impl World {
             .filter(|&u| self.store.get(u).is_some())
             .collect();
         if live.is_empty() {
-            return;
+            return Ok(());
         }
         let uids: BTreeSet<u32> = picks.iter().map(|p| live[p.index(live.len())]).collect();
         for &uid in &uids {
             self.store.set_flags(uid, mask);
         }
-        self.sync();
+        self.sync()?;
         let uids: Vec<u32> = uids.into_iter().collect();
         self.sel.note_own_store(&uids, silent);
         if silent && !self.condstore {
@@ -215,6 +270,7 @@ impl World {
         } else {
             self.echo.extend(uids);
         }
+        Ok(())
     }
 
     /// Applies one batch as a client would, checking each update is valid when it

@@ -1,34 +1,46 @@
-//! Taking in the store's view: a fresh snapshot after anything may have changed, and
+//! Taking in the store's view: a newer snapshot after anything may have changed, and
 //! what this session's own STORE did. Nothing is sent from here; the difference between
 //! the view and the snapshot becomes updates in [`Selected::take_updates`].
 
-use super::{MessageState, Selected, normalize};
+use std::sync::Arc;
+
+use super::{Selected, Snapshot};
 
 impl Selected {
-    /// The store's current list of messages and HIGHESTMODSEQ, read together (one
-    /// transaction), after something may have changed: another session, a delivery, this
-    /// session's own STORE/EXPUNGE/COPY. Replaces the snapshot and marks which messages
-    /// the client knows are gone (their EXPUNGE is now pending); queues nothing yet.
+    /// The mailbox's newest snapshot (of the same lineage as every snapshot this
+    /// session was given), after something may have changed: another session, a
+    /// delivery, this session's own STORE/EXPUNGE/COPY. Replaces the snapshot and marks
+    /// which messages the client knows are gone (their EXPUNGE is now pending); queues
+    /// nothing yet.
     ///
     /// A correct store hands out UIDs in ascending order, so a UID the client has never
     /// seen is above every UID it has seen; one that is not (impossible with our store) is
     /// never announced.
-    pub fn sync(&mut self, now: Vec<MessageState>, highest_modseq: u64) {
-        self.latest = normalize(now);
-        self.store_modseq = self.store_modseq.max(highest_modseq);
-        if let Some(last) = self.latest.last() {
+    pub fn sync(&mut self, now: Arc<Snapshot>) {
+        debug_assert!(
+            now.same_lineage(&self.latest),
+            "snapshot of another lineage"
+        );
+        self.store_modseq = self.store_modseq.max(now.highest_modseq());
+        if let Some(last) = now.records().last() {
             self.max_uid_seen = self.max_uid_seen.max(last.uid);
         }
-        let mut pending = 0;
-        let mut rest = self.latest.as_slice();
-        for shown in &mut self.view {
-            // Both lists ascend by UID: walk the snapshot once.
+        self.latest = now;
+        if self.shares_snapshot() {
+            self.gone.clear();
+            return;
+        }
+        // Both lists ascend by UID: walk the snapshot once.
+        let mut gone = Vec::new();
+        let mut rest = self.latest.records();
+        for shown in self.view.iter() {
             let skip = rest.partition_point(|m| m.uid < shown.uid);
             rest = &rest[skip..];
-            shown.gone = rest.first().is_none_or(|m| m.uid != shown.uid);
-            pending += usize::from(shown.gone);
+            if rest.first().is_none_or(|m| m.uid != shown.uid) {
+                gone.push(shown.uid);
+            }
         }
-        self.pending_expunges = pending;
+        self.gone = gone;
     }
 
     /// This session's own STORE changed the flags of `uids` (those the store actually
@@ -44,18 +56,13 @@ impl Selected {
     /// reported as usual.
     pub fn note_own_store(&mut self, uids: &[u32], silent: bool) {
         for &uid in uids {
-            let Some(i) = self.index_of(uid) else {
-                continue;
-            };
-            if self.view[i].gone {
+            if self.index_of(uid).is_none() || self.is_expunged(uid) {
                 continue;
             }
             if !silent || self.condstore {
                 self.echo.insert(uid);
-            } else if let Ok(at) = self.latest.binary_search_by_key(&uid, |m| m.uid) {
-                let now = &self.latest[at];
-                self.view[i].flags.clone_from(&now.flags);
-                self.view[i].modseq = now.modseq;
+            } else if let Some(now) = self.latest.get(uid) {
+                self.adopted.insert(uid, (now.flags, now.modseq));
             }
         }
     }

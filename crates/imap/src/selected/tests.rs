@@ -9,7 +9,28 @@ fn msg(uid: u32, flags: &[&str], modseq: u64) -> MessageState {
         uid,
         flags: flags.iter().map(|f| f.to_string()).collect(),
         modseq,
+        ..MessageState::default()
     }
+}
+
+/// A session on a fresh snapshot of `messages`.
+fn selected(
+    uid_validity: u32,
+    messages: Vec<MessageState>,
+    read_only: bool,
+    modseq: u64,
+) -> Selected {
+    Selected::new(
+        uid_validity,
+        Arc::new(Snapshot::new(messages, modseq)),
+        read_only,
+    )
+}
+
+/// Syncs to the store holding exactly `messages` now (a snapshot of the same lineage).
+fn sync(s: &mut Selected, messages: Vec<MessageState>, modseq: u64) {
+    let next = s.latest().replace(messages, modseq);
+    s.sync(Arc::new(next));
 }
 
 fn plain(uids: &[u32]) -> Vec<MessageState> {
@@ -31,7 +52,7 @@ fn fetch(seq: u32, uid: u32, flags: &[&str], modseq: Option<u64>) -> Update {
 
 /// Uids 10, 20, 30, 40, 50 at sequence numbers 1..=5.
 fn five() -> Selected {
-    Selected::new(7, plain(&[10, 20, 30, 40, 50]), false, 1)
+    selected(7, plain(&[10, 20, 30, 40, 50]), false, 1)
 }
 
 #[test]
@@ -50,7 +71,7 @@ fn numbers_and_uids_map_both_ways() {
 
 #[test]
 fn new_sorts_the_stores_list() {
-    let s = Selected::new(1, plain(&[30, 10, 20]), true, 1);
+    let s = selected(1, plain(&[30, 10, 20]), true, 1);
     assert_eq!(
         s.messages().collect::<Vec<_>>(),
         vec![(1, 10), (2, 20), (3, 30)]
@@ -78,7 +99,7 @@ fn resolves_sequence_and_uid_sets() {
     );
     // RFC 3501 §6.4.8: 559:* includes the last message even above every UID.
     assert_eq!(s.resolve(&set("559:*"), true), Ok(vec![(5, 50)]));
-    let empty = Selected::new(1, Vec::new(), false, 1);
+    let empty = selected(1, Vec::new(), false, 1);
     assert_eq!(empty.resolve(&set("1:*"), false), Err(SeqError::Empty));
     assert_eq!(empty.resolve(&set("1:*"), true), Ok(Vec::new()));
 }
@@ -86,7 +107,7 @@ fn resolves_sequence_and_uid_sets() {
 #[test]
 fn expunges_go_out_highest_first_so_each_number_is_current() {
     let mut s = five();
-    s.sync(plain(&[10, 30, 50]), 2);
+    sync(&mut s, plain(&[10, 30, 50]), 2);
     assert_eq!(
         s.take_updates(true),
         vec![Update::Expunge(4), Update::Expunge(2)]
@@ -102,7 +123,7 @@ fn expunges_go_out_highest_first_so_each_number_is_current() {
 #[test]
 fn pending_expunges_keep_their_numbers_until_allowed() {
     let mut s = five();
-    s.sync(plain(&[10, 30, 50, 60]), 2);
+    sync(&mut s, plain(&[10, 30, 50, 60]), 2);
     // A FETCH 1:* is in progress: no EXPUNGE, but the new message may be announced,
     // counted after the two that are still numbered (RFC 3501 §7.3.1, §7.4.1).
     assert_eq!(s.take_updates(false), vec![Update::Exists(6)]);
@@ -123,7 +144,7 @@ fn pending_expunges_keep_their_numbers_until_allowed() {
 #[test]
 fn exists_never_shrinks_while_expunges_wait() {
     let mut s = five();
-    s.sync(plain(&[60]), 2);
+    sync(&mut s, plain(&[60]), 2);
     assert_eq!(s.take_updates(false), vec![Update::Exists(6)]);
     let expunges: Vec<_> = (1..=5).rev().map(Update::Expunge).collect();
     assert_eq!(s.take_updates(true), expunges);
@@ -135,7 +156,7 @@ fn qresync_sends_one_vanished_instead() {
     let mut s = five();
     s.enable_qresync();
     assert!(s.condstore() && s.qresync());
-    s.sync(plain(&[10, 30, 50]), 2);
+    sync(&mut s, plain(&[10, 30, 50]), 2);
     assert_eq!(s.take_updates(false), Vec::new());
     assert_eq!(s.take_updates(true), vec![Update::Vanished(vec![20, 40])]);
     assert_eq!(s.exists(), 3);
@@ -144,12 +165,12 @@ fn qresync_sends_one_vanished_instead() {
 #[test]
 fn a_message_that_came_and_went_unseen_is_never_mentioned() {
     let mut s = five();
-    s.sync(plain(&[10, 20, 30, 40, 50, 60]), 2);
-    s.sync(plain(&[10, 20, 30, 40, 50]), 3);
+    sync(&mut s, plain(&[10, 20, 30, 40, 50, 60]), 2);
+    sync(&mut s, plain(&[10, 20, 30, 40, 50]), 3);
     assert_eq!(s.take_updates(true), Vec::new());
     assert_eq!(s.uid_next_hint(), 61);
     // A later arrival is still recognised as new.
-    s.sync(plain(&[10, 20, 30, 40, 50, 70]), 4);
+    sync(&mut s, plain(&[10, 20, 30, 40, 50, 70]), 4);
     assert_eq!(s.take_updates(true), vec![Update::Exists(6)]);
     assert_eq!(s.uid_of(6), Some(70));
 }
@@ -159,7 +180,7 @@ fn flag_changes_by_others_are_fetched() {
     let mut s = five();
     let mut now = plain(&[10, 20, 30, 40, 50]);
     now[2] = msg(30, &["\\Seen", "\\Flagged"], 5);
-    s.sync(now.clone(), 5);
+    sync(&mut s, now.clone(), 5);
     assert_eq!(
         s.take_updates(false),
         vec![fetch(3, 30, &["\\Flagged", "\\Seen"], None)]
@@ -170,7 +191,7 @@ fn flag_changes_by_others_are_fetched() {
     );
     // Same set in another order is no change.
     now[2] = msg(30, &["\\Flagged", "\\Seen", "\\Seen"], 5);
-    s.sync(now, 5);
+    sync(&mut s, now, 5);
     assert_eq!(s.take_updates(false), Vec::new());
 }
 
@@ -179,7 +200,7 @@ fn condstore_adds_modseq_and_reports_modseq_only_changes() {
     let mut s = five();
     let mut now = plain(&[10, 20, 30, 40, 50]);
     now[0].modseq = 6; // e.g. a flag set and cleared again
-    s.sync(now.clone(), 6);
+    sync(&mut s, now.clone(), 6);
     assert_eq!(
         s.take_updates(true),
         Vec::new(),
@@ -189,7 +210,7 @@ fn condstore_adds_modseq_and_reports_modseq_only_changes() {
     s.enable_condstore();
     now[1] = msg(20, &["\\Seen"], 7);
     now[3].modseq = 7;
-    s.sync(now, 7);
+    sync(&mut s, now, 7);
     assert_eq!(
         s.take_updates(true),
         vec![
@@ -205,7 +226,7 @@ fn fetch_numbers_count_pending_expunges() {
     let mut s = five();
     let mut now = plain(&[10, 30, 40, 50]);
     now[2] = msg(40, &["\\Deleted"], 3);
-    s.sync(now, 3);
+    sync(&mut s, now, 3);
     assert_eq!(
         s.take_updates(false),
         vec![fetch(4, 40, &["\\Deleted"], None)]
@@ -218,9 +239,9 @@ fn fetch_numbers_count_pending_expunges() {
 fn new_arrivals_come_with_their_flags_not_as_fetch() {
     let mut s = five();
     let mut now = plain(&[10, 20, 30, 40, 50, 60]);
-    s.sync(now.clone(), 2);
+    sync(&mut s, now.clone(), 2);
     now[5] = msg(60, &["\\Seen"], 3);
-    s.sync(now, 3);
+    sync(&mut s, now, 3);
     assert_eq!(s.take_updates(false), vec![Update::Exists(6)]);
     assert_eq!(s.flags(60), Some(&["\\Seen".to_string()][..]));
 }
@@ -230,7 +251,7 @@ fn own_store_echoes_unless_silent() {
     let mut s = five();
     let mut now = plain(&[10, 20, 30, 40, 50]);
     now[0] = msg(10, &["\\Seen"], 2);
-    s.sync(now.clone(), 2);
+    sync(&mut s, now.clone(), 2);
     // STORE 1:2 FLAGS (..) set 10's flags and left 20's as they were: both are echoed.
     s.note_own_store(&[10, 20], false);
     assert_eq!(
@@ -238,7 +259,7 @@ fn own_store_echoes_unless_silent() {
         vec![fetch(1, 10, &["\\Seen"], None), fetch(2, 20, &[], None)]
     );
     now[2] = msg(30, &["\\Answered"], 3);
-    s.sync(now.clone(), 3);
+    sync(&mut s, now.clone(), 3);
     s.note_own_store(&[30], true);
     assert_eq!(
         s.take_updates(false),
@@ -248,7 +269,7 @@ fn own_store_echoes_unless_silent() {
     assert_eq!(s.flags(30), Some(&["\\Answered".to_string()][..]));
     // A later change by someone else to the same message is still reported.
     now[2] = msg(30, &[], 4);
-    s.sync(now, 4);
+    sync(&mut s, now, 4);
     assert_eq!(s.take_updates(false), vec![fetch(3, 30, &[], None)]);
 }
 
@@ -258,7 +279,7 @@ fn silent_store_still_fetches_modseq_under_condstore() {
     s.enable_condstore();
     let mut now = plain(&[10, 20, 30, 40, 50]);
     now[4] = msg(50, &["\\Seen"], 2);
-    s.sync(now, 2);
+    sync(&mut s, now, 2);
     s.note_own_store(&[50, 99], true);
     assert_eq!(
         s.take_updates(false),
@@ -269,7 +290,7 @@ fn silent_store_still_fetches_modseq_under_condstore() {
 #[test]
 fn own_store_on_an_expunged_message_is_not_echoed() {
     let mut s = five();
-    s.sync(plain(&[10, 30, 40, 50]), 2);
+    sync(&mut s, plain(&[10, 30, 40, 50]), 2);
     s.note_own_store(&[20], false);
     assert_eq!(s.take_updates(false), Vec::new());
 }
@@ -280,7 +301,7 @@ fn highest_modseq_waits_for_pending_expunges() {
     s.enable_condstore();
     let mut now = plain(&[10, 30, 40, 50]);
     now[0] = msg(10, &["\\Seen"], 9);
-    s.sync(now, 9); // 20 expunged at modseq 8, 10 flagged at 9
+    sync(&mut s, now, 9); // 20 expunged at modseq 8, 10 flagged at 9
     assert_eq!(s.highest_modseq(), 1, "nothing sent yet");
     assert_eq!(
         s.take_updates(false),
@@ -293,4 +314,72 @@ fn highest_modseq_waits_for_pending_expunges() {
     );
     assert_eq!(s.take_updates(true), vec![Update::Expunge(2)]);
     assert_eq!(s.highest_modseq(), 9);
+}
+
+#[test]
+fn an_up_to_date_view_shares_the_snapshot() {
+    let base = Arc::new(Snapshot::new(plain(&[10, 20, 30]), 1));
+    let mut a = Selected::new(7, Arc::clone(&base), false);
+    let mut b = Selected::new(7, Arc::clone(&base), false);
+    assert!(a.shares_snapshot() && b.shares_snapshot());
+    // 20 is expunged and 40 arrives; a FETCH is running in `a`, `b` is idle.
+    let next = Arc::new(base.apply(vec![msg(40, &["$Junk"], 3)], &[20], 3));
+    a.sync(Arc::clone(&next));
+    b.sync(Arc::clone(&next));
+    assert_eq!(a.take_updates(false), vec![Update::Exists(4)]);
+    assert!(
+        !a.shares_snapshot(),
+        "a pending expunge needs a view of its own"
+    );
+    assert_eq!(
+        b.take_updates(true),
+        vec![Update::Expunge(2), Update::Exists(3)]
+    );
+    assert!(b.shares_snapshot());
+    // `b` moving on changed nothing for `a`: 20 still has its number there.
+    assert_eq!(
+        (a.exists(), a.seq_of(20), a.is_expunged(20)),
+        (4, Some(2), true)
+    );
+    assert_eq!((b.exists(), b.seq_of(20)), (3, None));
+    assert_eq!(a.take_updates(true), vec![Update::Expunge(2)]);
+    assert!(a.shares_snapshot());
+    assert_eq!(next.keywords(), vec!["$Junk"]);
+}
+
+#[test]
+fn a_silent_store_in_one_session_is_still_news_to_another() {
+    let base = Arc::new(Snapshot::new(plain(&[10, 20]), 1));
+    let mut a = Selected::new(7, Arc::clone(&base), false);
+    let mut b = Selected::new(7, Arc::clone(&base), false);
+    let next = Arc::new(base.apply(vec![msg(20, &["\\Seen"], 2)], &[], 2));
+    a.sync(Arc::clone(&next));
+    b.sync(next);
+    a.note_own_store(&[20], true);
+    assert_eq!(a.flags(20), Some(&["\\Seen".to_string()][..]));
+    assert_eq!(b.flags(20), Some(&[][..]), "b was not shown the change yet");
+    assert_eq!(a.take_updates(true), Vec::new());
+    assert_eq!(b.take_updates(true), vec![fetch(2, 20, &["\\Seen"], None)]);
+}
+
+#[test]
+fn deltas_move_a_snapshot_like_a_full_reread() {
+    let mut m = plain(&[1, 2, 3, 4]);
+    m[1] = msg(2, &["\\Seen", "\\Deleted"], 1);
+    let base = Snapshot::new(m, 4);
+    let next = base.apply(
+        vec![msg(3, &["\\Seen"], 6), msg(9, &[], 7), msg(5, &["kw"], 5)],
+        &[2, 4, 8],
+        7,
+    );
+    let uids: Vec<u32> = next.records().iter().map(|r| r.uid).collect();
+    assert_eq!(uids, [1, 3, 5, 9]);
+    assert_eq!(next.highest_modseq(), 7);
+    assert!(next.same_lineage(&base));
+    let seen = next.get(3).expect("3").flags;
+    assert!(next.has_flag(seen, "\\SEEN") && !next.has_flag(seen, "\\Deleted"));
+    assert!(next.has_flag(next.get(5).expect("5").flags, "KW"));
+    // The same set gets the same id, whichever snapshot of the lineage interned it.
+    assert_eq!(base.get(1).map(|r| r.flags), next.get(9).map(|r| r.flags));
+    assert!(!Snapshot::new(plain(&[1]), 1).same_lineage(&base));
 }

@@ -3,7 +3,9 @@
 //! then EXISTS, then FETCH for changed flags. See the module docs of [`super`] for the
 //! RFC rules each step follows.
 
-use super::{Selected, Shown, Update};
+use std::sync::Arc;
+
+use super::{Record, Selected, Update};
 
 impl Selected {
     /// The untagged responses this session may send now, in order, and the view moved
@@ -15,14 +17,22 @@ impl Selected {
     /// sequence numbers, and EXISTS and FETCH are still sent (numbered accordingly).
     pub fn take_updates(&mut self, allow_expunge: bool) -> Vec<Update> {
         let mut out = Vec::new();
-        if allow_expunge && self.pending_expunges > 0 {
+        if self.echo.is_empty() && self.shares_snapshot() {
+            // Up to date already: the adopted flags are the snapshot's own.
+            self.adopted.clear();
+            self.shown_modseq = self.store_modseq;
+            return out;
+        }
+        let expunging = allow_expunge && !self.gone.is_empty();
+        if expunging {
             self.send_expunges(&mut out);
         }
-        let announced = self.view.len();
+        let fetches = self.move_view(expunging);
         self.send_new_messages(&mut out);
-        self.send_flag_changes(announced, &mut out);
+        out.extend(fetches);
         self.echo.clear();
-        if self.pending_expunges == 0 {
+        self.adopted.clear();
+        if self.gone.is_empty() {
             // RFC 7162 §3.2: never claim a HIGHESTMODSEQ past an unsent expunge.
             self.shown_modseq = self.store_modseq;
         }
@@ -31,55 +41,73 @@ impl Selected {
 
     /// EXPUNGE from the highest sequence number down (each number is current when sent:
     /// removing a later message does not renumber an earlier one), or one VANISHED.
-    fn send_expunges(&mut self, out: &mut Vec<Update>) {
+    fn send_expunges(&self, out: &mut Vec<Update>) {
         if self.qresync {
-            let uids = self.view.iter().filter(|m| m.gone).map(|m| m.uid).collect();
-            out.push(Update::Vanished(uids));
+            out.push(Update::Vanished(self.gone.clone()));
         } else {
-            let gone = self.view.iter().enumerate().rev().filter(|(_, m)| m.gone);
-            out.extend(gone.map(|(i, _)| Update::Expunge(i as u32 + 1)));
+            let seqs = self.gone.iter().rev().filter_map(|&uid| self.index_of(uid));
+            out.extend(seqs.map(|i| Update::Expunge(i as u32 + 1)));
         }
-        self.view.retain(|m| !m.gone);
-        self.pending_expunges = 0;
     }
 
-    /// Messages above every UID the client was told of join the view with their current
-    /// flags; one EXISTS gives the new count (pending expunges included).
-    fn send_new_messages(&mut self, out: &mut Vec<Update>) {
-        let start = self.latest.partition_point(|m| m.uid <= self.announced_uid);
-        let new = &self.latest[start..];
-        let Some(last) = new.last() else { return };
-        self.announced_uid = last.uid;
-        self.view.extend(new.iter().map(Shown::from));
-        out.push(Update::Exists(self.view.len() as u32));
-    }
-
-    /// FETCH for every message announced before this call whose flags (or, with
-    /// CONDSTORE, mod-sequence) differ from what the client was shown, or that this
-    /// session's non-silent STORE touched.
-    fn send_flag_changes(&mut self, announced: usize, out: &mut Vec<Update>) {
+    /// The view's messages take their records from the snapshot (dropping the gone
+    /// ones when `expunged`, keeping them as they were otherwise); returns a FETCH for
+    /// every message whose flags (or, with CONDSTORE, mod-sequence) differ from what
+    /// the client was shown, or that this session's non-silent STORE touched.
+    fn move_view(&mut self, expunged: bool) -> Vec<Update> {
         let condstore = self.condstore;
-        let mut rest = self.latest.as_slice();
-        for (i, shown) in self.view[..announced].iter_mut().enumerate() {
-            if shown.gone {
-                continue;
-            }
+        let mut fetches = Vec::new();
+        let mut view = Vec::with_capacity(self.latest.records().len().max(self.view.len()));
+        let mut rest = self.latest.records();
+        for shown in self.view.iter() {
             let skip = rest.partition_point(|m| m.uid < shown.uid);
             rest = &rest[skip..];
             let Some(now) = rest.first().filter(|m| m.uid == shown.uid) else {
+                if !expunged {
+                    view.push(*shown);
+                }
                 continue;
             };
-            let changed = shown.flags != now.flags || (condstore && shown.modseq != now.modseq);
+            let (flags, modseq) = self
+                .adopted
+                .get(&shown.uid)
+                .copied()
+                .unwrap_or((shown.flags, shown.modseq));
+            let changed = flags != now.flags || (condstore && modseq != now.modseq);
             if changed || self.echo.contains(&shown.uid) {
-                shown.flags.clone_from(&now.flags);
-                out.push(Update::Fetch {
-                    seq: i as u32 + 1,
+                fetches.push(Update::Fetch {
+                    seq: view.len() as u32 + 1,
                     uid: shown.uid,
-                    flags: now.flags.clone(),
+                    flags: self.latest.flags(now.flags).to_vec(),
                     modseq: condstore.then_some(now.modseq),
                 });
             }
-            shown.modseq = now.modseq;
+            view.push(*now);
+        }
+        if expunged {
+            self.gone.clear();
+        }
+        self.view = Arc::new(view);
+        fetches
+    }
+
+    /// Messages above every UID the client was told of join the view with their current
+    /// flags; one EXISTS gives the new count (pending expunges included). A view that
+    /// then holds exactly the snapshot's records shares its list.
+    fn send_new_messages(&mut self, out: &mut Vec<Update>) {
+        let latest = Arc::clone(&self.latest);
+        let records = latest.records();
+        let start = records.partition_point(|m| m.uid <= self.announced_uid);
+        let new: &[Record] = &records[start..];
+        if let Some(last) = new.last() {
+            self.announced_uid = last.uid;
+            Arc::make_mut(&mut self.view).extend_from_slice(new);
+            out.push(Update::Exists(self.view.len() as u32));
+        }
+        // Every entry came from the snapshot and none is gone: equal lengths mean the
+        // same list.
+        if self.gone.is_empty() && self.view.len() == records.len() {
+            self.view = Arc::clone(latest.shared_records());
         }
     }
 }

@@ -4,7 +4,8 @@
 //! selected states. imap-next has already read the literal (its size bounded by
 //! `imap.max_literal_size`, RFC 7889 APPENDLIMIT); the store writes it durably before
 //! the tagged OK. Appending to the selected mailbox shows up as EXISTS from
-//! [`super::Session::send_updates`].
+//! [`super::Session::send_updates`]. A message the account's quota cannot take is
+//! refused by the store with nothing written: `NO [OVERQUOTA]` (RFC 9208 §4.3.1).
 
 use super::{Session, Status, store_failed, wire};
 use imap_codec::imap_types::datetime::DateTime;
@@ -42,8 +43,11 @@ impl Session<'_> {
             |d| d.as_ref().timestamp(),
         );
         let flags: Vec<String> = flags.iter().map(wire::flag_text).collect();
+        // Parsed once, here: FETCH ENVELOPE/BODYSTRUCTURE, SEARCH and SORT read the
+        // summary the store keeps beside the message (`imap::summary`).
+        let summary = imap::summary::Summary::compute(body).encode();
         match store
-            .message_append(mailbox.id, body, &flags, received_at)
+            .message_append_with(mailbox.id, body, &flags, received_at, Some(&summary))
             .await
         {
             Ok(uid) => {
@@ -54,6 +58,10 @@ impl Session<'_> {
                 ))
             }
             Err(StoreError::Invalid(why)) => Status::Bad(format!("Invalid flag: {why}")),
+            // RFC 9208 §4.3.1.
+            Err(StoreError::OverQuota(_)) => {
+                Status::No("[OVERQUOTA] APPEND would exceed the mailbox quota".into())
+            }
             Err(e) => store_failed("APPEND", &e),
         }
     }

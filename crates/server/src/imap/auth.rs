@@ -7,13 +7,13 @@
 //!
 //! Password rules are the other protocols': LOGIN and AUTHENTICATE only over TLS unless
 //! `auth.allow_plaintext` permits the peer (`LOGINDISABLED` otherwise, RFC 3501
-//! §6.2.3); every failure counts in the shared login throttle, and a locked-out address
-//! gets `NO [UNAVAILABLE]` even with the right password (RFC 5530 §3).
+//! §6.2.3); the check is [`crate::login::login`]: every failure counts in the shared
+//! login throttle, and a locked-out address or account gets `NO [UNAVAILABLE]` even
+//! with the right password (RFC 5530 §3).
 
 use super::{SaslWait, Session, Status};
 use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
 use imap_codec::imap_types::core::Tag;
-use std::time::Instant;
 
 /// What AUTHENTICATE answers next.
 pub(crate) enum SaslStep {
@@ -38,7 +38,8 @@ impl Session<'_> {
 
     /// The capability list for the current state (RFC 3501 §7.2.1): only what works.
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1"];
+        // RFC 9051 §6.3.1: both versions; a client asks for rev2 with ENABLE IMAP4rev2.
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2"];
         if self.account.is_none() {
             if !self.tls {
                 caps.push("STARTTLS");
@@ -68,9 +69,20 @@ impl Session<'_> {
             "LIST-STATUS",
             "SORT",
             "SORT=DISPLAY",
+            // RFC 5256 §3: see `thread.rs`.
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
+            "SEARCHRES",   // RFC 5182: see `searchres.rs`
+            "UTF8=ACCEPT", // RFC 6855: see `names.rs` and `utf8.rs`
         ]);
+        if self.account.is_some() {
+            // RFC 4978: only after login (see `compress.rs`).
+            caps.push(super::compress::CAPABILITY);
+        }
         // RFC 7162: see `condstore.rs` and `qresync.rs`.
         caps.extend(super::condstore::CAPABILITIES);
+        // RFC 9208: see `quota.rs`.
+        caps.extend(super::quota::CAPABILITIES);
         let mut text = caps.join(" ");
         // RFC 7889: the largest APPEND we take.
         text.push_str(&format!(
@@ -200,25 +212,17 @@ impl Session<'_> {
         user: &str,
         password: String,
     ) -> (&'static str, Option<String>, String) {
-        let ip = self.peer.ip();
-        let throttle = &self.shared.throttle;
-        if throttle.is_locked(ip, Instant::now()) {
-            tracing::warn!(user = %user, "login refused: address locked out after failed logins");
-            return (
+        use crate::login::Outcome;
+        let outcome =
+            crate::login::login(self.shared, self.peer.ip(), "imap", user, password).await;
+        match outcome {
+            Outcome::Locked => (
                 "NO",
                 Some("UNAVAILABLE".into()),
                 "Too many failed logins; try again later".into(),
-            );
-        }
-        match crate::auth::check_password(self.shared.store.as_ref(), user, password).await {
-            Err(e) => {
-                tracing::error!(error = %e, "account lookup failed");
-                ("NO", Some("UNAVAILABLE".into()), "Try again later".into())
-            }
-            Ok(None) => {
-                if throttle.failed(ip, Instant::now()) {
-                    tracing::warn!("address locked out after repeated failed logins");
-                }
+            ),
+            Outcome::TempFail => ("NO", Some("UNAVAILABLE".into()), "Try again later".into()),
+            Outcome::Wrong => {
                 self.auth_failures += 1;
                 if self.auth_failures >= self.shared.config.imap.max_auth_failures {
                     self.untagged("BYE Too many failed logins");
@@ -230,8 +234,7 @@ impl Session<'_> {
                     "Authentication failed".into(),
                 )
             }
-            Ok(Some(account)) => {
-                throttle.succeeded(ip);
+            Outcome::Ok(account) => {
                 let Some(slot) = self.shared.imap_user_sessions.acquire(account.id.0) else {
                     tracing::warn!(user = %account.address, "IMAP login refused: too many sessions");
                     return (

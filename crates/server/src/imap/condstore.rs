@@ -28,6 +28,10 @@ pub(crate) struct Enabled {
     pub condstore: bool,
     /// QRESYNC, only by ENABLE (RFC 7162 §3.2.3); implies `condstore`.
     pub qresync: bool,
+    /// UTF8=ACCEPT (RFC 6855 §3): names and quoted strings in UTF-8 (see `names.rs`).
+    pub utf8: bool,
+    /// IMAP4rev2 (RFC 9051): UTF-8 names too, and rev2's responses (see `prepare.rs`).
+    pub rev2: bool,
 }
 
 /// FETCH's modifiers (RFC 7162 §3.1.4, §3.2.6).
@@ -53,8 +57,9 @@ impl FetchMods {
 }
 
 impl Session<'_> {
-    /// ENABLE (RFC 5161): CONDSTORE and QRESYNC are switched on; anything else is left
-    /// off. `* ENABLED` lists what this command newly enabled (RFC 5161 §3.2).
+    /// ENABLE (RFC 5161): CONDSTORE, QRESYNC, UTF8=ACCEPT (RFC 6855 §3) and IMAP4rev2
+    /// (RFC 9051 §6.3.1) are switched on; anything else is left off. `* ENABLED` lists
+    /// what this command newly enabled (RFC 5161 §3.2).
     pub(super) fn enable_extensions(&mut self, asked: &[CapabilityEnable<'static>]) -> Status {
         let mut listed = Vec::new();
         for cap in asked {
@@ -67,6 +72,14 @@ impl Session<'_> {
                 "QRESYNC" if !self.enabled.qresync => {
                     self.use_qresync();
                     listed.push("QRESYNC");
+                }
+                "UTF8=ACCEPT" if !self.enabled.utf8 => {
+                    self.enabled.utf8 = true;
+                    listed.push("UTF8=ACCEPT");
+                }
+                "IMAP4REV2" if !self.enabled.rev2 => {
+                    self.enabled.rev2 = true;
+                    listed.push("IMAP4rev2");
                 }
                 _ => {}
             }
@@ -140,18 +153,11 @@ impl Session<'_> {
         let Some(open) = &self.selected else {
             return String::new();
         };
-        let store = self.shared.store.clone();
-        let listing = match store.message_list_imap(open.mailbox.id).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read mod-sequences for SEARCH");
-                return String::new();
-            }
-        };
-        let hit: std::collections::HashSet<u32> = hits.iter().map(|&(_, uid)| uid).collect();
-        let top = listing
+        // The snapshot the SEARCH was answered from.
+        let latest = open.view.latest();
+        let top = hits
             .iter()
-            .filter(|m| hit.contains(&m.uid))
+            .filter_map(|&(_, uid)| latest.get(uid))
             .map(|m| m.modseq)
             .max();
         top.map(|m| format!(" (MODSEQ {m})")).unwrap_or_default()

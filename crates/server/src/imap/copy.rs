@@ -6,10 +6,15 @@
 //! `COPYUID` code reports. The EXPUNGE responses of MOVE and EXPUNGE are written by
 //! [`super::Session::send_updates`] before the tagged reply (RFC 6851 §3.3: the
 //! `COPYUID` goes in an untagged OK before them).
+//!
+//! A COPY the account's quota cannot take is refused by the store in the same atomic
+//! step, nothing copied: `NO [OVERQUOTA]` (RFC 9208 §4.3.1). A MOVE stays inside the
+//! account, adds nothing to its usage, and is never refused for quota.
 
 use super::{Session, Status, store_failed, wire};
 use imap::sequence::SequenceSet as Set;
 use imap_codec::imap_types::sequence::SequenceSet;
+use store::StoreError;
 
 impl Session<'_> {
     pub(super) async fn copy(
@@ -49,6 +54,10 @@ impl Session<'_> {
         };
         let pairs = match result {
             Ok(p) => p,
+            // RFC 9208 §4.3.1.
+            Err(StoreError::OverQuota(_)) => {
+                return Status::No(format!("[OVERQUOTA] {verb} would exceed the mailbox quota"));
+            }
             Err(e) => return store_failed(verb, &e),
         };
         if !pairs.is_empty() {

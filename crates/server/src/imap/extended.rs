@@ -1,6 +1,9 @@
 //! Commands imap-codec cannot parse, read from the raw line: `SEARCH RETURN (...)`
-//! (ESEARCH, RFC 4731) and LIST with selection or return options or several patterns
-//! (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819). (SORT, RFC 5256, imap-codec
+//! (ESEARCH, RFC 4731; SAVE, RFC 5182), LIST with selection or return options or
+//! several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819), APPEND with the
+//! UTF8 data extension (RFC 6855 §4, [`super::utf8`]) and any command using `$`
+//! (SEARCHRES, RFC 5182, [`super::searchres`]); the last two are rewritten into
+//! commands imap-codec does parse and run as usual. (SORT, RFC 5256, imap-codec
 //! parses itself: see [`super::sort`].)
 //!
 //! Where it sits: when imap-next reports a malformed command, the driver
@@ -9,6 +12,7 @@
 //! keys of ESEARCH are handed to imap-codec as an ordinary SEARCH ([`search_program`]),
 //! so every key SEARCH knows works the same way in both.
 
+use super::searchres::Rewritten;
 use super::{Session, Status};
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
@@ -46,6 +50,16 @@ impl<'b> Line<'b> {
 
     pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
+    }
+
+    /// How far the line has been read, in bytes.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Skips `n` bytes (stops at the end).
+    pub fn skip(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.bytes.len());
     }
 
     /// The unread rest of the line.
@@ -90,8 +104,14 @@ impl<'b> Line<'b> {
             .then(|| String::from_utf8_lossy(&self.bytes[start..self.pos]).into_owned())
     }
 
-    /// An astring: atom, quoted string or literal.
+    /// An astring: atom, quoted string or literal (lossy for invalid UTF-8).
     pub fn astring(&mut self) -> Option<String> {
+        self.astring_bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// An astring's bytes: atom, quoted string or literal.
+    pub fn astring_bytes(&mut self) -> Option<Vec<u8>> {
         match self.peek()? {
             b'"' => {
                 self.pos += 1;
@@ -100,7 +120,7 @@ impl<'b> Line<'b> {
                     match self.peek()? {
                         b'"' => {
                             self.pos += 1;
-                            return Some(String::from_utf8_lossy(&out).into_owned());
+                            return Some(out);
                         }
                         b'\\' => {
                             self.pos += 1;
@@ -126,9 +146,9 @@ impl<'b> Line<'b> {
                 };
                 let text = self.bytes.get(at..at + len)?;
                 self.pos = at + len;
-                Some(String::from_utf8_lossy(text).into_owned())
+                Some(text.to_vec())
             }
-            _ => self.atom(),
+            _ => self.atom().map(String::into_bytes),
         }
     }
 
@@ -161,6 +181,10 @@ impl<'b> Line<'b> {
 enum Kind {
     Search,
     List,
+    /// APPEND with the UTF8 data extension (see `utf8.rs`).
+    AppendUtf8,
+    /// A command using `$` (see `searchres.rs`).
+    SavedResult,
 }
 
 impl Session<'_> {
@@ -192,19 +216,45 @@ impl Session<'_> {
         let kind = match name.as_str() {
             "SEARCH" if line.space() && line.next_is("RETURN") => Kind::Search,
             "LIST" if !uid => Kind::List,
+            "APPEND" if !uid => Kind::AppendUtf8,
+            "FETCH" | "STORE" | "COPY" | "MOVE" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" => {
+                Kind::SavedResult
+            }
             _ => return false,
         };
         tracing::debug!(tag = %tag, command = %name, "IMAP extended command");
-        let status = if self.account.is_none() {
-            Status::Bad("Log in first".into())
-        } else {
-            match kind {
-                Kind::Search => self.esearch(&tag, uid, &mut line).await,
-                Kind::List => self.list_extended(&mut line).await,
-            }
+        // RFC 3501 §7.4.1: no EXPUNGE during the sequence-number forms of FETCH, STORE
+        // and SEARCH (and SORT, THREAD).
+        let allow_expunge = uid
+            || !matches!(
+                name.as_str(),
+                "FETCH" | "STORE" | "SEARCH" | "SORT" | "THREAD"
+            );
+        if self.account.is_none() {
+            self.finish(&tag, Status::Bad("Log in first".into()), allow_expunge)
+                .await;
+            return true;
+        }
+        let status = match kind {
+            Kind::Search => self.esearch(&tag, uid, &mut line).await,
+            Kind::List => self.list_extended(&mut line).await,
+            Kind::AppendUtf8 => match self.append_utf8(&bytes) {
+                None => return false,
+                Some(Ok(command)) => {
+                    self.command(command).await;
+                    return true;
+                }
+                Some(Err(status)) => status,
+            },
+            Kind::SavedResult => match self.saved_result_command(&bytes) {
+                None => return false,
+                Some(Ok(Rewritten::Command(command))) => {
+                    self.command(command).await;
+                    return true;
+                }
+                Some(Ok(Rewritten::Answer(status)) | Err(status)) => status,
+            },
         };
-        // RFC 3501 §7.4.1: no EXPUNGE during the sequence-number forms of SEARCH.
-        let allow_expunge = uid || matches!(kind, Kind::List);
         self.finish(&tag, status, allow_expunge).await;
         true
     }

@@ -1,18 +1,25 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2).
 //!
 //! Where it sits: called by [`super::Session::command`] in the selected state. The
-//! metadata items (FLAGS, UID, INTERNALDATE, RFC822.SIZE) come from the store's
-//! listing; ENVELOPE, BODYSTRUCTURE and `BODY[section]<partial>` from the message bytes,
+//! metadata items (FLAGS, UID, INTERNALDATE, RFC822.SIZE, MODSEQ) come from the
+//! mailbox's snapshot in memory ([`imap::selected::Snapshot`], brought up to date
+//! first); ENVELOPE, BODYSTRUCTURE and BODY from the message's stored summary
+//! ([`imap::summary`], read a batch at a time by [`super::summaries`]: no message file
+//! is opened); `BODY[section]<partial>`, BINARY and RFC822.* from the message bytes,
 //! rendered by [`imap::fetch`]. The response is built as imap-codec types and encoded
 //! by imap-codec, which chooses quoted strings or literals.
 //!
 //! A non-PEEK `BODY[...]`, `BINARY[...]`, `RFC822` or `RFC822.TEXT` sets `\Seen` when
-//! the mailbox is read-write, and the response then carries the new FLAGS (RFC 3501
-//! §6.4.5). BINARY[part] and BINARY.SIZE (RFC 3516) decode the part's transfer encoding
-//! and answer with a literal8. Messages whose EXPUNGE is pending are skipped and the
-//! command ends `NO [EXPUNGEISSUED]` (RFC 2180 §4.1.2, RFC 5530).
+//! the mailbox is read-write (one store call for the whole command), and the response
+//! then carries the new FLAGS (RFC 3501 §6.4.5). BINARY[part] and BINARY.SIZE
+//! (RFC 3516) decode the part's transfer encoding and answer with a literal8. Messages
+//! whose EXPUNGE is pending are skipped and the command ends `NO [EXPUNGEISSUED]`
+//! (RFC 2180 §4.1.2, RFC 5530).
 
+use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, store_failed, wire};
+use imap::selected::{Record, Snapshot};
+use imap::summary::Summary;
 use imap_codec::ResponseCodec;
 use imap_codec::encode::Encoder;
 use imap_codec::imap_types::IntoStatic;
@@ -25,9 +32,10 @@ use imap_codec::imap_types::fetch::{
 use imap_codec::imap_types::flag::{Flag, FlagFetch};
 use imap_codec::imap_types::response::{Data, Response};
 use imap_codec::imap_types::sequence::SequenceSet;
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::num::NonZeroU32;
-use store::{FlagChange, ImapMessage};
+use std::sync::Arc;
+use store::FlagChange;
 
 impl Session<'_> {
     pub(super) async fn fetch(
@@ -57,84 +65,120 @@ impl Session<'_> {
         let (mailbox, read_only) = (open.mailbox.id, open.view.read_only());
         let sets_seen = !read_only && names.iter().any(sets_seen);
         let needs_body = names.iter().any(needs_body);
+        let needs_summary = names.iter().any(needs_summary);
+        let needs_tree = names.iter().any(needs_tree);
         let store = self.shared.store.clone();
-        let listing = match store.message_list_imap(mailbox).await {
-            Ok(l) => l,
-            Err(e) => return store_failed("FETCH", &e),
+        // Answer from the newest snapshot.
+        self.resync().await;
+        let seen_now = if sets_seen {
+            match self.mark_seen(&targets, changed_since).await {
+                Ok(uids) => uids,
+                Err(status) => return status,
+            }
+        } else {
+            BTreeSet::new()
         };
-        let by_uid: HashMap<u32, &ImapMessage> = listing.iter().map(|m| (m.uid, m)).collect();
+        let Some(open) = &self.selected else {
+            return Status::Bad("No mailbox selected".into());
+        };
+        let latest: Arc<Snapshot> = Arc::clone(open.view.latest());
         let mut expunged = false;
-        let mut seen_now = Vec::new();
-        for (seq, uid) in targets {
-            let Some(&meta) = by_uid.get(&uid) else {
-                expunged = true;
-                continue;
-            };
-            // RFC 7162 §3.1.4.1: CHANGEDSINCE m keeps the messages changed after m.
-            if changed_since.is_some_and(|m| meta.modseq <= m) {
-                continue;
-            }
-            let mut meta = meta.clone();
-            let mut flags = meta.flags.clone();
-            let mut flags_changed = false;
-            if sets_seen && !flags.iter().any(|f| f == "\\Seen") {
-                match store
-                    .message_flags_set(mailbox, &[uid], FlagChange::Add, &["\\Seen".into()], None)
-                    .await
-                {
-                    Ok(result) => {
-                        if let Some(m) = result.changed.first() {
-                            flags = m.flags.clone();
-                            meta.modseq = m.modseq;
-                        }
-                        flags_changed = true;
-                        seen_now.push(uid);
-                    }
-                    Err(e) => return store_failed("FETCH", &e),
-                }
-            }
-            let raw = if needs_body {
-                match store.message_read(mailbox, uid).await {
-                    Ok(raw) => Some(raw),
-                    Err(store::StoreError::NotFound(_)) => {
-                        expunged = true;
-                        continue;
-                    }
+        let mut repairs = Repairs::default();
+        let mut rest = latest.records();
+        for chunk in targets.chunks(BATCH) {
+            let summaries = if needs_summary {
+                let uids: Vec<u32> = chunk.iter().map(|&(_, u)| u).collect();
+                match summaries::load(store.as_ref(), mailbox, &uids).await {
+                    Ok(batch) => Some(batch),
                     Err(e) => return store_failed("FETCH", &e),
                 }
             } else {
                 None
             };
-            let parsed = raw.as_deref().map(imap::fetch::Parsed::new);
-            let mut items = Vec::new();
-            for name in &names {
-                match item(name, uid, &meta, &flags, raw.as_deref(), parsed.as_ref()) {
-                    Ok(item) => items.push(item),
-                    // RFC 3516 §4.3: a transfer encoding we cannot undo.
-                    Err(imap::fetch::SectionError::UnknownCte(_)) => {
-                        return Status::No("[UNKNOWN-CTE] Cannot decode the part".into());
-                    }
-                    Err(_) => return Status::No("Cannot render the part".into()),
+            for &(seq, uid) in chunk {
+                // Targets and the snapshot both ascend by UID: one walk, no look-ups.
+                let skip = rest.partition_point(|r| r.uid < uid);
+                rest = &rest[skip..];
+                let Some(record) = rest.first().filter(|r| r.uid == uid) else {
+                    expunged = true;
+                    continue;
+                };
+                // RFC 7162 §3.1.4.1: CHANGEDSINCE m keeps the messages changed after m.
+                if changed_since.is_some_and(|m| record.modseq <= m) {
+                    continue;
                 }
+                let raw = if needs_body {
+                    match store.message_read(mailbox, uid).await {
+                        Ok(raw) => Some(raw),
+                        Err(store::StoreError::NotFound(_)) => {
+                            expunged = true;
+                            continue;
+                        }
+                        Err(e) => return store_failed("FETCH", &e),
+                    }
+                } else {
+                    None
+                };
+                let fresh;
+                let summary = match summaries.as_ref().and_then(|b| b.entry(uid)) {
+                    Some(Ok(summary)) => Some(summary),
+                    Some(Err(e)) => {
+                        fresh = match repairs.fix(store.as_ref(), mailbox, uid, &e).await {
+                            Ok(fresh) => fresh,
+                            Err(e) => return store_failed("FETCH", &e),
+                        };
+                        fresh.as_deref().and_then(|b| Summary::decode(b).ok())
+                    }
+                    None => None,
+                };
+                if needs_summary && summary.is_none() {
+                    // Gone between the snapshot and the read.
+                    expunged = true;
+                    continue;
+                }
+                // The part tree, only for items that look inside the message.
+                let parsed = raw
+                    .as_deref()
+                    .filter(|_| needs_tree)
+                    .map(imap::fetch::Parsed::new);
+                let message = Message {
+                    uid,
+                    record,
+                    latest: &latest,
+                    raw: raw.as_deref(),
+                    parsed: parsed.as_ref(),
+                    summary: summary.as_ref(),
+                };
+                let mut items = Vec::new();
+                for name in &names {
+                    match item(name, &message) {
+                        Ok(item) => items.push(item),
+                        // RFC 3516 §4.3: a transfer encoding we cannot undo.
+                        Err(imap::fetch::SectionError::UnknownCte(_)) => {
+                            return Status::No("[UNKNOWN-CTE] Cannot decode the part".into());
+                        }
+                        Err(_) => return Status::No("Cannot render the part".into()),
+                    }
+                }
+                let flags_changed = seen_now.contains(&uid);
+                if flags_changed && !names.contains(&MessageDataItemName::Flags) {
+                    items.push(MessageDataItem::Flags(flag_fetch(
+                        latest.flags(record.flags),
+                    )));
+                }
+                // RFC 7162 §3.1.2: a FETCH that set \Seen reports the new MODSEQ too.
+                if flags_changed && condstore && !names.contains(&MessageDataItemName::ModSeq) {
+                    items.push(MessageDataItem::ModSeq(modseq(record.modseq)));
+                }
+                self.write_fetch(seq, items);
             }
-            if flags_changed && !names.contains(&MessageDataItemName::Flags) {
-                items.push(MessageDataItem::Flags(flag_fetch(&flags)));
-            }
-            // RFC 7162 §3.1.2: a FETCH that set \Seen reports the new MODSEQ too.
-            if flags_changed && condstore && !names.contains(&MessageDataItemName::ModSeq) {
-                let modseq = std::num::NonZeroU64::new(meta.modseq);
-                items.push(MessageDataItem::ModSeq(
-                    modseq.unwrap_or(std::num::NonZeroU64::MIN),
-                ));
-            }
-            self.write_fetch(seq, items);
         }
+        repairs.flush(store.as_ref(), mailbox).await;
         if !seen_now.is_empty() {
-            // `note_own_store` wants the snapshot that holds the change.
-            self.resync().await;
             if let Some(open) = &mut self.selected {
                 // The client was just told the new flags.
-                open.view.note_own_store(&seen_now, true);
+                let uids: Vec<u32> = seen_now.iter().copied().collect();
+                open.view.note_own_store(&uids, true);
             }
             self.publish_change();
         }
@@ -142,6 +186,43 @@ impl Session<'_> {
             return Status::No("[EXPUNGEISSUED] Some messages were expunged".into());
         }
         Status::Ok("FETCH completed".into())
+    }
+
+    /// Sets `\Seen` on the targets that lack it (and pass CHANGEDSINCE) in one store
+    /// call, then takes in the result; returns the UIDs it changed.
+    async fn mark_seen(
+        &mut self,
+        targets: &[(u32, u32)],
+        changed_since: Option<u64>,
+    ) -> Result<BTreeSet<u32>, Status> {
+        let Some(open) = &self.selected else {
+            return Ok(BTreeSet::new());
+        };
+        let latest = open.view.latest();
+        let unseen: Vec<u32> = targets
+            .iter()
+            .filter_map(|&(_, uid)| latest.get(uid).map(|r| (uid, r)))
+            .filter(|(_, r)| changed_since.is_none_or(|m| r.modseq > m))
+            .filter(|(_, r)| !latest.has_flag(r.flags, "\\Seen"))
+            .map(|(uid, _)| uid)
+            .collect();
+        if unseen.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let store = self.shared.store.clone();
+        let result = store
+            .message_flags_set(
+                open.mailbox.id,
+                &unseen,
+                FlagChange::Add,
+                &["\\Seen".into()],
+                None,
+            )
+            .await
+            .map_err(|e| store_failed("FETCH", &e))?;
+        // The snapshot that holds the change, for the flags this FETCH reports.
+        self.resync().await;
+        Ok(result.changed.iter().map(|m| m.uid).collect())
     }
 
     fn write_fetch(&mut self, seq: u32, items: Vec<MessageDataItem<'static>>) {
@@ -192,45 +273,84 @@ fn needs_body(name: &MessageDataItemName<'_>) -> bool {
             | MessageDataItemName::InternalDate
             | MessageDataItemName::Rfc822Size
             | MessageDataItemName::ModSeq
+            | MessageDataItemName::Envelope
+            | MessageDataItemName::Body
+            | MessageDataItemName::BodyStructure
     )
+}
+
+/// Items that need the message's part tree: all that read the bytes except the
+/// whole message (`BODY[]`, `RFC822`), which is the bytes as they are.
+fn needs_tree(name: &MessageDataItemName<'_>) -> bool {
+    needs_body(name)
+        && !matches!(
+            name,
+            MessageDataItemName::Rfc822 | MessageDataItemName::BodyExt { section: None, .. }
+        )
+}
+
+/// Items rendered from the message's summary.
+fn needs_summary(name: &MessageDataItemName<'_>) -> bool {
+    matches!(
+        name,
+        MessageDataItemName::Envelope
+            | MessageDataItemName::Body
+            | MessageDataItemName::BodyStructure
+    )
+}
+
+/// What one message's FETCH items are rendered from.
+struct Message<'m> {
+    uid: u32,
+    record: &'m Record,
+    latest: &'m Snapshot,
+    /// The message bytes, when an item needs them.
+    raw: Option<&'m [u8]>,
+    parsed: Option<&'m imap::fetch::Parsed<'m>>,
+    /// The summary, when an item needs it.
+    summary: Option<&'m Summary<'m>>,
+}
+
+fn modseq(value: u64) -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(value).unwrap_or(std::num::NonZeroU64::MIN)
 }
 
 /// One FETCH item's value.
 fn item(
     name: &MessageDataItemName<'static>,
-    uid: u32,
-    meta: &ImapMessage,
-    flags: &[String],
-    raw: Option<&[u8]>,
-    parsed: Option<&imap::fetch::Parsed>,
+    m: &Message<'_>,
 ) -> Result<MessageDataItem<'static>, imap::fetch::SectionError> {
     use MessageDataItemName as N;
-    let raw = raw.unwrap_or_default();
-    Ok(match (name, parsed) {
-        (N::Flags, _) => MessageDataItem::Flags(flag_fetch(flags)),
-        (N::Uid, _) => MessageDataItem::Uid(NonZeroU32::new(uid).unwrap_or(NonZeroU32::MIN)),
-        (N::InternalDate, _) => MessageDataItem::InternalDate(internal_date(meta.received_at)),
-        (N::Rfc822Size, _) => {
-            MessageDataItem::Rfc822Size(meta.size.min(u64::from(u32::MAX)) as u32)
+    let raw = m.raw.unwrap_or_default();
+    let size = MessageDataItem::Rfc822Size(m.record.size);
+    Ok(match (name, m.parsed, m.summary) {
+        (N::Flags, ..) => MessageDataItem::Flags(flag_fetch(m.latest.flags(m.record.flags))),
+        (N::Uid, ..) => MessageDataItem::Uid(NonZeroU32::new(m.uid).unwrap_or(NonZeroU32::MIN)),
+        (N::InternalDate, ..) => MessageDataItem::InternalDate(internal_date(m.record.received_at)),
+        (N::Rfc822Size, ..) => size,
+        (N::ModSeq, ..) => MessageDataItem::ModSeq(modseq(m.record.modseq)),
+        (N::Envelope, _, Some(s)) => MessageDataItem::Envelope(s.envelope()),
+        (N::Body, _, Some(s)) => MessageDataItem::Body(s.body_structure(false)),
+        (N::BodyStructure, _, Some(s)) => MessageDataItem::BodyStructure(s.body_structure(true)),
+        (N::Rfc822, ..) if m.raw.is_some() => {
+            MessageDataItem::Rfc822(literal(imap::fetch::whole(raw, None)))
         }
-        (N::ModSeq, _) => MessageDataItem::ModSeq(
-            std::num::NonZeroU64::new(meta.modseq).unwrap_or(std::num::NonZeroU64::MIN),
-        ),
-        (N::Envelope, Some(p)) => MessageDataItem::Envelope(imap::fetch::envelope(p)),
-        (N::Body, Some(p)) => MessageDataItem::Body(imap::fetch::body_structure(p, false)),
-        (N::BodyStructure, Some(p)) => {
-            MessageDataItem::BodyStructure(imap::fetch::body_structure(p, true))
-        }
-        (N::Rfc822, Some(p)) => {
-            MessageDataItem::Rfc822(literal(imap::fetch::section(p, raw, None, None)))
-        }
-        (N::Rfc822Header, Some(p)) => MessageDataItem::Rfc822Header(literal(imap::fetch::section(
-            p,
-            raw,
-            Some(&Section::Header(None)),
-            None,
-        ))),
-        (N::Rfc822Text, Some(p)) => MessageDataItem::Rfc822Text(literal(imap::fetch::section(
+        (
+            N::BodyExt {
+                section: None,
+                partial,
+                ..
+            },
+            ..,
+        ) if m.raw.is_some() => MessageDataItem::BodyExt {
+            section: None,
+            origin: partial.map(|(start, _)| start),
+            data: literal(imap::fetch::whole(raw, partial.map(|(a, n)| (a, n.get())))),
+        },
+        (N::Rfc822Header, Some(p), _) => MessageDataItem::Rfc822Header(literal(
+            imap::fetch::section(p, raw, Some(&Section::Header(None)), None),
+        )),
+        (N::Rfc822Text, Some(p), _) => MessageDataItem::Rfc822Text(literal(imap::fetch::section(
             p,
             raw,
             Some(&Section::Text(None)),
@@ -241,6 +361,7 @@ fn item(
                 section, partial, ..
             },
             Some(p),
+            _,
         ) => MessageDataItem::BodyExt {
             section: section.clone(),
             origin: partial.map(|(start, _)| start),
@@ -256,6 +377,7 @@ fn item(
                 section, partial, ..
             },
             Some(p),
+            _,
         ) => {
             let part: Vec<u32> = section.iter().map(|n| n.get()).collect();
             let data = imap::fetch::binary(p, raw, &part, partial.map(|(a, n)| (a, n.get())))?;
@@ -268,15 +390,16 @@ fn item(
                 }),
             }
         }
-        (N::BinarySize { section }, Some(p)) => {
+        (N::BinarySize { section }, Some(p), _) => {
             let part: Vec<u32> = section.iter().map(|n| n.get()).collect();
             MessageDataItem::BinarySize {
                 section: section.clone(),
                 size: imap::fetch::binary_size(p, raw, &part)?,
             }
         }
-        // No body was read (cannot happen: needs_body covers these).
-        _ => MessageDataItem::Rfc822Size(meta.size.min(u64::from(u32::MAX)) as u32),
+        // Nothing was read for it (cannot happen: needs_body and needs_summary cover
+        // these).
+        _ => size,
     })
 }
 

@@ -5,9 +5,9 @@
 //! `/` as delimiter; a name that only exists as the parent of others (e.g. after its
 //! mailbox was deleted) is listed with `\Noselect` (RFC 3501 §6.3.8). The reference is
 //! prepended to the pattern; `*` matches any run of characters, `%` any run without the
-//! delimiter; INBOX matches case-insensitively (RFC 3501 §5.1).
+//! delimiter; INBOX matches case-insensitively (RFC 3501 §5.1). Names go out in the
+//! connection's encoding ([`Session::name_out`], modified UTF-7 or UTF-8).
 
-use super::wire::string;
 use super::{Session, Status, store_failed};
 use std::collections::BTreeMap;
 
@@ -20,6 +20,50 @@ struct Entry {
     special_use: Option<String>,
 }
 
+/// Every name to list: the mailboxes, and the parents that are only names (their
+/// mailbox does not exist).
+fn hierarchy(mailboxes: &[store::Mailbox]) -> BTreeMap<String, Entry> {
+    let mut names: BTreeMap<String, Entry> = BTreeMap::new();
+    for m in mailboxes {
+        names.insert(
+            m.name.clone(),
+            Entry {
+                selectable: true,
+                special_use: m.special_use.clone(),
+            },
+        );
+    }
+    for m in mailboxes {
+        for (i, c) in m.name.char_indices() {
+            if c == DELIMITER {
+                names.entry(m.name[..i].to_owned()).or_insert(Entry {
+                    selectable: false,
+                    special_use: None,
+                });
+            }
+        }
+    }
+    names
+}
+
+/// LIST's attributes for `name` (RFC 3501 §7.2.2, RFC 3348, RFC 6154).
+fn attributes(names: &BTreeMap<String, Entry>, name: &str, entry: &Entry) -> String {
+    let prefix = format!("{name}{DELIMITER}");
+    let mut attrs = Vec::new();
+    if !entry.selectable {
+        attrs.push("\\Noselect");
+    }
+    attrs.push(if names.keys().any(|n| n.starts_with(&prefix)) {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    });
+    if let Some(special) = &entry.special_use {
+        attrs.push(special);
+    }
+    attrs.join(" ")
+}
+
 impl Session<'_> {
     pub(super) async fn list(&mut self, reference: &str, pattern: &str, lsub: bool) -> Status {
         let verb = if lsub { "LSUB" } else { "LIST" };
@@ -29,7 +73,8 @@ impl Session<'_> {
                 Some(i) => &reference[..=i],
                 None => "",
             };
-            self.untagged(&format!("LIST (\\Noselect) \"/\" {}", string(root)));
+            let root = self.name_out(root);
+            self.untagged(&format!("LIST (\\Noselect) \"/\" {root}"));
             return Status::Ok("LIST completed".into());
         }
         let store = self.shared.store.clone();
@@ -38,31 +83,7 @@ impl Session<'_> {
             Ok(m) => m,
             Err(e) => return store_failed(verb, &e),
         };
-        let mut names: BTreeMap<String, Entry> = BTreeMap::new();
-        for m in &mailboxes {
-            names.insert(
-                m.name.clone(),
-                Entry {
-                    selectable: true,
-                    special_use: m.special_use.clone(),
-                },
-            );
-        }
-        // Parents that are only names (their mailbox does not exist).
-        for m in &mailboxes {
-            for (i, c) in m.name.char_indices() {
-                if c == DELIMITER {
-                    names.entry(m.name[..i].to_owned()).or_insert(Entry {
-                        selectable: false,
-                        special_use: None,
-                    });
-                }
-            }
-        }
-        let has_children = |name: &str| {
-            let prefix = format!("{name}{DELIMITER}");
-            names.keys().any(|n| n.starts_with(&prefix))
-        };
+        let names = hierarchy(&mailboxes);
         let full = format!("{reference}{pattern}");
         let mut lines = Vec::new();
         if lsub {
@@ -71,33 +92,41 @@ impl Session<'_> {
                 Err(e) => return store_failed(verb, &e),
             };
             for name in subscribed.iter().filter(|n| matches(n, &full)) {
-                let mut attrs = Vec::new();
-                if !names.get(name).is_some_and(|e| e.selectable) {
-                    attrs.push("\\Noselect".to_owned());
-                }
-                lines.push(format!("LSUB ({}) \"/\" {}", attrs.join(" "), string(name)));
+                let attrs = if names.get(name).is_some_and(|e| e.selectable) {
+                    ""
+                } else {
+                    "\\Noselect"
+                };
+                lines.push(format!("LSUB ({attrs}) \"/\" {}", self.name_out(name)));
             }
         } else {
             for (name, entry) in names.iter().filter(|(n, _)| matches(n, &full)) {
-                let mut attrs = Vec::new();
-                if !entry.selectable {
-                    attrs.push("\\Noselect".to_owned());
-                }
-                attrs.push(if has_children(name) {
-                    "\\HasChildren".to_owned()
-                } else {
-                    "\\HasNoChildren".to_owned()
-                });
-                if let Some(special) = &entry.special_use {
-                    attrs.push(special.clone());
-                }
-                lines.push(format!("LIST ({}) \"/\" {}", attrs.join(" "), string(name)));
+                let attrs = attributes(&names, name, entry);
+                lines.push(format!("LIST ({attrs}) \"/\" {}", self.name_out(name)));
             }
         }
         for line in lines {
             self.untagged(&line);
         }
         Status::Ok(format!("{verb} completed"))
+    }
+
+    /// The `LIST` response for one existing mailbox (no `* `), as IMAP4rev2's SELECT
+    /// and EXAMINE send it (RFC 9051 §6.3.2: with accurate attributes); `None` if the
+    /// store cannot say.
+    pub(super) async fn list_one(&mut self, name: &str) -> Option<String> {
+        let store = self.shared.store.clone();
+        let mailboxes = match store.mailbox_list(self.account_id()).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list mailboxes");
+                return None;
+            }
+        };
+        let names = hierarchy(&mailboxes);
+        let entry = names.get(name)?;
+        let attrs = attributes(&names, name, entry);
+        Some(format!("LIST ({attrs}) \"/\" {}", self.name_out(name)))
     }
 }
 

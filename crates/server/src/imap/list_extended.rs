@@ -9,11 +9,12 @@
 //! non-matching descendants meet the selection, with a `CHILDINFO` item). Return
 //! options: SUBSCRIBED (`\Subscribed`), CHILDREN and SPECIAL-USE (always returned, as by
 //! plain LIST) and STATUS, answered by a `* STATUS` after each selectable mailbox's
-//! `* LIST` (RFC 5819 §2). Unknown options are a `BAD` (RFC 5258 §3).
+//! `* LIST` (RFC 5819 §2). Unknown options are a `BAD` (RFC 5258 §3). The reference
+//! and patterns are decoded, and names encoded, per the connection's name encoding
+//! ([`Session::name_in`], [`Session::name_out`]).
 
 use super::extended::{Item, Line};
 use super::list::{DELIMITER, matches};
-use super::wire::string;
 use super::{Session, Status, store_failed};
 use imap_codec::imap_types::status::StatusDataItemName;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,8 +27,9 @@ struct Request {
     recursive: bool,
     return_subscribed: bool,
     status: Option<Vec<StatusDataItemName>>,
-    reference: String,
-    patterns: Vec<String>,
+    /// The reference and patterns as sent (decoded by [`Session::name_in`]).
+    reference: Vec<u8>,
+    patterns: Vec<Vec<u8>>,
 }
 
 /// Reads the command after `LIST`.
@@ -57,7 +59,7 @@ fn parse(line: &mut Line<'_>) -> Result<Request, String> {
             return Err("Expected reference".into());
         }
     }
-    req.reference = line.astring().ok_or("Invalid reference")?;
+    req.reference = line.astring_bytes().ok_or("Invalid reference")?;
     if !line.space() {
         return Err("Expected mailbox pattern".into());
     }
@@ -66,14 +68,15 @@ fn parse(line: &mut Line<'_>) -> Result<Request, String> {
             let Item::Word(pattern) = item else {
                 return Err("Invalid pattern".into());
             };
-            req.patterns.push(pattern);
+            // Lossless for UTF-8; invalid UTF-8 in a list only ever matches nothing.
+            req.patterns.push(pattern.into_bytes());
         }
         if req.patterns.is_empty() {
             return Err("No mailbox pattern".into());
         }
     } else {
         req.patterns
-            .push(line.astring().ok_or("Invalid mailbox pattern")?);
+            .push(line.astring_bytes().ok_or("Invalid mailbox pattern")?);
     }
     if line.at_end() {
         return Ok(req);
@@ -145,6 +148,17 @@ impl Session<'_> {
             Ok(req) => req,
             Err(why) => return Status::Bad(why),
         };
+        let reference = match self.name_in(&req.reference) {
+            Ok(name) => name,
+            Err(status) => return status,
+        };
+        let mut patterns = Vec::new();
+        for pattern in &req.patterns {
+            match self.name_in(pattern) {
+                Ok(pattern) => patterns.push(format!("{reference}{pattern}")),
+                Err(status) => return status,
+            }
+        }
         let store = self.shared.store.clone();
         let account = self.account_id();
         let mailboxes = match store.mailbox_list(account).await {
@@ -179,11 +193,6 @@ impl Session<'_> {
         } else {
             BTreeSet::new()
         };
-        let patterns: Vec<String> = req
-            .patterns
-            .iter()
-            .map(|p| format!("{}{p}", req.reference))
-            .collect();
         let matched = |name: &str| patterns.iter().any(|p| matches(name, p));
         // The names the selection options pick.
         let meets = |name: &str| {
@@ -235,7 +244,7 @@ impl Session<'_> {
             if (req.subscribed || req.return_subscribed) && subs.contains(name) {
                 attrs.push("\\Subscribed");
             }
-            let mut text = format!("LIST ({}) \"/\" {}", attrs.join(" "), string(name));
+            let mut text = format!("LIST ({}) \"/\" {}", attrs.join(" "), self.name_out(name));
             if childinfo {
                 text.push_str(&format!(" (\"CHILDINFO\" ({}))", childinfo_items.join(" ")));
             }
@@ -267,7 +276,7 @@ mod tests {
         ))
         .expect("parses");
         assert!(req.subscribed && req.recursive);
-        assert_eq!(req.patterns, vec!["INBOX".to_owned(), "Work/*".to_owned()]);
+        assert_eq!(req.patterns, vec![b"INBOX".to_vec(), b"Work/*".to_vec()]);
         assert_eq!(req.status.map(|s| s.len()), Some(2));
         assert!(parse(&mut Line::new(b" (RECURSIVEMATCH) \"\" *")).is_err());
         assert!(parse(&mut Line::new(b" \"\" * RETURN (FROB)")).is_err());

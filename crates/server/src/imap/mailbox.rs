@@ -4,7 +4,9 @@
 //! Where it sits: called by [`super::Session::command`] in the authenticated and
 //! selected states; LIST/LSUB are in [`super::list`]. Errors carry the RFC 5530 codes
 //! (`NONEXISTENT`, `ALREADYEXISTS`, `CANNOT`). CREATE and RENAME also create the
-//! missing superior names, which RFC 3501 §6.3.3/§6.3.5 say the server SHOULD.
+//! missing superior names, which RFC 3501 §6.3.3/§6.3.5 say the server SHOULD. Names
+//! arrive in UTF-8 (decoded by [`super::names`]); STATUS writes its name back in the
+//! connection's encoding.
 
 use super::list::DELIMITER;
 use super::{Session, Status, store_failed};
@@ -122,6 +124,17 @@ impl Session<'_> {
                     "DELETED {}",
                     messages.iter().filter(|m| has(m, "\\Deleted")).count()
                 ),
+                // RFC 9208 §4.2.4 (required with QUOTA=RES-STORAGE): what an EXPUNGE
+                // would free, in the STORAGE resource's 1024-octet units, rounded up
+                // like the usage GETQUOTA reports.
+                StatusDataItemName::DeletedStorage => {
+                    let octets: u64 = messages
+                        .iter()
+                        .filter(|m| has(m, "\\Deleted"))
+                        .map(|m| m.size)
+                        .sum();
+                    format!("DELETED-STORAGE {}", octets.div_ceil(1024))
+                }
                 // RFC 7162 §3.1.6 (CONDSTORE, see `condstore.rs`).
                 StatusDataItemName::HighestModSeq => {
                     format!("HIGHESTMODSEQ {}", mailbox.highest_modseq)
@@ -129,15 +142,11 @@ impl Session<'_> {
                 StatusDataItemName::Size => {
                     format!("SIZE {}", messages.iter().map(|m| m.size).sum::<u64>())
                 }
-                _ => continue,
             };
             parts.push(part);
         }
-        self.untagged(&format!(
-            "STATUS {} ({})",
-            super::wire::string(&mailbox.name),
-            parts.join(" ")
-        ));
+        let name = self.name_out(&mailbox.name);
+        self.untagged(&format!("STATUS {name} ({})", parts.join(" ")));
         Status::Ok("STATUS completed".into())
     }
 }
@@ -147,7 +156,18 @@ pub(crate) fn mailbox_error(what: &str, e: &StoreError) -> Status {
     match e {
         StoreError::NotFound(_) => Status::No("[NONEXISTENT] No such mailbox".into()),
         StoreError::Exists(_) => Status::No("[ALREADYEXISTS] Mailbox already exists".into()),
-        StoreError::Invalid(why) => Status::No(format!("[CANNOT] {what}: {why}")),
+        // Response text is US-ASCII (RFC 3501 §9 `TEXT-CHAR`); the store's reason may
+        // quote a UTF-8 name.
+        StoreError::Invalid(why) => Status::No(format!(
+            "[CANNOT] {what}: {}",
+            why.chars()
+                .map(|c| if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    c.escape_unicode().to_string()
+                })
+                .collect::<String>()
+        )),
         _ => store_failed(what, e),
     }
 }

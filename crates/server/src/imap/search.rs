@@ -1,27 +1,45 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4).
 //!
 //! Where it sits: called by [`super::Session::command`] in the selected state. Every
-//! message the client knows is tested against the criteria: flags, size and
-//! INTERNALDATE from the store's listing, the rest from the message bytes, read only
-//! when a criterion needs them. String matches are case-insensitive substring matches
-//! (RFC 3501 §6.4.4) over the unfolded header field (SUBJECT also over its RFC 2047
-//! decoded form), the body (BODY) or the whole message (TEXT). Dates compare by day,
-//! ignoring time and zone: INTERNALDATE in UTC, SENT* the Date header's own day.
+//! message the client knows is tested against the criteria: flags, size, INTERNALDATE
+//! and MODSEQ from the mailbox's snapshot in memory; the header keys (FROM, TO, CC,
+//! BCC, SUBJECT, SENT*, and HEADER for the fields a summary keeps) from the message's
+//! stored summary ([`imap::summary`], read a batch at a time by [`super::summaries`]);
+//! BODY, TEXT and HEADER of any other field from the message bytes, read only for the
+//! messages the rest of the criteria leave undecided. String matches are
+//! case-insensitive substring matches (RFC 3501 §6.4.4) over each occurrence of the
+//! unfolded header field (SUBJECT also over its RFC 2047 decoded form), the body (BODY)
+//! or the whole message (TEXT). Dates compare by day, ignoring time and zone:
+//! INTERNALDATE in UTC, SENT* the Date header's own day.
 //! `\Recent` is never set here, so RECENT and NEW match nothing and OLD everything.
 //! Charsets: UTF-8 and US-ASCII; others get `NO [BADCHARSET]`.
 
+use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, store_failed, wire};
+use imap::selected::snapshot::system as flag;
+use imap::selected::{Record, Snapshot};
+use imap::summary::{Summary, contains_ignore_case as contains, raw_header_contains};
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::search::SearchKey;
-use std::collections::HashMap;
-use store::{ImapMessage, MailboxId, Store};
+use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+use std::sync::Arc;
 
-/// A message under test, its bytes read on first need.
+/// A message under test.
 struct Candidate<'m> {
     seq: u32,
     uid: u32,
-    meta: &'m ImapMessage,
-    raw: Option<Vec<u8>>,
+    record: &'m Record,
+    /// Its summary, when the criteria have header keys (`None`: unreadable).
+    summary: Option<&'m Summary<'m>>,
+}
+
+/// What the criteria are tested against besides each candidate.
+struct Context<'c> {
+    latest: &'c Snapshot,
+    /// `*` for sequence-number keys: the number of messages the client knows.
+    last_seq: u32,
+    /// `*` for UID keys: the highest UID the client knows.
+    last_uid: u32,
 }
 
 impl Session<'_> {
@@ -66,126 +84,230 @@ impl Session<'_> {
                 ));
             }
         }
+        // Answer from the newest snapshot.
+        self.resync().await;
         let Some(open) = &self.selected else {
             return Err(Status::Bad("No mailbox selected".into()));
         };
-        let mailbox = open.mailbox.id;
-        let store = self.shared.store.clone();
-        let listing = match store.message_list_imap(mailbox).await {
-            Ok(l) => l,
-            Err(e) => return Err(store_failed("SEARCH", &e)),
-        };
-        let by_uid: HashMap<u32, &ImapMessage> = listing.iter().map(|m| (m.uid, m)).collect();
-        let known: Vec<(u32, u32)> = open.view.messages().collect();
-        let mut hits = Vec::new();
-        for (seq, id) in known {
-            let Some(meta) = by_uid.get(&id) else {
-                continue; // expunged: it matches nothing
-            };
-            let mut c = Candidate {
-                seq,
-                uid: id,
-                meta,
-                raw: None,
-            };
-            let mut ok = true;
-            for key in criteria {
-                match self.test(store.as_ref(), mailbox, &mut c, key).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        ok = false;
-                        break;
-                    }
-                    Err(status) => return Err(status),
-                }
-            }
-            if ok {
-                hits.push((seq, id));
+        // RFC 3501 §9: a sequence number beyond the mailbox is BAD, checked once.
+        for set in sequence_sets(criteria) {
+            if let Err(e) = open.view.resolve(&wire::sequence_set(set), false) {
+                return Err(Status::Bad(format!("Invalid sequence set: {e}")));
             }
         }
+        let mailbox = open.mailbox.id;
+        let latest: Arc<Snapshot> = Arc::clone(open.view.latest());
+        let known: Vec<(u32, u32)> = open.view.messages().collect();
+        let context = Context {
+            latest: &latest,
+            last_seq: open.view.exists(),
+            last_uid: known.last().map_or(0, |&(_, uid)| uid),
+        };
+        let wants_summary = criteria.iter().any(needs_summary);
+        let store = self.shared.store.clone();
+        let mut hits = Vec::new();
+        let mut repairs = Repairs::default();
+        let mut rest = latest.records();
+        for chunk in known.chunks(BATCH) {
+            let batch = if wants_summary {
+                let uids: Vec<u32> = chunk
+                    .iter()
+                    .map(|&(_, uid)| uid)
+                    .filter(|&uid| latest.get(uid).is_some())
+                    .collect();
+                match summaries::load(store.as_ref(), mailbox, &uids).await {
+                    Ok(batch) => Some(batch),
+                    Err(e) => return Err(store_failed("SEARCH", &e)),
+                }
+            } else {
+                None
+            };
+            for &(seq, uid) in chunk {
+                // The view and the snapshot both ascend by UID: one walk, no look-ups.
+                let skip = rest.partition_point(|r| r.uid < uid);
+                rest = &rest[skip..];
+                let Some(record) = rest.first().filter(|r| r.uid == uid) else {
+                    continue; // expunged: it matches nothing
+                };
+                let fresh;
+                let summary = match batch.as_ref().and_then(|b| b.entry(uid)) {
+                    Some(Ok(summary)) => Some(summary),
+                    Some(Err(e)) => {
+                        fresh = match repairs.fix(store.as_ref(), mailbox, uid, &e).await {
+                            Ok(fresh) => fresh,
+                            Err(e) => return Err(store_failed("SEARCH", &e)),
+                        };
+                        fresh.as_deref().and_then(|b| Summary::decode(b).ok())
+                    }
+                    None => None,
+                };
+                let c = Candidate {
+                    seq,
+                    uid,
+                    record,
+                    summary: summary.as_ref(),
+                };
+                let verdict = match all(&context, &c, criteria, None) {
+                    Some(verdict) => verdict,
+                    // Only the message bytes can tell.
+                    None => match store.message_read(mailbox, uid).await {
+                        Ok(raw) => all(&context, &c, criteria, Some(&raw)) == Some(true),
+                        Err(_) => false,
+                    },
+                };
+                if verdict {
+                    hits.push((seq, uid));
+                }
+            }
+        }
+        repairs.flush(store.as_ref(), mailbox).await;
         Ok(hits)
     }
+}
 
-    /// Whether the candidate matches one key. Boxed for recursion (NOT, OR, AND).
-    fn test<'s>(
-        &'s self,
-        store: &'s dyn Store,
-        mailbox: MailboxId,
-        c: &'s mut Candidate<'_>,
-        key: &'s SearchKey<'static>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, Status>> + Send + 's>> {
-        Box::pin(async move {
-            use SearchKey as K;
-            let has = |flag: &str| c.meta.flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
-            let day = |unix: i64| {
-                time::OffsetDateTime::from_unix_timestamp(unix)
-                    .map(|t| t.date())
-                    .unwrap_or(time::Date::MIN)
-            };
-            Ok(match key {
-                K::All | K::Old => true,
-                K::New | K::Recent => false,
-                K::Answered => has("\\Answered"),
-                K::Deleted => has("\\Deleted"),
-                K::Draft => has("\\Draft"),
-                K::Flagged => has("\\Flagged"),
-                K::Seen => has("\\Seen"),
-                K::Unanswered => !has("\\Answered"),
-                K::Undeleted => !has("\\Deleted"),
-                K::Undraft => !has("\\Draft"),
-                K::Unflagged => !has("\\Flagged"),
-                K::Unseen => !has("\\Seen"),
-                K::Keyword(k) => has(&wire::atom_text(k)),
-                K::Unkeyword(k) => !has(&wire::atom_text(k)),
-                K::Larger(n) => c.meta.size > u64::from(*n),
-                // RFC 7162 §3.1.5; per-flag entries use the message's own mod-sequence.
-                K::ModSequence { modseq, .. } => c.meta.modseq >= *modseq,
-                K::Smaller(n) => c.meta.size < u64::from(*n),
-                K::Before(d) => day(c.meta.received_at) < date(d),
-                K::On(d) => day(c.meta.received_at) == date(d),
-                K::Since(d) => day(c.meta.received_at) >= date(d),
-                K::SequenceSet(set) => {
-                    let Some(open) = &self.selected else {
-                        return Ok(false);
-                    };
-                    match open.view.resolve(&wire::sequence_set(set), false) {
-                        Ok(list) => list.iter().any(|&(s, _)| s == c.seq),
-                        Err(e) => return Err(Status::Bad(format!("Invalid sequence set: {e}"))),
-                    }
-                }
-                K::Uid(set) => {
-                    let Some(open) = &self.selected else {
-                        return Ok(false);
-                    };
-                    open.view
-                        .resolve(&wire::sequence_set(set), true)
-                        .is_ok_and(|list| list.iter().any(|&(_, u)| u == c.uid))
-                }
-                K::Not(inner) => !self.test(store, mailbox, c, inner).await?,
-                K::Or(a, b) => {
-                    self.test(store, mailbox, c, a).await?
-                        || self.test(store, mailbox, c, b).await?
-                }
-                K::And(keys) => {
-                    for k in keys.as_ref() {
-                        if !self.test(store, mailbox, c, k).await? {
-                            return Ok(false);
-                        }
-                    }
-                    true
-                }
-                other => {
-                    let raw = match &c.raw {
-                        Some(raw) => raw,
-                        None => match store.message_read(mailbox, c.uid).await {
-                            Ok(raw) => c.raw.insert(raw),
-                            Err(_) => return Ok(false),
-                        },
-                    };
-                    content_matches(raw, other)
-                }
-            })
+/// Whether the candidate matches every key (RFC 3501 §6.4.4: keys are ANDed); `None`
+/// when that depends on keys that need the message bytes and `raw` is not given.
+fn all(
+    cx: &Context<'_>,
+    c: &Candidate<'_>,
+    keys: &[SearchKey<'_>],
+    raw: Option<&[u8]>,
+) -> Option<bool> {
+    let mut verdict = Some(true);
+    for key in keys {
+        match test(cx, c, key, raw) {
+            Some(false) => return Some(false),
+            Some(true) => {}
+            None => verdict = None,
+        }
+    }
+    verdict
+}
+
+/// Whether the candidate matches one key: three-valued, `None` meaning "only the
+/// message bytes can tell" (and `raw` is not given). NOT, OR and AND combine so that a
+/// known answer is given whenever the known parts decide it.
+fn test(
+    cx: &Context<'_>,
+    c: &Candidate<'_>,
+    key: &SearchKey<'_>,
+    raw: Option<&[u8]>,
+) -> Option<bool> {
+    use SearchKey as K;
+    let has = |flag: &str| cx.latest.has_flag(c.record.flags, flag);
+    let system = |bit: u8| cx.latest.system_flags(c.record.flags) & bit != 0;
+    let day = |unix: i64| {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .map(|t| t.date())
+            .unwrap_or(time::Date::MIN)
+    };
+    let summary = |f: &dyn Fn(&Summary<'_>) -> bool| Some(c.summary.is_some_and(f));
+    let sent = || {
+        c.summary.and_then(Summary::sent_day).and_then(|(y, m, d)| {
+            time::Date::from_calendar_date(y, time::Month::try_from(m).ok()?, d).ok()
         })
+    };
+    Some(match key {
+        K::All | K::Old => true,
+        K::New | K::Recent => false,
+        K::Answered => system(flag::ANSWERED),
+        K::Deleted => system(flag::DELETED),
+        K::Draft => system(flag::DRAFT),
+        K::Flagged => system(flag::FLAGGED),
+        K::Seen => system(flag::SEEN),
+        K::Unanswered => !system(flag::ANSWERED),
+        K::Undeleted => !system(flag::DELETED),
+        K::Undraft => !system(flag::DRAFT),
+        K::Unflagged => !system(flag::FLAGGED),
+        K::Unseen => !system(flag::SEEN),
+        K::Keyword(k) => has(&wire::atom_text(k)),
+        K::Unkeyword(k) => !has(&wire::atom_text(k)),
+        K::Larger(n) => c.record.size > *n,
+        // RFC 7162 §3.1.5; per-flag entries use the message's own mod-sequence.
+        K::ModSequence { modseq, .. } => c.record.modseq >= *modseq,
+        K::Smaller(n) => c.record.size < *n,
+        K::Before(d) => day(c.record.received_at) < date(d),
+        K::On(d) => day(c.record.received_at) == date(d),
+        K::Since(d) => day(c.record.received_at) >= date(d),
+        K::SequenceSet(set) => in_set(set, c.seq, cx.last_seq),
+        K::Uid(set) => in_set(set, c.uid, cx.last_uid),
+        K::Not(inner) => !test(cx, c, inner, raw)?,
+        K::Or(a, b) => match (test(cx, c, a, raw), test(cx, c, b, raw)) {
+            (Some(true), _) | (_, Some(true)) => true,
+            (Some(false), Some(false)) => false,
+            _ => return None,
+        },
+        K::And(keys) => return all(cx, c, keys.as_ref(), raw),
+        K::From(s) => return summary(&|m| m.header_contains(b"From", s.as_ref()) == Some(true)),
+        K::To(s) => return summary(&|m| m.header_contains(b"To", s.as_ref()) == Some(true)),
+        K::Cc(s) => return summary(&|m| m.header_contains(b"Cc", s.as_ref()) == Some(true)),
+        K::Bcc(s) => return summary(&|m| m.header_contains(b"Bcc", s.as_ref()) == Some(true)),
+        K::Subject(s) => return summary(&|m| m.subject_contains(s.as_ref())),
+        K::SentBefore(d) => sent().is_some_and(|s| s < date(d)),
+        K::SentOn(d) => sent().is_some_and(|s| s == date(d)),
+        K::SentSince(d) => sent().is_some_and(|s| s >= date(d)),
+        K::Header(name, value) => {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            match c.summary.map(|m| m.header_contains(name, value)) {
+                Some(Some(known)) => known,
+                // A field the summary does not keep: the message bytes.
+                _ => raw_header_contains(raw?, name, value),
+            }
+        }
+        K::Body(s) => contains(split(raw?).1, s.as_ref()),
+        K::Text(s) => contains(raw?, s.as_ref()),
+    })
+}
+
+/// Whether `value` is in an imap-codec sequence set whose `*` is `star` (ranges in
+/// either order, RFC 3501 §9; `n:*` holds `star` even when `n` is above it, §6.4.8).
+fn in_set(set: &SequenceSet, value: u32, star: u32) -> bool {
+    let bound = |b: &SeqOrUid| match b {
+        SeqOrUid::Value(v) => v.get(),
+        SeqOrUid::Asterisk => star,
+    };
+    set.0.as_ref().iter().any(|s| {
+        let (a, b) = match s {
+            Sequence::Single(x) => (bound(x), bound(x)),
+            Sequence::Range(a, b) => (bound(a), bound(b)),
+        };
+        (a.min(b)..=a.max(b)).contains(&value)
+    })
+}
+
+/// The sequence-number sets among the criteria, at any depth.
+fn sequence_sets<'k>(keys: &'k [SearchKey<'_>]) -> Vec<&'k SequenceSet> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&SearchKey<'_>> = keys.iter().collect();
+    while let Some(key) = stack.pop() {
+        match key {
+            SearchKey::SequenceSet(set) => out.push(set),
+            SearchKey::Not(inner) => stack.push(inner),
+            SearchKey::Or(a, b) => stack.extend([a.as_ref(), b.as_ref()]),
+            SearchKey::And(list) => stack.extend(list.as_ref()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether a key (at any depth) reads a message's summary.
+fn needs_summary(key: &SearchKey<'_>) -> bool {
+    use SearchKey as K;
+    match key {
+        K::From(_)
+        | K::To(_)
+        | K::Cc(_)
+        | K::Bcc(_)
+        | K::Subject(_)
+        | K::Header(..)
+        | K::SentBefore(_)
+        | K::SentOn(_)
+        | K::SentSince(_) => true,
+        K::Not(inner) => needs_summary(inner),
+        K::Or(a, b) => needs_summary(a) || needs_summary(b),
+        K::And(list) => list.as_ref().iter().any(needs_summary),
+        _ => false,
     }
 }
 
@@ -199,55 +321,6 @@ fn date(d: &imap_codec::imap_types::datetime::NaiveDate) -> time::Date {
         .unwrap_or(time::Date::MIN)
 }
 
-/// The criteria that look at the message bytes.
-fn content_matches(raw: &[u8], key: &SearchKey<'_>) -> bool {
-    use SearchKey as K;
-    let (header, body) = split(raw);
-    let field = |name: &str, needle: &[u8]| {
-        header_values(header, name)
-            .iter()
-            .any(|v| contains(v, needle))
-    };
-    match key {
-        K::From(s) => field("From", s.as_ref()),
-        K::To(s) => field("To", s.as_ref()),
-        K::Cc(s) => field("Cc", s.as_ref()),
-        K::Bcc(s) => field("Bcc", s.as_ref()),
-        K::Subject(s) => {
-            field("Subject", s.as_ref())
-                || parse(raw)
-                    .subject()
-                    .is_some_and(|subj| contains(subj.as_bytes(), s.as_ref()))
-        }
-        K::Header(name, value) => {
-            let name = String::from_utf8_lossy(name.as_ref());
-            let values = header_values(header, &name);
-            // RFC 3501: an empty string matches every message that has the field.
-            !values.is_empty() && values.iter().any(|v| contains(v, value.as_ref()))
-        }
-        K::Body(s) => contains(body, s.as_ref()),
-        K::Text(s) => contains(raw, s.as_ref()),
-        K::SentBefore(d) => sent(raw).is_some_and(|s| s < date(d)),
-        K::SentOn(d) => sent(raw).is_some_and(|s| s == date(d)),
-        K::SentSince(d) => sent(raw).is_some_and(|s| s >= date(d)),
-        _ => false,
-    }
-}
-
-fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
-    mail_parser::MessageParser::default()
-        .parse_headers(raw)
-        .unwrap_or_default()
-}
-
-/// The Date header's calendar day, in the sender's own zone.
-fn sent(raw: &[u8]) -> Option<time::Date> {
-    let message = parse(raw);
-    let d = message.date()?;
-    let month = time::Month::try_from(d.month).ok()?;
-    time::Date::from_calendar_date(i32::from(d.year), month, d.day).ok()
-}
-
 /// Header and body: split at the first empty line.
 fn split(raw: &[u8]) -> (&[u8], &[u8]) {
     if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -259,67 +332,38 @@ fn split(raw: &[u8]) -> (&[u8], &[u8]) {
     (raw, &[])
 }
 
-/// Every value of header field `name` (case-insensitive), unfolded.
-fn header_values(header: &[u8], name: &str) -> Vec<Vec<u8>> {
-    let mut values: Vec<Vec<u8>> = Vec::new();
-    let mut current: Option<Vec<u8>> = None;
-    for line in header.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            if let Some(v) = current.as_mut() {
-                v.extend_from_slice(line);
-            }
-            continue;
-        }
-        values.extend(current.take());
-        if let Some(colon) = line.iter().position(|&b| b == b':')
-            && line[..colon]
-                .trim_ascii()
-                .eq_ignore_ascii_case(name.as_bytes())
-        {
-            current = Some(line[colon + 1..].trim_ascii().to_vec());
-        }
-    }
-    values.extend(current);
-    values
-}
-
-/// Case-insensitive (ASCII) substring test; the empty needle is always found.
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || haystack
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imap_codec::imap_types::core::AString;
 
-    #[test]
-    fn headers_unfold_and_match_case_insensitively() {
-        let raw =
-            b"From: Alice <alice@example.org>\r\nSubject: Hello\r\n  World\r\n\r\nBody text\r\n";
-        let (header, body) = split(raw);
-        assert_eq!(
-            header_values(header, "subject"),
-            vec![b"Hello  World".to_vec()]
-        );
-        assert!(contains(body, b"BODY"));
-        assert!(!contains(body, b"absent"));
-        let from = AStringLike("ALICE@");
-        assert!(content_matches(raw, &SearchKey::From(from.into())));
-        assert!(!content_matches(
-            raw,
-            &SearchKey::To(AStringLike("alice").into())
-        ));
+    fn key(text: &'static str) -> SearchKey<'static> {
+        SearchKey::Subject(AString::try_from(text).expect("astring"))
     }
 
-    struct AStringLike(&'static str);
+    #[test]
+    fn sets_hold_their_ranges_in_either_order() {
+        let set = SequenceSet::try_from("5:3,9,12:*").expect("set");
+        let hits: Vec<u32> = (1..=20).filter(|&v| in_set(&set, v, 14)).collect();
+        assert_eq!(hits, [3, 4, 5, 9, 12, 13, 14]);
+        // RFC 3501 §6.4.8: 559:* holds the last UID even below 559.
+        let high = SequenceSet::try_from("559:*").expect("set");
+        assert!(in_set(&high, 50, 50) && !in_set(&high, 49, 50));
+    }
 
-    impl From<AStringLike> for imap_codec::imap_types::core::AString<'static> {
-        fn from(s: AStringLike) -> Self {
-            imap_codec::imap_types::core::AString::try_from(s.0).expect("astring")
-        }
+    #[test]
+    fn header_keys_make_a_search_read_summaries_at_any_depth() {
+        assert!(needs_summary(&key("x")));
+        assert!(needs_summary(&SearchKey::Not(Box::new(key("x")))));
+        assert!(needs_summary(&SearchKey::Or(
+            Box::new(SearchKey::Seen),
+            Box::new(key("x"))
+        )));
+        assert!(!needs_summary(&SearchKey::Seen));
+        assert!(!needs_summary(&SearchKey::Body(
+            AString::try_from("x").expect("astring")
+        )));
+        let (head, body) = split(b"A: b\r\n\r\nbody\r\n");
+        assert_eq!((head, body), (&b"A: b\r\n"[..], &b"body\r\n"[..]));
     }
 }

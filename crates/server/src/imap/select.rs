@@ -2,26 +2,18 @@
 //! the untagged updates a selected session is owed (RFC 3501 §7.3–7.4).
 //!
 //! Where it sits: [`Session::send_updates`] runs before every tagged reply and during
-//! IDLE: it re-reads the selected mailbox from the store, gives the snapshot to
+//! IDLE: it brings the mailbox's shared snapshot up to date with what changed in the
+//! store since ([`super::snapshots`]: a delta, not a re-read), gives it to
 //! [`imap::selected::Selected`], and writes the EXPUNGE/EXISTS/FETCH responses that
 //! come out (EXPUNGE only when `allow_expunge`, RFC 3501 §7.4.1).
 
 use super::wire::flag_list;
 use super::{Open, Session, Status, store_failed};
-use imap::selected::{MessageState, Selected, Update};
-use store::ImapMessage;
+use imap::selected::snapshot::system;
+use imap::selected::{Selected, Update};
 
 /// The system flags (RFC 3501 §2.3.2), as FLAGS and PERMANENTFLAGS list them.
 const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
-
-/// A store message as the selected-mailbox state wants it.
-pub(crate) fn state(m: &ImapMessage) -> MessageState {
-    MessageState {
-        uid: m.uid,
-        flags: m.flags.clone(),
-        modseq: m.modseq,
-    }
-}
 
 impl Session<'_> {
     pub(super) async fn select(&mut self, name: &str, read_only: bool) -> Status {
@@ -37,24 +29,25 @@ impl Session<'_> {
             Ok(None) => return Status::No("[NONEXISTENT] No such mailbox".into()),
             Err(e) => return store_failed(verb, &e),
         };
-        let messages = match store.message_list_imap(mailbox.id).await {
-            Ok(m) => m,
+        // The mailbox's shared snapshot, brought up to date (read in full only when no
+        // other session has it open).
+        let state = self.shared.snapshots.open(mailbox.id);
+        let (snapshot, mailbox) = match state.refresh(store.as_ref()).await {
+            Ok(fresh) => fresh,
+            Err(store::StoreError::NotFound(_)) => {
+                return Status::No("[NONEXISTENT] No such mailbox".into());
+            }
             Err(e) => return store_failed(verb, &e),
         };
         let mut flags: Vec<String> = SYSTEM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
-        for m in &messages {
-            for f in &m.flags {
-                if !f.starts_with('\\') && !flags.contains(f) {
-                    flags.push(f.clone());
-                }
-            }
-        }
+        flags.extend(snapshot.keywords().into_iter().map(str::to_owned));
+        let records = snapshot.records();
         self.untagged(&format!("FLAGS {}", flag_list(&flags)));
-        self.untagged(&format!("{} EXISTS", messages.len()));
+        self.untagged(&format!("{} EXISTS", records.len()));
         self.untagged("0 RECENT");
-        if let Some(i) = messages
+        if let Some(i) = records
             .iter()
-            .position(|m| !m.flags.iter().any(|f| f == "\\Seen"))
+            .position(|m| snapshot.system_flags(m.flags) & system::SEEN == 0)
         {
             self.untagged(&format!("OK [UNSEEN {}] First unseen message", i + 1));
         }
@@ -74,13 +67,12 @@ impl Session<'_> {
             "OK [UIDNEXT {}] Predicted next UID",
             mailbox.uid_next
         ));
-        let view = Selected::new(
-            mailbox.uid_validity,
-            messages.iter().map(state).collect(),
-            read_only,
-            mailbox.highest_modseq,
-        );
-        self.selected = Some(Open { mailbox, view });
+        let view = Selected::new(mailbox.uid_validity, snapshot, read_only);
+        self.selected = Some(Open {
+            mailbox,
+            view,
+            state,
+        });
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Status::Ok(format!("[{mode}] {verb} completed"))
     }
@@ -110,7 +102,7 @@ impl Session<'_> {
         )
     }
 
-    /// Re-reads the selected mailbox and writes the updates the client is owed.
+    /// Brings the selected mailbox up to date and writes the updates the client is owed.
     pub async fn send_updates(&mut self, allow_expunge: bool) {
         self.resync().await;
         let Some(open) = &mut self.selected else {
@@ -144,23 +136,19 @@ impl Session<'_> {
         }
     }
 
-    /// Gives the selected-mailbox state the store's current snapshot (no output).
+    /// Gives the selected-mailbox state the newest snapshot (no output): the store's
+    /// changes since the shared snapshot, applied once for all of the mailbox's
+    /// sessions.
     pub async fn resync(&mut self) {
         let Some(open) = &self.selected else { return };
         let store = self.shared.store.clone();
-        let (id, account) = (open.mailbox.id, self.account_id());
+        let state = std::sync::Arc::clone(&open.state);
         // By id, not name: a RENAME keeps the mailbox (RFC 3501 §6.3.5).
-        let (mailbox, messages) = match (
-            store.mailbox_list(account).await,
-            store.message_list_imap(id).await,
-        ) {
-            (Ok(all), Ok(list)) => match all.into_iter().find(|m| m.id == id) {
-                Some(m) => (m, list),
-                // Deleted under us: nothing left to report on.
-                None => return,
-            },
-            (_, Err(store::StoreError::NotFound(_))) => return,
-            (Err(e), _) | (_, Err(e)) => {
+        let (snapshot, mailbox) = match state.refresh(store.as_ref()).await {
+            Ok(fresh) => fresh,
+            // Deleted under us: nothing left to report on.
+            Err(store::StoreError::NotFound(_)) => return,
+            Err(e) => {
                 tracing::error!(error = %e, "cannot refresh the selected mailbox");
                 return;
             }
@@ -168,8 +156,7 @@ impl Session<'_> {
         let Some(open) = &mut self.selected else {
             return;
         };
-        open.view
-            .sync(messages.iter().map(state).collect(), mailbox.highest_modseq);
+        open.view.sync(snapshot);
         open.mailbox = mailbox;
     }
 }

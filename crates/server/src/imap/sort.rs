@@ -2,19 +2,24 @@
 //! (SORT=DISPLAY, RFC 5957).
 //!
 //! Where it sits: called by [`super::Session::command`] in the selected state with the
-//! command as imap-codec parsed it; the keys select messages as SEARCH does ([`super::search`]), then the matches are
-//! ordered by the criteria, ties by sequence number (RFC 5256 §3). Strings compare
+//! command as imap-codec parsed it; the keys select messages as SEARCH does
+//! ([`super::search`]), then the matches are ordered by the criteria, ties by sequence
+//! number (RFC 5256 §3). ARRIVAL and SIZE come from the mailbox's snapshot, the other
+//! keys from each message's stored summary ([`imap::summary`]). Strings compare
 //! with `i;ascii-casemap` (ASCII letters folded), display names with a Unicode case
 //! fold. Addresses are the first address of the field (`addr-mailbox`, the local part,
 //! for CC/FROM/TO); SUBJECT is the base subject of [`base_subject`]; DATE is the Date
 //! header in UTC, or the INTERNALDATE when it has none (RFC 5256 §3).
 
+use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, store_failed};
+use imap::summary::{AddressField, Summary};
+use imap::thread::base_subject;
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::extensions::sort::{SortCriterion, SortKey};
 use imap_codec::imap_types::search::SearchKey;
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,30 +76,25 @@ struct Values {
 }
 
 impl Values {
-    /// Fills the header-derived values from the message.
-    fn read_headers(&mut self, raw: &[u8]) {
-        let message = mail_parser::MessageParser::default()
-            .parse_headers(raw)
-            .unwrap_or_default();
-        self.date = message
-            .date()
-            .map_or(self.arrival, mail_parser::DateTime::to_timestamp);
-        self.subject = base_subject(message.subject().unwrap_or(""));
-        let first = |a: Option<&mail_parser::Address<'_>>| {
-            let addr = a.and_then(mail_parser::Address::first);
-            let spec = addr.and_then(|a| a.address()).unwrap_or("").to_owned();
+    /// Fills the header-derived values from the message's summary.
+    fn read_summary(&mut self, summary: &Summary<'_>) {
+        self.date = summary.sent_timestamp().unwrap_or(self.arrival);
+        self.subject = base_subject(summary.subject_text().as_deref().unwrap_or(""));
+        let first = |field: AddressField| {
+            let (name, spec) = summary.first_address(field).unwrap_or((None, None));
+            let spec = spec.map(|s| s.into_owned()).unwrap_or_default();
             let local = spec.rsplit_once('@').map_or(spec.as_str(), |(l, _)| l);
             let local = local.to_ascii_uppercase();
             // RFC 5957 §3: the display name, or the address when there is none.
-            let display = match addr.and_then(|a| a.name()).map(str::trim) {
+            let display = match name.as_deref().map(str::trim) {
                 Some(name) if !name.is_empty() => name.to_owned(),
                 _ => spec.clone(),
             };
             (local, display.to_uppercase())
         };
-        (self.from, self.display_from) = first(message.from());
-        (self.to, self.display_to) = first(message.to());
-        (self.cc, _) = first(message.cc());
+        (self.from, self.display_from) = first(AddressField::From);
+        (self.to, self.display_to) = first(AddressField::To);
+        (self.cc, _) = first(AddressField::Cc);
     }
 
     fn compare(&self, other: &Self, key: Key) -> Ordering {
@@ -144,31 +144,51 @@ impl Session<'_> {
             return Status::Bad("No mailbox selected".into());
         };
         let mailbox = open.mailbox.id;
+        // search_hits brought the snapshot up to date.
+        let latest = Arc::clone(open.view.latest());
         let store = self.shared.store.clone();
-        let listing = match store.message_list_imap(mailbox).await {
-            Ok(l) => l,
-            Err(e) => return store_failed("SORT", &e),
-        };
-        let meta: HashMap<u32, &store::ImapMessage> = listing.iter().map(|m| (m.uid, m)).collect();
         let needs_headers = criteria
             .iter()
             .any(|(k, _)| !matches!(k, Key::Arrival | Key::Size));
         let mut values = Vec::with_capacity(hits.len());
-        for (seq, id) in hits {
-            let Some(m) = meta.get(&id) else { continue };
-            let mut v = Values {
-                seq,
-                uid: id,
-                arrival: m.received_at,
-                size: m.size,
-                date: m.received_at,
-                ..Values::default()
+        let mut repairs = Repairs::default();
+        for chunk in hits.chunks(BATCH) {
+            let batch = if needs_headers {
+                let uids: Vec<u32> = chunk.iter().map(|&(_, uid)| uid).collect();
+                match summaries::load(store.as_ref(), mailbox, &uids).await {
+                    Ok(batch) => Some(batch),
+                    Err(e) => return store_failed("SORT", &e),
+                }
+            } else {
+                None
             };
-            if needs_headers && let Ok(raw) = store.message_read(mailbox, id).await {
-                v.read_headers(&raw);
+            for &(seq, id) in chunk {
+                let Some(m) = latest.get(id) else { continue };
+                let mut v = Values {
+                    seq,
+                    uid: id,
+                    arrival: m.received_at,
+                    size: u64::from(m.size),
+                    date: m.received_at,
+                    ..Values::default()
+                };
+                match batch.as_ref().and_then(|b| b.entry(id)) {
+                    Some(Ok(summary)) => v.read_summary(&summary),
+                    Some(Err(e)) => match repairs.fix(store.as_ref(), mailbox, id, &e).await {
+                        Ok(Some(fresh)) => {
+                            if let Ok(summary) = Summary::decode(&fresh) {
+                                v.read_summary(&summary);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => return store_failed("SORT", &e),
+                    },
+                    None => {}
+                }
+                values.push(v);
             }
-            values.push(v);
         }
+        repairs.flush(store.as_ref(), mailbox).await;
         order(&mut values, &criteria);
         let mut text = "SORT".to_owned();
         for v in &values {
@@ -179,93 +199,9 @@ impl Session<'_> {
     }
 }
 
-/// The base subject (RFC 5256 §2.1), upper-cased for `i;ascii-casemap` comparison.
-/// `subject` is already RFC 2047-decoded (step 1's first half).
-pub(crate) fn base_subject(subject: &str) -> String {
-    // Step 1: runs of whitespace become one space.
-    let mut s = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    loop {
-        // Step 2: trailing "(fwd)" and whitespace.
-        loop {
-            let t = s.trim_end();
-            if t.len() >= 5 && t[t.len() - 5..].eq_ignore_ascii_case("(fwd)") {
-                s = t[..t.len() - 5].to_owned();
-            } else {
-                s = t.to_owned();
-                break;
-            }
-        }
-        // Steps 3-5: leading subj-leaders, then a leading subj-blob if text remains.
-        loop {
-            let t = s.trim_start();
-            if let Some(rest) = strip_refwd(t) {
-                s = rest.to_owned();
-                continue;
-            }
-            if let Some(rest) = strip_blob(t)
-                && !rest.trim().is_empty()
-            {
-                s = rest.to_owned();
-                continue;
-            }
-            s = t.to_owned();
-            break;
-        }
-        // Step 6: "[fwd:" ... "]" is unwrapped, and the whole thing repeats.
-        if s.len() >= 6 && s[..5].eq_ignore_ascii_case("[fwd:") && s.ends_with(']') {
-            s = s[5..s.len() - 1].to_owned();
-            continue;
-        }
-        return s.to_ascii_uppercase();
-    }
-}
-
-/// `subj-blob = "[" *BLOBCHAR "]" *WSP`: the text after it.
-fn strip_blob(s: &str) -> Option<&str> {
-    let rest = s.strip_prefix('[')?;
-    let end = rest.find([']', '['])?;
-    rest[end..]
-        .strip_prefix(']')
-        .map(|r| r.trim_start_matches([' ', '\t']))
-}
-
-/// `*subj-blob subj-refwd`, with `subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob]
-/// ":"`: the text after it.
-fn strip_refwd(s: &str) -> Option<&str> {
-    let mut t = s;
-    while let Some(rest) = strip_blob(t) {
-        t = rest;
-    }
-    let lower = t.get(..3).unwrap_or(t).to_ascii_lowercase();
-    let word = if lower.starts_with("fwd") {
-        3
-    } else if lower.starts_with("fw") || lower.starts_with("re") {
-        2
-    } else {
-        return None;
-    };
-    let mut t = t[word..].trim_start_matches([' ', '\t']);
-    if let Some(rest) = strip_blob(t) {
-        t = rest;
-    }
-    t.strip_prefix(':')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base_subjects() {
-        assert_eq!(base_subject("Hello"), "HELLO");
-        assert_eq!(base_subject("Re: hello"), "HELLO");
-        assert_eq!(base_subject("RE: Fwd: [list] Re: hello (fwd)"), "HELLO");
-        assert_eq!(base_subject("[list]  Re[2]: hello\tworld"), "HELLO WORLD");
-        assert_eq!(base_subject("[Fwd: Re: hello]"), "HELLO");
-        assert_eq!(base_subject("[only blob]"), "[ONLY BLOB]");
-        assert_eq!(base_subject("Reply"), "REPLY");
-        assert_eq!(base_subject(""), "");
-    }
 
     #[test]
     fn ties_go_by_sequence_number() {

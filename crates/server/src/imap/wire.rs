@@ -11,7 +11,8 @@ use imap_codec::imap_types::flag::Flag;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
-/// The mailbox name as text; INBOX in any case is `INBOX` (RFC 3501 §5.1).
+/// The mailbox name as text; INBOX in any case is `INBOX` (RFC 3501 §5.1). Names in
+/// dispatched commands are already UTF-8 (decoded by `names.rs`), so this is lossless.
 pub fn mailbox_name(mailbox: &Mailbox<'_>) -> String {
     match mailbox {
         Mailbox::Inbox => "INBOX".to_owned(),
@@ -56,19 +57,25 @@ pub fn string(text: &str) -> String {
         .bytes()
         .all(|b| (0x01..=0x7f).contains(&b) && b != b'\r' && b != b'\n');
     if quotable {
-        let mut s = String::with_capacity(text.len() + 2);
-        s.push('"');
-        for c in text.chars() {
-            if c == '"' || c == '\\' {
-                s.push('\\');
-            }
-            s.push(c);
-        }
-        s.push('"');
-        s
+        quoted(text)
     } else {
         format!("{{{}}}\r\n{text}", text.len())
     }
+}
+
+/// `text` as a quoted string, `"` and `\` escaped; the caller checked it has no
+/// CR, LF or NUL (RFC 3501 §4.3 `quoted`; RFC 6855 §3 allows UTF-8 in it).
+pub fn quoted(text: &str) -> String {
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    s
 }
 
 /// A parenthesised flag list: `(\Seen $Label)`.

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use super::{Folder, Message, State, now_unix};
 use crate::mailbox_names::{self, DEFAULT_SPECIAL, INBOX};
 use crate::{
-    AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxId, Result, StoreError,
+    AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges, MailboxId, Result,
+    StoreError,
 };
 
 /// The public view of a stored message.
@@ -79,6 +80,7 @@ impl Folder {
         body: &[u8],
         flags: Vec<String>,
         received_at: i64,
+        summary: Option<&[u8]>,
     ) -> Result<u32> {
         self.add(Message {
             prefix: Vec::new(),
@@ -88,7 +90,52 @@ impl Folder {
             recipient: None,
             flags,
             modseq: 0,
+            summary: summary.map(|s| Arc::new(s.to_vec())),
         })
+    }
+
+    /// What changed after `since` (see [`crate::Store::message_changes_since`]);
+    /// `mailbox` is this folder's public record.
+    pub(super) fn changes_since(&self, mailbox: Mailbox, since: u64) -> MailboxChanges {
+        if since == 0 || since > self.highest_modseq {
+            return MailboxChanges {
+                mailbox,
+                full: true,
+                changed: self.list_imap(),
+                expunged: Vec::new(),
+            };
+        }
+        MailboxChanges {
+            mailbox,
+            full: false,
+            changed: self
+                .messages
+                .iter()
+                .filter(|(_, m)| m.modseq > since)
+                .map(|(uid, m)| view(*uid, m))
+                .collect(),
+            expunged: self.expunged_since(since),
+        }
+    }
+
+    /// The stored summaries of `uids`, by ascending UID (unknown UIDs skipped).
+    pub(super) fn summaries(&self, uids: &[u32]) -> Vec<(u32, Option<Vec<u8>>)> {
+        sorted(uids)
+            .into_iter()
+            .filter_map(|uid| {
+                let m = self.messages.get(&uid)?;
+                Some((uid, m.summary.as_ref().map(|s| s.to_vec())))
+            })
+            .collect()
+    }
+
+    /// Stores summaries (unknown UIDs skipped; no mod-sequence moves).
+    pub(super) fn set_summaries(&mut self, items: &[(u32, Vec<u8>)]) {
+        for (uid, summary) in items {
+            if let Some(m) = self.messages.get_mut(uid) {
+                m.summary = Some(Arc::new(summary.clone()));
+            }
+        }
     }
 
     /// EXPUNGE (or UID EXPUNGE with `only`): removes the messages flagged `\Deleted`.

@@ -184,7 +184,7 @@ pub(super) fn list(c: &Connection, account: AccountId) -> Result<Vec<Mailbox>> {
 }
 
 /// One mailbox by row id, `None` when there is none.
-fn by_id(c: &Connection, id: i64) -> Result<Option<Mailbox>> {
+pub(super) fn by_id(c: &Connection, id: i64) -> Result<Option<Mailbox>> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes m WHERE m.id = ?1");
     let row = c.prepare_cached(&sql)?.query_row([id], raw).optional()?;
     row.map(mailbox_from).transpose()

@@ -29,16 +29,43 @@ pub(super) fn deliver(
     prefix: &[u8],
     now_unix: i64,
 ) -> Result<Option<u32>> {
+    deliver_into(c, id, recipient, account, prefix, now_unix, false)
+}
+
+/// [`deliver`], into the account's Junk mailbox when `junk`: the one with special use
+/// `\Junk` (RFC 6154), else INBOX (DMARC quarantine, RFC 7489 §6.6.4).
+pub(super) fn deliver_into(
+    c: &Connection,
+    id: QueueId,
+    recipient: usize,
+    account: AccountId,
+    prefix: &[u8],
+    now_unix: i64,
+    junk: bool,
+) -> Result<Option<u32>> {
     let Some((blob, body_size)) = blob_of(c, id)? else {
         return Err(StoreError::NotFound(format!("queue entry {id}")));
     };
     if recipient_status(c, id, recipient)? != "pending" {
         return Ok(None);
     }
-    let inbox: Option<i64> = c
-        .prepare_cached("SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2")?
-        .query_row(params![account.0, INBOX], |r| r.get(0))
-        .optional()?;
+    let junk_box: Option<i64> = if junk {
+        c.prepare_cached(
+            "SELECT id FROM mailboxes WHERE account_id = ?1 AND special_use = '\\Junk'
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![account.0], |r| r.get(0))
+        .optional()?
+    } else {
+        None
+    };
+    let inbox: Option<i64> = match junk_box {
+        Some(mailbox) => Some(mailbox),
+        None => c
+            .prepare_cached("SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2")?
+            .query_row(params![account.0, INBOX], |r| r.get(0))
+            .optional()?,
+    };
     let Some(mailbox) = inbox else {
         return Err(StoreError::NotFound(format!(
             "INBOX of account {}",

@@ -25,11 +25,13 @@
 
 mod accounts;
 mod aliases;
+mod app_passwords;
 mod blobs;
 mod imap;
 mod mailboxes;
 mod messages;
 mod queue;
+mod quota;
 mod schema;
 mod writer;
 
@@ -46,8 +48,9 @@ use message::{Address, Domain, Envelope, QueueId};
 use rusqlite::Connection;
 
 use crate::{
-    Account, AccountId, Filing, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxId,
-    MessageMeta, QueuedMessage, RecipientOutcome, Result, Store, StoreError,
+    Account, AccountId, Filing, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges,
+    MailboxId, MessageMeta, QueuedMessage, Quota, QuotaUsage, RecipientOutcome, Result, Store,
+    StoreError,
 };
 use blobs::Blobs;
 use writer::{WriteError, Writer};
@@ -119,6 +122,49 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// [`Store::enqueue_and_file`] and [`Store::enqueue_and_file_junk`]: the filings go
+    /// to each account's Junk mailbox when `junk`.
+    async fn enqueue_filed(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+        junk: bool,
+    ) -> Result<Vec<usize>> {
+        if envelope.recipients.is_empty() {
+            return Err(StoreError::Invalid(
+                "a message needs at least one recipient".into(),
+            ));
+        }
+        let (envelope, now) = (envelope.clone(), now_unix());
+        let filings = filings.to_vec();
+        // One job, so one savepoint: the entry and its filings commit together.
+        self.with_new_blob(body, move |c, blob, size| {
+            queue::insert(c, id, &envelope, blob, size, now)?;
+            let mut filed = Vec::with_capacity(filings.len());
+            for f in &filings {
+                // Over quota: left pending for the queue, which retries it.
+                match quota::admit_delivery(c, id, f.recipient, f.account, f.prefix.len()) {
+                    Ok(()) => {}
+                    Err(StoreError::OverQuota(why)) => {
+                        tracing::info!(queue_id = %id, recipient = f.recipient, %why, "not filed");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                let uid =
+                    messages::deliver_into(c, id, f.recipient, f.account, &f.prefix, now, junk)?;
+                if let (Some(_), Some(summary)) = (uid, &f.summary) {
+                    imap::summary_of_filing(c, id, f.recipient, summary)?;
+                }
+                filed.push(f.recipient);
+            }
+            Ok(filed)
+        })
+        .await
+    }
+
     /// Opens the store in `data_dir`, creating the directory, `postie.db` and `blobs/`
     /// as needed and migrating the schema. Deletes orphan body files older than
     /// [`ORPHAN_GRACE`]. Blocking: call it at start-up, or from `spawn_blocking`.
@@ -345,6 +391,19 @@ impl Store for SqliteStore {
         self.read(move |c| accounts::account_get(c, &address)).await
     }
 
+    async fn quota_set(&self, address: &Address, limits: Quota) -> Result<()> {
+        let address = address.clone();
+        self.write(move |c| quota::set(c, &address, limits)).await
+    }
+
+    async fn quota_get(&self, account: AccountId) -> Result<Quota> {
+        self.read(move |c| quota::get(c, account)).await
+    }
+
+    async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
+        self.read(move |c| quota::usage(c, account)).await
+    }
+
     async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()> {
         let (alias, target) = (alias.clone(), target.clone());
         self.write(move |c| aliases::alias_add(c, &alias, &target))
@@ -363,6 +422,45 @@ impl Store for SqliteStore {
     async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>> {
         let address = address.clone();
         self.read(move |c| aliases::resolve(c, &address)).await
+    }
+
+    async fn app_password_add(
+        &self,
+        account: AccountId,
+        name: &str,
+        id: &str,
+        hash: &str,
+        created_at: i64,
+    ) -> Result<()> {
+        let (name, id, hash) = (name.to_owned(), id.to_owned(), hash.to_owned());
+        self.write(move |c| app_passwords::add(c, account, &name, &id, &hash, created_at))
+            .await
+    }
+
+    async fn app_password_list(&self, account: AccountId) -> Result<Vec<crate::AppPassword>> {
+        self.read(move |c| app_passwords::list(c, account)).await
+    }
+
+    async fn app_password_get(
+        &self,
+        account: AccountId,
+        id: &str,
+    ) -> Result<Option<crate::AppPassword>> {
+        let id = id.to_owned();
+        self.read(move |c| app_passwords::get(c, account, &id))
+            .await
+    }
+
+    async fn app_password_revoke(&self, account: AccountId, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| app_passwords::revoke(c, account, &name))
+            .await
+    }
+
+    async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |c| app_passwords::used(c, account, &id, when))
+            .await
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
@@ -460,6 +558,34 @@ impl Store for SqliteStore {
         self.read(move |c| imap::list(c, mailbox)).await
     }
 
+    async fn message_changes_since(
+        &self,
+        mailbox: MailboxId,
+        since: u64,
+    ) -> Result<MailboxChanges> {
+        self.read(move |c| imap::changes_since(c, mailbox, since))
+            .await
+    }
+
+    async fn message_summaries(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Option<Vec<u8>>)>> {
+        let uids = uids.to_vec();
+        self.read(move |c| imap::summaries(c, mailbox, &uids)).await
+    }
+
+    async fn message_summaries_set(
+        &self,
+        mailbox: MailboxId,
+        summaries: &[(u32, Vec<u8>)],
+    ) -> Result<()> {
+        let summaries = summaries.to_vec();
+        self.write(move |c| imap::summaries_set(c, mailbox, &summaries))
+            .await
+    }
+
     async fn message_flags_set(
         &self,
         mailbox: MailboxId,
@@ -473,17 +599,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn message_append(
+    async fn message_append_with(
         &self,
         mailbox: MailboxId,
         body: &[u8],
         flags: &[String],
         received_at: i64,
+        summary: Option<&[u8]>,
     ) -> Result<u32> {
         let flags = crate::flags::normalize(flags)?;
         let arrival = crate::arrival_id();
+        let summary = summary.map(<[u8]>::to_vec);
         self.with_new_blob(body, move |c, blob, size| {
-            imap::append(c, mailbox, blob, size, &flags, received_at, arrival)
+            quota::admit_append(c, mailbox, size)?;
+            let appended = imap::Appended {
+                flags: &flags,
+                received_at,
+                arrival,
+                summary: summary.as_deref(),
+            };
+            imap::append(c, mailbox, blob, size, &appended)
         })
         .await
     }
@@ -496,7 +631,11 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(u32, u32)>> {
         let uids = uids.to_vec();
         let (pairs, _) = self
-            .write(move |c| imap::copy(c, from, &uids, to, false))
+            .write(move |c| {
+                let copied = imap::copy(c, from, &uids, to, false)?;
+                quota::check_copied(c, to, copied.0.len())?;
+                Ok(copied)
+            })
             .await?;
         Ok(pairs)
     }
@@ -530,7 +669,8 @@ impl Store for SqliteStore {
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
-        self.enqueue_and_file(id, envelope, body, &[]).await
+        self.enqueue_and_file(id, envelope, body, &[]).await?;
+        Ok(())
     }
 
     async fn enqueue_and_file(
@@ -539,23 +679,18 @@ impl Store for SqliteStore {
         envelope: &Envelope,
         body: &[u8],
         filings: &[Filing],
-    ) -> Result<()> {
-        if envelope.recipients.is_empty() {
-            return Err(StoreError::Invalid(
-                "a message needs at least one recipient".into(),
-            ));
-        }
-        let (envelope, now) = (envelope.clone(), now_unix());
-        let filings = filings.to_vec();
-        // One job, so one savepoint: the entry and its filings commit together.
-        self.with_new_blob(body, move |c, blob, size| {
-            queue::insert(c, id, &envelope, blob, size, now)?;
-            for f in &filings {
-                messages::deliver(c, id, f.recipient, f.account, &f.prefix, now)?;
-            }
-            Ok(())
-        })
-        .await
+    ) -> Result<Vec<usize>> {
+        self.enqueue_filed(id, envelope, body, filings, false).await
+    }
+
+    async fn enqueue_and_file_junk(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+    ) -> Result<Vec<usize>> {
+        self.enqueue_filed(id, envelope, body, filings, true).await
     }
 
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
@@ -614,8 +749,11 @@ impl Store for SqliteStore {
         prefix: &[u8],
     ) -> Result<Option<u32>> {
         let (prefix, now) = (prefix.to_vec(), now_unix());
-        self.write(move |c| messages::deliver(c, id, recipient, account, &prefix, now))
-            .await
+        self.write(move |c| {
+            quota::admit_delivery(c, id, recipient, account, prefix.len())?;
+            messages::deliver(c, id, recipient, account, &prefix, now)
+        })
+        .await
     }
 
     async fn queue_mark(

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+pub(crate) const SCHEMA_VERSION: i64 = 7;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -241,6 +241,30 @@ ALTER TABLE accounts ADD COLUMN quota_messages INTEGER;
 ALTER TABLE messages ADD COLUMN summary BLOB;
 ";
 
+/// Version 6: IMAP sessions keep each mailbox's list in memory and move it forward
+/// with what changed after the mod-sequence they last saw (RFC 7162 §3.1 gives every
+/// change a new one); `messages_modseq` finds those messages without reading the
+/// mailbox (`expunged_modseq` already does it for the expunged UIDs).
+const MIGRATION_6: &str = r"
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+";
+
+/// Version 7: app passwords (`postie user app-password`, used by
+/// `super::app_passwords`): the id is the public part of the password, the hash
+/// covers its secret part. Written out here, not shared with that module, so a
+/// migration never changes once released.
+const MIGRATION_7: &str = r"
+CREATE TABLE app_passwords (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    id         TEXT NOT NULL UNIQUE,
+    hash       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER,
+    PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     MIGRATION_1,
@@ -248,6 +272,8 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_5,
+    MIGRATION_6,
+    MIGRATION_7,
 ];
 
 /// Applies the settings every connection shares.

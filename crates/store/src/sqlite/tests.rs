@@ -576,6 +576,7 @@ async fn enqueue_and_file_is_all_or_nothing() {
         recipient: 0,
         account: crate::AccountId(alice.0 + 1000),
         prefix: b"Delivered-To: x\r\n".to_vec(),
+        summary: None,
     };
     let id = QueueId::from_u64(77);
     let result = s

@@ -62,6 +62,7 @@ pub(crate) async fn imap_delivery_takes_modseq<S: Store>(s: &S) {
         recipient: 0,
         account: alice,
         prefix: Vec::new(),
+        summary: None,
     };
     s.enqueue_and_file(id, &envelope(&["alice@example.org"]), BODY, &[filing])
         .await
