@@ -16,6 +16,8 @@
 //! `wire` (bytes, deadlines, TLS upgrade), `session` (greeting, EHLO, STARTTLS, AUTH),
 //! [`extensions`] (what EHLO advertised), [`transaction`] (checks and MAIL/RCPT lines),
 //! `send` (the transaction on the wire) and [`outcome`] (what comes back).
+//! [`transcript`] is an optional hook that sees the whole dialogue (`postie send
+//! --debug`).
 
 mod auth;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod reply;
 mod send;
 mod session;
 pub mod transaction;
+pub mod transcript;
 mod wire;
 
 use std::fmt;
@@ -37,6 +40,7 @@ pub use extensions::Extensions;
 pub use outcome::{ClientError, RecipientResult};
 pub use reply::ServerReply;
 pub use transaction::Transaction;
+pub use transcript::{Direction, Transcript};
 
 use wire::Wire;
 

@@ -13,6 +13,11 @@ pub enum TlsMode {
     Opportunistic,
     /// STARTTLS must be offered and succeed, or the connection fails.
     Required,
+    /// STARTTLS when the server offers it, and then it must succeed (no clear-text
+    /// retry after a failed handshake or a refused STARTTLS); clear text only when it is
+    /// not offered. For a submission client (`postie send`), where a certificate that
+    /// does not verify must stop the session rather than downgrade it.
+    WhenOffered,
     /// TLS from the first byte, "submissions" style (RFC 8314 §3.3).
     Implicit,
     /// Never use TLS.

@@ -14,6 +14,7 @@ use super::auth;
 use super::config::{ClientConfig, TlsMode};
 use super::extensions::Extensions;
 use super::outcome::ClientError;
+use super::transcript::Transcript;
 use super::wire::{Wire, WireError};
 
 /// Why a step of the session failed.
@@ -49,19 +50,40 @@ impl Connection {
         server_name: &str,
         config: &ClientConfig,
     ) -> Result<Connection, ClientError> {
-        match establish(addr, server_name, config, true).await {
-            Ok(connection) => Ok(connection),
-            Err(Failure::Handshake(e)) if config.tls == TlsMode::Opportunistic => {
-                // RFC 7435 §4: opportunistic security falls back to clear text rather
-                // than not communicating at all.
-                warn!(peer = %addr, error = %e, "TLS failed; reconnecting without TLS");
-                match establish(addr, server_name, config, false).await {
-                    Ok(connection) => Ok(connection),
-                    Err(Failure::Handshake(e) | Failure::Other(e)) => Err(e),
-                }
+        connect_with(addr, server_name, config, None).await
+    }
+
+    /// Like [`Connection::connect`], and every line of the dialogue (both directions,
+    /// AUTH masked, message data included) also goes to `transcript`.
+    pub async fn connect_traced(
+        addr: SocketAddr,
+        server_name: &str,
+        config: &ClientConfig,
+        transcript: Transcript,
+    ) -> Result<Connection, ClientError> {
+        connect_with(addr, server_name, config, Some(transcript)).await
+    }
+}
+
+/// [`Connection::connect`] with an optional transcript hook.
+async fn connect_with(
+    addr: SocketAddr,
+    server_name: &str,
+    config: &ClientConfig,
+    transcript: Option<Transcript>,
+) -> Result<Connection, ClientError> {
+    match establish(addr, server_name, config, true, transcript.clone()).await {
+        Ok(connection) => Ok(connection),
+        Err(Failure::Handshake(e)) if config.tls == TlsMode::Opportunistic => {
+            // RFC 7435 §4: opportunistic security falls back to clear text rather
+            // than not communicating at all.
+            warn!(peer = %addr, error = %e, "TLS failed; reconnecting without TLS");
+            match establish(addr, server_name, config, false, transcript).await {
+                Ok(connection) => Ok(connection),
+                Err(Failure::Handshake(e) | Failure::Other(e)) => Err(e),
             }
-            Err(Failure::Handshake(e) | Failure::Other(e)) => Err(e),
         }
+        Err(Failure::Handshake(e) | Failure::Other(e)) => Err(e),
     }
 }
 
@@ -71,11 +93,15 @@ async fn establish(
     server_name: &str,
     config: &ClientConfig,
     try_starttls: bool,
+    transcript: Option<Transcript>,
 ) -> Result<Connection, Failure> {
     let t = &config.timeouts;
     let mut wire = Wire::connect(addr, t.connect)
         .await
         .map_err(|e| Failure::Other(e.into()))?;
+    if let Some(transcript) = transcript {
+        wire.set_transcript(transcript);
+    }
     if config.tls == TlsMode::Implicit {
         // RFC 8314 §3.3: the handshake comes before the greeting.
         let name = tls_name(server_name, addr);
@@ -207,6 +233,7 @@ fn wants_starttls(
 ) -> Result<bool, ClientError> {
     match mode {
         TlsMode::Opportunistic => Ok(try_starttls && ext.starttls),
+        TlsMode::WhenOffered => Ok(ext.starttls),
         TlsMode::Required if ext.starttls => Ok(true),
         TlsMode::Required => Err(ClientError::temporary(format!(
             "4.7.4 TLS is required, but was not offered by {peer}"
@@ -216,8 +243,8 @@ fn wants_starttls(
 }
 
 /// Sends STARTTLS (RFC 3207 §4); true when the server is ready for the handshake.
-/// A refusal is an error only when TLS is required; otherwise the session goes on in
-/// clear text (RFC 7435).
+/// A refusal is an error when TLS is required, or offered and so expected
+/// ([`TlsMode::WhenOffered`]); otherwise the session goes on in clear text (RFC 7435).
 async fn starttls_command(wire: &mut Wire, config: &ClientConfig) -> Result<bool, StepError> {
     let peer = wire.peer();
     let limit = config.timeouts.ehlo;
@@ -230,7 +257,7 @@ async fn starttls_command(wire: &mut Wire, config: &ClientConfig) -> Result<bool
     if reply.code == 220 {
         return Ok(true);
     }
-    if config.tls == TlsMode::Required || reply.is_closing() {
+    if matches!(config.tls, TlsMode::Required | TlsMode::WhenOffered) || reply.is_closing() {
         let mut e = ClientError::refused(format!("4.7.5 STARTTLS refused by {peer}"), reply);
         e.permanent = false;
         return Err(StepError::Refused(e));

@@ -20,6 +20,7 @@ use tokio_rustls::client::TlsStream;
 use tracing::debug;
 
 use super::reply::{RawReply, parse_line};
+use super::transcript::{Direction, Transcript};
 
 /// Longest reply line we accept. RFC 5321 §4.5.3.1.5 allows 512 octets; real servers
 /// go beyond that, so be generous but bounded.
@@ -111,6 +112,8 @@ pub(crate) struct Wire {
     io: Transport,
     buf: Vec<u8>,
     peer: SocketAddr,
+    /// Sees every line in both directions (`postie send --debug`); usually `None`.
+    transcript: Option<Transcript>,
 }
 
 impl Wire {
@@ -133,6 +136,7 @@ impl Wire {
                     io: Transport::Plain(stream),
                     buf: Vec::new(),
                     peer,
+                    transcript: None,
                 })
             }
         }
@@ -140,6 +144,19 @@ impl Wire {
 
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Installs the transcript hook and tells it about the connection.
+    pub fn set_transcript(&mut self, transcript: Transcript) {
+        transcript(Direction::Note, &format!("connected to {}", self.peer));
+        self.transcript = Some(transcript);
+    }
+
+    /// Passes one line to the transcript hook, if there is one.
+    fn trace(&self, direction: Direction, line: &str) {
+        if let Some(hook) = &self.transcript {
+            hook(direction, line);
+        }
     }
 
     pub fn is_tls(&self) -> bool {
@@ -157,6 +174,7 @@ impl Wire {
         limit: Duration,
     ) -> Result<Wire, WireError> {
         let peer = self.peer;
+        let transcript = self.transcript;
         let Transport::Plain(stream) = self.io else {
             return Err(tls_failure(format!("TLS is already active with {peer}")));
         };
@@ -179,10 +197,25 @@ impl Wire {
                     cipher = ?session.negotiated_cipher_suite().map(|s| s.suite()),
                     "TLS established"
                 );
+                if let Some(hook) = &transcript {
+                    let version = session.protocol_version().map(|v| format!("{v:?}"));
+                    let cipher = session
+                        .negotiated_cipher_suite()
+                        .map(|s| format!("{:?}", s.suite()));
+                    hook(
+                        Direction::Note,
+                        &format!(
+                            "TLS established: {}, {}",
+                            version.as_deref().unwrap_or("unknown version"),
+                            cipher.as_deref().unwrap_or("unknown cipher")
+                        ),
+                    );
+                }
                 Ok(Wire {
                     io: Transport::Tls(Box::new(tls)),
                     buf: Vec::new(),
                     peer,
+                    transcript,
                 })
             }
         }
@@ -197,6 +230,7 @@ impl Wire {
         loop {
             let line = self.read_line(deadline, what).await?;
             debug!(peer = %self.peer, "S: {line}");
+            self.trace(Direction::ServerToClient, &line);
             let Some(parsed) = parse_line(&line) else {
                 return Err(self.protocol(format!("malformed {what}: {line:?}")));
             };
@@ -272,6 +306,7 @@ impl Wire {
         let mut out = Vec::new();
         for line in lines {
             debug!(peer = %self.peer, "C: {line}");
+            self.trace(Direction::ClientToServer, line);
             out.extend_from_slice(line.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
@@ -287,6 +322,7 @@ impl Wire {
         what: &str,
     ) -> Result<(), WireError> {
         debug!(peer = %self.peer, "C: {shown}");
+        self.trace(Direction::ClientToServer, shown);
         let mut out = line.as_bytes().to_vec();
         out.extend_from_slice(b"\r\n");
         self.write_block(&out, limit, what).await
@@ -300,6 +336,14 @@ impl Wire {
         what: &str,
     ) -> Result<(), WireError> {
         debug!(peer = %self.peer, "C: <{} octets of {what}>", data.len());
+        if self.transcript.is_some() {
+            // The data as it goes on the wire (dot-stuffed for DATA), line by line.
+            let text = String::from_utf8_lossy(data);
+            let text = text.strip_suffix("\r\n").unwrap_or(&text);
+            for line in text.split('\n') {
+                self.trace(Direction::ClientToServer, line.trim_end_matches('\r'));
+            }
+        }
         for block in data.chunks(WRITE_BLOCK) {
             self.write_block(block, limit, what).await?;
         }
