@@ -35,7 +35,9 @@ def test_curl_plain_upload(server, tmp_path):
 
 def test_curl_starttls_auth_on_submission(server, tmp_path):
     path = tmp_path / "msg.eml"
-    msg = MESSAGE.replace(b"To: <alice@example.org>", b"To: <bob@example.org>")
+    # Alice may send only as herself (the sender check), in the header too.
+    msg = MESSAGE.replace(b"To: <alice@example.org>", b"To: <bob@example.org>").replace(
+        b"From: <sender@example.net>", b"From: <alice@example.org>")
     path.write_bytes(msg)
     rc, out = curl(server, "submission", "--ssl-reqd", "-k",
                    "--user", "alice@example.org:alice-secret",
@@ -50,7 +52,8 @@ def test_curl_starttls_auth_on_submission(server, tmp_path):
 
 def test_curl_implicit_tls_on_submissions(server, tmp_path):
     path = tmp_path / "msg.eml"
-    path.write_bytes(MESSAGE.replace(b"alice@example.org>", b"bob@example.org>"))
+    path.write_bytes(MESSAGE.replace(b"alice@example.org>", b"bob@example.org>").replace(
+        b"From: <sender@example.net>", b"From: <alice@example.org>"))
     rc, out = curl(server, "submissions", "-k", "--user", "alice@example.org:alice-secret",
                    "--mail-from", ALICE, "--mail-rcpt", "bob@example.org",
                    "--upload-file", str(path))

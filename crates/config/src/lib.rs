@@ -142,9 +142,36 @@ pub struct Auth {
     /// The window, in seconds, in which failed logins from one IP address are
     /// counted. Default 900 (15 minutes); at least 1.
     pub failure_window_secs: u64,
-    /// How long, in seconds, a locked-out IP address is refused logins. Default
-    /// 900 (15 minutes); at least 1.
+    /// How long, in seconds, a locked-out IP address (or account) is refused logins.
+    /// Default 900 (15 minutes); at least 1.
     pub lockout_secs: u64,
+    /// Failed logins against one account, from any address, within
+    /// `failure_window_secs` before the account is locked for `lockout_secs` for every
+    /// address from which it has not logged in successfully lately. Default 20; at
+    /// least 1.
+    pub max_failures_per_account: u32,
+    /// The wait, in milliseconds, before checking a login after one recent failure
+    /// (from that address, or against that account from elsewhere); it doubles with
+    /// each further failure, up to `max_failure_delay_ms`. Default 1000; 0 for none.
+    pub failure_delay_ms: u64,
+    /// The longest such wait, in milliseconds. Default 15000; at least
+    /// `failure_delay_ms`.
+    pub max_failure_delay_ms: u64,
+    /// Where the account password may be used. Default [`AccountPassword::Any`].
+    pub account_password: AccountPassword,
+}
+
+/// Where an account's own password works: [`Auth::account_password`]. TOML: `"any"`
+/// or `"web-only"`. App passwords (`postie user app-password`) work for SMTP, POP3 and
+/// IMAP either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountPassword {
+    /// Everywhere: SMTP AUTH, POP3, IMAP (and the web page). The default.
+    #[default]
+    Any,
+    /// Only on the web page: mail clients must use an app password.
+    WebOnly,
 }
 
 /// Limits and policies of the SMTP server (ports 25, 587 and 465).
@@ -183,6 +210,67 @@ pub struct Smtp {
     /// no postmaster account or alias of its own. Default: not set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postmaster: Option<String>,
+    /// Messages an authenticated user may send per hour (counted at MAIL); more get
+    /// `451 4.7.1`. Default 200; 0 for no limit.
+    pub max_messages_per_hour_per_user: u64,
+    /// Recipients an authenticated user may send to per hour (counted at RCPT); more
+    /// get `451 4.7.1`. Default 1000; 0 for no limit.
+    pub max_recipients_per_hour_per_user: u64,
+    /// Messages per hour from one IP address without authentication (mail from other
+    /// servers); more get `451 4.7.1`. Default 2000; 0 for no limit.
+    pub max_messages_per_hour_per_ip: u64,
+    /// Recipients per hour from one IP address without authentication; more get
+    /// `451 4.7.1`. Default 10000; 0 for no limit.
+    pub max_recipients_per_hour_per_ip: u64,
+    /// An authenticated user may only send as one of their own addresses (the account's
+    /// or an alias pointing to it), in MAIL FROM and in the `From:` header; otherwise
+    /// `550 5.7.1`. Default true.
+    pub sender_check: bool,
+    /// DNS blocklists (RFC 5782) asked about unauthenticated clients of the `smtp`
+    /// listener, such as `"zen.spamhaus.org"`. Default empty (none).
+    pub dnsbl_zones: Vec<String>,
+    /// When a client on a blocklist is refused. Default [`DnsblRejectAt::Rcpt`].
+    pub dnsbl_reject_at: DnsblRejectAt,
+    /// Check SPF (RFC 7208) for the HELO and MAIL FROM identities of mail arriving
+    /// unauthenticated on the `smtp` listener; the result goes into the
+    /// `Authentication-Results` header (RFC 8601). Default true.
+    pub spf: bool,
+    /// Verify DKIM signatures (RFC 6376, RFC 8463) of that mail. Default true.
+    pub dkim_verify: bool,
+    /// DMARC (RFC 7489) for that mail. Default [`DmarcPolicy::Enforce`].
+    pub dmarc: DmarcPolicy,
+}
+
+/// What DMARC does with unauthenticated mail on the `smtp` listener:
+/// [`Smtp::dmarc`]. TOML: `"enforce"`, `"report-only"` or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DmarcPolicy {
+    /// Evaluate and follow the sender domain's policy when the message fails:
+    /// `p=reject` gets `550 5.7.1` at the end of DATA, `p=quarantine` is filed into the
+    /// recipients' Junk mailboxes. The default.
+    #[default]
+    Enforce,
+    /// Evaluate and record the result in `Authentication-Results`; never refuse or
+    /// quarantine.
+    ReportOnly,
+    /// Do not evaluate DMARC.
+    Off,
+}
+
+/// When a client listed on a DNS blocklist is refused: [`Smtp::dnsbl_reject_at`].
+/// TOML: `"connect"` or `"rcpt"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsblRejectAt {
+    /// `554 5.7.1` instead of the greeting; every command but QUIT then gets 503
+    /// (RFC 5321 §3.1).
+    Connect,
+    /// `554 5.7.1` to each RCPT, except to postmaster (RFC 5321 §4.5.1), so the client
+    /// can still reach us about the listing; authenticated clients are not refused.
+    /// The default.
+    #[default]
+    Rcpt,
 }
 
 /// Whether a login (SMTP AUTH, POP3 USER/PASS and AUTH, IMAP) is allowed before
@@ -353,19 +441,34 @@ impl Default for Smtp {
             vrfy: VrfyPolicy::default(),
             expn: ExpnPolicy::default(),
             postmaster: None,
+            max_messages_per_hour_per_user: 200,
+            max_recipients_per_hour_per_user: 1000,
+            max_messages_per_hour_per_ip: 2000,
+            max_recipients_per_hour_per_ip: 10_000,
+            sender_check: true,
+            dnsbl_zones: Vec::new(),
+            dnsbl_reject_at: DnsblRejectAt::default(),
+            spf: true,
+            dkim_verify: true,
+            dmarc: DmarcPolicy::default(),
         }
     }
 }
 
 impl Default for Auth {
     /// Plaintext logins from loopback only; 10 failures in 15 minutes lock an
-    /// address out for 15 minutes.
+    /// address out for 15 minutes, 20 lock an account for unfamiliar addresses; waits
+    /// of 1 s doubling up to 15 s before checks after failures.
     fn default() -> Self {
         Self {
             allow_plaintext: PlaintextAuth::default(),
             max_failures_per_ip: 10,
             failure_window_secs: 900,
             lockout_secs: 900,
+            max_failures_per_account: 20,
+            failure_delay_ms: 1000,
+            max_failure_delay_ms: 15_000,
+            account_password: AccountPassword::Any,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::{
-    Auth, Config, ConfigError, ExpnPolicy, Listen, Log, PlaintextAuth, Pop3, Position, Relay,
-    SmarthostTls, Smtp, Tls, VrfyPolicy, load, parse,
+    AccountPassword, Auth, Config, ConfigError, DmarcPolicy, DnsblRejectAt, ExpnPolicy, Listen,
+    Log, PlaintextAuth, Pop3, Position, Relay, SmarthostTls, Smtp, Tls, VrfyPolicy, load, parse,
 };
 
 /// The reference, included so that it cannot drift from the code.
@@ -31,6 +31,10 @@ const ALL_KEYS: &[&str] = &[
     "auth.max_failures_per_ip",
     "auth.failure_window_secs",
     "auth.lockout_secs",
+    "auth.max_failures_per_account",
+    "auth.failure_delay_ms",
+    "auth.max_failure_delay_ms",
+    "auth.account_password",
     "smtp.max_message_size",
     "smtp.max_recipients",
     "smtp.max_connections",
@@ -42,6 +46,16 @@ const ALL_KEYS: &[&str] = &[
     "smtp.vrfy",
     "smtp.expn",
     "smtp.postmaster",
+    "smtp.max_messages_per_hour_per_user",
+    "smtp.max_recipients_per_hour_per_user",
+    "smtp.max_messages_per_hour_per_ip",
+    "smtp.max_recipients_per_hour_per_ip",
+    "smtp.sender_check",
+    "smtp.dnsbl_zones",
+    "smtp.dnsbl_reject_at",
+    "smtp.spf",
+    "smtp.dkim_verify",
+    "smtp.dmarc",
     "pop3.idle_timeout_secs",
     "pop3.max_connections",
     "pop3.max_connections_per_ip",
@@ -157,6 +171,10 @@ fn defaults_without_a_file() {
             max_failures_per_ip: 10,
             failure_window_secs: 900,
             lockout_secs: 900,
+            max_failures_per_account: 20,
+            failure_delay_ms: 1000,
+            max_failure_delay_ms: 15_000,
+            account_password: AccountPassword::Any,
         }
     );
     assert_eq!(
@@ -173,6 +191,16 @@ fn defaults_without_a_file() {
             vrfy: VrfyPolicy::Ambiguous,
             expn: ExpnPolicy::Disabled,
             postmaster: None,
+            max_messages_per_hour_per_user: 200,
+            max_recipients_per_hour_per_user: 1000,
+            max_messages_per_hour_per_ip: 2000,
+            max_recipients_per_hour_per_ip: 10_000,
+            sender_check: true,
+            dnsbl_zones: vec![],
+            dnsbl_reject_at: DnsblRejectAt::Rcpt,
+            spf: true,
+            dkim_verify: true,
+            dmarc: DmarcPolicy::Enforce,
         }
     );
     assert_eq!(
@@ -227,6 +255,10 @@ allow_plaintext = "never"
 max_failures_per_ip = 5
 failure_window_secs = 3600
 lockout_secs = 7200
+max_failures_per_account = 50
+failure_delay_ms = 500
+max_failure_delay_ms = 8000
+account_password = "web-only"
 
 [smtp]
 max_message_size = 52428800
@@ -239,6 +271,16 @@ max_auth_failures = 5
 max_errors = 20
 vrfy = "disabled"
 expn = "252"
+max_messages_per_hour_per_user = 50
+max_recipients_per_hour_per_user = 500
+max_messages_per_hour_per_ip = 0
+max_recipients_per_hour_per_ip = 0
+sender_check = false
+dnsbl_zones = ["zen.example", "bl.example."]
+dnsbl_reject_at = "connect"
+spf = false
+dkim_verify = false
+dmarc = "report-only"
 
 [pop3]
 idle_timeout_secs = 1200
@@ -273,6 +315,10 @@ level = "warn,server=debug"
             max_failures_per_ip: 5,
             failure_window_secs: 3600,
             lockout_secs: 7200,
+            max_failures_per_account: 50,
+            failure_delay_ms: 500,
+            max_failure_delay_ms: 8000,
+            account_password: AccountPassword::WebOnly,
         },
         smtp: Smtp {
             max_message_size: 52_428_800,
@@ -286,6 +332,16 @@ level = "warn,server=debug"
             vrfy: VrfyPolicy::Disabled,
             expn: ExpnPolicy::Ambiguous,
             postmaster: None,
+            max_messages_per_hour_per_user: 50,
+            max_recipients_per_hour_per_user: 500,
+            max_messages_per_hour_per_ip: 0,
+            max_recipients_per_hour_per_ip: 0,
+            sender_check: false,
+            dnsbl_zones: vec!["zen.example".into(), "bl.example.".into()],
+            dnsbl_reject_at: DnsblRejectAt::Connect,
+            spf: false,
+            dkim_verify: false,
+            dmarc: DmarcPolicy::ReportOnly,
         },
         pop3: Pop3 {
             idle_timeout_secs: 1200,
@@ -561,6 +617,41 @@ fn each_invalid_value_names_the_file_and_the_key() {
             "[auth]\nlockout_secs = -900",
             "auth.lockout_secs",
             "expected a non-negative integer",
+        ),
+        (
+            "[auth]\nmax_failures_per_account = 0",
+            "auth.max_failures_per_account",
+            "must be at least 1",
+        ),
+        (
+            "[auth]\nfailure_delay_ms = 2000\nmax_failure_delay_ms = 1000",
+            "auth.max_failure_delay_ms",
+            "must be at least 2000",
+        ),
+        (
+            "[auth]\naccount_password = \"web\"",
+            "auth.account_password",
+            "unknown variant `web`, expected `any` or `web-only`",
+        ),
+        (
+            "[smtp]\ndnsbl_zones = [\"zen example\"]",
+            "smtp.dnsbl_zones",
+            "\"zen example\" is not a DNS zone name",
+        ),
+        (
+            "[smtp]\ndnsbl_zones = [\"\"]",
+            "smtp.dnsbl_zones",
+            "is not a DNS zone name",
+        ),
+        (
+            "[smtp]\ndnsbl_reject_at = \"data\"",
+            "smtp.dnsbl_reject_at",
+            "unknown variant `data`, expected `connect` or `rcpt`",
+        ),
+        (
+            "[smtp]\ndmarc = \"strict\"",
+            "smtp.dmarc",
+            "unknown variant `strict`, expected one of `enforce`, `report-only`, `off`",
         ),
         ("auth = \"never\"", "auth", "expected a table"),
         // pop3

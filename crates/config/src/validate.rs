@@ -90,7 +90,17 @@ impl Config {
             1,
         )?;
         at_least("auth.failure_window_secs", a.failure_window_secs, 1)?;
-        at_least("auth.lockout_secs", a.lockout_secs, 1)
+        at_least("auth.lockout_secs", a.lockout_secs, 1)?;
+        at_least(
+            "auth.max_failures_per_account",
+            u64::from(a.max_failures_per_account),
+            1,
+        )?;
+        at_least(
+            "auth.max_failure_delay_ms",
+            a.max_failure_delay_ms,
+            a.failure_delay_ms,
+        )
     }
 
     fn check_smtp(&self) -> Result<(), ConfigError> {
@@ -115,6 +125,9 @@ impl Config {
                 "smtp.postmaster",
                 format!("{postmaster:?} is not a mail address: {e}"),
             ));
+        }
+        for zone in &s.dnsbl_zones {
+            check_dns_zone(zone).map_err(|m| ConfigError::invalid("smtp.dnsbl_zones", m))?;
         }
         Ok(())
     }
@@ -195,6 +208,21 @@ impl Config {
         }
         at_least("queue.max_age_secs", q.max_age_secs, 1)
     }
+}
+
+/// A DNS zone name for a blocklist: dot-separated labels of letters, digits, `-` and
+/// `_`, each 1-63 octets, at most 253 in all (RFC 1035 §2.3.4); a trailing dot is allowed.
+fn check_dns_zone(zone: &str) -> Result<(), String> {
+    let name = zone.strip_suffix('.').unwrap_or(zone);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        return Err(format!("{zone:?} is not a DNS zone name"));
+    }
+    Ok(())
 }
 
 fn at_least(key: &str, value: u64, min: u64) -> Result<(), ConfigError> {

@@ -1,13 +1,36 @@
 //! The message pipeline: what happens to a message between the end of DATA and the
 //! queue.
 //!
-//! Where it sits: the SMTP driver calls [`prepare`] with the raw body the session
-//! accepted and facts about the session; the result is what gets enqueued. Today the
-//! stages are the modifiers every server needs: the `Received:` trace header
-//! (RFC 5321 §4.4) and, on submission, the `Date:` and `Message-ID:` a client left out
-//! (RFC 6409 §8.2, §8.3). Checks (SPF, DKIM, DMARC) and signing join here later.
+//! Where it sits: the SMTP driver calls [`process`] with the raw body the session
+//! accepted and facts about the session; the result says what to enqueue, or that the
+//! message is refused. The stages, in order:
 //!
-//! Invariant: the client's bytes are never rewritten, only prefixed.
+//! 1. **strip** ([`mailauth::strip::strip_ours`]): `Authentication-Results` fields that
+//!    claim our host name are removed (RFC 8601 §5);
+//! 2. **checks** ([`MailAuth::verify`], only for [`Trust::Inbound`]): SPF, DKIM and
+//!    DMARC; a DMARC `p=reject` failure ends here ([`Disposition::Reject`]);
+//! 3. **modifiers** ([`prepare`]): the `Received:` trace header (RFC 5321 §4.4) and, on
+//!    submission, the `Date:` and `Message-ID:` a client left out (RFC 6409 §8.2, §8.3);
+//!    then our `Authentication-Results:` on top;
+//! 4. **signing** ([`MailAuth::sign`], only for [`Trust::Submitted`]): DKIM signatures
+//!    over the finished header, put in front of it.
+//!
+//! Entry points for other submitters: a local submitter (`postie sendmail` / `postie
+//! send` without `--server`) either calls [`process`] with [`Trust::Submitted`] and a
+//! [`MailAuth::signing_only`] (the same `Received`/`Date`/`Message-ID` and DKIM
+//! signatures as a submission over SMTP), or, keeping its own trace fields, passes its
+//! finished message through [`MailAuth::signed`].
+//!
+//! Invariant: the client's bytes are never rewritten, only prefixed, with one
+//! exception: the stripping of step 1, which deletes whole header fields and nothing
+//! else.
+
+mod auth;
+
+pub use auth::MailAuth;
+pub use mailauth::{Action, Checks, DmarcMode, Verdict};
+
+use std::net::IpAddr;
 
 use message::headers::{self, ReceivedInfo};
 
@@ -60,6 +83,97 @@ pub fn prepare(arrival: &Arrival<'_>, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(added.as_bytes());
     out.extend_from_slice(body);
     out
+}
+
+/// Where a message came from, which decides the stages it goes through.
+#[derive(Debug, Clone, Copy)]
+pub enum Trust {
+    /// One of our users submitted it (an authenticated SMTP session, or a local
+    /// submitter): no inbound checks; signed with the domain's DKIM keys.
+    Submitted,
+    /// Another server sent it, unauthenticated, from `ip`: checked, never signed.
+    Inbound {
+        /// The client's address.
+        ip: IpAddr,
+    },
+}
+
+/// What becomes of a processed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Queue and deliver it as usual.
+    Deliver,
+    /// Queue it; local recipients get it in their Junk mailbox (DMARC quarantine).
+    Quarantine,
+    /// Refuse it with 550 5.7.1 and this text (DMARC reject, RFC 7489 §6.6.4).
+    Reject(String),
+}
+
+/// The outcome of [`process`].
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// The message to enqueue (empty when rejected).
+    pub message: Vec<u8>,
+    /// What to do with it.
+    pub disposition: Disposition,
+    /// The checks' one-line summary for the log (`spf=pass dkim=none dmarc=pass`), when
+    /// checks ran.
+    pub checks: Option<String>,
+}
+
+/// Runs every stage (see the module doc) on `body`, which `envelope` brought in.
+pub async fn process(
+    auth: &MailAuth,
+    arrival: &Arrival<'_>,
+    trust: Trust,
+    envelope: &message::Envelope,
+    body: &[u8],
+) -> Processed {
+    let stripped = mailauth::strip::strip_ours(body, auth.hostname());
+    let sender = envelope.sender.as_ref().map(ToString::to_string);
+    let verdict = match trust {
+        Trust::Inbound { ip } => {
+            let origin = mailauth::Origin {
+                ip,
+                helo: arrival.helo,
+                mail_from: sender.as_deref(),
+            };
+            auth.verify(&origin, &stripped).await
+        }
+        Trust::Submitted => None,
+    };
+    let disposition = match &verdict {
+        Some(v) if v.action == Action::Reject => Disposition::Reject(format!(
+            "Message rejected by the DMARC policy of {}",
+            v.dmarc_domain.as_deref().unwrap_or("the sender's domain")
+        )),
+        Some(v) if v.action == Action::Quarantine => Disposition::Quarantine,
+        _ => Disposition::Deliver,
+    };
+    let checks = verdict.as_ref().map(|v| v.summary.clone());
+    if matches!(disposition, Disposition::Reject(_)) {
+        return Processed {
+            message: Vec::new(),
+            disposition,
+            checks,
+        };
+    }
+    let prepared = prepare(arrival, &stripped);
+    let mut message = Vec::with_capacity(prepared.len() + 1024);
+    if let Some(v) = &verdict {
+        // RFC 8601 §5: added at the top, above the trace field of this hop.
+        message.extend_from_slice(v.header.as_bytes());
+    }
+    message.extend_from_slice(&prepared);
+    if let Trust::Submitted = trust {
+        // Signing comes last, over the finished header (RFC 6376 §5).
+        message = auth.signed(envelope.sender.as_ref(), message);
+    }
+    Processed {
+        message,
+        disposition,
+        checks,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! The admin commands: domains, users, reading mail, the queue. They work on the store
 //! directly, so they run with or without the server.
 
-use crate::cli::{AliasCommand, Command, DomainCommand, MailCommand, UserCommand};
+use crate::cli::{AliasCommand, Command, DomainCommand, Limit, MailCommand, UserCommand};
 use anyhow::{Context, bail};
 use message::{Address, Domain};
 use std::io::Write;
 use store::sqlite::SqliteStore;
-use store::{AccountId, MailboxId, Store};
+use store::{AccountId, MailboxId, Quota, QuotaUsage, Store};
 
 /// Runs one admin command against the store in `config.data_dir`.
 pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()> {
@@ -17,7 +17,13 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         )
     })?);
     match command {
-        Command::Serve => unreachable!("serve is not an admin command"),
+        Command::Serve
+        | Command::Send(_)
+        | Command::Sendmail(_)
+        | Command::Dkim(_)
+        | Command::Dns(_) => {
+            unreachable!("not an admin command")
+        }
         Command::Domain(c) => domain(&store, c).await,
         Command::User(c) => user(&store, c).await,
         Command::Alias(c) => alias(&store, c).await,
@@ -70,9 +76,18 @@ async fn user(store: &SqliteStore, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => {
             for account in store.account_list().await? {
-                println!("{}", account.address);
+                let limits = limits_text(&store.quota_get(account.id).await?);
+                match limits {
+                    Some(limits) => println!("{} quota {limits}", account.address),
+                    None => println!("{}", account.address),
+                }
             }
         }
+        UserCommand::Quota {
+            address,
+            storage,
+            messages,
+        } => quota(store, &address, storage, messages).await?,
         UserCommand::Passwd { address, password } => {
             let address = parse_address(&address)?;
             let hash = hash(password.read()?).await?;
@@ -84,8 +99,89 @@ async fn user(store: &SqliteStore, command: UserCommand) -> anyhow::Result<()> {
             store.account_remove(&address).await?;
             println!("removed user {address}");
         }
+        UserCommand::AppPassword(c) => crate::app_password_cli::run(store, c).await?,
     }
     Ok(())
+}
+
+/// `postie user quota`: sets the limits given (the other stays as it was), then shows
+/// limits and usage.
+async fn quota(
+    store: &SqliteStore,
+    address: &str,
+    storage: Option<Limit>,
+    messages: Option<Limit>,
+) -> anyhow::Result<()> {
+    let address = parse_address(address)?;
+    let Some(account) = store.account_get(&address).await? else {
+        bail!("no account {address}");
+    };
+    let mut limits = store.quota_get(account.id).await?;
+    if storage.is_some() || messages.is_some() {
+        if let Some(Limit(l)) = storage {
+            limits.storage = l;
+        }
+        if let Some(Limit(l)) = messages {
+            limits.messages = l;
+        }
+        store.quota_set(&address, limits).await?;
+    }
+    let used = store.quota_usage(account.id).await?;
+    print!("{}", quota_report(&account.address, &limits, &used));
+    Ok(())
+}
+
+/// The limits as `user list` shows them (`storage=1G messages=50000`); `None` when
+/// unlimited.
+fn limits_text(q: &Quota) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(l) = q.storage {
+        parts.push(format!("storage={}", human(l)));
+    }
+    if let Some(l) = q.messages {
+        parts.push(format!("messages={l}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// What `user quota` prints: one line per resource, usage then limit, exact octets
+/// first (for scripts) and a readable size after.
+fn quota_report(address: &Address, q: &Quota, used: &QuotaUsage) -> String {
+    let storage = match q.storage {
+        Some(l) => format!(
+            "storage: {} of {l} octets ({} of {})",
+            used.storage,
+            human(used.storage),
+            human(l)
+        ),
+        None => format!(
+            "storage: {} octets ({}), unlimited",
+            used.storage,
+            human(used.storage)
+        ),
+    };
+    let messages = match q.messages {
+        Some(l) => format!("messages: {} of {l}", used.messages),
+        None => format!("messages: {}, unlimited", used.messages),
+    };
+    format!("{address}\n{storage}\n{messages}\n")
+}
+
+/// A size with the largest K/M/G/T suffix (powers of 1024) that keeps it exact, else
+/// rounded to one decimal: `1G`, `1536K`, `1.4M`.
+fn human(octets: u64) -> String {
+    const UNITS: [(u32, &str); 4] = [(40, "T"), (30, "G"), (20, "M"), (10, "K")];
+    for (shift, unit) in UNITS {
+        if octets >= 1 << shift && octets.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", octets >> shift);
+        }
+    }
+    for (shift, unit) in UNITS {
+        if octets >= 1 << shift {
+            return format!("{:.1}{unit}", octets as f64 / (1u64 << shift) as f64);
+        }
+    }
+    format!("{octets}")
 }
 
 async fn alias(store: &SqliteStore, command: AliasCommand) -> anyhow::Result<()> {
@@ -152,4 +248,38 @@ async fn mail(store: &SqliteStore, command: MailCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human(0), "0");
+        assert_eq!(human(1000), "1000");
+        assert_eq!(human(1 << 30), "1G");
+        assert_eq!(human(1536 << 10), "1536K");
+        assert_eq!(human(1_500_000), "1.4M");
+    }
+
+    #[test]
+    fn report_and_list_text() {
+        let alice = Address::parse("alice@example.org").expect("address");
+        let q = Quota {
+            storage: Some(1 << 30),
+            messages: None,
+        };
+        let used = QuotaUsage {
+            storage: 2048,
+            messages: 3,
+        };
+        assert_eq!(
+            quota_report(&alice, &q, &used),
+            "alice@example.org\nstorage: 2048 of 1073741824 octets (2K of 1G)\n\
+             messages: 3, unlimited\n"
+        );
+        assert_eq!(limits_text(&q).as_deref(), Some("storage=1G"));
+        assert_eq!(limits_text(&Quota::default()), None);
+    }
 }

@@ -6,15 +6,34 @@
 //! This is the only crate that uses `anyhow`.
 
 mod admin;
+mod app_password_cli;
+mod bulk_cli;
 mod cli;
+mod dkim_cli;
+mod dns_cli;
+mod malloc;
 mod queue_admin;
+mod send_cli;
+mod sendmail_cli;
 
 use anyhow::Context;
 use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
+    if let Some(status) = sendmail_cli::main_if_sendmail() {
+        return status;
+    }
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve) {
+        malloc::tune_for_server();
+    }
+    // The sending commands report their own errors with sendmail-style exit statuses.
+    let cli = match cli.command {
+        Command::Send(args) => return send_cli::main(*args, &cli.common),
+        Command::Sendmail(args) => return sendmail_cli::main(args, &cli.common),
+        command => Cli { command, ..cli },
+    };
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -37,6 +56,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(server::run(config, stop_rx))?;
             Ok(())
         }
+        Command::Dkim(c) => runtime.block_on(dkim_cli::run(c, &config)),
+        Command::Dns(c) => runtime.block_on(dns_cli::run(c, &config)),
         command => runtime.block_on(admin::run(command, &config)),
     }
 }

@@ -149,6 +149,9 @@ replies! {
     no_such_user = 550 (5, 1, 1) "Mailbox unavailable: no such user";
     /// 550 5.7.1: relaying denied.
     relay_denied = 550 (5, 7, 1) "Relay access denied";
+    /// 452 4.2.2: the local mailbox is over its quota; try later (RFC 3463 X.2.2,
+    /// temporary as Postfix and Dovecot answer it).
+    mailbox_full = 452 (4, 2, 2) "Mailbox full";
     /// 452 4.5.3: too many recipients (RFC 5321 §4.5.3.1.10).
     too_many_recipients = 452 (4, 5, 3) "Too many recipients";
     /// 451 4.3.0: temporary local problem.
@@ -177,6 +180,40 @@ replies! {
     shutting_down = 421 (4, 3, 2) "Service shutting down, closing connection";
     /// 421 4.7.0: connection limit reached.
     too_many_connections = 421 (4, 7, 0) "Too many connections, try again later";
+    /// 550 5.7.1: an authenticated user's message whose `From:` field names no address.
+    from_without_address = 550 (5, 7, 1) "The From header field names no address";
+    /// 503 5.5.1: any command but QUIT after a 554 greeting (RFC 5321 §3.1).
+    bad_sequence = 503 (5, 5, 1) "Bad sequence of commands";
+    /// 454 4.7.0: logins from this address, or to this account, are locked after too
+    /// many failures (RFC 4954 §6: temporary, so clients keep their password).
+    auth_locked = 454 (4, 7, 0) "Too many failed logins, try again later";
+    /// 451 4.7.1: the hourly message limit is reached (transient: the client retries).
+    too_many_messages_per_hour = 451 (4, 7, 1) "Too many messages in the last hour, try again later";
+    /// 451 4.7.1: the hourly recipient limit is reached.
+    too_many_recipients_per_hour = 451 (4, 7, 1) "Too many recipients in the last hour, try again later";
+}
+
+impl Reply {
+    /// 550 5.7.1: an authenticated user sending as an address that is not theirs
+    /// (RFC 6409 §6.1: the submission server may check the sender).
+    pub fn sender_not_owned(address: &str) -> Reply {
+        // The address may come from a header: no control characters on the wire.
+        let shown: String = address.chars().filter(|c| !c.is_control()).collect();
+        Reply::new(
+            550,
+            (5, 7, 1),
+            format!("Sender address <{shown}> is not yours to use"),
+        )
+    }
+
+    /// 554 5.7.1: the client's address is on the DNS blocklist `zone` (RFC 5782).
+    pub fn dnsbl_listed(ip: std::net::IpAddr, zone: &str) -> Reply {
+        Reply::new(
+            554,
+            (5, 7, 1),
+            format!("Service unavailable; client [{ip}] listed by {zone}"),
+        )
+    }
 }
 
 #[cfg(test)]

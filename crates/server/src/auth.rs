@@ -1,31 +1,255 @@
-//! Password checks shared by every protocol driver.
+//! Password checks shared by every protocol driver, through [`crate::login`]: an app
+//! password of the account (`postie user app-password`, see [`store::app_password`]),
+//! or the account's own password unless `auth.account_password = "web-only"`.
+//!
+//! Each check costs exactly one argon2 verification whatever the outcome: a password of
+//! the app-password form names its record by id, so only that one hash is checked (and
+//! when no such record exists, the account password is); an unknown user is checked
+//! against a fixed dummy hash. So the time a reply takes tells a guesser little about
+//! which accounts or app passwords exist. A successful app-password login records its
+//! last use. The argon2 work runs on the blocking pool. Never logs passwords.
 
+use config::AccountPassword;
 use message::Address;
+use std::sync::OnceLock;
 use store::{Account, Store, StoreError};
 
-/// Checks `password` for the account named `username` (a mail address). `Ok(None)` for
-/// an unknown user or a wrong password alike, so callers cannot tell them apart in
-/// replies. The argon2 check runs on the blocking pool.
-pub async fn check_password(
+/// What a password check found.
+#[derive(Debug)]
+pub(crate) enum Checked {
+    /// The credentials are right.
+    Ok(Account),
+    /// Unknown user or wrong password (the caller cannot tell which from the reply);
+    /// `account_exists` is for the throttle only.
+    Wrong {
+        /// The login name is an account.
+        account_exists: bool,
+    },
+}
+
+/// Checks `password` for the account named `username` (a mail address).
+pub(crate) async fn check(
     store: &dyn Store,
+    auth: &config::Auth,
     username: &str,
     password: String,
-) -> Result<Option<Account>, StoreError> {
-    let Ok(address) = Address::parse(username) else {
-        tracing::info!(user = %username, "login failed: not an address");
-        return Ok(None);
+) -> Result<Checked, StoreError> {
+    let account = match Address::parse(username.trim()) {
+        Ok(address) => store.account_get(&address).await?,
+        Err(_) => None,
     };
-    let Some(account) = store.account_get(&address).await? else {
+    let Some(account) = account else {
         tracing::info!(user = %username, "login failed: no such account");
-        return Ok(None);
+        // The same argon2 work as for a real account.
+        verify(password, dummy_hash().to_owned()).await;
+        return Ok(Checked::Wrong {
+            account_exists: false,
+        });
     };
-    let hash = account.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || store::password::verify(&password, &hash))
-        .await
-        .unwrap_or(false);
-    if !ok {
-        tracing::info!(user = %username, "login failed: wrong password");
-        return Ok(None);
+    if let Some((id, secret)) = store::app_password::parse(&password)
+        && let Some(app) = store.app_password_get(account.id, id).await?
+    {
+        if !verify(secret.to_owned(), app.hash).await {
+            tracing::info!(user = %username, app_password = %app.name, "login failed: wrong app password");
+            return Ok(Checked::Wrong {
+                account_exists: true,
+            });
+        }
+        tracing::info!(user = %username, app_password = %app.name, "logged in with an app password");
+        if let Err(e) = store.app_password_used(account.id, id, now_unix()).await {
+            // The login stands; only the "last used" note is lost.
+            tracing::warn!(error = %e, "could not record the app password's last use");
+        }
+        return Ok(Checked::Ok(account));
     }
-    Ok(Some(account))
+    let right = verify(password, account.password_hash.clone()).await;
+    if !right {
+        tracing::info!(user = %username, "login failed: wrong password");
+        return Ok(Checked::Wrong {
+            account_exists: true,
+        });
+    }
+    if auth.account_password == AccountPassword::WebOnly {
+        tracing::info!(user = %username, "login failed: the account password is for the web page only (auth.account_password); use an app password");
+        return Ok(Checked::Wrong {
+            account_exists: true,
+        });
+    }
+    Ok(Checked::Ok(account))
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Verifies on the blocking pool.
+async fn verify(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || store::password::verify(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// An argon2 hash of a random password nobody knows, made once, for checks of unknown
+/// users.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let secret: [u8; 16] = rand::random();
+        let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        store::password::hash(&text).unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::memory::MemoryStore;
+
+    async fn store_with_alice() -> MemoryStore {
+        let store = MemoryStore::new();
+        store
+            .domain_add(&message::Domain::parse("example.org").unwrap())
+            .await
+            .unwrap();
+        let hash = store::password::hash("alice-secret").unwrap();
+        store
+            .account_add(&Address::parse("alice@example.org").unwrap(), &hash)
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn right_wrong_and_unknown() {
+        let store = store_with_alice().await;
+        let auth = config::Auth::default();
+        let ok = check(&store, &auth, "Alice@example.org", "alice-secret".into()).await;
+        assert!(matches!(ok, Ok(Checked::Ok(a)) if a.address.to_string() == "alice@example.org"));
+        let wrong = check(&store, &auth, "alice@example.org", "nope".into()).await;
+        assert!(matches!(
+            wrong,
+            Ok(Checked::Wrong {
+                account_exists: true
+            })
+        ));
+        for name in ["bob@example.org", "not an address"] {
+            let unknown = check(&store, &auth, name, "alice-secret".into()).await;
+            assert!(matches!(
+                unknown,
+                Ok(Checked::Wrong {
+                    account_exists: false
+                })
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn web_only_refuses_the_account_password() {
+        let store = store_with_alice().await;
+        let auth = config::Auth {
+            account_password: AccountPassword::WebOnly,
+            ..config::Auth::default()
+        };
+        let got = check(&store, &auth, "alice@example.org", "alice-secret".into()).await;
+        assert!(matches!(
+            got,
+            Ok(Checked::Wrong {
+                account_exists: true
+            })
+        ));
+    }
+
+    /// Adds an app password to alice; returns the whole password.
+    async fn app_password(store: &MemoryStore, name: &str) -> String {
+        let (id, secret, whole) = store::app_password::generate();
+        let alice = store
+            .account_get(&Address::parse("alice@example.org").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let hash = store::password::hash(&secret).unwrap();
+        store
+            .app_password_add(alice.id, name, &id, &hash, 1)
+            .await
+            .unwrap();
+        whole
+    }
+
+    #[tokio::test]
+    async fn app_passwords_work_and_record_their_use() {
+        let store = store_with_alice().await;
+        let phone = app_password(&store, "phone").await;
+        let web_only = config::Auth {
+            account_password: AccountPassword::WebOnly,
+            ..config::Auth::default()
+        };
+        for auth in [config::Auth::default(), web_only] {
+            let got = check(&store, &auth, "alice@example.org", phone.clone()).await;
+            assert!(matches!(got, Ok(Checked::Ok(_))), "{auth:?}");
+        }
+        let alice = store
+            .account_get(&Address::parse("alice@example.org").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let list = store.app_password_list(alice.id).await.unwrap();
+        assert!(list[0].last_used.is_some_and(|t| t > 1_000_000_000));
+
+        // The right id with a wrong secret fails; so does another user's name.
+        let (id, _) = store::app_password::parse(&phone).unwrap();
+        let forged = format!("postie-{id}-{}", "a".repeat(24));
+        let got = check(
+            &store,
+            &config::Auth::default(),
+            "alice@example.org",
+            forged,
+        )
+        .await;
+        assert!(matches!(
+            got,
+            Ok(Checked::Wrong {
+                account_exists: true
+            })
+        ));
+
+        // Revoked: refused.
+        store.app_password_revoke(alice.id, "phone").await.unwrap();
+        let got = check(&store, &config::Auth::default(), "alice@example.org", phone).await;
+        assert!(matches!(
+            got,
+            Ok(Checked::Wrong {
+                account_exists: true
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_account_password_shaped_like_an_app_password_still_works() {
+        let store = MemoryStore::new();
+        store
+            .domain_add(&message::Domain::parse("example.org").unwrap())
+            .await
+            .unwrap();
+        let (_, _, odd) = store::app_password::generate();
+        let hash = store::password::hash(&odd).unwrap();
+        store
+            .account_add(&Address::parse("carol@example.org").unwrap(), &hash)
+            .await
+            .unwrap();
+        let got = check(&store, &config::Auth::default(), "carol@example.org", odd).await;
+        assert!(
+            matches!(got, Ok(Checked::Ok(_))),
+            "no app password has that id"
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_real_hash_of_something_else() {
+        let hash = dummy_hash();
+        assert!(hash.starts_with("$argon2"));
+        assert!(!store::password::verify("", hash));
+    }
 }

@@ -11,14 +11,19 @@
 //! module (certificate generation in the data directory).
 
 mod auth;
+mod dnsbl;
 mod imap;
 mod imap_driver;
 mod limits;
 mod listen;
 mod locks;
+mod login;
 mod outbound;
 mod pop3_driver;
+mod rate;
+mod sender_check;
 mod smtp_driver;
+mod smtp_policy;
 mod throttle;
 pub mod tls;
 mod user_sessions;
@@ -41,6 +46,13 @@ pub enum ServerError {
     /// The outbound relay could not be set up.
     #[error("outbound relay: {0}")]
     Relay(String),
+    /// The DNS blocklist resolver (`smtp.dnsbl_zones`) could not be set up.
+    #[error("DNS blocklists: {0}")]
+    Dnsbl(String),
+    /// The resolver for SPF / DKIM / DMARC (`smtp.spf`, `smtp.dkim_verify`,
+    /// `smtp.dmarc`) could not be set up.
+    #[error("mail authentication: {0}")]
+    MailAuth(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr} ({kind}): {error}")]
     Bind {

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     /// Recipient routing, the same the queue's router uses.
     pub resolver: Arc<delivery::route::Resolver>,
+    /// The mail-authentication stages of the pipeline: inbound checks, DKIM signing.
+    pub mail_auth: Arc<pipeline::MailAuth>,
     pub queue: queue::QueueHandle,
     pub tls: tokio_rustls::TlsAcceptor,
     /// Connection limits of the SMTP listeners.
@@ -36,8 +38,14 @@ pub(crate) struct Shared {
     /// "An account's mailboxes changed": published by deliveries and IMAP sessions,
     /// heard by IMAP IDLE.
     pub mail_changes: MailChanges,
-    /// Failed-login counting per address, shared by SMTP AUTH, POP3 and IMAP.
+    /// The newest snapshot of each mailbox IMAP sessions have selected, shared by them.
+    pub snapshots: crate::imap::snapshots::Snapshots,
+    /// Failed-login counting per address and account, shared by SMTP AUTH, POP3 and IMAP.
     pub throttle: LoginThrottle,
+    /// Hourly message and recipient limits of SMTP senders.
+    pub sending_limits: crate::rate::SendingLimits,
+    /// DNS blocklists for the `smtp` listener, when configured.
+    pub dnsbl: Option<crate::dnsbl::Dnsbl>,
     /// POP3's exclusive maildrop locks.
     pub mailbox_locks: MailboxLocks,
     /// Logged-in IMAP sessions per account (`imap.max_sessions_per_user`).
@@ -53,6 +61,27 @@ impl Shared {
     pub fn session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The pipeline's mail-authentication state from the config: DKIM keys under
+/// `data_dir`, inbound checks per `[smtp]` through `dns.nameservers`.
+fn mail_auth(config: &config::Config) -> Result<pipeline::MailAuth, ServerError> {
+    let checks = pipeline::Checks {
+        spf: config.smtp.spf,
+        dkim: config.smtp.dkim_verify,
+        dmarc: match config.smtp.dmarc {
+            config::DmarcPolicy::Enforce => pipeline::DmarcMode::Enforce,
+            config::DmarcPolicy::ReportOnly => pipeline::DmarcMode::ReportOnly,
+            config::DmarcPolicy::Off => pipeline::DmarcMode::Off,
+        },
+    };
+    pipeline::MailAuth::new(
+        &config.hostname,
+        &config.data_dir,
+        &config.dns.nameservers,
+        checks,
+    )
+    .map_err(ServerError::MailAuth)
 }
 
 /// The bound listeners; dropping it does not stop them, [`ListenerSet::drain`] does.
@@ -76,6 +105,7 @@ impl ListenerSet {
             config: config.clone(),
             store,
             resolver,
+            mail_auth: Arc::new(mail_auth(config)?),
             queue,
             tls: tokio_rustls::TlsAcceptor::from(tls),
             smtp_limits: ConnectionLimits::new(
@@ -91,11 +121,18 @@ impl ListenerSet {
                 config.imap.max_connections_per_ip,
             ),
             mail_changes: MailChanges::default(),
-            throttle: LoginThrottle::new(
-                config.auth.max_failures_per_ip,
-                Duration::from_secs(config.auth.failure_window_secs),
-                Duration::from_secs(config.auth.lockout_secs),
-            ),
+            snapshots: Default::default(),
+            throttle: LoginThrottle::new(crate::throttle::ThrottleLimits {
+                max_failures_per_ip: config.auth.max_failures_per_ip,
+                max_failures_per_account: config.auth.max_failures_per_account,
+                window: Duration::from_secs(config.auth.failure_window_secs),
+                lockout: Duration::from_secs(config.auth.lockout_secs),
+                delay: Duration::from_millis(config.auth.failure_delay_ms),
+                max_delay: Duration::from_millis(config.auth.max_failure_delay_ms),
+            }),
+            sending_limits: crate::rate::SendingLimits::new(&config.smtp),
+            dnsbl: crate::dnsbl::Dnsbl::from_config(config)
+                .map_err(|e| ServerError::Dnsbl(e.to_string()))?,
             mailbox_locks: MailboxLocks::default(),
             imap_user_sessions: crate::user_sessions::UserSessions::new(
                 config.imap.max_sessions_per_user,

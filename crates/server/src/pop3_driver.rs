@@ -1,7 +1,8 @@
 //! The POP3 driver: owns one client connection, feeds its bytes to a
-//! [`proto::pop3::Session`], and answers its queries from the store: the login (password,
-//! login throttle, the exclusive maildrop lock, the INBOX listing), message reads, and the
-//! deletions committed at QUIT (RFC 1939 §6: only then, and atomically).
+//! [`proto::pop3::Session`], and answers its queries from the store: the login
+//! ([`crate::login::login`], then the exclusive maildrop lock and the INBOX listing),
+//! message reads, and the deletions committed at QUIT (RFC 1939 §6: only then, and
+//! atomically).
 //!
 //! UIDL values are `%08X%08X` of the message's IMAP UID and its mailbox's UIDVALIDITY,
 //! so they never change while the message exists and name the same message IMAP does.
@@ -12,7 +13,7 @@ use proto::pop3::{
     Answer, Input, LoginResult, MessageInfo, Output, Pop3Policy, Query, Session, Waiting,
 };
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::{Account, MailboxId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -218,27 +219,12 @@ impl Driver<'_> {
     }
 
     async fn login(&mut self, username: &str, password: String) -> LoginResult {
-        let ip = self.peer.ip();
-        let throttle = &self.shared.throttle;
-        if throttle.is_locked(ip, Instant::now()) {
-            tracing::warn!(user = %username, "login refused: address locked out after failed logins");
-            return LoginResult::TempFail;
-        }
-        match crate::auth::check_password(self.shared.store.as_ref(), username, password).await {
-            Err(e) => {
-                tracing::error!(error = %e, "account lookup failed");
-                LoginResult::TempFail
-            }
-            Ok(None) => {
-                if throttle.failed(ip, Instant::now()) {
-                    tracing::warn!("address locked out after repeated failed logins");
-                }
-                LoginResult::BadCredentials
-            }
-            Ok(Some(account)) => {
-                throttle.succeeded(ip);
-                self.open_maildrop(&account).await
-            }
+        use crate::login::Outcome;
+        match crate::login::login(self.shared, self.peer.ip(), "pop3", username, password).await {
+            Outcome::Ok(account) => self.open_maildrop(&account).await,
+            Outcome::Wrong => LoginResult::BadCredentials,
+            Outcome::Locked => LoginResult::Locked,
+            Outcome::TempFail => LoginResult::TempFail,
         }
     }
 

@@ -6,6 +6,7 @@
 //! `Store::enqueue` returned, i.e. after it is on stable storage.
 
 use crate::listen::Shared;
+use crate::smtp_policy::Checks;
 use delivery::route::Route;
 use message::QueueId;
 use proto::Reply;
@@ -16,7 +17,7 @@ use proto::smtp::server::{
 use queue::notify::{Event, Notifier};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::Filing;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -54,7 +55,13 @@ pub(crate) async fn serve(
         expn_enabled: smtp.expn == config::ExpnPolicy::Ambiguous,
     };
     let mut session = Session::new(policy);
-    let mut driver = Driver { shared, peer, kind };
+    let checks = Checks::start(shared, peer, kind, &mut session).await;
+    let mut driver = Driver {
+        shared,
+        peer,
+        kind,
+        checks,
+    };
     if kind == ListenerKind::Submissions {
         // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
@@ -78,6 +85,8 @@ struct Driver<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
     kind: ListenerKind,
+    /// Logins, sender check, hourly limits, DNS blocklists.
+    checks: Checks,
 }
 
 impl Driver<'_> {
@@ -142,11 +151,26 @@ impl Driver<'_> {
             match output {
                 Output::Reply(reply) => reply.write_to(write),
                 Output::Query(query) => {
-                    let answer = self.answer(query).await;
+                    // Logins, senders and blocklisted clients are the abuse checks'
+                    // (`smtp_policy`); recipients are routed here, then rate-limited.
+                    let login = session.authenticated_as().map(str::to_owned);
+                    let login = login.as_deref();
+                    let answer = match self.checks.answer(self.shared, login, query).await {
+                        Ok(answer) => answer,
+                        Err(query) => {
+                            let routed = self.answer(query).await;
+                            self.checks.after_recipient(self.shared, login, routed)
+                        }
+                    };
                     queue.extend(session.feed(Input::Answer(answer)));
                 }
                 Output::Message(accepted) => {
-                    let reply = self.enqueue(*accepted).await;
+                    // The sender check's end-of-DATA part (`From:`), before the pipeline.
+                    let reply = match crate::smtp_policy::end_of_data(self.shared, &accepted).await
+                    {
+                        Some(refusal) => refusal,
+                        None => self.enqueue(*accepted).await,
+                    };
                     queue.extend(session.feed(Input::Answer(Answer::MessageResult(reply))));
                 }
                 Output::StartTls => flow = Some(Flow::StartTls),
@@ -169,7 +193,17 @@ impl Driver<'_> {
         match query {
             Query::Recipient(address) => {
                 Answer::Recipient(match self.shared.resolver.route(&address).await {
-                    Ok(Route::Local(_)) => RecipientVerdict::Local,
+                    // An account over its quota is refused for now (452 4.2.2), as
+                    // Postfix with Dovecot's quota policy does; mail that fits later
+                    // is still filed (or queued and retried) when it comes.
+                    Ok(Route::Local(account)) => match store.quota_full(account.id).await {
+                        Ok(false) => RecipientVerdict::Local,
+                        Ok(true) => RecipientVerdict::MailboxFull,
+                        Err(e) => {
+                            tracing::error!(error = %e, "quota lookup failed");
+                            RecipientVerdict::TempFail
+                        }
+                    },
                     Ok(Route::Unknown) => RecipientVerdict::Unknown,
                     Ok(Route::Remote) => RecipientVerdict::Remote,
                     Err(e) => {
@@ -178,31 +212,8 @@ impl Driver<'_> {
                     }
                 })
             }
-            Query::Login { username, password } => {
-                let ip = self.peer.ip();
-                let throttle = &self.shared.throttle;
-                if throttle.is_locked(ip, Instant::now()) {
-                    tracing::warn!(user = %username, "login refused: address locked out after failed logins");
-                    return Answer::LoginTempFail;
-                }
-                match crate::auth::check_password(store.as_ref(), &username, password).await {
-                    Ok(Some(_)) => {
-                        throttle.succeeded(ip);
-                        tracing::info!(user = %username, "authenticated");
-                        Answer::Login(true)
-                    }
-                    Ok(None) => {
-                        if throttle.failed(ip, Instant::now()) {
-                            tracing::warn!("address locked out after repeated failed logins");
-                        }
-                        Answer::Login(false)
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "account lookup failed");
-                        Answer::LoginTempFail
-                    }
-                }
-            }
+            // Answered by `self.checks` before this is called (see `carry_out`).
+            Query::Login { .. } | Query::Sender(_) => Answer::Refuse(Reply::local_error()),
         }
     }
 
@@ -215,6 +226,7 @@ impl Driver<'_> {
                     recipient,
                     account: account.id,
                     prefix: delivery::local::trace_prefix(envelope, &account.address),
+                    summary: None,
                 });
             }
         }
@@ -267,7 +279,15 @@ impl Driver<'_> {
         let peer_ip = self.peer.ip().to_string();
         let single = (accepted.envelope.recipients.len() == 1)
             .then(|| accepted.envelope.recipients[0].to_string());
-        let body = pipeline::prepare(
+        // Authenticated mail (submission, or AUTH on port 25) is our users': signed,
+        // never checked. Everything else is checked (SPF, DKIM, DMARC) before the reply.
+        let trust = if accepted.authenticated_as.is_some() {
+            pipeline::Trust::Submitted
+        } else {
+            pipeline::Trust::Inbound { ip: self.peer.ip() }
+        };
+        let processed = pipeline::process(
+            &self.shared.mail_auth,
             &pipeline::Arrival {
                 hostname: &self.shared.config.hostname,
                 helo: &accepted.helo,
@@ -278,26 +298,54 @@ impl Driver<'_> {
                 single_recipient: single.as_deref(),
                 unix_seconds: now.as_secs() as i64,
             },
+            trust,
+            &accepted.envelope,
             &accepted.body,
-        );
+        )
+        .await;
+        let quarantine = match processed.disposition {
+            pipeline::Disposition::Deliver => false,
+            pipeline::Disposition::Quarantine => true,
+            pipeline::Disposition::Reject(why) => {
+                tracing::info!(
+                    from = %accepted.envelope.sender_path(),
+                    checks = processed.checks.as_deref().unwrap_or(""),
+                    "refused by DMARC policy"
+                );
+                // RFC 7489 §6.6.4 / §10.3: reject at the end of DATA.
+                return Reply::new(550, (5, 7, 1), why);
+            }
+        };
+        let body = processed.message;
         // Local recipients are filed in the same step that queues the message, so
         // all-local mail is in its mailboxes when the 250 goes out and the queue runner
-        // only sees what is left (remote recipients, lookups that failed).
-        let filings = self.local_filings(&accepted.envelope).await;
-        let all_filed = filings.len() == accepted.envelope.recipients.len();
-        let stored = self
-            .shared
-            .store
-            .enqueue_and_file(id, &accepted.envelope, &body, &filings)
-            .await;
+        // only sees what is left (remote recipients, lookups that failed). DMARC
+        // quarantine files them into Junk instead of INBOX.
+        let mut filings = self.local_filings(&accepted.envelope).await;
+        summarize(&mut filings, &body);
+        let store = &self.shared.store;
+        let stored = if quarantine {
+            store
+                .enqueue_and_file_junk(id, &accepted.envelope, &body, &filings)
+                .await
+        } else {
+            store
+                .enqueue_and_file(id, &accepted.envelope, &body, &filings)
+                .await
+        };
         match stored {
-            Ok(()) => {
+            Ok(filed) => {
+                // A filing its account's quota could not take stays for the queue.
+                filings.retain(|f| filed.contains(&f.recipient));
+                let all_filed = filings.len() == accepted.envelope.recipients.len();
                 tracing::info!(
                     queue_id = %id,
                     from = %accepted.envelope.sender_path(),
                     recipients = accepted.envelope.recipients.len(),
                     filed = filings.len(),
                     size = body.len(),
+                    checks = processed.checks.as_deref().unwrap_or(""),
+                    quarantine,
                     "queued"
                 );
                 self.report_filed(id, &accepted.envelope, &filings).await;
@@ -317,5 +365,20 @@ impl Driver<'_> {
                 Reply::local_error()
             }
         }
+    }
+}
+
+/// Parses the message once, as filed, for IMAP ([`imap::summary`]: ENVELOPE,
+/// BODYSTRUCTURE, SEARCH and SORT keys), and hands the summary to every filing. One
+/// parse serves them all: the filings differ only in their trace prefix
+/// (`Return-Path:`, `Delivered-To:`), fields a summary does not keep.
+fn summarize(filings: &mut [Filing], body: &[u8]) {
+    let Some(first) = filings.first() else {
+        return;
+    };
+    let full = [first.prefix.as_slice(), body].concat();
+    let summary = imap::summary::Summary::compute(&full).encode();
+    for f in filings {
+        f.summary = Some(summary.clone());
     }
 }

@@ -128,6 +128,7 @@ impl Session {
             // RFC 2449 §8.1.2; the lock is not a failed login.
             LoginResult::InUse => self.send(Response::in_use(), out),
             LoginResult::TempFail => self.send(Response::login_temp_fail(), out),
+            LoginResult::Locked => self.send(Response::login_locked(), out),
         }
     }
 

@@ -132,6 +132,10 @@ pub enum LoginResult {
     InUse,
     /// The check could not be made (`-ERR [SYS/TEMP]`).
     TempFail,
+    /// Logins from this address, or to this account, are locked after too many failed
+    /// ones (`-ERR [SYS/TEMP]`: temporary, so the client keeps the password, RFC 3206
+    /// §4; not counted as a failure).
+    Locked,
 }
 
 /// The driver's answer to the outstanding [`Query`].

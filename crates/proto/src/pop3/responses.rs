@@ -203,6 +203,9 @@ responses! {
     in_use = ERR InUse "Mailbox is in use";
     /// The login check failed for a reason other than the credentials (RFC 3206).
     login_temp_fail = ERR SysTemp "Temporary failure, try again later";
+    /// Logins locked after too many failures: temporary, not a credentials problem
+    /// (RFC 3206 §4 `[SYS/TEMP]`, so clients do not ask for a new password).
+    login_locked = ERR SysTemp "Too many failed logins, try again later";
     /// SASL exchange cancelled with `*` (RFC 5034 §4).
     auth_cancelled = ERR "Authentication cancelled";
     /// Not valid base64 in a SASL exchange (RFC 5034 §4).

@@ -17,7 +17,7 @@ const UIDS: [&str; 3] = ["whqtswO00WBw418f9t5JxYwZ", "QhdPYR:00WBw1Ph7x7", "uid-
 const ALICE_PLAIN: &str = "AGFsaWNlAHNlY3JldA==";
 
 /// A session with a fake driver: alice (password `secret`) has M1, M2, M3; bob's
-/// mailbox is locked by another session; carol's lookup fails; everyone else is refused.
+/// mailbox is locked by another session; carol's lookup fails; dave is locked out; everyone else is refused.
 struct T {
     s: Session,
     /// Every `Output::Send`, in order.
@@ -113,6 +113,7 @@ impl T {
                 ),
                 "bob" if password == "secret" => LoginResult::InUse,
                 "carol" => LoginResult::TempFail,
+                "dave" => LoginResult::Locked,
                 _ => LoginResult::BadCredentials,
             }),
             Query::Retrieve { .. } if self.fail_retrieve => Answer::Failed,
@@ -314,7 +315,14 @@ fn locked_and_failing_mailboxes() {
         "PASS secret",
         "-ERR [SYS/TEMP] Temporary failure, try again later\r\n",
     );
-    // Neither counts as a failed login, and the session stays in AUTHORIZATION.
+    for _ in 0..4 {
+        t.cmd("USER dave", "+OK");
+        t.exact(
+            "PASS secret",
+            "-ERR [SYS/TEMP] Too many failed logins, try again later\r\n",
+        );
+    }
+    // None counts as a failed login, and the session stays in AUTHORIZATION.
     assert!(!t.closed);
     t.exact("STAT", "-ERR Command not valid before login\r\n");
     t.login();

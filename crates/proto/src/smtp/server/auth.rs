@@ -73,6 +73,8 @@ impl Session {
                 out.push(Output::Reply(Reply::auth_ok()));
             }
             Answer::Login(false) => self.auth_failure(out),
+            // A refusal that is not a wrong password (a lockout): not counted here.
+            Answer::Refuse(reply) => out.push(Output::Reply(reply)),
             _ => out.push(Output::Reply(Reply::auth_temp_failure())),
         }
     }

@@ -59,6 +59,10 @@ pub enum Query {
     },
     /// Classify a recipient.
     Recipient(Address),
+    /// MAIL FROM is about to be accepted with this reverse-path (`None` for `<>`): may
+    /// this session send as it, and now? Answered with [`Answer::SenderOk`] or
+    /// [`Answer::Refuse`] (the driver's sender check and sending limits).
+    Sender(Option<Address>),
 }
 
 /// How a recipient relates to this server.
@@ -72,6 +76,8 @@ pub enum RecipientVerdict {
     Remote,
     /// The lookup failed; try later.
     TempFail,
+    /// A local account that is over its quota: refused for now (452 4.2.2).
+    MailboxFull,
 }
 
 /// The driver's answer to a [`Query`] or an [`Output::Message`].
@@ -85,6 +91,11 @@ pub enum Answer {
     Recipient(RecipientVerdict),
     /// The reply for a finished message: "250 queued as …" or a failure.
     MessageResult(Reply),
+    /// The sender of [`Query::Sender`] may be used.
+    SenderOk,
+    /// Refuse the command being asked about ([`Query::Sender`], [`Query::Recipient`],
+    /// [`Query::Login`]) with this reply; the session goes on.
+    Refuse(Reply),
 }
 
 /// A message the client finished sending, for the driver to queue.
@@ -188,6 +199,8 @@ enum Mode {
     Sasl(crate::sasl::Exchange),
     /// Waiting for an [`Answer`] to a query.
     AwaitLogin,
+    /// MAIL asked [`Query::Sender`]; the transaction starts when the answer allows it.
+    AwaitSender(Box<Transaction>),
     AwaitRecipient(Address, message::RecipientDsn),
     AwaitMessage,
     /// STARTTLS said; bytes are ignored until [`Input::TlsStarted`].
@@ -210,6 +223,8 @@ pub struct Session {
     errors: u32,
     auth_failures: u32,
     shutting_down: bool,
+    /// Set by [`Session::refuse`]: the greeting refused service.
+    refused: Option<Reply>,
 }
 
 impl Session {
@@ -228,11 +243,22 @@ impl Session {
             errors: 0,
             auth_failures: 0,
             shutting_down: false,
+            refused: None,
         }
+    }
+
+    /// Refuses service before the greeting (a DNS blocklist hit, say): [`Session::greeting`]
+    /// then returns `reply` (a 554), and every command but QUIT gets 503 (RFC 5321 §3.1:
+    /// the server waits for QUIT rather than closing at once).
+    pub fn refuse(&mut self, reply: Reply) {
+        self.refused = Some(reply);
     }
 
     /// The 220 greeting (RFC 5321 §4.3.1), without an enhanced code (RFC 2034 §3).
     pub fn greeting(&self) -> Reply {
+        if let Some(reply) = &self.refused {
+            return reply.clone();
+        }
         Reply::plain(
             220,
             vec![format!("{} ESMTP Postie", self.policy.hostname).into()],
@@ -244,9 +270,11 @@ impl Session {
         match self.mode {
             Mode::Closed => Waiting::Closed,
             Mode::Data(_) | Mode::Bdat { .. } => Waiting::Data,
-            Mode::AwaitLogin | Mode::AwaitRecipient(..) | Mode::AwaitMessage | Mode::AwaitTls => {
-                Waiting::Driver
-            }
+            Mode::AwaitLogin
+            | Mode::AwaitSender(_)
+            | Mode::AwaitRecipient(..)
+            | Mode::AwaitMessage
+            | Mode::AwaitTls => Waiting::Driver,
             _ => Waiting::Command,
         }
     }
@@ -306,6 +334,7 @@ impl Session {
                 Mode::Closed
                 | Mode::AwaitTls
                 | Mode::AwaitLogin
+                | Mode::AwaitSender(_)
                 | Mode::AwaitRecipient(..)
                 | Mode::AwaitMessage => return,
                 Mode::Data(reader) => {
@@ -397,6 +426,10 @@ impl Session {
             Ok(request) => request,
             Err(e) => return self.parse_error(e, out),
         };
+        if self.refused.is_some() && !matches!(request, Request::Quit) {
+            // RFC 5321 §3.1: after a 554 greeting, 503 to everything until QUIT.
+            return self.error(Reply::bad_sequence(), out);
+        }
         match request {
             Request::Ehlo { host } => self.ehlo(&host, true, out),
             Request::Helo { host } => self.ehlo(&host, false, out),
@@ -471,6 +504,8 @@ impl Session {
         let mode = std::mem::replace(&mut self.mode, Mode::Command);
         match (mode, answer) {
             (Mode::AwaitLogin, answer) => self.login_answer(answer, out),
+            (Mode::AwaitSender(tx), answer) => self.sender_answer(*tx, answer, out),
+            (Mode::AwaitRecipient(..), Answer::Refuse(reply)) => out.push(Output::Reply(reply)),
             (Mode::AwaitRecipient(address, dsn), Answer::Recipient(verdict)) => {
                 self.recipient_answer(address, dsn, verdict, out)
             }

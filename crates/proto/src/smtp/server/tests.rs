@@ -44,12 +44,29 @@ impl T {
                     Output::Query(Query::Recipient(a)) => {
                         let v = match (a.domain().as_str(), a.local().to_lowercase().as_str()) {
                             ("example.org", "alice" | "jösé") => RecipientVerdict::Local,
+                            ("example.org", "full") => RecipientVerdict::MailboxFull,
                             ("mx.example.org", "postmaster") => RecipientVerdict::Local,
                             ("example.org", _) => RecipientVerdict::Unknown,
                             ("broken.example", _) => RecipientVerdict::TempFail,
                             _ => RecipientVerdict::Remote,
                         };
-                        next.extend(self.s.feed(Input::Answer(Answer::Recipient(v))));
+                        let answer = if a.local() == "limited" {
+                            // The driver's hourly limit, faked.
+                            Answer::Refuse(Reply::too_many_recipients_per_hour())
+                        } else {
+                            Answer::Recipient(v)
+                        };
+                        next.extend(self.s.feed(Input::Answer(answer)));
+                    }
+                    Output::Query(Query::Sender(sender)) => {
+                        // The driver's sender check, faked: nobody may send as mallory.
+                        let answer = match sender {
+                            Some(a) if a.local() == "mallory" => {
+                                Answer::Refuse(Reply::sender_not_owned(&a.to_string()))
+                            }
+                            _ => Answer::SenderOk,
+                        };
+                        next.extend(self.s.feed(Input::Answer(answer)));
                     }
                     Output::Message(m) => {
                         self.messages.push(*m);
@@ -242,6 +259,7 @@ fn relay_rules_and_unknown_users() {
     t.cmd("RCPT TO:<x@elsewhere.example>", "550 5.7.1");
     t.cmd("RCPT TO:<nobody@example.org>", "550 5.1.1");
     t.cmd("RCPT TO:<a@broken.example>", "451 4.3.0");
+    t.cmd("RCPT TO:<full@example.org>", "452 4.2.2");
     t.cmd("RCPT TO:<not an address>", "5");
     t.cmd("RCPT TO:<alice@example.org>", "250");
 }
@@ -568,4 +586,61 @@ fn random_input_never_panics() {
             rest = &rest[n..];
         }
     }
+}
+
+#[test]
+fn the_driver_can_refuse_a_sender_and_the_transaction_does_not_start() {
+    let mut t = T::mx();
+    t.cmd("EHLO client.example", "250");
+    t.cmd("MAIL FROM:<mallory@example.org>", "550 5.7.1");
+    t.cmd("RCPT TO:<alice@example.org>", "503 5.5.1");
+    t.cmd("MAIL FROM:<bob@example.org>", "250 2.1.0");
+    t.cmd("RCPT TO:<limited@example.org>", "451 4.7.1");
+    t.cmd("RCPT TO:<alice@example.org>", "250");
+    t.cmd("DATA", "354");
+    t.cmd("Subject: x\r\n\r\nhi\r\n.", "250");
+    assert_eq!(t.messages.len(), 1);
+    assert_eq!(t.messages[0].envelope.recipients.len(), 1);
+    // Pipelined: the refusal and the commands after it are answered in order.
+    let got = t.raw(b"MAIL FROM:<mallory@example.org>\r\nRCPT TO:<alice@example.org>\r\nNOOP\r\n");
+    let codes: Vec<&str> = got.lines().map(|l| &l[..3]).collect();
+    assert_eq!(codes, ["550", "503", "250"], "{got}");
+}
+
+#[test]
+fn a_refused_greeting_answers_503_until_quit() {
+    let mut t = T::mx();
+    t.s.refuse(Reply::dnsbl_listed([192, 0, 2, 1].into(), "zen.example"));
+    let greeting = t.s.greeting().to_string();
+    assert_eq!(
+        greeting,
+        "554 5.7.1 Service unavailable; client [192.0.2.1] listed by zen.example"
+    );
+    t.cmd("EHLO client.example", "503 5.5.1");
+    t.cmd("MAIL FROM:<bob@example.org>", "503 5.5.1");
+    t.cmd("NOOP", "503 5.5.1");
+    assert!(!t.closed);
+    t.cmd("QUIT", "221");
+    assert!(t.closed);
+}
+
+#[test]
+fn a_login_refusal_from_the_driver_is_not_a_failure() {
+    let mut s = Session::new(Policy {
+        plaintext_auth: true,
+        max_auth_failures: 1,
+        ..Policy::submission("mx.example.org")
+    });
+    let feed = |s: &mut Session, line: &str| s.feed(Input::Bytes(format!("{line}\r\n").as_bytes()));
+    feed(&mut s, "EHLO client.example");
+    let out = feed(&mut s, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==");
+    assert!(matches!(out[..], [Output::Query(Query::Login { .. })]));
+    let out = s.feed(Input::Answer(Answer::Refuse(Reply::auth_locked())));
+    assert_eq!(out, [Output::Reply(Reply::auth_locked())]);
+    assert_eq!(Reply::auth_locked().to_string()[..9], *"454 4.7.0");
+    // Still open, and one real failure is allowed (max_auth_failures = 1 closes on it).
+    let out = feed(&mut s, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==");
+    assert!(matches!(out[..], [Output::Query(Query::Login { .. })]));
+    let out = s.feed(Input::Answer(Answer::Login(false)));
+    assert!(out.contains(&Output::Close));
 }

@@ -1,7 +1,7 @@
 //! The mail transaction: MAIL (RFC 5321 §4.1.1.2, RFC 1870, RFC 6152, RFC 6531),
 //! RCPT (§4.1.1.3), DATA (§4.1.1.4) and BDAT (RFC 3030).
 
-use super::{Accepted, DataReader, Mode, Output, RecipientVerdict, Session, Transaction};
+use super::{Accepted, Answer, DataReader, Mode, Output, RecipientVerdict, Session, Transaction};
 use crate::reply::Reply;
 use message::dsn::{Dsn, Notify, RecipientDsn, Ret, xtext_encode};
 use message::{Address, BodyType, Envelope};
@@ -74,7 +74,9 @@ impl Session {
             envid: from.env_id.map(|id| id.into_owned()),
             recipients: Vec::new(),
         };
-        self.transaction = Some(Transaction {
+        // The driver has the last word on the sender (sender check, hourly limits).
+        out.push(Output::Query(super::Query::Sender(sender.clone())));
+        self.mode = Mode::AwaitSender(Box::new(Transaction {
             sender,
             body_type,
             smtputf8,
@@ -82,8 +84,20 @@ impl Session {
             recipients: Vec::new(),
             bdat: None,
             bdat_too_big: false,
-        });
-        out.push(Output::Reply(Reply::sender_ok()));
+        }));
+    }
+
+    /// The driver's answer to [`super::Query::Sender`]: the transaction starts, or the
+    /// MAIL command is refused with the driver's reply.
+    pub(super) fn sender_answer(&mut self, tx: Transaction, answer: Answer, out: &mut Vec<Output>) {
+        match answer {
+            Answer::SenderOk => {
+                self.transaction = Some(tx);
+                out.push(Output::Reply(Reply::sender_ok()));
+            }
+            Answer::Refuse(reply) => out.push(Output::Reply(reply)),
+            _ => out.push(Output::Reply(Reply::local_error())),
+        }
     }
 
     pub(super) fn rcpt(&mut self, to: RcptTo<Cow<'_, str>>, out: &mut Vec<Output>) {
@@ -128,6 +142,7 @@ impl Session {
             RecipientVerdict::Remote => Some(Reply::relay_denied()),
             RecipientVerdict::Unknown => Some(Reply::no_such_user()),
             RecipientVerdict::TempFail => Some(Reply::local_error()),
+            RecipientVerdict::MailboxFull => Some(Reply::mailbox_full()),
         };
         match (reply, self.transaction.as_mut()) {
             (None, Some(tx)) => {

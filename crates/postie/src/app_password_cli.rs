@@ -1,0 +1,209 @@
+//! `postie user app-password add|list|revoke`: app passwords (what providers call
+//! authorisation codes), one per device or program, each usable for SMTP AUTH, POP3 and
+//! IMAP and revocable on its own (see `store::app_password` and docs/security.md).
+//!
+//! Where it sits: an admin command; it works on the store directly, with or without the
+//! server running. `add` generates the password, stores only its id and the argon2 hash
+//! of its secret, and prints it once, alone on its last line, so scripts can take it
+//! with `tail -n 1`.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use message::Address;
+use store::{Account, Store, StoreError};
+
+#[derive(Debug, Subcommand)]
+pub enum AppPasswordCommand {
+    /// Make a new app password for ADDRESS and print it (only this once), alone on the
+    /// last line. Use it instead of the account password in a mail program; it works
+    /// for SMTP, POP3 and IMAP, also when `auth.account_password = "web-only"`.
+    ///
+    /// Example: `postie user app-password add alice@example.org --name phone`.
+    Add {
+        address: String,
+        /// What it is for (unique per account), e.g. `phone` or `laptop`.
+        #[arg(long)]
+        name: String,
+    },
+    /// List ADDRESS's app passwords: name, when made, when last used to log in.
+    List { address: String },
+    /// Revoke one of ADDRESS's app passwords: logins with it fail from now on.
+    #[command(alias = "del", alias = "remove")]
+    Revoke {
+        address: String,
+        /// The name it was given.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Runs one `app-password` command.
+pub async fn run(store: &dyn Store, command: AppPasswordCommand) -> anyhow::Result<()> {
+    match command {
+        AppPasswordCommand::Add { address, name } => {
+            let account = account(store, &address).await?;
+            if !store::app_password::valid_name(&name) {
+                bail!("{name:?} is not a usable name (1-64 characters, no control characters)");
+            }
+            let (id, secret, whole) = store::app_password::generate();
+            let hash = tokio::task::spawn_blocking(move || store::password::hash(&secret))
+                .await
+                .context("hashing failed")??;
+            match store
+                .app_password_add(account.id, &name, &id, &hash, now_unix())
+                .await
+            {
+                Err(StoreError::Exists(_)) => {
+                    bail!(
+                        "{} already has an app password named {name:?}",
+                        account.address
+                    )
+                }
+                other => other?,
+            }
+            println!(
+                "App password {name:?} for {}; it is shown only this once:",
+                account.address
+            );
+            println!("{whole}");
+        }
+        AppPasswordCommand::List { address } => {
+            let account = account(store, &address).await?;
+            for p in store.app_password_list(account.id).await? {
+                let last = p.last_used.map_or_else(|| "never".to_owned(), date);
+                println!(
+                    "{}\tcreated {}\tlast used {last}",
+                    p.name,
+                    date(p.created_at)
+                );
+            }
+        }
+        AppPasswordCommand::Revoke { address, name } => {
+            let account = account(store, &address).await?;
+            match store.app_password_revoke(account.id, &name).await {
+                Err(StoreError::NotFound(_)) => {
+                    bail!("{} has no app password named {name:?}", account.address)
+                }
+                other => other?,
+            }
+            println!("revoked app password {name:?} of {}", account.address);
+        }
+    }
+    Ok(())
+}
+
+async fn account(store: &dyn Store, address: &str) -> anyhow::Result<Account> {
+    let parsed = Address::parse(address)
+        .map_err(|e| anyhow::anyhow!("{address:?} is not a valid address: {e}"))?;
+    match store.account_get(&parsed).await? {
+        Some(account) => Ok(account),
+        None => bail!("no account {parsed}"),
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A time as `2026-01-31 12:00:00 UTC`.
+fn date(unix: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("@{unix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(date(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+
+    #[test]
+    fn commands_parse() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "postie",
+            "user",
+            "app-password",
+            "add",
+            "alice@example.org",
+            "--name",
+            "phone",
+        ])
+        .expect("parse");
+        let crate::cli::Command::User(crate::cli::UserCommand::AppPassword(
+            AppPasswordCommand::Add { address, name },
+        )) = cli.command
+        else {
+            panic!("not app-password add");
+        };
+        assert_eq!(
+            (address.as_str(), name.as_str()),
+            ("alice@example.org", "phone")
+        );
+        for args in [
+            &["postie", "user", "app-password", "list", "a@example.org"][..],
+            &[
+                "postie",
+                "user",
+                "app-password",
+                "revoke",
+                "a@example.org",
+                "--name",
+                "x",
+            ],
+        ] {
+            crate::cli::Cli::try_parse_from(args).expect("parse");
+        }
+        assert!(
+            crate::cli::Cli::try_parse_from(["postie", "user", "app-password", "add", "a@b.org"])
+                .is_err(),
+            "--name is required"
+        );
+    }
+
+    #[tokio::test]
+    async fn add_list_revoke() {
+        let store = store::memory::MemoryStore::new();
+        store
+            .domain_add(&message::Domain::parse("example.org").unwrap())
+            .await
+            .unwrap();
+        let alice = store
+            .account_add(&Address::parse("alice@example.org").unwrap(), "x")
+            .await
+            .unwrap();
+        let add = || AppPasswordCommand::Add {
+            address: "alice@example.org".into(),
+            name: "phone".into(),
+        };
+        run(&store, add()).await.expect("add");
+        let err = run(&store, add()).await.expect_err("same name twice");
+        assert!(err.to_string().contains("already has"), "{err}");
+        assert_eq!(store.app_password_list(alice).await.unwrap().len(), 1);
+        let revoke = || AppPasswordCommand::Revoke {
+            address: "alice@example.org".into(),
+            name: "phone".into(),
+        };
+        run(&store, revoke()).await.expect("revoke");
+        assert!(
+            run(&store, revoke()).await.is_err(),
+            "nothing left to revoke"
+        );
+        assert!(store.app_password_list(alice).await.unwrap().is_empty());
+        let nobody = AppPasswordCommand::List {
+            address: "nobody@example.org".into(),
+        };
+        assert!(run(&store, nobody).await.is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! One login attempt, the same for every protocol (SMTP AUTH, POP3 USER/PASS and AUTH,
+//! IMAP LOGIN and AUTHENTICATE): the failed-login throttle ([`crate::throttle`]) decides
+//! whether to check at all and how long to wait first; [`crate::auth`] checks the
+//! password; the outcome goes back into the throttle.
+//!
+//! Where it sits: each protocol driver calls [`login`] when its session asks for a
+//! password check, and turns the [`Outcome`] into the protocol's reply: a lockout is
+//! SMTP `454 4.7.0` (RFC 4954 §6), POP3 `-ERR [SYS/TEMP]` (RFC 3206) and IMAP
+//! `NO [UNAVAILABLE]` (RFC 5530), all temporary, so a mail client keeps its password.
+//!
+//! The wait is an async sleep: it holds back this session only. After it the throttle
+//! is asked again, so attempts started in parallel before a lockout cannot slip through.
+//! Never logs passwords.
+
+use crate::listen::Shared;
+use crate::throttle::Verdict;
+use std::net::IpAddr;
+use std::time::Instant;
+use store::Account;
+
+/// How a login attempt ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The credentials are right: this is the account.
+    Ok(Account),
+    /// Unknown user or wrong password (counted as a failure).
+    Wrong,
+    /// Refused without a check: the address or account is locked out.
+    Locked,
+    /// The check could not be made (store trouble); try later.
+    TempFail,
+}
+
+/// The throttle's key for a login name: the normalized address when it is one (so
+/// `Alice@Example.ORG` and `alice@example.org` count together), else the name in lower
+/// case.
+pub(crate) fn login_key(username: &str) -> String {
+    message::Address::parse(username.trim())
+        .map(|a| a.normalized())
+        .unwrap_or_else(|_| username.trim().to_lowercase())
+}
+
+/// Runs one login attempt from `ip` by `protocol` (for logs).
+pub(crate) async fn login(
+    shared: &Shared,
+    ip: IpAddr,
+    protocol: &'static str,
+    username: &str,
+    password: String,
+) -> Outcome {
+    let key = login_key(username);
+    let throttle = &shared.throttle;
+    match throttle.before(ip, &key, Instant::now()) {
+        Verdict::Check(delay) if !delay.is_zero() => {
+            tracing::info!(user = %username, protocol, delay_ms = delay.as_millis() as u64, "login delayed after recent failures");
+            tokio::time::sleep(delay).await;
+            // Another attempt may have locked the address or account meanwhile.
+            if let Some(outcome) = refused(
+                throttle.before(ip, &key, Instant::now()),
+                username,
+                protocol,
+            ) {
+                return outcome;
+            }
+        }
+        Verdict::Check(_) => {}
+        verdict => return refused(verdict, username, protocol).unwrap_or(Outcome::Locked),
+    }
+    match crate::auth::check(
+        shared.store.as_ref(),
+        &shared.config.auth,
+        username,
+        password,
+    )
+    .await
+    {
+        Err(e) => {
+            tracing::error!(error = %e, protocol, "account lookup failed");
+            Outcome::TempFail
+        }
+        Ok(crate::auth::Checked::Wrong { account_exists }) => {
+            if throttle.failed(ip, &key, account_exists, Instant::now()) {
+                tracing::warn!(user = %username, protocol, "locked out after repeated failed logins");
+            }
+            Outcome::Wrong
+        }
+        Ok(crate::auth::Checked::Ok(account)) => {
+            throttle.succeeded(ip, &key, Instant::now());
+            Outcome::Ok(account)
+        }
+    }
+}
+
+/// The outcome for a lockout verdict, logged; `None` when the check may go ahead.
+fn refused(verdict: Verdict, username: &str, protocol: &'static str) -> Option<Outcome> {
+    match verdict {
+        Verdict::Check(_) => None,
+        Verdict::AddressLocked => {
+            tracing::warn!(user = %username, protocol, "login refused: address locked out after failed logins");
+            Some(Outcome::Locked)
+        }
+        Verdict::AccountLocked => {
+            tracing::warn!(user = %username, protocol, "login refused: account locked for unfamiliar addresses after failed logins");
+            Some(Outcome::Locked)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_keys_are_case_insensitive() {
+        assert_eq!(login_key("Alice@Example.ORG"), "alice@example.org");
+        assert_eq!(login_key(" alice@example.org "), "alice@example.org");
+        assert_eq!(login_key("NotAnAddress"), "notanaddress");
+    }
+}

@@ -1,0 +1,223 @@
+//! The SMTP driver's abuse checks, kept out of the driver: logins (through
+//! [`crate::login`]), MAIL FROM ([`crate::sender_check`] and the hourly message limit),
+//! RCPT (the DNS blocklist at RCPT and the hourly recipient limit) and the end of DATA
+//! (the `From:` check), plus the DNS blocklist at connect.
+//!
+//! Where it sits: [`crate::smtp_driver`] makes one [`Checks`] per connection with
+//! [`Checks::start`] before the greeting, passes every session query through
+//! [`Checks::answer`] (which answers all but the recipient routing lookup), passes the
+//! routing answer through [`Checks::after_recipient`], and asks [`end_of_data`] before
+//! a message goes into the pipeline.
+//!
+//! Replies: a lockout is `454 4.7.0` (RFC 4954 §6); a sender that is not the user's
+//! `550 5.7.1`; an hourly limit `451 4.7.1` (temporary, so nothing is lost); a listed
+//! client `554 5.7.1` naming the list.
+
+use crate::listen::Shared;
+use crate::rate::{Sender, refusal};
+use message::Address;
+use proto::Reply;
+use proto::smtp::server::{Accepted, Answer, ListenerKind, Query, RecipientVerdict, Session};
+use std::net::SocketAddr;
+use std::time::Instant;
+use tokio::task::JoinHandle;
+
+/// Where the DNS blocklist lookup for this client stands.
+#[derive(Debug)]
+enum Listing {
+    /// Not looked up (not the `smtp` listener, or no lists configured).
+    NotChecked,
+    /// Looking up; the answer is awaited at the first RCPT.
+    Pending(JoinHandle<Option<String>>),
+    /// The zone that lists the client, if any.
+    Known(Option<String>),
+}
+
+/// Per-connection state of the checks.
+#[derive(Debug)]
+pub(crate) struct Checks {
+    peer: SocketAddr,
+    listing: Listing,
+}
+
+impl Checks {
+    /// Starts the DNS blocklist lookup for clients of the `smtp` listener; with
+    /// `smtp.dnsbl_reject_at = "connect"` waits for it and, when the client is listed,
+    /// makes the session refuse service (554 greeting, RFC 5321 §3.1).
+    pub async fn start(
+        shared: &Shared,
+        peer: SocketAddr,
+        kind: ListenerKind,
+        session: &mut Session,
+    ) -> Checks {
+        let listing = match (&shared.dnsbl, kind) {
+            (Some(dnsbl), ListenerKind::Mx) => {
+                let at_connect = dnsbl.at_connect;
+                let dnsbl = dnsbl.clone();
+                let ip = peer.ip();
+                let lookup = tokio::spawn(async move { dnsbl.lookup(ip).await });
+                if at_connect {
+                    let zone = lookup.await.unwrap_or(None);
+                    if let Some(zone) = &zone {
+                        tracing::warn!(zone, "client refused at connect: listed by a DNSBL");
+                        session.refuse(Reply::dnsbl_listed(ip, zone));
+                    }
+                    Listing::Known(None) // refused already, or not listed
+                } else {
+                    Listing::Pending(lookup)
+                }
+            }
+            _ => Listing::NotChecked,
+        };
+        Checks { peer, listing }
+    }
+
+    /// Answers `query` for a session authenticated as `login` (if any), or hands the
+    /// query back when it is a recipient to route (the driver's lookup, then
+    /// [`Checks::after_recipient`]).
+    pub async fn answer(
+        &mut self,
+        shared: &Shared,
+        login: Option<&str>,
+        query: Query,
+    ) -> Result<Answer, Query> {
+        match query {
+            Query::Login { username, password } => {
+                Ok(self.login(shared, &username, password).await)
+            }
+            Query::Sender(sender) => Ok(self.sender(shared, login, sender).await),
+            Query::Recipient(address) => match self.listed_for(login, &address).await {
+                Some(zone) => {
+                    tracing::warn!(zone, recipient = %address, "RCPT refused: client listed by a DNSBL");
+                    Ok(Answer::Refuse(Reply::dnsbl_listed(self.peer.ip(), &zone)))
+                }
+                None => Err(Query::Recipient(address)),
+            },
+        }
+    }
+
+    async fn login(&self, shared: &Shared, username: &str, password: String) -> Answer {
+        use crate::login::Outcome;
+        match crate::login::login(shared, self.peer.ip(), "smtp", username, password).await {
+            Outcome::Ok(account) => {
+                tracing::info!(user = %account.address, "authenticated");
+                Answer::Login(true)
+            }
+            Outcome::Wrong => Answer::Login(false),
+            Outcome::Locked => Answer::Refuse(Reply::auth_locked()),
+            Outcome::TempFail => Answer::LoginTempFail,
+        }
+    }
+
+    /// MAIL FROM: the sender check for authenticated sessions, then the hourly message
+    /// limit.
+    async fn sender(
+        &self,
+        shared: &Shared,
+        login: Option<&str>,
+        sender: Option<Address>,
+    ) -> Answer {
+        if let Some(login) = login
+            && shared.config.smtp.sender_check
+        {
+            match crate::sender_check::check_envelope(shared.store.as_ref(), login, sender.as_ref())
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(reply)) => return Answer::Refuse(reply),
+                Err(e) => {
+                    tracing::error!(error = %e, "sender check failed");
+                    return Answer::Refuse(Reply::local_error());
+                }
+            }
+        }
+        match shared
+            .sending_limits
+            .take_message(&self.counted_as(login), Instant::now())
+        {
+            Ok(()) => Answer::SenderOk,
+            Err(exceeded) => {
+                tracing::warn!(
+                    user = login.unwrap_or("-"),
+                    "MAIL refused: hourly message limit reached"
+                );
+                Answer::Refuse(refusal(exceeded))
+            }
+        }
+    }
+
+    /// The routing lookup's answer for a recipient, through the hourly recipient limit
+    /// when it would be accepted.
+    pub fn after_recipient(&self, shared: &Shared, login: Option<&str>, answer: Answer) -> Answer {
+        let accepted = match &answer {
+            Answer::Recipient(RecipientVerdict::Local) => true,
+            Answer::Recipient(RecipientVerdict::Remote) => login.is_some(),
+            _ => false,
+        };
+        if !accepted {
+            return answer;
+        }
+        match shared
+            .sending_limits
+            .take_recipient(&self.counted_as(login), Instant::now())
+        {
+            Ok(()) => answer,
+            Err(exceeded) => {
+                tracing::warn!(
+                    user = login.unwrap_or("-"),
+                    "RCPT refused: hourly recipient limit reached"
+                );
+                Answer::Refuse(refusal(exceeded))
+            }
+        }
+    }
+
+    /// Who the hourly limits count against: the user, or the client address.
+    fn counted_as(&self, login: Option<&str>) -> Sender {
+        match login {
+            Some(login) => Sender::User(crate::login::login_key(login)),
+            None => Sender::Address(self.peer.ip()),
+        }
+    }
+
+    /// The zone listing the client, when that refuses this RCPT: not for authenticated
+    /// sessions, and never for postmaster (RFC 5321 §4.5.1), so a listed sender can
+    /// still ask to be let through.
+    async fn listed_for(&mut self, login: Option<&str>, recipient: &Address) -> Option<String> {
+        if login.is_some() || recipient.local().eq_ignore_ascii_case("postmaster") {
+            return None;
+        }
+        if let Listing::Pending(lookup) = &mut self.listing {
+            self.listing = Listing::Known(lookup.await.unwrap_or(None));
+        }
+        match &self.listing {
+            Listing::Known(zone) => zone.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Checks {
+    fn drop(&mut self) {
+        if let Listing::Pending(lookup) = &self.listing {
+            lookup.abort();
+        }
+    }
+}
+
+/// The end of DATA/BDAT, before the pipeline: for an authenticated session with
+/// `smtp.sender_check`, every `From:` address must be the user's. `None` when the
+/// message may go on, else the reply that refuses it (nothing is queued).
+pub(crate) async fn end_of_data(shared: &Shared, accepted: &Accepted) -> Option<Reply> {
+    let login = accepted.authenticated_as.as_deref()?;
+    if !shared.config.smtp.sender_check {
+        return None;
+    }
+    match crate::sender_check::check_header(shared.store.as_ref(), login, &accepted.body).await {
+        Ok(refusal) => refusal,
+        Err(e) => {
+            tracing::error!(error = %e, "From check failed");
+            Some(Reply::local_error())
+        }
+    }
+}
