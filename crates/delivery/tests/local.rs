@@ -7,6 +7,19 @@ use std::sync::Arc;
 use store::memory::MemoryStore;
 use store::{RecipientStatus, Store};
 
+/// A queue runner delivering through the router, as the server wires it.
+fn runner(store: &Arc<MemoryStore>) -> QueueRunner {
+    let resolver = Arc::new(delivery::route::Resolver::new(
+        store.clone(),
+        "mx.example.org",
+        None,
+    ));
+    QueueRunner::new(
+        store.clone(),
+        Arc::new(Router::new(store.clone(), resolver)),
+    )
+}
+
 #[tokio::test]
 async fn local_recipients_are_filed_once_and_remote_ones_stay_queued() {
     let store = Arc::new(MemoryStore::new());
@@ -33,15 +46,7 @@ async fn local_recipients_are_filed_once_and_remote_ones_stay_queued() {
         .await
         .unwrap();
 
-    let resolver = Arc::new(delivery::route::Resolver::new(
-        store.clone(),
-        "mx.example.org",
-        None,
-    ));
-    let runner = QueueRunner::new(
-        store.clone(),
-        Arc::new(Router::new(store.clone(), resolver)),
-    );
+    let runner = runner(&store);
     runner.run_once(queue::now_unix()).await.unwrap();
     // Running again right away changes nothing: alice's copy is not filed twice.
     runner.run_once(queue::now_unix()).await.unwrap();
@@ -100,15 +105,7 @@ async fn a_full_mailbox_defers_until_there_is_room() {
         .enqueue(id, &envelope, b"Subject: hi\r\n\r\nbody\r\n")
         .await
         .unwrap();
-    let resolver = Arc::new(delivery::route::Resolver::new(
-        store.clone(),
-        "mx.example.org",
-        None,
-    ));
-    let runner = QueueRunner::new(
-        store.clone(),
-        Arc::new(Router::new(store.clone(), resolver)),
-    );
+    let runner = runner(&store);
     let now = queue::now_unix();
     runner.run_once(now).await.unwrap();
     let queued = store.queue_get(id).await.unwrap().unwrap();
