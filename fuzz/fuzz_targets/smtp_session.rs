@@ -8,7 +8,9 @@ use proto::Reply;
 use proto::smtp::server::{Answer, Input, Output, Policy, RecipientVerdict, Session};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let mut policy = Policy::submission("fuzz.example");
     policy.plaintext_auth = first & 1 == 1;
     let mut session = Session::new(policy);
@@ -16,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
         let mut pending = session.feed(Input::Bytes(chunk));
         while let Some(output) = pending.pop() {
             let answer = match output {
-                Output::Query(proto::smtp::server::Query::Login { .. }) => Answer::Login(first & 2 == 2),
+                Output::Query(proto::smtp::server::Query::Login { .. }) => {
+                    Answer::Login(first & 2 == 2)
+                }
                 Output::Query(proto::smtp::server::Query::Sender(_)) => Answer::SenderOk,
                 Output::Query(_) => Answer::Recipient(RecipientVerdict::Local),
                 Output::Message(_) => Answer::MessageResult(Reply::ok()),
