@@ -21,6 +21,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
+    private_files();
     if let Some(status) = sendmail_cli::main_if_sendmail() {
         return status;
     }
@@ -41,6 +42,14 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Everything Postie creates (the data directory, `postie.db` with its password
+/// hashes, message bodies, DKIM and TLS keys, spool files) is for its owner only:
+/// files 0600, folders 0700, whatever umask it was started with. Set first, for every
+/// subcommand, because the admin commands create files in the data directory too.
+fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

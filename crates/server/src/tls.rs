@@ -38,7 +38,15 @@ fn self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Se
         return Ok((cert_path, key_path));
     }
     let io = |e: std::io::Error| ServerError::Tls(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(&dir).map_err(io)?;
+    // Owner only, whatever the umask: the folder holds the private key.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io)?;
+    }
     let names = vec![hostname.to_string(), "localhost".to_string()];
     let generated =
         rcgen::generate_simple_self_signed(names).map_err(|e| ServerError::Tls(e.to_string()))?;

@@ -61,11 +61,24 @@ fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A folder builder that makes folders for the owner only (0700 on Unix, whatever the
+/// umask): message bodies are private mail.
+fn private_dir_builder() -> fs::DirBuilder {
+    #[allow(unused_mut)]
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
 impl Blobs {
     /// Uses (and creates, durably) `root` as the blob folder.
     pub(crate) fn open(root: PathBuf) -> Result<Self> {
         if !root.is_dir() {
-            fs::create_dir_all(&root).map_err(|e| io_err("cannot create", &root, e))?;
+            private_dir_builder()
+                .recursive(true)
+                .create(&root)
+                .map_err(|e| io_err("cannot create", &root, e))?;
             if let Some(parent) = root.parent() {
                 sync_dir(parent)?;
             }
@@ -87,16 +100,18 @@ impl Blobs {
         let path = self.path(id)?;
         let dir = self.root.join(&id[..2]);
         if !dir.is_dir() {
-            match fs::create_dir(&dir) {
+            match private_dir_builder().create(&dir) {
                 Ok(()) => sync_dir(&self.root)?,
                 // Another writer made it at the same moment.
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_err("cannot create", &dir, e)),
             }
         }
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
             .open(&path)
             .map_err(|e| io_err("cannot create", &path, e))?;
         file.write_all(data)

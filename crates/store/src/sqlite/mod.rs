@@ -30,6 +30,7 @@ mod blobs;
 mod imap;
 mod mailboxes;
 mod messages;
+mod perms;
 mod queue;
 mod quota;
 mod schema;
@@ -174,7 +175,7 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`] with a chosen orphan grace period.
     fn open_with_grace(data_dir: &Path, grace: Duration) -> Result<SqliteStore> {
-        std::fs::create_dir_all(data_dir)
+        perms::create_private_dir(data_dir)
             .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", data_dir.display())))?;
         let blobs = Blobs::open(data_dir.join(BLOB_DIR))?;
         let db = data_dir.join(DB_FILE);
@@ -182,6 +183,10 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| schema::open_reader(&db).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
+        // Owner only, whatever the umask: `postie.db` holds password hashes. This also
+        // repairs a directory an older version left readable by everyone. SQLite gives
+        // the -wal and -shm files it makes later the mode of `postie.db`.
+        perms::tighten(data_dir, &[DB_FILE, "postie.db-wal", "postie.db-shm"]);
         let shared = Arc::new(Shared {
             readers,
             next_reader: AtomicUsize::new(0),
