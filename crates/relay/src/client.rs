@@ -20,6 +20,7 @@
 //! --debug`).
 
 mod auth;
+mod body;
 pub mod config;
 pub mod extensions;
 pub mod outcome;

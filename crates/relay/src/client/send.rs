@@ -14,13 +14,16 @@ use message::Address;
 use tracing::{debug, info};
 
 use super::Connection;
+use super::body;
 use super::outcome::{ClientError, RecipientResult};
 use super::reply::ServerReply;
 use super::transaction::{self, Plan, Transaction};
 use super::wire::WireError;
 
-/// Octets per BDAT chunk.
+/// Octets per BDAT chunk (at least; a chunk ends at the next line end, see `body`).
 const CHUNK: usize = 1024 * 1024;
+/// Octets of DATA prepared at a time (at least; a block ends at the next line end).
+const DATA_BLOCK: usize = 64 * 1024;
 /// Most commands written before reading their replies.
 const PIPELINE_WINDOW: usize = 100;
 
@@ -233,11 +236,17 @@ impl Connection {
                 run.settle_open(|| refused.clone());
                 return Ok(());
             }
-            let mut wire_form = Vec::new();
-            message::stuffing::dot_stuff_into(tx.body, &mut wire_form);
-            self.wire
-                .send_data(&wire_form, t.data_block, "message data")
-                .await?;
+            // Line ends normalised to CRLF and dot-stuffed, one block at a time: a bare
+            // CR or LF never leaves (RFC 5321 §2.3.8, SMTP smuggling), see `body`.
+            let mut wire_form = body::WireBody::data(tx.body);
+            let mut block = Vec::with_capacity(DATA_BLOCK + DATA_BLOCK / 8);
+            while !wire_form.is_finished() {
+                block.clear();
+                wire_form.fill(&mut block, DATA_BLOCK);
+                self.wire
+                    .send_data(&block, t.data_block, "message data")
+                    .await?;
+            }
             run.body_sent = true;
             self.read(t.data_end, "reply to end of data").await?
         };
@@ -256,17 +265,20 @@ impl Connection {
     /// reply that decides the transaction (the first refusal, or the reply to LAST).
     async fn send_bdat(&mut self, body: &[u8], run: &mut Run) -> Result<ServerReply, Stop> {
         let t = self.timeouts;
-        let count = body.len().div_ceil(CHUNK).max(1);
-        let mut chunks = body.chunks(CHUNK);
-        for n in 1..=count {
-            let chunk = chunks.next().unwrap_or_default();
-            let last = n == count;
+        // Chunks carry the body with its line ends normalised to CRLF (a bare CR or LF
+        // never leaves, see `body`), so each chunk's size is known only once it is made.
+        let mut wire_form = body::WireBody::bdat(body);
+        let mut chunk = Vec::new();
+        loop {
+            chunk.clear();
+            wire_form.fill(&mut chunk, CHUNK);
+            let last = wire_form.is_finished();
             let command = format!("BDAT {}{}", chunk.len(), if last { " LAST" } else { "" });
             self.wire
                 .send_commands(&[command], t.data_block, "BDAT")
                 .await?;
             self.wire
-                .send_data(chunk, t.data_block, "message data")
+                .send_data(&chunk, t.data_block, "message data")
                 .await?;
             if last {
                 run.body_sent = true;
@@ -277,7 +289,6 @@ impl Connection {
                 return Ok(reply);
             }
         }
-        unreachable!("the loop returns at the last chunk")
     }
 
     /// After a pipelined DATA that no longer has a message to carry: a server that
