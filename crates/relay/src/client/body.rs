@@ -9,10 +9,13 @@
 //! normalises whatever it was given: bare CR → CRLF, bare LF → CRLF, CRLF unchanged.
 //! Then, for DATA, a line starting with `.` gets another `.` (RFC 5321 §4.5.2), a
 //! last line without a line end gets one, and `.CRLF` ends the data (§4.1.1.4). BDAT
-//! chunks (RFC 3030) carry the normalised bytes without stuffing.
+//! chunks (RFC 3030) carry the normalised bytes without stuffing, in chunks of the
+//! requested size. The one exception is a body sent as `BODY=BINARYMIME` (RFC 3030 §3,
+//! [`WireBody::binary`]): its octets are the content and go unchanged, which is safe
+//! because BDAT chunks are counted, not delimited by line ends.
 //!
-//! Streaming: [`WireBody::fill`] appends the next block of about `target` octets,
-//! ending at a line end where it can, so the relay holds one block rather than a second
+//! Streaming: [`WireBody::fill`] appends the next block of about `target` octets
+//! (DATA blocks end at a line end where they can), so the relay holds one block rather than a second
 //! copy of the whole message. Runs of ordinary bytes are found with memchr.
 //!
 //! Security stance: pure byte transformation, no I/O; each block is bounded by twice
@@ -25,6 +28,8 @@ pub(super) struct WireBody<'a> {
     rest: &'a [u8],
     /// DATA (dot-stuffing and the terminating `.` line) rather than BDAT.
     data: bool,
+    /// Copy octets unchanged (BINARYMIME in BDAT).
+    binary: bool,
     /// The next byte of output starts a line.
     line_start: bool,
     /// Everything, including the DATA terminator, has been produced.
@@ -34,18 +39,24 @@ pub(super) struct WireBody<'a> {
 impl<'a> WireBody<'a> {
     /// The DATA form of `body`: normalised line ends, dot-stuffed, terminated.
     pub(super) fn data(body: &'a [u8]) -> Self {
-        Self::new(body, true)
+        Self::new(body, true, false)
     }
 
     /// The BDAT form of `body`: normalised line ends only.
     pub(super) fn bdat(body: &'a [u8]) -> Self {
-        Self::new(body, false)
+        Self::new(body, false, false)
     }
 
-    fn new(rest: &'a [u8], data: bool) -> Self {
+    /// The BDAT form of a `BODY=BINARYMIME` body: every octet unchanged.
+    pub(super) fn binary(body: &'a [u8]) -> Self {
+        Self::new(body, false, true)
+    }
+
+    fn new(rest: &'a [u8], data: bool, binary: bool) -> Self {
         WireBody {
             rest,
             data,
+            binary,
             line_start: true,
             finished: false,
         }
@@ -56,13 +67,26 @@ impl<'a> WireBody<'a> {
         self.finished
     }
 
-    /// Appends the next block to `out`: at least `target` octets unless the body ends
-    /// first, stopping at the first line end after that, or at `2 × target` inside a
-    /// very long line (plus at most the stuffed dot and the DATA terminator).
+    /// Appends the next block to `out`. BDAT: `target` octets unless the body ends
+    /// first (one more when a line end falls on the boundary). DATA: at least `target`
+    /// octets unless the body ends first, stopping at the first line end after that,
+    /// or at `2 × target` inside a very long line (plus at most the stuffed dot and the
+    /// terminator).
     pub(super) fn fill(&mut self, out: &mut Vec<u8>, target: usize) {
         let target = target.max(1);
-        let hard = target.saturating_mul(2);
+        let hard = if self.data {
+            target.saturating_mul(2)
+        } else {
+            target
+        };
         let start = out.len();
+        if self.binary {
+            let take = self.rest.len().min(target);
+            out.extend_from_slice(&self.rest[..take]);
+            self.rest = &self.rest[take..];
+            self.finished = self.rest.is_empty();
+            return;
+        }
         while !self.rest.is_empty() {
             let produced = out.len() - start;
             if produced >= hard || (produced >= target && self.line_start) {
@@ -254,6 +278,21 @@ mod tests {
                 assert_only_crlf(&got);
             }
         }
+    }
+
+    #[test]
+    fn bdat_chunks_have_the_requested_size_and_binary_is_unchanged() {
+        let body: Vec<u8> = (0..10_000).map(|i| b"abc\rdef\n\0"[i % 9]).collect();
+        let chunks = blocks(WireBody::bdat(&body), 1000);
+        assert_eq!(chunks.concat(), reference(&body, false));
+        for chunk in &chunks[..chunks.len() - 1] {
+            assert!((1000..=1001).contains(&chunk.len()), "{}", chunk.len());
+        }
+        let chunks = blocks(WireBody::binary(&body), 1000);
+        assert_eq!(chunks.len(), 10);
+        assert!(chunks.iter().all(|c| c.len() == 1000));
+        assert_eq!(chunks.concat(), body);
+        assert_eq!(blocks(WireBody::binary(b""), 1000), [Vec::<u8>::new()]);
     }
 
     #[test]

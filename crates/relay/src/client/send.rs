@@ -223,7 +223,7 @@ impl Connection {
         }
 
         let last = if plan.bdat {
-            self.send_bdat(tx.body, run).await?
+            self.send_bdat(tx.body, plan.binary, run).await?
         } else {
             let data_reply = data_reply.expect("DATA was sent when a recipient was accepted");
             if data_reply.class() != 3 {
@@ -263,11 +263,23 @@ impl Connection {
 
     /// Sends the body in BDAT chunks (RFC 3030 §2), the last marked LAST; returns the
     /// reply that decides the transaction (the first refusal, or the reply to LAST).
-    async fn send_bdat(&mut self, body: &[u8], run: &mut Run) -> Result<ServerReply, Stop> {
+    /// `binary`: the body was declared `BODY=BINARYMIME` and goes octet for octet.
+    async fn send_bdat(
+        &mut self,
+        body: &[u8],
+        binary: bool,
+        run: &mut Run,
+    ) -> Result<ServerReply, Stop> {
         let t = self.timeouts;
         // Chunks carry the body with its line ends normalised to CRLF (a bare CR or LF
         // never leaves, see `body`), so each chunk's size is known only once it is made.
-        let mut wire_form = body::WireBody::bdat(body);
+        // A BINARYMIME body is the exception: its octets are the content (RFC 3030 §3),
+        // and BDAT's counted chunks give a line end no meaning on the wire.
+        let mut wire_form = if binary {
+            body::WireBody::binary(body)
+        } else {
+            body::WireBody::bdat(body)
+        };
         let mut chunk = Vec::new();
         loop {
             chunk.clear();

@@ -40,6 +40,9 @@ pub(super) struct Plan {
     pub rcpts: Vec<String>,
     /// Send the body with BDAT (RFC 3030) rather than DATA.
     pub bdat: bool,
+    /// The body goes as `BODY=BINARYMIME` (RFC 3030 §3): its octets are carried
+    /// exactly, bare CR and LF included; otherwise line ends are normalised to CRLF.
+    pub binary: bool,
 }
 
 /// What the octets of a body need (RFC 6152 §2, RFC 3030 §3).
@@ -151,6 +154,7 @@ pub(super) fn plan(
         mail,
         rcpts,
         bdat: ext.chunking,
+        binary: body == Some("BINARYMIME"),
     })
 }
 
