@@ -25,7 +25,7 @@ use imap_codec::imap_types::fetch::{Part, Section};
 use libfuzzer_sys::fuzz_target;
 
 /// Part paths tried: every path of one or two levels with numbers 1 to 3, and the
-/// chain `1.1.1...` as deep as the message has parts (at most 64 levels).
+/// chains `1.1.1...` of 3, 4, 8, 16, 32 and 64 levels that the message has parts for.
 fn paths(parts: usize) -> Vec<Vec<u32>> {
     let mut out = Vec::new();
     for a in 1..=3 {
@@ -34,8 +34,10 @@ fn paths(parts: usize) -> Vec<Vec<u32>> {
             out.push(vec![a, b]);
         }
     }
-    for depth in 3..=parts.min(64) {
-        out.push(vec![1; depth]);
+    for depth in [3, 4, 8, 16, 32, 64] {
+        if depth <= parts {
+            out.push(vec![1; depth]);
+        }
     }
     out
 }
