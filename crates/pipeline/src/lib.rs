@@ -5,6 +5,9 @@
 //! accepted and facts about the session; the result says what to enqueue, or that the
 //! message is refused. The stages, in order:
 //!
+//! 0. **structure** ([`check_structure`], run by the SMTP driver on a blocking thread
+//!    before [`process`]): MIME nesting deeper than [`MAX_MIME_DEPTH`] is refused with
+//!    `554 5.6.0`;
 //! 1. **strip** ([`mailauth::strip::strip_ours`]): `Authentication-Results` fields that
 //!    claim our host name are removed (RFC 8601 §5);
 //! 2. **checks** ([`MailAuth::verify`], only for [`Trust::Inbound`]): SPF, DKIM and
@@ -26,9 +29,11 @@
 //! else.
 
 mod auth;
+mod structure;
 
 pub use auth::MailAuth;
 pub use mailauth::{Action, Checks, DmarcMode, Verdict};
+pub use structure::{MAX_MIME_DEPTH, check_structure, mime_depth};
 
 use std::net::IpAddr;
 
