@@ -304,9 +304,11 @@ impl PlaintextAuth {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pop3 {
-    /// Seconds a client may stay silent before the server closes the connection:
-    /// the autologout timer of RFC 1939 §3, which must be at least 10 minutes
-    /// there. Default 600; at least 1 (smaller values are for tests).
+    /// Seconds within which each command line must arrive whole, and the longest a
+    /// client may stay silent, before the server closes the connection: the
+    /// autologout timer of RFC 1939 §3, which must be at least 10 minutes there. A
+    /// deadline, not an idle timer: bytes trickling in do not extend it, only a
+    /// complete line does. Default 600; at least 1 (smaller values are for tests).
     pub idle_timeout_secs: u64,
     /// Simultaneous POP3 connections in total. Default 1000; at least 1.
     pub max_connections: usize,
@@ -330,9 +332,12 @@ pub struct Pop3 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Imap {
-    /// Seconds a client may stay silent (IDLE included) before the server says
-    /// `* BYE` and closes: the autologout timer of RFC 9051 §5.4, which must be at
-    /// least 30 minutes there. Default 1800; at least 1 (smaller values are for tests).
+    /// Seconds within which each command line and each literal must arrive whole,
+    /// and the longest a client may stay silent (IDLE included), before the server
+    /// says `* BYE` and closes: the autologout timer of RFC 9051 §5.4, which must be
+    /// at least 30 minutes there. A deadline, not an idle timer: bytes trickling in
+    /// do not extend it, only a complete line or literal does. Default 1800; at
+    /// least 1 (smaller values are for tests).
     pub idle_timeout_secs: u64,
     /// Simultaneous IMAP connections in total. Default 1000; at least 1.
     pub max_connections: usize,
@@ -345,6 +350,11 @@ pub struct Imap {
     /// larger ones are refused (RFC 7888 §4, RFC 7889 APPENDLIMIT). Default
     /// 26214400 (25 MiB); at least 1024.
     pub max_literal_size: u32,
+    /// The longest command line after login, in octets (literals not counted):
+    /// longer ones get `BAD [TOOBIG]` and `* BYE`. Before login every command,
+    /// literals included, is held to 8 KiB whatever this says. Default 65536 (what
+    /// Dovecot allows); at least 1024.
+    pub max_line_length: usize,
     /// Simultaneous logged-in IMAP sessions of one account, from anywhere; one more
     /// login gets `NO [LIMIT]` (RFC 5530). Default 50 (a desktop client keeps about 5,
     /// a phone 1-2); at least 1.
@@ -499,6 +509,7 @@ impl Default for Imap {
             max_connections_per_ip: 50,
             max_auth_failures: 3,
             max_literal_size: 25 * 1024 * 1024,
+            max_line_length: 64 * 1024,
             max_sessions_per_user: 50,
         }
     }

@@ -68,6 +68,7 @@ const ALL_KEYS: &[&str] = &[
     "imap.max_auth_failures",
     "imap.max_sessions_per_user",
     "imap.max_literal_size",
+    "imap.max_line_length",
     "dns.nameservers",
     "relay.smarthost",
     "relay.smarthost_tls",

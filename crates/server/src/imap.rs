@@ -20,6 +20,7 @@ pub(crate) mod changes;
 pub(crate) mod compress;
 mod condstore;
 mod copy;
+mod cpu;
 pub(crate) mod deflate;
 mod esearch;
 mod extended;

@@ -3,9 +3,16 @@
 //! AUTHENTICATE exchange, IDLE ... DONE), and hands each command to an
 //! [`imap::Session`](crate::imap::Session), whose responses it writes.
 //!
+//! Every byte read passes [`imap::framing::Gate`] first: it frames lines and
+//! literals, holds each command to its limits (8 KiB before login; `imap.max_line_length`
+//! and `imap.max_literal_size` after) and to the nesting limit, and refuses what
+//! breaks them before imap-next buffers or parses it (`BAD [TOOBIG]`, and `* BYE` when
+//! the input can no longer be framed, such as a non-synchronising literal too large).
+//!
 //! Where it sits: started by [`crate::listen`] for the `imap` (STARTTLS, RFC 3501
 //! §6.2.1) and `imaps` (implicit TLS, RFC 8314) listeners. It also owns the timers and
-//! signals: the autologout timer (`imap.idle_timeout_secs`, RFC 9051 §5.4: `* BYE`),
+//! signals: the command deadline (`imap.idle_timeout_secs`, RFC 9051 §5.4 autologout:
+//! `* BYE`; each line and literal must be whole within it, a drip does not extend it),
 //! the server's stop channel (`* BYE` then close), and during IDLE (RFC 2177) the
 //! change notifications of [`crate::imap::changes`] plus a one-second poll of the
 //! store, after which the session writes its untagged updates at once.
@@ -27,6 +34,7 @@ use crate::imap::auth::SaslStep;
 use crate::imap::compress::State as Compression;
 use crate::imap::deflate::Deflate;
 use crate::listen::Shared;
+use imap::framing::{Gate, Limits, Refusal, Step};
 use imap_next::imap_types::core::Tag;
 use imap_next::imap_types::response::{
     Code, CodeOther, CommandContinuationRequest, Greeting, Status, StatusBody, StatusKind, Tagged,
@@ -41,6 +49,12 @@ use tokio::time::Instant;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// After refusing input it cannot frame, how long the server still reads (and
+/// drops) what the client had in flight before it closes, so the client gets the
+/// `BAD`/`BYE` instead of a reset (a lingering close).
+const LINGER: Duration = Duration::from_secs(2);
+/// The most a lingering close reads.
+const LINGER_BYTES: usize = 1024 * 1024;
 /// How often an idling session re-reads the store when no notification came
 /// (deliveries by the queue runner or another process).
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -97,18 +111,23 @@ async fn run_compressible<S: AsyncRead + AsyncWrite + Unpin>(
     run(session, &mut deflate, false).await
 }
 
-/// A fresh imap-next server state machine with our limits; its own greeting is
-/// swallowed (the session writes one with the capability list).
+/// A fresh imap-next server state machine; its own greeting is swallowed (the
+/// session writes one with the capability list). Its limits are the loosest a
+/// command can meet: the [`Gate`] in front of it holds each command to the limits of
+/// the moment (before or after login) and refuses larger ones before imap-next
+/// buffers them, so imap-next's own refusals never fire.
 fn new_server(shared: &Shared) -> Server {
+    let imap = &shared.config.imap;
     let mut options = Options::default();
     options.crlf_relaxed = true;
-    options.max_literal_size = shared.config.imap.max_literal_size;
-    // One literal plus a generous command line around it.
-    options.max_command_size = shared
-        .config
-        .imap
-        .max_literal_size
-        .saturating_add(64 * 1024);
+    options.max_literal_size = imap.max_literal_size;
+    // One literal plus one line, and a little slack (imap-next wants it larger).
+    options.max_command_size = u32::try_from(
+        Limits::authenticated(imap.max_line_length, imap.max_literal_size)
+            .command
+            .saturating_add(1024),
+    )
+    .unwrap_or(u32::MAX);
     let _ = options.set_literal_accept_text("Ready for literal data".into());
     let _ = options.set_literal_reject_text("Literal too large (APPENDLIMIT)".into());
     let greeting = Greeting::ok(None, "Postie ready").expect("valid greeting");
@@ -118,7 +137,45 @@ fn new_server(shared: &Shared) -> Server {
     server
 }
 
+/// The gate's limits for the session as it is now: tight before login.
+fn limits(session: &Session<'_>) -> Limits {
+    let imap = &session.shared.config.imap;
+    if session.account.is_some() {
+        Limits::authenticated(imap.max_line_length, imap.max_literal_size)
+    } else {
+        Limits::unauthenticated()
+    }
+}
+
+/// Whether the session is about to change streams (STARTTLS, COMPRESS).
+fn switching(session: &Session<'_>) -> bool {
+    session.starttls || session.compression == Compression::Starting
+}
+
+/// Runs every command imap-next can frame from the bytes it has.
+async fn pump(session: &mut Session<'_>, server: &mut Server, auth_tag: &mut Option<Tag<'static>>) {
+    while !session.close && !switching(session) {
+        match server.next() {
+            Ok(event) => handle(session, server, event, auth_tag).await,
+            Err(Interrupt::Io(Io::Output(bytes))) => session.out.extend_from_slice(&bytes),
+            Err(Interrupt::Io(Io::NeedMoreInput)) => break,
+            Err(Interrupt::Error(e)) => {
+                // ESEARCH and LIST-EXTENDED are parsed from the raw line.
+                if !session.extended_command(&e).await {
+                    framing_error(session, e);
+                }
+            }
+        }
+    }
+}
+
 /// Runs the session on `stream` until it closes or asks for TLS.
+///
+/// Deadlines (RFC 9051 §5.4 autologout, and issue 12's "a drip cannot hold a slot"):
+/// each command line and each literal must arrive whole within
+/// `imap.idle_timeout_secs` of the previous one; bytes that complete nothing do not
+/// move the deadline. During IDLE the same deadline is the autologout. Writes get
+/// the same time.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session<'_>,
     stream: &mut S,
@@ -126,12 +183,13 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> std::io::Result<Flow> {
     let shared = session.shared;
     let mut server = new_server(shared);
+    let mut gate = Gate::new(limits(session));
     if greet {
         let caps = session.capabilities();
         session.untagged(&format!("OK [CAPABILITY {caps}] Postie ready"));
     }
-    let idle_timeout = Duration::from_secs(shared.config.imap.idle_timeout_secs);
-    let mut deadline = Instant::now() + idle_timeout;
+    let timeout = Duration::from_secs(shared.config.imap.idle_timeout_secs);
+    let mut deadline = Instant::now() + timeout;
     let mut stop = shared.stop.clone();
     let mut told_to_stop = false;
     let mut changes = shared.mail_changes.subscribe();
@@ -139,27 +197,44 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut auth_tag: Option<Tag<'static>> = None;
     let mut buf = vec![0u8; 16 * 1024];
+    let mut input_len = 0;
+    // The gate refused input it cannot frame: close with a lingering read.
+    let mut refused = false;
     loop {
         if !told_to_stop && *stop.borrow() {
             told_to_stop = true;
             session.untagged("BYE Server shutting down");
             session.close = true;
         }
-        let switching = |s: &Session<'_>| s.starttls || s.compression == Compression::Starting;
-        // Everything the bytes so far make possible.
+        // What was read, through the gate, a line or literal at a time; commands
+        // run as soon as imap-next has them whole, so the limits of the moment
+        // (before or after a LOGIN on the line before) apply to each.
+        let mut input = &buf[..input_len];
         while !session.close && !switching(session) {
-            match server.next() {
-                Ok(event) => handle(session, &mut server, event, &mut auth_tag).await,
-                Err(Interrupt::Io(Io::Output(bytes))) => session.out.extend_from_slice(&bytes),
-                Err(Interrupt::Io(Io::NeedMoreInput)) => break,
-                Err(Interrupt::Error(e)) => {
-                    // ESEARCH and LIST-EXTENDED are parsed from the raw line.
-                    if !session.extended_command(&e).await {
-                        framing_error(session, e);
+            let (used, step) = gate.next(input);
+            input = &input[used..];
+            match step {
+                Step::NeedMore => break,
+                Step::Line(line) => {
+                    deadline = Instant::now() + timeout;
+                    server.enqueue_input(&line);
+                    pump(session, &mut server, &mut auth_tag).await;
+                    gate.set_limits(limits(session));
+                }
+                Step::Literal { bytes, last } => {
+                    server.enqueue_input(bytes);
+                    if last {
+                        deadline = Instant::now() + timeout;
+                        pump(session, &mut server, &mut auth_tag).await;
                     }
+                }
+                Step::Refuse(refusal) => {
+                    refused |= refusal.close;
+                    refuse(session, refusal);
                 }
             }
         }
+        input_len = 0;
         // Responses imap-next still holds (an AUTHENTICATE's tagged reply); any
         // commands after a LOGOUT, STARTTLS or COMPRESS are dropped.
         if session.close || switching(session) {
@@ -172,12 +247,25 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         if !session.out.is_empty() {
-            stream.write_all(&session.out).await?;
-            stream.flush().await?;
+            let written = tokio::time::timeout(timeout, async {
+                stream.write_all(&session.out).await?;
+                stream.flush().await
+            })
+            .await;
+            match written {
+                Ok(result) => result?,
+                Err(_) => {
+                    tracing::debug!("client did not read its responses in time");
+                    return Ok(Flow::Closed);
+                }
+            }
             session.out.clear();
         }
         if session.close {
-            let _ = stream.shutdown().await;
+            let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.shutdown()).await;
+            if refused {
+                linger(stream, &mut buf).await;
+            }
             return Ok(Flow::Closed);
         }
         if session.starttls {
@@ -190,15 +278,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::select! {
             read = stream.read(&mut buf) => match read {
                 Ok(0) => return Ok(Flow::Closed),
-                Ok(n) => {
-                    deadline = Instant::now() + idle_timeout;
-                    server.enqueue_input(&buf[..n]);
-                }
+                Ok(n) => input_len = n,
                 Err(e) => return Err(e),
             },
             _ = tokio::time::sleep_until(deadline) => {
-                tracing::debug!("autologout");
-                session.untagged("BYE Autologout; idle for too long");
+                if gate.in_command() {
+                    tracing::debug!("command not complete in time");
+                    session.untagged("BYE Command not complete in time");
+                } else {
+                    tracing::debug!("autologout");
+                    session.untagged("BYE Autologout; idle for too long");
+                }
                 session.close = true;
             }
             changed = stop.changed(), if !told_to_stop => {
@@ -219,6 +309,39 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
             _ = poll.tick(), if idling => session.send_updates(true).await,
         }
+    }
+}
+
+/// Reads and drops what the client still sends, for at most [`LINGER`] and
+/// [`LINGER_BYTES`] or until it closes: closing with unread input would reset the
+/// connection, and the client could lose the answer it is owed.
+async fn linger<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) {
+    let until = Instant::now() + LINGER;
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        match tokio::time::timeout_at(until, stream.read(buf)).await {
+            Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+            _ => return,
+        }
+    }
+}
+
+/// A command the gate refused: `BAD` (RFC 3501 §7.1.3, with `TOOBIG` where it is
+/// about size, RFC 9051 §7.1), then `* BYE` and close when the rest of the input
+/// cannot be framed (RFC 7888 §4: a non-synchronising literal too large).
+fn refuse(session: &mut Session<'_>, refusal: Refusal) {
+    tracing::debug!(
+        text = refusal.text,
+        close = refusal.close,
+        "IMAP command refused"
+    );
+    match &refusal.tag {
+        Some(tag) => session.line(&format!("{tag} BAD {}", refusal.text)),
+        None => session.untagged(&format!("BAD {}", refusal.text)),
+    }
+    if refusal.close {
+        session.untagged("BYE Input too large or too deep");
+        session.close = true;
     }
 }
 
@@ -328,9 +451,7 @@ fn framing_error(session: &mut Session<'_>, error: ServerError) {
 
 /// The tag at the start of a (malformed) command line, if it is a valid tag.
 fn command_tag(bytes: &[u8]) -> Option<String> {
-    let end = bytes.iter().position(|&b| b == b' ')?;
-    let tag = std::str::from_utf8(&bytes[..end]).ok()?;
-    Tag::try_from(tag).ok().map(|t| t.inner().to_owned())
+    imap::framing::tag_of(bytes)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::time::Duration;
 use store::{Account, MailboxId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -81,12 +82,19 @@ pub(crate) async fn serve(
 
 impl Driver<'_> {
     /// Runs the session on `stream`; true when it asked for STLS.
+    ///
+    /// The command deadline (`pop3.idle_timeout_secs`, the RFC 1939 §3 autologout):
+    /// each command line must arrive whole within it; the deadline moves only when
+    /// the session has taken a complete line ([`Session::lines_received`]), so a
+    /// client dripping a byte at a time is closed like a silent one.
     async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         session: &mut Session,
         stream: &mut S,
     ) -> std::io::Result<bool> {
-        let idle = Duration::from_secs(self.shared.config.pop3.idle_timeout_secs);
+        let timeout = Duration::from_secs(self.shared.config.pop3.idle_timeout_secs);
+        let mut deadline = Instant::now() + timeout;
+        let mut lines = session.lines_received();
         let mut stop = self.shared.stop.clone();
         let mut told_to_stop = false;
         let mut buf = vec![0u8; 8 * 1024];
@@ -102,12 +110,15 @@ impl Driver<'_> {
                 return Ok(false);
             }
             let outputs = tokio::select! {
-                read = tokio::time::timeout(idle, stream.read(&mut buf)) => match read {
-                    Err(_) => session.feed(Input::Timeout),
-                    Ok(Ok(0)) => return Ok(false), // dropped: nothing is committed
-                    Ok(Ok(n)) => session.feed(Input::Bytes(&buf[..n])),
-                    Ok(Err(e)) => return Err(e),
+                read = stream.read(&mut buf) => match read {
+                    Ok(0) => return Ok(false), // dropped: nothing is committed
+                    Ok(n) => session.feed(Input::Bytes(&buf[..n])),
+                    Err(e) => return Err(e),
                 },
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::debug!(partial = session.buffered() > 0, "POP3 command deadline");
+                    session.feed(Input::Timeout)
+                }
                 changed = stop.changed(), if !told_to_stop => {
                     if changed.is_ok() && !*stop.borrow() {
                         continue;
@@ -116,8 +127,23 @@ impl Driver<'_> {
                     session.feed(Input::Shutdown)
                 }
             };
-            if let Some(tls) = self.finish(session, outputs, stream).await? {
-                return Ok(tls);
+            if session.lines_received() != lines {
+                lines = session.lines_received();
+                deadline = Instant::now() + timeout;
+            }
+            let finished =
+                tokio::time::timeout(timeout, self.finish(session, outputs, stream)).await;
+            match finished {
+                Ok(result) => {
+                    if let Some(tls) = result? {
+                        return Ok(tls);
+                    }
+                }
+                Err(_) => {
+                    // The client does not read what it asked for.
+                    tracing::debug!("POP3 client did not read its responses in time");
+                    return Ok(false);
+                }
             }
         }
     }
@@ -190,6 +216,9 @@ impl Driver<'_> {
                 };
                 match store.message_read(drop.mailbox, uid).await {
                     Ok(bytes) => Answer::Message(bytes),
+                    // Expunged over IMAP meanwhile (IMAP may work on the maildrop
+                    // during a POP3 session): no damage, just gone.
+                    Err(store::StoreError::NotFound(_)) => Answer::Failed,
                     Err(e) => {
                         tracing::error!(error = %e, uid, "cannot read a message for RETR");
                         Answer::Failed

@@ -224,6 +224,8 @@ pub struct Session {
     errors: u32,
     auth_failures: u32,
     shutting_down: bool,
+    /// Complete lines taken from the client so far (see [`Session::lines_received`]).
+    lines: u64,
 }
 
 impl Session {
@@ -239,6 +241,7 @@ impl Session {
             errors: 0,
             auth_failures: 0,
             shutting_down: false,
+            lines: 0,
         }
     }
 
@@ -266,6 +269,21 @@ impl Session {
             State::Transaction { user, .. } => Some(user),
             State::Authorization { .. } => None,
         }
+    }
+
+    /// How many complete lines (commands, SASL answers, and over-long lines once
+    /// their end arrived) the session has taken so far. The driver's command
+    /// deadline moves only when this does, so bytes dripping in without a line end
+    /// never extend it (issue 12, finding 8).
+    pub fn lines_received(&self) -> u64 {
+        self.lines
+    }
+
+    /// Octets of input held for a line not yet complete (at most the line limit
+    /// plus what one read brought): over-long lines are dropped as they come, not
+    /// buffered (RFC 2449 §4).
+    pub fn buffered(&self) -> usize {
+        self.input.len()
     }
 
     /// True once the connection is encrypted (implicit TLS or after STLS).
@@ -344,6 +362,7 @@ impl Session {
                         return;
                     };
                     self.input.drain(..=pos);
+                    self.lines += 1;
                     self.mode = Mode::Command;
                 }
                 Mode::Command | Mode::Sasl(_) => {
@@ -363,6 +382,7 @@ impl Session {
                         return;
                     };
                     let line: Vec<u8> = self.input.drain(..=pos).collect();
+                    self.lines += 1;
                     if line.len() > limit {
                         self.mode = Mode::Command;
                         self.error(Response::line_too_long(), out);

@@ -152,9 +152,15 @@ impl<'b> Line<'b> {
         }
     }
 
-    /// A parenthesised list of astrings and nested lists, separated by single spaces.
+    /// A parenthesised list of astrings and nested lists, separated by single spaces;
+    /// `None` past [`imap::framing::MAX_NESTING`] levels (the gate refuses deeper
+    /// lines before they get here; this keeps the recursion bounded regardless).
     pub fn list(&mut self) -> Option<Vec<Item>> {
-        if !self.eat(b'(') {
+        self.list_at(0)
+    }
+
+    fn list_at(&mut self, depth: usize) -> Option<Vec<Item>> {
+        if depth >= imap::framing::MAX_NESTING || !self.eat(b'(') {
             return None;
         }
         let mut items = Vec::new();
@@ -163,7 +169,7 @@ impl<'b> Line<'b> {
         }
         loop {
             if self.peek() == Some(b'(') {
-                items.push(Item::List(self.list()?));
+                items.push(Item::List(self.list_at(depth + 1)?));
             } else {
                 items.push(Item::Word(self.astring()?));
             }
@@ -319,6 +325,20 @@ mod tests {
         assert!(line.next_is("REST"));
         assert_eq!(line.rest(), b"rest");
         assert!(Line::new(b"(a b").list().is_none());
+    }
+
+    #[test]
+    fn deep_lists_are_refused_on_a_small_stack() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = "(".repeat(100_000) + &")".repeat(100_000);
+                assert!(Line::new(deep.as_bytes()).list().is_none());
+                let fine = "(".repeat(10) + &")".repeat(10);
+                assert!(Line::new(fine.as_bytes()).list().is_some());
+            })
+            .expect("thread");
+        handle.join().expect("no overflow");
     }
 
     #[test]

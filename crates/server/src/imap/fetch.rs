@@ -17,7 +17,7 @@
 //! (RFC 2180 §4.1.2, RFC 5530).
 
 use super::summaries::{self, BATCH, Repairs};
-use super::{Session, Status, store_failed, wire};
+use super::{Session, Status, cpu, store_failed, wire};
 use imap::selected::{Record, Snapshot};
 use imap::summary::Summary;
 use imap_codec::ResponseCodec;
@@ -136,30 +136,39 @@ impl Session<'_> {
                     expunged = true;
                     continue;
                 }
-                // The part tree, only for items that look inside the message.
-                let parsed = raw
-                    .as_deref()
-                    .filter(|_| needs_tree)
-                    .map(imap::fetch::Parsed::new);
-                let message = Message {
-                    uid,
-                    record,
-                    latest: &latest,
-                    raw: raw.as_deref(),
-                    parsed: parsed.as_ref(),
-                    summary: summary.as_ref(),
-                };
-                let mut items = Vec::new();
-                for name in &names {
-                    match item(name, &message) {
-                        Ok(item) => items.push(item),
-                        // RFC 3516 §4.3: a transfer encoding we cannot undo.
-                        Err(imap::fetch::SectionError::UnknownCte(_)) => {
-                            return Status::No("[UNKNOWN-CTE] Cannot decode the part".into());
+                // A big message is parsed and rendered off the async workers.
+                let big = raw.as_ref().is_some_and(|r| r.len() > cpu::HEAVY_BYTES);
+                let rendered = cpu::maybe_heavy(big, || {
+                    // The part tree, only for items that look inside the message.
+                    let parsed = raw
+                        .as_deref()
+                        .filter(|_| needs_tree)
+                        .map(imap::fetch::Parsed::new);
+                    let message = Message {
+                        uid,
+                        record,
+                        latest: &latest,
+                        raw: raw.as_deref(),
+                        parsed: parsed.as_ref(),
+                        summary: summary.as_ref(),
+                    };
+                    let mut items = Vec::new();
+                    for name in &names {
+                        match item(name, &message) {
+                            Ok(item) => items.push(item),
+                            // RFC 3516 §4.3: a transfer encoding we cannot undo.
+                            Err(imap::fetch::SectionError::UnknownCte(_)) => {
+                                return Err("[UNKNOWN-CTE] Cannot decode the part");
+                            }
+                            Err(_) => return Err("Cannot render the part"),
                         }
-                        Err(_) => return Status::No("Cannot render the part".into()),
                     }
-                }
+                    Ok(items)
+                });
+                let mut items = match rendered {
+                    Ok(items) => items,
+                    Err(text) => return Status::No(text.into()),
+                };
                 let flags_changed = seen_now.contains(&uid);
                 if flags_changed && !names.contains(&MessageDataItemName::Flags) {
                     items.push(MessageDataItem::Flags(flag_fetch(
@@ -172,6 +181,8 @@ impl Session<'_> {
                 }
                 self.write_fetch(seq, items);
             }
+            // Other sessions get the worker between batches.
+            cpu::breathe().await;
         }
         repairs.flush(store.as_ref(), mailbox).await;
         if !seen_now.is_empty() {

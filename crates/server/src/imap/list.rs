@@ -148,19 +148,10 @@ pub(crate) fn matches(name: &str, pattern: &str) -> bool {
     false
 }
 
+/// `*` and `%` matching, in O(name × pattern) steps (see [`imap::wildcard`]): a
+/// hostile pattern like `*a*a*a*a*a*a*a*ab` costs microseconds, not minutes.
 fn glob(name: &[u8], pattern: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| glob(&name[i..], rest)),
-        Some((b'%', rest)) => {
-            let stop = name
-                .iter()
-                .position(|&b| b == DELIMITER as u8)
-                .unwrap_or(name.len());
-            (0..=stop).any(|i| glob(&name[i..], rest))
-        }
-        Some((&c, rest)) => name.first() == Some(&c) && glob(&name[1..], rest),
-    }
+    imap::wildcard::matches(name, pattern, DELIMITER as u8)
 }
 
 #[cfg(test)]
@@ -183,5 +174,27 @@ mod tests {
             !matches("Archive", "arch*"),
             "only INBOX is case-insensitive"
         );
+    }
+
+    #[test]
+    fn hostile_patterns_are_quick_and_need_no_stack() {
+        // Issue 12: this took 93 s with the recursive glob, and a 20,000-byte
+        // pattern overflowed the stack.
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let start = std::time::Instant::now();
+                let name = "a".repeat(60);
+                assert!(!matches(&name, "*a*a*a*a*a*a*a*a*ab"));
+                assert!(!matches(
+                    &name,
+                    &"*".repeat(20_000)[..19_999].replace("**", "*a")
+                ));
+                assert!(matches(&name, &"%".repeat(20_000)));
+                assert!(!matches("INBOX", &format!("inbox{}x", "*".repeat(20_000))));
+                assert!(start.elapsed() < std::time::Duration::from_secs(5));
+            })
+            .expect("thread");
+        handle.join().expect("no overflow");
     }
 }

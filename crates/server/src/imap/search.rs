@@ -15,7 +15,7 @@
 //! Charsets: UTF-8 and US-ASCII; others get `NO [BADCHARSET]`.
 
 use super::summaries::{self, BATCH, Repairs};
-use super::{Session, Status, store_failed, wire};
+use super::{Session, Status, cpu, store_failed, wire};
 use imap::selected::snapshot::system as flag;
 use imap::selected::{Record, Snapshot};
 use imap::summary::{Summary, contains_ignore_case as contains, raw_header_contains};
@@ -151,7 +151,10 @@ impl Session<'_> {
                     Some(verdict) => verdict,
                     // Only the message bytes can tell.
                     None => match store.message_read(mailbox, uid).await {
-                        Ok(raw) => all(&context, &c, criteria, Some(&raw)) == Some(true),
+                        // A big message's bytes are matched off the async workers.
+                        Ok(raw) => cpu::maybe_heavy(raw.len() > cpu::HEAVY_BYTES, || {
+                            all(&context, &c, criteria, Some(&raw)) == Some(true)
+                        }),
                         Err(_) => false,
                     },
                 };
@@ -159,6 +162,8 @@ impl Session<'_> {
                     hits.push((seq, uid));
                 }
             }
+            // Other sessions get the worker between batches.
+            cpu::breathe().await;
         }
         repairs.flush(store.as_ref(), mailbox).await;
         Ok(hits)
@@ -186,7 +191,10 @@ fn all(
 
 /// Whether the candidate matches one key: three-valued, `None` meaning "only the
 /// message bytes can tell" (and `raw` is not given). NOT, OR and AND combine so that a
-/// known answer is given whenever the known parts decide it.
+/// known answer is given whenever the known parts decide it. Recursive over the key
+/// tree, whose depth is bounded: imap-codec builds no search key deeper than 9
+/// levels, and the framing gate refuses lines nested past 64 before any parse (see
+/// `search_key_trees_are_shallow`).
 fn test(
     cx: &Context<'_>,
     c: &Candidate<'_>,
@@ -339,6 +347,26 @@ mod tests {
 
     fn key(text: &'static str) -> SearchKey<'static> {
         SearchKey::Subject(AString::try_from(text).expect("astring"))
+    }
+
+    #[test]
+    fn search_key_trees_are_shallow() {
+        // `test` and `needs_summary` recurse over the tree: no parse may build a
+        // deep one (issue 12, finding 2).
+        use imap_codec::CommandCodec;
+        use imap_codec::decode::Decoder;
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                for unit in ["NOT ", "OR ALL ", "("] {
+                    let deep = format!("a SEARCH {}ALL\r\n", unit.repeat(64));
+                    assert!(CommandCodec::default().decode(deep.as_bytes()).is_err());
+                }
+                let shallow = b"a SEARCH NOT NOT OR ALL (SEEN)\r\n";
+                assert!(CommandCodec::default().decode(shallow).is_ok());
+            })
+            .expect("thread");
+        handle.join().expect("no overflow");
     }
 
     #[test]

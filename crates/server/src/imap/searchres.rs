@@ -276,25 +276,32 @@ fn dollar_keys(
     let mut spans = Vec::new();
     let mut i = at;
     while i < tokens.len() {
-        i = key(bytes, tokens, i, &mut spans)?;
+        i = key(bytes, tokens, i, &mut spans, 0)?;
     }
     Some(spans)
 }
 
 /// Walks one search key (RFC 3501 §6.4.4 and the extensions' keys) starting at token
-/// `i`, noting `$` spans; returns the index after it.
+/// `i`, noting `$` spans; returns the index after it. `None` past
+/// [`imap::framing::MAX_NESTING`] levels of parentheses, NOT and OR (the gate refuses
+/// deeper lines before they get here; this keeps the recursion bounded regardless).
 fn key(
     bytes: &[u8],
     tokens: &[(Tok, usize, usize)],
     i: usize,
     spans: &mut Vec<(usize, usize)>,
+    depth: usize,
 ) -> Option<usize> {
+    if depth >= imap::framing::MAX_NESTING {
+        return None;
+    }
+    let deeper = depth + 1;
     let (kind, start, end) = *tokens.get(i)?;
     match kind {
         Tok::Open => {
             let mut j = i + 1;
             while tokens.get(j)?.0 != Tok::Close {
-                j = key(bytes, tokens, j, spans)?;
+                j = key(bytes, tokens, j, spans, deeper)?;
             }
             Some(j + 1)
         }
@@ -306,10 +313,10 @@ fn key(
                     spans.push((start, end));
                     0
                 }
-                "NOT" | "FUZZY" => return key(bytes, tokens, i + 1, spans),
+                "NOT" | "FUZZY" => return key(bytes, tokens, i + 1, spans, deeper),
                 "OR" => {
-                    let next = key(bytes, tokens, i + 1, spans)?;
-                    return key(bytes, tokens, next, spans);
+                    let next = key(bytes, tokens, i + 1, spans, deeper)?;
+                    return key(bytes, tokens, next, spans, deeper);
                 }
                 "UID" => {
                     let (_, a, b) = *tokens.get(i + 1)?;
@@ -386,6 +393,23 @@ mod tests {
             spans_of(b"a1 SEARCH MODSEQ \"/flags/\\\\seen\" all 5 $\r\n", 2),
             vec!["$"]
         );
+    }
+
+    #[test]
+    fn deep_keys_are_refused_on_a_small_stack() {
+        // Issue 12, finding 2: these overflowed the stack here.
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                for unit in ["(", "NOT ", "OR ", "OR $ "] {
+                    let line = format!("a1 SEARCH {}$\r\n", unit.repeat(20_000));
+                    let tokens = tokenize(line.as_bytes()).expect("tokenizes");
+                    assert!(dollar_keys(line.as_bytes(), &tokens, 2).is_none(), "{unit}");
+                }
+                assert_eq!(spans_of(b"a1 SEARCH NOT NOT OR $ (NOT $)\r\n", 2).len(), 2);
+            })
+            .expect("thread");
+        handle.join().expect("no overflow");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! header in UTC, or the INTERNALDATE when it has none (RFC 5256 §3).
 
 use super::summaries::{self, BATCH, Repairs};
-use super::{Session, Status, store_failed};
+use super::{Session, Status, cpu, store_failed};
 use imap::summary::{AddressField, Summary};
 use imap::thread::base_subject;
 use imap_codec::imap_types::core::Charset;
@@ -187,9 +187,12 @@ impl Session<'_> {
                 }
                 values.push(v);
             }
+            cpu::breathe().await;
         }
         repairs.flush(store.as_ref(), mailbox).await;
-        order(&mut values, &criteria);
+        cpu::maybe_heavy(values.len() > cpu::HEAVY_MESSAGES, || {
+            order(&mut values, &criteria)
+        });
         let mut text = "SORT".to_owned();
         for v in &values {
             text.push_str(&format!(" {}", if uid { v.uid } else { v.seq }));

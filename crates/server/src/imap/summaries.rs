@@ -108,7 +108,10 @@ async fn compute(
     uid: u32,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     match store.message_read(mailbox, uid).await {
-        Ok(raw) => Ok(Some(Summary::compute(&raw).encode())),
+        Ok(raw) => Ok(Some(super::cpu::maybe_heavy(
+            raw.len() > super::cpu::HEAVY_BYTES,
+            || Summary::compute(&raw).encode(),
+        ))),
         Err(StoreError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }

@@ -16,7 +16,7 @@
 //! `NO [SERVERBUG]`.
 
 use super::summaries::{self, BATCH};
-use super::{Session, Status, store_failed};
+use super::{Session, Status, cpu, store_failed};
 use imap::thread::{Algorithm, Message};
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
@@ -89,9 +89,12 @@ impl Session<'_> {
                     },
                 });
             }
+            cpu::breathe().await;
         }
-        let threads = imap::thread::thread(algorithm, &messages);
-        self.untagged(&response(&threads.render()));
+        let text = cpu::maybe_heavy(messages.len() > cpu::HEAVY_MESSAGES, || {
+            response(&imap::thread::thread(algorithm, &messages).render())
+        });
+        self.untagged(&text);
         Status::Ok("THREAD completed".into())
     }
 }

@@ -140,7 +140,8 @@ impl Blobs {
         let data_len = match read {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                tracing::error!(blob = id, "message body file is missing");
+                // Not logged here: the caller tells damage from a message expunged
+                // while it was being read (issue 12, finding 11) and logs the former.
                 return Err(StoreError::Damaged(format!("body {id} is missing")));
             }
             Err(e) => return Err(io_err("cannot read", &path, e)),

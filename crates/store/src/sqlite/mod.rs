@@ -495,8 +495,13 @@ impl Store for SqliteStore {
                     .read(move |c| Ok(messages::locate(c, mailbox, uid).is_ok()))
                     .await?;
                 Err(if still_there {
+                    tracing::error!(mailbox = mailbox.0, uid, error = %why, "message body is damaged");
                     StoreError::Damaged(why)
                 } else {
+                    // Expunged by another session between the row and the file: the
+                    // reader answers as for any expunged message (RFC 5530
+                    // EXPUNGEISSUED), no damage.
+                    tracing::debug!(mailbox = mailbox.0, uid, "message removed while being read");
                     StoreError::NotFound("removed while being read".into())
                 })
             }

@@ -205,3 +205,38 @@ fn random_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn endless_lines_are_dropped_not_buffered() {
+    // Issue 12, finding 5: a megabyte without a line end, before and during AUTH.
+    let mut t = T::lenient();
+    for _ in 0..1024 {
+        t.raw(&[b'x'; 1024]);
+        assert!(
+            t.s.buffered() <= MAX_COMMAND_LINE + 1024,
+            "{}",
+            t.s.buffered()
+        );
+    }
+    assert_eq!(t.s.lines_received(), 0);
+    t.raw(b"\r\n");
+    assert_eq!(t.s.lines_received(), 1);
+    assert_eq!(t.s.buffered(), 0);
+    assert!(t.raw(b"AUTH PLAIN\r\n").starts_with("+ "));
+    for _ in 0..1024 {
+        t.raw(&[b'A'; 1024]);
+        assert!(t.s.buffered() <= MAX_AUTH_LINE + 1024, "{}", t.s.buffered());
+    }
+}
+
+#[test]
+fn only_whole_lines_count_for_the_deadline() {
+    // Issue 12, finding 8: the driver moves its deadline when this count moves.
+    let mut t = T::clear();
+    for b in b"NOOP" {
+        t.raw(&[*b]);
+        assert_eq!(t.s.lines_received(), 0);
+    }
+    t.raw(b"\r\nNOOP\r\nNO");
+    assert_eq!(t.s.lines_received(), 2);
+}
