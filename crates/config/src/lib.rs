@@ -184,22 +184,56 @@ pub struct Smtp {
     /// Recipients per message. Default 100, the minimum a server must accept
     /// (RFC 5321 §4.5.3.1.8); at least 1.
     pub max_recipients: usize,
-    /// Simultaneous SMTP connections in total. Default 1000; at least 1.
+    /// Simultaneous connections to the `smtp` listener (port 25: other servers) in
+    /// total. Each listener has its own pool, so a flood on port 25 never locks users
+    /// out of submission. Default 1000; at least 1.
     pub max_connections: usize,
-    /// Simultaneous SMTP connections from one IP address. Default 50; at least 1.
+    /// Simultaneous connections to the `smtp` listener from one IP address. Default 50;
+    /// at least 1.
     pub max_connections_per_ip: usize,
-    /// Seconds to wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
-    /// Default 300; at least 1.
+    /// Simultaneous connections to the `submission` listener (port 587). Default 500;
+    /// at least 1.
+    pub submission_max_connections: usize,
+    /// Simultaneous connections to the `submission` listener from one IP address.
+    /// Default 50; at least 1.
+    pub submission_max_connections_per_ip: usize,
+    /// Simultaneous connections to the `submissions` listener (port 465). Default 500;
+    /// at least 1.
+    pub submissions_max_connections: usize,
+    /// Simultaneous connections to the `submissions` listener from one IP address.
+    /// Default 50; at least 1.
+    pub submissions_max_connections_per_ip: usize,
+    /// Seconds within which a whole command line must arrive, counted from the reply to
+    /// the previous one (RFC 5321 §4.5.3.2.7: at least 5 minutes). A deadline, not an
+    /// idle timer: trickling bytes does not extend it. Default 300; at least 1.
     pub command_timeout_secs: u64,
-    /// Seconds to wait for each block of message data (RFC 5321 §4.5.3.2.5: 3 minutes).
-    /// Default 180; at least 1.
+    /// Seconds within which each block of message data (64 KiB of DATA or BDAT, or the
+    /// rest of a shorter message) must arrive (RFC 5321 §4.5.3.2.5: 3 minutes). Default
+    /// 180; at least 1.
     pub data_timeout_secs: u64,
+    /// Message data past this many bytes goes to an unnamed temp file in the data
+    /// directory instead of memory while it arrives. Default 262144 (256 KiB).
+    pub spool_threshold: u64,
     /// Failed AUTH attempts allowed on one connection; after that the server replies
     /// 421 and closes. Default 3; at least 1.
     pub max_auth_failures: u32,
-    /// Bad commands allowed on one connection; after that the server replies 421 and
-    /// closes. Default 10; at least 1.
+    /// Errors allowed on one connection (bad commands, unknown recipients, relay
+    /// attempts); at this many the server replies `421 4.7.0` and closes, like Postfix's
+    /// `smtpd_hard_error_limit`. Default 20; at least 1.
     pub max_errors: u32,
+    /// Errors on one connection after which each further error's reply is delayed (a
+    /// tarpit against address harvesting): by `error_delay_ms` times the number of
+    /// errors past this, at most 10 s. Default 3.
+    pub soft_error_limit: u32,
+    /// The tarpit step, in milliseconds. Default 1000; 0 turns the tarpit off.
+    pub error_delay_ms: u64,
+    /// Errors from one client address, over all its connections, within
+    /// `error_window_secs`; past it new connections from that address get `421 4.7.0`
+    /// at once until the window moves on. Default 100; at least 1.
+    pub max_errors_per_ip: u32,
+    /// The window, in seconds, in which errors per client address are counted.
+    /// Default 3600; at least 1.
+    pub error_window_secs: u64,
     /// How VRFY is answered (RFC 5321 §3.5.3, §7.3). Default [`VrfyPolicy::Ambiguous`] (252).
     pub vrfy: VrfyPolicy,
     /// How EXPN is answered (RFC 5321 §3.5.3, §7.3). Default [`ExpnPolicy::Disabled`] (502).
@@ -310,10 +344,18 @@ pub struct Pop3 {
     /// deadline, not an idle timer: bytes trickling in do not extend it, only a
     /// complete line does. Default 600; at least 1 (smaller values are for tests).
     pub idle_timeout_secs: u64,
-    /// Simultaneous POP3 connections in total. Default 1000; at least 1.
+    /// Simultaneous connections to the `pop3` listener in total (each listener has its
+    /// own pool). Default 1000; at least 1.
     pub max_connections: usize,
-    /// Simultaneous POP3 connections from one IP address. Default 50; at least 1.
+    /// Simultaneous connections to the `pop3` listener from one IP address. Default 50;
+    /// at least 1.
     pub max_connections_per_ip: usize,
+    /// Simultaneous connections to the `pop3s` listener in total. Default 1000; at
+    /// least 1.
+    pub pop3s_max_connections: usize,
+    /// Simultaneous connections to the `pop3s` listener from one IP address. Default
+    /// 50; at least 1.
+    pub pop3s_max_connections_per_ip: usize,
     /// Failed logins (USER/PASS or AUTH) allowed on one connection; after that the
     /// server replies `-ERR` and closes. Default 3; at least 1.
     pub max_auth_failures: u32,
@@ -339,10 +381,18 @@ pub struct Imap {
     /// do not extend it, only a complete line or literal does. Default 1800; at
     /// least 1 (smaller values are for tests).
     pub idle_timeout_secs: u64,
-    /// Simultaneous IMAP connections in total. Default 1000; at least 1.
+    /// Simultaneous connections to the `imap` listener in total (each listener has its
+    /// own pool). Default 1000; at least 1.
     pub max_connections: usize,
-    /// Simultaneous IMAP connections from one IP address. Default 50; at least 1.
+    /// Simultaneous connections to the `imap` listener from one IP address. Default 50;
+    /// at least 1.
     pub max_connections_per_ip: usize,
+    /// Simultaneous connections to the `imaps` listener in total. Default 1000; at
+    /// least 1.
+    pub imaps_max_connections: usize,
+    /// Simultaneous connections to the `imaps` listener from one IP address. Default
+    /// 50; at least 1.
+    pub imaps_max_connections_per_ip: usize,
     /// Failed logins (LOGIN or AUTHENTICATE) allowed on one connection; after that
     /// the server says `* BYE` and closes. Default 3; at least 1.
     pub max_auth_failures: u32,
@@ -442,12 +492,23 @@ impl Default for Smtp {
             max_recipients: 100,
             max_connections: 1000,
             max_connections_per_ip: 50,
+            submission_max_connections: 500,
+            submission_max_connections_per_ip: 50,
+            submissions_max_connections: 500,
+            submissions_max_connections_per_ip: 50,
             // RFC 5321 §4.5.3.2.7: the server timeout is at least 5 minutes.
             command_timeout_secs: 300,
             // RFC 5321 §4.5.3.2.5: 3 minutes per data block.
             data_timeout_secs: 180,
+            spool_threshold: 256 * 1024,
             max_auth_failures: 3,
-            max_errors: 10,
+            // Postfix: smtpd_hard_error_limit 20, smtpd_soft_error_limit 10,
+            // smtpd_error_sleep_time 1s.
+            max_errors: 20,
+            soft_error_limit: 3,
+            error_delay_ms: 1000,
+            max_errors_per_ip: 100,
+            error_window_secs: 3600,
             vrfy: VrfyPolicy::default(),
             expn: ExpnPolicy::default(),
             postmaster: None,
@@ -491,6 +552,8 @@ impl Default for Pop3 {
             idle_timeout_secs: 600,
             max_connections: 1000,
             max_connections_per_ip: 50,
+            pop3s_max_connections: 1000,
+            pop3s_max_connections_per_ip: 50,
             max_auth_failures: 3,
             max_errors: 10,
             // RFC 2449 §6.7: EXPIRE NEVER.
@@ -507,6 +570,8 @@ impl Default for Imap {
             idle_timeout_secs: 1800,
             max_connections: 1000,
             max_connections_per_ip: 50,
+            imaps_max_connections: 1000,
+            imaps_max_connections_per_ip: 50,
             max_auth_failures: 3,
             max_literal_size: 25 * 1024 * 1024,
             max_line_length: 64 * 1024,

@@ -39,10 +39,19 @@ const ALL_KEYS: &[&str] = &[
     "smtp.max_recipients",
     "smtp.max_connections",
     "smtp.max_connections_per_ip",
+    "smtp.submission_max_connections",
+    "smtp.submission_max_connections_per_ip",
+    "smtp.submissions_max_connections",
+    "smtp.submissions_max_connections_per_ip",
+    "smtp.spool_threshold",
     "smtp.command_timeout_secs",
     "smtp.data_timeout_secs",
     "smtp.max_auth_failures",
     "smtp.max_errors",
+    "smtp.soft_error_limit",
+    "smtp.error_delay_ms",
+    "smtp.max_errors_per_ip",
+    "smtp.error_window_secs",
     "smtp.vrfy",
     "smtp.expn",
     "smtp.postmaster",
@@ -59,12 +68,16 @@ const ALL_KEYS: &[&str] = &[
     "pop3.idle_timeout_secs",
     "pop3.max_connections",
     "pop3.max_connections_per_ip",
+    "pop3.pop3s_max_connections",
+    "pop3.pop3s_max_connections_per_ip",
     "pop3.max_auth_failures",
     "pop3.max_errors",
     "pop3.expire_days",
     "imap.idle_timeout_secs",
     "imap.max_connections",
     "imap.max_connections_per_ip",
+    "imap.imaps_max_connections",
+    "imap.imaps_max_connections_per_ip",
     "imap.max_auth_failures",
     "imap.max_sessions_per_user",
     "imap.max_literal_size",
@@ -185,10 +198,19 @@ fn defaults_without_a_file() {
             max_recipients: 100,
             max_connections: 1000,
             max_connections_per_ip: 50,
+            submission_max_connections: 500,
+            submission_max_connections_per_ip: 50,
+            submissions_max_connections: 500,
+            submissions_max_connections_per_ip: 50,
             command_timeout_secs: 300,
             data_timeout_secs: 180,
+            spool_threshold: 262_144,
             max_auth_failures: 3,
-            max_errors: 10,
+            max_errors: 20,
+            soft_error_limit: 3,
+            error_delay_ms: 1000,
+            max_errors_per_ip: 100,
+            error_window_secs: 3600,
             vrfy: VrfyPolicy::Ambiguous,
             expn: ExpnPolicy::Disabled,
             postmaster: None,
@@ -210,6 +232,8 @@ fn defaults_without_a_file() {
             idle_timeout_secs: 600,
             max_connections: 1000,
             max_connections_per_ip: 50,
+            pop3s_max_connections: 1000,
+            pop3s_max_connections_per_ip: 50,
             max_auth_failures: 3,
             max_errors: 10,
             expire_days: None,
@@ -266,10 +290,19 @@ max_message_size = 52428800
 max_recipients = 500
 max_connections = 20000
 max_connections_per_ip = 20
+submission_max_connections = 700
+submission_max_connections_per_ip = 30
+submissions_max_connections = 600
+submissions_max_connections_per_ip = 25
 command_timeout_secs = 600
 data_timeout_secs = 600
+spool_threshold = 65536
 max_auth_failures = 5
 max_errors = 20
+soft_error_limit = 5
+error_delay_ms = 250
+max_errors_per_ip = 40
+error_window_secs = 600
 vrfy = "disabled"
 expn = "252"
 max_messages_per_hour_per_user = 50
@@ -287,6 +320,8 @@ dmarc = "report-only"
 idle_timeout_secs = 1200
 max_connections = 300
 max_connections_per_ip = 10
+pop3s_max_connections = 200
+pop3s_max_connections_per_ip = 5
 max_auth_failures = 2
 max_errors = 5
 expire_days = 30
@@ -326,10 +361,19 @@ level = "warn,server=debug"
             max_recipients: 500,
             max_connections: 20_000,
             max_connections_per_ip: 20,
+            submission_max_connections: 700,
+            submission_max_connections_per_ip: 30,
+            submissions_max_connections: 600,
+            submissions_max_connections_per_ip: 25,
             command_timeout_secs: 600,
             data_timeout_secs: 600,
+            spool_threshold: 65_536,
             max_auth_failures: 5,
             max_errors: 20,
+            soft_error_limit: 5,
+            error_delay_ms: 250,
+            max_errors_per_ip: 40,
+            error_window_secs: 600,
             vrfy: VrfyPolicy::Disabled,
             expn: ExpnPolicy::Ambiguous,
             postmaster: None,
@@ -348,6 +392,8 @@ level = "warn,server=debug"
             idle_timeout_secs: 1200,
             max_connections: 300,
             max_connections_per_ip: 10,
+            pop3s_max_connections: 200,
+            pop3s_max_connections_per_ip: 5,
             max_auth_failures: 2,
             max_errors: 5,
             expire_days: Some(30),

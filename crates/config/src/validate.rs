@@ -114,10 +114,32 @@ impl Config {
             wide(s.max_connections_per_ip),
             1,
         )?;
+        for (key, value) in [
+            (
+                "smtp.submission_max_connections",
+                s.submission_max_connections,
+            ),
+            (
+                "smtp.submission_max_connections_per_ip",
+                s.submission_max_connections_per_ip,
+            ),
+            (
+                "smtp.submissions_max_connections",
+                s.submissions_max_connections,
+            ),
+            (
+                "smtp.submissions_max_connections_per_ip",
+                s.submissions_max_connections_per_ip,
+            ),
+        ] {
+            at_least(key, wide(value), 1)?;
+        }
         at_least("smtp.command_timeout_secs", s.command_timeout_secs, 1)?;
         at_least("smtp.data_timeout_secs", s.data_timeout_secs, 1)?;
         at_least("smtp.max_auth_failures", u64::from(s.max_auth_failures), 1)?;
         at_least("smtp.max_errors", u64::from(s.max_errors), 1)?;
+        at_least("smtp.max_errors_per_ip", u64::from(s.max_errors_per_ip), 1)?;
+        at_least("smtp.error_window_secs", s.error_window_secs, 1)?;
         if let Some(postmaster) = &s.postmaster
             && let Err(e) = message::Address::parse(postmaster)
         {
@@ -142,6 +164,16 @@ impl Config {
             wide(p.max_connections_per_ip),
             1,
         )?;
+        at_least(
+            "pop3.pop3s_max_connections",
+            wide(p.pop3s_max_connections),
+            1,
+        )?;
+        at_least(
+            "pop3.pop3s_max_connections_per_ip",
+            wide(p.pop3s_max_connections_per_ip),
+            1,
+        )?;
         at_least("pop3.max_auth_failures", u64::from(p.max_auth_failures), 1)?;
         at_least("pop3.max_errors", u64::from(p.max_errors), 1)
     }
@@ -154,6 +186,16 @@ impl Config {
         at_least(
             "imap.max_connections_per_ip",
             wide(i.max_connections_per_ip),
+            1,
+        )?;
+        at_least(
+            "imap.imaps_max_connections",
+            wide(i.imaps_max_connections),
+            1,
+        )?;
+        at_least(
+            "imap.imaps_max_connections_per_ip",
+            wide(i.imaps_max_connections_per_ip),
             1,
         )?;
         at_least("imap.max_auth_failures", u64::from(i.max_auth_failures), 1)?;

@@ -23,7 +23,9 @@ mod pop3_driver;
 mod rate;
 mod sender_check;
 mod smtp_driver;
+mod smtp_errors;
 mod smtp_policy;
+mod spool;
 mod throttle;
 pub mod tls;
 mod user_sessions;
@@ -53,6 +55,9 @@ pub enum ServerError {
     /// `smtp.dmarc`) could not be set up.
     #[error("mail authentication: {0}")]
     MailAuth(String),
+    /// The spool directory for large incoming messages could not be set up.
+    #[error("spool directory: {0}")]
+    Spool(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr} ({kind}): {error}")]
     Bind {

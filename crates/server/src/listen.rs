@@ -1,5 +1,8 @@
 //! Listeners: binds each configured address, accepts connections within the limits,
-//! and starts a driver per connection. Logs `listening kind=… addr=…` for each socket
+//! and starts a driver per connection. Every listener (smtp, submission, submissions,
+//! pop3, pop3s, imap, imaps) has a connection pool of its own, shared by its addresses,
+//! so a flood of one (port 25, from the internet) never takes the slots of another
+//! (submission, the organisation's own users). Logs `listening kind=… addr=…` for each socket
 //! (tests bind port 0 and read the real port from this line).
 
 use crate::ServerError;
@@ -29,12 +32,13 @@ pub(crate) struct Shared {
     pub mail_auth: Arc<pipeline::MailAuth>,
     pub queue: queue::QueueHandle,
     pub tls: tokio_rustls::TlsAcceptor,
-    /// Connection limits of the SMTP listeners.
-    pub smtp_limits: Arc<ConnectionLimits>,
-    /// Connection limits of the POP3 listeners.
-    pub pop3_limits: Arc<ConnectionLimits>,
-    /// Connection limits of the IMAP listeners.
-    pub imap_limits: Arc<ConnectionLimits>,
+    /// Message bodies past `smtp.spool_threshold` while they arrive.
+    pub spool: crate::spool::Spooler,
+    /// At most this many spooled messages are read back and processed at once, which
+    /// bounds the memory of message processing whatever the number of connections.
+    pub processing: tokio::sync::Semaphore,
+    /// SMTP errors per client address (`smtp.max_errors_per_ip`).
+    pub smtp_errors: crate::smtp_errors::ErrorCounts,
     /// "An account's mailboxes changed": published by deliveries and IMAP sessions,
     /// heard by IMAP IDLE.
     pub mail_changes: MailChanges,
@@ -108,17 +112,12 @@ impl ListenerSet {
             mail_auth: Arc::new(mail_auth(config)?),
             queue,
             tls: tokio_rustls::TlsAcceptor::from(tls),
-            smtp_limits: ConnectionLimits::new(
-                config.smtp.max_connections,
-                config.smtp.max_connections_per_ip,
-            ),
-            pop3_limits: ConnectionLimits::new(
-                config.pop3.max_connections,
-                config.pop3.max_connections_per_ip,
-            ),
-            imap_limits: ConnectionLimits::new(
-                config.imap.max_connections,
-                config.imap.max_connections_per_ip,
+            spool: crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
+                .map_err(|e| ServerError::Spool(e.to_string()))?,
+            processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
+            smtp_errors: crate::smtp_errors::ErrorCounts::new(
+                config.smtp.max_errors_per_ip,
+                Duration::from_secs(config.smtp.error_window_secs),
             ),
             mail_changes: MailChanges::default(),
             snapshots: Default::default(),
@@ -143,21 +142,31 @@ impl ListenerSet {
             idle: Notify::new(),
         });
         let mut bound = Vec::new();
+        let (smtp, pop3, imap) = (&config.smtp, &config.pop3, &config.imap);
         let kinds = [
             (
                 "smtp",
                 Protocol::Smtp(ListenerKind::Mx),
                 &config.listen.smtp,
+                (smtp.max_connections, smtp.max_connections_per_ip),
             ),
             (
                 "submission",
                 Protocol::Smtp(ListenerKind::Submission),
                 &config.listen.submission,
+                (
+                    smtp.submission_max_connections,
+                    smtp.submission_max_connections_per_ip,
+                ),
             ),
             (
                 "submissions",
                 Protocol::Smtp(ListenerKind::Submissions),
                 &config.listen.submissions,
+                (
+                    smtp.submissions_max_connections,
+                    smtp.submissions_max_connections_per_ip,
+                ),
             ),
             (
                 "pop3",
@@ -165,11 +174,16 @@ impl ListenerSet {
                     implicit_tls: false,
                 },
                 &config.listen.pop3,
+                (pop3.max_connections, pop3.max_connections_per_ip),
             ),
             (
                 "pop3s",
                 Protocol::Pop3 { implicit_tls: true },
                 &config.listen.pop3s,
+                (
+                    pop3.pop3s_max_connections,
+                    pop3.pop3s_max_connections_per_ip,
+                ),
             ),
             (
                 "imap",
@@ -177,14 +191,21 @@ impl ListenerSet {
                     implicit_tls: false,
                 },
                 &config.listen.imap,
+                (imap.max_connections, imap.max_connections_per_ip),
             ),
             (
                 "imaps",
                 Protocol::Imap { implicit_tls: true },
                 &config.listen.imaps,
+                (
+                    imap.imaps_max_connections,
+                    imap.imaps_max_connections_per_ip,
+                ),
             ),
         ];
-        for (name, kind, addrs) in kinds {
+        for (name, kind, addrs, (max_total, max_per_ip)) in kinds {
+            // One pool per listener, shared by all its addresses.
+            let limits = ConnectionLimits::new(max_total, max_per_ip);
             for &addr in addrs.iter() {
                 let listener =
                     TcpListener::bind(addr)
@@ -197,7 +218,7 @@ impl ListenerSet {
                 let local = listener.local_addr().unwrap_or(addr);
                 tracing::info!("listening kind={name} addr={local}");
                 bound.push((name, local));
-                tokio::spawn(accept_loop(listener, kind, shared.clone()));
+                tokio::spawn(accept_loop(listener, kind, limits.clone(), shared.clone()));
             }
         }
         Ok(ListenerSet { shared, bound })
@@ -249,7 +270,15 @@ enum Protocol {
     Imap { implicit_tls: bool },
 }
 
-async fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) {
+/// How many spooled (large) messages are read back and processed at once.
+const PROCESSING_AT_ONCE: usize = 4;
+
+async fn accept_loop(
+    listener: TcpListener,
+    protocol: Protocol,
+    limits: Arc<ConnectionLimits>,
+    shared: Arc<Shared>,
+) {
     let mut stop = shared.stop.clone();
     loop {
         let (socket, peer) = tokio::select! {
@@ -269,7 +298,10 @@ async fn accept_loop(listener: TcpListener, protocol: Protocol, shared: Arc<Shar
         };
         let _ = socket.set_nodelay(true);
         let active = ActiveSession::start(shared.clone());
-        tokio::spawn(async move { serve_connection(socket, peer, protocol, &active.0).await });
+        let limits = limits.clone();
+        tokio::spawn(
+            async move { serve_connection(socket, peer, protocol, &limits, &active.0).await },
+        );
     }
 }
 
@@ -280,12 +312,13 @@ async fn serve_connection(
     socket: TcpStream,
     peer: SocketAddr,
     protocol: Protocol,
+    limits: &Arc<ConnectionLimits>,
     shared: &Shared,
 ) {
-    let (name, limits) = match protocol {
-        Protocol::Smtp(_) => ("smtp", &shared.smtp_limits),
-        Protocol::Pop3 { .. } => ("pop3", &shared.pop3_limits),
-        Protocol::Imap { .. } => ("imap", &shared.imap_limits),
+    let name = match protocol {
+        Protocol::Smtp(_) => "smtp",
+        Protocol::Pop3 { .. } => "pop3",
+        Protocol::Imap { .. } => "imap",
     };
     let span =
         tracing::info_span!("conn", proto = name, session = shared.session_id(), peer = %peer);

@@ -23,8 +23,8 @@ use store::{Account, Store, StoreError};
 /// The addresses of the message's `From:` fields, in order; `Err(())` when a `From:`
 /// field names no address. An empty list when there is no `From:` field.
 pub(crate) fn from_addresses(message: &[u8]) -> Result<Vec<String>, ()> {
-    let header = message::headers::header_block(message);
-    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(header) else {
+    let header = strict_header_block(message);
+    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(&header) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
@@ -44,6 +44,43 @@ pub(crate) fn from_addresses(message: &[u8]) -> Result<Vec<String>, ()> {
         out.extend(addresses);
     }
     Ok(out)
+}
+
+/// The header block as the strictest reader sees it: a bare CR or a bare LF ends a
+/// line too, since other parsers read `Subject: x\rFrom: other@example.org` as two
+/// fields (and a check that saw one field would let a forged `From:` through); the block
+/// ends at the first empty line of that reading. Lines come back ending in CRLF.
+/// (BINARYMIME bodies, RFC 3030 §3, may carry bare CRs; DATA and other BDAT bodies with
+/// them are refused before this.)
+fn strict_header_block(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut line_is_empty = true;
+    let mut i = 0;
+    while i < message.len() {
+        let b = message[i];
+        i += 1;
+        let line_end = match b {
+            b'\r' => {
+                if message.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                true
+            }
+            b'\n' => true,
+            _ => false,
+        };
+        if !line_end {
+            out.push(b);
+            line_is_empty = false;
+            continue;
+        }
+        out.extend_from_slice(b"\r\n");
+        if line_is_empty {
+            break;
+        }
+        line_is_empty = true;
+    }
+    out
 }
 
 /// True when `address` is one of `account`'s: its own or an alias pointing to it.
@@ -139,6 +176,28 @@ mod tests {
         );
         assert_eq!(from_addresses(b"From: just a name\r\n\r\n"), Err(()));
         assert_eq!(from_addresses(b"From:\r\n\r\n"), Err(()));
+    }
+
+    /// A bare CR or LF ends a header line here, as it does for the parsers downstream:
+    /// a `From:` hidden behind one is seen.
+    #[test]
+    fn bare_line_endings_do_not_hide_a_from_field() {
+        for message in [
+            &b"Subject: x\rFrom: other@example.org\r\n\r\nbody"[..],
+            b"Subject: x\nFrom: other@example.org\r\n\r\nbody",
+            b"From: alice@example.org\r\nSubject: y\rFrom: other@example.org\r\n\r\n",
+        ] {
+            let got = from_addresses(message).unwrap();
+            assert!(
+                got.contains(&"other@example.org".to_owned()),
+                "{message:?}: {got:?}"
+            );
+        }
+        // A bare CR or LF on its own is an empty line: the header ends there.
+        assert_eq!(
+            from_addresses(b"Subject: x\r\n\rFrom: a@x.test\r\n"),
+            Ok(vec![])
+        );
     }
 
     async fn store() -> MemoryStore {

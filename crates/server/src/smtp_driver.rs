@@ -4,6 +4,17 @@
 //!
 //! A message is acknowledged with "250 2.0.0 Ok: queued as ID" only after
 //! `Store::enqueue` returned, i.e. after it is on stable storage.
+//!
+//! Limits a stranger meets here (docs/security.md):
+//! - deadlines, not idle timers: a whole command line must arrive within
+//!   `smtp.command_timeout_secs` of the previous reply, and each 64 KiB block of message
+//!   data within `smtp.data_timeout_secs`, so a client trickling bytes cannot hold a slot;
+//! - message data past `smtp.spool_threshold` goes to a temp file ([`crate::spool`]);
+//!   finished messages are read back, parsed and processed at most
+//!   `PROCESSING_AT_ONCE` at a time, the parsing on blocking threads;
+//! - errors (bad commands, unknown recipients, relay attempts) are delayed past
+//!   `smtp.soft_error_limit` (a tarpit), end the connection at `smtp.max_errors`, and
+//!   are counted per client address (`smtp.max_errors_per_ip`, [`crate::smtp_errors`]).
 
 use crate::listen::Shared;
 use crate::smtp_policy::Checks;
@@ -21,9 +32,15 @@ use std::time::Duration;
 use store::Filing;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Message data must arrive at least this much per `smtp.data_timeout_secs`: the
+/// "block" of RFC 5321 §4.5.3.2.5, as a deadline.
+const DATA_BLOCK: u64 = 64 * 1024;
+/// The longest tarpit delay before one error reply.
+const MAX_ERROR_DELAY: Duration = Duration::from_secs(10);
 
 /// What a pass over one stream ended with.
 enum Flow {
@@ -53,7 +70,20 @@ pub(crate) async fn serve(
         max_errors: smtp.max_errors,
         vrfy_enabled: smtp.vrfy == config::VrfyPolicy::Ambiguous,
         expn_enabled: smtp.expn == config::ExpnPolicy::Ambiguous,
+        spool: shared.spool.factory(),
     };
+    if kind == ListenerKind::Mx
+        && shared
+            .smtp_errors
+            .blocked(peer.ip(), std::time::Instant::now())
+    {
+        // Too many errors from this address lately (smtp.max_errors_per_ip): 421 instead
+        // of the greeting (RFC 5321 §3.1). Submission is never refused this way.
+        tracing::info!("too many errors from this address, refused");
+        let mut socket = socket;
+        let _ = socket.write_all(&Reply::too_many_errors().to_wire()).await;
+        return Ok(());
+    }
     let mut session = Session::new(policy);
     let checks = Checks::start(shared, peer, kind, &mut session).await;
     let mut driver = Driver {
@@ -61,6 +91,8 @@ pub(crate) async fn serve(
         peer,
         kind,
         checks,
+        errors_counted: 0,
+        replies: 0,
     };
     if kind == ListenerKind::Submissions {
         // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
@@ -87,6 +119,10 @@ struct Driver<'a> {
     kind: ListenerKind,
     /// Logins, sender check, hourly limits, DNS blocklists.
     checks: Checks,
+    /// The session's errors already added to `shared.smtp_errors`.
+    errors_counted: u32,
+    /// Batches of replies written so far: a command was answered.
+    replies: u64,
 }
 
 impl Driver<'_> {
@@ -97,6 +133,8 @@ impl Driver<'_> {
         stream: &mut S,
     ) -> std::io::Result<Flow> {
         let smtp = &self.shared.config.smtp;
+        let command_timeout = Duration::from_secs(smtp.command_timeout_secs);
+        let data_timeout = Duration::from_secs(smtp.data_timeout_secs);
         let mut stop = self.shared.stop.clone();
         let mut told_to_stop = *stop.borrow();
         let mut buf = vec![0u8; 16 * 1024];
@@ -107,16 +145,18 @@ impl Driver<'_> {
                 return Ok(flow);
             }
         }
+        // Deadlines, not idle timers (RFC 5321 §4.5.3.2): the clock restarts when a
+        // command is answered, or during DATA/BDAT when another DATA_BLOCK octets came;
+        // bytes trickling in do not move it.
+        let mut deadline = Instant::now() + command_timeout;
+        let mut replies_seen = self.replies;
+        let mut block_start = 0u64;
         loop {
-            let limit = match session.waiting() {
-                Waiting::Command | Waiting::Driver => {
-                    Duration::from_secs(smtp.command_timeout_secs)
-                }
-                Waiting::Data => Duration::from_secs(smtp.data_timeout_secs),
-                Waiting::Closed => return Ok(Flow::Done),
-            };
+            if session.waiting() == Waiting::Closed {
+                return Ok(Flow::Done);
+            }
             let outputs = tokio::select! {
-                read = tokio::time::timeout(limit, stream.read(&mut buf)) => match read {
+                read = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => match read {
                     Err(_) => session.feed(Input::Timeout),
                     Ok(Ok(0)) => return Ok(Flow::Done), // client went away: an unfinished message is dropped
                     Ok(Ok(n)) => session.feed(Input::Bytes(&buf[..n])),
@@ -133,7 +173,28 @@ impl Driver<'_> {
             if let Some(flow) = self.carry_out(session, outputs, stream, &mut write).await? {
                 return Ok(flow);
             }
+            let received = session.data_received();
+            let data = session.waiting() == Waiting::Data;
+            if self.replies != replies_seen {
+                replies_seen = self.replies;
+                block_start = received;
+                deadline = Instant::now() + if data { data_timeout } else { command_timeout };
+            } else if data && received.saturating_sub(block_start) >= DATA_BLOCK {
+                block_start = received;
+                deadline = Instant::now() + data_timeout;
+            }
         }
+    }
+
+    /// The tarpit: how long to hold back replies when the session's errors went from
+    /// `before` to `after` (`smtp.soft_error_limit`, `smtp.error_delay_ms`).
+    fn error_delay(&self, before: u32, after: u32) -> Duration {
+        let smtp = &self.shared.config.smtp;
+        if after <= before || after <= smtp.soft_error_limit {
+            return Duration::ZERO;
+        }
+        let past = u64::from(after - smtp.soft_error_limit);
+        Duration::from_millis(smtp.error_delay_ms.saturating_mul(past)).min(MAX_ERROR_DELAY)
     }
 
     /// Does what the session asked, feeding answers back; writes the replies at the end
@@ -145,6 +206,7 @@ impl Driver<'_> {
         stream: &mut S,
         write: &mut Vec<u8>,
     ) -> std::io::Result<Option<Flow>> {
+        let errors_before = session.errors();
         let mut queue: VecDeque<Output> = outputs.into();
         let mut flow = None;
         while let Some(output) = queue.pop_front() {
@@ -165,22 +227,33 @@ impl Driver<'_> {
                     queue.extend(session.feed(Input::Answer(answer)));
                 }
                 Output::Message(accepted) => {
-                    // The sender check's end-of-DATA part (`From:`), before the pipeline.
-                    let reply = match crate::smtp_policy::end_of_data(self.shared, &accepted).await
-                    {
-                        Some(refusal) => refusal,
-                        None => self.enqueue(*accepted).await,
-                    };
+                    let reply = self.take_message(*accepted).await;
                     queue.extend(session.feed(Input::Answer(Answer::MessageResult(reply))));
                 }
                 Output::StartTls => flow = Some(Flow::StartTls),
                 Output::Close => flow = Some(Flow::Done),
             }
         }
+        let errors = session.errors();
+        if self.kind == ListenerKind::Mx && errors > self.errors_counted {
+            let now = std::time::Instant::now();
+            let errors_from_ip = &self.shared.smtp_errors;
+            errors_from_ip.add(self.peer.ip(), errors - self.errors_counted, now);
+            self.errors_counted = errors;
+            if flow.is_none() && errors_from_ip.blocked(self.peer.ip(), now) {
+                Reply::too_many_errors().write_to(write);
+                flow = Some(Flow::Done);
+            }
+        }
         if !write.is_empty() {
+            let delay = self.error_delay(errors_before, errors);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             stream.write_all(write).await?;
             stream.flush().await?;
             write.clear();
+            self.replies += 1;
         }
         if matches!(flow, Some(Flow::Done)) {
             let _ = stream.shutdown().await;
@@ -270,7 +343,58 @@ impl Driver<'_> {
         }
     }
 
-    async fn enqueue(&self, accepted: Accepted) -> Reply {
+    /// A finished message: read back from its spool, checked and queued, within the
+    /// budget of messages processed at once when it is large; the CPU work on a
+    /// blocking thread. Returns the reply for the end of DATA/BDAT.
+    async fn take_message(&self, mut accepted: Accepted) -> Reply {
+        let spool = std::mem::replace(
+            &mut accepted.body,
+            proto::smtp::server::Body::new(Box::<proto::smtp::server::MemorySpool>::default()),
+        );
+        let _permit = if spool.len() > self.shared.config.smtp.spool_threshold {
+            match self.shared.processing.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return Reply::local_error(),
+            }
+        } else {
+            None
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let body = spool.into_bytes()?;
+            let structure = pipeline::check_structure(&body);
+            Ok::<_, std::io::Error>((body, structure))
+        })
+        .await;
+        let body = match read {
+            Ok(Ok((_, Err(why)))) => {
+                tracing::info!(reason = %why, "refused: MIME structure");
+                // RFC 3463 5.6.0: other or undefined media error.
+                return Reply::new(554, (5, 6, 0), why);
+            }
+            Ok(Ok((body, Ok(())))) => body,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not read a spooled message back");
+                return Reply::local_error();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "message check failed");
+                return Reply::local_error();
+            }
+        };
+        // The sender check's end-of-DATA part (`From:`), before the pipeline.
+        if let Some(refusal) = crate::smtp_policy::end_of_data(
+            self.shared,
+            accepted.authenticated_as.as_deref(),
+            &body,
+        )
+        .await
+        {
+            return refusal;
+        }
+        self.enqueue(accepted, body).await
+    }
+
+    async fn enqueue(&self, accepted: Accepted, body: Vec<u8>) -> Reply {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -300,9 +424,10 @@ impl Driver<'_> {
             },
             trust,
             &accepted.envelope,
-            &accepted.body,
+            &body,
         )
         .await;
+        drop(body);
         let quarantine = match processed.disposition {
             pipeline::Disposition::Deliver => false,
             pipeline::Disposition::Quarantine => true,
@@ -322,7 +447,12 @@ impl Driver<'_> {
         // only sees what is left (remote recipients, lookups that failed). DMARC
         // quarantine files them into Junk instead of INBOX.
         let mut filings = self.local_filings(&accepted.envelope).await;
-        summarize(&mut filings, &body);
+        let (body, mut filings) = tokio::task::spawn_blocking(move || {
+            summarize(&mut filings, &body);
+            (body, filings)
+        })
+        .await
+        .expect("summarizing does not panic");
         let store = &self.shared.store;
         let stored = if quarantine {
             store

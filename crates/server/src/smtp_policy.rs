@@ -17,7 +17,7 @@ use crate::listen::Shared;
 use crate::rate::{Sender, refusal};
 use message::Address;
 use proto::Reply;
-use proto::smtp::server::{Accepted, Answer, ListenerKind, Query, RecipientVerdict, Session};
+use proto::smtp::server::{Answer, ListenerKind, Query, RecipientVerdict, Session};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::task::JoinHandle;
@@ -208,12 +208,16 @@ impl Drop for Checks {
 /// The end of DATA/BDAT, before the pipeline: for an authenticated session with
 /// `smtp.sender_check`, every `From:` address must be the user's. `None` when the
 /// message may go on, else the reply that refuses it (nothing is queued).
-pub(crate) async fn end_of_data(shared: &Shared, accepted: &Accepted) -> Option<Reply> {
-    let login = accepted.authenticated_as.as_deref()?;
+pub(crate) async fn end_of_data(
+    shared: &Shared,
+    login: Option<&str>,
+    body: &[u8],
+) -> Option<Reply> {
+    let login = login?;
     if !shared.config.smtp.sender_check {
         return None;
     }
-    match crate::sender_check::check_header(shared.store.as_ref(), login, &accepted.body).await {
+    match crate::sender_check::check_header(shared.store.as_ref(), login, body).await {
         Ok(refusal) => refusal,
         Err(e) => {
             tracing::error!(error = %e, "From check failed");

@@ -14,13 +14,15 @@ mod auth;
 mod data;
 mod ehlo;
 mod policy;
+mod spool;
 mod transaction;
 
 #[cfg(test)]
 mod tests;
 
-pub use data::{DataFlaws, DataReader, MAX_TEXT_LINE};
+pub use data::{DataFlaws, DataReader, LineChecker, MAX_TEXT_LINE};
 pub use policy::{ListenerKind, Policy};
+pub use spool::{Body, BodySpool, MemorySpool, SpoolFactory};
 
 use crate::reply::Reply;
 use message::{Address, BodyType};
@@ -99,12 +101,12 @@ pub enum Answer {
 }
 
 /// A message the client finished sending, for the driver to queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Accepted {
     /// Sender and recipients.
     pub envelope: message::Envelope,
-    /// The body, un-stuffed, as the client sent it.
-    pub body: Vec<u8>,
+    /// The body, un-stuffed, as the client sent it, in the policy's spool.
+    pub body: Body,
     /// The EHLO/HELO name.
     pub helo: String,
     /// The client used EHLO.
@@ -138,7 +140,7 @@ impl Accepted {
 }
 
 /// What the driver must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Output {
     /// Write this reply.
     Reply(Reply),
@@ -167,7 +169,6 @@ pub enum Waiting {
 }
 
 /// The mail transaction between MAIL and the end of DATA/BDAT.
-#[derive(Debug, Clone)]
 struct Transaction {
     sender: Option<Address>,
     body_type: BodyType,
@@ -175,10 +176,23 @@ struct Transaction {
     /// RET/ENVID from MAIL and NOTIFY/ORCPT from each accepted RCPT (RFC 3461).
     dsn: message::Dsn,
     recipients: Vec<Address>,
-    /// BDAT chunks received so far (RFC 3030).
-    bdat: Option<Vec<u8>>,
+    /// BDAT chunks received so far (RFC 3030), and their line checks (not for
+    /// BINARYMIME).
+    bdat: Option<(Box<dyn BodySpool>, Option<LineChecker>)>,
     /// A BDAT chunk pushed the message over the size limit.
     bdat_too_big: bool,
+    /// The spool could not take a BDAT chunk (a local error).
+    bdat_spool_failed: bool,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("sender", &self.sender)
+            .field("recipients", &self.recipients)
+            .field("bdat_octets", &self.bdat.as_ref().map(|(b, _)| b.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the session is doing with incoming bytes.
@@ -277,6 +291,26 @@ impl Session {
             | Mode::AwaitTls => Waiting::Driver,
             _ => Waiting::Command,
         }
+    }
+
+    /// Octets of message data received in the current DATA or BDAT transfer, for the
+    /// driver's per-block deadline (RFC 5321 §4.5.3.2.5).
+    pub fn data_received(&self) -> u64 {
+        match &self.mode {
+            Mode::Data(reader) => reader.received(),
+            _ => self
+                .transaction
+                .as_ref()
+                .and_then(|tx| tx.bdat.as_ref())
+                .map_or(0, |(body, _)| body.len()),
+        }
+    }
+
+    /// Client errors so far on this connection (bad commands, unknown recipients,
+    /// relay attempts): the driver delays its replies past a threshold (a tarpit) and
+    /// counts them per client address.
+    pub fn errors(&self) -> u32 {
+        self.errors
     }
 
     /// The login name, once AUTH succeeded.

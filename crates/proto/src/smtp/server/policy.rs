@@ -44,6 +44,9 @@ pub struct Policy {
     pub vrfy_enabled: bool,
     /// EXPN answers 252 (true) or 502 (false).
     pub expn_enabled: bool,
+    /// Where message bodies go while they arrive (memory by default; the server
+    /// spools large ones to disk).
+    pub spool: super::SpoolFactory,
 }
 
 impl Policy {
@@ -61,6 +64,7 @@ impl Policy {
             max_errors: 10,
             vrfy_enabled: true,
             expn_enabled: false,
+            spool: super::SpoolFactory::memory(),
         }
     }
 

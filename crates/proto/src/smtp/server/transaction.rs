@@ -1,7 +1,10 @@
 //! The mail transaction: MAIL (RFC 5321 §4.1.1.2, RFC 1870, RFC 6152, RFC 6531),
 //! RCPT (§4.1.1.3), DATA (§4.1.1.4) and BDAT (RFC 3030).
 
-use super::{Accepted, Answer, DataReader, Mode, Output, RecipientVerdict, Session, Transaction};
+use super::{
+    Accepted, Answer, Body, BodySpool, DataFlaws, DataReader, LineChecker, Mode, Output,
+    RecipientVerdict, Session, Transaction,
+};
 use crate::reply::Reply;
 use message::dsn::{Dsn, Notify, RecipientDsn, Ret, xtext_encode};
 use message::{Address, BodyType, Envelope};
@@ -84,6 +87,7 @@ impl Session {
             recipients: Vec::new(),
             bdat: None,
             bdat_too_big: false,
+            bdat_spool_failed: false,
         }));
     }
 
@@ -139,8 +143,11 @@ impl Session {
         let reply = match verdict {
             RecipientVerdict::Local => None,
             RecipientVerdict::Remote if self.authenticated_as.is_some() => None,
-            RecipientVerdict::Remote => Some(Reply::relay_denied()),
-            RecipientVerdict::Unknown => Some(Reply::no_such_user()),
+            // Unknown users and relay attempts are client errors, like Postfix's
+            // smtpd_hard_error_limit counts them: a harvester guessing addresses, or a
+            // spammer probing for an open relay, is slowed down and then disconnected.
+            RecipientVerdict::Remote => return self.error(Reply::relay_denied(), out),
+            RecipientVerdict::Unknown => return self.error(Reply::no_such_user(), out),
             RecipientVerdict::TempFail => Some(Reply::local_error()),
             RecipientVerdict::MailboxFull => Some(Reply::mailbox_full()),
         };
@@ -169,23 +176,15 @@ impl Session {
             return self.error(Reply::data_after_bdat(), out);
         }
         out.push(Output::Reply(Reply::start_data()));
-        self.mode = Mode::Data(Box::new(DataReader::new(self.policy.max_message_size)));
+        self.mode = Mode::Data(Box::new(DataReader::with_spool(
+            self.policy.max_message_size,
+            self.policy.spool.make(),
+        )));
     }
 
     pub(super) fn finish_data(&mut self, reader: DataReader, out: &mut Vec<Output>) {
         let (body, flaws) = reader.finish();
-        let refusal = if flaws.too_big {
-            Some(Reply::message_too_big())
-        } else if flaws.bare_line_ending {
-            Some(Reply::bare_line_ending())
-        } else if flaws.nul {
-            Some(Reply::nul_in_data())
-        } else if flaws.long_line {
-            Some(Reply::data_line_too_long())
-        } else {
-            None
-        };
-        if let Some(reply) = refusal {
+        if let Some(reply) = refusal(&flaws) {
             // The whole transaction is void: nothing of it is queued (RFC 5321 §4.1.1.4).
             self.transaction = None;
             return out.push(Output::Reply(reply));
@@ -217,6 +216,7 @@ impl Session {
     /// Takes (part of) a BDAT chunk; at the chunk's end replies, and at LAST hands over.
     pub(super) fn bdat_chunk(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
         let max = self.policy.max_message_size;
+        let spool = &self.policy.spool;
         let Mode::Bdat {
             remaining,
             last,
@@ -228,12 +228,22 @@ impl Session {
         if refuse.is_none()
             && let Some(tx) = self.transaction.as_mut()
         {
-            let body = tx.bdat.get_or_insert_with(Vec::new);
-            if tx.bdat_too_big || (body.len() + bytes.len()) as u64 > max {
+            let binary = tx.body_type == BodyType::BinaryMime;
+            let (body, checker) = tx.bdat.get_or_insert_with(|| {
+                // RFC 3030 §3: BINARYMIME may carry any octet; every other body type
+                // gets DATA's line rules.
+                (spool.make(), (!binary).then(LineChecker::default))
+            });
+            if tx.bdat_too_big || body.len() + bytes.len() as u64 > max {
+                // Past the limit nothing more is kept: the spool (and its file) goes now.
                 tx.bdat_too_big = true;
-                *body = Vec::new();
-            } else {
-                body.extend_from_slice(bytes);
+                *body = Box::new(super::MemorySpool::default());
+            } else if body.append(bytes).is_err() {
+                tx.bdat_spool_failed = true;
+                *body = Box::new(super::MemorySpool::default());
+            }
+            if let Some(checker) = checker {
+                checker.feed(bytes);
             }
         }
         if *remaining > 0 {
@@ -247,25 +257,39 @@ impl Session {
         let Some(tx) = self.transaction.as_mut() else {
             return;
         };
-        if tx.bdat_too_big {
+        if tx.bdat_too_big || tx.bdat_spool_failed {
             // RFC 3030 §2: after a failed chunk the transaction is over.
+            let reply = if tx.bdat_too_big {
+                Reply::message_too_big()
+            } else {
+                Reply::local_error()
+            };
             self.transaction = None;
-            return out.push(Output::Reply(Reply::message_too_big()));
+            return out.push(Output::Reply(reply));
         }
         if !last {
-            let received = tx.bdat.as_ref().map_or(0, Vec::len);
+            let received = tx.bdat.as_ref().map_or(0, |(body, _)| body.len());
             return out.push(Output::Reply(Reply::new(
                 250,
                 (2, 0, 0),
                 format!("{received} octets received"),
             )));
         }
-        let body = tx.bdat.take().unwrap_or_default();
+        let (body, checker) = tx
+            .bdat
+            .take()
+            .unwrap_or_else(|| (self.policy.spool.make(), None));
+        let flaws = checker.map(LineChecker::finish).unwrap_or_default();
+        if let Some(reply) = refusal(&flaws) {
+            // The same refusal DATA gives; the transaction is void (RFC 3030 §2).
+            self.transaction = None;
+            return out.push(Output::Reply(reply));
+        }
         self.hand_over(body, out);
     }
 
     /// Gives a complete message to the driver and waits for the queue's reply.
-    fn hand_over(&mut self, body: Vec<u8>, out: &mut Vec<Output>) {
+    fn hand_over(&mut self, body: Box<dyn BodySpool>, out: &mut Vec<Output>) {
         let Some(tx) = self.transaction.take() else {
             return;
         };
@@ -278,13 +302,30 @@ impl Session {
                 smtputf8: tx.smtputf8,
                 dsn: tx.dsn,
             },
-            body,
+            body: Body::new(body),
             helo,
             esmtp,
             tls: self.tls,
             authenticated_as: self.authenticated_as.clone(),
         })));
         self.mode = Mode::AwaitMessage;
+    }
+}
+
+/// The reply refusing a body with these flaws, if any (the same for DATA and BDAT).
+fn refusal(flaws: &DataFlaws) -> Option<Reply> {
+    if flaws.too_big {
+        Some(Reply::message_too_big())
+    } else if flaws.spool_failed {
+        Some(Reply::local_error())
+    } else if flaws.bare_line_ending {
+        Some(Reply::bare_line_ending())
+    } else if flaws.nul {
+        Some(Reply::nul_in_data())
+    } else if flaws.long_line {
+        Some(Reply::data_line_too_long())
+    } else {
+        None
     }
 }
 
