@@ -179,6 +179,9 @@ class Server:
                 "spf": False,
                 "dkim_verify": False,
                 "dmarc": "off",
+                # No tarpit: tests that probe many refusals in a row (test_open_relay.py)
+                # would wait seconds for each. test_hostile.py turns it on.
+                "error_delay_ms": 0,
             },
             "auth": {
                 "allow_plaintext": "loopback",
