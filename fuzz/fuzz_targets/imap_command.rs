@@ -7,7 +7,8 @@
 //!   far as pure code goes: sequence sets resolved against a small mailbox
 //!   (`imap::sequence`), FETCH items rendered from sample messages (`imap::fetch`:
 //!   sections, partials, BINARY, ENVELOPE, BODYSTRUCTURE), THREAD run with the
-//!   command's algorithm (`imap::thread`). AUTHENTICATE and IDLE are answered the way
+//!   command's algorithm (`imap::thread`), mailbox names decoded from modified UTF-7
+//!   and encoded back (`imap::mutf7`). AUTHENTICATE and IDLE are answered the way
 //!   the driver does, so the framing goes on past them.
 //! - odd first byte: the rest is several messages separated by NUL bytes; each is read
 //!   as a message (ENVELOPE, BODYSTRUCTURE, BINARY of part paths up to two levels), its
@@ -27,6 +28,7 @@ use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::Text;
 use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
+use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::response::{
     CommandContinuationRequest, Greeting, Status, StatusBody, StatusKind, Tagged,
 };
@@ -187,8 +189,37 @@ fn thread_all(records: &[Message], only: Option<Algorithm>) {
     }
 }
 
+/// A mailbox name as the server reads it (modified UTF-7, RFC 3501 §5.1.3): what
+/// decodes must encode to a form that decodes to the same name.
+fn mailbox_name(mailbox: &Mailbox<'_>) {
+    let Mailbox::Other(other) = mailbox else {
+        return;
+    };
+    if let Ok(name) = imap::mutf7::decode(other.as_ref()) {
+        let wire = imap::mutf7::encode(&name);
+        assert_eq!(imap::mutf7::decode(wire.as_bytes()).ok(), Some(name));
+    }
+}
+
 /// What the session would do with one command, as far as pure code goes.
 fn command(command: Command<'static>) {
+    match &command.body {
+        CommandBody::Select { mailbox, .. }
+        | CommandBody::Examine { mailbox, .. }
+        | CommandBody::Create { mailbox }
+        | CommandBody::Delete { mailbox }
+        | CommandBody::Subscribe { mailbox }
+        | CommandBody::Unsubscribe { mailbox }
+        | CommandBody::Status { mailbox, .. }
+        | CommandBody::Append { mailbox, .. }
+        | CommandBody::Copy { mailbox, .. }
+        | CommandBody::Move { mailbox, .. } => mailbox_name(mailbox),
+        CommandBody::Rename { from, to } => {
+            mailbox_name(from);
+            mailbox_name(to);
+        }
+        _ => {}
+    }
     match command.body {
         CommandBody::Fetch {
             sequence_set,
