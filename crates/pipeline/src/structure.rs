@@ -140,6 +140,15 @@ mod tests {
         on_small_stack(move || mime_depth(&encoded));
     }
 
+    /// Found by fuzzing (`fuzz/corpus/mime/regression-mail-parser-invalid-part-id`): a
+    /// multipart whose parts are broken encapsulated messages reached a
+    /// `debug_assert!(false)` in mail-parser, so debug builds panicked on it.
+    #[test]
+    fn broken_encapsulated_parts_do_not_panic() {
+        let raw = b"Content-Type:multipart/\n boundary==_2d98f6c3ddf4b54299ae2604b2717254\n\n--=_2d98f6c3ddf4b54299ae2604b2717254Content-Type:message/rfc822\n\nContent-Type:message/rfc822\n\n\n--=_2d98f6c3ddf4b54299ae2604b2717254--";
+        assert!(mime_depth(raw) >= 1);
+    }
+
     /// Plain base64 with line breaks (no crate needed for a test fixture).
     fn base64(data: &[u8]) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -434,14 +434,14 @@ impl MessageParser {
                                     part.body = PartType::Message(message);
                                 }
                             } else {
-                                debug_assert!(false, "Invalid part ID, could not find message.");
+                                // Postie patch: `debug_assert!(false, "Invalid part ID, could not find message.")` removed: malformed input reaches it.
                             }
 
                             message = prev_message;
                             prev_state.mime_boundary = state.mime_boundary;
                             state = prev_state;
                         } else {
-                            debug_assert!(false, "Failed to restore parent message. Aborting.");
+                            // Postie patch: `debug_assert!(false, "Failed to restore parent message. Aborting.")` removed: malformed input reaches it.
                             break 'outer;
                         }
                     }
@@ -497,7 +497,7 @@ impl MessageParser {
                             // This part has no boundary, update end offset
                             part.offset_end = stream.offset() as u32;
                         } else {
-                            debug_assert!(false, "Invalid part ID, could not find multipart.");
+                            // Postie patch: `debug_assert!(false, "Invalid part ID, could not find multipart.")` removed: malformed input reaches it.
                         }
 
                         break 'outer;
@@ -546,7 +546,7 @@ impl MessageParser {
                         part.body = PartType::Message(message);
                     }
                 } else {
-                    debug_assert!(false, "Invalid part ID, could not find message.");
+                    // Postie patch: `debug_assert!(false, "Invalid part ID, could not find message.")` removed: malformed input reaches it.
                 }
 
                 message = prev_message;
@@ -556,7 +556,7 @@ impl MessageParser {
                     part.body = PartType::Multipart(state.sub_part_ids);
                 }
             } else {
-                debug_assert!(false, "This should not have happened.");
+                // Postie patch: `debug_assert!(false, "This should not have happened.")` removed: malformed input reaches it.
             }
             state = prev_state;
         }
