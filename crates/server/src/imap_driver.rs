@@ -215,17 +215,19 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             input = &input[used..];
             match step {
                 Step::NeedMore => break,
+                // The next line or literal is due `timeout` after this one was
+                // taken in and its command (if complete) has run.
                 Step::Line(line) => {
-                    deadline = Instant::now() + timeout;
                     server.enqueue_input(&line);
                     pump(session, &mut server, &mut auth_tag).await;
                     gate.set_limits(limits(session));
+                    deadline = Instant::now() + timeout;
                 }
                 Step::Literal { bytes, last } => {
                     server.enqueue_input(bytes);
                     if last {
-                        deadline = Instant::now() + timeout;
                         pump(session, &mut server, &mut auth_tag).await;
+                        deadline = Instant::now() + timeout;
                     }
                 }
                 Step::Refuse(refusal) => {

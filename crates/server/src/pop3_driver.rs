@@ -127,12 +127,14 @@ impl Driver<'_> {
                     session.feed(Input::Shutdown)
                 }
             };
+            let finished =
+                tokio::time::timeout(timeout, self.finish(session, outputs, stream)).await;
+            // The next line is due `timeout` after this one was taken in and
+            // answered.
             if session.lines_received() != lines {
                 lines = session.lines_received();
                 deadline = Instant::now() + timeout;
             }
-            let finished =
-                tokio::time::timeout(timeout, self.finish(session, outputs, stream)).await;
             match finished {
                 Ok(result) => {
                     if let Some(tls) = result? {
