@@ -176,9 +176,11 @@ impl Gate {
                     || self.command_bytes.saturating_add(length) > self.limits.command
                 {
                     let tag = self.tag.take().or_else(|| {
-                        // The tag of a line still arriving, if it is there yet.
-                        let mut start = self.line.clone();
-                        start.extend_from_slice(&input[..take.min(64)]);
+                        // The tag of a line still arriving: from its first 64
+                        // octets, however the line was cut into reads.
+                        let mut start = self.line[..self.line.len().min(64)].to_vec();
+                        let more = 64 - start.len();
+                        start.extend_from_slice(&input[..take.min(more)]);
                         tag_of(&start)
                     });
                     return (

@@ -248,3 +248,31 @@ fn literals_are_refused_by_announcement() {
     let out = run(&mut gate, &input, 16 * 1024);
     assert_eq!(out.len(), 3);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However the bytes are cut into reads, the gate makes the same lines,
+        /// literals and refusals of them (the chunking rule of DESIGN.md §4).
+        #[test]
+        fn any_chunking_gives_the_same_steps(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'a'), Just(b' '), Just(b'('), Just(b')'), Just(b'"'),
+                    Just(b'{'), Just(b'}'), Just(b'+'), Just(b'3'), Just(b'0'),
+                    Just(b'\r'), Just(b'\n'), Just(b'N'), Just(b'O'), Just(b'T'),
+                ],
+                0..600,
+            ),
+            chunk in 1usize..64,
+            line in 8usize..64,
+        ) {
+            let limits = Limits { line, literal: 40, command: 120, nesting: 3 };
+            let whole = run(&mut Gate::new(limits), &input, input.len().max(1));
+            let cut = run(&mut Gate::new(limits), &input, chunk);
+            prop_assert_eq!(whole, cut);
+        }
+    }
+}
