@@ -9,7 +9,8 @@
 //!   `BINARY.SIZE`), which must agree with the summary's ENVELOPE and BODYSTRUCTURE;
 //! - THREAD's header parse (`imap::thread::Message::from_header`, `from_summary`) and
 //!   both threading algorithms over the two records;
-//! - the header scans of `message::headers` used before queueing.
+//! - the structure check at DATA (`pipeline::mime_depth`, `check_structure`) and the
+//!   header scans of `message::headers` used before queueing.
 //!
 //! Deep nesting (message/rfc822 in message/rfc822, multipart in multipart) must not
 //! overflow the stack: `scripts/fuzz` seeds such messages. Run: `scripts/fuzz mime`.
@@ -146,6 +147,13 @@ fn one_message(raw: &[u8]) {
         assert_eq!(ids, [1, 2]);
         let _ = threads.render();
     }
+
+    // The structure check at DATA (refuses deep nesting with 554 5.6.0).
+    let depth = pipeline::mime_depth(raw);
+    assert_eq!(
+        pipeline::check_structure(raw).is_err(),
+        depth > pipeline::MAX_MIME_DEPTH
+    );
 
     // Header scans before queueing.
     let block = message::headers::header_block(raw);
