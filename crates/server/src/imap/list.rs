@@ -8,11 +8,18 @@
 //! delimiter; INBOX matches case-insensitively (RFC 3501 §5.1). Names go out in the
 //! connection's encoding ([`Session::name_out`], modified UTF-7 or UTF-8).
 
-use super::{Session, Status, store_failed};
+use super::{Session, Status, cpu, store_failed};
 use std::collections::BTreeMap;
 
 /// The hierarchy delimiter.
 pub(crate) const DELIMITER: char = '/';
+
+/// Names past which listing them (attributes look at every other name) counts as
+/// heavy work (see [`super::cpu`]).
+pub(crate) const HEAVY_NAMES: usize = 1_000;
+
+/// Names times pattern octets past which matching counts as heavy work.
+pub(crate) const HEAVY_MATCHING: usize = 1 << 20;
 
 /// One name to list with its attributes.
 struct Entry {
@@ -85,26 +92,36 @@ impl Session<'_> {
         };
         let names = hierarchy(&mailboxes);
         let full = format!("{reference}{pattern}");
-        let mut lines = Vec::new();
-        if lsub {
-            let subscribed = match store.mailbox_subscriptions(account).await {
+        let subscribed = if lsub {
+            match store.mailbox_subscriptions(account).await {
                 Ok(s) => s,
                 Err(e) => return store_failed(verb, &e),
-            };
-            for name in subscribed.iter().filter(|n| matches(n, &full)) {
-                let attrs = if names.get(name).is_some_and(|e| e.selectable) {
-                    ""
-                } else {
-                    "\\Noselect"
-                };
-                lines.push(format!("LSUB ({attrs}) \"/\" {}", self.name_out(name)));
             }
         } else {
-            for (name, entry) in names.iter().filter(|(n, _)| matches(n, &full)) {
-                let attrs = attributes(&names, name, entry);
-                lines.push(format!("LIST ({attrs}) \"/\" {}", self.name_out(name)));
+            Vec::new()
+        };
+        // Many names or a long pattern make this heavy: off the async workers then.
+        let count = names.len().max(subscribed.len());
+        let heavy = count > HEAVY_NAMES || count.saturating_mul(full.len()) > HEAVY_MATCHING;
+        let lines = cpu::maybe_heavy(heavy, || {
+            let mut lines = Vec::new();
+            if lsub {
+                for name in subscribed.iter().filter(|n| matches(n, &full)) {
+                    let attrs = if names.get(name).is_some_and(|e| e.selectable) {
+                        ""
+                    } else {
+                        "\\Noselect"
+                    };
+                    lines.push(format!("LSUB ({attrs}) \"/\" {}", self.name_out(name)));
+                }
+            } else {
+                for (name, entry) in names.iter().filter(|(n, _)| matches(n, &full)) {
+                    let attrs = attributes(&names, name, entry);
+                    lines.push(format!("LIST ({attrs}) \"/\" {}", self.name_out(name)));
+                }
             }
-        }
+            lines
+        });
         for line in lines {
             self.untagged(&line);
         }

@@ -15,7 +15,7 @@
 
 use super::extended::{Item, Line};
 use super::list::{DELIMITER, matches};
-use super::{Session, Status, store_failed};
+use super::{Session, Status, cpu, store_failed};
 use imap_codec::imap_types::status::StatusDataItemName;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -213,47 +213,52 @@ impl Session<'_> {
         if req.special_use {
             childinfo_items.push("\"SPECIAL-USE\"");
         }
-        // Each line, with the name and whether a STATUS may follow it.
-        let mut out: Vec<(String, &str, bool)> = Vec::new();
-        for &name in universe.iter().filter(|n| matched(n)) {
-            let prefix = format!("{name}{DELIMITER}");
-            let childinfo = req.recursive
-                && universe
-                    .iter()
-                    .any(|d| d.starts_with(&prefix) && meets(d) && !matched(d));
-            if !meets(name) && !childinfo {
-                continue;
+        // Each line, with the name and whether a STATUS may follow it. Many names
+        // or long patterns make this heavy: off the async workers then.
+        let pattern_bytes: usize = patterns.iter().map(String::len).sum();
+        let heavy = universe.len() > super::list::HEAVY_NAMES
+            || universe.len().saturating_mul(pattern_bytes) > super::list::HEAVY_MATCHING;
+        let out = cpu::maybe_heavy(heavy, || {
+            let mut out: Vec<(String, &str, bool)> = Vec::new();
+            for &name in universe.iter().filter(|n| matched(n)) {
+                let prefix = format!("{name}{DELIMITER}");
+                let childinfo = req.recursive
+                    && universe
+                        .iter()
+                        .any(|d| d.starts_with(&prefix) && meets(d) && !matched(d));
+                if !meets(name) && !childinfo {
+                    continue;
+                }
+                let known = names.get(name);
+                let mut attrs = Vec::new();
+                match known {
+                    None => attrs.push("\\NonExistent"),
+                    Some(k) if !k.selectable => attrs.push("\\Noselect"),
+                    Some(_) => {}
+                }
+                if known.is_some() {
+                    attrs.push(if names.keys().any(|n| n.starts_with(&prefix)) {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    });
+                }
+                if let Some(special) = known.and_then(|k| k.special_use.as_deref()) {
+                    attrs.push(special);
+                }
+                if (req.subscribed || req.return_subscribed) && subs.contains(name) {
+                    attrs.push("\\Subscribed");
+                }
+                let mut text = format!("LIST ({}) \"/\" {}", attrs.join(" "), self.name_out(name));
+                if childinfo {
+                    text.push_str(&format!(" (\"CHILDINFO\" ({}))", childinfo_items.join(" ")));
+                }
+                out.push((text, name, known.is_some_and(|k| k.selectable)));
             }
-            let known = names.get(name);
-            let mut attrs = Vec::new();
-            match known {
-                None => attrs.push("\\NonExistent"),
-                Some(k) if !k.selectable => attrs.push("\\Noselect"),
-                Some(_) => {}
-            }
-            if known.is_some() {
-                attrs.push(if names.keys().any(|n| n.starts_with(&prefix)) {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                });
-            }
-            if let Some(special) = known.and_then(|k| k.special_use.as_deref()) {
-                attrs.push(special);
-            }
-            if (req.subscribed || req.return_subscribed) && subs.contains(name) {
-                attrs.push("\\Subscribed");
-            }
-            let mut text = format!("LIST ({}) \"/\" {}", attrs.join(" "), self.name_out(name));
-            if childinfo {
-                text.push_str(&format!(" (\"CHILDINFO\" ({}))", childinfo_items.join(" ")));
-            }
-            out.push((text, name, known.is_some_and(|k| k.selectable)));
-        }
-        let out: Vec<(String, String, bool)> = out
-            .into_iter()
-            .map(|(text, name, selectable)| (text, name.to_owned(), selectable))
-            .collect();
+            out.into_iter()
+                .map(|(text, name, selectable)| (text, name.to_owned(), selectable))
+                .collect::<Vec<(String, String, bool)>>()
+        });
         for (text, name, selectable) in out {
             self.untagged(&text);
             if let (Some(items), true) = (&req.status, selectable) {

@@ -6,17 +6,30 @@
 //! (`NONEXISTENT`, `ALREADYEXISTS`, `CANNOT`). CREATE and RENAME also create the
 //! missing superior names, which RFC 3501 §6.3.3/§6.3.5 say the server SHOULD. Names
 //! arrive in UTF-8 (decoded by [`super::names`]); STATUS writes its name back in the
-//! connection's encoding.
+//! connection's encoding. A new name (CREATE, RENAME, SUBSCRIBE) is at most
+//! [`MAX_NAME`] octets, so LIST's matching and hierarchy work stays bounded.
 
 use super::list::DELIMITER;
 use super::{Session, Status, store_failed};
 use imap_codec::imap_types::status::StatusDataItemName;
 use store::StoreError;
 
+/// The longest mailbox name a client may create, in UTF-8 octets (RFC 3501 sets no
+/// limit; Dovecot's default is similar). Longer names get `NO [LIMIT]` (RFC 5530).
+pub(crate) const MAX_NAME: usize = 1024;
+
+/// `NO [LIMIT]` for a name past [`MAX_NAME`].
+fn too_long(name: &str) -> Option<Status> {
+    (name.len() > MAX_NAME).then(|| Status::No("[LIMIT] Mailbox name too long".into()))
+}
+
 impl Session<'_> {
     pub(super) async fn create(&mut self, name: &str) -> Status {
         // A trailing delimiter only says the client means to create names under it.
         let name = name.strip_suffix(DELIMITER).unwrap_or(name);
+        if let Some(status) = too_long(name) {
+            return status;
+        }
         if name.eq_ignore_ascii_case("INBOX") {
             return Status::No("[ALREADYEXISTS] INBOX always exists".into());
         }
@@ -73,6 +86,9 @@ impl Session<'_> {
 
     pub(super) async fn rename(&mut self, from: &str, to: &str) -> Status {
         let to = to.strip_suffix(DELIMITER).unwrap_or(to);
+        if let Some(status) = too_long(to) {
+            return status;
+        }
         if let Err(status) = self.create_parents(to).await {
             return status;
         }
@@ -89,6 +105,9 @@ impl Session<'_> {
     pub(super) async fn subscribe(&mut self, name: &str, on: bool) -> Status {
         let store = self.shared.store.clone();
         let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+        if on && let Some(status) = too_long(name) {
+            return status;
+        }
         match store.mailbox_subscribe(self.account_id(), name, on).await {
             Ok(()) => Status::Ok(format!("{verb} completed")),
             Err(e) => mailbox_error(verb, &e),
