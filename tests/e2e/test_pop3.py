@@ -776,13 +776,17 @@ def test_idle_timeout_closes_and_deletes_nothing(server_factory):
 
 
 def test_connection_limit_per_ip(server_factory):
+    # Each listener has a pool of its own: two pop3 connections fill pop3's per-address
+    # limit, while pop3s still serves this address.
     srv = server_factory(listen=POP3_LISTEN, pop3={"max_connections_per_ip": 2})
-    a, b = raw(srv), raw(srv, "pop3s")
+    a, a2 = raw(srv), raw(srv)
     with srv.netns():
         sock = socket.create_connection(srv.addr("pop3"), timeout=15)
     refused = RawPOP3(sock)
     assert refused.greeting.startswith("-ERR [SYS/TEMP] "), refused.greeting
     assert refused.closed()
+    b = raw(srv, "pop3s")
+    assert b.greeting == GREETING, b.greeting
     # SMTP has its own limits
     s = srv.smtp("smtp")
     assert s.noop()[0] == 250
@@ -799,6 +803,7 @@ def test_connection_limit_per_ip(server_factory):
 
     wait_until(greeted, timeout=10, message="a free POP3 connection slot")
     b.close()
+    a2.close()
 
 
 def test_sigterm_ends_sessions_without_update(pop3_server):

@@ -227,6 +227,10 @@ pub struct Smtp {
     pub soft_error_limit: u32,
     /// The tarpit step, in milliseconds. Default 1000; 0 turns the tarpit off.
     pub error_delay_ms: u64,
+    /// NOOP, RSET, VRFY, EXPN and HELP commands allowed on one connection; each one
+    /// past this counts as an error, so commands that do nothing cannot hold a
+    /// connection forever (Postfix's `smtpd_junk_command_limit`). Default 100.
+    pub junk_command_limit: u32,
     /// Errors from one client address, over all its connections, within
     /// `error_window_secs`; past it new connections from that address get `421 4.7.0`
     /// at once until the window moves on. Default 100; at least 1.
@@ -507,6 +511,7 @@ impl Default for Smtp {
             max_errors: 20,
             soft_error_limit: 3,
             error_delay_ms: 1000,
+            junk_command_limit: 100,
             max_errors_per_ip: 100,
             error_window_secs: 3600,
             vrfy: VrfyPolicy::default(),

@@ -50,6 +50,7 @@ const ALL_KEYS: &[&str] = &[
     "smtp.max_errors",
     "smtp.soft_error_limit",
     "smtp.error_delay_ms",
+    "smtp.junk_command_limit",
     "smtp.max_errors_per_ip",
     "smtp.error_window_secs",
     "smtp.vrfy",
@@ -209,6 +210,7 @@ fn defaults_without_a_file() {
             max_errors: 20,
             soft_error_limit: 3,
             error_delay_ms: 1000,
+            junk_command_limit: 100,
             max_errors_per_ip: 100,
             error_window_secs: 3600,
             vrfy: VrfyPolicy::Ambiguous,
@@ -301,6 +303,7 @@ max_auth_failures = 5
 max_errors = 20
 soft_error_limit = 5
 error_delay_ms = 250
+junk_command_limit = 30
 max_errors_per_ip = 40
 error_window_secs = 600
 vrfy = "disabled"
@@ -372,6 +375,7 @@ level = "warn,server=debug"
             max_errors: 20,
             soft_error_limit: 5,
             error_delay_ms: 250,
+            junk_command_limit: 30,
             max_errors_per_ip: 40,
             error_window_secs: 600,
             vrfy: VrfyPolicy::Disabled,

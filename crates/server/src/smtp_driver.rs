@@ -68,6 +68,7 @@ pub(crate) async fn serve(
         max_recipients: smtp.max_recipients,
         max_auth_failures: smtp.max_auth_failures,
         max_errors: smtp.max_errors,
+        max_junk_commands: smtp.junk_command_limit,
         vrfy_enabled: smtp.vrfy == config::VrfyPolicy::Ambiguous,
         expn_enabled: smtp.expn == config::ExpnPolicy::Ambiguous,
         spool: shared.spool.factory(),
@@ -410,23 +411,35 @@ impl Driver<'_> {
         } else {
             pipeline::Trust::Inbound { ip: self.peer.ip() }
         };
-        let processed = pipeline::process(
+        let arrival = pipeline::Arrival {
+            hostname: &self.shared.config.hostname,
+            helo: &accepted.helo,
+            peer_ip: &peer_ip,
+            protocol: accepted.protocol(),
+            submission: self.kind.is_submission(),
+            queue_id: &id_text,
+            single_recipient: single.as_deref(),
+            unix_seconds: now.as_secs() as i64,
+        };
+        let processing = pipeline::process(
             &self.shared.mail_auth,
-            &pipeline::Arrival {
-                hostname: &self.shared.config.hostname,
-                helo: &accepted.helo,
-                peer_ip: &peer_ip,
-                protocol: accepted.protocol(),
-                submission: self.kind.is_submission(),
-                queue_id: &id_text,
-                single_recipient: single.as_deref(),
-                unix_seconds: now.as_secs() as i64,
-            },
+            &arrival,
             trust,
             &accepted.envelope,
             &body,
-        )
-        .await;
+        );
+        // DKIM hashing (verifying or signing) and the copies the pipeline makes are CPU
+        // work proportional to the message. For a large one (there are at most
+        // PROCESSING_AT_ONCE), this worker thread hands its other sessions to the rest
+        // of the runtime while it works (block_in_place), so it stalls nobody.
+        let large = body.len() as u64 > self.shared.config.smtp.spool_threshold;
+        let handle = tokio::runtime::Handle::current();
+        let processed =
+            if large && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(|| handle.block_on(processing))
+            } else {
+                processing.await
+            };
         drop(body);
         let quarantine = match processed.disposition {
             pipeline::Disposition::Deliver => false,

@@ -68,8 +68,10 @@ struct FileSpool {
 impl BodySpool for FileSpool {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.len + bytes.len() as u64 > self.spooler.threshold {
+            // 16 KiB: one read's worth, so a spooled connection costs little memory
+            // (bench/limits) while the DATA reader's line-sized appends are batched.
             let mut file = io::BufWriter::with_capacity(
-                64 * 1024,
+                16 * 1024,
                 tempfile::tempfile_in(self.spooler.dir.as_path())?,
             );
             file.write_all(&self.memory)?;
@@ -78,7 +80,21 @@ impl BodySpool for FileSpool {
         }
         match &mut self.file {
             Some(file) => file.write_all(bytes)?,
-            None => self.memory.extend_from_slice(bytes),
+            None => {
+                // Grow by doubling, but never past the threshold: a `Vec` left to
+                // itself would reserve up to twice what it holds (bench/limits: 200 KiB
+                // of data cost 256 KiB).
+                let needed = self.memory.len() + bytes.len();
+                if needed > self.memory.capacity() {
+                    let cap = (self.memory.capacity() * 2)
+                        .max(needed)
+                        .max(4096)
+                        .min(usize::try_from(self.spooler.threshold).unwrap_or(usize::MAX))
+                        .max(needed);
+                    self.memory.reserve_exact(cap - self.memory.len());
+                }
+                self.memory.extend_from_slice(bytes);
+            }
         }
         self.len += bytes.len() as u64;
         Ok(())
@@ -116,6 +132,20 @@ mod tests {
         let mut small = factory.make();
         small.append(b"0123456789").unwrap();
         assert_eq!(small.into_bytes().unwrap(), b"0123456789");
+
+        // Memory never reserved past the threshold, in any number of appends.
+        let spooler = Spooler::new(dir.path(), 10_000).unwrap();
+        let mut spool = FileSpool {
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+            spooler,
+        };
+        for _ in 0..1000 {
+            spool.append(b"0123456789").unwrap();
+            assert!(spool.memory.capacity() <= 10_000, "{}", spool.memory.capacity());
+        }
+        assert!(spool.file.is_none());
 
         let mut large = factory.make();
         let mut want = Vec::new();

@@ -235,6 +235,10 @@ pub struct Session {
     pending_login: Option<String>,
     transaction: Option<Transaction>,
     errors: u32,
+    /// NOOP, RSET, VRFY, EXPN and HELP so far: past the policy's limit each counts as an
+    /// error too, so a client cannot hold a connection forever with commands that do
+    /// nothing (Postfix's `smtpd_junk_command_limit`).
+    junk_commands: u32,
     auth_failures: u32,
     shutting_down: bool,
     /// Set by [`Session::refuse`]: the greeting refused service.
@@ -255,6 +259,7 @@ impl Session {
             pending_login: None,
             transaction: None,
             errors: 0,
+            junk_commands: 0,
             auth_failures: 0,
             shutting_down: false,
             refused: None,
@@ -409,7 +414,8 @@ impl Session {
                     let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
                         if self.input.len() > limit {
                             // RFC 5321 §4.5.3.1.4: refuse, and skip to the line's end.
-                            self.input.clear();
+                            // A new buffer: the grown one would stay allocated.
+                            self.input = Vec::new();
                             self.mode = Mode::DiscardLine;
                             self.error(Reply::line_too_long(), out);
                         } else if self.shutting_down && self.input.is_empty() {
@@ -463,6 +469,23 @@ impl Session {
         if self.refused.is_some() && !matches!(request, Request::Quit) {
             // RFC 5321 §3.1: after a 554 greeting, 503 to everything until QUIT.
             return self.error(Reply::bad_sequence(), out);
+        }
+        if matches!(
+            request,
+            Request::Noop { .. }
+                | Request::Rset
+                | Request::Vrfy { .. }
+                | Request::Expn { .. }
+                | Request::Help { .. }
+        ) {
+            self.junk_commands = self.junk_commands.saturating_add(1);
+            if self.junk_commands > self.policy.max_junk_commands {
+                // Answered as usual, but counted (and tarpitted) as an error.
+                self.errors += 1;
+                if self.errors >= self.policy.max_errors {
+                    return self.close_with(Reply::too_many_errors(), out);
+                }
+            }
         }
         match request {
             Request::Ehlo { host } => self.ehlo(&host, true, out),

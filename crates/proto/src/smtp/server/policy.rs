@@ -40,6 +40,9 @@ pub struct Policy {
     pub max_auth_failures: u32,
     /// Bad commands before 421 and close.
     pub max_errors: u32,
+    /// NOOP, RSET, VRFY, EXPN and HELP allowed on one connection before each further
+    /// one counts as an error.
+    pub max_junk_commands: u32,
     /// VRFY answers 252 (true) or 502 (false).
     pub vrfy_enabled: bool,
     /// EXPN answers 252 (true) or 502 (false).
@@ -62,6 +65,7 @@ impl Policy {
             max_recipients: 100,
             max_auth_failures: 3,
             max_errors: 10,
+            max_junk_commands: 100,
             vrfy_enabled: true,
             expn_enabled: false,
             spool: super::SpoolFactory::memory(),

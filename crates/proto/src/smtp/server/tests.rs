@@ -767,3 +767,24 @@ fn data_progress_is_reported() {
     t.raw(b"BDAT 10\r\n01234");
     assert_eq!(t.s.data_received(), 5);
 }
+
+/// Commands that do nothing cannot hold a connection forever: past
+/// `max_junk_commands` each NOOP (RSET, VRFY, ...) is an error too.
+#[test]
+fn junk_commands_past_the_limit_count_as_errors() {
+    let mut policy = Policy::mx("mx.example.org");
+    policy.max_junk_commands = 3;
+    policy.max_errors = 3;
+    let mut t = T::new(policy);
+    t.cmd("EHLO c", "250");
+    for _ in 0..3 {
+        t.cmd("NOOP", "250");
+    }
+    assert_eq!(t.s.errors(), 0);
+    t.cmd("RSET", "250");
+    t.cmd("VRFY alice", "252");
+    assert_eq!(t.s.errors(), 2);
+    assert!(!t.closed);
+    t.cmd("NOOP", "421 4.7.0");
+    assert!(t.closed);
+}
