@@ -143,7 +143,11 @@ mod tests {
         };
         for _ in 0..1000 {
             spool.append(b"0123456789").unwrap();
-            assert!(spool.memory.capacity() <= 10_000, "{}", spool.memory.capacity());
+            assert!(
+                spool.memory.capacity() <= 10_000,
+                "{}",
+                spool.memory.capacity()
+            );
         }
         assert!(spool.file.is_none());
 
