@@ -57,12 +57,35 @@ impl Spooler {
     }
 }
 
+/// The size of the pieces a body in memory is kept in.
+const PIECE: usize = 16 * 1024;
+
 /// Memory first, then a temp file.
 struct FileSpool {
-    memory: Vec<u8>,
+    /// The body while it is small, in pieces of [`PIECE`] octets: a body costs its size
+    /// rounded up to a piece, where one growing `Vec` would reserve up to twice its size
+    /// (bench/limits: 200 KiB of data cost 256 KiB).
+    memory: Vec<Vec<u8>>,
     file: Option<io::BufWriter<File>>,
     len: u64,
     spooler: Spooler,
+}
+
+impl FileSpool {
+    fn keep_in_memory(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let piece = match self.memory.last_mut() {
+                Some(piece) if piece.len() < PIECE => piece,
+                _ => {
+                    self.memory.push(Vec::with_capacity(PIECE));
+                    self.memory.last_mut().expect("just pushed")
+                }
+            };
+            let take = (PIECE - piece.len()).min(bytes.len());
+            piece.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
+    }
 }
 
 impl BodySpool for FileSpool {
@@ -74,27 +97,14 @@ impl BodySpool for FileSpool {
                 16 * 1024,
                 tempfile::tempfile_in(self.spooler.dir.as_path())?,
             );
-            file.write_all(&self.memory)?;
-            self.memory = Vec::new();
+            for piece in std::mem::take(&mut self.memory) {
+                file.write_all(&piece)?;
+            }
             self.file = Some(file);
         }
         match &mut self.file {
             Some(file) => file.write_all(bytes)?,
-            None => {
-                // Grow by doubling, but never past the threshold: a `Vec` left to
-                // itself would reserve up to twice what it holds (bench/limits: 200 KiB
-                // of data cost 256 KiB).
-                let needed = self.memory.len() + bytes.len();
-                if needed > self.memory.capacity() {
-                    let cap = (self.memory.capacity() * 2)
-                        .max(needed)
-                        .max(4096)
-                        .min(usize::try_from(self.spooler.threshold).unwrap_or(usize::MAX))
-                        .max(needed);
-                    self.memory.reserve_exact(cap - self.memory.len());
-                }
-                self.memory.extend_from_slice(bytes);
-            }
+            None => self.keep_in_memory(bytes),
         }
         self.len += bytes.len() as u64;
         Ok(())
@@ -106,7 +116,7 @@ impl BodySpool for FileSpool {
 
     fn into_bytes(self: Box<Self>) -> io::Result<Vec<u8>> {
         let Some(file) = self.file else {
-            return Ok(self.memory);
+            return Ok(self.memory.concat());
         };
         let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.seek(SeekFrom::Start(0))?;
@@ -133,23 +143,29 @@ mod tests {
         small.append(b"0123456789").unwrap();
         assert_eq!(small.into_bytes().unwrap(), b"0123456789");
 
-        // Memory never reserved past the threshold, in any number of appends.
-        let spooler = Spooler::new(dir.path(), 10_000).unwrap();
+        // In memory a body costs its size rounded up to a piece, in any number of
+        // appends of any size, and comes back whole.
+        let spooler = Spooler::new(dir.path(), 300_000).unwrap();
         let mut spool = FileSpool {
             memory: Vec::new(),
             file: None,
             len: 0,
             spooler,
         };
-        for _ in 0..1000 {
-            spool.append(b"0123456789").unwrap();
-            assert!(
-                spool.memory.capacity() <= 10_000,
-                "{}",
-                spool.memory.capacity()
-            );
+        let mut want = Vec::new();
+        for i in 0..2000usize {
+            let line = vec![b'a' + (i % 26) as u8; i % 150];
+            spool.append(&line).unwrap();
+            want.extend_from_slice(&line);
         }
         assert!(spool.file.is_none());
+        let reserved: usize = spool.memory.iter().map(Vec::capacity).sum();
+        assert!(
+            reserved < want.len() + PIECE,
+            "{reserved} for {}",
+            want.len()
+        );
+        assert_eq!(Box::new(spool).into_bytes().unwrap(), want);
 
         let mut large = factory.make();
         let mut want = Vec::new();

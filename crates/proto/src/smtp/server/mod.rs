@@ -399,7 +399,8 @@ impl Session {
                 }
                 Mode::DiscardLine => {
                     let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
-                        self.input.clear();
+                        // Nothing of an over-long line is kept, not even the buffer.
+                        self.input = Vec::new();
                         return;
                     };
                     self.input.drain(..=pos);
