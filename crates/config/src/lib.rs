@@ -229,7 +229,8 @@ pub struct Smtp {
     pub error_delay_ms: u64,
     /// NOOP, RSET, VRFY, EXPN and HELP commands allowed on one connection; each one
     /// past this counts as an error, so commands that do nothing cannot hold a
-    /// connection forever (Postfix's `smtpd_junk_command_limit`). Default 100.
+    /// connection forever (Postfix's `smtpd_junk_command_limit`); the count starts
+    /// again after each accepted message. Default 100.
     pub junk_command_limit: u32,
     /// Errors from one client address, over all its connections, within
     /// `error_window_secs`; past it new connections from that address get `421 4.7.0`

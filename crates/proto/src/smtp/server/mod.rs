@@ -235,9 +235,11 @@ pub struct Session {
     pending_login: Option<String>,
     transaction: Option<Transaction>,
     errors: u32,
-    /// NOOP, RSET, VRFY, EXPN and HELP so far: past the policy's limit each counts as an
-    /// error too, so a client cannot hold a connection forever with commands that do
-    /// nothing (Postfix's `smtpd_junk_command_limit`).
+    /// NOOP, RSET, VRFY, EXPN and HELP since the last message was accepted: past the
+    /// policy's limit each counts as an error too, so a client cannot hold a connection
+    /// forever with commands that do nothing (Postfix's `smtpd_junk_command_limit`,
+    /// also reset by each delivered message, so a server reusing its connection for
+    /// many messages, with RSET between them, is never counted).
     junk_commands: u32,
     auth_failures: u32,
     shutting_down: bool,
@@ -569,6 +571,9 @@ impl Session {
             }
             (Mode::AwaitMessage, Answer::MessageResult(reply)) => {
                 self.transaction = None;
+                if reply.code == 250 {
+                    self.junk_commands = 0;
+                }
                 out.push(Output::Reply(reply));
             }
             (mode, _) => {

@@ -788,3 +788,22 @@ fn junk_commands_past_the_limit_count_as_errors() {
     t.cmd("NOOP", "421 4.7.0");
     assert!(t.closed);
 }
+
+/// A server that reuses its connection for many messages, with RSET between them, is
+/// not a junk sender: each accepted message starts the count again.
+#[test]
+fn each_accepted_message_resets_the_junk_count() {
+    let mut policy = Policy::mx("mx.example.org");
+    policy.max_junk_commands = 2;
+    let mut t = T::new(policy);
+    t.cmd("EHLO c", "250");
+    for _ in 0..10 {
+        t.cmd("RSET", "250");
+        t.cmd("NOOP", "250");
+        t.cmd("MAIL FROM:<a@b.example>", "250");
+        t.cmd("RCPT TO:<alice@example.org>", "250");
+        t.cmd("DATA", "354");
+        t.cmd("Subject: x\r\n\r\nbody\r\n.", "250");
+    }
+    assert_eq!(t.s.errors(), 0);
+}
