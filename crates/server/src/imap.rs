@@ -20,7 +20,7 @@ pub(crate) mod changes;
 pub(crate) mod compress;
 mod condstore;
 mod copy;
-mod cpu;
+use crate::cpu;
 pub(crate) mod deflate;
 mod esearch;
 mod extended;

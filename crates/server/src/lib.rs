@@ -11,6 +11,7 @@
 //! module (certificate generation in the data directory).
 
 mod auth;
+mod cpu;
 mod dnsbl;
 mod imap;
 mod imap_driver;

@@ -433,13 +433,11 @@ impl Driver<'_> {
         // PROCESSING_AT_ONCE), this worker thread hands its other sessions to the rest
         // of the runtime while it works (block_in_place), so it stalls nobody.
         let large = body.len() as u64 > self.shared.config.smtp.spool_threshold;
-        let handle = tokio::runtime::Handle::current();
-        let processed =
-            if large && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-                tokio::task::block_in_place(|| handle.block_on(processing))
-            } else {
-                processing.await
-            };
+        let processed = if large {
+            crate::cpu::heavy_async(processing).await
+        } else {
+            processing.await
+        };
         drop(body);
         let quarantine = match processed.disposition {
             pipeline::Disposition::Deliver => false,
@@ -460,12 +458,25 @@ impl Driver<'_> {
         // only sees what is left (remote recipients, lookups that failed). DMARC
         // quarantine files them into Junk instead of INBOX.
         let mut filings = self.local_filings(&accepted.envelope).await;
-        let (body, mut filings) = tokio::task::spawn_blocking(move || {
-            summarize(&mut filings, &body);
+        let (body, mut filings) = match tokio::task::spawn_blocking(move || {
+            // A summary is an optimisation (IMAP computes a missing one on first use):
+            // a parser panic on hostile input costs the summary, never the message.
+            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                summarize(&mut filings, &body)
+            }));
+            if parsed.is_err() {
+                filings.iter_mut().for_each(|f| f.summary = None);
+            }
             (body, filings)
         })
         .await
-        .expect("summarizing does not panic");
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = %e, "summarizing failed");
+                return Reply::local_error();
+            }
+        };
         let store = &self.shared.store;
         let stored = if quarantine {
             store

@@ -1,8 +1,9 @@
-//! CPU-heavy work of an IMAP command, kept from starving the other sessions.
+//! CPU-heavy work of a session, kept from starving the other sessions.
 //!
 //! Where it sits: SEARCH's body and text matching, SORT's ordering, THREAD's
 //! threading and FETCH's MIME parsing of a big message run synchronously on borrowed
-//! data inside a session's task. Past a size where that takes milliseconds, they run
+//! data inside an IMAP session's task, and so does the SMTP pipeline (DKIM hashing,
+//! the copies it makes) for a large message. Past a size where that takes milliseconds, they run
 //! through [`heavy`]: on the server's multi-threaded runtime that is
 //! [`tokio::task::block_in_place`], which hands this worker's other tasks (other
 //! connections, the SMTP listeners) to another thread for the duration, so a session
@@ -27,6 +28,18 @@ pub(crate) fn heavy<R>(work: impl FnOnce() -> R) -> R {
             tokio::task::block_in_place(work)
         }
         _ => work(),
+    }
+}
+
+/// Like [`heavy`] for async work that is mostly CPU (the SMTP pipeline of a large
+/// message: DKIM hashing with a DNS look-up or two): on the multi-threaded runtime the
+/// future is driven to completion in `block_in_place`; elsewhere it is simply awaited.
+pub(crate) async fn heavy_async<F: std::future::Future>(work: F) -> F::Output {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(work))
+        }
+        _ => work.await,
     }
 }
 
