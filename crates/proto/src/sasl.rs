@@ -4,6 +4,16 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+/// The first challenge of LOGIN, "Username:" (`334 VXNlcm5hbWU6` in SMTP, `+ VXNlcm5hbWU6`
+/// in POP3 and IMAP). draft-murchison-sasl-login §2 leaves the prompt free, but the
+/// colon form is what Cyrus SASL, Postfix and Exchange send, and clients such as NeoMutt
+/// match it literally: without the colon they fall out of step. One table for every
+/// protocol.
+pub const LOGIN_USER_PROMPT: &[u8] = b"Username:";
+
+/// The second challenge of LOGIN, "Password:" (`UGFzc3dvcmQ6`); see [`LOGIN_USER_PROMPT`].
+pub const LOGIN_PASSWORD_PROMPT: &[u8] = b"Password:";
+
 /// Why a SASL exchange failed before a password check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SaslError {
@@ -103,12 +113,12 @@ impl Exchange {
     }
 
     /// The challenge for the current state: empty for PLAIN (RFC 4616 §2), the prompts
-    /// `Username` / `Password` for LOGIN (`334 VXNlcm5hbWU=` in SMTP).
+    /// [`LOGIN_USER_PROMPT`] / [`LOGIN_PASSWORD_PROMPT`] for LOGIN.
     fn challenge(&self) -> Step {
         Step::Challenge(match self.state {
             ExchangeState::Plain => Vec::new(),
-            ExchangeState::LoginUser => b"Username".to_vec(),
-            ExchangeState::LoginPassword(_) => b"Password".to_vec(),
+            ExchangeState::LoginUser => LOGIN_USER_PROMPT.to_vec(),
+            ExchangeState::LoginPassword(_) => LOGIN_PASSWORD_PROMPT.to_vec(),
         })
     }
 
@@ -243,11 +253,14 @@ mod tests {
         assert_eq!(step, Step::Failed(SaslError::Malformed));
         // LOGIN with its two prompts, or the user name up front.
         let (mut x, step) = Exchange::start(Mechanism::Login, None);
-        assert_eq!(step, Step::Challenge(b"Username".to_vec()));
-        assert_eq!(x.respond("YWxpY2U="), Step::Challenge(b"Password".to_vec()));
+        assert_eq!(step, Step::Challenge(b"Username:".to_vec()));
+        assert_eq!(
+            x.respond("YWxpY2U="),
+            Step::Challenge(b"Password:".to_vec())
+        );
         assert_eq!(x.respond("c2VjcmV0"), Step::Done(creds("alice", "secret")));
         let (mut x, step) = Exchange::start(Mechanism::Login, Some("YWxpY2U="));
-        assert_eq!(step, Step::Challenge(b"Password".to_vec()));
+        assert_eq!(step, Step::Challenge(b"Password:".to_vec()));
         assert_eq!(x.respond("*"), Step::Failed(SaslError::Cancelled));
         assert_eq!(Mechanism::from_name("login"), Some(Mechanism::Login));
         assert_eq!(Mechanism::from_name("CRAM-MD5"), None);

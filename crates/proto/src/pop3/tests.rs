@@ -355,14 +355,14 @@ fn auth_plain_and_login() {
     t.cmd(&format!("auth plain {ALICE_PLAIN}"), "+OK maildrop has 3");
 
     let mut t = T::clear();
-    t.exact("AUTH LOGIN", "+ VXNlcm5hbWU=\r\n");
-    t.exact("YWxpY2U=", "+ UGFzc3dvcmQ=\r\n");
+    t.exact("AUTH LOGIN", "+ VXNlcm5hbWU6\r\n");
+    t.exact("YWxpY2U=", "+ UGFzc3dvcmQ6\r\n");
     t.cmd("c2VjcmV0", "+OK maildrop");
     assert_eq!(t.s.authenticated_as(), Some("alice"));
 
     // LOGIN with the user name as initial response.
     let mut t = T::clear();
-    t.exact("AUTH LOGIN YWxpY2U=", "+ UGFzc3dvcmQ=\r\n");
+    t.exact("AUTH LOGIN YWxpY2U=", "+ UGFzc3dvcmQ6\r\n");
     t.cmd("c2VjcmV0", "+OK");
 }
 
@@ -371,7 +371,7 @@ fn auth_errors() {
     let mut t = T::lenient();
     t.exact("AUTH PLAIN", "+ \r\n");
     t.exact("*", "-ERR Authentication cancelled\r\n");
-    t.exact("AUTH LOGIN", "+ VXNlcm5hbWU=\r\n");
+    t.exact("AUTH LOGIN", "+ VXNlcm5hbWU6\r\n");
     t.exact("*", "-ERR Authentication cancelled\r\n");
     t.exact("AUTH PLAIN", "+ \r\n");
     t.exact("not base64!", "-ERR Invalid base64 data\r\n");

@@ -139,7 +139,7 @@ impl Session<'_> {
         }
         let (wait, challenge) = match mechanism {
             AuthMechanism::Plain => (SaslWait::Plain, Vec::new()),
-            AuthMechanism::Login => (SaslWait::LoginUser, b"Username:".to_vec()),
+            AuthMechanism::Login => (SaslWait::LoginUser, proto::sasl::LOGIN_USER_PROMPT.to_vec()),
             _ => {
                 return SaslStep::Done("NO", None, "Unsupported authentication mechanism".into());
             }
@@ -192,7 +192,7 @@ impl Session<'_> {
             SaslWait::LoginUser => match proto::sasl::login_field(bytes) {
                 Ok(user) => {
                     self.sasl = Some((tag, SaslWait::LoginPassword(user)));
-                    return SaslStep::Challenge(b"Password:".to_vec());
+                    return SaslStep::Challenge(proto::sasl::LOGIN_PASSWORD_PROMPT.to_vec());
                 }
                 Err(_) => return malformed(),
             },

@@ -341,9 +341,9 @@ fn auth_exchanges() {
     t.cmd("not base64!", "501 5.5.2");
     t.cmd("AUTH CRAM-MD5", "504 5.5.4");
     // LOGIN with the exact prompts RFC-style clients expect.
-    let got = t.cmd("AUTH LOGIN", "334 VXNlcm5hbWU=");
-    assert_eq!(got, "334 VXNlcm5hbWU=\r\n");
-    t.cmd("YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ=");
+    let got = t.cmd("AUTH LOGIN", "334 VXNlcm5hbWU6");
+    assert_eq!(got, "334 VXNlcm5hbWU6\r\n");
+    t.cmd("YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ6");
     t.cmd("c2VjcmV0", "235 2.7.0");
     t.cmd(
         "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==",
@@ -353,7 +353,7 @@ fn auth_exchanges() {
     // LOGIN with the user name as initial response.
     let mut t = T::new(p.clone());
     t.cmd("EHLO c", "250");
-    t.cmd("AUTH LOGIN YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ=");
+    t.cmd("AUTH LOGIN YWxpY2VAZXhhbXBsZS5vcmc=", "334 UGFzc3dvcmQ6");
     t.cmd("c2VjcmV0", "235");
 
     // Three wrong passwords close the connection.
