@@ -2,9 +2,24 @@
 //!
 //! An [`Address`] is `local@domain`. The local part keeps its case (RFC 5321 §2.4 says it
 //! may be case-sensitive), but Postie looks accounts up case-insensitively, as every
-//! common server does, through [`Address::normalized`]. Domains are compared in lower case.
+//! common server does, through [`Address::normalized`].
+//!
+//! Internationalised domains: one domain, two spellings. `li@例子.中国` and
+//! `li@xn--fsqu00a.xn--fiqs8s` are the same mailbox (RFC 5890 §2.3.2.1, RFC 6531 §3.2).
+//! The domain is normalised once, by [`Domain::parse`] (UTS #46): Postie **compares and
+//! stores the A-label form** (ASCII, lower case: [`Domain::as_str`],
+//! [`Address::normalized`]) and **shows people the U-label form** ([`Domain::unicode`],
+//! `Display` of a [`Domain`], [`Address::to_unicode`]). See [`crate::domain`].
+//!
+//! An address also remembers which spelling its domain was written in, and its
+//! `Display` (the form that goes back on the wire: envelopes in the queue, relayed
+//! `RCPT TO`, `Return-Path:`) uses that spelling, so a message is not rewritten on its way
+//! through. Equality and hashing ignore the spelling.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+
+pub use crate::domain::Domain;
 
 /// Why a string is not a usable mail address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,69 +41,30 @@ pub enum AddressError {
     BadDomain,
 }
 
-/// A mail domain, stored in lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Domain(String);
-
-impl Domain {
-    /// Parses and lower-cases a domain name or address literal (`[127.0.0.1]`).
-    pub fn parse(input: &str) -> Result<Self, AddressError> {
-        let input = input.trim_end_matches('.');
-        if input.is_empty() {
-            return Err(AddressError::BadDomain);
-        }
-        if input.len() > 255 {
-            return Err(AddressError::DomainTooLong);
-        }
-        if input.starts_with('[') {
-            // RFC 5321 §4.1.3 address literal.
-            if !input.ends_with(']') || input.len() < 3 {
-                return Err(AddressError::BadDomain);
-            }
-            let inner = &input[1..input.len() - 1];
-            if inner
-                .chars()
-                .any(|c| c.is_whitespace() || c == '[' || c == ']')
-            {
-                return Err(AddressError::BadDomain);
-            }
-            return Ok(Domain(input.to_ascii_lowercase()));
-        }
-        for label in input.split('.') {
-            if label.is_empty() || label.len() > 63 {
-                return Err(AddressError::BadDomain);
-            }
-            if label.starts_with('-') || label.ends_with('-') {
-                return Err(AddressError::BadDomain);
-            }
-            // Letters, digits, hyphen; non-ASCII is allowed for UTF-8 domains (RFC 6531).
-            if !label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii())
-            {
-                return Err(AddressError::BadDomain);
-            }
-        }
-        Ok(Domain(input.to_lowercase()))
-    }
-
-    /// The domain as text, lower case.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Domain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A mail address `local@domain`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A mail address `local@domain`. Equal when the local parts are equal as written and
+/// the domains are the same domain, in whichever spelling.
+#[derive(Debug, Clone)]
 pub struct Address {
     local: String,
     domain: Domain,
+    /// The domain was written with non-ASCII characters (a U-label): `Display` shows
+    /// [`Domain::unicode`], else [`Domain::as_str`].
+    written_utf8: bool,
+}
+
+impl PartialEq for Address {
+    fn eq(&self, other: &Self) -> bool {
+        self.local == other.local && self.domain == other.domain
+    }
+}
+
+impl Eq for Address {}
+
+impl Hash for Address {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.local.hash(state);
+        self.domain.hash(state);
+    }
 }
 
 impl Address {
@@ -116,6 +92,7 @@ impl Address {
         Ok(Address {
             local: local.to_string(),
             domain: Domain::parse(domain)?,
+            written_utf8: !domain.is_ascii(),
         })
     }
 
@@ -124,25 +101,40 @@ impl Address {
         &self.local
     }
 
-    /// The domain, lower case.
+    /// The domain, in its canonical form.
     pub fn domain(&self) -> &Domain {
         &self.domain
     }
 
-    /// The form used as an account key: local part and domain both lower case.
+    /// The form used as an account key: local part lower case, domain in its canonical
+    /// A-label form, so both spellings of an IDN domain find the same account.
     pub fn normalized(&self) -> String {
-        format!("{}@{}", self.local.to_lowercase(), self.domain)
+        format!("{}@{}", self.local.to_lowercase(), self.domain.as_str())
     }
 
-    /// True when the address needs SMTPUTF8 to travel (RFC 6531 §3.3).
+    /// The address for people: local part as written, domain in U-labels.
+    pub fn to_unicode(&self) -> String {
+        format!("{}@{}", self.local, self.domain.unicode())
+    }
+
+    /// True when the address, as written, needs SMTPUTF8 to travel (RFC 6531 §3.3):
+    /// a UTF-8 local part, or a domain written in U-labels.
     pub fn is_utf8(&self) -> bool {
-        !self.local.is_ascii() || !self.domain.as_str().is_ascii()
+        !self.local.is_ascii() || self.written_utf8
     }
 }
 
+/// The address as written (local part as is, domain in the spelling it came in, lower
+/// case): the form for the wire. RFC 6531 §3.2 lets a U-label be replaced by its
+/// A-label, but nothing here does it behind the sender's back.
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local, self.domain)
+        let domain = if self.written_utf8 {
+            self.domain.unicode()
+        } else {
+            self.domain.as_str()
+        };
+        write!(f, "{}@{}", self.local, domain)
     }
 }
 
@@ -177,6 +169,12 @@ mod tests {
             ("user@exa mple.org", Err(AddressError::BadDomain)),
             ("user@-bad.org", Err(AddressError::BadDomain)),
             ("user@a..org", Err(AddressError::BadDomain)),
+            // The domain keeps its spelling (lower-cased, UTS #46 mapped) for the wire.
+            ("li@例子.中国", Ok("li@例子.中国")),
+            ("li@XN--FSQU00A.xn--fiqs8s", Ok("li@xn--fsqu00a.xn--fiqs8s")),
+            ("Li@例子。中国", Ok("Li@例子.中国")),
+            ("x@Mail.Bücher.EXAMPLE", Ok("x@mail.bücher.example")),
+            ("user@xn--zz.example", Err(AddressError::BadDomain)),
         ];
         for (input, want) in table {
             let got = Address::parse(input).map(|a| a.to_string());
@@ -196,5 +194,41 @@ mod tests {
         assert_eq!(a.normalized(), "alice@example.org");
         assert!(!a.is_utf8());
         assert!(Address::parse("jö@example.org").unwrap().is_utf8());
+    }
+
+    #[test]
+    fn both_spellings_of_an_idn_domain_are_one_address() {
+        for (a, b) in [
+            ("li@例子.中国", "LI@xn--fsqu00a.xn--fiqs8s"),
+            ("kunde@bücher.example", "Kunde@XN--BCHER-KVA.example"),
+            ("a@Mail.Bücher.EXAMPLE", "a@mail.xn--bcher-kva.example"),
+            ("li@例子。中国", "li@例子.中国"),
+        ] {
+            let (a, b) = (Address::parse(a).unwrap(), Address::parse(b).unwrap());
+            assert_eq!(a.normalized(), b.normalized());
+            assert!(a.normalized().is_ascii(), "{}", a.normalized());
+            assert_eq!(a.domain(), b.domain());
+            assert_eq!(a.to_unicode().to_lowercase(), b.to_unicode().to_lowercase());
+        }
+        let u = Address::parse("li@例子.中国").unwrap();
+        let a = Address::parse("li@xn--fsqu00a.xn--fiqs8s").unwrap();
+        assert_eq!(u, a);
+        let state = std::collections::hash_map::RandomState::new();
+        assert_eq!(
+            std::hash::BuildHasher::hash_one(&state, &u),
+            std::hash::BuildHasher::hash_one(&state, &a)
+        );
+        assert_eq!(u.normalized(), "li@xn--fsqu00a.xn--fiqs8s");
+        assert_eq!(u.to_unicode(), "li@例子.中国");
+        assert_eq!(a.to_unicode(), "li@例子.中国");
+        // Only the U-label spelling needs SMTPUTF8 on the wire (RFC 6531 §3.3).
+        assert!(u.is_utf8());
+        assert!(!a.is_utf8());
+        // Display round-trips through parse (the queue stores envelopes that way).
+        for x in [&u, &a] {
+            let again = Address::parse(&x.to_string()).unwrap();
+            assert_eq!(again.to_string(), x.to_string());
+            assert_eq!(again.is_utf8(), x.is_utf8());
+        }
     }
 }

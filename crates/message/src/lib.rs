@@ -9,6 +9,7 @@
 //! error rather than panicking.
 
 pub mod address;
+pub mod domain;
 pub mod dsn;
 pub mod envelope;
 pub mod headers;
