@@ -9,10 +9,12 @@
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
 //! queue-control ones in `queue_control`, IMAP's mailbox cases in `imap`, its
 //! message cases in `imap_messages`, its delta and summary cases in `imap_sync`,
-//! quotas in `quota`, and app passwords in `app_passwords`.
+//! quotas in `quota`, app passwords in `app_passwords`, and internationalised domains
+//! (one domain, two spellings) in `idn`.
 
 mod aliases;
 mod app_passwords;
+mod idn;
 mod imap;
 mod imap_messages;
 mod imap_sync;
@@ -28,6 +30,7 @@ use aliases::{
 use app_passwords::{
     account_remove_takes_app_passwords, app_password_add_list_get_use_revoke, app_password_errors,
 };
+use idn::{idn_accounts_and_aliases_in_either_spelling, idn_domain_has_one_key};
 use imap::{
     imap_create_get_delete, imap_default_mailboxes, imap_rename_inbox, imap_rename_with_children,
     imap_subscriptions, imap_uidvalidity_of_recreated_mailbox,
@@ -760,6 +763,8 @@ macro_rules! suite {
 
 suite!(
     domains,
+    idn_domain_has_one_key,
+    idn_accounts_and_aliases_in_either_spelling,
     accounts,
     enqueue_deliver_read,
     deliver_is_idempotent,

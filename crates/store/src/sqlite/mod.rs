@@ -27,6 +27,7 @@ mod accounts;
 mod aliases;
 mod app_passwords;
 mod blobs;
+mod idn_keys;
 mod imap;
 mod mailboxes;
 mod messages;

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 7;
+pub(crate) const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -265,16 +265,38 @@ CREATE TABLE app_passwords (
 ) WITHOUT ROWID;
 ";
 
+/// One migration: SQL, or Rust code for a change SQL cannot express.
+enum Migration {
+    /// Statements run as one batch.
+    Sql(&'static str),
+    /// A function over the connection (inside the migration transaction).
+    Code(fn(&Connection) -> Result<()>),
+}
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    MIGRATION_1,
-    MIGRATION_2,
-    MIGRATION_3,
-    MIGRATION_4,
-    MIGRATION_5,
-    MIGRATION_6,
-    MIGRATION_7,
+///
+/// Version 8 re-keys domains, accounts and aliases to the A-label form of their domain
+/// (IDNA, RFC 5890), which only Rust code can compute: see `super::idn_keys`.
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(MIGRATION_1),
+    Migration::Sql(MIGRATION_2),
+    Migration::Sql(MIGRATION_3),
+    Migration::Sql(MIGRATION_4),
+    Migration::Sql(MIGRATION_5),
+    Migration::Sql(MIGRATION_6),
+    Migration::Sql(MIGRATION_7),
+    Migration::Code(super::idn_keys::migrate),
 ];
+
+impl Migration {
+    /// Applies this migration to `conn`.
+    fn apply(&self, conn: &Connection) -> Result<()> {
+        match self {
+            Migration::Sql(sql) => Ok(conn.execute_batch(sql)?),
+            Migration::Code(step) => step(conn),
+        }
+    }
+}
 
 /// Applies the settings every connection shares.
 fn configure(conn: &Connection) -> Result<()> {
@@ -307,8 +329,8 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
 pub(crate) fn create_at_version(path: &Path, version: i64) -> Result<Connection> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
-    for sql in MIGRATIONS.iter().take(version as usize) {
-        conn.execute_batch(sql)?;
+    for migration in MIGRATIONS.iter().take(version as usize) {
+        migration.apply(&conn)?;
     }
     conn.pragma_update(None, "user_version", version)?;
     Ok(conn)
@@ -357,9 +379,9 @@ fn migrate_locked(conn: &Connection) -> Result<()> {
              (at most {SCHEMA_VERSION}); refusing to touch it"
         )));
     }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tracing::info!(from, to = from + 1, "migrating database schema");
-        conn.execute_batch(sql)?;
+        migration.apply(conn)?;
     }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())

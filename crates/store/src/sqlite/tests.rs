@@ -2,9 +2,11 @@
 //! damaged files on disk, two processes on one data directory, body-file lifetime and
 //! the orphan sweep. The shared behaviour suite is in `src/suite.rs`; migration and
 //! alias tests are in the child module `aliases` (`tests/aliases.rs`), the IMAP ones
-//! (v3 → v4 migration, APPEND durability, body files, 100k timing) in `imap`.
+//! (v3 → v4 migration, APPEND durability, body files, 100k timing) in `imap`, the
+//! IDN re-keying (v7 → v8 migration) in `idn`.
 
 mod aliases;
+mod idn;
 mod imap;
 
 use std::path::{Path, PathBuf};
