@@ -33,9 +33,22 @@ async fn dns_with(records: &[(String, String)]) -> TestDns {
     builder.start().await
 }
 
-/// A `shared/testdata/dkim` file: its DNS records and the message, in CRLF.
-fn vector(name: &str) -> (Vec<(String, String)>, Vec<u8>) {
-    let text = std::fs::read_to_string(format!("{TESTDATA}/{name}")).unwrap();
+/// A `shared/testdata/dkim` file: its DNS records and the message, in CRLF. `None`,
+/// after one loud line on stderr, when the checkout has no `shared/` folder beside it
+/// (a plain clone): the vectors are not the project's to ship. CI has them, so there
+/// these tests always run; `scripts/test` also says up front that they skip.
+fn vector(name: &str) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+    let path = format!("{TESTDATA}/{name}");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "SKIPPED: DKIM test vector {path} not found (no ../shared/testdata beside this checkout)"
+            );
+            return None;
+        }
+        Err(e) => panic!("{path}: {e}"),
+    };
     let (records, message) = text.split_once("\n\n").unwrap();
     let records = records
         .lines()
@@ -45,7 +58,7 @@ fn vector(name: &str) -> (Vec<(String, String)>, Vec<u8>) {
         })
         .collect();
     let message = message.replace("\r\n", "\n").replace('\n', "\r\n");
-    (records, message.into_bytes())
+    Some((records, message.into_bytes()))
 }
 
 const MESSAGE: &[u8] = b"From: Alice <alice@example.test>\r\nTo: bob@example.net\r\n\
@@ -134,7 +147,9 @@ async fn our_signatures_verify_with_mail_auth_and_changes_break_them() {
 
 #[tokio::test]
 async fn rfc_8463_example_verifies_with_both_algorithms() {
-    let (records, message) = vector("dkim-001.txt");
+    let Some((records, message)) = vector("dkim-001.txt") else {
+        return;
+    };
     let dns = dns_with(&records).await;
     let verifier = Verifier::new(
         mailauth::resolver::authenticator(&[dns.addr]).unwrap(),
@@ -156,7 +171,9 @@ async fn rfc_8463_example_verifies_with_both_algorithms() {
 async fn every_mail_auth_vector_verifies_except_the_expired_one() {
     for n in 2..=6 {
         let name = format!("dkim-00{n}.txt");
-        let (records, message) = vector(&name);
+        let Some((records, message)) = vector(&name) else {
+            return;
+        };
         let dns = dns_with(&records).await;
         let verifier = Verifier::new(
             mailauth::resolver::authenticator(&[dns.addr]).unwrap(),

@@ -132,7 +132,10 @@ mod tests {
         let root =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/mime");
         let Ok(dirs) = std::fs::read_dir(&root) else {
-            eprintln!("skipping: no corpus at {}", root.display());
+            eprintln!(
+                "SKIPPED: MIME corpus {} not found (no ../shared/testdata beside this checkout)",
+                root.display()
+            );
             return;
         };
         let mut seen = 0;
