@@ -12,6 +12,12 @@
 //! older ones stay on disk (and in DNS) until removed, so a rotation never breaks mail
 //! that is still in transit.
 //!
+//! `<domain>` is the canonical A-label form of [`message::Domain::as_str`]
+//! (`xn--bcher-kva.example` whether `bücher.example` or its A-label was typed), which is
+//! also the `d=` of the signatures (RFC 6376 §3.5; A-labels are valid in every message,
+//! RFC 8616 §4). A folder an older Postie made under the U-label spelling is renamed to
+//! the A-label the first time the domain's keys are listed.
+//!
 //! Security stance: writes only below `DATA_DIR/dkim`, each file temp → fsync → rename
 //! so a crash never leaves half a key; the domain and selector are validated before
 //! they become path components (no `/`, no `..`).
@@ -93,7 +99,7 @@ impl Algorithm {
 /// One key as listed: domain, selector, algorithm and the TXT record to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
-    /// The signing domain (`d=`), lower case.
+    /// The signing domain (`d=`), in A-label form, lower case.
     pub domain: String,
     /// The selector (`s=`).
     pub selector: String,
@@ -189,8 +195,11 @@ impl KeyStore {
             .filter_map(Result::ok)
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            // A U-label folder of an older Postie is its A-label domain (renamed below).
+            .filter_map(|name| checked_domain(&name).ok())
             .collect();
         domains.sort();
+        domains.dedup();
         for domain in domains {
             all.extend(self.domain_keys(&domain)?);
         }
@@ -201,6 +210,7 @@ impl KeyStore {
     pub fn domain_keys(&self, domain: &str) -> Result<Vec<KeyInfo>, KeyError> {
         let domain = checked_domain(domain)?;
         let dir = self.root.join(&domain);
+        self.adopt_legacy_folder(&domain, &dir)?;
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -294,6 +304,26 @@ impl KeyStore {
     }
 }
 
+impl KeyStore {
+    /// Renames the folder an older Postie made for an IDN domain under its U-label
+    /// spelling to `dir`, the A-label one, when only the old one exists.
+    fn adopt_legacy_folder(&self, domain: &str, dir: &Path) -> Result<(), KeyError> {
+        let Ok(parsed) = message::Domain::parse(domain) else {
+            return Ok(());
+        };
+        if !parsed.is_idn() || dir.exists() {
+            return Ok(());
+        }
+        let legacy = self.root.join(parsed.unicode());
+        if legacy.is_dir() {
+            fs::rename(&legacy, dir).map_err(io(&legacy))?;
+            sync_dir(&self.root)?;
+            tracing::info!(from = %legacy.display(), to = %dir.display(), "DKIM key folder renamed to the A-label form");
+        }
+        Ok(())
+    }
+}
+
 /// `YYYYMM` of a unix time, UTC.
 fn month_of(unix_seconds: i64) -> Result<String, KeyError> {
     let at = time::OffsetDateTime::from_unix_timestamp(unix_seconds)
@@ -319,7 +349,8 @@ fn parse_selector(selector: &str) -> Option<(u32, u32)> {
     Some((date, n))
 }
 
-/// The domain lower-cased, if it is a plain domain name safe as a folder name.
+/// The domain's canonical A-label form, if it is a plain domain name safe as a folder
+/// name.
 fn checked_domain(domain: &str) -> Result<String, KeyError> {
     let parsed = message::Domain::parse(domain)
         .map_err(|e| KeyError::Invalid(format!("{domain:?}: {e}")))?;
@@ -560,6 +591,53 @@ mod tests {
                 "{selector}"
             );
         }
+    }
+
+    #[test]
+    fn idn_domains_keep_keys_under_the_a_label_and_sign_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        let key = store
+            .generate("Bücher.example", Algorithm::Ed25519, NOV_2026)
+            .unwrap();
+        assert_eq!(key.domain, "xn--bcher-kva.example");
+        assert_eq!(
+            key.record_name(),
+            "202611e._domainkey.xn--bcher-kva.example"
+        );
+        assert!(dir.path().join("dkim/xn--bcher-kva.example").is_dir());
+        // Either spelling finds the key; a second one is counted, not a new folder.
+        assert_eq!(store.domain_keys("bücher.example").unwrap().len(), 1);
+        store
+            .generate("XN--BCHER-KVA.example", Algorithm::Ed25519, NOV_2026)
+            .unwrap();
+        assert_eq!(store.domain_keys("bücher.example").unwrap().len(), 2);
+        // The From domain, in either spelling, picks the keys and becomes an A-label d=.
+        for from in ["kunde@bücher.example", "kunde@xn--bcher-kva.example"] {
+            let message = format!("From: {from}\r\nSubject: x\r\n\r\nbody\r\n");
+            let domain = crate::sign::from_domain(message.as_bytes()).unwrap();
+            assert_eq!(domain, "xn--bcher-kva.example");
+            let keys = store.signing_keys(&domain).unwrap();
+            let fields = crate::sign::sign(&keys, message.as_bytes()).unwrap();
+            assert!(fields.contains("d=xn--bcher-kva.example;"), "{fields}");
+        }
+    }
+
+    #[test]
+    fn a_u_label_folder_of_an_older_postie_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        store
+            .generate("xn--fsqu00a.xn--fiqs8s", Algorithm::Ed25519, NOV_2026)
+            .unwrap();
+        let root = dir.path().join("dkim");
+        fs::rename(root.join("xn--fsqu00a.xn--fiqs8s"), root.join("例子.中国")).unwrap();
+        let all = store.list().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].domain, "xn--fsqu00a.xn--fiqs8s");
+        assert!(root.join("xn--fsqu00a.xn--fiqs8s").is_dir());
+        assert!(!root.join("例子.中国").exists());
+        assert_eq!(store.signing_keys("例子.中国").unwrap().len(), 1);
     }
 
     #[test]

@@ -121,11 +121,15 @@ fn signed_names(message: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The domain of the first address in the message's `From` field, lower case.
+/// The domain of the first address in the message's `From` field, in its canonical
+/// A-label form ([`message::Domain::as_str`]): `From: a@Bücher.example` gives
+/// `xn--bcher-kva.example`, the name its keys are kept under and the `d=` it is signed
+/// with (A-labels are valid in every message, RFC 8616 §4; RFC 6376 §3.5 `d=`). `None`
+/// when there is no `From` address or its domain does not parse.
 pub fn from_domain(message: &[u8]) -> Option<String> {
     let parsed = mail_auth::AuthenticatedMessage::parse(message)?;
     let from = parsed.from.first()?;
     let (_, domain) = from.rsplit_once('@')?;
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    (!domain.is_empty()).then_some(domain)
+    let domain = message::Domain::parse(domain.trim()).ok()?;
+    Some(domain.as_str().to_owned())
 }
