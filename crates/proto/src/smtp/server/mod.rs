@@ -19,6 +19,8 @@ mod transaction;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_idn;
 
 pub use data::{DataFlaws, DataReader, LineChecker, MAX_TEXT_LINE};
 pub use policy::{ListenerKind, Policy};
