@@ -11,6 +11,7 @@ mod bulk_cli;
 mod cli;
 mod dkim_cli;
 mod dns_cli;
+mod log_bridge;
 mod malloc;
 mod queue_admin;
 mod send_cli;
@@ -62,7 +63,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             init_logging(&config.log.level);
             let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            runtime.block_on(server::run(config, stop_rx))?;
+            let source = if cli.common.config.is_some() {
+                // SIGHUP reads the file again, with the same `--data`.
+                server::ConfigSource::Reread(Box::new(move || {
+                    cli.common.load().map_err(|e| format!("{e:#}"))
+                }))
+            } else {
+                server::ConfigSource::Defaults
+            };
+            runtime.block_on(server::run(config, source, stop_rx))?;
             Ok(())
         }
         Command::Dkim(c) => runtime.block_on(dkim_cli::run(c, &config)),
@@ -74,9 +83,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
-        .init();
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the first subscriber");
+    log_bridge::install();
 }

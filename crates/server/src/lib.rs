@@ -22,6 +22,7 @@ mod login;
 mod outbound;
 mod pop3_driver;
 mod rate;
+mod reload;
 mod sender_check;
 mod smtp_driver;
 mod smtp_errors;
@@ -32,6 +33,7 @@ pub mod tls;
 mod user_sessions;
 
 pub use listen::ListenerSet;
+pub use reload::{ConfigSource, RELOADABLE_KEYS, RESTART_KEYS};
 
 use std::sync::Arc;
 use store::Store;
@@ -71,22 +73,30 @@ pub enum ServerError {
     },
 }
 
-/// Runs the whole server until `shutdown` turns true or a termination signal arrives.
+/// Runs the whole server until `shutdown` turns true or a termination signal arrives;
+/// SIGHUP reloads from `source` ([`reload`]).
 pub async fn run(
     config: config::Config,
+    source: ConfigSource,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
-    run_with_store(config, store, shutdown).await
+    run_with_store(config, store, source, shutdown).await
 }
 
 /// Like [`run`], over a store the caller opened.
 pub async fn run_with_store(
     config: config::Config,
     store: Arc<dyn Store>,
+    source: ConfigSource,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
-    let tls = tls::server_config(&config)?;
+    // First, so that a SIGHUP from now on reloads instead of killing the process.
+    let signals = Signals::install();
+    let certificate = tls::Loaded::from_config(&config)?;
+    certificate.log("start");
+    let certificates = Arc::new(tls::Certificates::new(certificate));
+    let tls = tls::Certificates::server_config(certificates.clone())?;
     let postmaster = config
         .smtp
         .postmaster
@@ -128,7 +138,8 @@ pub async fn run_with_store(
     tracing::info!(hostname = %config.hostname, data = %config.data_dir.display(), "postie ready");
     queue.notify(); // deliver whatever an earlier run left in the queue
 
-    wait_for_stop(&mut shutdown).await;
+    let reloader = reload::Reloader::new(source, listeners.live_config(), certificates);
+    wait_for_stop(signals, &mut shutdown, reloader).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     listeners.drain(std::time::Duration::from_secs(30)).await;
@@ -137,19 +148,52 @@ pub async fn run_with_store(
     Ok(())
 }
 
-async fn wait_for_stop(shutdown: &mut watch::Receiver<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+/// The signals the server acts on, installed at start: SIGTERM and SIGINT stop it,
+/// SIGHUP reloads (instead of its default action, which ends the process).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// `None` when the handlers cannot be installed.
+    fn install() -> Option<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Some(Signals {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+            hup: signal(SignalKind::hangup()).ok()?,
+        })
+    }
+}
+
+/// Waits for SIGTERM, SIGINT or the shutdown channel; reloads on each SIGHUP.
+async fn wait_for_stop(
+    signals: Option<Signals>,
+    shutdown: &mut watch::Receiver<bool>,
+    reloader: reload::Reloader,
+) {
+    let Some(mut signals) = signals else {
         tracing::warn!("cannot install signal handlers; stop with the shutdown channel");
         let _ = shutdown.wait_for(|stop| *stop).await;
         return;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-        _ = shutdown.wait_for(|stop| *stop) => {}
+    let reloader = Arc::new(reloader);
+    loop {
+        tokio::select! {
+            _ = signals.term.recv() => return,
+            _ = signals.int.recv() => return,
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = signals.hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                let reloader = reloader.clone();
+                // File reads and maybe a new key pair: off the async workers. One
+                // reload at a time: the next SIGHUP waits for this one.
+                if let Err(e) = tokio::task::spawn_blocking(move || reloader.reload()).await {
+                    tracing::error!(error = %e, "reload failed");
+                }
+            }
+        }
     }
 }

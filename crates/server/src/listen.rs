@@ -9,6 +9,7 @@ use crate::ServerError;
 use crate::imap::changes::MailChanges;
 use crate::limits::ConnectionLimits;
 use crate::locks::MailboxLocks;
+use crate::reload::LiveConfig;
 use crate::throttle::LoginThrottle;
 use crate::{imap_driver, pop3_driver, smtp_driver};
 use proto::smtp::server::ListenerKind;
@@ -22,15 +23,35 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
-/// What every connection driver shares.
+/// What a connection driver sees: the state all connections share (through `Deref`),
+/// and the configuration as it was when this connection was accepted, so a reload
+/// (SIGHUP, [`crate::reload`]) never changes a session mid-way.
 pub(crate) struct Shared {
-    pub config: config::Config,
+    /// This connection's snapshot of the configuration.
+    pub config: Arc<config::Config>,
+    state: Arc<State>,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+/// What every connection shares, for the server's lifetime.
+pub(crate) struct State {
+    /// The configuration in force; each connection takes a snapshot when accepted.
+    pub live_config: Arc<LiveConfig>,
     pub store: Arc<dyn Store>,
     /// Recipient routing, the same the queue's router uses.
     pub resolver: Arc<delivery::route::Resolver>,
     /// The mail-authentication stages of the pipeline: inbound checks, DKIM signing.
     pub mail_auth: Arc<pipeline::MailAuth>,
     pub queue: queue::QueueHandle,
+    /// TLS handshakes; the certificate comes from [`crate::tls::Certificates`], which a
+    /// reload can swap.
     pub tls: tokio_rustls::TlsAcceptor,
     /// Message bodies past `smtp.spool_threshold` while they arrive.
     pub spool: crate::spool::Spooler,
@@ -60,7 +81,7 @@ pub(crate) struct Shared {
     idle: Notify,
 }
 
-impl Shared {
+impl State {
     /// A fresh session id for logs.
     pub fn session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
@@ -90,7 +111,7 @@ fn mail_auth(config: &config::Config) -> Result<pipeline::MailAuth, ServerError>
 
 /// The bound listeners; dropping it does not stop them, [`ListenerSet::drain`] does.
 pub struct ListenerSet {
-    shared: Arc<Shared>,
+    shared: Arc<State>,
     /// The addresses actually bound, by listener name.
     pub bound: Vec<(&'static str, SocketAddr)>,
 }
@@ -105,8 +126,8 @@ impl ListenerSet {
         tls: Arc<rustls::ServerConfig>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServerError> {
-        let shared = Arc::new(Shared {
-            config: config.clone(),
+        let shared = Arc::new(State {
+            live_config: Arc::new(LiveConfig::new(config.clone())),
             store,
             resolver,
             mail_auth: Arc::new(mail_auth(config)?),
@@ -224,6 +245,11 @@ impl ListenerSet {
         Ok(ListenerSet { shared, bound })
     }
 
+    /// The configuration in force, for reloads to replace.
+    pub(crate) fn live_config(&self) -> Arc<LiveConfig> {
+        self.shared.live_config.clone()
+    }
+
     /// Waits until every session has ended (they were told to stop), at most `grace`.
     pub async fn drain(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
@@ -245,10 +271,10 @@ impl ListenerSet {
 
 /// Counts a session as active until dropped, so even a session that panics is counted
 /// out and shutdown does not wait for it.
-struct ActiveSession(Arc<Shared>);
+struct ActiveSession(Arc<State>);
 
 impl ActiveSession {
-    fn start(shared: Arc<Shared>) -> Self {
+    fn start(shared: Arc<State>) -> Self {
         shared.active.fetch_add(1, Ordering::AcqRel);
         ActiveSession(shared)
     }
@@ -277,7 +303,7 @@ async fn accept_loop(
     listener: TcpListener,
     protocol: Protocol,
     limits: Arc<ConnectionLimits>,
-    shared: Arc<Shared>,
+    shared: Arc<State>,
 ) {
     let mut stop = shared.stop.clone();
     loop {
@@ -299,9 +325,14 @@ async fn accept_loop(
         let _ = socket.set_nodelay(true);
         let active = ActiveSession::start(shared.clone());
         let limits = limits.clone();
-        tokio::spawn(
-            async move { serve_connection(socket, peer, protocol, &limits, &active.0).await },
-        );
+        tokio::spawn(async move {
+            // The configuration of this connection, whatever reloads come later.
+            let shared = Shared {
+                config: active.0.live_config.get(),
+                state: active.0.clone(),
+            };
+            serve_connection(socket, peer, protocol, &limits, &shared).await
+        });
     }
 }
 

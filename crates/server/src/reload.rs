@@ -1,0 +1,418 @@
+//! Reloading on SIGHUP: the config file is read again and what can change without new
+//! sockets or new long-lived state takes effect; the TLS certificate is read again.
+//!
+//! Where it sits: [`crate::run_with_store`] waits for signals; on SIGHUP it calls
+//! [`Reloader::reload`]. The configuration lives in a [`LiveConfig`]; each connection
+//! takes a snapshot of it when accepted ([`crate::listen`]), so a reload never changes
+//! a session mid-way: sessions accepted afterwards see the new values.
+//!
+//! The rules:
+//! - a file that cannot be read or is not valid changes nothing (an error is logged);
+//! - keys fixed at start ([`RESTART_KEYS`]: listeners, data directory, connection
+//!   pools, counters built once, DNS, relay, queue, logging) keep their running value;
+//!   each that changed is named in a warning saying it needs a restart;
+//! - the rest ([`RELOADABLE_KEYS`], read per session) take effect, together with the
+//!   certificate (`tls.cert`/`tls.key` re-read from disk, or the generated one);
+//! - a certificate that cannot be loaded refuses the whole reload.
+
+use crate::tls::{Certificates, Loaded};
+use config::Config;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// Where a reload gets the configuration from.
+pub enum ConfigSource {
+    /// No config file (the built-in defaults): a reload reads the certificate again.
+    Defaults,
+    /// Reads the configuration again: the config file, with the command line's
+    /// overrides (`--data`) applied. The error is the reason, for the log.
+    Reread(Box<dyn Fn() -> Result<Config, String> + Send + Sync>),
+}
+
+/// The configuration in force; replaced whole by a reload.
+pub(crate) struct LiveConfig(RwLock<Arc<Config>>);
+
+impl LiveConfig {
+    pub(crate) fn new(config: Config) -> Self {
+        LiveConfig(RwLock::new(Arc::new(config)))
+    }
+
+    /// The configuration as it is now; it stays the same for the holder.
+    pub(crate) fn get(&self) -> Arc<Config> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, config: Config) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+    }
+}
+
+/// The dotted name of a config key, from its field path.
+macro_rules! key_name {
+    ($first:ident $(. $rest:ident)*) => {
+        concat!(stringify!($first) $(, ".", stringify!($rest))*)
+    };
+}
+
+/// Keys fixed at start, and the function that keeps their running values in a new
+/// configuration, returning the names of those that differed.
+macro_rules! restart_keys {
+    ($($first:ident $(. $rest:ident)*),* $(,)?) => {
+        /// The keys a reload does not apply: they need a restart.
+        pub const RESTART_KEYS: &[&str] = &[$(key_name!($first $(. $rest)*)),*];
+
+        /// Sets every key of [`RESTART_KEYS`] in `new` back to its value in `old`;
+        /// returns the names of those that differed.
+        fn keep_restart_keys(old: &Config, new: &mut Config) -> Vec<&'static str> {
+            let mut changed = Vec::new();
+            $(
+                if new.$first $(.$rest)* != old.$first $(.$rest)* {
+                    changed.push(key_name!($first $(. $rest)*));
+                    new.$first $(.$rest)* = old.$first $(.$rest)*.clone();
+                }
+            )*
+            changed
+        }
+    };
+}
+
+/// Keys read per session (or per message, or per handshake), and the function naming
+/// those that differ between two configurations.
+macro_rules! reloadable_keys {
+    ($($first:ident $(. $rest:ident)*),* $(,)?) => {
+        /// The keys a reload applies: sessions accepted afterwards use the new value.
+        pub const RELOADABLE_KEYS: &[&str] = &[$(key_name!($first $(. $rest)*)),*];
+
+        /// The names of the keys of [`RELOADABLE_KEYS`] whose values differ.
+        fn changed_reloadable(old: &Config, new: &Config) -> Vec<&'static str> {
+            let mut changed = Vec::new();
+            $(
+                if new.$first $(.$rest)* != old.$first $(.$rest)* {
+                    changed.push(key_name!($first $(. $rest)*));
+                }
+            )*
+            changed
+        }
+    };
+}
+
+// Built once at start: sockets (listen), the store and spool (data_dir,
+// smtp.spool_threshold), connection pools (*max_connections*), shared counters
+// (throttle, per-address errors, hourly limits, IMAP sessions per user), the DNSBL
+// and SPF/DKIM/DMARC resolvers, recipient routing (hostname, postmaster), the
+// outbound relay and the queue runner, and the log filter.
+restart_keys!(
+    hostname,
+    data_dir,
+    listen.smtp,
+    listen.submission,
+    listen.submissions,
+    listen.pop3,
+    listen.pop3s,
+    listen.imap,
+    listen.imaps,
+    auth.max_failures_per_ip,
+    auth.failure_window_secs,
+    auth.lockout_secs,
+    auth.max_failures_per_account,
+    auth.failure_delay_ms,
+    auth.max_failure_delay_ms,
+    smtp.max_connections,
+    smtp.max_connections_per_ip,
+    smtp.submission_max_connections,
+    smtp.submission_max_connections_per_ip,
+    smtp.submissions_max_connections,
+    smtp.submissions_max_connections_per_ip,
+    smtp.spool_threshold,
+    smtp.max_errors_per_ip,
+    smtp.error_window_secs,
+    smtp.postmaster,
+    smtp.max_messages_per_hour_per_user,
+    smtp.max_recipients_per_hour_per_user,
+    smtp.max_messages_per_hour_per_ip,
+    smtp.max_recipients_per_hour_per_ip,
+    smtp.dnsbl_zones,
+    smtp.dnsbl_reject_at,
+    smtp.spf,
+    smtp.dkim_verify,
+    smtp.dmarc,
+    pop3.max_connections,
+    pop3.max_connections_per_ip,
+    pop3.pop3s_max_connections,
+    pop3.pop3s_max_connections_per_ip,
+    imap.max_connections,
+    imap.max_connections_per_ip,
+    imap.imaps_max_connections,
+    imap.imaps_max_connections_per_ip,
+    imap.max_sessions_per_user,
+    dns.nameservers,
+    relay.smarthost,
+    relay.smarthost_tls,
+    relay.smarthost_user,
+    relay.smarthost_password,
+    relay.smarthost_ca,
+    relay.domains,
+    relay.require_tls,
+    relay.max_connections,
+    relay.max_connections_per_host,
+    relay.idle_secs,
+    queue.retry_schedule_secs,
+    queue.max_age_secs,
+    queue.delay_warning_secs,
+    log.level,
+);
+
+// Read from the connection's snapshot: the session policy (greeting limits, AUTH,
+// VRFY/EXPN), the deadlines and the tarpit, login checks, the sender check; and the
+// certificate, read again on reload.
+reloadable_keys!(
+    tls.cert,
+    tls.key,
+    auth.allow_plaintext,
+    auth.account_password,
+    smtp.max_message_size,
+    smtp.max_recipients,
+    smtp.command_timeout_secs,
+    smtp.data_timeout_secs,
+    smtp.max_auth_failures,
+    smtp.max_errors,
+    smtp.soft_error_limit,
+    smtp.error_delay_ms,
+    smtp.junk_command_limit,
+    smtp.vrfy,
+    smtp.expn,
+    smtp.sender_check,
+    pop3.idle_timeout_secs,
+    pop3.max_auth_failures,
+    pop3.max_errors,
+    pop3.expire_days,
+    imap.idle_timeout_secs,
+    imap.max_auth_failures,
+    imap.max_literal_size,
+    imap.max_line_length,
+);
+
+/// What a new configuration means for the running one.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Plan {
+    /// The configuration to put in force: the new one, with the keys of
+    /// [`RESTART_KEYS`] as they are running.
+    pub config: Config,
+    /// Reloadable keys that changed.
+    pub applied: Vec<&'static str>,
+    /// Keys that changed but need a restart.
+    pub need_restart: Vec<&'static str>,
+}
+
+/// Compares the running configuration with a new one.
+pub(crate) fn plan(running: &Config, new: Config) -> Plan {
+    let mut config = new;
+    let need_restart = keep_restart_keys(running, &mut config);
+    let applied = changed_reloadable(running, &config);
+    Plan {
+        config,
+        applied,
+        need_restart,
+    }
+}
+
+/// Carries out reloads: reads the configuration, swaps in what may change.
+pub(crate) struct Reloader {
+    source: ConfigSource,
+    live: Arc<LiveConfig>,
+    certificates: Arc<Certificates>,
+}
+
+impl Reloader {
+    pub(crate) fn new(
+        source: ConfigSource,
+        live: Arc<LiveConfig>,
+        certificates: Arc<Certificates>,
+    ) -> Self {
+        Reloader {
+            source,
+            live,
+            certificates,
+        }
+    }
+
+    /// One reload, logged: what took effect, what needs a restart, or why nothing
+    /// changed. Blocking (file reads, maybe a new certificate): run it off the async
+    /// workers.
+    pub(crate) fn reload(&self) {
+        let running = self.live.get();
+        let plan = match &self.source {
+            ConfigSource::Defaults => plan(&running, Config::clone(&running)),
+            ConfigSource::Reread(read) => match read() {
+                Ok(new) => plan(&running, new),
+                Err(reason) => {
+                    tracing::error!(
+                        %reason,
+                        "reload refused: the config file is not valid; the running configuration stays"
+                    );
+                    return;
+                }
+            },
+        };
+        let loaded = match Loaded::from_config(&plan.config) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(
+                    reason = %e,
+                    "reload refused: cannot load the TLS certificate; the running configuration and certificate stay"
+                );
+                return;
+            }
+        };
+        for key in &plan.need_restart {
+            tracing::warn!(
+                key,
+                "reload: {key} changed but needs a restart to take effect"
+            );
+        }
+        loaded.log("reload");
+        self.certificates.install(loaded);
+        let applied = if plan.applied.is_empty() {
+            "none".to_owned()
+        } else {
+            plan.applied.join(",")
+        };
+        self.live.set(plan.config);
+        tracing::info!(
+            changed = %applied,
+            restart_needed = plan.need_restart.len(),
+            "reloaded the configuration; new sessions use it"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reloadable_change_is_applied() {
+        let running = Config::default();
+        let mut new = running.clone();
+        new.smtp.max_message_size = 1234;
+        new.auth.allow_plaintext = config::PlaintextAuth::Never;
+        let plan = plan(&running, new.clone());
+        assert_eq!(plan.config, new);
+        assert_eq!(
+            plan.applied,
+            ["auth.allow_plaintext", "smtp.max_message_size"]
+        );
+        assert!(plan.need_restart.is_empty());
+    }
+
+    #[test]
+    fn restart_keys_are_named_and_keep_their_running_value() {
+        let running = Config::default();
+        let mut new = running.clone();
+        new.listen.smtp = vec!["127.0.0.1:2525".parse().unwrap()];
+        new.dns.nameservers = vec!["127.0.0.1:53".parse().unwrap()];
+        new.hostname = "other.example".into();
+        new.smtp.max_connections = 7;
+        new.smtp.max_recipients = 5;
+        let plan = plan(&running, new);
+        assert_eq!(
+            plan.need_restart,
+            [
+                "hostname",
+                "listen.smtp",
+                "smtp.max_connections",
+                "dns.nameservers"
+            ]
+        );
+        assert_eq!(plan.applied, ["smtp.max_recipients"]);
+        let mut expected = running.clone();
+        expected.smtp.max_recipients = 5;
+        assert_eq!(plan.config, expected);
+    }
+
+    #[test]
+    fn the_same_configuration_changes_nothing() {
+        let running = Config::default();
+        let plan = plan(&running, running.clone());
+        assert_eq!(plan.config, running);
+        assert!(plan.applied.is_empty() && plan.need_restart.is_empty());
+    }
+
+    /// Every key of the config (every leaf of its TOML form, with each optional key
+    /// set) is in exactly one of the lists: a new key must be classified here.
+    #[test]
+    fn every_key_is_reloadable_or_needs_a_restart() {
+        let mut config = Config::default();
+        config.tls.cert = Some("c.pem".into());
+        config.tls.key = Some("k.pem".into());
+        config.smtp.postmaster = Some("postmaster@example.org".into());
+        config.pop3.expire_days = Some(30);
+        config.relay.smarthost = Some("smarthost.example:587".into());
+        config.relay.smarthost_user = Some("u".into());
+        config.relay.smarthost_password = Some("p".into());
+        config.relay.smarthost_ca = Some("ca.pem".into());
+        let tree = toml::Value::try_from(&config).unwrap();
+        let mut keys = Vec::new();
+        leaves(&tree, "", &mut keys);
+        for key in &keys {
+            let restart = RESTART_KEYS.contains(&key.as_str());
+            let reload = RELOADABLE_KEYS.contains(&key.as_str());
+            assert!(restart ^ reload, "{key}: in both lists or in neither");
+        }
+        assert_eq!(keys.len(), RESTART_KEYS.len() + RELOADABLE_KEYS.len());
+    }
+
+    /// docs/config.md's "Reloading (SIGHUP)" section lists each key where it belongs
+    /// (a restart key may be covered by "every `section.*`").
+    #[test]
+    fn the_reloading_docs_match_the_lists() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        let section = docs.split("## Reloading (SIGHUP)").nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        let (reload, restart) = section.split_once("Need a restart").unwrap();
+        let reload = reload.split_once("Take effect on reload").unwrap().1;
+        for key in RELOADABLE_KEYS {
+            assert!(
+                reload.contains(&format!("`{key}`")),
+                "{key} not listed as reloadable"
+            );
+            assert!(
+                !restart.contains(&format!("`{key}`")),
+                "{key} listed as needing a restart"
+            );
+        }
+        for key in RESTART_KEYS {
+            let every = key
+                .split_once('.')
+                .map(|(table, _)| format!("every `{table}.*`"));
+            assert!(
+                restart.contains(&format!("`{key}`"))
+                    || every.is_some_and(|every| restart.contains(&every)),
+                "{key} not listed as needing a restart"
+            );
+            assert!(
+                !reload.contains(&format!("`{key}`")),
+                "{key} listed as reloadable"
+            );
+        }
+    }
+
+    fn leaves(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (k, v) in table {
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(v, &name, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+}

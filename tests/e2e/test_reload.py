@@ -1,0 +1,143 @@
+"""SIGHUP reloads the configuration and the TLS certificate, and never stops
+the server (crates/server/src/reload.rs, docs/config.md "Reloading"): reloadable
+keys reach new sessions, sessions already open keep theirs, a broken file
+changes nothing, keys that need a restart are named in a warning."""
+
+import hashlib
+import os
+import signal
+import socket
+import ssl
+
+from harness import wait_until
+from sendtools import ip_cert
+
+RELOADED = "reloaded the configuration"
+
+
+def count(server, text):
+    return server.log_text().count(text)
+
+
+def hup(server, expect, before=None):
+    """Sends SIGHUP and waits until the log has one more line with EXPECT (a
+    reload's result); the server must still run."""
+    seen = count(server, expect) if before is None else before
+    server.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: count(server, expect) > seen or not server.running(),
+               message="%r in the log after SIGHUP" % expect)
+    assert server.running(), "SIGHUP stopped the server:\n" + server.log_tail()
+
+
+def ehlo_size(server):
+    with server.smtp() as s:
+        s.ehlo("client.test.example")
+        return int(s.esmtp_features["size"])
+
+
+def fingerprint(server, kind="submissions"):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with server.netns():
+        sock = socket.create_connection(server.addr(kind), timeout=15)
+    with ctx.wrap_socket(sock) as tls:
+        return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def starttls_fingerprint(server):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with server.smtp("submission") as s:
+        s.starttls(context=ctx)
+        return hashlib.sha256(s.sock.getpeercert(binary_form=True)).hexdigest()
+
+
+def file_fingerprint(path):
+    with open(path) as f:
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+
+def test_sighup_reloads_and_the_server_keeps_running(server_factory):
+    srv = server_factory()
+    hup(srv, RELOADED)
+    hup(srv, RELOADED)  # and again
+    assert "changed=none" in srv.log_text()
+    assert ehlo_size(srv) == 1048576
+
+
+def test_new_sessions_get_a_reloaded_limit_open_ones_keep_theirs(server_factory):
+    srv = server_factory()
+    old = srv.smtp()
+    old.ehlo("client.test.example")
+    assert int(old.esmtp_features["size"]) == 1048576
+    srv.config["smtp"]["max_message_size"] = 2097152
+    srv.write_config()
+    hup(srv, RELOADED)
+    assert "changed=smtp.max_message_size" in srv.log_text()
+    assert ehlo_size(srv) == 2097152
+    # The session opened before the reload goes on with its own configuration.
+    old.ehlo("client.test.example")
+    assert int(old.esmtp_features["size"]) == 1048576
+    old.quit()
+
+
+def test_a_broken_config_is_refused_and_the_old_one_stays(server_factory):
+    srv = server_factory()
+    srv.write_config(open(srv.config_path).read().replace(
+        "max_message_size = 1048576", "max_message_size = 2097152\nmax_recipent = 3"))
+    hup(srv, "reload refused: the config file is not valid")
+    assert "max_recipent" in srv.log_text(), "the reason is logged"
+    assert RELOADED not in srv.log_text()
+    assert ehlo_size(srv) == 1048576
+    # Not TOML at all.
+    srv.write_config("smtp = [\n")
+    hup(srv, "reload refused: the config file is not valid")
+    assert ehlo_size(srv) == 1048576
+
+
+def test_replaced_certificate_files_are_used_by_new_handshakes(server_factory, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    cert, key = ip_cert(str(first), "127.0.0.1", name="first.test")
+    srv = server_factory(extra={"tls": {"cert": cert, "key": key}})
+    assert fingerprint(srv) == file_fingerprint(cert)
+    # certbot / logrotate: new files at the same paths.
+    new_cert, new_key = ip_cert(str(second), "127.0.0.1", name="second.test")
+    os.replace(new_key, key)
+    os.replace(new_cert, cert)
+    assert fingerprint(srv) != file_fingerprint(cert), "not before the reload"
+    hup(srv, RELOADED)
+    assert fingerprint(srv) == file_fingerprint(cert)
+    assert starttls_fingerprint(srv) == file_fingerprint(cert)
+
+
+def test_a_certificate_that_does_not_load_changes_nothing(server_factory, tmp_path):
+    cert, key = ip_cert(str(tmp_path), "127.0.0.1")
+    srv = server_factory(extra={"tls": {"cert": cert, "key": key}})
+    before = fingerprint(srv)
+    srv.config["smtp"]["max_message_size"] = 2097152
+    srv.write_config()
+    with open(cert, "w") as f:
+        f.write("not a certificate\n")
+    hup(srv, "reload refused: cannot load the TLS certificate")
+    assert fingerprint(srv) == before
+    assert ehlo_size(srv) == 1048576
+
+
+def test_listen_change_needs_a_restart_the_rest_is_applied(server_factory):
+    srv = server_factory()
+    port = srv.port("smtp")
+    srv.config["listen"]["smtp"] = ["127.0.0.1:0", "127.0.0.5:0"]
+    srv.config["dns"]["nameservers"] = ["127.0.0.1:53"]
+    srv.config["smtp"]["max_message_size"] = 3145728
+    srv.write_config()
+    hup(srv, RELOADED)
+    log = srv.log_text()
+    assert "listen.smtp changed but needs a restart" in log
+    assert "dns.nameservers changed but needs a restart" in log
+    assert " WARN " in [l for l in log.splitlines() if "listen.smtp changed" in l][0]
+    assert srv.port("smtp") == port
+    assert ehlo_size(srv) == 3145728
