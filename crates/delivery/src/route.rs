@@ -216,4 +216,36 @@ mod tests {
         assert_eq!(route(&r, "postmaster@example.org").await, Route::Unknown);
         assert_eq!(route(&r, "postmaster@mx.example.org").await, Route::Unknown);
     }
+
+    #[tokio::test]
+    async fn an_idn_domain_routes_the_same_in_both_spellings() {
+        // Added as a U-label, addressed as an A-label, and the other way round
+        // (RFC 5890 §2.3.2.1: the same domain).
+        let store = store_with(
+            &["例子.中国", "xn--bcher-kva.example"],
+            &["li@xn--fsqu00a.xn--fiqs8s", "kunde@bücher.example"],
+        )
+        .await;
+        store
+            .alias_add(&addr("info@例子.中国"), &addr("li@例子.中国"))
+            .await
+            .unwrap();
+        // The server's own host name may be an IDN too (postmaster@ it is local).
+        let r = Resolver::new(store, "mx.bücher.example", None);
+        for (rcpt, account) in [
+            ("li@例子.中国", "li@xn--fsqu00a.xn--fiqs8s"),
+            ("LI@XN--FSQU00A.xn--fiqs8s", "li@xn--fsqu00a.xn--fiqs8s"),
+            ("info@xn--fsqu00a.xn--fiqs8s", "li@xn--fsqu00a.xn--fiqs8s"),
+            ("kunde@xn--bcher-kva.example", "kunde@bücher.example"),
+            ("Kunde@BÜCHER.example", "kunde@bücher.example"),
+            (
+                "postmaster@mx.xn--bcher-kva.example",
+                "li@xn--fsqu00a.xn--fiqs8s",
+            ),
+        ] {
+            assert_eq!(local_to(route(&r, rcpt).await), account, "{rcpt}");
+        }
+        assert_eq!(route(&r, "nobody@例子.中国").await, Route::Unknown);
+        assert_eq!(route(&r, "li@xn--fiqs8s").await, Route::Remote);
+    }
 }
