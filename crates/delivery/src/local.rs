@@ -13,12 +13,19 @@ use queue::Attempt;
 use store::{Account, QueuedMessage, Store, StoreError};
 
 /// The lines put in front of the body for one recipient; `Delivered-To:` names the
-/// account as it was created, whatever spelling the client used in RCPT.
+/// account as it was created, whatever spelling the client used in RCPT. In a message
+/// that came without SMTPUTF8 its domain is written in A-labels, so an account created
+/// as `li@例子.中国` puts no UTF-8 into a message that has none (RFC 6531 §3.2).
 pub fn trace_prefix(envelope: &message::Envelope, account: &message::Address) -> Vec<u8> {
+    let delivered_to = if envelope.smtputf8 {
+        account.to_string()
+    } else {
+        account.to_ascii_domain()
+    };
     format!(
         "Return-Path: {}\r\nDelivered-To: {}\r\n",
         envelope.sender_path(),
-        account
+        delivered_to
     )
     .into_bytes()
 }
@@ -52,5 +59,33 @@ pub async fn deliver(
             Attempt::Permanent(format!("5.3.0 damaged message: {why}"))
         }
         Err(e) => Attempt::Temporary(format!("4.3.0 storage error: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use message::{Address, BodyType, Envelope};
+
+    fn envelope(smtputf8: bool) -> Envelope {
+        Envelope {
+            sender: Some(Address::parse("s@example.net").unwrap()),
+            recipients: vec![Address::parse("li@xn--fsqu00a.xn--fiqs8s").unwrap()],
+            body_type: BodyType::SevenBit,
+            smtputf8,
+            dsn: Default::default(),
+        }
+    }
+
+    #[test]
+    fn delivered_to_keeps_utf8_out_of_a_message_without_smtputf8() {
+        let account = Address::parse("Li@例子.中国").unwrap();
+        let plain = String::from_utf8(trace_prefix(&envelope(false), &account)).unwrap();
+        assert_eq!(
+            plain,
+            "Return-Path: <s@example.net>\r\nDelivered-To: Li@xn--fsqu00a.xn--fiqs8s\r\n"
+        );
+        let utf8 = String::from_utf8(trace_prefix(&envelope(true), &account)).unwrap();
+        assert!(utf8.ends_with("Delivered-To: Li@例子.中国\r\n"), "{utf8}");
     }
 }

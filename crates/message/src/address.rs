@@ -117,6 +117,13 @@ impl Address {
         format!("{}@{}", self.local, self.domain.unicode())
     }
 
+    /// The address with its domain in A-labels, local part as written
+    /// (`li@xn--fsqu00a.xn--fiqs8s`): the spelling for a message without SMTPUTF8, as
+    /// RFC 6531 §3.2 allows a U-label to be replaced by its A-label.
+    pub fn to_ascii_domain(&self) -> String {
+        format!("{}@{}", self.local, self.domain.as_str())
+    }
+
     /// True when the address, as written, needs SMTPUTF8 to travel (RFC 6531 §3.3):
     /// a UTF-8 local part, or a domain written in U-labels.
     pub fn is_utf8(&self) -> bool {
@@ -221,6 +228,7 @@ mod tests {
         assert_eq!(u.normalized(), "li@xn--fsqu00a.xn--fiqs8s");
         assert_eq!(u.to_unicode(), "li@例子.中国");
         assert_eq!(a.to_unicode(), "li@例子.中国");
+        assert_eq!(u.to_ascii_domain(), "li@xn--fsqu00a.xn--fiqs8s");
         // Only the U-label spelling needs SMTPUTF8 on the wire (RFC 6531 §3.3).
         assert!(u.is_utf8());
         assert!(!a.is_utf8());
