@@ -4,7 +4,8 @@
 //! Where it sits: at the top of the flow. [`run`] opens the store, starts the queue
 //! runner with local delivery and the outbound relay plugged in, binds every configured listener, and serves
 //! until SIGTERM/SIGINT (or the shutdown channel) says stop; sessions then finish their
-//! current command or get 421.
+//! current command or get 421. SIGHUP reloads the configuration and the certificate
+//! ([`reload`]).
 //!
 //! Security stance: talks to the network; every client byte goes through a `proto`
 //! session that enforces the limits; writes files only through the store and the TLS
