@@ -30,7 +30,10 @@ use aliases::{
 use app_passwords::{
     account_remove_takes_app_passwords, app_password_add_list_get_use_revoke, app_password_errors,
 };
-use idn::{idn_accounts_and_aliases_in_either_spelling, idn_domain_has_one_key};
+use idn::{
+    idn_accounts_and_aliases_in_either_spelling, idn_domain_has_one_key,
+    idn_queue_flush_matches_both_spellings,
+};
 use imap::{
     imap_create_get_delete, imap_default_mailboxes, imap_rename_inbox, imap_rename_with_children,
     imap_subscriptions, imap_uidvalidity_of_recreated_mailbox,
@@ -765,6 +768,7 @@ suite!(
     domains,
     idn_domain_has_one_key,
     idn_accounts_and_aliases_in_either_spelling,
+    idn_queue_flush_matches_both_spellings,
     accounts,
     enqueue_deliver_read,
     deliver_is_idempotent,

@@ -303,12 +303,15 @@ pub(super) fn flush(
              WHERE queue_id = ?1 AND status = 'pending'",
             params![qid(id), now_unix],
         )?,
-        // The address ends with "@domain"; compared lower-cased, as domains are.
+        // The address ends with "@domain"; compared lower-cased, as domains are. An
+        // address keeps the spelling it was written in, so an IDN domain is matched in
+        // its A-label and its U-label form (both lower case as `Address` writes them).
         (None, Some(domain)) => c.execute(
             "UPDATE queue_recipients SET next_attempt = ?2
              WHERE status = 'pending'
-               AND lower(substr(address, -length(?1) - 1)) = '@' || ?1",
-            params![domain.as_str().to_ascii_lowercase(), now_unix],
+               AND (lower(substr(address, -length(?1) - 1)) = '@' || ?1
+                    OR substr(address, -length(?3) - 1) = '@' || ?3)",
+            params![domain.as_str(), now_unix, domain.unicode()],
         )?,
         (None, None) => c.execute(
             "UPDATE queue_recipients SET next_attempt = ?1 WHERE status = 'pending'",

@@ -1,10 +1,13 @@
 //! Behaviour-suite cases for internationalised domains, run against every backend by the
 //! `suite!` macro in the parent module: a U-label and its A-label (RFC 5890 §2.3.2.1) are
 //! one domain, so adding the second spelling is `Exists`, and accounts and aliases are
-//! found whichever spelling a look-up uses.
+//! found whichever spelling a look-up uses, and `postie queue flush --domain` finds
+//! queued recipients written in either spelling.
 
-use super::{addr, dom};
-use crate::{Store, StoreError};
+use message::QueueId;
+
+use super::{BODY, addr, dom, envelope, now};
+use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
 
 pub(crate) async fn idn_domain_has_one_key<S: Store>(s: &S) {
     s.domain_add(&dom("例子.中国")).await.expect("add");
@@ -103,4 +106,37 @@ pub(crate) async fn idn_accounts_and_aliases_in_either_spelling<S: Store>(s: &S)
             .await
             .expect("local")
     );
+}
+
+pub(crate) async fn idn_queue_flush_matches_both_spellings<S: Store>(s: &S) {
+    let id = QueueId::from_u64(201);
+    // Queued addresses keep the spelling the client wrote.
+    let rcpts = [
+        "x@bücher.example",
+        "y@XN--BCHER-KVA.example",
+        "z@other.example",
+    ];
+    s.enqueue(id, &envelope(&rcpts), BODY)
+        .await
+        .expect("enqueue");
+    for i in 0..rcpts.len() {
+        let later = RecipientOutcome::Deferred {
+            next_attempt: now() + 3600,
+            reason: "451 later".into(),
+        };
+        s.queue_mark(id, i, &later).await.expect("mark");
+    }
+    let t = now();
+    let flushed = s
+        .queue_flush(None, Some(&dom("Bücher.example")), t)
+        .await
+        .expect("flush");
+    assert_eq!(flushed, 2);
+    let entry = s.queue_get(id).await.expect("get").expect("entry");
+    let due: Vec<bool> = entry
+        .recipients
+        .iter()
+        .map(|r| matches!(r.status, RecipientStatus::Pending { next_attempt, .. } if next_attempt == t))
+        .collect();
+    assert_eq!(due, [true, true, false]);
 }
