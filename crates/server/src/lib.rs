@@ -29,6 +29,7 @@ mod smtp_driver;
 mod smtp_errors;
 mod smtp_policy;
 mod spool;
+mod startup;
 mod throttle;
 pub mod tls;
 mod user_sessions;
@@ -62,8 +63,9 @@ pub enum ServerError {
     /// The spool directory for large incoming messages could not be set up.
     #[error("spool directory: {0}")]
     Spool(String),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr} ({kind}): {error}")]
+    /// A listener could not bind. One line that names the address, why, and the
+    /// config key that moves it.
+    #[error("{}", bind_failure(kind, addr, error))]
     Bind {
         /// Listener name.
         kind: &'static str,
@@ -72,6 +74,26 @@ pub enum ServerError {
         /// Why.
         error: std::io::Error,
     },
+}
+
+/// The one-line reason `postie serve` gives when a listener cannot bind: the address,
+/// the cause in words, and the `listen.<kind>` key to change.
+fn bind_failure(kind: &str, addr: &std::net::SocketAddr, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let cause = match error.kind() {
+        ErrorKind::AddrInUse => "the port is already in use (another mail server, or a \
+                                 Postie already running?)"
+            .to_string(),
+        ErrorKind::PermissionDenied => format!(
+            "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE): {error}"
+        ),
+        ErrorKind::AddrNotAvailable => "no interface of this machine has that address".to_string(),
+        _ => error.to_string(),
+    };
+    format!(
+        "cannot listen on {addr} for {kind}: {cause}; set `listen.{kind}` in the config file \
+         (postie serve --config FILE; `listen.{kind} = []` turns the listener off)"
+    )
 }
 
 /// Runs the whole server until `shutdown` turns true or a termination signal arrives;
@@ -129,7 +151,7 @@ pub async fn run_with_store(
     let queue_task = tokio::spawn(runner.run(stop_rx.clone()));
     let listeners = ListenerSet::bind(
         &config,
-        store,
+        store.clone(),
         resolver,
         queue.clone(),
         tls,
@@ -137,6 +159,11 @@ pub async fn run_with_store(
     )
     .await?;
     tracing::info!(hostname = %config.hostname, data = %config.data_dir.display(), "postie ready");
+    // After the log lines, one block for the human who just ran `postie serve`.
+    eprint!(
+        "{}",
+        startup::summary(&startup::gather(&config, store.as_ref()).await)
+    );
     queue.notify(); // deliver whatever an earlier run left in the queue
 
     let reloader = reload::Reloader::new(source, listeners.live_config(), certificates);

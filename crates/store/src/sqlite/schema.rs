@@ -380,10 +380,20 @@ fn migrate_locked(conn: &Connection) -> Result<()> {
         )));
     }
     for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tracing::info!(from, to = from + 1, "migrating database schema");
+        tracing::debug!(from, to = from + 1, "migrating database schema");
         migration.apply(conn)?;
     }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    // One line, not one per step: a first start is not news seven times over.
+    if version == 0 {
+        tracing::info!(version = SCHEMA_VERSION, "created the database");
+    } else {
+        tracing::info!(
+            from = version,
+            to = SCHEMA_VERSION,
+            "migrated the database schema"
+        );
+    }
     Ok(())
 }
 
