@@ -340,6 +340,54 @@ mod tests {
         assert!(plan.applied.is_empty() && plan.need_restart.is_empty());
     }
 
+    /// A reloader over a generated certificate in a temporary data directory.
+    fn reloader(source: ConfigSource) -> (tempfile::TempDir, Reloader) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::default().with_data_dir(dir.path().to_owned());
+        let certificates = Arc::new(Certificates::new(Loaded::from_config(&config).unwrap()));
+        let live = Arc::new(LiveConfig::new(config));
+        (dir, Reloader::new(source, live, certificates))
+    }
+
+    #[test]
+    fn without_a_config_file_a_reload_reads_the_certificate_again() {
+        let (dir, reloader) = reloader(ConfigSource::Defaults);
+        let before = reloader.live.get();
+        let cert = crate::tls::certificate_path(&before);
+        std::fs::remove_file(&cert).unwrap();
+        reloader.reload();
+        assert!(cert.exists(), "the generated certificate is made again");
+        assert_eq!(*reloader.live.get(), *before);
+        drop(dir);
+    }
+
+    #[test]
+    fn an_invalid_file_changes_nothing() {
+        let (_dir, reloader) = reloader(ConfigSource::Reread(Box::new(|| {
+            Err("postie.toml: smtp.max_recipent: unknown key".into())
+        })));
+        let before = reloader.live.get();
+        reloader.reload();
+        assert!(Arc::ptr_eq(&before, &reloader.live.get()));
+    }
+
+    #[test]
+    fn a_new_file_applies_reloadable_keys_only() {
+        let (dir, mut reloader) = reloader(ConfigSource::Defaults);
+        let data = dir.path().to_owned();
+        reloader.source = ConfigSource::Reread(Box::new(move || {
+            let mut new = Config::default().with_data_dir(data.clone());
+            new.smtp.max_message_size = 4321;
+            new.listen.smtp = vec!["127.0.0.1:2525".parse().unwrap()];
+            Ok(new)
+        }));
+        let before = reloader.live.get();
+        reloader.reload();
+        let now = reloader.live.get();
+        assert_eq!(now.smtp.max_message_size, 4321);
+        assert_eq!(now.listen.smtp, before.listen.smtp, "needs a restart");
+    }
+
     /// Every key of the config (every leaf of its TOML form, with each optional key
     /// set) is in exactly one of the lists: a new key must be classified here.
     #[test]
