@@ -33,11 +33,14 @@ async fn dns_with(records: &[(String, String)]) -> TestDns {
     builder.start().await
 }
 
+/// A test vector: its DNS records (name, TXT value) and the message.
+type Vector = (Vec<(String, String)>, Vec<u8>);
+
 /// A `shared/testdata/dkim` file: its DNS records and the message, in CRLF. `None`,
 /// after one loud line on stderr, when the checkout has no `shared/` folder beside it
 /// (a plain clone): the vectors are not the project's to ship. CI has them, so there
 /// these tests always run; `scripts/test` also says up front that they skip.
-fn vector(name: &str) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+fn vector(name: &str) -> Option<Vector> {
     let path = format!("{TESTDATA}/{name}");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
