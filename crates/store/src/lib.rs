@@ -72,6 +72,25 @@ pub enum StoreError {
     OverQuota(String),
 }
 
+impl StoreError {
+    /// `NotFound` for a mailbox id with no mailbox (any more: deleted while in use).
+    /// Errors name mailboxes by name ([`mailbox_label`]); a row id would mean nothing
+    /// to the person reading it, so a mailbox that is gone has no number either.
+    pub(crate) fn mailbox_gone() -> StoreError {
+        StoreError::NotFound("the mailbox (it was deleted)".into())
+    }
+
+    /// `NotFound` for an account id with no account (any more), by the same rule.
+    pub(crate) fn account_gone() -> StoreError {
+        StoreError::NotFound("the account (it was deleted)".into())
+    }
+}
+
+/// How errors name a mailbox: `mailbox "INBOX" of alice@example.org`.
+pub(crate) fn mailbox_label(name: &str, account: &str) -> String {
+    format!("mailbox {name:?} of {account}")
+}
+
 /// Shorthand for store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
 

@@ -236,7 +236,7 @@ impl MemoryStore {
                     f.account == account && f.name == INBOX
                 }
             })
-            .ok_or_else(|| StoreError::NotFound(format!("INBOX of account {}", account.0)))?;
+            .ok_or_else(StoreError::account_gone)?;
         let already = folder
             .messages
             .values()
@@ -488,7 +488,7 @@ impl Store for MemoryStore {
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
         let s = self.lock();
         if !s.accounts.contains_key(&account.0) {
-            return Err(StoreError::NotFound(format!("account {}", account.0)));
+            return Err(StoreError::account_gone());
         }
         Ok(s.folders
             .iter()
@@ -502,7 +502,7 @@ impl Store for MemoryStore {
         let folder = s
             .folders
             .get(&mailbox.0)
-            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))?;
+            .ok_or_else(StoreError::mailbox_gone)?;
         Ok(folder
             .messages
             .iter()
@@ -522,7 +522,8 @@ impl Store for MemoryStore {
             .get(&mailbox.0)
             .and_then(|f| f.messages.get(&uid))
             .ok_or_else(|| {
-                StoreError::NotFound(format!("message {uid} in mailbox {}", mailbox.0))
+                let label = s.describe(mailbox);
+                StoreError::NotFound(format!("message {uid} in {label}"))
             })?;
         let mut full = message.prefix.clone();
         full.extend_from_slice(&message.body);

@@ -16,7 +16,7 @@ impl State {
         if self.accounts.contains_key(&account.0) {
             Ok(())
         } else {
-            Err(StoreError::NotFound(format!("account {}", account.0)))
+            Err(StoreError::account_gone())
         }
     }
 

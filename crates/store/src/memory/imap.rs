@@ -260,18 +260,29 @@ impl State {
         }
     }
 
+    /// How an error names the mailbox: `mailbox "INBOX" of alice@example.org`.
+    pub(super) fn describe(&self, mailbox: MailboxId) -> String {
+        let Some(folder) = self.folders.get(&mailbox.0) else {
+            return "a mailbox that was deleted".to_owned();
+        };
+        match self.accounts.get(&folder.account.0) {
+            Some(a) => crate::mailbox_label(&folder.name, &a.address.to_string()),
+            None => format!("mailbox {:?}", folder.name),
+        }
+    }
+
     /// A mailbox by id, or `NotFound`.
     pub(super) fn folder(&self, mailbox: MailboxId) -> Result<&Folder> {
         self.folders
             .get(&mailbox.0)
-            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))
+            .ok_or_else(StoreError::mailbox_gone)
     }
 
     /// A mailbox by id, or `NotFound`.
     pub(super) fn folder_mut(&mut self, mailbox: MailboxId) -> Result<&mut Folder> {
         self.folders
             .get_mut(&mailbox.0)
-            .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", mailbox.0)))
+            .ok_or_else(StoreError::mailbox_gone)
     }
 
     /// The row id of the account's mailbox named `name` (canonical).
@@ -285,7 +296,7 @@ impl State {
     /// `NotFound` unless the account exists.
     fn known_account(&self, account: AccountId) -> Result<()> {
         if !self.accounts.contains_key(&account.0) {
-            return Err(StoreError::NotFound(format!("account {}", account.0)));
+            return Err(StoreError::account_gone());
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ impl State {
     /// The account's limits; `NotFound` for an unknown account.
     pub(super) fn quota_get(&self, account: AccountId) -> Result<Quota> {
         if !self.accounts.contains_key(&account.0) {
-            return Err(StoreError::NotFound(format!("account {}", account.0)));
+            return Err(StoreError::account_gone());
         }
         Ok(self.quotas.get(&account.0).copied().unwrap_or_default())
     }

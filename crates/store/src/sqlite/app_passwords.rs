@@ -23,7 +23,7 @@ fn known_account(c: &Connection, account: AccountId) -> Result<()> {
     if exists {
         Ok(())
     } else {
-        Err(StoreError::NotFound(format!("account {}", account.0)))
+        Err(StoreError::account_gone())
     }
 }
 

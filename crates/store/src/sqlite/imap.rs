@@ -32,6 +32,8 @@ pub(super) struct Counters {
     pub(super) id: MailboxId,
     /// Its account's row id.
     pub(super) account: i64,
+    /// Its name, for error messages.
+    pub(super) name: String,
     /// UIDNEXT.
     pub(super) uid_next: u32,
     /// HIGHESTMODSEQ.
@@ -41,18 +43,21 @@ pub(super) struct Counters {
 impl Counters {
     /// Reads the counters; `NotFound` for an unknown mailbox.
     pub(super) fn load(c: &Connection, mailbox: MailboxId) -> Result<Counters> {
-        let row: Option<(i64, i64, i64)> = c
+        let row: Option<(i64, i64, i64, String)> = c
             .prepare_cached(
-                "SELECT account_id, uid_next, highest_modseq FROM mailboxes WHERE id = ?1",
+                "SELECT account_id, uid_next, highest_modseq, name FROM mailboxes WHERE id = ?1",
             )?
-            .query_row([mailbox.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([mailbox.0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
-        let Some((account, uid_next, modseq)) = row else {
-            return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+        let Some((account, uid_next, modseq, name)) = row else {
+            return Err(StoreError::mailbox_gone());
         };
         Ok(Counters {
             id: mailbox,
             account,
+            name,
             uid_next: uid_from(uid_next, "UIDNEXT")?,
             highest_modseq: modseq_from(modseq)?,
         })
@@ -63,8 +68,8 @@ impl Counters {
     pub(super) fn reserve(&self, count: usize) -> Result<()> {
         if u64::from(self.uid_next) + count as u64 > u64::from(u32::MAX) {
             return Err(StoreError::Invalid(format!(
-                "mailbox {} has used up its UIDs",
-                self.id.0
+                "mailbox {:?} has used up its UIDs",
+                self.name
             )));
         }
         Ok(())
@@ -190,7 +195,7 @@ fn messages_of(
 /// Every message of the mailbox, by ascending UID, in one query.
 pub(super) fn list(c: &Connection, mailbox: MailboxId) -> Result<Vec<ImapMessage>> {
     if !mailbox_exists(c, mailbox)? {
-        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+        return Err(StoreError::mailbox_gone());
     }
     messages_of(c, LIST_SQL, [mailbox.0])
 }
@@ -204,7 +209,7 @@ pub(super) fn changes_since(
 ) -> Result<MailboxChanges> {
     let tx = c.unchecked_transaction()?;
     let Some(current) = mailboxes::by_id(&tx, mailbox.0)? else {
-        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+        return Err(StoreError::mailbox_gone());
     };
     let changes = match i64::try_from(since) {
         Ok(since) if since > 0 && since as u64 <= current.highest_modseq => MailboxChanges {
@@ -509,7 +514,7 @@ pub(super) fn expunge_deleted(
     only: Option<&[u32]>,
 ) -> Result<(Vec<u32>, Vec<String>)> {
     if !mailbox_exists(c, mailbox)? {
-        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+        return Err(StoreError::mailbox_gone());
     }
     let only = only.map(sorted);
     // Flags are stored canonical and space-separated, and no keyword has a backslash.
@@ -552,7 +557,7 @@ pub(super) fn tombstone_all(c: &Connection, counters: &mut Counters) -> Result<(
 /// UIDs expunged by changes above `modseq`, ascending.
 pub(super) fn expunged_since(c: &Connection, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
     if !mailbox_exists(c, mailbox)? {
-        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+        return Err(StoreError::mailbox_gone());
     }
     // Above any stored value: nothing expunged after it.
     let Ok(since) = i64::try_from(modseq) else {

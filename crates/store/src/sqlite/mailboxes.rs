@@ -73,9 +73,25 @@ fn known_account(c: &Connection, account: AccountId) -> Result<()> {
         .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
         .exists([account.0])?;
     if !known {
-        return Err(StoreError::NotFound(format!("account {}", account.0)));
+        return Err(StoreError::account_gone());
     }
     Ok(())
+}
+
+/// How an error names the mailbox: `mailbox "INBOX" of alice@example.org`, or
+/// `a mailbox that was deleted` when it no longer exists.
+pub(super) fn describe(c: &Connection, mailbox: MailboxId) -> Result<String> {
+    let row: Option<(String, String)> = c
+        .prepare_cached(
+            "SELECT m.name, a.address FROM mailboxes m JOIN accounts a ON a.id = m.account_id
+             WHERE m.id = ?1",
+        )?
+        .query_row([mailbox.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        Some((name, address)) => crate::mailbox_label(&name, &address),
+        None => "a mailbox that was deleted".to_owned(),
+    })
 }
 
 /// True when the mailbox exists.

@@ -120,7 +120,7 @@ pub(super) fn deliver_into(
 /// The messages of a mailbox by ascending UID; `NotFound` for an unknown mailbox.
 pub(super) fn list(c: &Connection, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
     if !mailbox_exists(c, mailbox)? {
-        return Err(StoreError::NotFound(format!("mailbox {}", mailbox.0)));
+        return Err(StoreError::mailbox_gone());
     }
     let mut stmt = c.prepare_cached(
         "SELECT uid, size, received_at, queue_id FROM messages WHERE mailbox_id = ?1
@@ -172,8 +172,8 @@ pub(super) fn locate(c: &Connection, mailbox: MailboxId, uid: u32) -> Result<Loc
         .optional()?;
     let Some((prefix, blob, body_size, size)) = row else {
         return Err(StoreError::NotFound(format!(
-            "message {uid} in mailbox {}",
-            mailbox.0
+            "message {uid} in {}",
+            super::mailboxes::describe(c, mailbox)?
         )));
     };
     let body_size = u64::try_from(body_size).ok();
@@ -187,8 +187,8 @@ pub(super) fn locate(c: &Connection, mailbox: MailboxId, uid: u32) -> Result<Loc
             body_size,
         }),
         _ => Err(StoreError::Damaged(format!(
-            "message {uid} in mailbox {}: sizes do not add up",
-            mailbox.0
+            "message {uid} in {}: sizes do not add up",
+            super::mailboxes::describe(c, mailbox)?
         ))),
     }
 }

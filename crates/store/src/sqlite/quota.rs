@@ -78,7 +78,7 @@ fn limits(c: &Connection, account: AccountId) -> Result<Option<Quota>> {
 
 /// The account's limits; `NotFound` for an unknown account.
 pub(super) fn get(c: &Connection, account: AccountId) -> Result<Quota> {
-    limits(c, account)?.ok_or_else(|| StoreError::NotFound(format!("account {}", account.0)))
+    limits(c, account)?.ok_or_else(StoreError::account_gone)
 }
 
 /// What the account uses, whether or not it exists (an unknown one uses nothing).
