@@ -23,6 +23,7 @@ TestDNS, Peer, Postfix) on other loopback addresses, e.g.
 
 import contextlib
 import imaplib
+import json
 import ctypes
 import os
 import poplib
@@ -441,8 +442,7 @@ class Server:
         return p
 
     def domain_list(self):
-        out = self.cli("domain", "list").stdout
-        return [line.split()[0] for line in out.splitlines() if line.strip()]
+        return [d["domain"] for d in json.loads(self.cli("domain", "list", "--json").stdout)]
 
     def add_domain(self, domain):
         if domain in self.domains:
@@ -456,8 +456,7 @@ class Server:
         self.cli("user", "add", addr, "--password-stdin", input=password + "\n")
 
     def user_list(self):
-        out = self.cli("user", "list").stdout
-        return [line.split()[0] for line in out.splitlines() if line.strip()]
+        return [u["address"] for u in json.loads(self.cli("user", "list", "--json").stdout)]
 
     def mail_list(self, addr):
         """[(uid, size, queue_id)] of the INBOX of ADDR."""
@@ -477,7 +476,12 @@ class Server:
         return [self.mail_read(addr, uid) for uid, _, _ in self.mail_list(addr)]
 
     def queue_list(self):
+        """`postie queue list`: the table, or "queue is empty"."""
         return self.cli("queue", "list").stdout
+
+    def queue_entries(self):
+        """`postie queue list --json`: one dict per queued message (docs/cli.md)."""
+        return json.loads(self.cli("queue", "list", "--json").stdout)
 
     def wait_for_mail(self, addr, count, timeout=20):
         """Polls `mail list` until ADDR has at least COUNT messages."""

@@ -6,6 +6,7 @@ no longer works for mail clients, but app passwords do (docs/security.md).
 """
 
 import imaplib
+import json
 import poplib
 import re
 import smtplib
@@ -37,13 +38,9 @@ def add(srv, name):
 
 
 def listing(srv):
-    """{name: (created, last used)} from `app-password list`."""
-    rows = {}
-    for line in srv.cli("user", "app-password", "list", ALICE).stdout.splitlines():
-        name, created, last = line.split("\t")
-        assert created.startswith("created ") and last.startswith("last used "), line
-        rows[name] = (created[len("created "):], last[len("last used "):])
-    return rows
+    """{name: (created, last used or "never")} from `app-password list --json`."""
+    items = json.loads(srv.cli("user", "app-password", "list", ALICE, "--json").stdout)
+    return {p["name"]: (p["created"], p["last_used"] or "never") for p in items}
 
 
 def smtp_ok(srv, password):
@@ -91,7 +88,7 @@ def test_add_use_list_revoke(server_factory):
     rows = listing(srv)
     assert sorted(rows) == ["laptop", "phone"]
     assert rows["phone"][1] == "never"
-    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", rows["phone"][0]), rows
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", rows["phone"][0]), rows
 
     # The app password works in every protocol, and so does the account password.
     assert smtp_ok(srv, phone)

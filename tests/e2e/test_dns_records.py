@@ -3,6 +3,7 @@
 answers: OK when all is published, MISSING / WRONG and exit status 1 when not.
 """
 
+import json
 import re
 
 from dnsserver import TestDNS
@@ -114,10 +115,10 @@ def test_keys_are_only_made_for_local_domains(server_factory):
     assert "not a local domain" in p.stderr, p.stderr
     server.add_domain("example.org")
     server.cli("dkim", "generate", "example.org")
-    listed = server.cli("dkim", "list").stdout.splitlines()
+    listed = json.loads(server.cli("dkim", "list", "--json").stdout)
     assert len(listed) == 2, listed
-    selector = listed[0].split("\t")[1]
+    selector = listed[0]["selector"]
     server.cli("dkim", "remove", "example.org", selector)
-    assert len(server.cli("dkim", "list").stdout.splitlines()) == 1
+    assert len(json.loads(server.cli("dkim", "list", "--json").stdout)) == 1
     p = server.cli("dkim", "remove", "example.org", selector, check=False)
     assert p.returncode != 0 and "no key" in p.stderr, p.stderr

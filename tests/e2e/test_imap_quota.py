@@ -9,6 +9,7 @@ Every message here is APPENDed or sent with a known size, so every number the
 server reports is checked exactly.
 """
 
+import json
 import re
 
 import imapclient
@@ -75,27 +76,36 @@ def sizes(m):
     return total
 
 
+def quota_rows(out):
+    """{resource: [used..., limit...]} from `user quota`'s table."""
+    header, *rows = [line.split() for line in out.splitlines()]
+    assert header == ["ACCOUNT", "RESOURCE", "USED", "LIMIT"], out
+    assert all(r[0] == ALICE[0] for r in rows), out
+    return {r[1]: r[2:] for r in rows}
+
+
+def quota_json(srv, *args):
+    return json.loads(quota(srv, *args, "--json").stdout)
+
+
 def test_cli_sets_shows_and_clears_limits(srv):
-    out = quota(srv).stdout
-    assert out.splitlines() == [
-        ALICE[0],
-        "storage: 0 octets (0), unlimited",
-        "messages: 0, unlimited",
-    ]
-    out = quota(srv, "--storage", "1G", "--messages", "50000").stdout
-    assert "storage: 0 of 1073741824 octets (0 of 1G)" in out
-    assert "messages: 0 of 50000" in out
-    listing = srv.cli("user", "list").stdout.splitlines()
-    assert "%s quota storage=1G messages=50000" % ALICE[0] in listing
-    assert BOB[0] in listing, "an account without limits is listed as before"
+    assert quota_rows(quota(srv).stdout) == {
+        "storage": ["0", "octets", "(0)", "unlimited"],
+        "messages": ["0", "unlimited"],
+    }
+    rows = quota_rows(quota(srv, "--storage", "1G", "--messages", "50000").stdout)
+    assert rows["storage"] == ["0", "octets", "(0)", "1073741824", "octets", "(1G)"], rows
+    assert rows["messages"] == ["0", "50000"], rows
+    listing = [line.split() for line in srv.cli("user", "list").stdout.splitlines()]
+    assert [ALICE[0], "1G", "50000"] in listing, listing
+    assert [BOB[0], "unlimited", "unlimited"] in listing, listing
     assert srv.user_list() == [ALICE[0], BOB[0]]
     # Setting one limit keeps the other; `none` clears.
-    out = quota(srv, "--storage", "none").stdout
-    assert "storage: 0 octets (0), unlimited" in out
-    assert "messages: 0 of 50000" in out
-    out = quota(srv, "--messages", "none", "--storage", "10K").stdout
-    assert "storage: 0 of 10240 octets (0 of 10K)" in out
-    assert "messages: 0, unlimited" in out
+    assert quota_json(srv, "--storage", "none") == {
+        "address": ALICE[0], "storage_used": 0, "storage_limit": None,
+        "messages_used": 0, "messages_limit": 50000}
+    got = quota_json(srv, "--messages", "none", "--storage", "10K")
+    assert (got["storage_limit"], got["messages_limit"]) == (10240, None), got
     # Bad input and unknown accounts fail, changing nothing.
     p = quota(srv, "--storage", "lots", check=False)
     assert p.returncode != 0 and "not a size" in p.stderr, p.stderr
@@ -103,7 +113,7 @@ def test_cli_sets_shows_and_clears_limits(srv):
     assert p.returncode != 0
     p = srv.cli("user", "quota", "nobody@example.org", "--storage", "1M", check=False)
     assert p.returncode != 0 and "no account" in p.stderr, p.stderr
-    assert "of 10240 octets" in quota(srv).stdout
+    assert quota_json(srv)["storage_limit"] == 10240
 
 
 def test_getquotaroot_and_getquota_report_exact_usage(srv):

@@ -3,6 +3,7 @@ limits, malformed data (SMTP smuggling, NUL, long lines), STARTTLS injection,
 error limits, the small commands and abrupt disconnects."""
 
 import base64
+import json
 import socket
 
 import pytest
@@ -764,7 +765,8 @@ def test_postmaster_alias_in_a_local_domain(server):
     c.expect("RCPT TO:<postmaster@example.org>", 250)
     c.close()
     server.cli("alias", "add", "postmaster@example.org", "bob@example.org")
-    assert "postmaster@example.org -> bob@example.org" in server.cli("alias", "list").stdout
+    assert {"alias": "postmaster@example.org", "target": "bob@example.org"} in json.loads(
+        server.cli("alias", "list", "--json").stdout)
     _send_to(server, "PostMaster@example.org", "via alias")
     server.wait_for_mail("bob@example.org", 1)
     msg = server.mail_read("bob@example.org", server.mail_list("bob@example.org")[0][0])

@@ -241,9 +241,10 @@ def test_down_destination_gets_a_delay_warning_then_delivery(network, server_fac
     assert fields["status"].startswith("4."), fields
     assert "will-retry-until" in fields
     assert "Delayed Mail" in warning["Subject"]
-    listing = world.a.queue_list()
-    assert qid.lower() in listing.lower() and "later@down.test: pending" in listing, listing
-    assert "last error:" in listing
+    (entry,) = [e for e in world.a.queue_entries() if e["id"] == qid.lower()]
+    (rcpt,) = entry["recipients"]
+    assert rcpt["address"] == "later@down.test" and rcpt["status"] == "pending", entry
+    assert rcpt["last_error"], entry
     peer = world.peer("127.0.0.6")
     (msg,) = peer.wait_for(1, timeout=30)
     assert marker.encode() in msg["data"]

@@ -1,12 +1,14 @@
-//! The admin commands: domains, users, reading mail, the queue. They work on the store
-//! directly, so they run with or without the server.
+//! The admin commands: domains, users, aliases (and, through `mail_cli` and
+//! `queue_admin`, reading mail and the queue). They work on the store directly, so
+//! they run with or without the server. Listings print through [`crate::output`].
 
-use crate::cli::{AliasCommand, Command, DomainCommand, Limit, MailCommand, UserCommand};
+use crate::cli::{AliasCommand, Command, DomainCommand, Limit, UserCommand};
+use crate::output::{Format, Table, print_list};
 use anyhow::{Context, bail};
 use message::{Address, Domain};
-use std::io::Write;
+use serde::Serialize;
 use store::sqlite::SqliteStore;
-use store::{AccountId, MailboxId, Quota, QuotaUsage, Store};
+use store::{Quota, QuotaUsage, Store};
 
 /// Runs one admin command against the store in `config.data_dir`.
 pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()> {
@@ -27,12 +29,13 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         Command::Domain(c) => domain(&store, c).await,
         Command::User(c) => user(&store, c).await,
         Command::Alias(c) => alias(&store, c).await,
-        Command::Mail(c) => mail(&store, c).await,
+        Command::Mail(c) => crate::mail_cli::run(&store, c).await,
         Command::Queue(c) => crate::queue_admin::run(store.clone(), c, config).await,
     }
 }
 
-fn parse_address(text: &str) -> anyhow::Result<Address> {
+/// `text` as an address, or an error that quotes it.
+pub fn parse_address(text: &str) -> anyhow::Result<Address> {
     Address::parse(text).map_err(|e| anyhow::anyhow!("{text:?} is not a valid address: {e}"))
 }
 
@@ -45,11 +48,7 @@ async fn domain(store: &SqliteStore, command: DomainCommand) -> anyhow::Result<(
             store.domain_add(&domain).await?;
             println!("added domain {domain}");
         }
-        DomainCommand::List => {
-            for domain in store.domain_list().await? {
-                println!("{domain}");
-            }
-        }
+        DomainCommand::List(list) => domain_list(store, list.format()).await?,
         DomainCommand::Del { domain } => {
             let domain = parse(&domain)?;
             store.domain_remove(&domain).await?;
@@ -70,27 +69,20 @@ async fn user(store: &SqliteStore, command: UserCommand) -> anyhow::Result<()> {
                     address.domain()
                 );
             }
-            let hash = hash(password.read()?).await?;
+            let hash = hash(password.read(&format!("postie user add {address}"))?).await?;
             store.account_add(&address, &hash).await?;
             println!("added user {address}");
         }
-        UserCommand::List => {
-            for account in store.account_list().await? {
-                let limits = limits_text(&store.quota_get(account.id).await?);
-                match limits {
-                    Some(limits) => println!("{} quota {limits}", account.address),
-                    None => println!("{}", account.address),
-                }
-            }
-        }
+        UserCommand::List(list) => user_list(store, list.format()).await?,
         UserCommand::Quota {
             address,
             storage,
             messages,
-        } => quota(store, &address, storage, messages).await?,
+            json,
+        } => quota(store, &address, storage, messages, Format::from_flag(json)).await?,
         UserCommand::Passwd { address, password } => {
             let address = parse_address(&address)?;
-            let hash = hash(password.read()?).await?;
+            let hash = hash(password.read(&format!("postie user passwd {address}"))?).await?;
             store.account_set_password(&address, &hash).await?;
             println!("changed the password of {address}");
         }
@@ -111,6 +103,7 @@ async fn quota(
     address: &str,
     storage: Option<Limit>,
     messages: Option<Limit>,
+    format: Format,
 ) -> anyhow::Result<()> {
     let address = parse_address(address)?;
     let Some(account) = store.account_get(&address).await? else {
@@ -127,44 +120,134 @@ async fn quota(
         store.quota_set(&address, limits).await?;
     }
     let used = store.quota_usage(account.id).await?;
-    print!("{}", quota_report(&account.address, &limits, &used));
+    match format {
+        Format::Json => {
+            let report = QuotaJson {
+                address: account.address.to_string(),
+                storage_used: used.storage,
+                storage_limit: limits.storage,
+                messages_used: used.messages,
+                messages_limit: limits.messages,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Format::Table => print!("{}", quota_report(&account.address, &limits, &used)),
+    }
     Ok(())
 }
 
-/// The limits as `user list` shows them (`storage=1G messages=50000`); `None` when
-/// unlimited.
-fn limits_text(q: &Quota) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(l) = q.storage {
-        parts.push(format!("storage={}", human(l)));
-    }
-    if let Some(l) = q.messages {
-        parts.push(format!("messages={l}"));
-    }
-    (!parts.is_empty()).then(|| parts.join(" "))
+/// `postie user quota --json`: one account's limits and usage.
+#[derive(Debug, Serialize)]
+struct QuotaJson {
+    address: String,
+    storage_used: u64,
+    storage_limit: Option<u64>,
+    messages_used: u64,
+    messages_limit: Option<u64>,
 }
 
-/// What `user quota` prints: one line per resource, usage then limit, exact octets
-/// first (for scripts) and a readable size after.
+/// What `user quota` prints: a header row, then one row per resource, usage then
+/// limit, exact octets first (for scripts) and a readable size after.
 fn quota_report(address: &Address, q: &Quota, used: &QuotaUsage) -> String {
-    let storage = match q.storage {
-        Some(l) => format!(
-            "storage: {} of {l} octets ({} of {})",
-            used.storage,
-            human(used.storage),
-            human(l)
-        ),
-        None => format!(
-            "storage: {} octets ({}), unlimited",
-            used.storage,
-            human(used.storage)
-        ),
-    };
-    let messages = match q.messages {
-        Some(l) => format!("messages: {} of {l}", used.messages),
-        None => format!("messages: {}, unlimited", used.messages),
-    };
-    format!("{address}\n{storage}\n{messages}\n")
+    let octets = |n: u64| format!("{n} octets ({})", human(n));
+    let mut table = Table::new(&["ACCOUNT", "RESOURCE", "USED", "LIMIT"]);
+    table.row(vec![
+        address.to_string(),
+        "storage".into(),
+        octets(used.storage),
+        q.storage.map_or_else(|| "unlimited".into(), octets),
+    ]);
+    table.row(vec![
+        address.to_string(),
+        "messages".into(),
+        used.messages.to_string(),
+        q.messages
+            .map_or_else(|| "unlimited".into(), |l| l.to_string()),
+    ]);
+    table.render()
+}
+
+/// `postie domain list`: each local domain with its number of accounts and aliases.
+async fn domain_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
+    /// One row of `domain list --json`.
+    #[derive(Debug, Serialize)]
+    struct Row {
+        domain: String,
+        users: usize,
+        aliases: usize,
+    }
+    let accounts = store.account_list().await?;
+    let aliases = store.alias_list().await?;
+    let rows: Vec<Row> = store
+        .domain_list()
+        .await?
+        .into_iter()
+        .map(|domain| Row {
+            users: accounts
+                .iter()
+                .filter(|a| a.address.domain() == &domain)
+                .count(),
+            aliases: aliases
+                .iter()
+                .filter(|(a, _)| a.domain() == &domain)
+                .count(),
+            domain: domain.to_string(),
+        })
+        .collect();
+    print_list(
+        format,
+        &rows,
+        "no domains (add one with `postie domain add example.org`)",
+        |rows| {
+            let mut table = Table::new(&["DOMAIN", "USERS", "ALIASES"]);
+            for r in rows {
+                table.row(vec![
+                    r.domain.clone(),
+                    r.users.to_string(),
+                    r.aliases.to_string(),
+                ]);
+            }
+            table
+        },
+    )
+}
+
+/// `postie user list`: every account with its quota limits.
+async fn user_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
+    /// One row of `user list --json`.
+    #[derive(Debug, Serialize)]
+    struct Row {
+        address: String,
+        storage_limit: Option<u64>,
+        messages_limit: Option<u64>,
+    }
+    let mut rows = Vec::new();
+    for account in store.account_list().await? {
+        let limits = store.quota_get(account.id).await?;
+        rows.push(Row {
+            address: account.address.to_string(),
+            storage_limit: limits.storage,
+            messages_limit: limits.messages,
+        });
+    }
+    print_list(
+        format,
+        &rows,
+        "no users (add one with `postie user add alice@example.org`)",
+        |rows| {
+            let limit =
+                |l: Option<u64>, show: fn(u64) -> String| l.map_or("unlimited".into(), show);
+            let mut table = Table::new(&["ADDRESS", "STORAGE LIMIT", "MESSAGE LIMIT"]);
+            for r in rows {
+                table.row(vec![
+                    r.address.clone(),
+                    limit(r.storage_limit, human),
+                    limit(r.messages_limit, |n| n.to_string()),
+                ]);
+            }
+            table
+        },
+    )
 }
 
 /// A size with the largest K/M/G/T suffix (powers of 1024) that keeps it exact, else
@@ -191,11 +274,7 @@ async fn alias(store: &SqliteStore, command: AliasCommand) -> anyhow::Result<()>
             store.alias_add(&alias, &target).await?;
             println!("added alias {alias} -> {target}");
         }
-        AliasCommand::List => {
-            for (alias, target) in store.alias_list().await? {
-                println!("{alias} -> {target}");
-            }
-        }
+        AliasCommand::List(list) => alias_list(store, list.format()).await?,
         AliasCommand::Del { alias } => {
             let alias = parse_address(&alias)?;
             store.alias_remove(&alias).await?;
@@ -209,45 +288,35 @@ async fn hash(password: String) -> anyhow::Result<String> {
     Ok(tokio::task::spawn_blocking(move || store::password::hash(&password)).await??)
 }
 
-async fn mailbox(store: &SqliteStore, address: &str, name: &str) -> anyhow::Result<MailboxId> {
-    let address = parse_address(address)?;
-    let Some(account) = store.account_get(&address).await? else {
-        bail!("no account {address}");
-    };
-    let AccountId(_) = account.id;
-    store
-        .mailbox_list(account.id)
+/// `postie alias list`: each alias and the account it delivers to.
+async fn alias_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
+    /// One row of `alias list --json`.
+    #[derive(Debug, Serialize)]
+    struct Row {
+        alias: String,
+        target: String,
+    }
+    let rows: Vec<Row> = store
+        .alias_list()
         .await?
         .into_iter()
-        .find(|m| m.name.eq_ignore_ascii_case(name))
-        .map(|m| m.id)
-        .with_context(|| format!("{address} has no mailbox {name}"))
-}
-
-async fn mail(store: &SqliteStore, command: MailCommand) -> anyhow::Result<()> {
-    match command {
-        MailCommand::List {
-            address,
-            mailbox: name,
-        } => {
-            let id = mailbox(store, &address, &name).await?;
-            for m in store.message_list(id).await? {
-                println!("{} {} {}", m.uid, m.size, m.queue_id);
+        .map(|(alias, target)| Row {
+            alias: alias.to_string(),
+            target: target.to_string(),
+        })
+        .collect();
+    print_list(
+        format,
+        &rows,
+        "no aliases (add one with `postie alias add postmaster@example.org alice@example.org`)",
+        |rows| {
+            let mut table = Table::new(&["ALIAS", "", "TARGET"]);
+            for r in rows {
+                table.row(vec![r.alias.clone(), "->".into(), r.target.clone()]);
             }
-        }
-        MailCommand::Read {
-            address,
-            uid,
-            mailbox: name,
-        } => {
-            let id = mailbox(store, &address, &name).await?;
-            let bytes = store.message_read(id, uid).await?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            out.flush()?;
-        }
-    }
-    Ok(())
+            table
+        },
+    )
 }
 
 #[cfg(test)]
@@ -276,10 +345,9 @@ mod tests {
         };
         assert_eq!(
             quota_report(&alice, &q, &used),
-            "alice@example.org\nstorage: 2048 of 1073741824 octets (2K of 1G)\n\
-             messages: 3, unlimited\n"
+            "ACCOUNT            RESOURCE  USED              LIMIT\n\
+             alice@example.org  storage   2048 octets (2K)  1073741824 octets (1G)\n\
+             alice@example.org  messages  3                 unlimited\n"
         );
-        assert_eq!(limits_text(&q).as_deref(), Some("storage=1G"));
-        assert_eq!(limits_text(&Quota::default()), None);
     }
 }

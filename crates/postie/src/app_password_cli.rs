@@ -7,11 +7,15 @@
 //! of its secret, and prints it once, alone on its last line, so scripts can take it
 //! with `tail -n 1`.
 
+use crate::cli::ListFormat;
+use crate::output::{Table, print_list, rfc3339};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use message::Address;
+use serde::Serialize;
 use store::{Account, Store, StoreError};
 
+/// The `user app-password` commands.
 #[derive(Debug, Subcommand)]
 pub enum AppPasswordCommand {
     /// Make a new app password for ADDRESS and print it (only this once), alone on the
@@ -20,16 +24,25 @@ pub enum AppPasswordCommand {
     ///
     /// Example: `postie user app-password add alice@example.org --name phone`.
     Add {
+        /// The account's address.
         address: String,
         /// What it is for (unique per account), e.g. `phone` or `laptop`.
         #[arg(long)]
         name: String,
     },
     /// List ADDRESS's app passwords: name, when made, when last used to log in.
-    List { address: String },
+    ///
+    /// JSON fields: `name`, `created` and `last_used` (RFC 3339, `null` if never).
+    List {
+        /// The account's address.
+        address: String,
+        #[command(flatten)]
+        format: ListFormat,
+    },
     /// Revoke one of ADDRESS's app passwords: logins with it fail from now on.
     #[command(alias = "del", alias = "remove")]
     Revoke {
+        /// The account's address.
         address: String,
         /// The name it was given.
         #[arg(long)]
@@ -67,16 +80,33 @@ pub async fn run(store: &dyn Store, command: AppPasswordCommand) -> anyhow::Resu
             );
             println!("{whole}");
         }
-        AppPasswordCommand::List { address } => {
+        AppPasswordCommand::List { address, format } => {
             let account = account(store, &address).await?;
-            for p in store.app_password_list(account.id).await? {
-                let last = p.last_used.map_or_else(|| "never".to_owned(), date);
-                println!(
-                    "{}\tcreated {}\tlast used {last}",
-                    p.name,
-                    date(p.created_at)
-                );
-            }
+            let rows: Vec<Row> = store
+                .app_password_list(account.id)
+                .await?
+                .into_iter()
+                .map(|p| Row {
+                    name: p.name,
+                    created: rfc3339(p.created_at),
+                    last_used: p.last_used.map(rfc3339),
+                    times: (p.created_at, p.last_used),
+                })
+                .collect();
+            let empty = format!(
+                "no app passwords for {0} (make one with `postie user app-password add {0} \
+                 --name phone`)",
+                account.address
+            );
+            print_list(format.format(), &rows, &empty, |rows| {
+                let mut table = Table::new(&["NAME", "CREATED", "LAST USED"]);
+                for r in rows {
+                    let (created, last) = r.times;
+                    let last = last.map_or_else(|| "never".to_owned(), date);
+                    table.row(vec![r.name.clone(), date(created), last]);
+                }
+                table
+            })?;
         }
         AppPasswordCommand::Revoke { address, name } => {
             let account = account(store, &address).await?;
@@ -90,6 +120,17 @@ pub async fn run(store: &dyn Store, command: AppPasswordCommand) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// One row of `app-password list --json`.
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    created: String,
+    last_used: Option<String>,
+    /// Created and last used, unix seconds, for the table.
+    #[serde(skip)]
+    times: (i64, Option<i64>),
 }
 
 async fn account(store: &dyn Store, address: &str) -> anyhow::Result<Account> {
@@ -157,6 +198,14 @@ mod tests {
                 "postie",
                 "user",
                 "app-password",
+                "list",
+                "a@example.org",
+                "--json",
+            ],
+            &[
+                "postie",
+                "user",
+                "app-password",
                 "revoke",
                 "a@example.org",
                 "--name",
@@ -203,6 +252,7 @@ mod tests {
         assert!(store.app_password_list(alice).await.unwrap().is_empty());
         let nobody = AppPasswordCommand::List {
             address: "nobody@example.org".into(),
+            format: crate::cli::ListFormat { json: false },
         };
         assert!(run(&store, nobody).await.is_err());
     }

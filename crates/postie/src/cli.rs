@@ -7,10 +7,22 @@ use std::path::PathBuf;
 /// Postie: an all-in-one mail server.
 ///
 /// Run `postie serve` for a working server on unprivileged loopback ports (SMTP 1025,
-/// submission 1587 with STARTTLS, submissions 1465 with TLS), keeping its data in
-/// ./postie-data. Then add a domain and a user, and send mail.
+/// submission 1587 with STARTTLS, submissions 1465 with TLS, POP3 1110 and 1995, IMAP
+/// 1143 and 1993), keeping its data in ./postie-data. Then add a domain and a user,
+/// and send mail:
+///
+///   postie domain add example.org
+///   echo 'secret' | postie user add alice@example.org --password-stdin
+///
+/// Every list command prints a table with a header row, or with --json a JSON array
+/// for scripts (the fields are in each command's --help and in docs/cli.md).
 #[derive(Debug, Parser)]
-#[command(name = "postie", version, propagate_version = true)]
+#[command(
+    name = "postie",
+    version,
+    propagate_version = true,
+    verbatim_doc_comment
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
@@ -40,9 +52,30 @@ impl Common {
     }
 }
 
+/// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the mail server until SIGTERM or Ctrl-C.
+    ///
+    /// Without a config file every listener is on 127.0.0.1, on the usual port plus
+    /// 1000:
+    ///
+    ///   smtp         1025  mail from other servers (25 in production)
+    ///   submission   1587  mail from your users, STARTTLS (587)
+    ///   submissions  1465  mail from your users, implicit TLS (465)
+    ///   pop3         1110  POP3 with STLS (110)
+    ///   pop3s        1995  POP3 over TLS (995)
+    ///   imap         1143  IMAP with STARTTLS (143)
+    ///   imaps        1993  IMAP over TLS (993)
+    ///
+    /// Change them in the [listen] table of the config file (docs/config.md).
+    ///
+    /// Data goes to the data directory, ./postie-data unless `data_dir` in the config or
+    /// --data says otherwise: postie.db (SQLite: domains, accounts, mailboxes, the
+    /// queue), blobs/ (message bodies), dkim/ (signing keys) and, without [tls] cert
+    /// and key, a self-signed certificate. Everything there is readable by its owner
+    /// only. Logs go to standard error.
+    #[command(verbatim_doc_comment)]
     Serve,
     /// Manage the domains this server receives mail for.
     #[command(subcommand)]
@@ -77,24 +110,55 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
     /// Add a local domain: mail for it is delivered here.
-    Add { domain: String },
-    /// List local domains.
-    List,
+    Add {
+        /// The domain, e.g. example.org.
+        domain: String,
+    },
+    /// List local domains, with how many accounts and aliases each has.
+    ///
+    /// JSON fields: `domain`, `users` (accounts), `aliases`.
+    List(ListFormat),
     /// Remove a local domain (it must have no accounts left).
     #[command(alias = "remove")]
-    Del { domain: String },
+    Del {
+        /// The domain to remove.
+        domain: String,
+    },
+}
+
+/// The flag every list command takes.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ListFormat {
+    /// Print a JSON array of objects instead of a table (`[]` when there are none);
+    /// times are RFC 3339 in UTC, sizes in octets. The fields are listed above.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ListFormat {
+    /// The output format asked for.
+    pub fn format(self) -> crate::output::Format {
+        crate::output::Format::from_flag(self.json)
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add an account; asks for the password unless --password-stdin is given.
+    ///
+    /// Example: `echo 'secret' | postie user add alice@example.org --password-stdin`.
+    /// The domain must be local (`postie domain add example.org` first).
     Add {
+        /// The account's address, e.g. alice@example.org; also its login name.
         address: String,
         #[command(flatten)]
         password: PasswordSource,
     },
-    /// List accounts (with their quota limits, where set).
-    List,
+    /// List accounts with their quota limits.
+    ///
+    /// JSON fields: `address`, `storage_limit` (octets) and `messages_limit`, each
+    /// `null` when unlimited.
+    List(ListFormat),
     /// Show an account's quota limits and usage, or set the limits.
     ///
     /// Usage counts every message in every mailbox at its size. A message that would
@@ -105,6 +169,9 @@ pub enum UserCommand {
     ///
     /// Examples: `postie user quota alice@example.org --storage 1G --messages 50000`;
     /// `postie user quota alice@example.org --storage none` (unlimited again).
+    ///
+    /// With --json, one object: `address`, `storage_used`, `storage_limit` (octets),
+    /// `messages_used`, `messages_limit`; a limit is `null` when there is none.
     Quota {
         /// The account's address.
         address: String,
@@ -115,16 +182,23 @@ pub enum UserCommand {
         /// Most messages the account may hold, or `none` for no limit.
         #[arg(long, value_name = "COUNT", value_parser = parse_messages)]
         messages: Option<Limit>,
+        /// Print the limits and usage as a JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
     },
-    /// Change an account's password.
+    /// Change an account's password; asks for it unless --password-stdin is given.
     Passwd {
+        /// The account's address.
         address: String,
         #[command(flatten)]
         password: PasswordSource,
     },
     /// Delete an account and all its mail.
     #[command(alias = "remove")]
-    Del { address: String },
+    Del {
+        /// The account's address.
+        address: String,
+    },
     /// Manage an account's app passwords: one per device or program, each working for
     /// SMTP, POP3 and IMAP and revocable on its own.
     #[command(subcommand)]
@@ -183,6 +257,7 @@ fn parse_messages(text: &str) -> Result<Limit, String> {
         .ok_or_else(|| format!("{text:?} is not a message count: use e.g. 50000 or none"))
 }
 
+/// Where a new password comes from: the terminal, or standard input.
 #[derive(Debug, Args)]
 pub struct PasswordSource {
     /// Read the password from the first line of standard input (for scripts).
@@ -191,8 +266,10 @@ pub struct PasswordSource {
 }
 
 impl PasswordSource {
-    /// Reads the password from stdin or asks twice on the terminal.
-    pub fn read(&self) -> anyhow::Result<String> {
+    /// Reads the password from stdin or asks twice on the terminal. `command` is the
+    /// command line to suggest with `--password-stdin` when there is no terminal, e.g.
+    /// `postie user add alice@example.org`.
+    pub fn read(&self, command: &str) -> anyhow::Result<String> {
         let password = if self.password_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -200,10 +277,8 @@ impl PasswordSource {
                 .context("cannot read the password from stdin")?;
             line.trim_end_matches(['\r', '\n']).to_string()
         } else {
-            let first =
-                rpassword::prompt_password("Password: ").context("cannot read the password")?;
-            let again =
-                rpassword::prompt_password("Again: ").context("cannot read the password")?;
+            let first = prompt("Password: ", command)?;
+            let again = prompt("Again: ", command)?;
             anyhow::ensure!(first == again, "the passwords do not match");
             first
         };
@@ -212,40 +287,98 @@ impl PasswordSource {
     }
 }
 
+/// Asks for a password on the controlling terminal, without echo. With no terminal
+/// to ask on (a script, a cron job, a container without `-t`), says so and how to
+/// give it instead, rather than the bare OS error.
+fn prompt(text: &str, command: &str) -> anyhow::Result<String> {
+    rpassword::prompt_password(text).map_err(|e| match e.raw_os_error() {
+        Some(code) if no_terminal(code) => anyhow::anyhow!(no_terminal_help(command)),
+        _ => anyhow::Error::new(e).context("cannot read the password"),
+    })
+}
+
+/// What to do instead of typing the password, for `command`.
+fn no_terminal_help(command: &str) -> String {
+    format!(
+        "no terminal to ask for the password; pipe it in with --password-stdin: \
+         echo 'secret' | {command} --password-stdin"
+    )
+}
+
+/// Whether `code` is an error opening or using `/dev/tty` gives without a controlling
+/// terminal: ENXIO (no such device or address), ENOTTY, ENOENT (no /dev/tty at all).
+fn no_terminal(code: i32) -> bool {
+    use rustix::io::Errno;
+    [Errno::NXIO, Errno::NOTTY, Errno::NOENT]
+        .iter()
+        .any(|e| e.raw_os_error() == code)
+}
+
+/// The alias commands.
 #[derive(Debug, Subcommand)]
 pub enum AliasCommand {
     /// Deliver mail for ALIAS (in a local domain) to the account TARGET, e.g.
     /// `postie alias add postmaster@example.org alice@example.org`.
-    Add { alias: String, target: String },
+    Add {
+        /// The alias address, in a local domain.
+        alias: String,
+        /// The account its mail goes to.
+        target: String,
+    },
     /// List aliases and where they point.
-    List,
+    ///
+    /// JSON fields: `alias`, `target`.
+    List(ListFormat),
     /// Remove an alias.
     #[command(alias = "remove")]
-    Del { alias: String },
+    Del {
+        /// The alias address.
+        alias: String,
+    },
 }
 
+/// The commands that look at delivered mail.
 #[derive(Debug, Subcommand)]
 pub enum MailCommand {
-    /// List the messages in a mailbox: UID, size in octets, queue id.
+    /// List the messages in a mailbox: UID, size, queue id, when it arrived, From
+    /// and Subject.
+    ///
+    /// JSON fields: `uid`, `size` (octets), `queue_id`, `received` (RFC 3339),
+    /// `from` (the first From address, or `null`), `subject` (decoded, or `null`).
     List {
+        /// The account's address.
         address: String,
+        /// The mailbox (folder) to list, e.g. Sent or Junk.
         #[arg(long, default_value = "INBOX")]
         mailbox: String,
+        #[command(flatten)]
+        format: ListFormat,
     },
     /// Print one message, as stored, to standard output.
     Read {
+        /// The account's address.
         address: String,
+        /// The message's UID, as `postie mail list` shows it.
         uid: u32,
+        /// The mailbox (folder) it is in.
         #[arg(long, default_value = "INBOX")]
         mailbox: String,
     },
 }
 
+/// The queue commands.
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
-    /// List queued messages: id, size, age, sender, and each recipient's state, next
-    /// attempt and last error.
-    List,
+    /// List queued messages, one line per recipient: id, age, size, sender,
+    /// recipient, and its state (attempts, next attempt, last error).
+    ///
+    /// JSON fields, one object per message: `id`, `sender` (`""` for the null
+    /// sender), `queued_at`, `size` (octets), `held`, `attempts` (the most any
+    /// recipient had), `next_attempt` (the earliest of the pending recipients, or
+    /// `null`), `last_error` (or `null`), and `recipients`: objects with `address`,
+    /// `status` (`pending`, `delivered` or `failed`), `attempts`, `next_attempt`,
+    /// `last_error`.
+    List(ListFormat),
     /// Show one queued message: its envelope, DSN requests, recipients and header.
     Show {
         /// The queue id.
@@ -340,5 +473,76 @@ mod tests {
             ])
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every argument, all the way down, says what it is: the
+    /// help is the manual, so an empty line in it is a bug.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let mut missing = Vec::new();
+        let mut command = Cli::command();
+        command.build();
+        walk(&command, "postie", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "no help text for:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// `postie serve --help` names every listener with its default port, taken from
+    /// the config's defaults so the two cannot drift apart, and the data directory.
+    #[test]
+    fn serve_help_lists_the_default_ports() {
+        let mut command = Cli::command();
+        let help = command
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        let listen = config::Config::default().listen;
+        let defaults = [
+            ("smtp", &listen.smtp),
+            ("submission", &listen.submission),
+            ("submissions", &listen.submissions),
+            ("pop3", &listen.pop3),
+            ("pop3s", &listen.pop3s),
+            ("imap", &listen.imap),
+            ("imaps", &listen.imaps),
+        ];
+        for (name, addrs) in defaults {
+            let port = addrs[0].port();
+            let line = help
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("no {name} line in:\n{help}"));
+            assert_eq!(
+                line.split_whitespace().nth(1),
+                Some(port.to_string().as_str()),
+                "{line}"
+            );
+        }
+        let data = config::Config::default().data_dir;
+        assert!(help.contains(&*data.to_string_lossy()), "{help}");
+    }
+
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if command.get_about().is_none() && command.get_long_about().is_none() {
+            missing.push(path.to_owned());
+        }
+        for arg in command.get_arguments() {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
     }
 }

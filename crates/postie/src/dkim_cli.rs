@@ -4,11 +4,15 @@
 //! [`mailauth::KeyStore`], with or without the server running (the server notices new
 //! and removed keys with the next message it signs). See docs/mailauth.md.
 
+use crate::cli::ListFormat;
+use crate::output::{Table, print_list};
 use anyhow::Context;
 use clap::Subcommand;
 use mailauth::{Algorithm, KeyStore};
+use serde::Serialize;
 use store::Store;
 
+/// The `dkim` commands.
 #[derive(Debug, Subcommand)]
 pub enum DkimCommand {
     /// Create an Ed25519 key (RFC 8463) and an RSA-2048 key (RFC 6376) for DOMAIN, a
@@ -16,13 +20,25 @@ pub enum DkimCommand {
     /// TXT records to publish. Mail is signed with the newest key of each kind; older
     /// keys stay valid (keep their records published) until removed, so this is also
     /// how keys are rotated.
-    Generate { domain: String },
-    /// List every key: domain, selector, algorithm, and the record to publish.
-    List,
+    Generate {
+        /// The local domain to make keys for.
+        domain: String,
+    },
+    /// List every key: domain, selector, algorithm, and the record to publish (at
+    /// SELECTOR._domainkey.DOMAIN).
+    ///
+    /// JSON fields: `domain`, `selector`, `algorithm` (`ed25519` or `rsa`),
+    /// `record_name`, `record` (the TXT value).
+    List(ListFormat),
     /// Delete one key. Remove its DNS record only once mail signed with it is
     /// delivered (a few days after the newer key took over).
     #[command(alias = "del")]
-    Remove { domain: String, selector: String },
+    Remove {
+        /// The domain the key signs for.
+        domain: String,
+        /// The key's selector, as `postie dkim list` shows it.
+        selector: String,
+    },
 }
 
 /// Runs one `postie dkim` command.
@@ -58,20 +74,40 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
                 parsed.as_str()
             );
         }
-        DkimCommand::List => {
-            let all = keys.list()?;
-            if all.is_empty() {
-                eprintln!("no DKIM keys (postie dkim generate DOMAIN makes some)");
+        DkimCommand::List(list) => {
+            /// One row of `dkim list --json`.
+            #[derive(Debug, Serialize)]
+            struct Row {
+                domain: String,
+                selector: String,
+                algorithm: &'static str,
+                record_name: String,
+                record: String,
             }
-            for key in all {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    key.domain,
-                    key.selector,
-                    key.algorithm.key_type(),
-                    key.record
-                );
-            }
+            let rows: Vec<Row> = keys
+                .list()?
+                .into_iter()
+                .map(|key| Row {
+                    record_name: key.record_name(),
+                    domain: key.domain.to_string(),
+                    selector: key.selector.to_string(),
+                    algorithm: key.algorithm.key_type(),
+                    record: key.record.to_string(),
+                })
+                .collect();
+            let empty = "no DKIM keys (make some with `postie dkim generate example.org`)";
+            print_list(list.format(), &rows, empty, |rows| {
+                let mut table = Table::new(&["DOMAIN", "SELECTOR", "ALGORITHM", "RECORD"]);
+                for r in rows {
+                    table.row(vec![
+                        r.domain.clone(),
+                        r.selector.clone(),
+                        r.algorithm.to_owned(),
+                        r.record.clone(),
+                    ]);
+                }
+                table
+            })?;
         }
         DkimCommand::Remove { domain, selector } => {
             keys.remove(&domain, &selector)?;

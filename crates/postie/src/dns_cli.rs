@@ -16,10 +16,16 @@ pub enum DnsCommand {
     /// Print every record DOMAIN should publish, in zone-file syntax (name TTL IN TYPE
     /// value): MX, SPF, DKIM (one per key), DMARC, and the SRV records mail clients use
     /// to find the submission, IMAP and POP3 ports (RFC 6186, RFC 8314).
-    Records { domain: String },
+    Records {
+        /// The local domain.
+        domain: String,
+    },
     /// Look those records up (through `dns.nameservers`) and print OK, MISSING, WRONG
     /// or ERROR for each; the exit status is 1 unless all are OK.
-    Check { domain: String },
+    Check {
+        /// The local domain.
+        domain: String,
+    },
 }
 
 /// Runs one `postie dns` command.

@@ -6,11 +6,13 @@
 use anyhow::{Context, bail};
 use message::{Domain, QueueId};
 use queue::notify::{Event, Notifier};
+use serde::Serialize;
 use std::sync::Arc;
 use store::sqlite::SqliteStore;
 use store::{QueuedMessage, RecipientStatus, Store};
 
 use crate::cli::QueueCommand;
+use crate::output::{Format, Table, print_json, print_table, rfc3339};
 
 /// Runs one `postie queue` command.
 pub async fn run(
@@ -20,10 +22,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let now = queue::now_unix();
     match command {
-        QueueCommand::List => {
-            for entry in store.queue_list().await? {
-                print_entry(&entry, now);
-            }
+        QueueCommand::List(list) => {
+            let entries = store.queue_list().await?;
+            print_queue(list.format(), &entries, now)?;
         }
         QueueCommand::Show { id } => {
             let entry = get(&store, &id).await?;
@@ -144,6 +145,136 @@ fn short_duration(secs: i64) -> String {
         60..3600 => format!("{}m", secs / 60),
         3600..86400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
         _ => format!("{}d{}h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
+/// One message of `queue list --json`.
+#[derive(Debug, Serialize)]
+struct EntryJson {
+    id: String,
+    sender: String,
+    queued_at: String,
+    size: u64,
+    held: bool,
+    attempts: u32,
+    next_attempt: Option<String>,
+    last_error: Option<String>,
+    recipients: Vec<RecipientJson>,
+}
+
+/// One recipient of a message in `queue list --json`.
+#[derive(Debug, Serialize)]
+struct RecipientJson {
+    address: String,
+    status: &'static str,
+    attempts: Option<u32>,
+    next_attempt: Option<String>,
+    last_error: Option<String>,
+}
+
+impl EntryJson {
+    fn of(entry: &QueuedMessage) -> EntryJson {
+        let recipients: Vec<RecipientJson> = entry
+            .recipients
+            .iter()
+            .map(|r| match &r.status {
+                RecipientStatus::Pending {
+                    attempts,
+                    next_attempt,
+                    last_error,
+                } => RecipientJson {
+                    address: r.address.to_string(),
+                    status: "pending",
+                    attempts: Some(*attempts),
+                    next_attempt: Some(rfc3339(*next_attempt)),
+                    last_error: last_error.clone(),
+                },
+                RecipientStatus::Delivered => RecipientJson {
+                    address: r.address.to_string(),
+                    status: "delivered",
+                    attempts: None,
+                    next_attempt: None,
+                    last_error: None,
+                },
+                RecipientStatus::Failed(why) => RecipientJson {
+                    address: r.address.to_string(),
+                    status: "failed",
+                    attempts: None,
+                    next_attempt: None,
+                    last_error: Some(why.clone()),
+                },
+            })
+            .collect();
+        let pending = || {
+            entry.recipients.iter().filter_map(|r| match &r.status {
+                RecipientStatus::Pending {
+                    attempts,
+                    next_attempt,
+                    last_error,
+                } => Some((*attempts, *next_attempt, last_error)),
+                _ => None,
+            })
+        };
+        EntryJson {
+            id: entry.id.to_string(),
+            sender: entry
+                .envelope
+                .sender
+                .as_ref()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            queued_at: rfc3339(entry.queued_at),
+            size: entry.size,
+            held: entry.held,
+            attempts: pending().map(|p| p.0).max().unwrap_or(0),
+            next_attempt: pending().map(|p| p.1).min().map(rfc3339),
+            last_error: pending().find_map(|p| p.2.clone()),
+            recipients,
+        }
+    }
+}
+
+/// `postie queue list`: a table with one row per recipient, or JSON with one object
+/// per message.
+fn print_queue(format: Format, entries: &[QueuedMessage], now: i64) -> anyhow::Result<()> {
+    if format == Format::Json {
+        let json: Vec<EntryJson> = entries.iter().map(EntryJson::of).collect();
+        return print_json(&json);
+    }
+    let mut table = Table::new(&["ID", "AGE", "SIZE", "SENDER", "RECIPIENT", "STATE"]);
+    for entry in entries {
+        let held = if entry.held { "HELD, " } else { "" };
+        for r in &entry.recipients {
+            table.row(vec![
+                entry.id.to_string(),
+                short_duration(now - entry.queued_at),
+                entry.size.to_string(),
+                entry.envelope.sender_path(),
+                r.address.to_string(),
+                format!("{held}{}", recipient_state(&r.status, now)),
+            ]);
+        }
+    }
+    print_table(&table, "queue is empty")
+}
+
+/// What a recipient waits for, as the listing shows it.
+fn recipient_state(status: &RecipientStatus, now: i64) -> String {
+    match status {
+        RecipientStatus::Pending {
+            attempts,
+            next_attempt,
+            last_error,
+        } => format!(
+            "pending, {attempts} attempts, next in {}{}",
+            short_duration(next_attempt - now),
+            last_error
+                .as_ref()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default()
+        ),
+        RecipientStatus::Delivered => "delivered".to_string(),
+        RecipientStatus::Failed(why) => format!("failed: {why}"),
     }
 }
 
