@@ -27,18 +27,21 @@ pub(crate) struct Facts {
 
 /// Collects the facts for the summary from the config and the store.
 pub(crate) async fn gather(config: &config::Config, store: &dyn store::Store) -> Facts {
-    let certificate = match &config.tls.cert {
-        Some(cert) => cert.clone(),
-        None => config.data_dir.join("tls").join("cert.pem"),
-    };
+    let certificate = crate::tls::certificate_path(config);
     Facts {
         hostname: config.hostname.clone(),
         data_dir: absolute(&config.data_dir),
         certificate: absolute(&certificate),
-        self_signed: config.tls.cert.is_none(),
+        self_signed: certificate_is_generated(config),
         domains: store.domain_list().await.ok().map(|d| d.len()),
         accounts: store.account_list().await.ok().map(|a| a.len()),
     }
+}
+
+/// True when the TLS listeners present the certificate Postie generated (no
+/// `tls.cert` and `tls.key` pair configured), as [`crate::tls::certificate_path`] decides.
+fn certificate_is_generated(config: &config::Config) -> bool {
+    !(config.tls.cert.is_some() && config.tls.key.is_some())
 }
 
 /// `path` made absolute against the working directory (the admin commands may be run
