@@ -7,6 +7,7 @@ only the A-label may be written on the wire; with it, both.
 """
 
 import base64
+import json
 import re
 import smtplib
 
@@ -198,3 +199,19 @@ def test_an_idn_user_passes_the_sender_check_in_both_spellings(server_factory):
         for sig in sigs:
             flat = re.sub(rb"\s+", b"", sig)
             assert b"d=xn--bcher-kva.example;" in flat, sig
+
+
+def test_lists_show_one_spelling_whatever_was_typed(server_factory):
+    """Users and aliases added with A-labels are listed like the domain: in U-labels."""
+    server = server_factory()
+    server.cli("domain", "add", "xn--fsqu00a.xn--fiqs8s")
+    server.cli("user", "add", "li@xn--fsqu00a.xn--fiqs8s", "--password-stdin",
+               input=PASSWORD + "\n")
+    server.cli("alias", "add", "info@例子.中国", "li@xn--fsqu00a.xn--fiqs8s")
+    domains = [d["domain"] for d in json.loads(server.cli("domain", "list", "--json").stdout)]
+    users = [u["address"] for u in json.loads(server.cli("user", "list", "--json").stdout)]
+    aliases = json.loads(server.cli("alias", "list", "--json").stdout)
+    assert domains == ["例子.中国"], domains
+    assert users == ["li@例子.中国"], users
+    assert aliases == [{"alias": "info@例子.中国", "target": "li@例子.中国"}], aliases
+    assert "li@例子.中国" in server.cli("user", "list").stdout

@@ -123,7 +123,7 @@ async fn quota(
     match format {
         Format::Json => {
             let report = QuotaJson {
-                address: account.address.to_string(),
+                address: account.address.to_unicode(),
                 storage_used: used.storage,
                 storage_limit: limits.storage,
                 messages_used: used.messages,
@@ -225,7 +225,7 @@ async fn user_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
     for account in store.account_list().await? {
         let limits = store.quota_get(account.id).await?;
         rows.push(Row {
-            address: account.address.to_string(),
+            address: account.address.to_unicode(),
             storage_limit: limits.storage,
             messages_limit: limits.messages,
         });
@@ -301,8 +301,8 @@ async fn alias_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
         .await?
         .into_iter()
         .map(|(alias, target)| Row {
-            alias: alias.to_string(),
-            target: target.to_string(),
+            alias: alias.to_unicode(),
+            target: target.to_unicode(),
         })
         .collect();
     print_list(

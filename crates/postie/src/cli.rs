@@ -55,7 +55,8 @@ impl Common {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the mail server until SIGTERM or Ctrl-C.
+    /// Run the mail server until SIGTERM or Ctrl-C; SIGHUP reloads the config file and
+    /// the certificates (docs/config.md, "Reloading").
     ///
     /// Without a config file every listener is on 127.0.0.1, on the usual port plus
     /// 1000:

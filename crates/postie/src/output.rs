@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 use std::io::Write;
+use unicode_width::UnicodeWidthStr;
 
 /// Which way a list command prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +55,8 @@ impl Table {
         let width = |i: usize| {
             self.rows
                 .iter()
-                .map(|r| r[i].chars().count())
-                .chain([self.header[i].chars().count()])
+                .map(|r| r[i].width())
+                .chain([self.header[i].width()])
                 .max()
                 .unwrap_or(0)
         };
@@ -68,7 +69,7 @@ impl Table {
                 if i + 1 == cells.len() {
                     line.push_str(cell);
                 } else {
-                    let pad = widths[i] - cell.chars().count();
+                    let pad = widths[i] - cell.width();
                     line.push_str(cell);
                     line.extend(std::iter::repeat_n(' ', pad + 2));
                 }
@@ -151,6 +152,19 @@ pub fn clip(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let mut t = Table::new(&["ADDRESS", "LIMIT"]);
+        t.row(vec!["li@例子.中国".into(), "none".into()]);
+        t.row(vec!["a@b.example".into(), "none".into()]);
+        let text = t.render();
+        let at: Vec<usize> = text
+            .lines()
+            .map(|l| l[..l.find("none").or(l.find("LIMIT")).unwrap()].width())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] == w[1]), "{text}");
+    }
 
     #[test]
     fn tables_align_under_their_header() {
