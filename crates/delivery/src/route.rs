@@ -15,9 +15,12 @@
 //!
 //! Only a server without any account refuses postmaster mail (`550 5.1.1`, as for an
 //! unknown user).
+//!
+//! `smtp.postmaster` may change while the server runs (a reload,
+//! [`Resolver::set_postmaster`]); the host name is fixed at start.
 
 use message::{Address, Domain};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use store::{Account, Store};
 
 /// Where mail for one address goes.
@@ -35,7 +38,8 @@ pub enum Route {
 pub struct Resolver {
     store: Arc<dyn Store>,
     hostname: Option<Domain>,
-    postmaster: Option<Address>,
+    /// The configured fallback; a reload may replace it.
+    postmaster: RwLock<Option<Address>>,
     /// The address of the first administrator found last time, so that a run of
     /// postmaster recipients costs one account look-up each rather than a scan of
     /// every account. Checked again on every use (the account may be gone).
@@ -49,9 +53,18 @@ impl Resolver {
         Resolver {
             store,
             hostname: Domain::parse(hostname).ok(),
-            postmaster,
+            postmaster: RwLock::new(postmaster),
             first_admin: Mutex::new(None),
         }
+    }
+
+    /// Replaces the configured fallback for postmaster mail (`smtp.postmaster`, on a
+    /// reload); routes looked up from now on use it.
+    pub fn set_postmaster(&self, postmaster: Option<Address>) {
+        *self
+            .postmaster
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = postmaster;
     }
 
     /// Where mail for `address` goes.
@@ -70,7 +83,12 @@ impl Resolver {
             return Ok(Route::Unknown);
         }
         // RFC 5321 §4.5.1: postmaster must be accepted; see the module docs for the order.
-        if let Some(fallback) = &self.postmaster {
+        let fallback = self
+            .postmaster
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(fallback) = &fallback {
             if let Some(account) = self.store.resolve_recipient(fallback).await? {
                 return Ok(Route::Local(account));
             }
@@ -192,6 +210,26 @@ mod tests {
         );
         // A configured postmaster that names nobody falls through to the first account.
         let r = Resolver::new(store, "mx.example.org", Some(addr("ghost@example.org")));
+        assert_eq!(
+            local_to(route(&r, "postmaster@example.org").await),
+            "first@example.org"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_configured_postmaster_takes_effect() {
+        let store = store_with(&["example.org"], &["first@example.org", "pm@example.org"]).await;
+        let r = Resolver::new(store, "mx.example.org", None);
+        assert_eq!(
+            local_to(route(&r, "postmaster@example.org").await),
+            "first@example.org"
+        );
+        r.set_postmaster(Some(addr("pm@example.org")));
+        assert_eq!(
+            local_to(route(&r, "postmaster@example.org").await),
+            "pm@example.org"
+        );
+        r.set_postmaster(None);
         assert_eq!(
             local_to(route(&r, "postmaster@example.org").await),
             "first@example.org"
