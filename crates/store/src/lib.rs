@@ -362,6 +362,14 @@ pub trait Store: Send + Sync + 'static {
     /// The UIDs removed from the mailbox by a change whose mod-sequence is above
     /// `modseq`, ascending (QRESYNC's VANISHED (EARLIER), RFC 7162 §3.2.10).
     async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>>;
+    /// Claims the `\Recent` flag (RFC 3501 §2.3.2) of the messages up to UID `up_to`
+    /// for the calling session, in one atomic step: raises [`Mailbox::recent_uid`] to
+    /// `up_to` (never lowers it, never past the highest UID handed out) and returns the
+    /// value it had. The caller's recent messages are those above the returned value
+    /// and up to `up_to`; no other caller ever gets them (Dovecot's model: the first
+    /// session told of a message owns its `\Recent`). Not a change IMAP sees: no
+    /// mod-sequence moves. `NotFound` for an unknown mailbox.
+    async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32>;
 
     // ---- queue ---------------------------------------------------------------------
 

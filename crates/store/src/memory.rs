@@ -55,6 +55,8 @@ struct Folder {
     uid_next: u32,
     highest_modseq: u64,
     special_use: Option<String>,
+    /// See [`Mailbox::recent_uid`].
+    recent_uid: u32,
     messages: BTreeMap<u32, Message>,
     /// Tombstones: expunged UID → the mod-sequence of its expunge.
     expunged: BTreeMap<u32, u64>,
@@ -655,6 +657,16 @@ impl Store for MemoryStore {
 
     async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
         Ok(self.lock().folder(mailbox)?.expunged_since(modseq))
+    }
+
+    async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+        let mut s = self.lock();
+        let folder = s.folder_mut(mailbox)?;
+        let before = folder.recent_uid;
+        // Never past the highest UID handed out, never backwards.
+        let top = up_to.min(folder.uid_next.saturating_sub(1));
+        folder.recent_uid = before.max(top);
+        Ok(before)
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {

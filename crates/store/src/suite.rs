@@ -17,6 +17,7 @@ mod app_passwords;
 mod idn;
 mod imap;
 mod imap_messages;
+mod imap_recent;
 mod imap_sync;
 mod queue_control;
 mod quota;
@@ -42,6 +43,7 @@ use imap_messages::{
     imap_append, imap_copy_and_move, imap_delivery_takes_modseq, imap_expunge,
     imap_flags_add_remove_replace, imap_pop3_remove_leaves_tombstones, imap_unchanged_since,
 };
+use imap_recent::imap_recent_claimed_once;
 use imap_sync::{imap_changes_since, imap_summaries_kept_beside_messages};
 use queue_control::{
     delete_and_warned, dsn_requests_are_kept, flush_by_id_domain_and_all, hold_and_release,
@@ -810,6 +812,7 @@ suite!(
     imap_pop3_remove_leaves_tombstones,
     imap_changes_since,
     imap_summaries_kept_beside_messages,
+    imap_recent_claimed_once,
     quota_set_get_clear,
     quota_usage_spans_mailboxes,
     quota_append_refused,

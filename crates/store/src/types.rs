@@ -39,6 +39,10 @@ pub struct Mailbox {
     pub subscribed: bool,
     /// Its special use (RFC 6154 §2), e.g. `\Sent`; `None` for an ordinary mailbox.
     pub special_use: Option<String>,
+    /// The highest UID whose `\Recent` flag (RFC 3501 §2.3.2) some session has
+    /// claimed ([`crate::Store::mailbox_recent_claim`]); the messages above it are
+    /// recent for the next session that selects the mailbox. 0 when new.
+    pub recent_uid: u32,
 }
 
 /// What changed in a mailbox after a mod-sequence ([`crate::Store::message_changes_since`]).

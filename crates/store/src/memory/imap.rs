@@ -50,6 +50,7 @@ impl Folder {
             uid_next: 1,
             highest_modseq: 1,
             special_use,
+            recent_uid: 0,
             messages: BTreeMap::new(),
             expunged: BTreeMap::new(),
         }
@@ -257,6 +258,7 @@ impl State {
             highest_modseq: f.highest_modseq,
             subscribed,
             special_use: f.special_use.clone(),
+            recent_uid: f.recent_uid,
         }
     }
 
@@ -385,7 +387,8 @@ impl State {
         let source = self.folder_mut(MailboxId(inbox))?;
         let messages = std::mem::take(&mut source.messages);
         let uids: Vec<u32> = messages.keys().copied().collect();
-        let (uid_next, modseq) = (source.uid_next, source.highest_modseq);
+        let (uid_next, modseq, recent) =
+            (source.uid_next, source.highest_modseq, source.recent_uid);
         if !uids.is_empty() {
             source.highest_modseq += 1;
             for uid in uids {
@@ -396,6 +399,8 @@ impl State {
         target.messages = messages;
         target.uid_next = uid_next;
         target.highest_modseq = modseq;
+        // The same messages under the same UIDs: their \Recent stays claimed.
+        target.recent_uid = recent;
         Ok(())
     }
 

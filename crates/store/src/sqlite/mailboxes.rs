@@ -20,7 +20,7 @@ use crate::{AccountId, Mailbox, MailboxId, Result, StoreError};
 
 /// The columns [`mailbox_from`] reads, from `mailboxes m`.
 const COLUMNS: &str = "m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq,
-     m.special_use,
+     m.special_use, m.recent_uid,
      EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id
              AND s.name = m.name)";
 
@@ -38,7 +38,7 @@ pub(super) fn modseq_from(value: i64) -> Result<u64> {
 }
 
 /// The raw columns of one [`COLUMNS`] row.
-type RawMailbox = (i64, String, i64, i64, i64, Option<String>, bool);
+type RawMailbox = (i64, String, i64, i64, i64, Option<String>, i64, bool);
 
 /// Reads one [`COLUMNS`] row.
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawMailbox> {
@@ -50,12 +50,13 @@ fn raw(r: &Row<'_>) -> rusqlite::Result<RawMailbox> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 /// Checks a row read back and builds the [`Mailbox`].
 fn mailbox_from(row: RawMailbox) -> Result<Mailbox> {
-    let (id, name, validity, next, modseq, special_use, subscribed) = row;
+    let (id, name, validity, next, modseq, special_use, recent, subscribed) = row;
     Ok(Mailbox {
         id: MailboxId(id),
         name,
@@ -64,6 +65,7 @@ fn mailbox_from(row: RawMailbox) -> Result<Mailbox> {
         highest_modseq: modseq_from(modseq)?,
         subscribed,
         special_use,
+        recent_uid: uid_from(recent, "recent UID")?,
     })
 }
 
@@ -318,6 +320,12 @@ fn rename_inbox(
     let mut counters = Counters::load(c, inbox)?;
     let (uid_next, highest) = (counters.uid_next, counters.highest_modseq);
     let target = insert(c, account, to, None, now_unix)?;
+    // The same messages under the same UIDs: their \Recent stays claimed.
+    c.prepare_cached(
+        "UPDATE mailboxes SET recent_uid = (SELECT recent_uid FROM mailboxes WHERE id = ?1)
+         WHERE id = ?2",
+    )?
+    .execute(params![inbox.0, target])?;
     imap::tombstone_all(c, &mut counters)?;
     c.prepare_cached("UPDATE messages SET mailbox_id = ?2 WHERE mailbox_id = ?1")?
         .execute(params![inbox.0, target])?;
@@ -349,4 +357,25 @@ pub(super) fn subscriptions(c: &Connection, account: AccountId) -> Result<Vec<St
             .query_map([account.0], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?,
     )
+}
+
+/// Raises the mailbox's `recent_uid` to `up_to` (capped at the highest UID handed out,
+/// never lowered) and returns the value it had; see
+/// [`crate::Store::mailbox_recent_claim`]. Runs in the writer's transaction, so the
+/// read and the update are one step.
+pub(super) fn recent_claim(c: &Connection, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+    let row: Option<(i64, i64)> = c
+        .prepare_cached("SELECT recent_uid, uid_next FROM mailboxes WHERE id = ?1")?
+        .query_row([mailbox.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((before, next)) = row else {
+        return Err(StoreError::mailbox_gone());
+    };
+    let before = uid_from(before, "recent UID")?;
+    let top = up_to.min(uid_from(next, "UIDNEXT")?.saturating_sub(1));
+    if top > before {
+        c.prepare_cached("UPDATE mailboxes SET recent_uid = ?2 WHERE id = ?1")?
+            .execute(params![mailbox.0, i64::from(top)])?;
+    }
+    Ok(before)
 }

@@ -679,6 +679,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+        self.write(move |c| mailboxes::recent_claim(c, mailbox, up_to))
+            .await
+    }
+
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
         self.enqueue_and_file(id, envelope, body, &[]).await?;
         Ok(())

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 8;
+pub(crate) const SCHEMA_VERSION: i64 = 9;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -265,6 +265,15 @@ CREATE TABLE app_passwords (
 ) WITHOUT ROWID;
 ";
 
+/// Version 9: the `\Recent` flag (RFC 3501 §2.3.2) is owned by the first session
+/// that selects a mailbox after a message arrives: `recent_uid` is the highest UID
+/// claimed so far (see `Store::mailbox_recent_claim`). Mailboxes that exist already
+/// start with everything claimed, so an upgrade does not make old mail recent.
+const MIGRATION_9: &str = r"
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET recent_uid = uid_next - 1 WHERE uid_next > 1;
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -286,6 +295,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_6),
     Migration::Sql(MIGRATION_7),
     Migration::Code(super::idn_keys::migrate),
+    Migration::Sql(MIGRATION_9),
 ];
 
 impl Migration {
