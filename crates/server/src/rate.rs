@@ -12,12 +12,18 @@
 //! What is counted is what was let through (a MAIL answered 250, an RCPT answered 250);
 //! refused attempts do not count, so a sender that waits is let in again.
 //!
+//! A reload (SIGHUP) changes the limits with [`SendingLimits::set_limits`] and keeps
+//! the counts: a sender that used 80 of its hour and sees the limit lowered to 50 waits
+//! until its sliding count drops below 50. A limit of 0 counts nothing, so a limit
+//! switched on by a reload counts from then on.
+//!
 //! The clock is passed in, so the rules are tested without waiting.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The window the limits are per.
@@ -56,7 +62,8 @@ impl Window {
 /// A sliding-window counter per key with one limit.
 #[derive(Debug)]
 pub struct RateCounter<K> {
-    limit: u64,
+    /// Read on each call; a reload stores a new one.
+    limit: AtomicU64,
     window: Duration,
     windows: Mutex<HashMap<K, Window>>,
 }
@@ -65,15 +72,21 @@ impl<K: Hash + Eq + Clone> RateCounter<K> {
     /// At most `limit` per `window`; a limit of 0 means no limit.
     pub fn new(limit: u64, window: Duration) -> Self {
         RateCounter {
-            limit,
+            limit: AtomicU64::new(limit),
             window,
             windows: Mutex::new(HashMap::new()),
         }
     }
 
+    /// A new limit (0: none) for every call from now on; the counts stay.
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
     /// Counts `n` more for `key` unless that would pass the limit; true when counted.
     pub fn try_take(&self, key: &K, n: u64, now: Instant) -> bool {
-        if self.limit == 0 {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit == 0 {
             return true;
         }
         let mut windows = self
@@ -95,7 +108,7 @@ impl<K: Hash + Eq + Clone> RateCounter<K> {
             previous: 0,
         });
         w.roll(now, self.window);
-        if w.estimate(now, self.window) + n as f64 > self.limit as f64 {
+        if w.estimate(now, self.window) + n as f64 > limit as f64 {
             return false;
         }
         w.current += n;
@@ -139,6 +152,18 @@ impl SendingLimits {
             ip_messages: RateCounter::new(smtp.max_messages_per_hour_per_ip, WINDOW),
             ip_recipients: RateCounter::new(smtp.max_recipients_per_hour_per_ip, WINDOW),
         }
+    }
+
+    /// The limits of a reloaded `config`, keeping every count.
+    pub fn set_limits(&self, smtp: &config::Smtp) {
+        self.user_messages
+            .set_limit(smtp.max_messages_per_hour_per_user);
+        self.user_recipients
+            .set_limit(smtp.max_recipients_per_hour_per_user);
+        self.ip_messages
+            .set_limit(smtp.max_messages_per_hour_per_ip);
+        self.ip_recipients
+            .set_limit(smtp.max_recipients_per_hour_per_ip);
     }
 
     /// Counts one message (a MAIL command about to be accepted).
@@ -247,6 +272,47 @@ mod tests {
         assert_eq!(limits.take_recipient(&user, t0), Err(Exceeded::Recipients));
         assert_eq!(limits.take_recipient(&ip, t0), Ok(()));
         assert_eq!(limits.take_recipient(&ip, t0), Err(Exceeded::Recipients));
+    }
+
+    #[test]
+    fn new_limits_keep_the_counts() {
+        let c = RateCounter::new(10, HOUR);
+        let t0 = Instant::now();
+        assert!(c.try_take(&"a", 3, t0));
+        c.set_limit(4);
+        assert!(c.try_take(&"a", 1, t0), "three of four were used");
+        assert!(!c.try_take(&"a", 1, t0));
+        c.set_limit(6);
+        assert!(c.try_take(&"a", 2, t0));
+        assert!(!c.try_take(&"a", 1, t0));
+        // Without a limit nothing is counted (no memory spent on it): a limit set
+        // later counts from then on.
+        c.set_limit(0);
+        assert!(c.try_take(&"b", 100, t0));
+        c.set_limit(1);
+        assert!(c.try_take(&"b", 1, t0));
+        assert!(!c.try_take(&"b", 1, t0));
+    }
+
+    #[test]
+    fn a_reloaded_smtp_section_keeps_the_counts() {
+        let mut smtp = config::Smtp {
+            max_messages_per_hour_per_ip: 5,
+            ..config::Smtp::default()
+        };
+        let limits = SendingLimits::new(&smtp);
+        let t0 = Instant::now();
+        let ip = Sender::Address(IpAddr::from([192, 0, 2, 1]));
+        let user = Sender::User("alice@example.org".into());
+        for _ in 0..2 {
+            assert_eq!(limits.take_message(&ip, t0), Ok(()));
+        }
+        assert_eq!(limits.take_recipient(&user, t0), Ok(()));
+        smtp.max_messages_per_hour_per_ip = 2;
+        smtp.max_recipients_per_hour_per_user = 1;
+        limits.set_limits(&smtp);
+        assert_eq!(limits.take_message(&ip, t0), Err(Exceeded::Messages));
+        assert_eq!(limits.take_recipient(&user, t0), Err(Exceeded::Recipients));
     }
 
     #[test]

@@ -7,28 +7,51 @@
 //! and after each batch of replies, and [`ErrorCounts::add`]s the errors its session
 //! counted. State is in memory (lost at restart), one small entry per address with
 //! recent errors; entries older than the window are dropped as the map is touched, so
-//! it cannot grow past the addresses seen in one window.
+//! it cannot grow past the addresses seen in one window. A reload (SIGHUP) gives new
+//! limits with [`ErrorCounts::set_limits`] and keeps the counts.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Errors per client address in a fixed window starting at the address's first error.
 #[derive(Debug)]
 pub(crate) struct ErrorCounts {
+    inner: Mutex<Inner>,
+}
+
+/// The limits and the counts, under one lock so that each call sees one set of limits.
+#[derive(Debug)]
+struct Inner {
     max: u32,
     window: Duration,
-    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    counts: HashMap<IpAddr, (Instant, u32)>,
 }
 
 impl ErrorCounts {
+    /// At most `max` errors per address within `window`.
     pub fn new(max: u32, window: Duration) -> Self {
         ErrorCounts {
-            max,
-            window,
-            counts: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner {
+                max,
+                window,
+                counts: HashMap::new(),
+            }),
         }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Plain counters: still consistent if a holder panicked.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// New limits (a reload); the counts stay, each window still starting at its
+    /// address's first error.
+    pub fn set_limits(&self, max: u32, window: Duration) {
+        let mut inner = self.inner();
+        inner.max = max;
+        inner.window = window;
     }
 
     /// Counts `n` more errors from `ip` at `now`.
@@ -36,12 +59,15 @@ impl ErrorCounts {
         if n == 0 {
             return;
         }
-        let mut counts = self.counts.lock().expect("error counts lock");
-        if counts.len() > 10_000 {
-            counts.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        let mut inner = self.inner();
+        let window = inner.window;
+        if inner.counts.len() > 10_000 {
+            inner
+                .counts
+                .retain(|_, (start, _)| now.duration_since(*start) < window);
         }
-        let entry = counts.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
+        let entry = inner.counts.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
             *entry = (now, 0);
         }
         entry.1 = entry.1.saturating_add(n);
@@ -49,10 +75,11 @@ impl ErrorCounts {
 
     /// Whether `ip` has used up its errors for the current window.
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
-        let counts = self.counts.lock().expect("error counts lock");
-        counts
+        let inner = self.inner();
+        inner
+            .counts
             .get(&ip)
-            .is_some_and(|(start, n)| now.duration_since(*start) < self.window && *n >= self.max)
+            .is_some_and(|(start, n)| now.duration_since(*start) < inner.window && *n >= inner.max)
     }
 }
 
@@ -80,5 +107,21 @@ mod tests {
         );
         counts.add(a, 1, t0 + Duration::from_secs(61));
         assert!(!counts.blocked(a, t0 + Duration::from_secs(62)));
+    }
+
+    #[test]
+    fn new_limits_keep_the_counts() {
+        let counts = ErrorCounts::new(5, Duration::from_secs(60));
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let t0 = Instant::now();
+        counts.add(a, 3, t0);
+        counts.set_limits(3, Duration::from_secs(60));
+        assert!(counts.blocked(a, t0), "three errors, three allowed now");
+        counts.set_limits(10, Duration::from_secs(60));
+        assert!(!counts.blocked(a, t0));
+        // A shorter window: the address's window, begun at t0, ends sooner.
+        counts.set_limits(3, Duration::from_secs(10));
+        assert!(counts.blocked(a, t0 + Duration::from_secs(9)));
+        assert!(!counts.blocked(a, t0 + Duration::from_secs(10)));
     }
 }

@@ -4,8 +4,10 @@
 //! so nothing is left behind by a crash, and the kernel frees it when the session drops
 //! it).
 //!
-//! Where it sits: [`crate::listen`] makes one [`Spooler`] at start; the SMTP driver puts
-//! its factory into each session's policy. The session appends every DATA or BDAT octet;
+//! Where it sits: [`crate::listen`] makes one [`Spooler`] at start and gives each
+//! connection a copy with the threshold of its configuration snapshot
+//! ([`Spooler::with_threshold`]), so `smtp.spool_threshold` takes effect on reload;
+//! the SMTP driver puts its factory into each session's policy. The session appends every DATA or BDAT octet;
 //! when the message is complete, the driver reads it back (`into_bytes`) on a blocking
 //! thread, inside the `processing` budget of [`crate::listen::Shared`].
 //!
@@ -41,6 +43,15 @@ impl Spooler {
             dir: Arc::new(dir),
             threshold,
         })
+    }
+
+    /// The same spool directory with another threshold (a connection's, from its
+    /// configuration snapshot).
+    pub fn with_threshold(&self, threshold: u64) -> Self {
+        Spooler {
+            dir: self.dir.clone(),
+            threshold,
+        }
     }
 
     /// The factory sessions use.
@@ -181,6 +192,33 @@ mod tests {
             std::fs::read_dir(dir.path().join("spool")).unwrap().count(),
             0
         );
+    }
+
+    #[test]
+    fn another_threshold_uses_the_same_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory_only = Spooler::new(dir.path(), 1 << 20).unwrap();
+        let to_disk = memory_only.with_threshold(4);
+        assert_eq!(to_disk.dir, memory_only.dir);
+        let mut spool = to_disk.factory().make();
+        spool.append(b"more than four").unwrap();
+        assert_eq!(spool.into_bytes().unwrap(), b"more than four");
+        let mut spool = FileSpool {
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+            spooler: to_disk,
+        };
+        spool.append(b"more than four").unwrap();
+        assert!(spool.file.is_some(), "past the new threshold: on disk");
+        let mut spool = FileSpool {
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+            spooler: memory_only,
+        };
+        spool.append(b"more than four").unwrap();
+        assert!(spool.file.is_none(), "the old one keeps its threshold");
     }
 
     #[test]

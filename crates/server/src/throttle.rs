@@ -33,11 +33,15 @@
 //! against other accounts: a guesser cannot wipe its record by logging in to an account
 //! of its own in between.
 //!
+//! A reload (SIGHUP) gives the throttle new limits with [`LoginThrottle::set_limits`]
+//! and keeps its records: an address locked out stays locked until the time set when
+//! it was locked, and recent failures count against the new limits.
+//!
 //! The clock is passed in, so the rules are tested without waiting.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// Most records of each kind kept at once; past this, stale records are dropped and, if
@@ -66,6 +70,29 @@ pub struct ThrottleLimits {
     pub delay: Duration,
     /// The longest wait.
     pub max_delay: Duration,
+}
+
+impl ThrottleLimits {
+    /// The limits of the `[auth]` config section.
+    pub fn from_config(auth: &config::Auth) -> Self {
+        ThrottleLimits {
+            max_failures_per_ip: auth.max_failures_per_ip,
+            max_failures_per_account: auth.max_failures_per_account,
+            window: Duration::from_secs(auth.failure_window_secs),
+            lockout: Duration::from_secs(auth.lockout_secs),
+            delay: Duration::from_millis(auth.failure_delay_ms),
+            max_delay: Duration::from_millis(auth.max_failure_delay_ms),
+        }
+    }
+
+    /// Each failure limit at least 1 (0 would lock at once, with no failure at all).
+    fn sane(self) -> Self {
+        ThrottleLimits {
+            max_failures_per_ip: self.max_failures_per_ip.max(1),
+            max_failures_per_account: self.max_failures_per_account.max(1),
+            ..self
+        }
+    }
 }
 
 /// What [`LoginThrottle::before`] decides.
@@ -104,7 +131,8 @@ struct Records {
 /// Counts failed logins per client address and per account.
 #[derive(Debug)]
 pub struct LoginThrottle {
-    limits: ThrottleLimits,
+    /// Replaced whole by a reload; each call works with one copy of it.
+    limits: RwLock<ThrottleLimits>,
     records: Mutex<Records>,
 }
 
@@ -112,13 +140,21 @@ impl LoginThrottle {
     /// A throttle with the configured limits (each failure limit at least 1).
     pub fn new(limits: ThrottleLimits) -> Self {
         LoginThrottle {
-            limits: ThrottleLimits {
-                max_failures_per_ip: limits.max_failures_per_ip.max(1),
-                max_failures_per_account: limits.max_failures_per_account.max(1),
-                ..limits
-            },
+            limits: RwLock::new(limits.sane()),
             records: Mutex::new(Records::default()),
         }
+    }
+
+    /// New limits (a reload), for every call from now on. The records stay: lockouts
+    /// keep their end time, and recent failures count against the new limits (lowered
+    /// below what an address has, its next failure locks it).
+    pub fn set_limits(&self, limits: ThrottleLimits) {
+        *self.limits.write().unwrap_or_else(PoisonError::into_inner) = limits.sane();
+    }
+
+    /// The limits in force.
+    fn limits(&self) -> ThrottleLimits {
+        *self.limits.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn records(&self) -> std::sync::MutexGuard<'_, Records> {
@@ -131,7 +167,8 @@ impl LoginThrottle {
     /// Whether a login from `ip` as `login` (a normalized login name) may be checked
     /// now, and after what wait.
     pub fn before(&self, ip: IpAddr, login: &str, now: Instant) -> Verdict {
-        let window = self.limits.window;
+        let limits = self.limits();
+        let window = limits.window;
         let mut records = self.records();
         let mut ip_failures = 0;
         if let Some(r) = records.addresses.get_mut(&ip) {
@@ -152,26 +189,14 @@ impl LoginThrottle {
                 account_failures = r.failures.len();
             }
         }
-        Verdict::Check(self.delay_for(ip_failures.max(account_failures)))
-    }
-
-    /// The wait after `failures` recent failures: none, then `delay`, doubling, capped.
-    fn delay_for(&self, failures: usize) -> Duration {
-        if failures == 0 {
-            return Duration::ZERO;
-        }
-        let doublings = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(20);
-        self.limits
-            .delay
-            .saturating_mul(1 << doublings)
-            .min(self.limits.max_delay)
+        Verdict::Check(delay_for(&limits, ip_failures.max(account_failures)))
     }
 
     /// Records a failed login from `ip` as `login`; `account_exists` says whether the
     /// name is an account (only those get an account record, so made-up names cannot
     /// fill memory). Returns true when this failure locked the address or the account.
     pub fn failed(&self, ip: IpAddr, login: &str, account_exists: bool, now: Instant) -> bool {
-        let limits = self.limits;
+        let limits = self.limits();
         let mut records = self.records();
         let mut locked = false;
 
@@ -251,6 +276,18 @@ impl AccountRecord {
             .iter()
             .any(|(a, t)| *a == ip && now.duration_since(*t) < FAMILIAR_FOR)
     }
+}
+
+/// The wait after `failures` recent failures: none, then `delay`, doubling, capped.
+fn delay_for(limits: &ThrottleLimits, failures: usize) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let doublings = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(20);
+    limits
+        .delay
+        .saturating_mul(1 << doublings)
+        .min(limits.max_delay)
 }
 
 /// Drops the entries older than `window` from the front of a failure list.
@@ -445,6 +482,63 @@ mod tests {
             Verdict::Check(Duration::ZERO)
         );
         assert!(t.records().accounts.is_empty());
+    }
+
+    #[test]
+    fn new_limits_keep_the_records() {
+        let t = LoginThrottle::new(limits());
+        let t0 = Instant::now();
+        // Two failures of three allowed; a reload allows five.
+        t.failed(ip(1), "a@x", false, t0);
+        t.failed(ip(1), "a@x", false, t0);
+        t.set_limits(ThrottleLimits {
+            max_failures_per_ip: 5,
+            delay: secs(2),
+            max_delay: secs(10),
+            ..limits()
+        });
+        assert_eq!(
+            t.before(ip(1), "a@x", t0),
+            Verdict::Check(secs(4)),
+            "the two failures still count, with the new delay"
+        );
+        assert!(!t.failed(ip(1), "a@x", false, t0), "third of five");
+        assert!(!t.failed(ip(1), "a@x", false, t0), "fourth of five");
+        assert!(t.failed(ip(1), "a@x", false, t0), "the fifth locks");
+
+        // Lowered below what an address already has: its next failure locks it.
+        t.failed(ip(2), "b@x", false, t0);
+        t.failed(ip(2), "b@x", false, t0);
+        t.set_limits(ThrottleLimits {
+            max_failures_per_ip: 2,
+            lockout: secs(10),
+            ..limits()
+        });
+        assert!(t.failed(ip(2), "b@x", false, t0));
+        // A lockout keeps the end set when it began (300 s), not the new 10 s.
+        assert_eq!(
+            t.before(ip(1), "a@x", t0 + secs(20)),
+            Verdict::AddressLocked
+        );
+        assert_eq!(
+            t.before(ip(2), "b@x", t0 + secs(20)),
+            Verdict::Check(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn limits_come_from_the_auth_section() {
+        let auth = config::Auth {
+            max_failures_per_ip: 0,
+            failure_window_secs: 7,
+            failure_delay_ms: 30,
+            ..config::Auth::default()
+        };
+        let t = LoginThrottle::new(ThrottleLimits::from_config(&auth));
+        let l = t.limits();
+        assert_eq!(l.max_failures_per_ip, 1, "0 would lock without a failure");
+        assert_eq!(l.window, secs(7));
+        assert_eq!(l.delay, Duration::from_millis(30));
     }
 
     #[test]
