@@ -35,7 +35,7 @@ pub mod tls;
 mod user_sessions;
 
 pub use listen::ListenerSet;
-pub use reload::{ConfigSource, RELOADABLE_KEYS, RESTART_KEYS};
+pub use reload::{ConfigSource, LogLevelSetter, RELOADABLE_KEYS, RESTART_KEYS, ReloadSource};
 
 use std::sync::Arc;
 use store::Store;
@@ -97,10 +97,11 @@ fn bind_failure(kind: &str, addr: &std::net::SocketAddr, error: &std::io::Error)
 }
 
 /// Runs the whole server until `shutdown` turns true or a termination signal arrives;
-/// SIGHUP reloads from `source` ([`reload`]).
+/// SIGHUP reloads from `source` ([`reload`]): a [`ConfigSource`], or a
+/// [`ReloadSource`] that can also change the log level.
 pub async fn run(
     config: config::Config,
-    source: ConfigSource,
+    source: impl Into<ReloadSource>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
@@ -111,7 +112,7 @@ pub async fn run(
 pub async fn run_with_store(
     config: config::Config,
     store: Arc<dyn Store>,
-    source: ConfigSource,
+    source: impl Into<ReloadSource>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     // First, so that a SIGHUP from now on reloads instead of killing the process.
@@ -120,16 +121,13 @@ pub async fn run_with_store(
     certificate.log("start");
     let certificates = Arc::new(tls::Certificates::new(certificate));
     let tls = tls::Certificates::server_config(certificates.clone())?;
-    let postmaster = config
-        .smtp
-        .postmaster
-        .as_deref()
-        .and_then(|a| message::Address::parse(a).ok());
     let resolver = Arc::new(delivery::route::Resolver::new(
         store.clone(),
         &config.hostname,
-        postmaster,
+        reload::postmaster(&config),
     ));
+    // The counters a reload gives new limits (and the resolver, for smtp.postmaster).
+    let tuned = reload::Tuned::new(&config, resolver.clone());
     // One channel tells everything to stop: signals and the caller's flag both feed it.
     let (stop_tx, stop_rx) = watch::channel(false);
     let relay = outbound::relay(&config, stop_rx.clone())?;
@@ -152,7 +150,7 @@ pub async fn run_with_store(
     let listeners = ListenerSet::bind(
         &config,
         store.clone(),
-        resolver,
+        tuned.clone(),
         queue.clone(),
         tls,
         stop_rx.clone(),
@@ -166,7 +164,8 @@ pub async fn run_with_store(
     );
     queue.notify(); // deliver whatever an earlier run left in the queue
 
-    let reloader = reload::Reloader::new(source, listeners.live_config(), certificates);
+    let reloader =
+        reload::Reloader::new(source.into(), listeners.live_config(), certificates, tuned);
     wait_for_stop(signals, &mut shutdown, reloader).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);

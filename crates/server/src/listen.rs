@@ -9,7 +9,7 @@ use crate::ServerError;
 use crate::imap::changes::MailChanges;
 use crate::limits::ConnectionLimits;
 use crate::locks::MailboxLocks;
-use crate::reload::LiveConfig;
+use crate::reload::{Built, InForce, LiveConfig, Tuned};
 use crate::throttle::LoginThrottle;
 use crate::{imap_driver, pop3_driver, smtp_driver};
 use proto::smtp::server::ListenerKind;
@@ -24,11 +24,18 @@ use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
 /// What a connection driver sees: the state all connections share (through `Deref`),
-/// and the configuration as it was when this connection was accepted, so a reload
-/// (SIGHUP, [`crate::reload`]) never changes a session mid-way.
+/// and the configuration, with what is made from it, as it was when this connection
+/// was accepted, so a reload (SIGHUP, [`crate::reload`]) never changes a session
+/// mid-way.
 pub(crate) struct Shared {
     /// This connection's snapshot of the configuration.
     pub config: Arc<config::Config>,
+    /// The mail-authentication stages of the pipeline: inbound checks, DKIM signing.
+    pub mail_auth: Arc<pipeline::MailAuth>,
+    /// DNS blocklists for the `smtp` listener, when configured.
+    pub dnsbl: Option<Arc<crate::dnsbl::Dnsbl>>,
+    /// Message bodies past this connection's `smtp.spool_threshold` while they arrive.
+    pub spool: crate::spool::Spooler,
     state: Arc<State>,
 }
 
@@ -42,35 +49,32 @@ impl std::ops::Deref for Shared {
 
 /// What every connection shares, for the server's lifetime.
 pub(crate) struct State {
-    /// The configuration in force; each connection takes a snapshot when accepted.
+    /// The configuration in force, with the objects made from it; each connection
+    /// takes a snapshot when accepted.
     pub live_config: Arc<LiveConfig>,
     pub store: Arc<dyn Store>,
     /// Recipient routing, the same the queue's router uses.
     pub resolver: Arc<delivery::route::Resolver>,
-    /// The mail-authentication stages of the pipeline: inbound checks, DKIM signing.
-    pub mail_auth: Arc<pipeline::MailAuth>,
     pub queue: queue::QueueHandle,
     /// TLS handshakes; the certificate comes from [`crate::tls::Certificates`], which a
     /// reload can swap.
     pub tls: tokio_rustls::TlsAcceptor,
-    /// Message bodies past `smtp.spool_threshold` while they arrive.
-    pub spool: crate::spool::Spooler,
+    /// The spool directory; each connection gets a copy with its own threshold.
+    spooler: crate::spool::Spooler,
     /// At most this many spooled messages are read back and processed at once, which
     /// bounds the memory of message processing whatever the number of connections.
     pub processing: tokio::sync::Semaphore,
     /// SMTP errors per client address (`smtp.max_errors_per_ip`).
-    pub smtp_errors: crate::smtp_errors::ErrorCounts,
+    pub smtp_errors: Arc<crate::smtp_errors::ErrorCounts>,
     /// "An account's mailboxes changed": published by deliveries and IMAP sessions,
     /// heard by IMAP IDLE.
     pub mail_changes: MailChanges,
     /// The newest snapshot of each mailbox IMAP sessions have selected, shared by them.
     pub snapshots: crate::imap::snapshots::Snapshots,
     /// Failed-login counting per address and account, shared by SMTP AUTH, POP3 and IMAP.
-    pub throttle: LoginThrottle,
+    pub throttle: Arc<LoginThrottle>,
     /// Hourly message and recipient limits of SMTP senders.
-    pub sending_limits: crate::rate::SendingLimits,
-    /// DNS blocklists for the `smtp` listener, when configured.
-    pub dnsbl: Option<crate::dnsbl::Dnsbl>,
+    pub sending_limits: Arc<crate::rate::SendingLimits>,
     /// POP3's exclusive maildrop locks.
     pub mailbox_locks: MailboxLocks,
     /// Logged-in IMAP sessions per account (`imap.max_sessions_per_user`).
@@ -88,27 +92,6 @@ impl State {
     }
 }
 
-/// The pipeline's mail-authentication state from the config: DKIM keys under
-/// `data_dir`, inbound checks per `[smtp]` through `dns.nameservers`.
-fn mail_auth(config: &config::Config) -> Result<pipeline::MailAuth, ServerError> {
-    let checks = pipeline::Checks {
-        spf: config.smtp.spf,
-        dkim: config.smtp.dkim_verify,
-        dmarc: match config.smtp.dmarc {
-            config::DmarcPolicy::Enforce => pipeline::DmarcMode::Enforce,
-            config::DmarcPolicy::ReportOnly => pipeline::DmarcMode::ReportOnly,
-            config::DmarcPolicy::Off => pipeline::DmarcMode::Off,
-        },
-    };
-    pipeline::MailAuth::new(
-        &config.hostname,
-        &config.data_dir,
-        &config.dns.nameservers,
-        checks,
-    )
-    .map_err(ServerError::MailAuth)
-}
-
 /// The bound listeners; dropping it does not stop them, [`ListenerSet::drain`] does.
 pub struct ListenerSet {
     shared: Arc<State>,
@@ -117,42 +100,30 @@ pub struct ListenerSet {
 }
 
 impl ListenerSet {
-    /// Binds every configured SMTP listener and starts accepting.
+    /// Binds every configured SMTP listener and starts accepting. `tuned` are the
+    /// counters (and the resolver) a reload gives new limits.
     pub(crate) async fn bind(
         config: &config::Config,
         store: Arc<dyn Store>,
-        resolver: Arc<delivery::route::Resolver>,
+        tuned: Tuned,
         queue: queue::QueueHandle,
         tls: Arc<rustls::ServerConfig>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServerError> {
         let shared = Arc::new(State {
-            live_config: Arc::new(LiveConfig::new(config.clone())),
+            live_config: Arc::new(LiveConfig::new(config.clone(), Built::new(config)?)),
             store,
-            resolver,
-            mail_auth: Arc::new(mail_auth(config)?),
+            resolver: tuned.resolver,
             queue,
             tls: tokio_rustls::TlsAcceptor::from(tls),
-            spool: crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
+            spooler: crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
                 .map_err(|e| ServerError::Spool(e.to_string()))?,
             processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
-            smtp_errors: crate::smtp_errors::ErrorCounts::new(
-                config.smtp.max_errors_per_ip,
-                Duration::from_secs(config.smtp.error_window_secs),
-            ),
+            smtp_errors: tuned.smtp_errors,
             mail_changes: MailChanges::default(),
             snapshots: Default::default(),
-            throttle: LoginThrottle::new(crate::throttle::ThrottleLimits {
-                max_failures_per_ip: config.auth.max_failures_per_ip,
-                max_failures_per_account: config.auth.max_failures_per_account,
-                window: Duration::from_secs(config.auth.failure_window_secs),
-                lockout: Duration::from_secs(config.auth.lockout_secs),
-                delay: Duration::from_millis(config.auth.failure_delay_ms),
-                max_delay: Duration::from_millis(config.auth.max_failure_delay_ms),
-            }),
-            sending_limits: crate::rate::SendingLimits::new(&config.smtp),
-            dnsbl: crate::dnsbl::Dnsbl::from_config(config)
-                .map_err(|e| ServerError::Dnsbl(e.to_string()))?,
+            throttle: tuned.throttle,
+            sending_limits: tuned.sending_limits,
             mailbox_locks: MailboxLocks::default(),
             imap_user_sessions: crate::user_sessions::UserSessions::new(
                 config.imap.max_sessions_per_user,
@@ -327,8 +298,12 @@ async fn accept_loop(
         let limits = limits.clone();
         tokio::spawn(async move {
             // The configuration of this connection, whatever reloads come later.
+            let InForce { config, built } = active.0.live_config.in_force();
             let shared = Shared {
-                config: active.0.live_config.get(),
+                spool: active.0.spooler.with_threshold(config.smtp.spool_threshold),
+                mail_auth: built.mail_auth,
+                dnsbl: built.dnsbl,
+                config,
                 state: active.0.clone(),
             };
             serve_connection(socket, peer, protocol, &limits, &shared).await

@@ -1,19 +1,30 @@
-//! Reloading on SIGHUP: the config file is read again and what can change without new
-//! sockets or new long-lived state takes effect; the TLS certificate is read again.
+//! Reloading on SIGHUP: the config file is read again and everything that does not
+//! need new sockets or a new data directory takes effect; the TLS certificate is read
+//! again.
 //!
 //! Where it sits: [`crate::run_with_store`] waits for signals; on SIGHUP it calls
-//! [`Reloader::reload`]. The configuration lives in a [`LiveConfig`]; each connection
-//! takes a snapshot of it when accepted ([`crate::listen`]), so a reload never changes
-//! a session mid-way: sessions accepted afterwards see the new values.
+//! [`Reloader::reload`]. The configuration lives in a [`LiveConfig`], together with
+//! the objects made from it ([`Built`]: mail authentication, DNS blocklists); each
+//! connection takes a snapshot of both when accepted ([`crate::listen`]), so a reload
+//! never changes a session mid-way: sessions accepted afterwards see the new values.
+//! The long-lived counters ([`Tuned`]: login throttling, hourly sending limits, SMTP
+//! errors per address) and recipient routing get the new limits in place and keep
+//! their counts. `log.level` goes to the process's log filter through
+//! [`ReloadSource::log_level`].
 //!
 //! The rules:
 //! - a file that cannot be read or is not valid changes nothing (an error is logged);
-//! - keys fixed at start ([`RESTART_KEYS`]: listeners, data directory, connection
-//!   pools, counters built once, DNS, relay, queue, logging) keep their running value;
-//!   each that changed is named in a warning saying it needs a restart;
-//! - the rest ([`RELOADABLE_KEYS`], read per session) take effect, together with the
-//!   certificate (`tls.cert`/`tls.key` re-read from disk, or the generated one);
-//! - a certificate that cannot be loaded refuses the whole reload.
+//! - keys fixed at start ([`RESTART_KEYS`]: host name, data directory, listeners,
+//!   connection pools, DNS servers, relay, queue) keep their running value; each that
+//!   changed is named in a warning saying it needs a restart;
+//! - the rest ([`RELOADABLE_KEYS`]) take effect, together with the certificate
+//!   (`tls.cert`/`tls.key` re-read from disk, or the generated one);
+//! - a certificate that cannot be loaded, a verifier or blocklist resolver that cannot
+//!   be made, or a log filter that is refused, refuses the whole reload.
+
+mod parts;
+
+pub(crate) use parts::{Built, Tuned, postmaster};
 
 use crate::tls::{Certificates, Loaded};
 use config::Config;
@@ -28,24 +39,65 @@ pub enum ConfigSource {
     Reread(Box<dyn Fn() -> Result<Config, String> + Send + Sync>),
 }
 
-/// The configuration in force; replaced whole by a reload.
-pub(crate) struct LiveConfig(RwLock<Arc<Config>>);
+/// Sets the process's log filter to a `log.level` value; the error is the reason, for
+/// the log. The logging set-up belongs to the binary, so it hands this in.
+pub type LogLevelSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// What a reload reads, and how it changes what the server does not own.
+pub struct ReloadSource {
+    /// Where the configuration comes from.
+    pub config: ConfigSource,
+    /// Applies a changed `log.level`; `None`: the level stays as it started.
+    pub log_level: Option<LogLevelSetter>,
+}
+
+impl From<ConfigSource> for ReloadSource {
+    fn from(config: ConfigSource) -> Self {
+        ReloadSource {
+            config,
+            log_level: None,
+        }
+    }
+}
+
+/// The configuration in force and the objects made from it; replaced whole by a reload.
+pub(crate) struct LiveConfig(RwLock<InForce>);
+
+/// What a connection takes when accepted: the configuration and the objects made from
+/// it, both as they were at that moment.
+#[derive(Clone)]
+pub(crate) struct InForce {
+    pub config: Arc<Config>,
+    pub built: Built,
+}
 
 impl LiveConfig {
-    pub(crate) fn new(config: Config) -> Self {
-        LiveConfig(RwLock::new(Arc::new(config)))
+    pub(crate) fn new(config: Config, built: Built) -> Self {
+        LiveConfig(RwLock::new(InForce {
+            config: Arc::new(config),
+            built,
+        }))
     }
 
     /// The configuration as it is now; it stays the same for the holder.
+    #[cfg(test)]
     pub(crate) fn get(&self) -> Arc<Config> {
+        self.in_force().config
+    }
+
+    /// The configuration and the objects made from it, as they are now.
+    pub(crate) fn in_force(&self) -> InForce {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn set(&self, config: Config) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+    fn set(&self, config: Config, built: Built) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = InForce {
+            config: Arc::new(config),
+            built,
+        };
     }
 }
 
@@ -98,11 +150,10 @@ macro_rules! reloadable_keys {
     };
 }
 
-// Built once at start: sockets (listen), the store and spool (data_dir,
-// smtp.spool_threshold), connection pools (*max_connections*), shared counters
-// (throttle, per-address errors, hourly limits, IMAP sessions per user), the DNSBL
-// and SPF/DKIM/DMARC resolvers, recipient routing (hostname, postmaster), the
-// outbound relay and the queue runner, and the log filter.
+// Fixed at start: the sockets (listen), the store, spool and DKIM keys (data_dir), the
+// host name (the generated certificate's name, the greeting of sessions in flight),
+// the connection pools (*max_connections*, IMAP sessions per user), the name servers
+// every resolver was made with, and the outbound relay and the queue runner.
 restart_keys!(
     hostname,
     data_dir,
@@ -113,31 +164,12 @@ restart_keys!(
     listen.pop3s,
     listen.imap,
     listen.imaps,
-    auth.max_failures_per_ip,
-    auth.failure_window_secs,
-    auth.lockout_secs,
-    auth.max_failures_per_account,
-    auth.failure_delay_ms,
-    auth.max_failure_delay_ms,
     smtp.max_connections,
     smtp.max_connections_per_ip,
     smtp.submission_max_connections,
     smtp.submission_max_connections_per_ip,
     smtp.submissions_max_connections,
     smtp.submissions_max_connections_per_ip,
-    smtp.spool_threshold,
-    smtp.max_errors_per_ip,
-    smtp.error_window_secs,
-    smtp.postmaster,
-    smtp.max_messages_per_hour_per_user,
-    smtp.max_recipients_per_hour_per_user,
-    smtp.max_messages_per_hour_per_ip,
-    smtp.max_recipients_per_hour_per_ip,
-    smtp.dnsbl_zones,
-    smtp.dnsbl_reject_at,
-    smtp.spf,
-    smtp.dkim_verify,
-    smtp.dmarc,
     pop3.max_connections,
     pop3.max_connections_per_ip,
     pop3.pop3s_max_connections,
@@ -161,16 +193,23 @@ restart_keys!(
     queue.retry_schedule_secs,
     queue.max_age_secs,
     queue.delay_warning_secs,
-    log.level,
 );
 
 // Read from the connection's snapshot: the session policy (greeting limits, AUTH,
-// VRFY/EXPN), the deadlines and the tarpit, login checks, the sender check; and the
-// certificate, read again on reload.
+// VRFY/EXPN), the deadlines and the tarpit, login checks, the sender check, the spool
+// threshold; made again ([`Built`]): SPF/DKIM/DMARC, the DNS blocklists; new limits
+// for the counters ([`Tuned`]): login throttling, hourly sending limits, errors per
+// address, and the postmaster fallback; the log filter; and the certificate.
 reloadable_keys!(
     tls.cert,
     tls.key,
     auth.allow_plaintext,
+    auth.max_failures_per_ip,
+    auth.failure_window_secs,
+    auth.lockout_secs,
+    auth.max_failures_per_account,
+    auth.failure_delay_ms,
+    auth.max_failure_delay_ms,
     auth.account_password,
     smtp.max_message_size,
     smtp.max_recipients,
@@ -181,8 +220,21 @@ reloadable_keys!(
     smtp.soft_error_limit,
     smtp.error_delay_ms,
     smtp.junk_command_limit,
+    smtp.spool_threshold,
+    smtp.max_errors_per_ip,
+    smtp.error_window_secs,
     smtp.vrfy,
     smtp.expn,
+    smtp.postmaster,
+    smtp.max_messages_per_hour_per_user,
+    smtp.max_recipients_per_hour_per_user,
+    smtp.max_messages_per_hour_per_ip,
+    smtp.max_recipients_per_hour_per_ip,
+    smtp.dnsbl_zones,
+    smtp.dnsbl_reject_at,
+    smtp.spf,
+    smtp.dkim_verify,
+    smtp.dmarc,
     smtp.sender_check,
     pop3.idle_timeout_secs,
     pop3.max_auth_failures,
@@ -192,6 +244,7 @@ reloadable_keys!(
     imap.max_auth_failures,
     imap.max_literal_size,
     imap.max_line_length,
+    log.level,
 );
 
 /// What a new configuration means for the running one.
@@ -221,32 +274,37 @@ pub(crate) fn plan(running: &Config, new: Config) -> Plan {
 /// Carries out reloads: reads the configuration, swaps in what may change.
 pub(crate) struct Reloader {
     source: ConfigSource,
+    log_level: Option<LogLevelSetter>,
     live: Arc<LiveConfig>,
     certificates: Arc<Certificates>,
+    tuned: Tuned,
 }
 
 impl Reloader {
     pub(crate) fn new(
-        source: ConfigSource,
+        source: ReloadSource,
         live: Arc<LiveConfig>,
         certificates: Arc<Certificates>,
+        tuned: Tuned,
     ) -> Self {
         Reloader {
-            source,
+            source: source.config,
+            log_level: source.log_level,
             live,
             certificates,
+            tuned,
         }
     }
 
     /// One reload, logged: what took effect, what needs a restart, or why nothing
-    /// changed. Blocking (file reads, maybe a new certificate): run it off the async
-    /// workers.
+    /// changed. Blocking (file reads, maybe a new certificate, new resolvers): run it
+    /// off the async workers.
     pub(crate) fn reload(&self) {
-        let running = self.live.get();
+        let running = self.live.in_force();
         let plan = match &self.source {
-            ConfigSource::Defaults => plan(&running, Config::clone(&running)),
+            ConfigSource::Defaults => plan(&running.config, Config::clone(&running.config)),
             ConfigSource::Reread(read) => match read() {
-                Ok(new) => plan(&running, new),
+                Ok(new) => plan(&running.config, new),
                 Err(reason) => {
                     tracing::error!(
                         %reason,
@@ -255,6 +313,17 @@ impl Reloader {
                     return;
                 }
             },
+        };
+        // Everything that can fail comes before anything changes.
+        let built = match running.built.for_new_config(&running.config, &plan.config) {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::error!(
+                    reason = %e,
+                    "reload refused: cannot set up a changed check; the running configuration stays"
+                );
+                return;
+            }
         };
         let loaded = match Loaded::from_config(&plan.config) {
             Ok(loaded) => loaded,
@@ -266,6 +335,17 @@ impl Reloader {
                 return;
             }
         };
+        // Last of the fallible steps, since it takes effect at once.
+        if plan.applied.contains(&"log.level")
+            && let Some(set) = &self.log_level
+            && let Err(reason) = set(&plan.config.log.level)
+        {
+            tracing::error!(
+                %reason,
+                "reload refused: cannot apply log.level; the running configuration stays"
+            );
+            return;
+        }
         for key in &plan.need_restart {
             tracing::warn!(
                 key,
@@ -274,12 +354,13 @@ impl Reloader {
         }
         loaded.log("reload");
         self.certificates.install(loaded);
+        self.tuned.apply(&plan.config);
         let applied = if plan.applied.is_empty() {
             "none".to_owned()
         } else {
             plan.applied.join(",")
         };
-        self.live.set(plan.config);
+        self.live.set(plan.config, built);
         tracing::info!(
             changed = %applied,
             restart_needed = plan.need_restart.len(),
@@ -341,12 +422,115 @@ mod tests {
     }
 
     /// A reloader over a generated certificate in a temporary data directory.
+    /// Its resolvers ask a loopback port nobody answers (never the system's servers).
     fn reloader(source: ConfigSource) -> (tempfile::TempDir, Reloader) {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::default().with_data_dir(dir.path().to_owned());
+        let config = start_config(dir.path());
         let certificates = Arc::new(Certificates::new(Loaded::from_config(&config).unwrap()));
-        let live = Arc::new(LiveConfig::new(config));
-        (dir, Reloader::new(source, live, certificates))
+        let store: Arc<dyn store::Store> = Arc::new(store::memory::MemoryStore::new());
+        let resolver = Arc::new(delivery::route::Resolver::new(
+            store,
+            &config.hostname,
+            None,
+        ));
+        let tuned = Tuned::new(&config, resolver);
+        let live = Arc::new(LiveConfig::new(
+            config.clone(),
+            Built::new(&config).unwrap(),
+        ));
+        (dir, Reloader::new(source.into(), live, certificates, tuned))
+    }
+
+    /// The configuration the test reloader starts with (and its files read again).
+    fn start_config(data: &std::path::Path) -> Config {
+        let mut config = Config::default().with_data_dir(data.to_owned());
+        config.dns.nameservers = vec!["127.0.0.1:9".parse().unwrap()];
+        config
+    }
+
+    /// A reloader whose file, read again, is the start configuration changed by `edit`.
+    fn reloader_with(
+        edit: impl Fn(&mut Config) + Send + Sync + 'static,
+    ) -> (tempfile::TempDir, Reloader) {
+        let (dir, mut reloader) = reloader(ConfigSource::Defaults);
+        let data = dir.path().to_owned();
+        reloader.source = ConfigSource::Reread(Box::new(move || {
+            let mut new = start_config(&data);
+            edit(&mut new);
+            Ok(new)
+        }));
+        (dir, reloader)
+    }
+
+    #[test]
+    fn a_reload_gives_the_counters_new_limits_and_keeps_their_counts() {
+        let (_dir, reloader) = reloader_with(|c| {
+            c.auth.max_failures_per_ip = 2;
+            c.smtp.postmaster = Some("pm@example.org".into());
+        });
+        let ip = std::net::IpAddr::from([192, 0, 2, 9]);
+        let now = std::time::Instant::now();
+        let throttle = reloader.tuned.throttle.clone();
+        assert!(!throttle.failed(ip, "a@x", false, now), "one of ten");
+        reloader.reload();
+        assert_eq!(reloader.live.get().auth.max_failures_per_ip, 2);
+        assert!(
+            throttle.failed(ip, "a@x", false, now),
+            "the first failure still counts: the second of two locks"
+        );
+    }
+
+    #[test]
+    fn a_reload_makes_the_blocklists_of_the_new_file() {
+        let (_dir, reloader) = reloader_with(|c| c.smtp.dnsbl_zones = vec!["bl.test".into()]);
+        assert!(reloader.live.in_force().built.dnsbl.is_none());
+        let before = reloader.live.in_force().built.mail_auth;
+        reloader.reload();
+        let now = reloader.live.in_force();
+        assert!(now.built.dnsbl.is_some());
+        assert!(
+            Arc::ptr_eq(&now.built.mail_auth, &before),
+            "SPF/DKIM/DMARC did not change: the same verifier"
+        );
+    }
+
+    #[test]
+    fn the_log_level_is_set_when_it_changed() {
+        let (_dir, mut reloader) = reloader_with(|c| c.log.level = "debug".into());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        reloader.log_level = Some(Box::new(move |level| {
+            record.lock().unwrap().push(level.to_owned());
+            Ok(())
+        }));
+        reloader.reload();
+        reloader.reload();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["debug"],
+            "once: then it is unchanged"
+        );
+        assert_eq!(reloader.live.get().log.level, "debug");
+    }
+
+    #[test]
+    fn a_refused_log_level_refuses_the_whole_reload() {
+        let (_dir, mut reloader) = reloader_with(|c| {
+            c.log.level = "debug".into();
+            c.auth.max_failures_per_ip = 1;
+        });
+        reloader.log_level = Some(Box::new(|_| Err("no".into())));
+        let before = reloader.live.get();
+        reloader.reload();
+        assert!(Arc::ptr_eq(&before, &reloader.live.get()));
+        let ip = std::net::IpAddr::from([192, 0, 2, 9]);
+        assert!(
+            !reloader
+                .tuned
+                .throttle
+                .failed(ip, "a@x", false, std::time::Instant::now()),
+            "the limits did not change either"
+        );
     }
 
     #[test]
