@@ -1,7 +1,10 @@
 """SIGHUP reloads the configuration and the TLS certificate, and never stops
 the server (crates/server/src/reload.rs, docs/config.md "Reloading"): reloadable
 keys reach new sessions, sessions already open keep theirs, a broken file
-changes nothing, keys that need a restart are named in a warning."""
+changes nothing, keys that need a restart are named in a warning. Counters get
+new limits and keep their counts (hourly sending, login failures); DNS
+blocklists are set up again; `log.level` changes the log filter unless RUST_LOG
+is set."""
 
 import hashlib
 import os
@@ -9,8 +12,13 @@ import signal
 import socket
 import ssl
 
+from dnsserver import TestDNS
 from harness import wait_until
+from network import network  # noqa: F401  (the fixture)
 from sendtools import ip_cert
+from smtpraw import RawSMTP
+
+ALICE = "alice@example.org"
 
 RELOADED = "reloaded the configuration"
 
@@ -141,3 +149,122 @@ def test_listen_change_needs_a_restart_the_rest_is_applied(server_factory):
     assert " WARN " in [l for l in log.splitlines() if "listen.smtp changed" in l][0]
     assert srv.port("smtp") == port
     assert ehlo_size(srv) == 3145728
+
+
+def raw(server, kind="smtp", source=None):
+    """A RawSMTP session to KIND, from the client address SOURCE if given."""
+    with server.netns():
+        sock = socket.create_connection(
+            server.addr(kind), timeout=15,
+            source_address=(source, 0) if source else None)
+    return RawSMTP(sock, timeout=15)
+
+
+def reload_with(server, section, **keys):
+    """Sets KEYS in [SECTION] of the config file, sends SIGHUP and checks that
+    the reload named each key as changed."""
+    server.config.setdefault(section, {}).update(keys)
+    server.write_config()
+    hup(server, RELOADED)
+    line = [l for l in server.log_text().splitlines() if RELOADED in l][-1]
+    for key in keys:
+        assert "%s.%s" % (section, key) in line, line
+
+
+def test_a_lowered_hourly_limit_counts_what_came_before(server_factory):
+    srv = server_factory()
+    c = raw(srv)
+    c.ehlo()
+    for _ in range(2):  # counted at MAIL, against the default of 2000 an hour
+        c.expect("MAIL FROM:<x@remote.example>", 250)
+        c.expect("RSET", 250)
+    reload_with(srv, "smtp", max_messages_per_hour_per_ip=2)
+    # The two messages before the reload count: the next is over the new limit,
+    # in the open session as in a new one.
+    c.expect("MAIL FROM:<x@remote.example>", 451, "4.7.1")
+    c.close()
+    c = raw(srv)
+    c.ehlo()
+    c.expect("MAIL FROM:<x@remote.example>", 451, "4.7.1")
+    c.close()
+    reload_with(srv, "smtp", max_messages_per_hour_per_ip=3)
+    c = raw(srv)
+    c.ehlo()
+    c.expect("MAIL FROM:<x@remote.example>", 250)
+    c.expect("RSET", 250)
+    c.expect("MAIL FROM:<x@remote.example>", 451, "4.7.1")
+    c.close()
+
+
+def failed_login(server, password):
+    c = raw(server, "submission")
+    try:
+        c.ehlo()
+        return c.auth_plain(ALICE, password)
+    finally:
+        c.close()
+
+
+def test_a_lowered_login_failure_limit_counts_the_failures_before(server_factory):
+    srv = server_factory(auth={"failure_delay_ms": 0, "max_failures_per_ip": 10})
+    srv.add_user(ALICE, "alice-secret")
+    reply = failed_login(srv, "guess-1")
+    assert reply.code == 535, reply
+    reload_with(srv, "auth", max_failures_per_ip=2)
+    reply = failed_login(srv, "guess-2")
+    assert reply.code == 535, reply
+    # Two failures of two: locked out, even with the right password.
+    reply = failed_login(srv, "alice-secret")
+    assert reply.code == 454 and reply.enhanced == "4.7.0", reply
+    assert "locked out after repeated failed logins" in srv.log_text()
+
+
+def test_a_dnsbl_zone_added_by_reload_refuses_listed_clients(network, server_factory):
+    dns = TestDNS(network, [
+        {"name": "2.0.0.127.zen.test", "type": "A", "value": "127.0.0.2"},
+        {"name": "zen.test", "type": "TXT", "value": "a test blocklist"},
+    ]).start()
+    srv = server_factory(network=network, extra={"dns": {"nameservers": [dns.nameserver]}})
+    srv.add_user(ALICE, "alice-secret")
+    listed = "127.0.0.2"  # RFC 5782 §5: every list's test entry
+    c = raw(srv, source=listed)
+    c.ehlo()
+    c.expect("MAIL FROM:<someone@listed.example>", 250)
+    c.expect("RCPT TO:<%s>" % ALICE, 250)
+    c.close()
+    reload_with(srv, "smtp", dnsbl_zones=["zen.test"])
+    c = raw(srv, source=listed)
+    c.ehlo()
+    c.expect("MAIL FROM:<someone@listed.example>", 250)
+    r = c.expect("RCPT TO:<%s>" % ALICE, 554, "5.7.1")
+    assert "listed by zen.test" in r.text, r
+    c.close()
+
+
+def debug_lines(server):
+    return [l for l in server.log_text().splitlines() if " DEBUG " in l]
+
+
+def test_log_level_debug_takes_effect_on_reload(server_factory, monkeypatch):
+    monkeypatch.delenv("RUST_LOG", raising=False)
+    srv = server_factory()
+    ehlo_size(srv)  # a session: "connected" is logged at debug level
+    assert debug_lines(srv) == []
+    reload_with(srv, "log", level="debug")
+    ehlo_size(srv)
+    wait_until(lambda: any(l.endswith("connected") for l in debug_lines(srv)),
+               message="a debug line for the new session")
+    reload_with(srv, "log", level="info")
+    seen = len(debug_lines(srv))
+    ehlo_size(srv)
+    assert not any(l.endswith("connected") for l in debug_lines(srv)[seen:]), \
+        "back at info: no debug line for this session"
+
+
+def test_rust_log_wins_over_a_reloaded_log_level(server_factory, monkeypatch):
+    monkeypatch.setenv("RUST_LOG", "info")
+    srv = server_factory()
+    reload_with(srv, "log", level="debug")
+    assert "RUST_LOG is set and wins" in srv.log_text()
+    ehlo_size(srv)
+    assert debug_lines(srv) == []

@@ -63,7 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve => {
-            init_logging(&config.log.level);
+            let log_level = init_logging(&config.log.level);
             let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let source = if cli.common.config.is_some() {
                 // SIGHUP reads the file again, with the same `--data`.
@@ -72,6 +72,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }))
             } else {
                 server::ConfigSource::Defaults
+            };
+            let source = server::ReloadSource {
+                config: source,
+                log_level: Some(log_level),
             };
             runtime.block_on(server::run(config, source, stop_rx))?;
             Ok(())
@@ -82,14 +86,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let subscriber = tracing_subscriber::fmt()
+/// Logs to stderr at `level` (`log.level`), or as `RUST_LOG` says when it is set.
+/// Returns what a reload calls with a changed `log.level`: it replaces the filter,
+/// unless `RUST_LOG` is set, which wins as it does at start.
+fn init_logging(level: &str) -> server::LogLevelSetter {
+    use tracing_subscriber::EnvFilter;
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let env_wins = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(level));
+    // Reloading last: the handle's type names the writer and format set before it.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
-        .finish();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    let subscriber = builder.finish();
     tracing::subscriber::set_global_default(subscriber).expect("the first subscriber");
     log_bridge::install();
+    Box::new(move |level| {
+        if env_wins {
+            tracing::warn!(
+                level,
+                "log.level changed but RUST_LOG is set and wins; the log filter stays"
+            );
+            return Ok(());
+        }
+        let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+        handle.reload(filter).map_err(|e| e.to_string())?;
+        // Lines of libraries that use the `log` crate follow the new level too.
+        log::set_max_level(tracing_log::AsLog::as_log(
+            &tracing::level_filters::LevelFilter::current(),
+        ));
+        Ok(())
+    })
 }
