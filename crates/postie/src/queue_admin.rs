@@ -251,28 +251,37 @@ fn print_queue(format: Format, entries: &[QueuedMessage], now: i64) -> anyhow::R
                 entry.size.to_string(),
                 entry.envelope.sender_path(),
                 r.address.to_string(),
-                format!("{held}{}", recipient_state(&r.status, now)),
+                format!("{held}{}", recipient_state(&r.status, now, false)),
             ]);
         }
     }
     print_table(&table, "queue is empty")
 }
 
-/// What a recipient waits for, as the listing shows it.
-fn recipient_state(status: &RecipientStatus, now: i64) -> String {
+/// A recipient's state in words. `with_date` adds the absolute time of the next attempt
+/// (`queue show`), the list keeps only the relative one.
+fn recipient_state(status: &RecipientStatus, now: i64, with_date: bool) -> String {
     match status {
         RecipientStatus::Pending {
             attempts,
             next_attempt,
             last_error,
-        } => format!(
-            "pending, {attempts} attempts, next in {}{}",
-            short_duration(next_attempt - now),
-            last_error
+        } => {
+            let next = if with_date {
+                format!(
+                    "next {} (in {})",
+                    message::headers::rfc5322_date(*next_attempt),
+                    short_duration(next_attempt - now)
+                )
+            } else {
+                format!("next in {}", short_duration(next_attempt - now))
+            };
+            let last_error = last_error
                 .as_ref()
                 .map(|e| format!(", last error: {e}"))
-                .unwrap_or_default()
-        ),
+                .unwrap_or_default();
+            format!("pending, {attempts} attempts, {next}{last_error}")
+        }
         RecipientStatus::Delivered => "delivered".to_string(),
         RecipientStatus::Failed(why) => format!("failed: {why}"),
     }
@@ -289,23 +298,7 @@ fn print_entry(entry: &QueuedMessage, now: i64) {
         if entry.held { ", HELD" } else { "" }
     );
     for r in &entry.recipients {
-        let state = match &r.status {
-            RecipientStatus::Pending {
-                attempts,
-                next_attempt,
-                last_error,
-            } => format!(
-                "pending, {attempts} attempts, next {} (in {}){}",
-                message::headers::rfc5322_date(*next_attempt),
-                short_duration(next_attempt - now),
-                last_error
-                    .as_ref()
-                    .map(|e| format!(", last error: {e}"))
-                    .unwrap_or_default()
-            ),
-            RecipientStatus::Delivered => "delivered".to_string(),
-            RecipientStatus::Failed(why) => format!("failed: {why}"),
-        };
+        let state = recipient_state(&r.status, now, true);
         println!("  {}: {state}", r.address);
     }
 }
