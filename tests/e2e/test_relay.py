@@ -18,6 +18,7 @@ retry and delay-warning paths run within a test's time.
 import email
 import email.policy
 import os
+import re
 import time
 
 import pytest
@@ -343,6 +344,9 @@ def test_queue_hold_release_flush_and_delete(world):
     assert "HELD" in world.a.queue_list()
     shown = world.a.cli("queue", "show", qid).stdout
     assert "held@down.test" in shown and marker in shown, shown
+    # `show` gives the absolute time of the next attempt and the last error.
+    assert re.search(r"held@down\.test: pending, \d+ attempts, next \w{3}, \d+ \w{3} \d{4} "
+                     r"[\d:]+ [+-]\d{4} \(in [^)]*\), last error: ", shown), shown
     peer = world.peer("127.0.0.6")
     world.a.cli("queue", "flush")
     # Give the runner several looks at the queue: still nothing may go out.
