@@ -71,6 +71,39 @@ fn attributes(names: &BTreeMap<String, Entry>, name: &str, entry: &Entry) -> Str
     attrs.join(" ")
 }
 
+/// LSUB's answer: each name with whether it is `\Noselect`. The subscribed names
+/// that match, `\Noselect` when no mailbox of that name can be selected; and, for a
+/// pattern with `%`, every unsubscribed parent of a subscribed name that does not
+/// match, when the parent does: RFC 3501 §6.3.9 ("foo/bar" subscribed, "foo" not:
+/// `LSUB "" %` returns "foo", flagged `\Noselect`). Without `%` such parents are left
+/// out, as Dovecot does (`*` reaches the subscribed name itself).
+fn lsub_names(
+    subscribed: &[String],
+    names: &BTreeMap<String, Entry>,
+    pattern: &str,
+) -> BTreeMap<String, bool> {
+    let mut out = BTreeMap::new();
+    let is_subscribed: std::collections::BTreeSet<&str> =
+        subscribed.iter().map(String::as_str).collect();
+    for name in subscribed {
+        if matches(name, pattern) {
+            let selectable = names.get(name).is_some_and(|e| e.selectable);
+            out.insert(name.clone(), !selectable);
+            continue;
+        }
+        if !pattern.contains('%') {
+            continue;
+        }
+        for (i, c) in name.char_indices() {
+            let parent = &name[..i];
+            if c == DELIMITER && !is_subscribed.contains(parent) && matches(parent, pattern) {
+                out.insert(parent.to_owned(), true);
+            }
+        }
+    }
+    out
+}
+
 impl Session<'_> {
     pub(super) async fn list(&mut self, reference: &str, pattern: &str, lsub: bool) -> Status {
         let verb = if lsub { "LSUB" } else { "LIST" };
@@ -106,13 +139,9 @@ impl Session<'_> {
         let lines = cpu::maybe_heavy(heavy, || {
             let mut lines = Vec::new();
             if lsub {
-                for name in subscribed.iter().filter(|n| matches(n, &full)) {
-                    let attrs = if names.get(name).is_some_and(|e| e.selectable) {
-                        ""
-                    } else {
-                        "\\Noselect"
-                    };
-                    lines.push(format!("LSUB ({attrs}) \"/\" {}", self.name_out(name)));
+                for (name, noselect) in lsub_names(&subscribed, &names, &full) {
+                    let attrs = if noselect { "\\Noselect" } else { "" };
+                    lines.push(format!("LSUB ({attrs}) \"/\" {}", self.name_out(&name)));
                 }
             } else {
                 for (name, entry) in names.iter().filter(|(n, _)| matches(n, &full)) {
@@ -173,7 +202,40 @@ fn glob(name: &[u8], pattern: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{Entry, lsub_names, matches};
+
+    #[test]
+    fn lsub_percent_gives_unsubscribed_parents_as_noselect() {
+        // The mailboxes a/b, a/b/c and Sent; "a" is only a name.
+        let names = [("a", false), ("a/b", true), ("a/b/c", true), ("Sent", true)]
+            .into_iter()
+            .map(|(name, selectable)| {
+                let entry = Entry {
+                    selectable,
+                    special_use: None,
+                };
+                (name.to_owned(), entry)
+            })
+            .collect();
+        let subs = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let lsub = |subscribed: &[&str], pattern: &str| {
+            lsub_names(&subs(subscribed), &names, pattern)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        let one = |name: &str, noselect: bool| vec![(name.to_owned(), noselect)];
+        // RFC 3501 §6.3.9.
+        assert_eq!(lsub(&["a/b/c"], "a/%"), one("a/b", true));
+        assert_eq!(lsub(&["a/b/c"], "%"), one("a", true));
+        assert_eq!(lsub(&["a/b/c"], "*"), one("a/b/c", false));
+        assert_eq!(lsub(&["a/b/c"], "a/b/%"), one("a/b/c", false));
+        // A subscribed parent is itself; a subscribed name with no mailbox is Noselect.
+        assert_eq!(lsub(&["a/b", "a/b/c"], "a/%"), one("a/b", false));
+        assert_eq!(lsub(&["x/y"], "x"), Vec::new());
+        assert_eq!(lsub(&["x/y"], "%"), one("x", true));
+        assert_eq!(lsub(&["x/y"], "x/%"), one("x/y", true));
+        assert_eq!(lsub(&["Sent"], "%"), one("Sent", false));
+    }
 
     #[test]
     fn wildcards() {

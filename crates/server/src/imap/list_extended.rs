@@ -206,6 +206,18 @@ impl Session<'_> {
         if req.subscribed {
             universe.extend(subs.iter().map(String::as_str));
         }
+        if req.subscribed && req.recursive {
+            // RFC 5258 §3.5: a matching parent of a subscribed name gets its
+            // CHILDINFO even when no mailbox has its name (then `\NonExistent`):
+            // LSUB's `%` rule (RFC 3501 §6.3.9) in LIST-EXTENDED form.
+            for sub in &subs {
+                for (i, c) in sub.char_indices() {
+                    if c == DELIMITER {
+                        universe.insert(&sub[..i]);
+                    }
+                }
+            }
+        }
         let mut childinfo_items = Vec::new();
         if req.subscribed {
             childinfo_items.push("\"SUBSCRIBED\"");
