@@ -10,8 +10,10 @@
 //! response that carries a name (LIST, LSUB, STATUS, LIST-STATUS, extended LIST, the
 //! IMAP4rev2 SELECT's LIST) writes it with [`Session::name_out`].
 //!
-//! A name that is not canonical modified UTF-7 is a `BAD` (it is a syntax error of the
-//! encoding, never stored mangled). Every name, in either mode, must also be
+//! A name that is not canonical modified UTF-7 (or, with UTF-8 on, not UTF-8) is a
+//! `NO [CLIENTBUG]`, never stored mangled: the command's syntax is fine (an astring),
+//! only the name cannot be, and `BAD` is for syntax (RFC 3501 §7.1.3; Dovecot answers
+//! `NO` too). Every name, in either mode, must also be
 //! Net-Unicode as RFC 9051 §5.1 and RFC 6855 §3 ask (RFC 5198 §2: NFC, no control
 //! characters U+0000–U+001F and U+007F–U+009F, no U+2028/U+2029): else `NO [CANNOT]`.
 
@@ -140,10 +142,11 @@ impl Session<'_> {
 pub(crate) fn name_from_wire(wire: &[u8], utf8: bool) -> Result<String, Status> {
     let name = if utf8 {
         String::from_utf8(wire.to_vec())
-            .map_err(|_| Status::Bad("[CLIENTBUG] Mailbox name is not valid UTF-8".into()))?
+            .map_err(|_| Status::No("[CLIENTBUG] Mailbox name is not valid UTF-8".into()))?
     } else {
+        // RFC 3501 §5.1.3, §7.1.2: a name the encoding cannot mean is a NO.
         mutf7::decode(wire).map_err(|e| {
-            Status::Bad(format!(
+            Status::No(format!(
                 "[CLIENTBUG] Mailbox name is not valid modified UTF-7 ({e}; RFC 3501 \
                  section 5.1.3); ENABLE UTF8=ACCEPT to use UTF-8"
             ))
@@ -199,7 +202,7 @@ fn decode_mailbox(mailbox: Mailbox<'static>, utf8: bool) -> Result<Mailbox<'stat
         return Ok(Mailbox::Inbox);
     };
     let name = name_from_wire(other.inner().as_ref(), utf8)?;
-    Mailbox::try_from(name).map_err(|_| Status::Bad("Invalid mailbox name".into()))
+    Mailbox::try_from(name).map_err(|_| Status::No("[CANNOT] Invalid mailbox name".into()))
 }
 
 fn decode_pattern(
@@ -211,7 +214,7 @@ fn decode_pattern(
         ListMailbox::String(s) => s.as_ref(),
     };
     let text = name_from_wire(wire, utf8)?;
-    ListMailbox::try_from(text).map_err(|_| Status::Bad("Invalid mailbox pattern".into()))
+    ListMailbox::try_from(text).map_err(|_| Status::No("[CANNOT] Invalid mailbox pattern".into()))
 }
 
 #[cfg(test)]
@@ -243,7 +246,7 @@ mod tests {
                 .as_deref(),
             Some("\u{e9}t\u{e9}")
         );
-        // Raw UTF-8 without ENABLE, a non-canonical form, invalid UTF-8: BAD.
+        // Raw UTF-8 without ENABLE, a non-canonical form, invalid UTF-8: NO.
         for (wire, utf8) in [
             ("\u{e9}t\u{e9}".as_bytes(), false),
             (b"&AGE-".as_slice(), false),
@@ -251,8 +254,7 @@ mod tests {
         ] {
             let err = name_from_wire(wire, utf8).map(|_| ()).map_err(text);
             assert!(
-                err.as_ref()
-                    .is_err_and(|t| t.starts_with("BAD [CLIENTBUG]")),
+                err.as_ref().is_err_and(|t| t.starts_with("NO [CLIENTBUG]")),
                 "{wire:?}: {err:?}"
             );
         }
