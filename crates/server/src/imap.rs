@@ -26,6 +26,7 @@ mod esearch;
 mod extended;
 mod fetch;
 mod flags;
+mod keywords;
 mod list;
 mod list_extended;
 mod mailbox;
@@ -99,6 +100,8 @@ pub(crate) struct Session<'a> {
     pub compression: compress::State,
     /// The saved search result, `$` (RFC 5182): see `searchres.rs`.
     pub saved_search: searchres::Saved,
+    /// The keywords the client was told the selected mailbox has: see `keywords.rs`.
+    pub keywords: keywords::Shown,
     /// This session's place in its account's session count, held while logged in.
     pub user_slot: Option<crate::user_sessions::UserSlot>,
 }
@@ -127,6 +130,7 @@ impl<'a> Session<'a> {
             enabled: condstore::Enabled::default(),
             compression: compress::State::Off,
             saved_search: searchres::Saved::default(),
+            keywords: keywords::Shown::default(),
             user_slot: None,
         }
     }
@@ -161,13 +165,21 @@ impl<'a> Session<'a> {
             prepare::Prepared::Run(body) => self.dispatch(body).await,
             prepare::Prepared::Done(status) => status,
         };
+        if matches!(name, "SELECT" | "EXAMINE") {
+            // The keywords its FLAGS named, for later announcements (`keywords.rs`).
+            self.keywords_selected();
+        }
         self.finish(&tag, status, allow_expunge).await;
     }
 
     /// Brings the selected mailbox up to date, writes the updates the client is owed,
-    /// then the tagged reply.
+    /// then the tagged reply. A session that is closing has sent its `* BYE`, after
+    /// which only the tagged reply may come (RFC 3501 §6.1.3): its updates went out
+    /// before the BYE, if at all.
     pub async fn finish(&mut self, tag: &str, status: Status, allow_expunge: bool) {
-        self.send_updates(allow_expunge).await;
+        if !self.close {
+            self.send_updates(allow_expunge).await;
+        }
         let line = match status {
             Status::Ok(text) => format!("{tag} OK {text}"),
             Status::No(text) => format!("{tag} NO {text}"),
@@ -183,6 +195,9 @@ impl<'a> Session<'a> {
             C::Capability => return self.capability(),
             C::Noop => return Status::Ok("NOOP completed".into()),
             C::Logout => {
+                // RFC 3501 §6.1.3: the updates the client is owed, then BYE, then the
+                // tagged OK and nothing else.
+                self.send_updates(true).await;
                 self.untagged("BYE Postie logging out");
                 self.close = true;
                 return Status::Ok("LOGOUT completed".into());

@@ -105,6 +105,8 @@ impl Session<'_> {
     /// Brings the selected mailbox up to date and writes the updates the client is owed.
     pub async fn send_updates(&mut self, allow_expunge: bool) {
         self.resync().await;
+        // FLAGS before any FETCH with a new keyword (`keywords.rs`).
+        self.announce_keywords();
         let Some(open) = &mut self.selected else {
             return;
         };
