@@ -16,6 +16,9 @@
 //! | `RFC822.HEADER` / `RFC822.TEXT` | [`section()`] with `HEADER` / `TEXT` |
 //! | `RFC822.SIZE` | the raw message's length |
 //!
+//! [`response::encode`] writes the response itself (imap-codec, except for what its
+//! types cannot say: a partial BINARY's origin).
+//!
 //! (FLAGS, UID, INTERNALDATE and MODSEQ come from the store, not the message.)
 //!
 //! Everything is byte-exact: sections are slices of the raw message (mail-parser's
@@ -37,6 +40,7 @@ mod envelope;
 pub(crate) mod header;
 mod lexer;
 mod params;
+pub mod response;
 mod section;
 mod strings;
 mod structure;

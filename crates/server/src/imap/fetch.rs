@@ -7,35 +7,41 @@
 //! ([`imap::summary`], read a batch at a time by [`super::summaries`]: no message file
 //! is opened); `BODY[section]<partial>`, BINARY and RFC822.* from the message bytes,
 //! rendered by [`imap::fetch`]. The response is built as imap-codec types and encoded
-//! by imap-codec, which chooses quoted strings or literals.
+//! by imap-codec, which chooses quoted strings or literals, through
+//! [`imap::fetch::response`], which also writes the one item those types cannot say
+//! (a partial BINARY's `<origin>`, RFC 3516 §4.2).
 //!
 //! A non-PEEK `BODY[...]`, `BINARY[...]`, `RFC822` or `RFC822.TEXT` sets `\Seen` when
 //! the mailbox is read-write (one store call for the whole command), and the response
 //! then carries the new FLAGS (RFC 3501 §6.4.5). BINARY[part] and BINARY.SIZE
 //! (RFC 3516) decode the part's transfer encoding and answer with a literal8. Messages
-//! whose EXPUNGE is pending are skipped and the command ends `NO [EXPUNGEISSUED]`
-//! (RFC 2180 §4.1.2, RFC 5530).
+//! whose EXPUNGE is pending are skipped and a FETCH by number ends `NO
+//! [EXPUNGEISSUED]` (RFC 2180 §4.1.2, RFC 5530); a UID FETCH ignores them (RFC 3501
+//! §6.4.8), its EXPUNGE going out before the OK.
 
 use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, cpu, store_failed, wire};
+use imap::fetch::response::{self, Item};
 use imap::selected::{Record, Snapshot};
 use imap::summary::Summary;
-use imap_codec::ResponseCodec;
-use imap_codec::encode::Encoder;
 use imap_codec::imap_types::IntoStatic;
-use imap_codec::imap_types::core::{IString, Literal, LiteralMode, NString, NString8, Vec1};
+use imap_codec::imap_types::core::{IString, Literal, LiteralMode, NString, NString8};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::Literal8;
 use imap_codec::imap_types::fetch::{
     Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Section,
 };
 use imap_codec::imap_types::flag::{Flag, FlagFetch};
-use imap_codec::imap_types::response::{Data, Response};
 use imap_codec::imap_types::sequence::SequenceSet;
 use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use store::FlagChange;
+
+/// The tagged NO of a FETCH that names messages expunged by another session, which
+/// this one was not told of yet (RFC 5530 `EXPUNGEISSUED`).
+pub(super) const EXPUNGE_ISSUED: &str =
+    "[EXPUNGEISSUED] Some of the requested messages no longer exist";
 
 impl Session<'_> {
     pub(super) async fn fetch(
@@ -78,6 +84,8 @@ impl Session<'_> {
         } else {
             BTreeSet::new()
         };
+        // A keyword new to the mailbox is announced before a FETCH shows it.
+        self.announce_keywords();
         let Some(open) = &self.selected else {
             return Status::Bad("No mailbox selected".into());
         };
@@ -171,13 +179,13 @@ impl Session<'_> {
                 };
                 let flags_changed = seen_now.contains(&uid);
                 if flags_changed && !names.contains(&MessageDataItemName::Flags) {
-                    items.push(MessageDataItem::Flags(flag_fetch(
+                    items.push(Item::Codec(MessageDataItem::Flags(flag_fetch(
                         latest.flags(record.flags),
-                    )));
+                    ))));
                 }
                 // RFC 7162 §3.1.2: a FETCH that set \Seen reports the new MODSEQ too.
                 if flags_changed && condstore && !names.contains(&MessageDataItemName::ModSeq) {
-                    items.push(MessageDataItem::ModSeq(modseq(record.modseq)));
+                    items.push(Item::Codec(MessageDataItem::ModSeq(modseq(record.modseq))));
                 }
                 self.write_fetch(seq, items);
             }
@@ -193,8 +201,12 @@ impl Session<'_> {
             }
             self.publish_change();
         }
-        if expunged {
-            return Status::No("[EXPUNGEISSUED] Some messages were expunged".into());
+        // RFC 3501 §6.4.8: a UID FETCH ignores UIDs that name no message, and its
+        // EXPUNGE may go out before the tagged OK; a FETCH by number may not tell
+        // (RFC 3501 §7.4.1), so it says some are gone (RFC 2180 §4.1.2, RFC 5530;
+        // Dovecot's words, which clients and test tools know).
+        if expunged && !uid {
+            return Status::No(EXPUNGE_ISSUED.into());
         }
         Status::Ok("FETCH completed".into())
     }
@@ -236,13 +248,24 @@ impl Session<'_> {
         Ok(result.changed.iter().map(|m| m.uid).collect())
     }
 
-    fn write_fetch(&mut self, seq: u32, items: Vec<MessageDataItem<'static>>) {
-        let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(items)) else {
+    fn write_fetch(&mut self, seq: u32, mut items: Vec<Item>) {
+        let Some(seq) = NonZeroU32::new(seq) else {
             return;
         };
-        let response = Response::Data(Data::Fetch { seq, items });
-        self.out
-            .extend_from_slice(&ResponseCodec::default().encode(&response).dump());
+        // \Recent is this session's, not the store's (select.rs, RFC 3501 §2.3.2).
+        if let Some(open) = &self.selected
+            && open
+                .view
+                .uid_of(seq.get())
+                .is_some_and(|u| open.view.is_recent(u))
+        {
+            for item in &mut items {
+                if let Item::Codec(MessageDataItem::Flags(flags)) = item {
+                    flags.push(FlagFetch::Recent);
+                }
+            }
+        }
+        self.out.extend_from_slice(&response::encode(seq, items));
     }
 }
 
@@ -330,11 +353,11 @@ fn modseq(value: u64) -> std::num::NonZeroU64 {
 fn item(
     name: &MessageDataItemName<'static>,
     m: &Message<'_>,
-) -> Result<MessageDataItem<'static>, imap::fetch::SectionError> {
+) -> Result<Item, imap::fetch::SectionError> {
     use MessageDataItemName as N;
     let raw = m.raw.unwrap_or_default();
     let size = MessageDataItem::Rfc822Size(m.record.size);
-    Ok(match (name, m.parsed, m.summary) {
+    Ok(Item::Codec(match (name, m.parsed, m.summary) {
         (N::Flags, ..) => MessageDataItem::Flags(flag_fetch(m.latest.flags(m.record.flags))),
         (N::Uid, ..) => MessageDataItem::Uid(NonZeroU32::new(m.uid).unwrap_or(NonZeroU32::MIN)),
         (N::InternalDate, ..) => MessageDataItem::InternalDate(internal_date(m.record.received_at)),
@@ -392,6 +415,15 @@ fn item(
         ) => {
             let part: Vec<u32> = section.iter().map(|n| n.get()).collect();
             let data = imap::fetch::binary(p, raw, &part, partial.map(|(a, n)| (a, n.get())))?;
+            if let Some((origin, _)) = partial {
+                // RFC 3516 §4.2, RFC 9051 §7.5.2: `BINARY[part]<origin>`, which
+                // imap-types cannot say.
+                return Ok(Item::BinaryPartial {
+                    section: section.clone(),
+                    origin: *origin,
+                    data,
+                });
+            }
             MessageDataItem::Binary {
                 section: section.clone(),
                 // RFC 3516 §4.2: decoded content may hold NULs, so a literal8.
@@ -411,7 +443,7 @@ fn item(
         // Nothing was read for it (cannot happen: needs_body and needs_summary cover
         // these).
         _ => size,
-    })
+    }))
 }
 
 /// Flags as FETCH reports them.
@@ -423,12 +455,15 @@ pub(crate) fn flag_fetch(flags: &[String]) -> Vec<FlagFetch<'static>> {
         .collect()
 }
 
-/// Message bytes as a literal (RFC 3501 §4.3); a NUL, which a literal cannot carry,
-/// becomes a space.
+/// Message bytes as a literal (RFC 3501 §4.3). A literal cannot carry NUL (`CHAR8`),
+/// and a `literal8` is for BINARY only (RFC 3516 §4.2, RFC 9051 §4.3.1), so a NUL
+/// stored with the message (APPEND keeps it) becomes 0x80, as Dovecot sends it: the
+/// length stays that of RFC822.SIZE and partial offsets stay true, and BINARY[] still
+/// returns the octets as stored.
 fn literal(mut bytes: Vec<u8>) -> NString<'static> {
     for b in bytes.iter_mut() {
         if *b == 0 {
-            *b = b' ';
+            *b = 0x80;
         }
     }
     let literal = Literal::try_from(bytes).unwrap_or_else(|_| Literal::unvalidated(Vec::new()));

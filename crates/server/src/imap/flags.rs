@@ -7,7 +7,8 @@
 //! tagged reply, from [`imap::selected::Selected::note_own_store`].
 //!
 //! `UNCHANGEDSINCE m` (CONDSTORE, RFC 7162 §3.1.3) leaves alone the messages changed
-//! after `m` and names them in the tagged `OK [MODIFIED set]`.
+//! after `m` and names them in the tagged `OK [MODIFIED set]`. Messages another session
+//! expunged, of which this one was not told yet, are skipped: the STORE is `OK`.
 
 use super::{Session, Status, store_failed, wire};
 use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
@@ -34,7 +35,6 @@ impl Session<'_> {
             Ok(t) => t,
             Err(e) => return Status::Bad(format!("Invalid sequence set: {e}")),
         };
-        let expunged = targets.iter().any(|&(_, u)| open.view.is_expunged(u));
         let uids: Vec<u32> = targets
             .iter()
             .map(|&(_, u)| u)
@@ -58,7 +58,9 @@ impl Session<'_> {
                 }
                 result.modified
             }
-            Err(StoreError::Invalid(why)) => return Status::Bad(format!("Invalid flag: {why}")),
+            // A well-formed flag the store does not keep (`\Frob`): not a syntax
+            // error, so NO (RFC 3501 §6.4.6, §7.1.3).
+            Err(StoreError::Invalid(why)) => return refused(&why),
             Err(e) => return store_failed("STORE", &e),
         };
         // `note_own_store` wants the snapshot that holds the change.
@@ -84,9 +86,15 @@ impl Session<'_> {
             let set = imap::sequence::SequenceSet::from_values(&names);
             return Status::Ok(format!("[MODIFIED {set}] Conditional STORE failed"));
         }
-        if expunged {
-            return Status::No("[EXPUNGEISSUED] Some messages were expunged".into());
-        }
+        // Messages another session expunged (this one not told yet) were skipped:
+        // there is nothing left to change, so the STORE succeeded for all that exist
+        // (RFC 2180 §4.2.1 leaves the choice; Dovecot answers OK too).
         Status::Ok("STORE completed".into())
     }
+}
+
+/// The tagged NO for what the store refuses as invalid (an unknown `\` flag; for
+/// APPEND also a mailbox out of UIDs): `CANNOT` (RFC 5530), not a syntax error.
+pub(super) fn refused(why: &str) -> Status {
+    Status::No(format!("[CANNOT] {why}"))
 }
