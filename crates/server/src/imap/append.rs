@@ -6,8 +6,22 @@
 //! the tagged OK. Appending to the selected mailbox shows up as EXISTS from
 //! [`super::Session::send_updates`]. A message the account's quota cannot take is
 //! refused by the store with nothing written: `NO [OVERQUOTA]` (RFC 9208 §4.3.1).
+//!
+//! A message with a NUL octet is stored as sent, as Dovecot does: a client's message
+//! is never refused with `BAD`. A plain literal cannot carry NUL (RFC 3501 §4.3
+//! `CHAR8`), so imap-codec refuses the command and the driver offers it to
+//! [`super::extended`], which hands it to [`as_literal8`]: the message literal
+//! `{n}` becomes the `~{n}` (RFC 3516 §4.2 `literal8`, which APPEND accepts with
+//! BINARY) that the client could have sent, and the command runs as usual. FETCH
+//! BINARY returns the NUL; BODY[] sends it as 0x80 (see `fetch.rs`).
 
+use super::extended::Line;
+use super::searchres::literal_len;
 use super::{Session, Status, store_failed, wire};
+use imap_codec::CommandCodec;
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::imap_types::command::Command;
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::flag::Flag;
@@ -57,12 +71,103 @@ impl Session<'_> {
                     mailbox.uid_validity
                 ))
             }
-            Err(StoreError::Invalid(why)) => Status::Bad(format!("Invalid flag: {why}")),
+            Err(StoreError::Invalid(why)) => super::flags::refused(&why),
             // RFC 9208 §4.3.1.
             Err(StoreError::OverQuota(_)) => {
                 Status::No("[OVERQUOTA] APPEND would exceed the mailbox quota".into())
             }
             Err(e) => store_failed("APPEND", &e),
+        }
+    }
+}
+
+/// An APPEND whose message literal `{n}` holds NUL, parsed as if it were the
+/// `~{n}` literal8 it must be; `None` for any other command (see the module docs).
+pub(super) fn as_literal8(bytes: &[u8]) -> Option<Command<'static>> {
+    let rewritten = literal8_form(bytes)?;
+    CommandCodec::default()
+        .decode(&rewritten)
+        .ok()
+        .map(|(_, command)| command.into_static())
+}
+
+/// `tag APPEND mailbox [flags] [date] {n}<octets with a NUL>` with `~{n}` in place
+/// of `{n}`; `None` for any other line.
+fn literal8_form(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut line = Line::new(bytes);
+    line.atom()?;
+    if !(line.space() && line.atom()?.eq_ignore_ascii_case("APPEND") && line.space()) {
+        return None;
+    }
+    line.astring_bytes()?;
+    if !line.space() {
+        return None;
+    }
+    if line.peek() == Some(b'(') {
+        line.list()?;
+        if !line.space() {
+            return None;
+        }
+    }
+    if line.peek() == Some(b'"') {
+        line.astring_bytes()?;
+        if !line.space() {
+            return None;
+        }
+    }
+    let at = line.position();
+    if line.peek() != Some(b'{') {
+        return None;
+    }
+    let (header, len) = literal_len(line.rest())?;
+    let data = line.rest().get(header..header.checked_add(len)?)?;
+    if !data.contains(&0) {
+        return None;
+    }
+    line.skip(header + len);
+    if !line.at_end() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    out.extend_from_slice(&bytes[..at]);
+    out.push(b'~');
+    out.extend_from_slice(&bytes[at..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imap_codec::imap_types::command::CommandBody;
+    use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
+
+    #[test]
+    fn a_nul_in_the_message_literal_makes_it_a_literal8() {
+        for line in [
+            b"a1 APPEND INBOX {3}\r\na\0b\r\n".as_slice(),
+            b"a1 APPEND INBOX {3+}\r\na\0b\r\n",
+            b"a1 APPEND \"x y\" (\\Seen $Work) \"01-Jan-2024 10:00:00 +0000\" {3}\r\na\0b\r\n",
+            b"a1 APPEND {1}\r\nx {3}\r\na\0b\r\n",
+        ] {
+            let command = as_literal8(line).unwrap_or_else(|| panic!("{line:?}"));
+            let CommandBody::Append { message, .. } = command.body else {
+                panic!("not an APPEND: {line:?}");
+            };
+            let LiteralOrLiteral8::Literal8(literal) = message else {
+                panic!("not a literal8: {line:?}");
+            };
+            assert_eq!(literal.data.as_ref(), b"a\0b");
+        }
+        // Imap-codec's own refusals stay refusals: no NUL, something after the
+        // literal, another command, a literal8 already.
+        for line in [
+            b"a1 APPEND INBOX {3}\r\nabc\r\n".as_slice(),
+            b"a1 APPEND INBOX {3}\r\na\0b x\r\n",
+            b"a1 APPEND INBOX {9}\r\na\0b\r\n",
+            b"a1 SEARCH {3}\r\na\0b\r\n",
+            b"a1 APPEND INBOX ~{3}\r\na\0b\r\n",
+        ] {
+            assert!(literal8_form(line).is_none(), "{line:?}");
         }
     }
 }

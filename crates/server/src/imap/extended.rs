@@ -1,7 +1,8 @@
 //! Commands imap-codec cannot parse, read from the raw line: `SEARCH RETURN (...)`
 //! (ESEARCH, RFC 4731; SAVE, RFC 5182), LIST with selection or return options or
 //! several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819), APPEND with the
-//! UTF8 data extension (RFC 6855 §4, [`super::utf8`]) and any command using `$`
+//! UTF8 data extension (RFC 6855 §4, [`super::utf8`]) or with a NUL in its message
+//! literal ([`super::append`]) and any command using `$`
 //! (SEARCHRES, RFC 5182, [`super::searchres`]); the last two are rewritten into
 //! commands imap-codec does parse and run as usual. (SORT, RFC 5256, imap-codec
 //! parses itself: see [`super::sort`].)
@@ -245,7 +246,14 @@ impl Session<'_> {
             Kind::Search => self.esearch(&tag, uid, &mut line).await,
             Kind::List => self.list_extended(&mut line).await,
             Kind::AppendUtf8 => match self.append_utf8(&bytes) {
-                None => return false,
+                // A NUL in a plain literal (see `append.rs`).
+                None => match super::append::as_literal8(&bytes) {
+                    Some(command) => {
+                        self.command(command).await;
+                        return true;
+                    }
+                    None => return false,
+                },
                 Some(Ok(command)) => {
                     self.command(command).await;
                     return true;
