@@ -233,7 +233,8 @@ def test_status(imap_server):
     data = ok(c.status("INBOX", "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)"))
     m = re.search(rb"MESSAGES (\d+) RECENT (\d+) UIDNEXT (\d+) UIDVALIDITY (\d+) UNSEEN (\d+)", data[0])
     assert m, data
-    assert (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(5))) == (2, 0, 3, 2)
+    # RECENT: no session has selected INBOX since they arrived (RFC 3501 §2.3.2).
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(5))) == (2, 2, 3, 2)
     typ, data = c.status("Nope", "(MESSAGES)")
     assert typ == "NO"
     c.logout()
@@ -248,7 +249,7 @@ def test_delivered_message_select_and_fetch(imap_server):
     c = login(imap_server)
     typ, data = c.select("INBOX")
     assert typ == "OK" and data == [b"1"]
-    assert c.untagged_responses.get("RECENT") == [b"0"]
+    assert c.untagged_responses.get("RECENT") == [b"1"]  # the first to select
     assert c.untagged_responses.get("UNSEEN") == [b"1"]
     assert c.untagged_responses.get("UIDNEXT") == [b"2"]
     assert c.untagged_responses.get("READ-WRITE") is not None
@@ -309,7 +310,7 @@ def test_store_and_search(imap_server):
     assert data == [None]
     ok(c.store("3", "FLAGS", "(\\Seen \\Answered)"))
     ok(c.store("3", "-FLAGS", "(\\Answered)"))
-    assert fetch_flags(c, 3) == [b"\\Seen"]
+    assert fetch_flags(c, 3) == [b"\\Seen", b"\\Recent"]
 
     def search(*criteria):
         return ok(c.search(None, *criteria))[0].split()
@@ -323,7 +324,9 @@ def test_store_and_search(imap_server):
     assert search("SEEN") == [b"3"]
     assert search("UNSEEN") == [b"1", b"2", b"4"]
     assert search("ANSWERED") == []
-    assert search("NEW") == [] and search("RECENT") == []
+    # This session selected first: all four are \Recent here; NEW is RECENT UNSEEN.
+    assert search("NEW") == [b"1", b"2", b"4"] and search("OLD") == []
+    assert search("RECENT") == [b"1", b"2", b"3", b"4"]
     assert search("SUBJECT", subjects[1]) == [b"2"]
     assert search("FROM", "dave@") == [b"4"]
     assert search("NOT", "FROM", "dave@") == [b"1", b"2", b"3"]
@@ -469,7 +472,7 @@ def test_idle_sees_delivery_and_other_sessions_flags(imap_server):
     other = login(imap_server)
     ok(other.select("INBOX"))
     ok(other.store("1", "+FLAGS", "\\Flagged"))
-    read_until(s, rb"\* 1 FETCH \((UID 1 )?FLAGS \(\\Flagged\)")
+    read_until(s, rb"\* 1 FETCH \((UID 1 )?FLAGS \(\\Flagged( \\Recent)?\)")
     other.logout()
 
     s.sendall(b"DONE\r\n")

@@ -51,7 +51,7 @@ def test_enable_changes_select_and_search(imap_server):
     c = with_messages(imap_server, 3)
     # IMAP4rev1 behaviour first.
     rev1 = c.ok("SELECT INBOX")
-    assert "* 0 RECENT" in rev1
+    assert "* 3 RECENT" in rev1
     assert any(line.startswith("* OK [UNSEEN 1]") for line in rev1), rev1
     assert not any(line.startswith("* LIST") for line in rev1)
     assert c.ok("SEARCH ALL") == ["* SEARCH 1 2 3"]
@@ -104,7 +104,8 @@ def test_searchres_save_and_dollar(imap_server):
     assert c.ok("SEARCH RETURN (SAVE) FLAGGED") == []
     assert c.ok("FETCH $ (UID)") == ["* 2 FETCH (UID 2)", "* 4 FETCH (UID 4)"]
     assert c.ok("UID FETCH $ (FLAGS)") == [
-        "* 2 FETCH (UID 2 FLAGS (\\Flagged))", "* 4 FETCH (UID 4 FLAGS (\\Flagged))"]
+        "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))",
+        "* 4 FETCH (UID 4 FLAGS (\\Flagged \\Recent))"]
     # "$" as a search key, alone, after UID, and under OR/NOT.
     assert c.ok("SEARCH $") == ["* SEARCH 2 4"]
     assert c.ok("UID SEARCH UID $ SUBJECT \"note 4\"") == ["* SEARCH 4"]
@@ -114,8 +115,8 @@ def test_searchres_save_and_dollar(imap_server):
     assert c.ok("SEARCH SUBJECT $") == ["* SEARCH"]
     # STORE and COPY on "$".
     assert c.ok("STORE $ +FLAGS (\\Seen)") == [
-        "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Seen))",
-        "* 4 FETCH (UID 4 FLAGS (\\Flagged \\Seen))"]
+        "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Seen \\Recent))",
+        "* 4 FETCH (UID 4 FLAGS (\\Flagged \\Seen \\Recent))"]
     lines, status = c.cmd("COPY $ Archive")
     assert status.startswith("OK [COPYUID ") and " 2,4 1:2]" in status, status
     # SAVE with MIN and MAX keeps only those two (RFC 5182 §2.1), and reports them.

@@ -47,10 +47,12 @@
 //!   announced by one EXISTS after the expunges, with the count the client will compute.
 //!   They enter the view with their current flags, so their flag changes before they were
 //!   announced are never sent as FETCH: the client fetches them when it wants them.
-//! - **RECENT.** We never give a message `\Recent` (RFC 9051 removed it; in RFC 3501
-//!   §2.3.2 it is per-session state that would need coordination in the store). The count
-//!   of recent messages is therefore always 0 and never changes, so no RECENT update is
-//!   ever due; the driver sends `* 0 RECENT` in an IMAP4rev1 SELECT (RFC 3501 §6.3.1).
+//! - **RECENT.** A message is `\Recent` (RFC 3501 §2.3.2) in the one session that was
+//!   first told of it, as in Dovecot: the store keeps a per-mailbox mark that a SELECT,
+//!   and every EXISTS afterwards, claims up to (see `selected/recent.rs`); EXAMINE
+//!   claims nothing but sees what is above the mark. The driver sends `* n RECENT`
+//!   after every EXISTS and in an IMAP4rev1 SELECT; IMAP4rev2 sessions never track it
+//!   (RFC 9051 removed `\Recent`).
 //! - **FETCH.** An unsolicited `FETCH (FLAGS ..)` goes out for every announced message
 //!   whose flags differ, as a set, from what the client was sent (RFC 3501 §7.4.2;
 //!   flag sets are interned, so a set compares by its id; the store keeps their
@@ -66,6 +68,7 @@
 //!   the mod-sequence of any EXPUNGE/VANISHED not yet sent (RFC 7162 §3.2).
 
 mod lookup;
+mod recent;
 pub mod snapshot;
 mod state;
 mod sync;
@@ -80,6 +83,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use crate::sequence::SeqError;
+pub use recent::Recent;
 pub use snapshot::{FlagSetId, MessageState, Record, Snapshot};
 pub use state::Update;
 
@@ -115,6 +119,8 @@ pub struct Selected {
     /// This session's `.SILENT` STOREs: the flags and mod-sequence the client now
     /// knows, standing in for the `view` entry until the next `take_updates`.
     adopted: BTreeMap<u32, (FlagSetId, u64)>,
+    /// This session's `\Recent` messages, when it shows them (`recent.rs`).
+    recent: Option<Recent>,
 }
 
 impl Selected {
@@ -140,6 +146,7 @@ impl Selected {
             shown_modseq: highest_modseq,
             echo: BTreeSet::new(),
             adopted: BTreeMap::new(),
+            recent: None,
         }
     }
 

@@ -17,7 +17,8 @@
 //! renderers read (the ENVELOPE fields and a few more on a message's own header, the
 //! MIME fields everywhere; every occurrence, as sent, still folded); the Date header as
 //! mail-parser reads it; the RFC 2047-decoded Subject when it differs from the raw one;
-//! the first From/To/Cc address as mail-parser decodes it (SORT, RFC 5256/5957).
+//! the first From/To/Cc address as ENVELOPE parses it, its name decoded (SORT, RFC
+//! 5256/5957; `summary/address.rs`).
 //! FETCH of the same message renders the same bytes from a stored summary as from a
 //! fresh parse: the renderers only ever see a summary.
 //!
@@ -28,6 +29,7 @@
 //! [`SummaryError`] and the caller recomputes, never a panic. Changing what is kept
 //! or how it is rendered means a new [`VERSION`].
 
+mod address;
 mod check;
 pub(crate) mod parts;
 mod search;
@@ -44,7 +46,9 @@ pub use search::{AddressField, NameAndAddress, contains_ignore_case, raw_header_
 
 /// The encoding version written as the first byte. Bump it whenever the kept fields,
 /// their meaning or the renderers change: summaries of another version are recomputed.
-pub const VERSION: u8 = 1;
+/// Version 2: the first addresses are read as ENVELOPE reads them (groups, comments
+/// inside an addr-spec; `summary/address.rs`), no longer by mail-parser.
+pub const VERSION: u8 = 2;
 
 /// Why stored summary bytes were not used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,20 +171,14 @@ impl<'a> Summary<'a> {
             month: d.month,
             day: d.day,
         });
-        let first = |a: Option<&mail_parser::Address<'_>>| {
-            let addr = a.and_then(mail_parser::Address::first)?;
-            let owned = |s: Option<&str>| s.map(|s| Bytes(Cow::Owned(s.as_bytes().to_vec())));
-            Some(FirstAddress {
-                name: owned(addr.name()),
-                address: owned(addr.address()),
-            })
-        };
+        // SORT's first addresses, parsed as ENVELOPE parses them.
+        let envelope = fetch::envelope_of(&parts[0]);
         Summary {
             sent,
             subject,
-            from: first(message.from()),
-            to: first(message.to()),
-            cc: first(message.cc()),
+            from: address::first(&envelope.from),
+            to: address::first(&envelope.to),
+            cc: address::first(&envelope.cc),
             parts,
         }
     }

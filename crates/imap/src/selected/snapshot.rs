@@ -27,7 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct MessageState {
     /// The message's UID (RFC 3501 §2.3.1.1): non-zero, unique, ascending with arrival.
     pub uid: u32,
-    /// Its flags and keywords (no `\Recent`: see the module docs of [`super`]).
+    /// Its flags and keywords (never `\Recent`, which is per session: see
+    /// `selected/recent.rs`).
     pub flags: Vec<String>,
     /// Its mod-sequence (RFC 7162 §3.1): grows whenever its metadata changes.
     pub modseq: u64,

@@ -37,6 +37,30 @@ impl Summary<'_> {
         Some(self.field_contains(id_of(name)?, needle))
     }
 
+    /// SEARCH FROM/TO/CC/BCC (RFC 3501 §6.4.4): whether any `name` field contains
+    /// `needle` as sent (unfolded), or any of its addresses written out plainly
+    /// contains it (`name <mailbox@host>`, comments dropped: see
+    /// `summary/address.rs`), as Dovecot matches them. `None` for a field that is not
+    /// one of those four.
+    pub fn address_contains(&self, name: &[u8], needle: &[u8]) -> Option<bool> {
+        let id =
+            id_of(name).filter(|id| matches!(*id, name::FROM | name::TO | name::CC | name::BCC))?;
+        if self.field_contains(id, needle) {
+            return Some(true);
+        }
+        if self.parts[0].first(id).is_none() {
+            return Some(false);
+        }
+        let e = crate::fetch::envelope_of(&self.parts[0]);
+        let list = match id {
+            name::FROM => e.from,
+            name::TO => e.to,
+            name::CC => e.cc,
+            _ => e.bcc,
+        };
+        Some(super::address::plain(&list).any(|a| contains_ignore_case(&a, needle)))
+    }
+
     /// Whether any field with id `id` contains `needle`, unfolded.
     fn field_contains(&self, id: u8, needle: &[u8]) -> bool {
         self.parts[0].all(id).any(|v| unfolded_contains(v, needle))

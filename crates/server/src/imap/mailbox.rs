@@ -130,7 +130,9 @@ impl Session<'_> {
         for item in items {
             let part = match item {
                 StatusDataItemName::Messages => format!("MESSAGES {}", messages.len()),
-                StatusDataItemName::Recent => "RECENT 0".to_owned(),
+                StatusDataItemName::Recent => {
+                    format!("RECENT {}", self.status_recent(&mailbox, &messages))
+                }
                 StatusDataItemName::UidNext => format!("UIDNEXT {}", mailbox.uid_next),
                 StatusDataItemName::UidValidity => {
                     format!("UIDVALIDITY {}", mailbox.uid_validity)

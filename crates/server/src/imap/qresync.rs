@@ -89,10 +89,11 @@ impl Session<'_> {
         for (seq, uid) in open.view.messages() {
             let modseq = open.view.modseq(uid).unwrap_or_default();
             if modseq > r.modseq {
-                let flags = open.view.flags(uid).unwrap_or_default();
+                let flags = open.view.flags(uid).unwrap_or_default().to_vec();
+                let flags = super::select::with_recent(&open.view, uid, flags);
                 lines.push(format!(
                     "{seq} FETCH (UID {uid} FLAGS {} MODSEQ ({modseq}))",
-                    flag_list(flags)
+                    flag_list(&flags)
                 ));
             }
         }

@@ -8,16 +8,22 @@
 //! BODY, TEXT and HEADER of any other field from the message bytes, read only for the
 //! messages the rest of the criteria leave undecided. String matches are
 //! case-insensitive substring matches (RFC 3501 §6.4.4) over each occurrence of the
-//! unfolded header field (SUBJECT also over its RFC 2047 decoded form), the body (BODY)
+//! unfolded header field (SUBJECT also over its RFC 2047 decoded form; FROM, TO, CC
+//! and BCC also over each address without its comments), the body (BODY)
 //! or the whole message (TEXT). Dates compare by day, ignoring time and zone:
 //! INTERNALDATE in UTC, SENT* the Date header's own day.
-//! `\Recent` is never set here, so RECENT and NEW match nothing and OLD everything.
+//! RECENT, NEW (RECENT UNSEEN) and OLD (NOT RECENT) test this session's own `\Recent`
+//! (RFC 3501 §6.4.4; see [`imap::selected::Recent`]).
+//! Sequence numbers past the last message match nothing rather than failing, as
+//! Dovecot answers (`SEARCH 1:100` in a 3-message mailbox is `1 2 3`; an empty
+//! mailbox gives an empty result); `*` is the last message, or the highest UID for
+//! UID keys (RFC 3501 §6.4.8, §9 `seq-range`).
 //! Charsets: UTF-8 and US-ASCII; others get `NO [BADCHARSET]`.
 
 use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, cpu, store_failed, wire};
 use imap::selected::snapshot::system as flag;
-use imap::selected::{Record, Snapshot};
+use imap::selected::{Recent, Record, Snapshot};
 use imap::summary::{Summary, contains_ignore_case as contains, raw_header_contains};
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::search::SearchKey;
@@ -40,6 +46,8 @@ struct Context<'c> {
     last_seq: u32,
     /// `*` for UID keys: the highest UID the client knows.
     last_uid: u32,
+    /// This session's `\Recent` messages (`None`: it shows none, IMAP4rev2).
+    recent: Option<&'c Recent>,
 }
 
 impl Session<'_> {
@@ -89,19 +97,15 @@ impl Session<'_> {
         let Some(open) = &self.selected else {
             return Err(Status::Bad("No mailbox selected".into()));
         };
-        // RFC 3501 §9: a sequence number beyond the mailbox is BAD, checked once.
-        for set in sequence_sets(criteria) {
-            if let Err(e) = open.view.resolve(&wire::sequence_set(set), false) {
-                return Err(Status::Bad(format!("Invalid sequence set: {e}")));
-            }
-        }
         let mailbox = open.mailbox.id;
         let latest: Arc<Snapshot> = Arc::clone(open.view.latest());
         let known: Vec<(u32, u32)> = open.view.messages().collect();
+        let recent = open.view.recent().cloned();
         let context = Context {
             latest: &latest,
             last_seq: open.view.exists(),
             last_uid: known.last().map_or(0, |&(_, uid)| uid),
+            recent: recent.as_ref(),
         };
         let wants_summary = criteria.iter().any(needs_summary);
         let store = self.shared.store.clone();
@@ -204,6 +208,7 @@ fn test(
     use SearchKey as K;
     let has = |flag: &str| cx.latest.has_flag(c.record.flags, flag);
     let system = |bit: u8| cx.latest.system_flags(c.record.flags) & bit != 0;
+    let recent = || cx.recent.is_some_and(|r| r.contains(c.uid));
     let day = |unix: i64| {
         time::OffsetDateTime::from_unix_timestamp(unix)
             .map(|t| t.date())
@@ -216,8 +221,11 @@ fn test(
         })
     };
     Some(match key {
-        K::All | K::Old => true,
-        K::New | K::Recent => false,
+        K::All => true,
+        // RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT.
+        K::Recent => recent(),
+        K::New => recent() && !system(flag::SEEN),
+        K::Old => !recent(),
         K::Answered => system(flag::ANSWERED),
         K::Deleted => system(flag::DELETED),
         K::Draft => system(flag::DRAFT),
@@ -246,10 +254,11 @@ fn test(
             _ => return None,
         },
         K::And(keys) => return all(cx, c, keys.as_ref(), raw),
-        K::From(s) => return summary(&|m| m.header_contains(b"From", s.as_ref()) == Some(true)),
-        K::To(s) => return summary(&|m| m.header_contains(b"To", s.as_ref()) == Some(true)),
-        K::Cc(s) => return summary(&|m| m.header_contains(b"Cc", s.as_ref()) == Some(true)),
-        K::Bcc(s) => return summary(&|m| m.header_contains(b"Bcc", s.as_ref()) == Some(true)),
+        // The field as sent, or its addresses without comments (see `address_contains`).
+        K::From(s) => return summary(&|m| m.address_contains(b"From", s.as_ref()) == Some(true)),
+        K::To(s) => return summary(&|m| m.address_contains(b"To", s.as_ref()) == Some(true)),
+        K::Cc(s) => return summary(&|m| m.address_contains(b"Cc", s.as_ref()) == Some(true)),
+        K::Bcc(s) => return summary(&|m| m.address_contains(b"Bcc", s.as_ref()) == Some(true)),
         K::Subject(s) => return summary(&|m| m.subject_contains(s.as_ref())),
         K::SentBefore(d) => sent().is_some_and(|s| s < date(d)),
         K::SentOn(d) => sent().is_some_and(|s| s == date(d)),
@@ -281,22 +290,6 @@ fn in_set(set: &SequenceSet, value: u32, star: u32) -> bool {
         };
         (a.min(b)..=a.max(b)).contains(&value)
     })
-}
-
-/// The sequence-number sets among the criteria, at any depth.
-fn sequence_sets<'k>(keys: &'k [SearchKey<'_>]) -> Vec<&'k SequenceSet> {
-    let mut out = Vec::new();
-    let mut stack: Vec<&SearchKey<'_>> = keys.iter().collect();
-    while let Some(key) = stack.pop() {
-        match key {
-            SearchKey::SequenceSet(set) => out.push(set),
-            SearchKey::Not(inner) => stack.push(inner),
-            SearchKey::Or(a, b) => stack.extend([a.as_ref(), b.as_ref()]),
-            SearchKey::And(list) => stack.extend(list.as_ref()),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Whether a key (at any depth) reads a message's summary.

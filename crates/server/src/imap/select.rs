@@ -11,6 +11,7 @@ use super::wire::flag_list;
 use super::{Open, Session, Status, store_failed};
 use imap::selected::snapshot::system;
 use imap::selected::{Selected, Update};
+use std::sync::Arc;
 
 /// The system flags (RFC 3501 §2.3.2), as FLAGS and PERMANENTFLAGS list them.
 const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -41,10 +42,31 @@ impl Session<'_> {
         };
         let mut flags: Vec<String> = SYSTEM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
         flags.extend(snapshot.keywords().into_iter().map(str::to_owned));
+        let mut view = Selected::new(mailbox.uid_validity, Arc::clone(&snapshot), read_only);
+        // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor claims it.
+        if !self.enabled.rev2 {
+            view.track_recent();
+        }
+        let mailbox_id = mailbox.id;
+        self.selected = Some(Open {
+            mailbox,
+            view,
+            state,
+        });
+        self.claim_recent().await;
+        let Some(open) = &self.selected else {
+            return Status::No("[SERVERBUG] Mailbox lost".into());
+        };
+        let (recent, validity, uid_next) = (
+            open.view.recent_count(),
+            open.mailbox.uid_validity,
+            open.mailbox.uid_next,
+        );
+        debug_assert_eq!(open.mailbox.id, mailbox_id);
         let records = snapshot.records();
         self.untagged(&format!("FLAGS {}", flag_list(&flags)));
         self.untagged(&format!("{} EXISTS", records.len()));
-        self.untagged("0 RECENT");
+        self.untagged(&format!("{recent} RECENT"));
         if let Some(i) = records
             .iter()
             .position(|m| snapshot.system_flags(m.flags) & system::SEEN == 0)
@@ -59,20 +81,8 @@ impl Session<'_> {
                 SYSTEM_FLAGS.join(" ")
             ));
         }
-        self.untagged(&format!(
-            "OK [UIDVALIDITY {}] UIDs valid",
-            mailbox.uid_validity
-        ));
-        self.untagged(&format!(
-            "OK [UIDNEXT {}] Predicted next UID",
-            mailbox.uid_next
-        ));
-        let view = Selected::new(mailbox.uid_validity, snapshot, read_only);
-        self.selected = Some(Open {
-            mailbox,
-            view,
-            state,
-        });
+        self.untagged(&format!("OK [UIDVALIDITY {validity}] UIDs valid"));
+        self.untagged(&format!("OK [UIDNEXT {uid_next}] Predicted next UID"));
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Status::Ok(format!("[{mode}] {verb} completed"))
     }
@@ -111,16 +121,29 @@ impl Session<'_> {
             return;
         };
         let updates = open.view.take_updates(allow_expunge);
+        // New mail is announced: this session claims its \Recent if no other session
+        // was told first (RFC 3501 §2.3.2).
+        if updates.iter().any(|u| matches!(u, Update::Exists(_))) {
+            self.claim_recent().await;
+        }
+        let Some(open) = &self.selected else {
+            return;
+        };
+        let mut lines = Vec::with_capacity(updates.len());
         for update in updates {
-            let line = match update {
-                Update::Expunge(n) => format!("{n} EXPUNGE"),
-                Update::Exists(n) => format!("{n} EXISTS"),
-                Update::Vanished(uids) => {
-                    format!(
-                        "VANISHED {}",
-                        imap::sequence::SequenceSet::from_values(&uids)
-                    )
+            match update {
+                Update::Expunge(n) => lines.push(format!("{n} EXPUNGE")),
+                Update::Exists(n) => {
+                    lines.push(format!("{n} EXISTS"));
+                    // RFC 3501 §7.3.2: the new number of recent messages.
+                    if open.view.tracks_recent() {
+                        lines.push(format!("{} RECENT", open.view.recent_count()));
+                    }
                 }
+                Update::Vanished(uids) => lines.push(format!(
+                    "VANISHED {}",
+                    imap::sequence::SequenceSet::from_values(&uids)
+                )),
                 Update::Fetch {
                     seq,
                     uid,
@@ -128,13 +151,65 @@ impl Session<'_> {
                     modseq,
                 } => {
                     let modseq = modseq.map(|m| format!(" MODSEQ ({m})")).unwrap_or_default();
-                    format!(
+                    let flags = with_recent(&open.view, uid, flags);
+                    lines.push(format!(
                         "{seq} FETCH (UID {uid} FLAGS {}{modseq})",
                         flag_list(&flags)
-                    )
+                    ));
                 }
-            };
+            }
+        }
+        for line in lines {
             self.untagged(&line);
+        }
+    }
+
+    /// Claims `\Recent` (RFC 3501 §2.3.2) for the messages announced to this session
+    /// that no other session was told of first: the store's mark moves up to the
+    /// highest announced UID in one atomic step, and what it was before says which of
+    /// them are this session's. A read-only session (EXAMINE, RFC 3501 §6.3.2) claims
+    /// nothing and sees the messages above the mark as recent, as Dovecot does. A
+    /// failed claim is logged and leaves the messages not recent.
+    async fn claim_recent(&mut self) {
+        let Some(open) = &self.selected else { return };
+        if !open.view.tracks_recent() {
+            return;
+        }
+        let top = open.view.announced_uid();
+        let mark = open.mailbox.recent_uid;
+        let before = if open.view.read_only() || mark >= top {
+            mark
+        } else {
+            let store = self.shared.store.clone();
+            match store.mailbox_recent_claim(open.mailbox.id, top).await {
+                Ok(before) => before,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim \\Recent");
+                    top
+                }
+            }
+        };
+        if let Some(open) = &mut self.selected {
+            open.view.add_recent(before, top);
+        }
+    }
+
+    /// STATUS's RECENT (RFC 3501 §6.3.10) for `mailbox`: this session's own count when
+    /// it has the mailbox selected, else the messages above the mark, which the next
+    /// SELECT would get.
+    pub(super) fn status_recent(
+        &self,
+        mailbox: &store::Mailbox,
+        messages: &[store::ImapMessage],
+    ) -> usize {
+        match &self.selected {
+            Some(open) if open.mailbox.id == mailbox.id && open.view.tracks_recent() => {
+                open.view.recent_count() as usize
+            }
+            _ => messages
+                .iter()
+                .filter(|m| m.uid > mailbox.recent_uid)
+                .count(),
         }
     }
 
@@ -161,4 +236,15 @@ impl Session<'_> {
         open.view.sync(snapshot);
         open.mailbox = mailbox;
     }
+}
+
+/// `flags` with `\Recent` added when `uid` is recent in this session (RFC 3501
+/// §2.3.2: the store never holds it).
+pub(crate) fn with_recent(view: &Selected, uid: u32, mut flags: Vec<String>) -> Vec<String> {
+    if view.is_recent(uid) {
+        // After the system flags, before the keywords, where Dovecot writes it.
+        let at = flags.partition_point(|f| f.starts_with('\\'));
+        flags.insert(at, "\\Recent".to_owned());
+    }
+    flags
 }

@@ -8,7 +8,10 @@
 //! keys from each message's stored summary ([`imap::summary`]). Strings compare
 //! with `i;ascii-casemap` (ASCII letters folded), display names with a Unicode case
 //! fold. Addresses are the first address of the field (`addr-mailbox`, the local part,
-//! for CC/FROM/TO); SUBJECT is the base subject of [`base_subject`]; DATE is the Date
+//! for CC/FROM/TO), parsed as ENVELOPE parses them: comments inside an addr-spec are
+//! dropped, and a group (`Cc: user2: blah@domain1.org;`) sorts on its own name
+//! (`user2`) for CC/FROM/TO and DISPLAY*, as Dovecot does (see
+//! `imap::summary`'s `address.rs`); SUBJECT is the base subject of [`base_subject`]; DATE is the Date
 //! header in UTC, or the INTERNALDATE when it has none (RFC 5256 §3).
 
 use super::summaries::{self, BATCH, Repairs};
