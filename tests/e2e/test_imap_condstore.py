@@ -87,9 +87,10 @@ def fetches(lines):
         uid = int(re.search(r"UID (\d+)", body).group(1))
         flags = re.search(r"FLAGS \(([^)]*)\)", body)
         modseq = re.search(r"MODSEQ \((\d+)\)", body)
+        # \Recent is per session (test_imap_recent.py); these tests are about the rest.
         out[uid] = (
             int(m.group(1)),
-            flags.group(1).split() if flags else None,
+            [f for f in flags.group(1).split() if f != "\\Recent"] if flags else None,
             int(modseq.group(1)) if modseq else None,
         )
     return out
@@ -255,3 +256,69 @@ def test_expunge_by_another_session_arrives_as_vanished(imap_server):
     assert all_uids[1] not in fetches(untagged)
     assert uids(a) == [all_uids[0], all_uids[2]]
     a.close()
+
+
+def highestmodseqs(lines):
+    """The `* OK [HIGHESTMODSEQ n]` values among untagged lines."""
+    return [int(m.group(1)) for m in (re.match(r"\* OK \[HIGHESTMODSEQ (\d+)\]", l) for l in lines) if m]
+
+
+@pytest.mark.parametrize("first", [
+    "FETCH 1 (FLAGS MODSEQ)",
+    "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)",
+    "SEARCH MODSEQ 1",
+    "STORE 1 (UNCHANGEDSINCE 1000) +FLAGS.SILENT (\\Flagged)",
+])
+def test_first_condstore_enabling_command_sends_highestmodseq(imap_server, first):
+    # RFC 7162 §3.1: the first CONDSTORE enabling command in a mailbox selected
+    # without CONDSTORE gets `* OK [HIGHESTMODSEQ n]`; later ones do not.
+    deliver(imap_server, 2)
+    c = session(imap_server)
+    untagged, _ = c.ok("SELECT INBOX")
+    highest = int(code(untagged, "HIGHESTMODSEQ"))
+    untagged, _ = c.ok(first)
+    assert highestmodseqs(untagged) == [highest], untagged
+    untagged, _ = c.ok("FETCH 1 (FLAGS MODSEQ)")
+    assert highestmodseqs(untagged) == [], untagged
+    # Enabled on the connection: the next SELECT's own response is enough.
+    c.ok("SELECT INBOX")
+    untagged, _ = c.ok(first)
+    assert highestmodseqs(untagged) == [], untagged
+    c.close()
+
+
+def test_select_condstore_needs_no_second_highestmodseq(imap_server):
+    deliver(imap_server, 1)
+    c = session(imap_server)
+    c.ok("SELECT INBOX (CONDSTORE)")
+    untagged, _ = c.ok("FETCH 1 (FLAGS MODSEQ)")
+    assert highestmodseqs(untagged) == [], untagged
+    c.close()
+
+
+def test_esearch_min_max_modseq_is_of_the_messages_returned(imap_server):
+    # imaptest's esearch-condstore: MODSEQ covers only what MIN/MAX return (RFC 4731
+    # §3.2, RFC 7162 §3.1.5), all matches once ALL or COUNT is asked.
+    deliver(imap_server, 4)
+    c = session(imap_server)
+    c.ok("SELECT INBOX")
+    modseq = {}
+    for seq in (1, 3, 2, 4):
+        untagged, _ = c.ok("STORE %d (UNCHANGEDSINCE 100000) +FLAGS (\\Seen)" % seq)
+        modseq[seq] = [m for (s, _, m) in fetches(untagged).values() if s == seq][0]
+    assert modseq[1] < modseq[3] < modseq[2] < modseq[4]
+    key = 'MODSEQ "/flags/\\\\seen" all 1'
+
+    def esearch(ret, seqs):
+        untagged, _ = c.ok("SEARCH RETURN (%s) %s %s" % (ret, seqs, key))
+        line = [l for l in untagged if l.startswith("* ESEARCH")]
+        assert len(line) == 1, untagged
+        return line[0].split(")", 1)[1].strip()
+
+    assert esearch("MIN", "1:3") == "MIN 1 MODSEQ %d" % modseq[1]
+    assert esearch("MAX", "1:3") == "MAX 3 MODSEQ %d" % modseq[3]
+    assert esearch("MIN MAX", "2:3") == "MIN 2 MAX 3 MODSEQ %d" % modseq[2]
+    assert esearch("MIN MAX", "1:3") == "MIN 1 MAX 3 MODSEQ %d" % modseq[3]
+    assert esearch("", "1:3") == "ALL 1:3 MODSEQ %d" % modseq[2]
+    assert esearch("MIN COUNT", "1:3") == "MIN 1 COUNT 3 MODSEQ %d" % modseq[2]
+    c.close()

@@ -93,13 +93,18 @@ impl Session<'_> {
     }
 
     /// A CONDSTORE enabling command ran (RFC 7162 §3.1): from now on every FETCH
-    /// update carries MODSEQ.
+    /// update carries MODSEQ. The first one in a selected mailbox also gets
+    /// `* OK [HIGHESTMODSEQ n]` (RFC 7162 §3.1: the server sends HIGHESTMODSEQ when
+    /// the first CONDSTORE enabling command is issued; Dovecot does so here too),
+    /// which the client may not have taken note of at SELECT.
     pub(super) fn use_condstore(&mut self) {
         self.enabled.condstore = true;
         if let Some(open) = &mut self.selected
             && !open.view.condstore()
         {
             open.view.enable_condstore();
+            let highest = open.view.highest_modseq();
+            self.untagged(&format!("OK [HIGHESTMODSEQ {highest}] Highest"));
         }
     }
 

@@ -43,6 +43,23 @@ impl Want {
         self.min || self.max || self.count || self.all
     }
 
+    /// The hits (ascending) an ESEARCH reports on, for its MODSEQ (RFC 7162 §3.1.5,
+    /// RFC 4731 §3.2): with MIN and/or MAX but neither ALL nor COUNT, only the
+    /// lowest and/or highest; otherwise all of them.
+    fn returned(&self, hits: &[(u32, u32)]) -> Vec<(u32, u32)> {
+        if !(self.min || self.max) || self.all || self.count {
+            return hits.to_vec();
+        }
+        let mut out = Vec::new();
+        if self.min {
+            out.extend(hits.first());
+        }
+        if self.max {
+            out.extend(hits.last().filter(|_| !self.min || hits.len() > 1));
+        }
+        out
+    }
+
     /// The hits SAVE keeps (RFC 5182 §2.1): MIN and/or MAX alone, else all.
     fn saved(&self, values: &[u32]) -> Vec<u32> {
         if !(self.min || self.max) || self.all || self.count {
@@ -178,8 +195,11 @@ impl Session<'_> {
             Ok(hits) => hits,
             Err(status) => return status,
         };
-        // RFC 7162 §3.1.5: " (MODSEQ n)" from the SEARCH form, as ESEARCH's "MODSEQ n".
-        let suffix = self.search_modseq_suffix(criteria, &hits).await;
+        // RFC 7162 §3.1.5: " (MODSEQ n)" from the SEARCH form, as ESEARCH's "MODSEQ n",
+        // over the messages returned (RFC 4731 §3.2: only the MIN/MAX ones when
+        // neither ALL nor COUNT is asked).
+        let returned = want.returned(&hits);
+        let suffix = self.search_modseq_suffix(criteria, &returned).await;
         let modseq = suffix
             .trim()
             .strip_prefix("(MODSEQ ")
@@ -253,5 +273,20 @@ mod tests {
             return_options(&mut Line::new(b"RETURN (SAVE MIN ALL) ALL")).expect("options");
         assert_eq!(min_all.saved(&[4, 2, 9]), vec![4, 2, 9]);
         assert_eq!(min_max.saved(&[]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn modseq_covers_only_the_messages_returned() {
+        let hits = [(1, 10), (2, 20), (3, 30)];
+        let min = return_options(&mut Line::new(b"RETURN (MIN) ALL")).expect("options");
+        assert_eq!(min.returned(&hits), vec![(1, 10)]);
+        let max = return_options(&mut Line::new(b"RETURN (MAX) ALL")).expect("options");
+        assert_eq!(max.returned(&hits), vec![(3, 30)]);
+        let both = return_options(&mut Line::new(b"RETURN (MIN MAX) ALL")).expect("options");
+        assert_eq!(both.returned(&hits), vec![(1, 10), (3, 30)]);
+        assert_eq!(both.returned(&hits[..1]), vec![(1, 10)]);
+        let count = return_options(&mut Line::new(b"RETURN (MIN COUNT) ALL")).expect("options");
+        assert_eq!(count.returned(&hits), hits.to_vec());
+        assert_eq!(Want::all().returned(&hits), hits.to_vec());
     }
 }
