@@ -1,4 +1,4 @@
-//! SQLite-only IMAP tests: a version-3 database migrates to version 4 with its data,
+//! SQLite-only IMAP tests: a version-3 database migrates to the current version with its data,
 //! APPEND survives a restart, body files live exactly as long as an IMAP-visible row
 //! needs them, and (ignored by default) the timing of a 100,000-message mailbox.
 
@@ -68,6 +68,15 @@ async fn migrates_a_version_3_database_in_place() {
     assert_eq!(version, schema::SCHEMA_VERSION);
     let alice = crate::AccountId(7);
     let boxes = s.mailbox_list(alice).await.expect("boxes");
+    // Version 9: mail that was there before the upgrade is not \Recent.
+    let inbox = boxes.iter().find(|m| m.name == "INBOX").expect("inbox");
+    assert_eq!(inbox.recent_uid, 2);
+    assert!(
+        boxes
+            .iter()
+            .filter(|m| m.name != "INBOX")
+            .all(|m| m.recent_uid == 0)
+    );
     let names: Vec<(&str, Option<&str>, bool)> = boxes
         .iter()
         .map(|m| (m.name.as_str(), m.special_use.as_deref(), m.subscribed))
