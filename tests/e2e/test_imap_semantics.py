@@ -217,6 +217,8 @@ def test_store_and_append_announce_new_keywords(imap_server):
     # A new SELECT starts from the FLAGS it sends.
     lines = a.ok("SELECT INBOX")
     assert "* FLAGS (%s $Label1 Work)" % SYSTEM in lines
+    # ... and names the mailbox's keywords as permanent, as later announcements do.
+    assert "* OK [PERMANENTFLAGS (%s $Label1 Work \\*)] Flags permitted" % SYSTEM in lines, lines
     assert plain(a.ok("STORE 1 +FLAGS (Work)")) == [
         "* 1 FETCH (UID 1 FLAGS ($Label1 Work \\Seen))"]
     # IDLE hears it too, FLAGS first.

@@ -165,10 +165,6 @@ impl<'a> Session<'a> {
             prepare::Prepared::Run(body) => self.dispatch(body).await,
             prepare::Prepared::Done(status) => status,
         };
-        if matches!(name, "SELECT" | "EXAMINE") {
-            // The keywords its FLAGS named, for later announcements (`keywords.rs`).
-            self.keywords_selected();
-        }
         self.finish(&tag, status, allow_expunge).await;
     }
 

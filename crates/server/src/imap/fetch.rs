@@ -262,8 +262,8 @@ impl Session<'_> {
             for item in &mut items {
                 if let Item::Codec(MessageDataItem::Flags(flags)) = item {
                     // After the system flags, before the keywords, as Dovecot has it.
-                    let at = flags
-                        .partition_point(|f| !matches!(f, FlagFetch::Flag(Flag::Keyword(_))));
+                    let at =
+                        flags.partition_point(|f| !matches!(f, FlagFetch::Flag(Flag::Keyword(_))));
                     flags.insert(at, FlagFetch::Recent);
                 }
             }

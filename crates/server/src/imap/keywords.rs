@@ -3,9 +3,8 @@
 //! carries the new keyword (RFC 3501 §7.2.6: FLAGS "MUST be recorded by the client";
 //! §7.1: PERMANENTFLAGS). Dovecot does the same.
 //!
-//! Where it sits: SELECT and EXAMINE send the mailbox's FLAGS; right after them
-//! [`super::Session::command`] records which keywords those named
-//! ([`Session::keywords_selected`]). From then on, whenever the session takes in a
+//! Where it sits: SELECT and EXAMINE send the mailbox's FLAGS and record which
+//! keywords those named ([`Shown::of`]). From then on, whenever the session takes in a
 //! newer snapshot and is about to write updates or FETCH responses (in
 //! [`Session::send_updates`] and in FETCH, after their resync), it calls
 //! [`Session::announce_keywords`], which compares the snapshot's keywords with those
@@ -25,7 +24,8 @@ use std::collections::BTreeSet;
 
 /// The system flags (RFC 3501 §2.3.2), first in FLAGS and PERMANENTFLAGS, in the
 /// order SELECT lists them.
-const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+pub(super) const SYSTEM_FLAGS: [&str; 5] =
+    ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
 
 /// The keywords this session's client was told of for the selected mailbox.
 #[derive(Debug, Default)]
@@ -54,8 +54,18 @@ impl Shown {
         new
     }
 
+    /// What a SELECT or EXAMINE names in its FLAGS: the keywords of `snapshot`, the
+    /// one the FLAGS response was built from (not a newer one, or a keyword added in
+    /// between would never be announced).
+    pub(super) fn of(snapshot: &imap::selected::Snapshot) -> Shown {
+        Shown {
+            names: snapshot.keywords().into_iter().map(str::to_owned).collect(),
+            modseq: snapshot.highest_modseq(),
+        }
+    }
+
     /// The flags as FLAGS lists them: the system flags, then the keywords.
-    fn flags(&self) -> Vec<String> {
+    pub(super) fn flags(&self) -> Vec<String> {
         SYSTEM_FLAGS
             .iter()
             .map(|f| (*f).to_owned())
@@ -65,17 +75,6 @@ impl Shown {
 }
 
 impl Session<'_> {
-    /// Records the keywords a SELECT or EXAMINE just named in its FLAGS (nothing
-    /// when no mailbox is selected).
-    pub(super) fn keywords_selected(&mut self) {
-        self.keywords = Shown::default();
-        if let Some(open) = &self.selected {
-            let latest = open.view.latest();
-            self.keywords.modseq = latest.highest_modseq();
-            self.keywords.names = latest.keywords().into_iter().map(str::to_owned).collect();
-        }
-    }
-
     /// Writes FLAGS and PERMANENTFLAGS if the newest snapshot has a keyword the
     /// client was not told of (see the module docs).
     pub(super) fn announce_keywords(&mut self) {

@@ -7,18 +7,17 @@
 //! [`imap::selected::Selected`], and writes the EXPUNGE/EXISTS/FETCH responses that
 //! come out (EXPUNGE only when `allow_expunge`, RFC 3501 §7.4.1).
 
+use super::keywords::Shown;
 use super::wire::flag_list;
 use super::{Open, Session, Status, store_failed};
 use imap::selected::snapshot::system;
 use imap::selected::{Selected, Update};
 use std::sync::Arc;
 
-/// The system flags (RFC 3501 §2.3.2), as FLAGS and PERMANENTFLAGS list them.
-const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
-
 impl Session<'_> {
     pub(super) async fn select(&mut self, name: &str, read_only: bool) -> Status {
         // RFC 3501 §6.3.1: a SELECT, even a failing one, deselects first.
+        self.keywords = Shown::default();
         if self.selected.take().is_some() {
             // RFC 7162 §3.2.11 style: tell the client the old mailbox is closed.
             self.untagged("OK [CLOSED] Previous mailbox closed");
@@ -40,8 +39,9 @@ impl Session<'_> {
             }
             Err(e) => return store_failed(verb, &e),
         };
-        let mut flags: Vec<String> = SYSTEM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
-        flags.extend(snapshot.keywords().into_iter().map(str::to_owned));
+        // The keywords FLAGS names, remembered for later announcements (`keywords.rs`).
+        let shown = Shown::of(&snapshot);
+        let flags = shown.flags();
         let mut view = Selected::new(mailbox.uid_validity, Arc::clone(&snapshot), read_only);
         // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor claims it.
         if !self.enabled.rev2 {
@@ -64,6 +64,7 @@ impl Session<'_> {
         );
         debug_assert_eq!(open.mailbox.id, mailbox_id);
         let records = snapshot.records();
+        self.keywords = shown;
         self.untagged(&format!("FLAGS {}", flag_list(&flags)));
         self.untagged(&format!("{} EXISTS", records.len()));
         self.untagged(&format!("{recent} RECENT"));
@@ -76,9 +77,10 @@ impl Session<'_> {
         if read_only {
             self.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
         } else {
+            // The mailbox's keywords too, as later announcements list them.
             self.untagged(&format!(
                 "OK [PERMANENTFLAGS ({} \\*)] Flags permitted",
-                SYSTEM_FLAGS.join(" ")
+                flags.join(" ")
             ));
         }
         self.untagged(&format!("OK [UIDVALIDITY {validity}] UIDs valid"));
