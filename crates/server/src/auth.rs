@@ -7,7 +7,8 @@
 //! when no such record exists, the account password is); an unknown user is checked
 //! against a fixed dummy hash. So the time a reply takes tells a guesser little about
 //! which accounts or app passwords exist. A successful app-password login records its
-//! last use. The argon2 work runs on the blocking pool. Never logs passwords.
+//! last use. The argon2 work runs on the blocking pool, a bounded number at once
+//! ([`hashing_slots`]). Never logs passwords.
 
 use config::AccountPassword;
 use message::Address;
@@ -85,11 +86,41 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// Verifies on the blocking pool.
+/// Verifies on the blocking pool, at most [`hashing_slots`] at once.
 async fn verify(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || store::password::verify(&password, &hash))
-        .await
-        .unwrap_or(false)
+    run_bounded(hashing_slots(), move || {
+        store::password::verify(&password, &hash)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// How many argon2 verifications may run at once, server-wide: one per core (at least
+/// two). Each takes a 19 MiB memory block and a core for tens of milliseconds, so
+/// unbounded they cost memory in proportion to the logins in flight: 50 IMAP clients
+/// logging in together peaked at 285 MiB of hash blocks (bench/imap-load), and a
+/// stranger opening many connections at once could push it to the connection limit
+/// times 19 MiB. More than one per core buys no speed anyway. Logins past the slots
+/// wait their turn (within their command deadline).
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(slot_count()))
+}
+
+/// One per core, at least two.
+fn slot_count() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    cores.max(2)
+}
+
+/// Runs `work` on the blocking pool once `slots` has a permit for it; `None` if the
+/// work panicked.
+async fn run_bounded<R: Send + 'static>(
+    slots: &tokio::sync::Semaphore,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Option<R> {
+    let _permit = slots.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
 }
 
 /// An argon2 hash of a random password nobody knows, made once, for checks of unknown
@@ -106,7 +137,44 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use store::memory::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_more_verifications_at_once_than_slots() {
+        let slots = Arc::new(tokio::sync::Semaphore::new(2));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let (slots, in_flight, most) = (slots.clone(), in_flight.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                run_bounded(&slots, move || {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Long enough for the others to pile up if nothing held them back.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    i
+                })
+                .await
+            }));
+        }
+        let mut done = Vec::new();
+        for t in tasks {
+            done.push(t.await.unwrap().unwrap());
+        }
+        done.sort_unstable();
+        assert_eq!(done, (0..12).collect::<Vec<_>>(), "every check ran");
+        assert!(most.load(Ordering::SeqCst) <= 2, "{most:?} at once");
+        assert_eq!(most.load(Ordering::SeqCst), 2, "the slots were used");
+    }
+
+    #[test]
+    fn at_least_two_slots() {
+        assert!(slot_count() >= 2);
+    }
 
     async fn store_with_alice() -> MemoryStore {
         let store = MemoryStore::new();
