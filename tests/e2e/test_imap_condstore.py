@@ -322,3 +322,45 @@ def test_esearch_min_max_modseq_is_of_the_messages_returned(imap_server):
     assert esearch("", "1:3") == "ALL 1:3 MODSEQ %d" % modseq[2]
     assert esearch("MIN COUNT", "1:3") == "MIN 1 COUNT 3 MODSEQ %d" % modseq[2]
     c.close()
+
+
+def flag_change_seen_by(c, imap_server, flag):
+    """Another session adds `flag` to message 1; returns what `c`'s NOOP reports."""
+    other = session(imap_server)
+    other.ok("SELECT INBOX")
+    other.ok("STORE 1 +FLAGS.SILENT (%s)" % flag)
+    other.close()
+    untagged, _ = c.ok("NOOP")
+    return fetches(untagged)
+
+
+def test_status_highestmodseq_enables_condstore_in_the_selected_mailbox(imap_server):
+    # RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command, even
+    # for another mailbox: the first one gets `* OK [HIGHESTMODSEQ n]` and from then
+    # on every FETCH update carries MODSEQ.
+    deliver(imap_server, 1)
+    c = session(imap_server)
+    c.ok("CREATE Other")
+    untagged, _ = c.ok("SELECT INBOX")
+    highest = int(code(untagged, "HIGHESTMODSEQ"))
+    changed = flag_change_seen_by(c, imap_server, "\\Flagged")
+    assert changed[1][2] is None, changed
+    untagged, _ = c.ok("STATUS Other (HIGHESTMODSEQ)")
+    assert len(highestmodseqs(untagged)) == 1, untagged
+    assert highestmodseqs(untagged)[0] > highest, untagged
+    changed = flag_change_seen_by(c, imap_server, "\\Answered")
+    assert changed[1][2] is not None, changed
+    untagged, _ = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    assert highestmodseqs(untagged) == [], untagged
+    c.close()
+
+
+def test_status_highestmodseq_before_select_enables_condstore(imap_server):
+    deliver(imap_server, 1)
+    c = session(imap_server)
+    untagged, _ = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    assert highestmodseqs(untagged) == [], untagged
+    c.ok("SELECT INBOX")
+    changed = flag_change_seen_by(c, imap_server, "\\Flagged")
+    assert changed[1][2] is not None, changed
+    c.close()

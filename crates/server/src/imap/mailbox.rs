@@ -115,6 +115,11 @@ impl Session<'_> {
     }
 
     pub(super) async fn status(&mut self, name: &str, items: &[StatusDataItemName]) -> Status {
+        // RFC 7162 §3.1: `STATUS (HIGHESTMODSEQ)` is a CONDSTORE enabling command,
+        // whatever mailbox it names and however it ends (see `condstore.rs`).
+        if items.contains(&StatusDataItemName::HighestModSeq) {
+            self.use_condstore();
+        }
         let store = self.shared.store.clone();
         let mailbox = match store.mailbox_get(self.account_id(), name).await {
             Ok(Some(m)) => m,
