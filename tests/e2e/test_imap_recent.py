@@ -213,3 +213,30 @@ def test_sort_and_search_read_groups_and_comments(imap_server):
     assert search(c, "SEARCH CC blah@domain1.org") == [2]
     assert search(c, "SEARCH FROM nobody@domain.org") == []
     c.close()
+
+
+def test_enable_imap4rev2_while_selected_stops_recent_at_once(imap_server):
+    # RFC 9051 has no \Recent: once ENABLE IMAP4rev2 succeeds, no FETCH shows it and
+    # no `* n RECENT` follows an EXISTS, without waiting for the next SELECT.
+    deliver(imap_server, 1)
+    a = session(imap_server)
+    untagged, _ = a.ok("SELECT INBOX")
+    assert recent(untagged) == [1]
+    assert "\\Recent" in flags_of(a, 1)
+    untagged, _ = a.ok("ENABLE IMAP4rev2")
+    assert "* ENABLED IMAP4rev2" in untagged, untagged
+    assert "\\Recent" not in flags_of(a, 1)
+    deliver(imap_server, 1)
+    untagged = wait_for_exists(a, 2)
+    assert recent(untagged) == [], untagged
+    assert "\\Recent" not in flags_of(a, 2)
+
+    # Another session's flag change is reported without \Recent too.
+    b = session(imap_server)
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+    untagged, _ = a.ok("NOOP")
+    changed = [l for l in untagged if l.startswith("* 1 FETCH")]
+    assert changed and "\\Recent" not in changed[0], untagged
+    a.close()
+    b.close()

@@ -7,7 +7,8 @@
 //! and hands what the claim returned to [`Selected::add_recent`]. A read-only session
 //! (EXAMINE) claims nothing but still sees the messages above the mark as recent, as
 //! Dovecot does (RFC 3501 §6.3.2: EXAMINE must not make messages lose `\Recent`). An
-//! IMAP4rev2 session never turns this on: RFC 9051 removed `\Recent`.
+//! IMAP4rev2 session never turns this on, and ENABLE IMAP4rev2 turns it off at once
+//! ([`Selected::stop_recent`]): RFC 9051 removed `\Recent`.
 //!
 //! The claimed UIDs are a few ascending ranges (one per claim that got anything), so a
 //! first SELECT of a 100,000-message mailbox costs one range, not 100,000 entries.
@@ -48,6 +49,13 @@ impl Selected {
     /// then no message is recent and [`Selected::recent_count`] is 0.
     pub fn track_recent(&mut self) {
         self.recent.get_or_insert_with(Recent::default);
+    }
+
+    /// Turns `\Recent` off for the rest of this selection (ENABLE IMAP4rev2 while the
+    /// mailbox is selected: RFC 9051 has no `\Recent`). The messages this session
+    /// claimed stay claimed: no other session gets them.
+    pub fn stop_recent(&mut self) {
+        self.recent = None;
     }
 
     /// Whether this session shows `\Recent` (see [`Selected::track_recent`]).

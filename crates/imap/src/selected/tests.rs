@@ -383,3 +383,21 @@ fn deltas_move_a_snapshot_like_a_full_reread() {
     assert_eq!(base.get(1).map(|r| r.flags), next.get(9).map(|r| r.flags));
     assert!(!Snapshot::new(plain(&[1]), 1).same_lineage(&base));
 }
+
+#[test]
+fn stop_recent_forgets_every_recent_message_at_once() {
+    // ENABLE IMAP4rev2 while selected (RFC 9051 has no \Recent).
+    let mut s = selected(1, plain(&[1, 2, 3]), false, 1);
+    s.track_recent();
+    s.add_recent(0, 3);
+    assert!(s.tracks_recent() && s.is_recent(2));
+    assert_eq!(s.recent_count(), 3);
+    s.stop_recent();
+    assert!(!s.tracks_recent() && !s.is_recent(2) && s.recent().is_none());
+    assert_eq!(s.recent_count(), 0);
+    // A later claim changes nothing.
+    sync(&mut s, plain(&[1, 2, 3, 4]), 2);
+    s.take_updates(true);
+    s.add_recent(3, 4);
+    assert!(!s.is_recent(4));
+}

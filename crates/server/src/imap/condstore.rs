@@ -79,6 +79,11 @@ impl Session<'_> {
                 }
                 "IMAP4REV2" if !self.enabled.rev2 => {
                     self.enabled.rev2 = true;
+                    // RFC 9051 has no \Recent: stop showing it now, not at the next
+                    // SELECT (see `select.rs`).
+                    if let Some(open) = &mut self.selected {
+                        open.view.stop_recent();
+                    }
                     listed.push("IMAP4rev2");
                 }
                 _ => {}
