@@ -31,6 +31,7 @@ mod list;
 mod list_extended;
 mod mailbox;
 mod names;
+mod partial;
 mod prepare;
 mod qresync;
 mod quota;

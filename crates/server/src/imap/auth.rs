@@ -73,6 +73,7 @@ impl Session<'_> {
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "SEARCHRES",   // RFC 5182: see `searchres.rs`
+            "PARTIAL",     // RFC 9394: see `partial.rs`
             "UTF8=ACCEPT", // RFC 6855: see `names.rs` and `utf8.rs`
         ]);
         if self.account.is_some() {

@@ -10,8 +10,14 @@
 //! all of them, or only the MIN and/or MAX ones when those are asked for too (RFC 5182
 //! §2.1); SAVE alone sends no ESEARCH; a failed SEARCH with SAVE empties the saved
 //! result (RFC 5182 §2.1). After ENABLE UTF8=ACCEPT a CHARSET is a `BAD` (RFC 6855 §3).
+//!
+//! `PARTIAL m:n` (RFC 9394 §3.1, [`super::partial`]) returns one page of the hits as
+//! `PARTIAL (m:n set-or-NIL)`; it excludes ALL and itself (§3.1: at most one PARTIAL
+//! or ALL). MIN, MAX and COUNT still describe every hit; SAVE and MODSEQ cover the
+//! page plus the MIN/MAX messages, or every hit when COUNT is asked (§3.2).
 
 use super::extended::{Item, Line, search_program};
+use super::partial::Range;
 use super::searchres::keys_without_dollar;
 use super::wire::string;
 use super::{Session, Status};
@@ -27,6 +33,8 @@ struct Want {
     count: bool,
     all: bool,
     save: bool,
+    /// RFC 9394 §3.1: one page of the hits.
+    partial: Option<Range>,
 }
 
 impl Want {
@@ -40,39 +48,39 @@ impl Want {
 
     /// Whether an ESEARCH response is due (RFC 5182 §2.1: not for SAVE alone).
     fn reports(&self) -> bool {
-        self.min || self.max || self.count || self.all
+        self.min || self.max || self.count || self.all || self.partial.is_some()
     }
 
     /// The hits (ascending) an ESEARCH reports on, for its MODSEQ (RFC 7162 §3.1.5,
-    /// RFC 4731 §3.2): with MIN and/or MAX but neither ALL nor COUNT, only the
-    /// lowest and/or highest; otherwise all of them.
-    fn returned(&self, hits: &[(u32, u32)]) -> Vec<(u32, u32)> {
-        if !(self.min || self.max) || self.all || self.count {
+    /// RFC 4731 §3.2) and for SAVE (RFC 5182 §2.1): with MIN, MAX and/or PARTIAL but
+    /// neither ALL nor COUNT, only the lowest, the highest and/or the page (RFC 9394
+    /// §3.2); otherwise all of them.
+    fn returned<T: Copy + Ord>(&self, hits: &[T]) -> Vec<T> {
+        if !(self.min || self.max || self.partial.is_some()) || self.all || self.count {
             return hits.to_vec();
         }
         let mut out = Vec::new();
+        if let Some(range) = self.partial {
+            // RFC 9394 §3.2: the messages the PARTIAL result option returns.
+            out.extend_from_slice(&hits[range.window(hits.len())]);
+        }
         if self.min {
             out.extend(hits.first());
         }
         if self.max {
-            out.extend(hits.last().filter(|_| !self.min || hits.len() > 1));
+            out.extend(hits.last());
         }
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
-    /// The hits SAVE keeps (RFC 5182 §2.1): MIN and/or MAX alone, else all.
+    /// The hits SAVE keeps (RFC 5182 §2.1, RFC 9394 §3.2): MIN, MAX and/or the
+    /// PARTIAL page alone, else all (ascending).
     fn saved(&self, values: &[u32]) -> Vec<u32> {
-        if !(self.min || self.max) || self.all || self.count {
-            return values.to_vec();
-        }
-        let mut out = Vec::new();
-        if self.min {
-            out.extend(values.iter().min());
-        }
-        if self.max {
-            out.extend(values.iter().max());
-        }
-        out
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        self.returned(&sorted)
     }
 }
 
@@ -87,7 +95,8 @@ fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
     }
     let items = line.list().ok_or("Invalid RETURN options")?;
     let mut want = Want::default();
-    for item in items {
+    let mut items = items.into_iter();
+    while let Some(item) = items.next() {
         let Item::Word(word) = item else {
             return Err("Invalid RETURN option".into());
         };
@@ -97,8 +106,22 @@ fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
             "COUNT" => want.count = true,
             "ALL" => want.all = true,
             "SAVE" => want.save = true,
+            // RFC 9394 §4: `"PARTIAL" SP partial-range`, the range mandatory.
+            "PARTIAL" => {
+                let Some(Item::Word(range)) = items.next() else {
+                    return Err("PARTIAL needs a range (RFC 9394 section 4)".into());
+                };
+                if want.partial.is_some() {
+                    return Err("Only one PARTIAL (RFC 9394 section 3.1)".into());
+                }
+                want.partial = Some(Range::parse(&range)?);
+            }
             _ => return Err(format!("Unsupported RETURN option {word}")),
         }
+    }
+    // RFC 9394 §3.1: "either one PARTIAL, one ALL, or neither PARTIAL nor ALL".
+    if want.all && want.partial.is_some() {
+        return Err("PARTIAL and ALL exclude each other (RFC 9394 section 3.1)".into());
     }
     if want == Want::default() {
         want.all = true;
@@ -126,6 +149,11 @@ fn render(tag: &str, uid: bool, want: &Want, values: &[u32], modseq: Option<u64>
     }
     if want.all && !values.is_empty() {
         text.push_str(&format!(" ALL {}", SequenceSet::from_values(values)));
+    }
+    // RFC 9394 §3.1: sent even when empty, as `PARTIAL (m:n NIL)`.
+    if let Some(range) = &want.partial {
+        text.push(' ');
+        text.push_str(&range.render(values));
     }
     if let Some(modseq) = modseq {
         text.push_str(&format!(" MODSEQ {modseq}"));
@@ -197,7 +225,7 @@ impl Session<'_> {
         };
         // RFC 7162 §3.1.5: " (MODSEQ n)" from the SEARCH form, as ESEARCH's "MODSEQ n",
         // over the messages returned (RFC 4731 §3.2: only the MIN/MAX ones when
-        // neither ALL nor COUNT is asked).
+        // neither ALL nor COUNT is asked; RFC 9394 §3.2: and the PARTIAL page).
         let returned = want.returned(&hits);
         let suffix = self.search_modseq_suffix(criteria, &returned).await;
         let modseq = suffix
@@ -264,15 +292,85 @@ mod tests {
     fn save_keeps_what_rfc_5182_says() {
         let save = return_options(&mut Line::new(b"RETURN (SAVE) ALL")).expect("options");
         assert!(save.save && !save.reports());
-        assert_eq!(save.saved(&[4, 2, 9]), vec![4, 2, 9]);
+        assert_eq!(save.saved(&[4, 2, 9]), vec![2, 4, 9]);
         let min_max =
             return_options(&mut Line::new(b"RETURN (SAVE MIN MAX) ALL")).expect("options");
         assert!(min_max.reports());
         assert_eq!(min_max.saved(&[4, 2, 9]), vec![2, 9]);
         let min_all =
             return_options(&mut Line::new(b"RETURN (SAVE MIN ALL) ALL")).expect("options");
-        assert_eq!(min_all.saved(&[4, 2, 9]), vec![4, 2, 9]);
+        assert_eq!(min_all.saved(&[4, 2, 9]), vec![2, 4, 9]);
         assert_eq!(min_max.saved(&[]), Vec::<u32>::new());
+    }
+
+    fn want(options: &str) -> Result<Want, String> {
+        return_options(&mut Line::new(format!("RETURN ({options}) ALL").as_bytes()))
+    }
+
+    #[test]
+    fn partial_options_parse_and_exclude_all() {
+        let page = want("partial -1:-2").expect("options");
+        assert_eq!(page.partial, Range::parse("-1:-2").ok());
+        assert!(page.reports() && !page.all);
+        // RFC 9394 §3.1: one PARTIAL or one ALL, never both or two PARTIALs.
+        for bad in [
+            "PARTIAL 1:5 ALL",
+            "ALL PARTIAL 1:5",
+            "PARTIAL 1:5 PARTIAL 6:9",
+            "PARTIAL",
+            "PARTIAL (1:5)",
+            "PARTIAL 0:5",
+            "PARTIAL -1:5",
+            "PARTIAL 1:*",
+            "PARTIAL 1:4294967296",
+        ] {
+            assert!(want(bad).is_err(), "{bad}");
+        }
+        let all = want("MIN PARTIAL 2:3 MAX COUNT SAVE").expect("options");
+        assert!(all.min && all.max && all.count && all.save && all.partial.is_some());
+    }
+
+    #[test]
+    fn partial_renders_beside_min_max_count() {
+        let values = [2, 3, 4, 9];
+        let r = |options: &str, values: &[u32]| {
+            render("a", true, &want(options).expect("options"), values, None)
+        };
+        assert_eq!(
+            r("PARTIAL 1:2", &values),
+            "ESEARCH (TAG \"a\") UID PARTIAL (1:2 2:3)"
+        );
+        // RFC 9394 §3.2: MIN, MAX and COUNT still describe every hit.
+        assert_eq!(
+            r("MIN MAX COUNT PARTIAL -1:-2", &values),
+            "ESEARCH (TAG \"a\") UID MIN 2 MAX 9 COUNT 4 PARTIAL (-1:-2 4,9)"
+        );
+        assert_eq!(
+            r("COUNT PARTIAL 5:9", &values),
+            "ESEARCH (TAG \"a\") UID COUNT 4 PARTIAL (5:9 NIL)"
+        );
+        assert_eq!(
+            r("PARTIAL 1:100", &[]),
+            "ESEARCH (TAG \"a\") UID PARTIAL (1:100 NIL)"
+        );
+    }
+
+    #[test]
+    fn save_and_modseq_follow_rfc_9394_section_3_2() {
+        let values = [1, 2, 3, 4, 5, 6];
+        let saved = |options: &str| want(options).expect("options").saved(&values);
+        // The page alone; with MIN/MAX their messages too; with COUNT every hit.
+        assert_eq!(saved("SAVE PARTIAL 3:4"), vec![3, 4]);
+        assert_eq!(saved("SAVE PARTIAL -1:-2"), vec![5, 6]);
+        assert_eq!(saved("SAVE MIN PARTIAL 3:4"), vec![1, 3, 4]);
+        assert_eq!(saved("SAVE MAX PARTIAL 3:4"), vec![3, 4, 6]);
+        assert_eq!(saved("SAVE MIN MAX PARTIAL 3:4"), vec![1, 3, 4, 6]);
+        assert_eq!(saved("SAVE MIN MAX PARTIAL 1:1"), vec![1, 6]);
+        assert_eq!(saved("SAVE COUNT PARTIAL 3:4"), values.to_vec());
+        assert_eq!(saved("SAVE PARTIAL 7:9"), Vec::<u32>::new());
+        let hits = [(1, 10), (2, 20), (3, 30)];
+        let page = want("PARTIAL -1:-1").expect("options");
+        assert_eq!(page.returned(&hits), vec![(3, 30)]);
     }
 
     #[test]

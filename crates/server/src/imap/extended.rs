@@ -1,8 +1,8 @@
 //! Commands imap-codec cannot parse, read from the raw line: `SEARCH RETURN (...)`
-//! (ESEARCH, RFC 4731; SAVE, RFC 5182), LIST with selection or return options or
-//! several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819), APPEND with the
-//! UTF8 data extension (RFC 6855 §4, [`super::utf8`]) or with a NUL in its message
-//! literal ([`super::append`]) and any command using `$`
+//! (ESEARCH, RFC 4731; SAVE, RFC 5182; PARTIAL, RFC 9394), LIST with selection or
+//! return options or several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819),
+//! APPEND with the UTF8 data extension (RFC 6855 §4, [`super::utf8`]) or with a NUL
+//! in its message literal ([`super::append`]) and any command using `$`
 //! (SEARCHRES, RFC 5182, [`super::searchres`]); the last two are rewritten into
 //! commands imap-codec does parse and run as usual. (SORT, RFC 5256, imap-codec
 //! parses itself: see [`super::sort`].)
