@@ -67,7 +67,7 @@ impl Selected {
     }
 
     /// The flag set and mod-sequence the client was last shown for `uid`.
-    fn shown(&self, uid: u32) -> Option<(super::FlagSetId, u64)> {
+    pub(super) fn shown(&self, uid: u32) -> Option<(super::FlagSetId, u64)> {
         let i = self.index_of(uid)?;
         Some(
             self.adopted

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Selected, Snapshot};
+use super::{FlagSetId, Selected, Snapshot};
 
 impl Selected {
     /// The mailbox's newest snapshot (of the same lineage as every snapshot this
@@ -64,6 +64,27 @@ impl Selected {
             } else if let Some(now) = self.latest.get(uid) {
                 self.adopted.insert(uid, (now.flags, now.modseq));
             }
+        }
+    }
+
+    /// A FETCH response just showed the client `uid`'s flags as `flags` (and its
+    /// mod-sequence as `modseq`, when the response had MODSEQ), taken from the latest
+    /// snapshot. The client now knows them, so the next [`Selected::take_updates`]
+    /// reports the message only if it changed again since, or (with CONDSTORE) for a
+    /// mod-sequence it was not shown: RFC 3501 §7.4.2 wants a change reported, not
+    /// repeated. Messages whose EXPUNGE is pending are left alone.
+    pub fn note_fetched(&mut self, uid: u32, flags: FlagSetId, modseq: Option<u64>) {
+        if self.is_expunged(uid) {
+            return;
+        }
+        let Some((shown_flags, shown_modseq)) = self.shown(uid) else {
+            return;
+        };
+        let modseq = modseq.unwrap_or(shown_modseq);
+        // Nothing new for the client: leave the view alone (a FETCH 1:* of an
+        // up-to-date mailbox records nothing).
+        if (flags, modseq) != (shown_flags, shown_modseq) {
+            self.adopted.insert(uid, (flags, modseq));
         }
     }
 }

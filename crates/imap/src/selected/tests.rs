@@ -401,3 +401,58 @@ fn stop_recent_forgets_every_recent_message_at_once() {
     s.add_recent(3, 4);
     assert!(!s.is_recent(4));
 }
+
+#[test]
+fn flags_shown_by_a_fetch_are_not_repeated() {
+    let mut s = five();
+    let mut now = plain(&[10, 20, 30, 40, 50]);
+    now[0] = msg(10, &["\\Flagged"], 2);
+    now[1] = msg(20, &["\\Seen"], 2);
+    sync(&mut s, now.clone(), 2);
+    // Another session changed 10 and 20; `FETCH 1 (FLAGS)` showed 10's new flags.
+    let flags = s.latest().get(10).expect("10").flags;
+    s.note_fetched(10, flags, None);
+    assert_eq!(s.flags(10), Some(&["\\Flagged".to_string()][..]));
+    // RFC 3501 §7.4.2: 20's change was not shown, so it is still reported.
+    assert_eq!(s.take_updates(false), vec![fetch(2, 20, &["\\Seen"], None)]);
+    // A change after the FETCH is reported as usual.
+    now[0] = msg(10, &[], 3);
+    sync(&mut s, now.clone(), 3);
+    let shown = s.latest().get(10).expect("10").flags;
+    now[0] = msg(10, &["\\Answered"], 4);
+    sync(&mut s, now, 4);
+    s.note_fetched(10, shown, None);
+    assert_eq!(
+        s.take_updates(false),
+        vec![fetch(1, 10, &["\\Answered"], None)]
+    );
+}
+
+#[test]
+fn under_condstore_a_fetch_without_modseq_still_owes_the_modseq() {
+    let mut s = five();
+    s.enable_condstore();
+    let mut now = plain(&[10, 20, 30, 40, 50]);
+    now[0] = msg(10, &["\\Flagged"], 2);
+    now[1] = msg(20, &["\\Seen"], 2);
+    sync(&mut s, now, 2);
+    let ten = *s.latest().get(10).expect("10");
+    let twenty = *s.latest().get(20).expect("20");
+    // `FETCH 1 (FLAGS MODSEQ)` showed both; `FETCH 2 (FLAGS)` only the flags.
+    s.note_fetched(10, ten.flags, Some(ten.modseq));
+    s.note_fetched(20, twenty.flags, None);
+    assert_eq!(
+        s.take_updates(false),
+        vec![fetch(2, 20, &["\\Seen"], Some(2))]
+    );
+}
+
+#[test]
+fn a_fetch_of_an_expunged_or_up_to_date_message_records_nothing() {
+    let mut s = five();
+    sync(&mut s, plain(&[10, 30, 40, 50]), 2);
+    let flags = s.latest().get(10).expect("10").flags;
+    s.note_fetched(20, flags, None);
+    s.note_fetched(10, flags, Some(1));
+    assert!(s.adopted.is_empty());
+}

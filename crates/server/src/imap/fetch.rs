@@ -13,7 +13,9 @@
 //!
 //! A non-PEEK `BODY[...]`, `BINARY[...]`, `RFC822` or `RFC822.TEXT` sets `\Seen` when
 //! the mailbox is read-write (one store call for the whole command), and the response
-//! then carries the new FLAGS (RFC 3501 §6.4.5). BINARY[part] and BINARY.SIZE
+//! then carries the new FLAGS (RFC 3501 §6.4.5). A response that shows a message's
+//! FLAGS tells the client of them, so no unsolicited FETCH repeats them afterwards
+//! ([`imap::selected::Selected::note_fetched`], RFC 3501 §7.4.2). BINARY[part] and BINARY.SIZE
 //! (RFC 3516) decode the part's transfer encoding and answer with a literal8. Messages
 //! whose EXPUNGE is pending are skipped and a FETCH by number ends `NO
 //! [EXPUNGEISSUED]` (RFC 2180 §4.1.2, RFC 5530); a UID FETCH ignores them (RFC 3501
@@ -178,27 +180,34 @@ impl Session<'_> {
                     Err(text) => return Status::No(text.into()),
                 };
                 let flags_changed = seen_now.contains(&uid);
-                if flags_changed && !names.contains(&MessageDataItemName::Flags) {
+                let asks_flags = names.contains(&MessageDataItemName::Flags);
+                let asks_modseq = names.contains(&MessageDataItemName::ModSeq);
+                if flags_changed && !asks_flags {
                     items.push(Item::Codec(MessageDataItem::Flags(flag_fetch(
                         latest.flags(record.flags),
                     ))));
                 }
                 // RFC 7162 §3.1.2: a FETCH that set \Seen reports the new MODSEQ too.
-                if flags_changed && condstore && !names.contains(&MessageDataItemName::ModSeq) {
+                let adds_modseq = flags_changed && condstore && !asks_modseq;
+                if adds_modseq {
                     items.push(Item::Codec(MessageDataItem::ModSeq(modseq(record.modseq))));
                 }
                 self.write_fetch(seq, items);
+                // The client now has these flags (and MODSEQ, if sent): no unsolicited
+                // FETCH repeats them, only a later change is reported (RFC 3501 §7.4.2).
+                if (asks_flags || flags_changed)
+                    && let Some(open) = &mut self.selected
+                {
+                    let shown = (asks_modseq || adds_modseq).then_some(record.modseq);
+                    open.view.note_fetched(uid, record.flags, shown);
+                }
             }
             // Other sessions get the worker between batches.
             cpu::breathe().await;
         }
         repairs.flush(store.as_ref(), mailbox).await;
         if !seen_now.is_empty() {
-            if let Some(open) = &mut self.selected {
-                // The client was just told the new flags.
-                let uids: Vec<u32> = seen_now.iter().copied().collect();
-                open.view.note_own_store(&uids, true);
-            }
+            // The client was told the new flags above, each with its response.
             self.publish_change();
         }
         // RFC 3501 §6.4.8: a UID FETCH ignores UIDs that name no message, and its
