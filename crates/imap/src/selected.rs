@@ -63,6 +63,10 @@
 //!   message it touched, even if nothing changed (RFC 3501 §6.4.6); `.SILENT` suppresses
 //!   that, except once CONDSTORE is enabled: RFC 7162 §3.1.3 wants the FETCH with MODSEQ
 //!   even then. See [`Selected::note_own_store`].
+//! - **Explicit FETCH.** A FETCH the client asked for that shows FLAGS (and MODSEQ, if
+//!   it asked for it) tells the client as much as an unsolicited one would, so no
+//!   unsolicited FETCH repeats it afterwards; a later change is still reported. See
+//!   [`Selected::note_fetched`].
 //! - **HIGHESTMODSEQ.** [`Selected::highest_modseq`] is the value the client may be told:
 //!   it only advances when no expunge is pending, because a HIGHESTMODSEQ must stay below
 //!   the mod-sequence of any EXPUNGE/VANISHED not yet sent (RFC 7162 §3.2).
@@ -116,8 +120,9 @@ pub struct Selected {
     shown_modseq: u64,
     /// This session's non-silent STOREs: echo a FETCH even if the flags did not change.
     echo: BTreeSet<u32>,
-    /// This session's `.SILENT` STOREs: the flags and mod-sequence the client now
-    /// knows, standing in for the `view` entry until the next `take_updates`.
+    /// The flags and mod-sequence the client now knows from this session's own
+    /// `.SILENT` STOREs and from FETCH responses it asked for, standing in for the
+    /// `view` entry until the next `take_updates`.
     adopted: BTreeMap<u32, (FlagSetId, u64)>,
     /// This session's `\Recent` messages, when it shows them (`recent.rs`).
     recent: Option<Recent>,
