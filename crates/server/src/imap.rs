@@ -16,6 +16,7 @@
 
 mod append;
 pub(crate) mod auth;
+mod catenate;
 pub(crate) mod changes;
 pub(crate) mod compress;
 mod condstore;
@@ -30,6 +31,7 @@ mod keywords;
 mod list;
 mod list_extended;
 mod mailbox;
+mod multiappend;
 mod names;
 mod partial;
 mod prepare;

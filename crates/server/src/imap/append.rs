@@ -14,6 +14,10 @@
 //! `{n}` becomes the `~{n}` (RFC 3516 §4.2 `literal8`, which APPEND accepts with
 //! BINARY) that the client could have sent, and the command runs as usual. FETCH
 //! BINARY returns the NUL; BODY[] sends it as 0x80 (see `fetch.rs`).
+//!
+//! Several messages in one APPEND (MULTIAPPEND, RFC 3502) and messages built from
+//! parts (CATENATE, RFC 4469) are read from the raw command too: see
+//! [`super::multiappend`] and [`super::catenate`], which share the helpers below.
 
 use super::extended::Line;
 use super::searchres::literal_len;
@@ -48,14 +52,7 @@ impl Session<'_> {
         if body.is_empty() {
             return Status::No("Empty message".into());
         }
-        let received_at = date.map_or_else(
-            || {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64)
-            },
-            |d| d.as_ref().timestamp(),
-        );
+        let received_at = received_at(date);
         let flags: Vec<String> = flags.iter().map(wire::flag_text).collect();
         // Parsed once, here: FETCH ENVELOPE/BODYSTRUCTURE, SEARCH and SORT read the
         // summary the store keeps beside the message (`imap::summary`).
@@ -71,14 +68,35 @@ impl Session<'_> {
                     mailbox.uid_validity
                 ))
             }
-            Err(StoreError::Invalid(why)) => super::flags::refused(&why),
-            // RFC 9208 §4.3.1.
-            Err(StoreError::OverQuota(_)) => {
-                Status::No("[OVERQUOTA] APPEND would exceed the mailbox quota".into())
-            }
-            Err(e) => store_failed("APPEND", &e),
+            Err(e) => append_failed(&e),
         }
     }
+}
+
+/// INTERNALDATE for an APPEND: the date the client gave, else now.
+pub(super) fn received_at(date: Option<DateTime>) -> i64 {
+    date.map_or_else(
+        || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        },
+        |d| d.as_ref().timestamp(),
+    )
+}
+
+/// The tagged reply for a store that refused an APPEND.
+pub(super) fn append_failed(e: &StoreError) -> Status {
+    match e {
+        StoreError::Invalid(why) => super::flags::refused(why),
+        StoreError::OverQuota(_) => over_quota(),
+        e => store_failed("APPEND", e),
+    }
+}
+
+/// RFC 9208 §4.3.1.
+pub(super) fn over_quota() -> Status {
+    Status::No("[OVERQUOTA] APPEND would exceed the mailbox quota".into())
 }
 
 /// An APPEND whose message literal `{n}` holds NUL, parsed as if it were the

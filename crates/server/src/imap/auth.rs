@@ -58,6 +58,8 @@ impl Session<'_> {
             "ENABLE",
             "UNSELECT",
             "UIDPLUS",
+            "MULTIAPPEND", // RFC 3502: see `multiappend.rs`
+            "CATENATE",    // RFC 4469: see `catenate.rs`
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",

@@ -245,6 +245,10 @@ impl Session<'_> {
         let status = match kind {
             Kind::Search => self.esearch(&tag, uid, &mut line).await,
             Kind::List => self.list_extended(&mut line).await,
+            // MULTIAPPEND and CATENATE first (see `multiappend.rs`).
+            Kind::AppendUtf8 if let Some(status) = self.append_extended(&tag, &bytes).await => {
+                status
+            }
             Kind::AppendUtf8 => match self.append_utf8(&bytes) {
                 // A NUL in a plain literal (see `append.rs`).
                 None => match super::append::as_literal8(&bytes) {
