@@ -20,6 +20,7 @@ mod catenate;
 pub(crate) mod changes;
 pub(crate) mod compress;
 mod condstore;
+mod context;
 mod copy;
 use crate::cpu;
 pub(crate) mod deflate;
@@ -103,6 +104,8 @@ pub(crate) struct Session<'a> {
     pub compression: compress::State,
     /// The saved search result, `$` (RFC 5182): see `searchres.rs`.
     pub saved_search: searchres::Saved,
+    /// Live SEARCH/SORT results (RFC 5267 §4.3): see `context.rs`.
+    pub contexts: context::Contexts,
     /// The keywords the client was told the selected mailbox has: see `keywords.rs`.
     pub keywords: keywords::Shown,
     /// This session's place in its account's session count, held while logged in.
@@ -133,6 +136,7 @@ impl<'a> Session<'a> {
             enabled: condstore::Enabled::default(),
             compression: compress::State::Off,
             saved_search: searchres::Saved::default(),
+            contexts: context::Contexts::default(),
             keywords: keywords::Shown::default(),
             user_slot: None,
         }

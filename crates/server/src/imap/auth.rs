@@ -74,6 +74,10 @@ impl Session<'_> {
             // RFC 5256 §3: see `thread.rs`.
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
+            // RFC 5267: see `sort.rs` (ESORT) and `context.rs` (CONTEXT=).
+            "ESORT",
+            "CONTEXT=SEARCH",
+            "CONTEXT=SORT",
             "SEARCHRES",   // RFC 5182: see `searchres.rs`
             "PARTIAL",     // RFC 9394: see `partial.rs`
             "UTF8=ACCEPT", // RFC 6855: see `names.rs` and `utf8.rs`

@@ -11,6 +11,9 @@
 //! §2.1); SAVE alone sends no ESEARCH; a failed SEARCH with SAVE empties the saved
 //! result (RFC 5182 §2.1). After ENABLE UTF8=ACCEPT a CHARSET is a `BAD` (RFC 6855 §3).
 //!
+//! `UPDATE` (CONTEXT=SEARCH, RFC 5267 §4.3) keeps the result live: see
+//! [`super::context`]; `CONTEXT` (§4.2) is a hint we ignore.
+//!
 //! `PARTIAL m:n` (RFC 9394 §3.1, [`super::partial`]) returns one page of the hits as
 //! `PARTIAL (m:n set-or-NIL)`; it excludes ALL and itself (§3.1: at most one PARTIAL
 //! or ALL). MIN, MAX and COUNT still describe every hit; SAVE and MODSEQ cover the
@@ -25,16 +28,18 @@ use imap::sequence::SequenceSet;
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::search::SearchKey;
 
-/// The result options asked for.
+/// The result options asked for (also by ESORT, [`super::sort`]).
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Want {
-    min: bool,
-    max: bool,
-    count: bool,
-    all: bool,
-    save: bool,
+pub(super) struct Want {
+    pub min: bool,
+    pub max: bool,
+    pub count: bool,
+    pub all: bool,
+    pub save: bool,
     /// RFC 9394 §3.1: one page of the hits.
-    partial: Option<Range>,
+    pub partial: Option<Range>,
+    /// RFC 5267 §4.3: keep the result live (see [`super::context`]).
+    pub update: bool,
 }
 
 impl Want {
@@ -46,8 +51,9 @@ impl Want {
         }
     }
 
-    /// Whether an ESEARCH response is due (RFC 5182 §2.1: not for SAVE alone).
-    fn reports(&self) -> bool {
+    /// Whether an ESEARCH response is due (RFC 5182 §2.1: not for SAVE alone; RFC
+    /// 5267 §4.3: nor for UPDATE or CONTEXT alone).
+    pub(super) fn reports(&self) -> bool {
         self.min || self.max || self.count || self.all || self.partial.is_some()
     }
 
@@ -84,8 +90,9 @@ impl Want {
     }
 }
 
-/// Reads `RETURN (opts)` (RFC 4731 §3.1 `search-return-opts`).
-fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
+/// Reads `RETURN (opts)` (RFC 4731 §3.1 `search-return-opts`; RFC 5267 §5 adds
+/// CONTEXT, UPDATE and PARTIAL); also ESORT's (RFC 5267 §3).
+pub(super) fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
     if !line.next_is("RETURN") {
         return Err("Expected RETURN".into());
     }
@@ -106,6 +113,10 @@ fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
             "COUNT" => want.count = true,
             "ALL" => want.all = true,
             "SAVE" => want.save = true,
+            // RFC 5267 §4.2: a hint a server may ignore; we do.
+            "CONTEXT" => {}
+            // RFC 5267 §4.3: see `context.rs`.
+            "UPDATE" => want.update = true,
             // RFC 9394 §4: `"PARTIAL" SP partial-range`, the range mandatory.
             "PARTIAL" => {
                 let Some(Item::Word(range)) = items.next() else {
@@ -123,6 +134,8 @@ fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
     if want.all && want.partial.is_some() {
         return Err("PARTIAL and ALL exclude each other (RFC 9394 section 3.1)".into());
     }
+    // RFC 4731 §3.1: `RETURN ()` is `RETURN (ALL)`. (RFC 5267 §4.3: UPDATE does not
+    // interact with the others, so `RETURN (UPDATE)` reports nothing at once.)
     if want == Want::default() {
         want.all = true;
     }
@@ -132,11 +145,30 @@ fn return_options(line: &mut Line<'_>) -> Result<Want, String> {
 /// The `* ESEARCH` response text for `values` (UIDs or sequence numbers, ascending);
 /// `modseq` is the highest mod-sequence of the hits when the MODSEQ key was used.
 fn render(tag: &str, uid: bool, want: &Want, values: &[u32], modseq: Option<u64>) -> String {
+    render_in(tag, uid, want, values, modseq, false)
+}
+
+/// [`render`] for `values` in mailbox order (`sorted` false) or in a SORT's order
+/// (ESORT, RFC 5267 §3.1: MIN and MAX are the first and last in that order, ALL and
+/// PARTIAL keep it, writing a range only where numbers ascend by one, §3.2).
+pub(super) fn render_in(
+    tag: &str,
+    uid: bool,
+    want: &Want,
+    values: &[u32],
+    modseq: Option<u64>,
+    sorted: bool,
+) -> String {
     let mut text = format!("ESEARCH (TAG {})", string(tag));
     if uid {
         text.push_str(" UID");
     }
-    if let (Some(min), Some(max)) = (values.iter().min(), values.iter().max()) {
+    let ends = if sorted {
+        values.first().zip(values.last())
+    } else {
+        values.iter().min().zip(values.iter().max())
+    };
+    if let Some((min, max)) = ends {
         if want.min {
             text.push_str(&format!(" MIN {min}"));
         }
@@ -147,13 +179,24 @@ fn render(tag: &str, uid: bool, want: &Want, values: &[u32], modseq: Option<u64>
     if want.count {
         text.push_str(&format!(" COUNT {}", values.len()));
     }
+    let set = |page: &[u32]| {
+        if sorted {
+            super::sort::ordered_set(page)
+        } else {
+            SequenceSet::from_values(page).to_string()
+        }
+    };
     if want.all && !values.is_empty() {
-        text.push_str(&format!(" ALL {}", SequenceSet::from_values(values)));
+        text.push_str(&format!(" ALL {}", set(values)));
     }
     // RFC 9394 §3.1: sent even when empty, as `PARTIAL (m:n NIL)`.
     if let Some(range) = &want.partial {
         text.push(' ');
-        text.push_str(&range.render(values));
+        if sorted {
+            text.push_str(&range.render_with(values, set));
+        } else {
+            text.push_str(&range.render(values));
+        }
     }
     if let Some(modseq) = modseq {
         text.push_str(&format!(" MODSEQ {modseq}"));
@@ -193,6 +236,10 @@ impl Session<'_> {
             Ok(program) => program,
             Err(status) => return status,
         };
+        if want.update && self.contexts.has(tag) {
+            // RFC 5267 §4.3: a tag already naming an updating context.
+            return Status::Bad("Tag reuse (RFC 5267 section 4.3)".into());
+        }
         self.run_esearch(tag, uid, want, charset, &criteria).await
     }
 
@@ -252,6 +299,10 @@ impl Session<'_> {
         }
         if want.reports() {
             self.untagged(&render(tag, uid, want, &values, modseq));
+        }
+        if want.update {
+            // RFC 5267 §4.3: the result as it stands, kept live (`context.rs`).
+            self.open_context(tag, uid, None, criteria.to_vec(), &hits);
         }
         Status::Ok("SEARCH completed".into())
     }

@@ -1,10 +1,12 @@
 //! Commands imap-codec cannot parse, read from the raw line: `SEARCH RETURN (...)`
-//! (ESEARCH, RFC 4731; SAVE, RFC 5182; PARTIAL, RFC 9394), LIST with selection or
+//! (ESEARCH, RFC 4731; SAVE, RFC 5182; PARTIAL, RFC 9394; UPDATE, RFC 5267 §4.3),
+//! `SORT RETURN (...)` (ESORT, RFC 5267 §3, [`super::sort`]), CANCELUPDATE (RFC 5267
+//! §4.3.5, [`super::context`]), LIST with selection or
 //! return options or several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819),
 //! APPEND with the UTF8 data extension (RFC 6855 §4, [`super::utf8`]) or with a NUL
 //! in its message literal ([`super::append`]) and any command using `$`
 //! (SEARCHRES, RFC 5182, [`super::searchres`]); the last two are rewritten into
-//! commands imap-codec does parse and run as usual. (SORT, RFC 5256, imap-codec
+//! commands imap-codec does parse and run as usual. (Plain SORT, RFC 5256, imap-codec
 //! parses itself: see [`super::sort`].)
 //!
 //! Where it sits: when imap-next reports a malformed command, the driver
@@ -187,6 +189,10 @@ impl<'b> Line<'b> {
 /// Which raw command a line is.
 enum Kind {
     Search,
+    /// SORT with return options (ESORT, RFC 5267 §3, see `sort.rs`).
+    Sort,
+    /// CANCELUPDATE (RFC 5267 §4.3.5, see `context.rs`).
+    CancelUpdate,
     List,
     /// APPEND with the UTF8 data extension (see `utf8.rs`).
     AppendUtf8,
@@ -222,6 +228,8 @@ impl Session<'_> {
         let name = name.to_ascii_uppercase();
         let kind = match name.as_str() {
             "SEARCH" if line.space() && line.next_is("RETURN") => Kind::Search,
+            "SORT" if line.space() && line.next_is("RETURN") => Kind::Sort,
+            "CANCELUPDATE" if !uid => Kind::CancelUpdate,
             "LIST" if !uid => Kind::List,
             "APPEND" if !uid => Kind::AppendUtf8,
             "FETCH" | "STORE" | "COPY" | "MOVE" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" => {
@@ -244,6 +252,8 @@ impl Session<'_> {
         }
         let status = match kind {
             Kind::Search => self.esearch(&tag, uid, &mut line).await,
+            Kind::Sort => self.esort(&tag, uid, &mut line).await,
+            Kind::CancelUpdate => self.cancel_update(&mut line),
             Kind::List => self.list_extended(&mut line).await,
             // MULTIAPPEND and CATENATE first (see `multiappend.rs`).
             Kind::AppendUtf8 if let Some(status) = self.append_extended(&tag, &bytes).await => {

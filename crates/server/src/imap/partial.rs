@@ -1,10 +1,11 @@
 //! The PARTIAL search result option (RFC 9394 §3.1): which page of a SEARCH result
 //! `RETURN (PARTIAL m:n)` asks for, and how that page is written back.
 //!
-//! Where it sits: [`super::esearch`] reads `PARTIAL` in a `RETURN (...)` list and hands
-//! its argument to [`Range::parse`]; once the search has run, [`Range::window`] picks the
-//! hits (in mailbox order, RFC 9394 §3.1) and [`Range::render`] writes the
-//! `PARTIAL (range set-or-NIL)` return data. Pure: no I/O; the range is read from
+//! Where it sits: [`super::esearch`] reads `PARTIAL` in a `RETURN (...)` list (of SEARCH,
+//! or of SORT: ESORT, RFC 5267 §3) and hands its argument to [`Range::parse`]; once the
+//! search has run, [`Range::window`] picks the hits (in mailbox order for SEARCH, RFC
+//! 9394 §3.1; in the requested order for SORT, RFC 5267 §4.4) and [`Range::render`]
+//! writes the `PARTIAL (range set-or-NIL)` return data. Pure: no I/O; the range is read from
 //! client input and bounded by the grammar (two 32-bit numbers).
 //!
 //! Rules, RFC 9394:
@@ -71,11 +72,18 @@ impl Range {
     /// `PARTIAL (range set)`, or `PARTIAL (range NIL)` when the range holds none
     /// (RFC 9394 §4 `ret-data-partial`).
     pub fn render(&self, values: &[u32]) -> String {
+        self.render_with(values, |page| SequenceSet::from_values(page).to_string())
+    }
+
+    /// The PARTIAL return data for `values` in a SORT's order (RFC 5267 §4.4: the page
+    /// is taken from the sorted results), written by `set` (for ESORT an order-keeping
+    /// set, RFC 5267 §3.2: see `sort::ordered_set`).
+    pub fn render_with(&self, values: &[u32], set: impl Fn(&[u32]) -> String) -> String {
         let page = &values[self.window(values.len())];
         let set = if page.is_empty() {
             "NIL".to_owned()
         } else {
-            SequenceSet::from_values(page).to_string()
+            set(page)
         };
         format!("PARTIAL ({self} {set})")
     }

@@ -94,6 +94,16 @@ impl Session<'_> {
         }
         // Answer from the newest snapshot.
         self.resync().await;
+        self.search_current(criteria).await
+    }
+
+    /// [`Self::search_hits`] against the snapshot the session already has (no resync,
+    /// no charset check): how an UPDATE context (RFC 5267 §4.3, [`super::context`])
+    /// re-runs its search program after the updates were sent.
+    pub(super) async fn search_current(
+        &mut self,
+        criteria: &[SearchKey<'static>],
+    ) -> Result<Vec<(u32, u32)>, Status> {
         let Some(open) = &self.selected else {
             return Err(Status::Bad("No mailbox selected".into()));
         };

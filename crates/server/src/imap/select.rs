@@ -117,6 +117,8 @@ impl Session<'_> {
     /// Brings the selected mailbox up to date and writes the updates the client is owed.
     pub async fn send_updates(&mut self, allow_expunge: bool) {
         self.resync().await;
+        // RFC 5267 §4.3: the numbers the client knows, for update contexts (`context.rs`).
+        let before = self.context_marks();
         // FLAGS before any FETCH with a new keyword (`keywords.rs`).
         self.announce_keywords();
         let Some(open) = &mut self.selected else {
@@ -161,9 +163,8 @@ impl Session<'_> {
                 }
             }
         }
-        for line in lines {
-            self.untagged(&line);
-        }
+        // With each update context's REMOVEFROM before and ADDTO after (`context.rs`).
+        self.write_updates(lines, before).await;
     }
 
     /// Claims `\Recent` (RFC 3501 §2.3.2) for the messages announced to this session

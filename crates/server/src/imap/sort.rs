@@ -13,11 +13,26 @@
 //! (`user2`) for CC/FROM/TO and DISPLAY*, as Dovecot does (see
 //! `imap::summary`'s `address.rs`); SUBJECT is the base subject of [`base_subject`]; DATE is the Date
 //! header in UTC, or the INTERNALDATE when it has none (RFC 5256 §3).
+//!
+//! ESORT (RFC 5267 §3): `SORT RETURN (...)` comes from [`super::extended`] as a raw
+//! line ([`Session::esort`]); the return options are ESEARCH's
+//! ([`super::esearch::return_options`]) and the answer is one ESEARCH in the sort
+//! order: MIN and MAX are the first and last sorted messages (§3.1), ALL and PARTIAL
+//! keep the order ([`ordered_set`], §3.2; PARTIAL pages the sorted list, §4.4), COUNT
+//! as for ESEARCH; SAVE keeps the reported messages for `$` (RFC 5182). UPDATE opens
+//! a live context ([`super::context`], CONTEXT=SORT).
 
+use super::esearch::{Want, render_in, return_options};
+use super::extended::Line;
+use super::searchres::Rewritten;
 use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, cpu, store_failed};
 use imap::summary::{AddressField, Summary};
 use imap::thread::base_subject;
+use imap_codec::CommandCodec;
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::extensions::sort::{SortCriterion, SortKey};
 use imap_codec::imap_types::search::SearchKey;
@@ -26,7 +41,7 @@ use std::sync::Arc;
 
 /// One sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
+pub(super) enum Key {
     Arrival,
     Cc,
     Date,
@@ -39,7 +54,7 @@ enum Key {
 }
 
 /// A key with its direction.
-type Criterion = (Key, bool);
+pub(super) type Criterion = (Key, bool);
 
 /// imap-codec's sort criteria as ours.
 fn criteria(parsed: &[SortCriterion]) -> Vec<Criterion> {
@@ -143,8 +158,27 @@ impl Session<'_> {
             Ok(hits) => hits,
             Err(status) => return status,
         };
+        let sorted = match self.sorted(&criteria, &hits).await {
+            Ok(sorted) => sorted,
+            Err(status) => return status,
+        };
+        let mut text = "SORT".to_owned();
+        for (seq, id) in sorted {
+            text.push_str(&format!(" {}", if uid { id } else { seq }));
+        }
+        self.untagged(&text);
+        Status::Ok("SORT completed".into())
+    }
+
+    /// `hits` (`(sequence number, UID)`, from [`Self::search_hits`]) in the order of
+    /// `criteria`; also used by ESORT and CONTEXT=SORT (RFC 5267).
+    pub(super) async fn sorted(
+        &mut self,
+        criteria: &[Criterion],
+        hits: &[(u32, u32)],
+    ) -> Result<Vec<(u32, u32)>, Status> {
         let Some(open) = &self.selected else {
-            return Status::Bad("No mailbox selected".into());
+            return Err(Status::Bad("No mailbox selected".into()));
         };
         let mailbox = open.mailbox.id;
         // search_hits brought the snapshot up to date.
@@ -160,7 +194,7 @@ impl Session<'_> {
                 let uids: Vec<u32> = chunk.iter().map(|&(_, uid)| uid).collect();
                 match summaries::load(store.as_ref(), mailbox, &uids).await {
                     Ok(batch) => Some(batch),
-                    Err(e) => return store_failed("SORT", &e),
+                    Err(e) => return Err(store_failed("SORT", &e)),
                 }
             } else {
                 None
@@ -184,7 +218,7 @@ impl Session<'_> {
                             }
                         }
                         Ok(None) => {}
-                        Err(e) => return store_failed("SORT", &e),
+                        Err(e) => return Err(store_failed("SORT", &e)),
                     },
                     None => {}
                 }
@@ -194,15 +228,160 @@ impl Session<'_> {
         }
         repairs.flush(store.as_ref(), mailbox).await;
         cpu::maybe_heavy(values.len() > cpu::HEAVY_MESSAGES, || {
-            order(&mut values, &criteria)
+            order(&mut values, criteria)
         });
-        let mut text = "SORT".to_owned();
-        for v in &values {
-            text.push_str(&format!(" {}", if uid { v.uid } else { v.seq }));
+        Ok(values.iter().map(|v| (v.seq, v.uid)).collect())
+    }
+
+    /// `[UID] SORT RETURN (...) (criteria) charset keys` (ESORT, RFC 5267 §3); `line`
+    /// stands at `RETURN`. Answered with one ESEARCH, as an extended SEARCH would be
+    /// (§3), but in the requested order (§3.1).
+    pub(super) async fn esort(&mut self, tag: &str, uid: bool, line: &mut Line<'_>) -> Status {
+        let want = match return_options(line) {
+            Ok(want) => want,
+            Err(why) => return Status::Bad(why),
+        };
+        let status = self.esort_program(tag, uid, &want, line).await;
+        if want.save && !matches!(status, Status::Ok(_)) {
+            // RFC 5182 §2.1: a failed command with SAVE empties `$`.
+            self.saved_search.clear();
         }
-        self.untagged(&text);
+        status
+    }
+
+    async fn esort_program(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        want: &Want,
+        line: &mut Line<'_>,
+    ) -> Status {
+        if !line.space() {
+            return Status::Bad("Expected sort criteria".into());
+        }
+        // `(criteria) charset keys`, read by imap-codec as a plain SORT (`$` first
+        // replaced by the saved UIDs, RFC 5182, as `searchres.rs` does for SORT).
+        let mut command = format!("{tag} SORT ").into_bytes();
+        command.extend_from_slice(line.rest());
+        command.extend_from_slice(b"\r\n");
+        let parsed = match self.saved_result_command(&command) {
+            Some(Ok(Rewritten::Command(command))) => Ok(command),
+            Some(Ok(Rewritten::Answer(status)) | Err(status)) => return status,
+            None => CommandCodec::default()
+                .decode(&command)
+                .map(|(_, command)| command.into_static())
+                .map_err(|_| ()),
+        };
+        let (sort_criteria, charset, keys) = match parsed {
+            Ok(Command {
+                body:
+                    CommandBody::Sort {
+                        sort_criteria,
+                        charset,
+                        search_criteria,
+                        ..
+                    },
+                ..
+            }) => (
+                criteria(sort_criteria.as_ref()),
+                charset.into_static(),
+                search_criteria
+                    .as_ref()
+                    .iter()
+                    .map(|k| k.clone().into_static())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => return Status::Bad("Invalid sort program".into()),
+        };
+        if want.update && self.contexts.has(tag) {
+            // RFC 5267 §4.3: a tag already naming an updating context.
+            return Status::Bad("Tag reuse (RFC 5267 section 4.3)".into());
+        }
+        let hits = match self.search_hits(Some(charset.clone()), &keys).await {
+            Ok(hits) => hits,
+            Err(status) => return status,
+        };
+        let sorted = match self.sorted(&sort_criteria, &hits).await {
+            Ok(sorted) => sorted,
+            Err(status) => return status,
+        };
+        // RFC 7162 §3.1.5 / RFC 4731 §3.2 as for ESEARCH: MODSEQ over the messages
+        // returned.
+        let returned = returned(want, &sorted);
+        let suffix = self.search_modseq_suffix(&keys, &returned).await;
+        let modseq = suffix
+            .trim()
+            .strip_prefix("(MODSEQ ")
+            .and_then(|s| s.strip_suffix(')'))
+            .and_then(|n| n.parse().ok());
+        if want.save {
+            // `$` is a set: kept as UIDs (see `searchres.rs`).
+            self.saved_search
+                .set(returned.iter().map(|&(_, id)| id).collect());
+        }
+        let values: Vec<u32> = sorted
+            .iter()
+            .map(|&(seq, id)| if uid { id } else { seq })
+            .collect();
+        if want.reports() {
+            self.untagged(&render_in(tag, uid, want, &values, modseq, true));
+        }
+        if want.update {
+            self.open_context(tag, uid, Some(sort_criteria), keys, &sorted);
+        }
         Status::Ok("SORT completed".into())
     }
+}
+
+/// The messages an ESORT reports on, ascending by sequence number (for MODSEQ and
+/// SAVE, as [`super::esearch`] does for SEARCH): with MIN, MAX and/or PARTIAL but
+/// neither ALL nor COUNT, the first and/or last in sort order (RFC 5267 §3.1) and/or
+/// the page (RFC 9394 §3.2); otherwise all of them.
+fn returned(want: &Want, sorted: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out = if !(want.min || want.max || want.partial.is_some()) || want.all || want.count {
+        sorted.to_vec()
+    } else {
+        let mut out = Vec::new();
+        if let Some(range) = want.partial {
+            out.extend_from_slice(&sorted[range.window(sorted.len())]);
+        }
+        if want.min {
+            out.extend(sorted.first());
+        }
+        if want.max {
+            out.extend(sorted.last());
+        }
+        out
+    };
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A sequence set that keeps `values`' order (RFC 5267 §3.1: ESORT's ALL is "in the
+/// requested sort order"): a range only for a run ascending by one, since a range
+/// always means ascending numbers and `12:10` should not be sent (§3.2).
+pub(super) fn ordered_set(values: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < values.len() {
+        let start = values[i];
+        let mut end = start;
+        while i + 1 < values.len() && end.checked_add(1) == Some(values[i + 1]) {
+            end = values[i + 1];
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if end == start {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -220,5 +399,108 @@ mod tests {
         order(&mut values, &[(Key::Size, true)]);
         let seqs: Vec<u32> = values.iter().map(|v| v.seq).collect();
         assert_eq!(seqs, vec![1, 3, 2]);
+    }
+
+    #[test]
+    fn ordered_sets_keep_the_sort_order() {
+        // RFC 5267 §3.1: ALL in the requested order; §3.2: a range only where the
+        // numbers ascend by one (never 12:10).
+        let table: &[(&[u32], &str)] = &[
+            (&[], ""),
+            (&[7], "7"),
+            (&[1, 2, 3], "1:3"),
+            (&[3, 2, 1], "3,2,1"),
+            (&[23765, 23764, 23763, 23761], "23765,23764,23763,23761"),
+            (&[9, 1, 2, 3, 7, 8, 4], "9,1:3,7:8,4"),
+            (&[5, 6, 5, 6], "5:6,5:6"),
+            (&[u32::MAX, 1], "4294967295,1"),
+        ];
+        for (values, want) in table {
+            assert_eq!(ordered_set(values), *want, "{values:?}");
+        }
+    }
+
+    fn want(options: &str) -> Want {
+        return_options(&mut Line::new(
+            format!("RETURN ({options}) (DATE)").as_bytes(),
+        ))
+        .expect("options")
+    }
+
+    #[test]
+    fn sort_return_options_parse() {
+        // (options, min, max, count, all, partial, update)
+        let table: &[(&str, [bool; 6])] = &[
+            ("", [false, false, false, true, false, false]),
+            ("MIN MAX", [true, true, false, false, false, false]),
+            ("count", [false, false, true, false, false, false]),
+            ("ALL", [false, false, false, true, false, false]),
+            ("PARTIAL 1:5", [false, false, false, false, true, false]),
+            ("UPDATE", [false, false, false, false, false, true]),
+            (
+                "CONTEXT COUNT UPDATE",
+                [false, false, true, false, false, true],
+            ),
+            ("MIN MAX COUNT ALL", [true, true, true, true, false, false]),
+        ];
+        for (options, flags) in table {
+            let w = want(options);
+            let got = [w.min, w.max, w.count, w.all, w.partial.is_some(), w.update];
+            assert_eq!(&got, flags, "{options}");
+        }
+        for bad in ["PARTIAL 1:5 ALL", "FROB", "PARTIAL"] {
+            let line = format!("RETURN ({bad}) (DATE)");
+            assert!(
+                return_options(&mut Line::new(line.as_bytes())).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn esort_renders_in_sort_order() {
+        // Sort order 9, 3, 4, 1 (not ascending): MIN is the first, MAX the last.
+        let values = [9, 3, 4, 1];
+        let r = |options: &str| render_in("E", true, &want(options), &values, None, true);
+        assert_eq!(
+            r("MIN MAX COUNT ALL"),
+            "ESEARCH (TAG \"E\") UID MIN 9 MAX 1 COUNT 4 ALL 9,3:4,1"
+        );
+        assert_eq!(r(""), "ESEARCH (TAG \"E\") UID ALL 9,3:4,1");
+        // RFC 5267 §4.4 / RFC 9394: pages of the sorted list.
+        assert_eq!(
+            r("PARTIAL 1:2"),
+            "ESEARCH (TAG \"E\") UID PARTIAL (1:2 9,3)"
+        );
+        assert_eq!(
+            r("PARTIAL -1:-2"),
+            "ESEARCH (TAG \"E\") UID PARTIAL (-1:-2 4,1)"
+        );
+        assert_eq!(
+            r("PARTIAL 2:3"),
+            "ESEARCH (TAG \"E\") UID PARTIAL (2:3 3:4)"
+        );
+        assert_eq!(
+            r("PARTIAL 5:9"),
+            "ESEARCH (TAG \"E\") UID PARTIAL (5:9 NIL)"
+        );
+        assert_eq!(
+            render_in("E", false, &want("MIN MAX COUNT"), &[], None, true),
+            "ESEARCH (TAG \"E\") COUNT 0"
+        );
+    }
+
+    #[test]
+    fn esort_reports_on_the_first_last_and_page_in_sort_order() {
+        // (seq, uid) in sort order.
+        let sorted = [(4, 40), (1, 10), (3, 30), (2, 20)];
+        assert_eq!(returned(&want("MIN"), &sorted), vec![(4, 40)]);
+        assert_eq!(returned(&want("MAX"), &sorted), vec![(2, 20)]);
+        assert_eq!(
+            returned(&want("MIN PARTIAL 2:3"), &sorted),
+            vec![(1, 10), (3, 30), (4, 40)]
+        );
+        assert_eq!(returned(&want("MIN COUNT"), &sorted).len(), 4);
+        assert_eq!(returned(&want(""), &sorted).len(), 4);
     }
 }
