@@ -34,6 +34,7 @@ mod list_extended;
 mod mailbox;
 mod multiappend;
 mod names;
+pub(crate) mod notify;
 mod partial;
 mod prepare;
 mod qresync;
@@ -110,6 +111,8 @@ pub(crate) struct Session<'a> {
     pub keywords: keywords::Shown,
     /// This session's place in its account's session count, held while logged in.
     pub user_slot: Option<crate::user_sessions::UserSlot>,
+    /// The NOTIFY in force (RFC 5465): see `notify.rs`.
+    pub notify: notify::State,
 }
 
 /// How a command ended, for its tagged reply.
@@ -139,6 +142,7 @@ impl<'a> Session<'a> {
             contexts: context::Contexts::default(),
             keywords: keywords::Shown::default(),
             user_slot: None,
+            notify: notify::State::default(),
         }
     }
 

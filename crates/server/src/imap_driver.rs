@@ -15,7 +15,9 @@
 //! `* BYE`; each line and literal must be whole within it, a drip does not extend it),
 //! the server's stop channel (`* BYE` then close), and during IDLE (RFC 2177) the
 //! change notifications of [`crate::imap::changes`] plus a one-second poll of the
-//! store, after which the session writes its untagged updates at once.
+//! store, after which the session writes its untagged updates at once. The same
+//! wake-ups serve NOTIFY (RFC 5465 §5, [`crate::imap::notify`]) whenever one is in
+//! force and no command is in progress: the server then speaks between commands.
 //!
 //! Output order: the session writes plain responses into its buffer; the few
 //! responses imap-next must track (continuation requests, AUTHENTICATE's and IDLE's
@@ -160,8 +162,8 @@ async fn pump(session: &mut Session<'_>, server: &mut Server, auth_tag: &mut Opt
             Err(Interrupt::Io(Io::Output(bytes))) => session.out.extend_from_slice(&bytes),
             Err(Interrupt::Io(Io::NeedMoreInput)) => break,
             Err(Interrupt::Error(e)) => {
-                // ESEARCH and LIST-EXTENDED are parsed from the raw line.
-                if !session.extended_command(&e).await {
+                // NOTIFY, ESEARCH and LIST-EXTENDED are parsed from the raw line.
+                if !session.notify_command(&e).await && !session.extended_command(&e).await {
                     framing_error(session, e);
                 }
             }
@@ -277,6 +279,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(Flow::Compress);
         }
         let idling = session.idling.is_some();
+        // RFC 5465 §5: with a NOTIFY in force the server may speak whenever no
+        // command is in progress (not in the middle of a line or literal).
+        let notifying = session.notify.active() && !gate.in_command() && session.sasl.is_none();
         tokio::select! {
             read = stream.read(&mut buf) => match read {
                 Ok(0) => return Ok(Flow::Closed),
@@ -300,17 +305,29 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     session.close = true;
                 }
             }
-            heard = changes.recv(), if idling => {
+            heard = changes.recv(), if idling || notifying => {
                 let ours = match heard {
                     Ok(account) => account == session.account_id().0,
                     Err(_) => true, // lagged: re-read anyway
                 };
                 if ours {
-                    session.send_updates(true).await;
+                    wake(session, idling, notifying).await;
                 }
             }
-            _ = poll.tick(), if idling => session.send_updates(true).await,
+            _ = poll.tick(), if idling || notifying => wake(session, idling, notifying).await,
         }
+    }
+}
+
+/// A change was heard (or the poll came round) while the client is not in a
+/// command: the IDLE's updates, and what the NOTIFY in force asks for (RFC 5465 §5;
+/// the selected mailbox's updates once only).
+async fn wake(session: &mut Session<'_>, idling: bool, notifying: bool) {
+    if idling {
+        session.send_updates(true).await;
+    }
+    if notifying {
+        session.notify_poll(!idling).await;
     }
 }
 

@@ -81,6 +81,7 @@ impl Session<'_> {
             "SEARCHRES",   // RFC 5182: see `searchres.rs`
             "PARTIAL",     // RFC 9394: see `partial.rs`
             "UTF8=ACCEPT", // RFC 6855: see `names.rs` and `utf8.rs`
+            "NOTIFY",      // RFC 5465: see `notify.rs`
         ]);
         if self.account.is_some() {
             // RFC 4978: only after login (see `compress.rs`).

@@ -2,8 +2,11 @@
 //! (RFC 2177) reports new mail and other sessions' flag changes and expunges at once.
 //!
 //! Where it sits: in [`crate::listen::Shared`]. The SMTP driver publishes after it
-//! files a message into local INBOXes, every IMAP session after it changes a mailbox;
-//! idling sessions subscribe and re-read the store when their account is named.
+//! files a message into local INBOXes, every IMAP session after it changes a mailbox
+//! (SUBSCRIBE and UNSUBSCRIBE included, for NOTIFY's SubscriptionChange); idling
+//! sessions, and sessions with a NOTIFY (RFC 5465) in force between commands, re-read
+//! the store when their account is named. The feed names only the account: what
+//! changed is found by comparing with the store ([`super::notify`]).
 //! Deliveries this process does not see (the queue's retries, another process) are
 //! caught by the idle loop's one-second poll of the store.
 

@@ -109,7 +109,11 @@ impl Session<'_> {
             return status;
         }
         match store.mailbox_subscribe(self.account_id(), name, on).await {
-            Ok(()) => Status::Ok(format!("{verb} completed")),
+            Ok(()) => {
+                // NOTIFY's SubscriptionChange (RFC 5465 §5.5) in other sessions.
+                self.publish_change();
+                Status::Ok(format!("{verb} completed"))
+            }
             Err(e) => mailbox_error(verb, &e),
         }
     }

@@ -124,6 +124,8 @@ impl Session<'_> {
         let Some(open) = &mut self.selected else {
             return;
         };
+        // The newest message the client knew of, for NOTIFY's MessageNew (`notify.rs`).
+        let known_uid = open.view.announced_uid();
         let updates = open.view.take_updates(allow_expunge);
         // New mail is announced: this session claims its \Recent if no other session
         // was told first (RFC 3501 §2.3.2).
@@ -165,6 +167,8 @@ impl Session<'_> {
         }
         // With each update context's REMOVEFROM before and ADDTO after (`context.rs`).
         self.write_updates(lines, before).await;
+        // RFC 5465 §5.1: after EXISTS, MessageNew's attributes for the new messages.
+        self.notify_fetch_new(known_uid).await;
     }
 
     /// Claims `\Recent` (RFC 3501 §2.3.2) for the messages announced to this session
