@@ -175,6 +175,24 @@ def test_sequence_number_context_removes_before_the_expunge(imap_server):
     assert lines.index(add) > lines.index("* 5 EXISTS"), lines
 
 
+def test_sequence_numbers_in_the_program_are_fixed_when_asked(imap_server):
+    c = mailbox(imap_server)
+    other = second(imap_server)
+    # Sequence numbers 2:3 are UIDs 3 and 4 when the command comes (RFC 5267 §4.3).
+    assert esearch(c, "UID SEARCH RETURN (ALL UPDATE) 2:3") == '* ESEARCH (TAG "T") UID ALL 3:4'
+    tag = c.tag
+    # Renumbering makes 2:3 name UIDs 4 and 6, but the context keeps UIDs 3 and 4.
+    other.ok("UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+    other.ok("EXPUNGE")
+    lines = c.ok("NOOP")
+    assert "* 1 EXPUNGE" in lines and not any("ESEARCH" in l for l in lines), lines
+    # A change to UID 3 still reaches it: it leaves when expunged.
+    other.ok("UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+    other.ok("EXPUNGE")
+    lines = c.ok("NOOP")
+    assert '* ESEARCH (TAG "%s") UID REMOVEFROM (0 3)' % tag in lines, lines
+
+
 def test_sort_context_keeps_positions(imap_server):
     c = mailbox(imap_server)
     other = second(imap_server)

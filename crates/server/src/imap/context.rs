@@ -27,10 +27,10 @@
 //!
 //! Limits (security stance: client input, bounded): at most [`MAX_CONTEXTS`] contexts
 //! a session; each re-runs only when its mailbox's snapshot or message count changed.
-//! Known gaps: sequence-number keys of a program are evaluated again at each update
-//! (§4.3 wants them fixed when the command came); a SELECT of the same mailbox while
-//! it is selected keeps its contexts (SELECT of another mailbox, UNSELECT and CLOSE
-//! end them).
+//! Sequence-number keys are turned into the UIDs they name when the context opens
+//! (§4.3: evaluated when the command is received). Known gap: a SELECT of the same
+//! mailbox while it is selected keeps its contexts (SELECT of another mailbox,
+//! UNSELECT and CLOSE end them).
 
 use super::extended::Line;
 use super::sort::{Criterion, ordered_set};
@@ -90,6 +90,9 @@ impl Session<'_> {
         hits: &[(u32, u32)],
     ) {
         let Some(open) = &self.selected else { return };
+        // RFC 5267 §4.3: sequence numbers count as they are now, for good.
+        let messages: Vec<(u32, u32)> = open.view.messages().collect();
+        let keys = super::search::pin_sequence_numbers(&keys, &messages, open.view.exists());
         if self.contexts.list.len() >= MAX_CONTEXTS {
             self.untagged(&format!(
                 "NO [NOUPDATE {}] Too many contexts (at most {MAX_CONTEXTS})",

@@ -302,6 +302,55 @@ fn in_set(set: &SequenceSet, value: u32, star: u32) -> bool {
     })
 }
 
+/// `keys` with every message-sequence-number key replaced by the UIDs it names now
+/// (RFC 5267 §4.3: the sequence numbers of an UPDATE context's program are evaluated
+/// when the command is received, so later renumbering changes nothing). `messages` are
+/// the view's `(seq, uid)`, `last_seq` its `*`. Recursive like [`test`], over the
+/// same bounded key trees.
+pub(super) fn pin_sequence_numbers(
+    keys: &[SearchKey<'static>],
+    messages: &[(u32, u32)],
+    last_seq: u32,
+) -> Vec<SearchKey<'static>> {
+    keys.iter().map(|k| pin(k, messages, last_seq)).collect()
+}
+
+fn pin(key: &SearchKey<'static>, messages: &[(u32, u32)], last: u32) -> SearchKey<'static> {
+    use SearchKey as K;
+    match key {
+        K::SequenceSet(set) => {
+            let uids: Vec<u32> = messages
+                .iter()
+                .filter(|&&(seq, _)| in_set(set, seq, last))
+                .map(|&(_, uid)| uid)
+                .collect();
+            let text = imap::sequence::SequenceSet::from_values(&uids).to_string();
+            match SequenceSet::try_from(text.as_str()) {
+                Ok(set) => K::Uid(set),
+                // None of the messages: a key nothing matches.
+                Err(_) => K::Not(Box::new(K::All)),
+            }
+        }
+        K::Not(inner) => K::Not(Box::new(pin(inner, messages, last))),
+        K::Or(a, b) => K::Or(
+            Box::new(pin(a, messages, last)),
+            Box::new(pin(b, messages, last)),
+        ),
+        K::And(keys) => {
+            let pinned: Vec<SearchKey<'static>> = keys
+                .as_ref()
+                .iter()
+                .map(|k| pin(k, messages, last))
+                .collect();
+            match imap_codec::imap_types::core::Vec1::try_from(pinned) {
+                Ok(keys) => K::And(keys),
+                Err(_) => key.clone(),
+            }
+        }
+        other => other.clone(),
+    }
+}
+
 /// Whether a key (at any depth) reads a message's summary.
 fn needs_summary(key: &SearchKey<'_>) -> bool {
     use SearchKey as K;
@@ -396,5 +445,46 @@ mod tests {
         )));
         let (head, body) = split(b"A: b\r\n\r\nbody\r\n");
         assert_eq!((head, body), (&b"A: b\r\n"[..], &b"body\r\n"[..]));
+    }
+
+    #[test]
+    fn sequence_numbers_are_pinned_to_uids() {
+        use imap_codec::CommandCodec;
+        use imap_codec::decode::Decoder;
+        let keys = |text: &str| -> Vec<SearchKey<'static>> {
+            let line = format!("a SEARCH {text}\r\n");
+            match CommandCodec::default().decode(line.as_bytes()) {
+                Ok((_, cmd)) => match cmd.body {
+                    imap_codec::imap_types::command::CommandBody::Search { criteria, .. } => {
+                        use imap_codec::imap_types::IntoStatic;
+                        criteria
+                            .as_ref()
+                            .iter()
+                            .map(|k| k.clone().into_static())
+                            .collect()
+                    }
+                    _ => panic!("not a search"),
+                },
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        // Sequence numbers 1..4 hold UIDs 10, 20, 30, 40.
+        let messages = [(1, 10), (2, 20), (3, 30), (4, 40)];
+        let table = [
+            ("2:3", "UID 20,30"),
+            ("1:4", "UID 10,20,30,40"),
+            ("4:*", "UID 40"),
+            ("NOT 1", "NOT UID 10"),
+            ("OR 1 (SEEN 3)", "OR UID 10 (SEEN UID 30)"),
+            ("9", "NOT ALL"),
+            ("UID 1:* SEEN", "UID 1:* SEEN"),
+        ];
+        for (text, want) in table {
+            assert_eq!(
+                pin_sequence_numbers(&keys(text), &messages, 4),
+                keys(want),
+                "{text}"
+            );
+        }
     }
 }
