@@ -252,10 +252,21 @@ def test_limits_tag_reuse_and_unselect(imap_server):
     c.send(b'X1 UID SORT RETURN (UPDATE COUNT) (SUBJECT) UTF-8 ALL\r\n')
     lines, status = c.finish("X1")
     assert status.startswith("BAD") and lines == [], (lines, status)
-    # Updates end when the mailbox is no longer selected (§4.3).
+    # Updates end when the mailbox is no longer selected (§4.3): UNSELECT, or a
+    # SELECT even of the same mailbox (RFC 3501 §6.3.1: it deselects first).
     c.ok("UNSELECT")
     c.ok("SELECT INBOX")
     other.append("INBOX", message("india"))
+    lines = c.ok("NOOP")
+    assert lines and not any("ESEARCH" in l for l in lines), lines
+    c.send(b'X2 UID SEARCH RETURN (UPDATE) ALL\r\n')
+    lines, status = c.finish("X2")
+    assert status.startswith("OK"), (lines, status)
+    other.append("INBOX", message("juliet"))
+    lines = c.ok("NOOP")
+    assert any("ADDTO" in l for l in lines), lines
+    c.ok("SELECT INBOX")
+    other.append("INBOX", message("kilo"))
     lines = c.ok("NOOP")
     assert lines and not any("ESEARCH" in l for l in lines), lines
     # CANCELUPDATE needs the selected state and quoted tags.

@@ -28,9 +28,8 @@
 //! Limits (security stance: client input, bounded): at most [`MAX_CONTEXTS`] contexts
 //! a session; each re-runs only when its mailbox's snapshot or message count changed.
 //! Sequence-number keys are turned into the UIDs they name when the context opens
-//! (§4.3: evaluated when the command is received). Known gap: a SELECT of the same
-//! mailbox while it is selected keeps its contexts (SELECT of another mailbox,
-//! UNSELECT and CLOSE end them).
+//! (§4.3: evaluated when the command is received). SELECT and EXAMINE (even of the
+//! same mailbox), UNSELECT and CLOSE end every context.
 
 use super::extended::Line;
 use super::sort::{Criterion, ordered_set};
@@ -135,6 +134,12 @@ impl Session<'_> {
         }
         self.contexts.list.retain(|c| !tags.contains(&c.tag));
         Status::Ok("No further updates".into())
+    }
+
+    /// Ends every update context: the mailbox is deselected (hook in SELECT/EXAMINE,
+    /// RFC 5267 §4.3: updates cease when the mailbox is no longer selected).
+    pub(crate) fn end_contexts(&mut self) {
+        self.contexts.list.clear();
     }
 
     /// Before the view moves (hook in `send_updates`): ends the contexts of a mailbox

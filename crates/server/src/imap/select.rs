@@ -18,6 +18,8 @@ impl Session<'_> {
     pub(super) async fn select(&mut self, name: &str, read_only: bool) -> Status {
         // RFC 3501 §6.3.1: a SELECT, even a failing one, deselects first.
         self.keywords = Shown::default();
+        // RFC 5267 §4.3: which ends the update contexts (`context.rs`).
+        self.end_contexts();
         if self.selected.take().is_some() {
             // RFC 7162 §3.2.11 style: tell the client the old mailbox is closed.
             self.untagged("OK [CLOSED] Previous mailbox closed");
