@@ -354,6 +354,26 @@ mod tests {
     }
 
     #[test]
+    fn every_pair_of_subsets_is_rebuilt() {
+        // A sort order (not ascending) and every old/new pair of results drawn from it:
+        // REMOVEFROM then ADDTO, applied in order, always give the new result.
+        let order = [6, 2, 9, 4, 1, 7];
+        let subset = |mask: u32| -> Vec<u32> {
+            (0..order.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| order[i])
+                .collect()
+        };
+        for a in 0..64 {
+            for b in 0..64 {
+                let (old, new) = (subset(a), subset(b));
+                let (r, x) = (changes(&old, &new, false), changes(&old, &new, true));
+                assert_eq!(apply(&old, &r, &x), new, "{old:?} -> {new:?}");
+            }
+        }
+    }
+
+    #[test]
     fn payloads_for_sort_and_search() {
         let runs = vec![(1, vec![8, 7]), (5, vec![2, 3])];
         assert_eq!(render(&runs, true, Some).as_deref(), Some("1 8,7 5 2:3"));
