@@ -176,3 +176,126 @@ def test_malformed_partial_is_bad(imap_server, options):
     # The session goes on.
     assert esearch(c, "UID SEARCH RETURN (PARTIAL 1:1) ALL") == \
         '* ESEARCH (TAG "T") UID PARTIAL (1:1 1)'
+
+
+# ----- the PARTIAL FETCH modifier (RFC 9394 §3.3) -------------------------------------
+
+def fetch_lines(c, text):
+    """The FETCH responses of a UID FETCH, each as (uid, line)."""
+    lines = c.ok(text)
+    out = []
+    for line in lines:
+        if " FETCH (" in line:
+            out.append((int(re.search(r"UID (\d+)", line).group(1)), line))
+    return out
+
+
+def partial_uids(c, text):
+    return [uid for uid, _ in fetch_lines(c, text)]
+
+
+def test_fetch_partial_last_and_first(imap_server):
+    c = paged(imap_server)
+    # RFC 9394 §3.3: only the messages of the set in the range, in UID order; -1
+    # the last (§3.1).
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (PARTIAL -1:-3)") == [10, 11, 12]
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (PARTIAL -3:-1)") == [10, 11, 12]
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (PARTIAL 1:3)") == [1, 3, 4]
+    assert partial_uids(c, "UID FETCH 1:* FLAGS (partial 5:4)") == [6, 7]
+    # The range counts the messages the set names, not the mailbox.
+    assert partial_uids(c, "UID FETCH 4:9 (UID) (PARTIAL 2:3)") == [6, 7]
+    assert partial_uids(c, "UID FETCH 2:5,11 (UID) (PARTIAL -1:-2)") == [4, 11]
+    # The answer is an ordinary FETCH, with its sequence numbers.
+    lines = c.ok("UID FETCH 1:* (FLAGS) (PARTIAL -1:-1)")
+    assert lines == ["* 10 FETCH (UID 12 FLAGS (\\Recent))"], lines
+    lines = c.ok("UID FETCH 1:* (FLAGS) (PARTIAL 1:1)")
+    assert lines == ["* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))"], lines
+
+
+def test_fetch_partial_past_the_end_gives_nothing(imap_server):
+    c = paged(imap_server)
+    # RFC 9394 §3.1 as §3.3 uses it: what is in the range, maybe nothing, and OK.
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (PARTIAL 9:20)") == [11, 12]
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (PARTIAL -8:-100)") == [1, 3, 4]
+    lines, status = c.cmd("UID FETCH 1:* (FLAGS) (PARTIAL 11:20)")
+    assert status.startswith("OK"), status
+    assert lines == [], lines
+    lines, status = c.cmd("UID FETCH 1:* (FLAGS) (PARTIAL -11:-4294967295)")
+    assert status.startswith("OK"), status
+    assert lines == [], lines
+    # A set naming no message at all.
+    lines, status = c.cmd("UID FETCH 100:200 (FLAGS) (PARTIAL 1:5)")
+    assert status.startswith("OK") and lines == [], (lines, status)
+
+
+def test_fetch_partial_sets_seen_only_in_the_window(imap_server):
+    c = paged(imap_server)
+    got = fetch_lines(c, "UID FETCH 1:* (BODY[TEXT]) (PARTIAL -1:-2)")
+    assert [uid for uid, _ in got] == [11, 12], got
+    # RFC 3501 §6.4.5: only the messages fetched became \Seen.
+    lines = c.ok("UID SEARCH UNSEEN")
+    assert lines == ["* SEARCH 6 7 8 9 10"], lines
+
+
+def test_fetch_partial_with_changedsince(imap_server):
+    c = paged(imap_server)
+    base = modseqs(c, "1:*")
+    top = max(base.values())
+    c.ok("UID STORE 3,6,9,11 +FLAGS.SILENT (\\Flagged)")
+    # RFC 9394 §3.4: CHANGEDSINCE keeps the changed messages (3, 6, 9, 11), then
+    # PARTIAL takes its window of them; the order of the two does not matter.
+    for mods in ("CHANGEDSINCE %d PARTIAL -1:-2" % top,
+                 "PARTIAL -1:-2 CHANGEDSINCE %d" % top):
+        got = fetch_lines(c, "UID FETCH 1:* (FLAGS) (%s)" % mods)
+        assert [uid for uid, _ in got] == [9, 11], (mods, got)
+        # RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
+        assert all("MODSEQ (" in line for _, line in got), got
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d PARTIAL 1:1)" % top) == [3]
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d PARTIAL 5:9)" % top) == []
+    # Nothing changed since the newest: nothing to page.
+    newest = max(modseqs(c, "1:*").values())
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d PARTIAL 1:9)" % newest) == []
+
+
+def test_fetch_partial_of_the_saved_result(imap_server):
+    c = paged(imap_server)
+    c.ok("UID SEARCH RETURN (SAVE) UNSEEN")
+    assert partial_uids(c, "UID FETCH $ (UID) (PARTIAL 2:3)") == [7, 8]
+
+
+@pytest.mark.parametrize("modifiers", [
+    "PARTIAL 0:5",           # §4: nz-number
+    "PARTIAL -1:5",          # §4: no mixed signs
+    "PARTIAL 1:*",           # §4: no "*"
+    "PARTIAL 1:4294967296",  # §4: a 32-bit number
+    "PARTIAL 5",
+    "PARTIAL",               # §4: the range is mandatory
+    "PARTIAL 1:5 PARTIAL 6:9",
+    "CHANGEDSINCE 1 PARTIAL",
+])
+def test_malformed_fetch_partial_is_bad(imap_server, modifiers):
+    c = paged(imap_server)
+    lines, status = c.cmd("UID FETCH 1:* (FLAGS) (%s)" % modifiers)
+    assert status.startswith("BAD"), (modifiers, lines, status)
+    assert not any(" FETCH " in line for line in lines), lines
+    # The session goes on.
+    assert partial_uids(c, "UID FETCH 1:* (FLAGS) (PARTIAL 1:1)") == [1]
+
+
+def test_fetch_partial_needs_uid_fetch(imap_server):
+    c = paged(imap_server)
+    # RFC 9394 §3.3: the modifier extends UID FETCH.
+    lines, status = c.cmd("FETCH 1:* (FLAGS) (PARTIAL 1:2)")
+    assert status.startswith("BAD"), (lines, status)
+    assert not any(" FETCH " in line for line in lines), lines
+
+
+def test_fetch_partial_with_vanished(imap_server):
+    c = paged(imap_server)
+    c.ok("ENABLE QRESYNC")
+    # RFC 7162 §3.2.6: VANISHED (EARLIER) names the expunged UIDs of the whole set
+    # (2 and 5); PARTIAL windows the messages that are there.
+    lines = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED PARTIAL -1:-1)")
+    assert lines[0] == "* VANISHED (EARLIER) 2,5", lines
+    assert all(" FETCH (" in line for line in lines[1:]), lines
+    assert len(lines) == 2 and "UID 12 " in lines[1], lines

@@ -27,6 +27,7 @@ pub(crate) mod deflate;
 mod esearch;
 mod extended;
 mod fetch;
+mod fetch_partial;
 mod flags;
 mod keywords;
 mod list;

@@ -11,6 +11,7 @@
 //! tests the MODSEQ key; QRESYNC's SELECT parameter and VANISHED (EARLIER) are in
 //! [`super::qresync`].
 
+use super::partial::Range;
 use super::{Session, Status, wire};
 use imap_codec::imap_types::command::{FetchModifier, StoreModifier};
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
@@ -182,6 +183,21 @@ impl Session<'_> {
         uid: bool,
         modifiers: &[FetchModifier],
     ) -> Status {
+        self.fetch_with_partial(set, names, uid, modifiers, None)
+            .await
+    }
+
+    /// [`Session::fetch_with`] plus the PARTIAL modifier (RFC 9394 §3.3, see
+    /// `fetch_partial.rs`): the window is taken after CHANGEDSINCE (§3.4); VANISHED
+    /// (EARLIER) still covers the whole set.
+    pub(super) async fn fetch_with_partial(
+        &mut self,
+        set: &SequenceSet,
+        names: MacroOrMessageDataItemNames<'static>,
+        uid: bool,
+        modifiers: &[FetchModifier],
+        partial: Option<Range>,
+    ) -> Status {
         let mods = match self.fetch_modifiers(&names, modifiers, uid) {
             Ok(m) => m,
             Err(status) => return status,
@@ -193,7 +209,8 @@ impl Session<'_> {
         {
             return status;
         }
-        self.fetch(set, names, uid, mods.changed_since).await
+        self.fetch_window(set, names, uid, mods.changed_since, partial)
+            .await
     }
 
     /// FETCH's modifiers, checked (RFC 7162 §3.2.6: VANISHED only in UID FETCH, with

@@ -3,6 +3,7 @@
 //! `SORT RETURN (...)` (ESORT, RFC 5267 §3, [`super::sort`]), CANCELUPDATE (RFC 5267
 //! §4.3.5, [`super::context`]), LIST with selection or
 //! return options or several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819),
+//! FETCH with the PARTIAL modifier (RFC 9394 §3.3, [`super::fetch_partial`]),
 //! APPEND with the UTF8 data extension (RFC 6855 §4, [`super::utf8`]) or with a NUL
 //! in its message literal ([`super::append`]) and any command using `$`
 //! (SEARCHRES, RFC 5182, [`super::searchres`]); the last two are rewritten into
@@ -15,6 +16,7 @@
 //! keys of ESEARCH are handed to imap-codec as an ordinary SEARCH ([`search_program`]),
 //! so every key SEARCH knows works the same way in both.
 
+use super::fetch_partial;
 use super::searchres::Rewritten;
 use super::{Session, Status};
 use imap_codec::CommandCodec;
@@ -198,6 +200,8 @@ enum Kind {
     AppendUtf8,
     /// A command using `$` (see `searchres.rs`).
     SavedResult,
+    /// FETCH with the PARTIAL modifier (RFC 9394 §3.3, see `fetch_partial.rs`).
+    FetchPartial(fetch_partial::Split),
 }
 
 impl Session<'_> {
@@ -232,6 +236,7 @@ impl Session<'_> {
             "CANCELUPDATE" if !uid => Kind::CancelUpdate,
             "LIST" if !uid => Kind::List,
             "APPEND" if !uid => Kind::AppendUtf8,
+            "FETCH" if let Some(split) = fetch_partial::split(&bytes) => Kind::FetchPartial(split),
             "FETCH" | "STORE" | "COPY" | "MOVE" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" => {
                 Kind::SavedResult
             }
@@ -274,6 +279,7 @@ impl Session<'_> {
                 }
                 Some(Err(status)) => status,
             },
+            Kind::FetchPartial(split) => self.fetch_partial(uid, split).await,
             Kind::SavedResult => match self.saved_result_command(&bytes) {
                 None => return false,
                 Some(Ok(Rewritten::Command(command))) => {

@@ -19,8 +19,12 @@
 //! (RFC 3516) decode the part's transfer encoding and answer with a literal8. Messages
 //! whose EXPUNGE is pending are skipped and a FETCH by number ends `NO
 //! [EXPUNGEISSUED]` (RFC 2180 §4.1.2, RFC 5530); a UID FETCH ignores them (RFC 3501
-//! §6.4.8), its EXPUNGE going out before the OK.
+//! §6.4.8), its EXPUNGE going out before the OK. A PARTIAL modifier (RFC 9394 §3.3,
+//! [`super::fetch_partial`]) narrows the targets to its window once the snapshot is
+//! fresh, before `\Seen` is set or anything is read.
 
+use super::fetch_partial;
+use super::partial::Range;
 use super::summaries::{self, BATCH, Repairs};
 use super::{Session, Status, cpu, store_failed, wire};
 use imap::fetch::response::{self, Item};
@@ -53,6 +57,20 @@ impl Session<'_> {
         uid: bool,
         changed_since: Option<u64>,
     ) -> Status {
+        self.fetch_window(set, names, uid, changed_since, None)
+            .await
+    }
+
+    /// FETCH, limited to the messages a PARTIAL range names (RFC 9394 §3.3, see
+    /// `fetch_partial.rs`) when one is given.
+    pub(super) async fn fetch_window(
+        &mut self,
+        set: &SequenceSet,
+        names: MacroOrMessageDataItemNames<'static>,
+        uid: bool,
+        changed_since: Option<u64>,
+        partial: Option<Range>,
+    ) -> Status {
         let Some(open) = &self.selected else {
             return Status::Bad("No mailbox selected".into());
         };
@@ -78,6 +96,19 @@ impl Session<'_> {
         let store = self.shared.store.clone();
         // Answer from the newest snapshot.
         self.resync().await;
+        let targets = match (partial, &self.selected) {
+            // RFC 9394 §3.3, §3.4: the range counts the messages of the set that
+            // exist and pass CHANGEDSINCE, in UID order.
+            (Some(range), Some(open)) => {
+                let latest = open.view.latest();
+                fetch_partial::window(range, targets, |&(_, uid)| {
+                    latest
+                        .get(uid)
+                        .is_some_and(|r| changed_since.is_none_or(|m| r.modseq > m))
+                })
+            }
+            _ => targets,
+        };
         let seen_now = if sets_seen {
             match self.mark_seen(&targets, changed_since).await {
                 Ok(uids) => uids,

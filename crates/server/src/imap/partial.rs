@@ -5,7 +5,9 @@
 //! or of SORT: ESORT, RFC 5267 §3) and hands its argument to [`Range::parse`]; once the
 //! search has run, [`Range::window`] picks the hits (in mailbox order for SEARCH, RFC
 //! 9394 §3.1; in the requested order for SORT, RFC 5267 §4.4) and [`Range::render`]
-//! writes the `PARTIAL (range set-or-NIL)` return data. Pure: no I/O; the range is read from
+//! writes the `PARTIAL (range set-or-NIL)` return data. The PARTIAL FETCH modifier
+//! (RFC 9394 §3.3, [`super::fetch_partial`]) reads its range with [`Range::parse`] too
+//! and picks its messages with [`Range::window`]. Pure: no I/O; the range is read from
 //! client input and bounded by the grammar (two 32-bit numbers).
 //!
 //! Rules, RFC 9394:
