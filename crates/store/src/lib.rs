@@ -336,6 +336,19 @@ pub trait Store: Send + Sync + 'static {
         received_at: i64,
         summary: Option<&[u8]>,
     ) -> Result<u32>;
+    /// Adds several messages to one mailbox in one atomic step, all or none
+    /// (MULTIAPPEND, RFC 3502 §6.3.11): each as [`Store::message_append_with`] would,
+    /// in order, with consecutive UIDs and a mod-sequence each; returns their UIDs.
+    /// The account's quota must take them all together (`OverQuota`, nothing stored);
+    /// any refusal (an unknown mailbox `NotFound`, a bad flag `Invalid`, a failed write)
+    /// leaves no message behind, and no other reader ever sees a part of them. Durable
+    /// when it returns: every body is on stable storage before the rows commit. An
+    /// empty list stores nothing.
+    async fn message_append_many(
+        &self,
+        mailbox: MailboxId,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<u32>>;
     /// Copies messages to `to` (RFC 3501 §6.4.7) with their flags and INTERNALDATE,
     /// sharing the stored body. Returns (source UID, new UID) pairs by ascending source
     /// UID (UIDPLUS COPYUID, RFC 4315 §3). Both mailboxes must belong to one account

@@ -25,7 +25,7 @@ use message::{Address, Domain, Envelope, QueueId};
 use crate::mailbox_names::INBOX;
 use crate::{
     Account, AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges, MailboxId,
-    MessageMeta, QueuedMessage, QueuedRecipient, Quota, QuotaUsage, RecipientOutcome,
+    MessageMeta, NewMessage, QueuedMessage, QueuedRecipient, Quota, QuotaUsage, RecipientOutcome,
     RecipientStatus, Result, Store, StoreError,
 };
 
@@ -629,6 +629,26 @@ impl Store for MemoryStore {
         s.quota_admit_append(mailbox, body.len() as u64)?;
         s.folder_mut(mailbox)?
             .append(body, flags, received_at, summary)
+    }
+
+    async fn message_append_many(
+        &self,
+        mailbox: MailboxId,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<u32>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Everything that can refuse is checked under one lock before the first goes in.
+        let flags = messages
+            .iter()
+            .map(|m| crate::flags::normalize(m.flags))
+            .collect::<Result<Vec<_>>>()?;
+        let mut s = self.lock();
+        let account = s.folder(mailbox)?.account;
+        let octets = messages.iter().map(|m| m.body.len() as u64).sum();
+        s.quota_admit(account, octets, messages.len() as u64)?;
+        s.folder_mut(mailbox)?.append_many(messages, flags)
     }
 
     async fn message_copy(

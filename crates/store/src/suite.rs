@@ -8,7 +8,7 @@
 //! ascending never-reused UIDs (RFC 3501 §2.3.1.1), queue outcomes and collection.
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
 //! queue-control ones in `queue_control`, IMAP's mailbox cases in `imap`, its
-//! message cases in `imap_messages`, its delta and summary cases in `imap_sync`,
+//! message cases in `imap_messages`, MULTIAPPEND's in `imap_append_many`, its delta and summary cases in `imap_sync`,
 //! quotas in `quota`, app passwords in `app_passwords`, and internationalised domains
 //! (one domain, two spellings) in `idn`.
 
@@ -16,6 +16,7 @@ mod aliases;
 mod app_passwords;
 mod idn;
 mod imap;
+mod imap_append_many;
 mod imap_messages;
 mod imap_recent;
 mod imap_sync;
@@ -38,6 +39,10 @@ use idn::{
 use imap::{
     imap_create_get_delete, imap_default_mailboxes, imap_rename_inbox, imap_rename_with_children,
     imap_subscriptions, imap_uidvalidity_of_recreated_mailbox,
+};
+use imap_append_many::{
+    imap_append_many_over_quota_stores_none, imap_append_many_refusal_stores_none,
+    imap_append_many_stores_all,
 };
 use imap_messages::{
     imap_append, imap_copy_and_move, imap_delivery_takes_modseq, imap_expunge,
@@ -807,6 +812,9 @@ suite!(
     imap_flags_add_remove_replace,
     imap_unchanged_since,
     imap_append,
+    imap_append_many_stores_all,
+    imap_append_many_over_quota_stores_none,
+    imap_append_many_refusal_stores_none,
     imap_copy_and_move,
     imap_expunge,
     imap_pop3_remove_leaves_tombstones,

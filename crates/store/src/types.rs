@@ -217,6 +217,20 @@ pub struct QuotaUsage {
     pub messages: u64,
 }
 
+/// One message of [`crate::Store::message_append_many`], as
+/// [`crate::Store::message_append_with`] takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewMessage<'a> {
+    /// The message, byte for byte.
+    pub body: &'a [u8],
+    /// Its flags (system flags and keywords).
+    pub flags: &'a [String],
+    /// Its INTERNALDATE, seconds since the epoch.
+    pub received_at: i64,
+    /// The IMAP layer's summary of it, if computed.
+    pub summary: Option<&'a [u8]>,
+}
+
 /// A local recipient to file a message for at the moment it is queued (see
 /// [`crate::Store::enqueue_and_file`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,16 +17,17 @@
 //! included; nothing is spooled. At most [`MAX_MESSAGES`] messages per command: more
 //! is `NO [LIMIT]`.
 //!
-//! All or none (RFC 3502 §6.3.11): everything that can refuse a message is checked
-//! before the first one is stored: the mailbox exists, the arguments parse, no
-//! message is empty, every CATENATE URL resolves and every built message fits, and
-//! the account's quota takes all of them together (RFC 9208 §4.3.1, `NO
-//! [OVERQUOTA]`). Then they are stored in order. Should the store still refuse one (a
-//! delivery that filled the quota in between, a disk error), those already stored are
-//! flagged `\Deleted` and expunged again before the `NO`: the store has no
-//! several-message append, so a session watching the mailbox in that moment may see
-//! them come and go. On success the tagged OK carries `APPENDUID uidvalidity uid-set`
-//! covering all of them (RFC 4315 §3).
+//! All or none (RFC 3502 §6.3.11): the messages are stored by one
+//! [`store::Store::message_append_many`], a single atomic step that checks the
+//! account's quota for all of them together (RFC 9208 §4.3.1, `NO [OVERQUOTA]`) and,
+//! should it refuse (a delivery that filled the quota in between, a disk error),
+//! leaves none of them behind; no other session ever sees a part of them. Before that
+//! the session checks what it can, so a doomed command costs no summaries and no body
+//! files: the mailbox exists, the arguments parse, no message is empty, every
+//! flag is one the store keeps, every CATENATE URL resolves and every built message
+//! fits, and the quota as it stands takes them all. On success the tagged OK carries
+//! `APPENDUID uidvalidity uid-set` covering all of them (RFC 4315 §3); their UIDs are
+//! consecutive.
 
 use super::catenate::{MAX_URLS, Part};
 use super::extended::Line;
@@ -38,7 +39,7 @@ use imap_codec::decode::Decoder;
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::command::CommandBody;
 use std::borrow::Cow;
-use store::FlagChange;
+use store::NewMessage;
 
 /// The most messages one APPEND may carry.
 pub(super) const MAX_MESSAGES: usize = 1000;
@@ -282,7 +283,8 @@ impl Session<'_> {
                 return Status::No("[TOOBIG] Message too large".into());
             }
             let flags: Vec<String> = flags.iter().map(super::wire::flag_text).collect();
-            // The store refuses these too, but only once earlier messages are in.
+            // The store refuses these too (and stores none); refused here, before any
+            // summary is computed or body file written.
             if let Some(bad) = flags.iter().find(|f| {
                 f.starts_with('\\') && !SYSTEM_FLAGS.iter().any(|s| s.eq_ignore_ascii_case(f))
             }) {
@@ -294,7 +296,9 @@ impl Session<'_> {
                 received_at: super::append::received_at(date),
             });
         }
-        // RFC 9208 §4.3.1: the quota takes them all, or none is stored.
+        // RFC 9208 §4.3.1: the quota takes them all, or none is stored. The store checks
+        // it again in the same step that stores them; this spares a doomed command the
+        // work below.
         let account = self.account_id();
         match store.quota_get(account).await {
             Ok(quota) if !quota.is_unlimited() => {
@@ -308,56 +312,36 @@ impl Session<'_> {
             Ok(_) => {}
             Err(e) => return store_failed("APPEND", &e),
         }
-        let mut uids = Vec::with_capacity(ready.len());
+        let mut summaries = Vec::with_capacity(ready.len());
         for message in &ready {
-            let summary = cpu::maybe_heavy(message.body.len() > cpu::HEAVY_BYTES, || {
-                imap::summary::Summary::compute(&message.body).encode()
-            });
-            let stored = store
-                .message_append_with(
-                    mailbox.id,
-                    &message.body,
-                    &message.flags,
-                    message.received_at,
-                    Some(&summary),
-                )
-                .await;
-            match stored {
-                Ok(uid) => uids.push(uid),
-                Err(e) => {
-                    self.take_back(mailbox.id, &uids).await;
-                    return super::append::append_failed(&e);
-                }
-            }
+            summaries.push(cpu::maybe_heavy(
+                message.body.len() > cpu::HEAVY_BYTES,
+                || imap::summary::Summary::compute(&message.body).encode(),
+            ));
+            // Up to MAX_MESSAGES of them: other tasks run in between.
+            cpu::breathe().await;
         }
+        let messages: Vec<NewMessage<'_>> = ready
+            .iter()
+            .zip(&summaries)
+            .map(|(message, summary)| NewMessage {
+                body: &message.body,
+                flags: &message.flags,
+                received_at: message.received_at,
+                summary: Some(summary),
+            })
+            .collect();
+        // RFC 3502 §6.3.11: one atomic step, all or none.
+        let uids = match store.message_append_many(mailbox.id, &messages).await {
+            Ok(uids) => uids,
+            Err(e) => return super::append::append_failed(&e),
+        };
         self.publish_change();
-        uids.sort_unstable();
         Status::Ok(format!(
             "[APPENDUID {} {}] APPEND completed",
             mailbox.uid_validity,
             uid_set(&uids)
         ))
-    }
-
-    /// Removes the messages of a MULTIAPPEND that failed part way (see the module
-    /// docs).
-    async fn take_back(&self, mailbox: store::MailboxId, uids: &[u32]) {
-        if uids.is_empty() {
-            return;
-        }
-        let store = self.shared.store.clone();
-        let deleted = ["\\Deleted".to_owned()];
-        let removed = match store
-            .message_flags_set(mailbox, uids, FlagChange::Add, &deleted, None)
-            .await
-        {
-            Ok(_) => store.message_expunge(mailbox, Some(uids)).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = removed {
-            tracing::error!(error = %e, "IMAP MULTIAPPEND could not take back its messages");
-        }
-        self.publish_change();
     }
 }
 

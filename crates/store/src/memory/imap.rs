@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::{Folder, Message, State, now_unix};
 use crate::mailbox_names::{self, DEFAULT_SPECIAL, INBOX};
 use crate::{
-    AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges, MailboxId, Result,
-    StoreError,
+    AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges, MailboxId,
+    NewMessage, Result, StoreError,
 };
 
 /// The public view of a stored message.
@@ -93,6 +93,26 @@ impl Folder {
             modseq: 0,
             summary: summary.map(|s| Arc::new(s.to_vec())),
         })
+    }
+
+    /// MULTIAPPEND: files `messages` in order with consecutive UIDs, all or none (see
+    /// [`crate::Store::message_append_many`]); `flags` holds each one's canonical flags.
+    pub(super) fn append_many(
+        &mut self,
+        messages: &[NewMessage<'_>],
+        flags: Vec<Vec<String>>,
+    ) -> Result<Vec<u32>> {
+        // RFC 3501 §2.3.1.1: room for every UID, UIDNEXT after them still representable,
+        // checked before the first goes in (`add` refuses at `u32::MAX`).
+        let room = u32::MAX - self.uid_next;
+        if messages.len() as u64 > u64::from(room) {
+            return Err(StoreError::Invalid("mailbox has used up its UIDs".into()));
+        }
+        messages
+            .iter()
+            .zip(flags)
+            .map(|(m, flags)| self.append(m.body, flags, m.received_at, m.summary))
+            .collect()
     }
 
     /// What changed after `since` (see [`crate::Store::message_changes_since`]);

@@ -51,8 +51,8 @@ use rusqlite::Connection;
 
 use crate::{
     Account, AccountId, Filing, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges,
-    MailboxId, MessageMeta, QueuedMessage, Quota, QuotaUsage, RecipientOutcome, Result, Store,
-    StoreError,
+    MailboxId, MessageMeta, NewMessage, QueuedMessage, Quota, QuotaUsage, RecipientOutcome, Result,
+    Store, StoreError,
 };
 use blobs::Blobs;
 use writer::{WriteError, Writer};
@@ -271,20 +271,49 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection, &str, u64) -> Result<T> + Send + 'static,
     {
-        let blob = blobs::new_id();
-        let size = body.len() as u64;
-        // Body first, durably; only then the rows that name it.
-        let (file, data) = (blob.clone(), body.to_vec());
-        self.files(move |b| b.write(&file, &data)).await?;
-        let row_blob = blob.clone();
-        match self.writer.run(move |c| insert(c, &row_blob, size)).await {
+        self.with_new_blobs(vec![body.to_vec()], move |c, blobs| {
+            let (blob, size) = &blobs[0];
+            insert(c, blob, *size)
+        })
+        .await
+    }
+
+    /// [`SqliteStore::with_new_blob`] for several bodies and one write job: every file
+    /// written durably first (those already written are taken back if one fails), then
+    /// `insert` with the (id, size) of each, in order. A job that definitely failed
+    /// takes all the files back; one whose fate is unknown leaves them to the sweep.
+    async fn with_new_blobs<T, F>(&self, bodies: Vec<Vec<u8>>, insert: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &[(String, u64)]) -> Result<T> + Send + 'static,
+    {
+        let blobs: Vec<(String, u64)> = bodies
+            .iter()
+            .map(|body| (blobs::new_id(), body.len() as u64))
+            .collect();
+        let ids: Vec<String> = blobs.iter().map(|(id, _)| id.clone()).collect();
+        // Bodies first, durably; only then the rows that name them.
+        let files = ids.clone();
+        self.files(move |b| {
+            for (i, (id, data)) in files.iter().zip(&bodies).enumerate() {
+                if let Err(e) = b.write(id, data) {
+                    for written in &files[..i] {
+                        b.remove(written);
+                    }
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        match self.writer.run(move |c| insert(c, &blobs)).await {
             Ok(value) => Ok(value),
             Err(WriteError::Failed(e)) => {
-                // Definitely not committed: the file is ours to take back.
-                self.release(vec![blob]).await?;
+                // Definitely not committed: the files are ours to take back.
+                self.release(ids).await?;
                 Err(e)
             }
-            // Outcome unknown: leave the file; the orphan sweep decides later.
+            // Outcome unknown: leave the files; the orphan sweep decides later.
             Err(gone) => Err(gone.into()),
         }
     }
@@ -630,6 +659,48 @@ impl Store for SqliteStore {
                 summary: summary.as_deref(),
             };
             imap::append(c, mailbox, blob, size, &appended)
+        })
+        .await
+    }
+
+    async fn message_append_many(
+        &self,
+        mailbox: MailboxId,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<u32>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metas = messages
+            .iter()
+            .map(|m| {
+                Ok((
+                    crate::flags::normalize(m.flags)?,
+                    m.received_at,
+                    crate::arrival_id(),
+                    m.summary.map(<[u8]>::to_vec),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bodies = messages.iter().map(|m| m.body.to_vec()).collect();
+        // One job, so one transaction: the quota takes them together, and any refusal
+        // rolls back every row (and `with_new_blobs` takes the files back).
+        self.with_new_blobs(bodies, move |c, blobs| {
+            let octets = blobs.iter().map(|(_, size)| size).sum();
+            quota::admit_appends(c, mailbox, octets, blobs.len() as u64)?;
+            blobs
+                .iter()
+                .zip(&metas)
+                .map(|((blob, size), (flags, received_at, arrival, summary))| {
+                    let appended = imap::Appended {
+                        flags,
+                        received_at: *received_at,
+                        arrival: *arrival,
+                        summary: summary.as_deref(),
+                    };
+                    imap::append(c, mailbox, blob, *size, &appended)
+                })
+                .collect()
         })
         .await
     }

@@ -132,8 +132,20 @@ fn owner(c: &Connection, mailbox: MailboxId) -> Result<Option<AccountId>> {
 /// Before APPEND files `octets` into `mailbox`. An unknown mailbox passes (APPEND
 /// reports it).
 pub(super) fn admit_append(c: &Connection, mailbox: MailboxId, octets: u64) -> Result<()> {
+    admit_appends(c, mailbox, octets, 1)
+}
+
+/// Before MULTIAPPEND files `count` messages of `octets` in all into `mailbox`, in
+/// the same job: the quota takes them together. An unknown mailbox passes (APPEND
+/// reports it).
+pub(super) fn admit_appends(
+    c: &Connection,
+    mailbox: MailboxId,
+    octets: u64,
+    count: u64,
+) -> Result<()> {
     match owner(c, mailbox)? {
-        Some(account) => admit(c, account, octets, 1),
+        Some(account) => admit(c, account, octets, count),
         None => Ok(()),
     }
 }

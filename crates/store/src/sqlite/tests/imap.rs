@@ -1,5 +1,5 @@
 //! SQLite-only IMAP tests: a version-3 database migrates to the current version with its data,
-//! APPEND survives a restart, body files live exactly as long as an IMAP-visible row
+//! APPEND survives a restart, MULTIAPPEND is one transaction, body files live exactly as long as an IMAP-visible row
 //! needs them, and (ignored by default) the timing of a 100,000-message mailbox.
 
 use std::time::Instant;
@@ -8,7 +8,7 @@ use message::QueueId;
 
 use super::super::{SqliteStore, blobs::Blobs, schema};
 use super::{addr, blob_files, envelope, store_with_alice};
-use crate::{FlagChange, Mailbox, MailboxId, Store, StoreError};
+use crate::{FlagChange, Mailbox, MailboxId, NewMessage, Store, StoreError};
 
 /// The mailbox `name` of `account`, which must exist.
 async fn get(s: &SqliteStore, account: crate::AccountId, name: &str) -> Mailbox {
@@ -185,6 +185,55 @@ async fn append_survives_a_restart() {
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(blob_files(dir.path()).len(), 1);
+}
+
+/// A MULTIAPPEND whose transaction fails at its second row (a trigger stands in for a
+/// disk error) leaves no row and takes back every body file it wrote; after a restart
+/// a successful one is all there.
+#[tokio::test]
+async fn append_many_is_one_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (s, alice) = store_with_alice(dir.path()).await;
+    let sent = get(&s, alice, "Sent").await;
+    s.message_append(sent.id, b"kept", &[], 0)
+        .await
+        .expect("append");
+    s.write(|c| {
+        c.execute_batch(
+            "CREATE TEMP TRIGGER refuse_second BEFORE INSERT ON main.messages
+             WHEN NEW.body_size = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END",
+        )?;
+        Ok(())
+    })
+    .await
+    .expect("trigger");
+    let none: &[String] = &[];
+    let message = |body: &'static [u8]| NewMessage {
+        body,
+        flags: none,
+        received_at: 0,
+        summary: None,
+    };
+    let before = get(&s, alice, "Sent").await;
+    let failing = [message(b"1"), message(b"22"), message(b"333")];
+    let refused = s.message_append_many(sent.id, &failing).await;
+    assert!(format!("{refused:?}").contains("injected"), "{refused:?}");
+    assert_eq!(get(&s, alice, "Sent").await, before);
+    assert_eq!(s.message_list_imap(sent.id).await.expect("list").len(), 1);
+    assert_eq!(
+        blob_files(dir.path()).len(),
+        1,
+        "the written bodies taken back"
+    );
+    let fine = [message(b"1"), message(b"333")];
+    assert_eq!(
+        s.message_append_many(sent.id, &fine).await.expect("append"),
+        [2, 3]
+    );
+    drop(s);
+    let s = SqliteStore::open(dir.path()).expect("reopen");
+    assert_eq!(s.message_read(sent.id, 3).await.expect("read"), b"333");
+    assert_eq!(blob_files(dir.path()).len(), 3);
 }
 
 #[tokio::test]
