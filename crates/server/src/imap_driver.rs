@@ -163,7 +163,7 @@ async fn pump(session: &mut Session<'_>, server: &mut Server, auth_tag: &mut Opt
             Err(Interrupt::Io(Io::NeedMoreInput)) => break,
             Err(Interrupt::Error(e)) => {
                 // NOTIFY, ESEARCH and LIST-EXTENDED are parsed from the raw line.
-                if !session.notify_command(&e).await && !session.extended_command(&e).await {
+                if !session.extended_command(&e).await {
                     framing_error(session, e);
                 }
             }

@@ -20,6 +20,7 @@
 //! [`super::multiappend`] and [`super::catenate`], which share the helpers below.
 
 use super::extended::Line;
+use super::multiappend::{append_options, append_verb};
 use super::searchres::literal_len;
 use super::{Session, Status, store_failed, wire};
 use imap_codec::CommandCodec;
@@ -113,26 +114,12 @@ pub(super) fn as_literal8(bytes: &[u8]) -> Option<Command<'static>> {
 /// of `{n}`; `None` for any other line.
 fn literal8_form(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut line = Line::new(bytes);
-    line.atom()?;
-    if !(line.space() && line.atom()?.eq_ignore_ascii_case("APPEND") && line.space()) {
-        return None;
-    }
+    append_verb(&mut line)?;
     line.astring_bytes()?;
     if !line.space() {
         return None;
     }
-    if line.peek() == Some(b'(') {
-        line.list()?;
-        if !line.space() {
-            return None;
-        }
-    }
-    if line.peek() == Some(b'"') {
-        line.astring_bytes()?;
-        if !line.space() {
-            return None;
-        }
-    }
+    append_options(&mut line)?;
     let at = line.position();
     if line.peek() != Some(b'{') {
         return None;

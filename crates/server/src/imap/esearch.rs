@@ -212,6 +212,12 @@ impl Session<'_> {
             Err(why) => return Status::Bad(why),
         };
         let status = self.esearch_keys(tag, uid, &want, line).await;
+        self.saved_after(&want, status)
+    }
+
+    /// `status`, after emptying `$` if the command asked to SAVE and failed (RFC 5182
+    /// §2.1). For every `RETURN (...)` command: SEARCH and SORT.
+    pub(super) fn saved_after(&mut self, want: &Want, status: Status) -> Status {
         if want.save && !matches!(status, Status::Ok(_)) {
             self.saved_search.clear();
         }

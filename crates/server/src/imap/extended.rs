@@ -200,6 +200,8 @@ enum Kind {
     AppendUtf8,
     /// A command using `$` (see `searchres.rs`).
     SavedResult,
+    /// NOTIFY (RFC 5465, see `notify.rs`).
+    Notify,
     /// FETCH with the PARTIAL modifier (RFC 9394 §3.3, see `fetch_partial.rs`).
     FetchPartial(fetch_partial::Split),
 }
@@ -234,6 +236,7 @@ impl Session<'_> {
             "SEARCH" if line.space() && line.next_is("RETURN") => Kind::Search,
             "SORT" if line.space() && line.next_is("RETURN") => Kind::Sort,
             "CANCELUPDATE" if !uid => Kind::CancelUpdate,
+            "NOTIFY" if !uid => Kind::Notify,
             "LIST" if !uid => Kind::List,
             "APPEND" if !uid => Kind::AppendUtf8,
             "FETCH" if let Some(split) = fetch_partial::split(&bytes) => Kind::FetchPartial(split),
@@ -259,6 +262,7 @@ impl Session<'_> {
             Kind::Search => self.esearch(&tag, uid, &mut line).await,
             Kind::Sort => self.esort(&tag, uid, &mut line).await,
             Kind::CancelUpdate => self.cancel_update(&mut line),
+            Kind::Notify => self.notify(&mut line).await,
             Kind::List => self.list_extended(&mut line).await,
             // MULTIAPPEND and CATENATE first (see `multiappend.rs`).
             Kind::AppendUtf8 if let Some(status) = self.append_extended(&tag, &bytes).await => {

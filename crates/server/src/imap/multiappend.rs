@@ -83,10 +83,7 @@ pub(super) struct RawAppend<'b> {
 /// `CATENATE`), the whole command with its literals; `None` when it is not that.
 pub(super) fn parse(bytes: &[u8]) -> Option<RawAppend<'_>> {
     let mut line = Line::new(bytes);
-    line.atom()?;
-    if !(line.space() && line.atom()?.eq_ignore_ascii_case("APPEND") && line.space()) {
-        return None;
-    }
+    append_verb(&mut line)?;
     let start = line.position();
     line.astring_bytes()?;
     let mailbox = &bytes[start..line.position()];
@@ -96,18 +93,7 @@ pub(super) fn parse(bytes: &[u8]) -> Option<RawAppend<'_>> {
         if !line.space() {
             return None;
         }
-        if line.peek() == Some(b'(') {
-            line.list()?;
-            if !line.space() {
-                return None;
-            }
-        }
-        if line.peek() == Some(b'"') {
-            line.astring_bytes()?;
-            if !line.space() {
-                return None;
-            }
-        }
+        append_options(&mut line)?;
         let options = &bytes[options_start..line.position() - 1];
         let data = if matches!(line.peek(), Some(b'{' | b'~')) {
             Data::Literal(literal(&mut line)?)
@@ -119,6 +105,33 @@ pub(super) fn parse(bytes: &[u8]) -> Option<RawAppend<'_>> {
         messages.push(Message { options, data });
     }
     (!messages.is_empty()).then_some(RawAppend { mailbox, messages })
+}
+
+/// `tag SP "APPEND" SP` (RFC 3501 §6.3.11): leaves `line` at the mailbox; `None` for
+/// any other command. Shared by every raw APPEND reader (this one, the literal8
+/// re-read of `append.rs`, the `UTF8 (...)` form of `utf8.rs`).
+pub(super) fn append_verb(line: &mut Line<'_>) -> Option<()> {
+    line.atom()?;
+    (line.space() && line.atom()?.eq_ignore_ascii_case("APPEND") && line.space()).then_some(())
+}
+
+/// The optional `[flag-list SP] [date-time SP]` before one message (RFC 3501 §9
+/// `append`, RFC 3502 §6.3.11); `line` stands just after the SP that precedes them,
+/// and is left at the message data.
+pub(super) fn append_options(line: &mut Line<'_>) -> Option<()> {
+    if line.peek() == Some(b'(') {
+        line.list()?;
+        if !line.space() {
+            return None;
+        }
+    }
+    if line.peek() == Some(b'"') {
+        line.astring_bytes()?;
+        if !line.space() {
+            return None;
+        }
+    }
+    Some(())
 }
 
 /// A literal or literal8 at the cursor: its octets.

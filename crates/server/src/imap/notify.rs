@@ -1,8 +1,8 @@
 //! NOTIFY (RFC 5465): the client names mailboxes and events, and the server tells it
 //! of them as they happen, between commands as well as during IDLE.
 //!
-//! Where it sits: imap-codec has no NOTIFY, so the driver ([`crate::imap_driver`])
-//! offers every line imap-next rejects to [`Session::notify_command`] first; the
+//! Where it sits: imap-codec has no NOTIFY, so the line imap-next rejects reaches
+//! [`Session::notify`] through `extended.rs`, like the other raw-line commands; the
 //! command is read from the raw line by [`parse`] (`notify/parse.rs`: the syntax and
 //! the event-to-mailbox mapping, pure and tested as tables). While a NOTIFY is in
 //! force and no command is in progress (RFC 5465 §5), the driver wakes on the
@@ -38,11 +38,9 @@ mod parse;
 
 use super::extended::Line;
 use super::{Session, Status, store_failed};
-use imap_codec::imap_types::core::Tag;
 use imap_codec::imap_types::fetch::MacroOrMessageDataItemNames;
 use imap_codec::imap_types::sequence::SequenceSet;
 use imap_codec::imap_types::status::StatusDataItemName;
-use imap_next::server::Error as ServerError;
 use parse::{
     Change, Events, Filter, Group, Refusal, Request, SUPPORTED, events_for, fetch_items, list_line,
     parse,
@@ -88,37 +86,9 @@ impl State {
 }
 
 impl Session<'_> {
-    /// Runs a NOTIFY that imap-codec rejected; `false` if the line is no NOTIFY.
-    pub(crate) async fn notify_command(&mut self, error: &ServerError) -> bool {
-        let ServerError::MalformedMessage { discarded_bytes } = error else {
-            return false;
-        };
-        let bytes = discarded_bytes.declassify().to_vec();
-        let mut line = Line::new(&bytes);
-        let Some(tag) = line.atom() else {
-            return false;
-        };
-        if Tag::try_from(tag.as_str()).is_err() || !line.space() {
-            return false;
-        }
-        if !line
-            .atom()
-            .is_some_and(|n| n.eq_ignore_ascii_case("NOTIFY"))
-        {
-            return false;
-        }
-        tracing::debug!(tag = %tag, command = "NOTIFY", "IMAP command");
-        let status = if self.account.is_none() {
-            Status::Bad("Log in first".into())
-        } else {
-            self.notify(&mut line).await
-        };
-        self.finish(&tag, status, true).await;
-        true
-    }
-
-    /// NOTIFY SET or NONE (RFC 5465 §3), the cursor after `NOTIFY`.
-    async fn notify(&mut self, line: &mut Line<'_>) -> Status {
+    /// NOTIFY SET or NONE (RFC 5465 §3), the cursor after `NOTIFY`. imap-codec has no
+    /// NOTIFY: the command reaches here through `extended.rs`, like the other raw ones.
+    pub(super) async fn notify(&mut self, line: &mut Line<'_>) -> Status {
         let request = match parse(line) {
             Ok(r) => r,
             Err(Refusal::Bad(why)) => return Status::Bad(why),

@@ -242,11 +242,7 @@ impl Session<'_> {
             Err(why) => return Status::Bad(why),
         };
         let status = self.esort_program(tag, uid, &want, line).await;
-        if want.save && !matches!(status, Status::Ok(_)) {
-            // RFC 5182 §2.1: a failed command with SAVE empties `$`.
-            self.saved_search.clear();
-        }
-        status
+        self.saved_after(&want, status)
     }
 
     async fn esort_program(

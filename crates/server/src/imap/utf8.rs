@@ -13,6 +13,7 @@
 //! [`super::names`], the CHARSET rule in [`super::prepare`].
 
 use super::extended::Line;
+use super::multiappend::{append_options, append_verb};
 use super::searchres::literal_len;
 use super::{Session, Status};
 use imap_codec::CommandCodec;
@@ -41,26 +42,12 @@ impl Session<'_> {
 /// `tag APPEND mailbox [flags] [date] literal8`, or `None` for any other line.
 fn without_utf8_wrapper(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut line = Line::new(bytes);
-    line.atom()?;
-    if !(line.space() && line.atom()?.eq_ignore_ascii_case("APPEND") && line.space()) {
-        return None;
-    }
+    append_verb(&mut line)?;
     line.astring_bytes()?;
     if !line.space() {
         return None;
     }
-    if line.peek() == Some(b'(') {
-        line.list()?;
-        if !line.space() {
-            return None;
-        }
-    }
-    if line.peek() == Some(b'"') {
-        line.astring_bytes()?;
-        if !line.space() {
-            return None;
-        }
-    }
+    append_options(&mut line)?;
     let keep = line.position();
     if !(line.atom()?.eq_ignore_ascii_case("UTF8") && line.space() && line.eat(b'(')) {
         return None;
