@@ -9,9 +9,11 @@
 //! from a message parsed with mail-parser; [`summary`] is what a message's parse leaves
 //! for later (ENVELOPE, BODYSTRUCTURE, SEARCH and SORT keys), computed once when it is
 //! filed and kept by the store; [`mutf7`] is the modified UTF-7 mailbox-name
-//! codec (RFC 3501 §5.1.3); [`framing`] frames and limits the client's bytes before
+//! codec (RFC 3501 §5.1.3); [`acl`] the access rights and shared-mailbox names
+//! (RFC 4314, RFC 2342); [`framing`] frames and limits the client's bytes before
 //! imap-next sees them; [`wildcard`] matches LIST patterns in linear time.
 
+pub mod acl;
 pub mod fetch;
 pub mod framing;
 pub mod mutf7;
