@@ -384,6 +384,26 @@ pub trait Store: Send + Sync + 'static {
     /// mod-sequence moves. `NotFound` for an unknown mailbox.
     async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32>;
 
+    // ---- IMAP: access control (RFC 4314) -------------------------------------------
+    //
+    // A mailbox's owner always has every right and is never stored. The entries here
+    // are for other accounts and `anyone`; rights are RFC 4314 §2.1 letters, kept as
+    // given (the caller normalises them). An account's effective rights on a mailbox
+    // are its own entry's and `anyone`'s together (no negative rights).
+
+    /// Sets `grantee`'s rights on `mailbox` (RFC 4314 §3.1 SETACL), replacing any it
+    /// had; empty `rights` remove the entry (§3.2 DELETEACL). `NotFound` for an
+    /// unknown mailbox or grantee account.
+    async fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: &str) -> Result<()>;
+    /// The stored entries of `mailbox` (GETACL without the owner): `anyone` first,
+    /// then accounts by address. `NotFound` for an unknown mailbox.
+    async fn acl_list(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>>;
+    /// The mailboxes of other accounts that have an entry for `account` or `anyone`,
+    /// with the rights `account` has there; ordered by owner address, then as
+    /// [`Store::mailbox_list`] orders each owner's mailboxes. Deleting a mailbox or
+    /// the grantee's account removes its entries.
+    async fn acl_shared_with(&self, account: AccountId) -> Result<Vec<SharedMailbox>>;
+
     // ---- queue ---------------------------------------------------------------------
 
     /// Durably stores a message and its envelope under `id`, all recipients pending.

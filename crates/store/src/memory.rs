@@ -11,6 +11,7 @@
 //!
 //! Security stance: no I/O at all. Nothing survives the value being dropped.
 
+mod acl;
 mod app_passwords;
 mod imap;
 mod quota;
@@ -24,9 +25,9 @@ use message::{Address, Domain, Envelope, QueueId};
 
 use crate::mailbox_names::INBOX;
 use crate::{
-    Account, AccountId, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges, MailboxId,
-    MessageMeta, NewMessage, QueuedMessage, QueuedRecipient, Quota, QuotaUsage, RecipientOutcome,
-    RecipientStatus, Result, Store, StoreError,
+    Account, AccountId, AclEntry, FlagChange, FlagsResult, Grantee, ImapMessage, Mailbox,
+    MailboxChanges, MailboxId, MessageMeta, NewMessage, QueuedMessage, QueuedRecipient, Quota,
+    QuotaUsage, RecipientOutcome, RecipientStatus, Result, SharedMailbox, Store, StoreError,
 };
 
 /// A stored mailbox message.
@@ -98,6 +99,9 @@ struct State {
     quotas: HashMap<i64, Quota>,
     /// App passwords by account row id, sorted by name (see `memory/app_passwords.rs`).
     app_passwords: BTreeMap<i64, Vec<crate::AppPassword>>,
+    /// Access control entries by mailbox row id, then grantee row id (`None` for
+    /// `anyone`); see `memory/acl.rs`.
+    acl: BTreeMap<i64, BTreeMap<Option<i64>, String>>,
     next_id: i64,
     last_uid_validity: u32,
 }
@@ -363,6 +367,7 @@ impl Store for MemoryStore {
         s.quotas.remove(&id);
         // Its aliases go with it, as the SQLite backend's ON DELETE CASCADE.
         s.aliases.retain(|_, a| a.account != id);
+        s.acl_prune();
         Ok(())
     }
 
@@ -551,7 +556,10 @@ impl Store for MemoryStore {
     }
 
     async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
-        self.lock().mailbox_delete(account, name)
+        let mut s = self.lock();
+        s.mailbox_delete(account, name)?;
+        s.acl_prune();
+        Ok(())
     }
 
     async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
@@ -687,6 +695,18 @@ impl Store for MemoryStore {
         let top = up_to.min(folder.uid_next.saturating_sub(1));
         folder.recent_uid = before.max(top);
         Ok(before)
+    }
+
+    async fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: &str) -> Result<()> {
+        self.lock().acl_set(mailbox, grantee, rights)
+    }
+
+    async fn acl_list(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>> {
+        self.lock().acl_list(mailbox)
+    }
+
+    async fn acl_shared_with(&self, account: AccountId) -> Result<Vec<SharedMailbox>> {
+        self.lock().acl_shared_with(account)
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {

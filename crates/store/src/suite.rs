@@ -9,9 +9,11 @@
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
 //! queue-control ones in `queue_control`, IMAP's mailbox cases in `imap`, its
 //! message cases in `imap_messages`, MULTIAPPEND's in `imap_append_many`, its delta and summary cases in `imap_sync`,
-//! quotas in `quota`, app passwords in `app_passwords`, and internationalised domains
+//! quotas in `quota`, app passwords in `app_passwords`, access control lists
+//! (RFC 4314) in `acl`, and internationalised domains
 //! (one domain, two spellings) in `idn`.
 
+mod acl;
 mod aliases;
 mod app_passwords;
 mod idn;
@@ -26,6 +28,10 @@ mod quota;
 use message::{Address, BodyType, Domain, Envelope, QueueId};
 
 use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
+use acl::{
+    acl_account_remove_drops_entries, acl_errors, acl_rename_keeps_delete_drops,
+    acl_set_list_replace_remove, acl_shared_with_unites_anyone_and_own_rights,
+};
 use aliases::{
     account_remove_takes_aliases, alias_basics, alias_errors, domain_remove_refused_while_aliases,
 };
@@ -828,4 +834,9 @@ suite!(
     quota_delivery_refused_then_retried,
     quota_enqueue_and_file_skips_full,
     quota_concurrent_filings_respect_the_limit,
+    acl_set_list_replace_remove,
+    acl_shared_with_unites_anyone_and_own_rights,
+    acl_errors,
+    acl_rename_keeps_delete_drops,
+    acl_account_remove_drops_entries,
 );

@@ -21,6 +21,42 @@ pub struct Account {
     pub password_hash: String,
 }
 
+/// Who an access control entry is for (RFC 4314 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Grantee {
+    /// Every account of the store (RFC 4314's `anyone`).
+    Anyone,
+    /// One account.
+    Account(AccountId),
+}
+
+/// One stored entry of a mailbox's access control list (RFC 4314 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclEntry {
+    pub grantee: Grantee,
+    /// `anyone`, or the grantee's address as added.
+    pub identifier: String,
+    /// RFC 4314 §2.1 right letters, as stored.
+    pub rights: String,
+}
+
+/// A mailbox another account shares with this one ([`crate::Store::acl_shared_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedMailbox {
+    /// The owner's account.
+    pub owner: AccountId,
+    /// The owner's address, as added.
+    pub owner_address: Address,
+    /// The mailbox, as the owner's [`crate::Store::mailbox_list`] gives it.
+    pub mailbox: Mailbox,
+    /// This account's rights: its own entry's letters and `anyone`'s together, each
+    /// letter once, in the order RFC 4314 §2.1 lists them (`lrswipkxtea`, then any
+    /// other).
+    pub rights: String,
+    /// `anyone` has an entry (the mailbox is shared with the whole server).
+    pub anyone: bool,
+}
+
 /// One of an account's mailboxes, with its IMAP UID counters (RFC 3501 §2.3.1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {

@@ -24,6 +24,7 @@
 //! logs passwords or hashes.
 
 mod accounts;
+pub(crate) mod acl;
 mod aliases;
 mod app_passwords;
 mod blobs;
@@ -50,9 +51,9 @@ use message::{Address, Domain, Envelope, QueueId};
 use rusqlite::Connection;
 
 use crate::{
-    Account, AccountId, Filing, FlagChange, FlagsResult, ImapMessage, Mailbox, MailboxChanges,
-    MailboxId, MessageMeta, NewMessage, QueuedMessage, Quota, QuotaUsage, RecipientOutcome, Result,
-    Store, StoreError,
+    Account, AccountId, AclEntry, Filing, FlagChange, FlagsResult, Grantee, ImapMessage, Mailbox,
+    MailboxChanges, MailboxId, MessageMeta, NewMessage, QueuedMessage, Quota, QuotaUsage,
+    RecipientOutcome, Result, SharedMailbox, Store, StoreError,
 };
 use blobs::Blobs;
 use writer::{WriteError, Writer};
@@ -753,6 +754,20 @@ impl Store for SqliteStore {
     async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
         self.write(move |c| mailboxes::recent_claim(c, mailbox, up_to))
             .await
+    }
+
+    async fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: &str) -> Result<()> {
+        let rights = rights.to_owned();
+        self.write(move |c| acl::set(c, mailbox, grantee, &rights))
+            .await
+    }
+
+    async fn acl_list(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>> {
+        self.read(move |c| acl::list(c, mailbox)).await
+    }
+
+    async fn acl_shared_with(&self, account: AccountId) -> Result<Vec<SharedMailbox>> {
+        self.read(move |c| acl::shared_with(c, account)).await
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 9;
+pub(crate) const SCHEMA_VERSION: i64 = 10;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -274,6 +274,22 @@ ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET recent_uid = uid_next - 1 WHERE uid_next > 1;
 ";
 
+/// Version 10: IMAP access control lists (RFC 4314, see `super::acl`): one row per
+/// mailbox and grantee, `grantee_id` NULL for `anyone`. The owner is never stored.
+/// Rows go with their mailbox and with the grantee's account (ON DELETE CASCADE, so
+/// also when the owner's account takes its mailboxes with it); a rename keeps them
+/// (by id). The unique index allows one `anyone` row per mailbox (account ids are
+/// positive, so 0 never clashes); `mailbox_acl_grantee` finds an account's entries.
+const MIGRATION_10: &str = r"
+CREATE TABLE mailbox_acl (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    grantee_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+    rights     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX mailbox_acl_entry ON mailbox_acl(mailbox_id, coalesce(grantee_id, 0));
+CREATE INDEX mailbox_acl_grantee ON mailbox_acl(grantee_id);
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -296,6 +312,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_7),
     Migration::Code(super::idn_keys::migrate),
     Migration::Sql(MIGRATION_9),
+    Migration::Sql(MIGRATION_10),
 ];
 
 impl Migration {
