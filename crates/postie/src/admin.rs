@@ -30,6 +30,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         Command::User(c) => user(&store, c).await,
         Command::Alias(c) => alias(&store, c).await,
         Command::Mail(c) => crate::mail_cli::run(&store, c).await,
+        Command::Share(c) => crate::share_cli::run(store.as_ref(), c).await,
         Command::Queue(c) => crate::queue_admin::run(store.clone(), c, config).await,
     }
 }

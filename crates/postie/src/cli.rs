@@ -90,6 +90,11 @@ pub enum Command {
     /// Look at delivered mail.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Share mailboxes with other accounts (IMAP ACL, RFC 4314): the grantee sees
+    /// one as `Other Users/OWNER/MAILBOX`, or `Shared/OWNER/MAILBOX` when shared with
+    /// anyone.
+    #[command(subcommand)]
+    Share(crate::share_cli::ShareCommand),
     /// Look at and control the delivery queue (works while the server runs).
     #[command(subcommand)]
     Queue(QueueCommand),

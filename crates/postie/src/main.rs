@@ -18,6 +18,7 @@ mod output;
 mod queue_admin;
 mod send_cli;
 mod sendmail_cli;
+mod share_cli;
 
 use anyhow::Context;
 use clap::Parser;
