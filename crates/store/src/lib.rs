@@ -351,8 +351,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<u32>>;
     /// Copies messages to `to` (RFC 3501 §6.4.7) with their flags and INTERNALDATE,
     /// sharing the stored body. Returns (source UID, new UID) pairs by ascending source
-    /// UID (UIDPLUS COPYUID, RFC 4315 §3). Both mailboxes must belong to one account
-    /// (`Invalid` otherwise).
+    /// UID (UIDPLUS COPYUID, RFC 4315 §3). The mailboxes may belong to two accounts
+    /// (a mailbox shared with ACL, RFC 4314): the copies count against `to`'s
+    /// account's quota, `OverQuota` and nothing copied when it cannot take them.
     async fn message_copy(
         &self,
         from: MailboxId,
@@ -360,7 +361,9 @@ pub trait Store: Send + Sync + 'static {
         to: MailboxId,
     ) -> Result<Vec<(u32, u32)>>;
     /// [`Store::message_copy`], then removes the originals as an expunge would, all in
-    /// one atomic step (MOVE, RFC 6851 §3.3).
+    /// one atomic step (MOVE, RFC 6851 §3.3). Within one account the usage does not
+    /// change and the quota is not checked; into another account's mailbox its quota
+    /// is, as for a copy.
     async fn message_move(
         &self,
         from: MailboxId,

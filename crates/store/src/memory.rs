@@ -676,7 +676,12 @@ impl Store for MemoryStore {
         uids: &[u32],
         to: MailboxId,
     ) -> Result<Vec<(u32, u32)>> {
-        self.lock().copy(from, uids, to, true)
+        let mut s = self.lock();
+        // Into another account's mailbox (shared with ACL): its quota, as for a copy.
+        if s.folder(from)?.account != s.folder(to)?.account {
+            s.quota_admit_copy(from, uids, to)?;
+        }
+        s.copy(from, uids, to, true)
     }
 
     async fn message_expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {

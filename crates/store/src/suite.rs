@@ -60,7 +60,7 @@ use queue_control::{
     delete_and_warned, dsn_requests_are_kept, flush_by_id_domain_and_all, hold_and_release,
 };
 use quota::{
-    quota_append_refused, quota_concurrent_filings_respect_the_limit,
+    quota_append_refused, quota_between_accounts, quota_concurrent_filings_respect_the_limit,
     quota_copy_refused_move_allowed, quota_delivery_refused_then_retried,
     quota_enqueue_and_file_skips_full, quota_set_get_clear, quota_usage_spans_mailboxes,
 };
@@ -831,6 +831,7 @@ suite!(
     quota_usage_spans_mailboxes,
     quota_append_refused,
     quota_copy_refused_move_allowed,
+    quota_between_accounts,
     quota_delivery_refused_then_retried,
     quota_enqueue_and_file_skips_full,
     quota_concurrent_filings_respect_the_limit,

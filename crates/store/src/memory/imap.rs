@@ -454,11 +454,7 @@ impl State {
         remove: bool,
     ) -> Result<Vec<(u32, u32)>> {
         let source = self.folder(from)?;
-        if source.account != self.folder(to)?.account {
-            return Err(StoreError::Invalid(
-                "cannot copy between two accounts' mailboxes".into(),
-            ));
-        }
+        self.folder(to)?;
         let picked: Vec<(u32, Message)> = sorted(uids)
             .into_iter()
             .filter_map(|uid| Some((uid, source.messages.get(&uid)?.clone())))

@@ -411,11 +411,6 @@ pub(super) fn copy(
 ) -> Result<(UidPairs, Vec<String>)> {
     let source = Counters::load(c, from)?;
     let mut target = Counters::load(c, to)?;
-    if source.account != target.account {
-        return Err(StoreError::Invalid(
-            "cannot copy between two accounts' mailboxes".into(),
-        ));
-    }
     let originals = rows_for(
         c,
         from,
@@ -462,6 +457,11 @@ pub(super) fn copy(
     target.save(c)?;
     if !remove {
         return Ok((pairs, Vec::new()));
+    }
+    // A move into another account's mailbox (one shared with ACL) adds to that
+    // account: its quota, as for a copy (the caller checks copies).
+    if source.account != target.account {
+        super::quota::check_copied(c, to, pairs.len())?;
     }
     // Counters are read afresh: `from` may be `to`, just saved.
     let moved: Vec<u32> = pairs.iter().map(|(uid, _)| *uid).collect();

@@ -339,22 +339,27 @@ pub(crate) async fn imap_copy_and_move<S: Store>(s: &S) {
             .expect("self"),
         [(1, 3)]
     );
-    // Another account's mailbox is out of reach.
+    // Another account's mailbox (one shared with ACL): copied and moved like any
+    // other, under bob's quota (suite/quota.rs).
     let bob = s
         .account_add(&addr("bob@example.org"), "h")
         .await
         .expect("bob");
     let bobs = get(s, bob, "INBOX").await;
-    assert!(matches!(
-        s.message_copy(trash.id, &[1], bobs.id).await,
-        Err(StoreError::Invalid(_))
-    ));
-    assert!(matches!(
-        s.message_move(trash.id, &[1], bobs.id).await,
-        Err(StoreError::Invalid(_))
-    ));
-    assert!(listed(s, bobs.id).await.is_empty());
-    assert_eq!(listed(s, trash.id).await.len(), 3);
+    assert_eq!(
+        s.message_copy(trash.id, &[1], bobs.id).await.expect("copy"),
+        [(1, 1)]
+    );
+    assert_eq!(
+        s.message_move(trash.id, &[3], bobs.id).await.expect("move"),
+        [(3, 2)]
+    );
+    assert_eq!(listed(s, bobs.id).await.len(), 2);
+    assert_eq!(
+        s.message_read(bobs.id, 1).await.expect("read"),
+        s.message_read(trash.id, 1).await.expect("read")
+    );
+    assert_eq!(listed(s, trash.id).await.len(), 2);
     assert!(matches!(
         s.message_copy(MailboxId(987_654), &[1], trash.id).await,
         Err(StoreError::NotFound(_))

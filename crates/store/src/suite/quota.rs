@@ -1,7 +1,7 @@
 //! Suite cases for per-account quotas (RFC 9208): setting and clearing limits, usage
 //! over all mailboxes at RFC822.SIZE, and the refusals of every path that files mail
 //! (APPEND, COPY, local delivery, filing at enqueue) with nothing written, MOVE never
-//! refused, and two concurrent filings never both squeezing under one limit.
+//! refused within an account (but checked into another's), and two concurrent filings never both squeezing under one limit.
 
 use message::QueueId;
 
@@ -223,6 +223,55 @@ pub(crate) async fn quota_copy_refused_move_allowed<S: Store>(s: &S) {
             messages: 4
         }
     );
+}
+
+/// COPY and MOVE into another account's mailbox (one shared with ACL) count against
+/// that account's quota, all or nothing, and MOVE gives the source account its room
+/// back.
+pub(crate) async fn quota_between_accounts<S: Store>(s: &S) {
+    let alice = with_alice(s).await;
+    let inbox = get(s, alice, "INBOX").await;
+    for body in [&b"aaaaaaaaaa"[..], b"bbbbbbbbbb", b"cccccccccc"] {
+        append(s, &inbox, body).await;
+    }
+    let bob = s
+        .account_add(&addr("bob@example.org"), "$argon2id$fake")
+        .await
+        .expect("bob");
+    let bobs = get(s, bob, "INBOX").await;
+    s.quota_set(&addr("bob@example.org"), limits(Some(15), None))
+        .await
+        .expect("bob's quota");
+    for two in [
+        s.message_copy(inbox.id, &[1, 2], bobs.id).await,
+        s.message_move(inbox.id, &[1, 2], bobs.id).await,
+    ] {
+        assert!(matches!(two, Err(StoreError::OverQuota(_))), "{two:?}");
+    }
+    assert_eq!(usage(s, bob).await, QuotaUsage::default(), "nothing filed");
+    assert_eq!(usage(s, alice).await.messages, 3, "nothing moved away");
+    assert_eq!(
+        s.message_move(inbox.id, &[2], bobs.id).await.expect("move"),
+        [(2, 1)]
+    );
+    let ten = QuotaUsage {
+        storage: 10,
+        messages: 1,
+    };
+    assert_eq!(usage(s, bob).await, ten);
+    assert_eq!(
+        usage(s, alice).await,
+        QuotaUsage {
+            storage: 20,
+            messages: 2
+        }
+    );
+    // Full: another copy is refused, whatever alice's own quota says.
+    assert!(matches!(
+        s.message_copy(inbox.id, &[3], bobs.id).await,
+        Err(StoreError::OverQuota(_))
+    ));
+    assert_eq!(usage(s, bob).await, ten);
 }
 
 pub(crate) async fn quota_delivery_refused_then_retried<S: Store>(s: &S) {
