@@ -14,6 +14,8 @@
 //! States (RFC 3501 §3): not authenticated (`account` is `None`), authenticated,
 //! selected (`selected` is `Some`), logout (`close`).
 
+mod access;
+mod acl;
 mod append;
 pub(crate) mod auth;
 mod catenate;
@@ -66,6 +68,15 @@ pub(crate) struct Open {
     pub view: Selected,
     /// The mailbox's snapshot, shared with its other sessions (`snapshots.rs`).
     pub state: std::sync::Arc<snapshots::MailboxState>,
+    /// Whose it is and what this session may do there, as of the SELECT (`access.rs`).
+    pub access: access::Access,
+}
+
+impl Open {
+    /// The name this session selected it by.
+    pub fn name(&self) -> &str {
+        self.access.name(&self.mailbox)
+    }
 }
 
 /// A SASL exchange waiting for the client's next line.
@@ -232,8 +243,13 @@ impl<'a> Session<'a> {
             C::Enable { capabilities } => self.enable_extensions(capabilities.as_ref()),
             C::Compress { algorithm } => self.compress(&algorithm),
             C::Namespace => {
-                // RFC 2342 §5: one personal namespace, no prefix, "/" as delimiter.
-                self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+                // RFC 2342 §5: the personal namespace without a prefix, then the
+                // mailboxes others share by name and with anyone (`access.rs`).
+                self.untagged(&format!(
+                    "NAMESPACE ((\"\" \"/\")) ((\"{}/\" \"/\")) ((\"{}/\" \"/\"))",
+                    imap::acl::OTHER_USERS,
+                    imap::acl::SHARED
+                ));
                 Status::Ok("NAMESPACE completed".into())
             }
             C::Select {
@@ -404,9 +420,31 @@ impl<'a> Session<'a> {
     }
 
     /// Tells every session of this account (and this one's IDLE) that its mailboxes
-    /// changed.
+    /// changed, and the sessions of the selected mailbox's owner when it is another
+    /// account's (`access.rs`).
     pub fn publish_change(&self) {
         self.shared.mail_changes.publish(self.account_id());
+        if let Some(open) = &self.selected {
+            self.publish_change_of(open.access.owner);
+        }
+    }
+
+    /// Tells the sessions of `owner` (a mailbox's owner) that its mailboxes changed,
+    /// unless that is this session's account, already told.
+    pub fn publish_change_of(&self, owner: store::AccountId) {
+        if owner != self.account_id() {
+            self.shared.mail_changes.publish(owner);
+        }
+    }
+
+    /// Whether a change published for `account` concerns this session: its own
+    /// account's, or the owner's of the mailbox it has selected.
+    pub fn hears(&self, account: i64) -> bool {
+        account == self.account_id().0
+            || self
+                .selected
+                .as_ref()
+                .is_some_and(|open| open.access.owner.0 == account)
     }
 }
 

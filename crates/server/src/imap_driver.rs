@@ -307,7 +307,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
             heard = changes.recv(), if idling || notifying => {
                 let ours = match heard {
-                    Ok(account) => account == session.account_id().0,
+                    Ok(account) => session.hears(account),
                     Err(_) => true, // lagged: re-read anyway
                 };
                 if ours {

@@ -41,11 +41,11 @@ impl Session<'_> {
         message: LiteralOrLiteral8<'static>,
     ) -> Status {
         let store = self.shared.store.clone();
-        let mailbox = match store.mailbox_get(self.account_id(), name).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Status::No("[TRYCREATE] No such mailbox".into()),
-            Err(e) => return store_failed("APPEND", &e),
+        let target = match self.insert_target(name, "APPEND").await {
+            Ok(target) => target,
+            Err(status) => return status,
         };
+        let mailbox = &target.mailbox;
         let body: &[u8] = match &message {
             LiteralOrLiteral8::Literal(l) => l.data(),
             LiteralOrLiteral8::Literal8(l) => &l.data,
@@ -55,6 +55,8 @@ impl Session<'_> {
         }
         let received_at = received_at(date);
         let flags: Vec<String> = flags.iter().map(wire::flag_text).collect();
+        // Only the flags the session may set there (RFC 4314 §4).
+        let flags = target.access.permitted_flags(flags);
         // Parsed once, here: FETCH ENVELOPE/BODYSTRUCTURE, SEARCH and SORT read the
         // summary the store keeps beside the message (`imap::summary`).
         let summary = imap::summary::Summary::compute(body).encode();
@@ -64,6 +66,7 @@ impl Session<'_> {
         {
             Ok(uid) => {
                 self.publish_change();
+                self.publish_change_of(target.access.owner);
                 Status::Ok(format!(
                     "[APPENDUID {} {uid}] APPEND completed",
                     mailbox.uid_validity

@@ -91,6 +91,8 @@ impl Session<'_> {
         caps.extend(super::condstore::CAPABILITIES);
         // RFC 9208: see `quota.rs`.
         caps.extend(super::quota::CAPABILITIES);
+        // RFC 4314 and RFC 2342: see `acl.rs` and `access.rs`.
+        caps.extend(imap::acl::CAPABILITIES);
         let mut text = caps.join(" ");
         // RFC 7889: the largest APPEND we take.
         text.push_str(&format!(

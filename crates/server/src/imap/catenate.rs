@@ -236,10 +236,12 @@ impl Session<'_> {
             None => None,
         };
         let store = self.shared.store.clone();
-        let mailbox = store
-            .mailbox_get(self.account_id(), &url.mailbox)
-            .await
-            .ok()??;
+        // Any mailbox this session may read, its own or one shared with it (`r`).
+        let target = self.resolve_mailbox(&url.mailbox).await.ok()??;
+        if !target.access.rights.contains(imap::acl::Rights::READ) {
+            return None;
+        }
+        let mailbox = target.mailbox;
         if url.uid_validity.is_some_and(|v| v != mailbox.uid_validity) {
             return None;
         }

@@ -12,6 +12,7 @@
 //! account, adds nothing to its usage, and is never refused for quota.
 
 use super::{Session, Status, store_failed, wire};
+use imap::acl::Rights;
 use imap::sequence::SequenceSet as Set;
 use imap_codec::imap_types::sequence::SequenceSet;
 use store::StoreError;
@@ -31,6 +32,14 @@ impl Session<'_> {
         if moving && open.view.read_only() {
             return Status::No("[READ-ONLY] The mailbox is read-only".into());
         }
+        // RFC 4314 §4 (and RFC 6851 §3.3: MOVE is COPY, STORE \Deleted, EXPUNGE).
+        if moving
+            && let Err(refused) = open
+                .access
+                .require(Rights::DELETE_MESSAGES.with(Rights::EXPUNGE), verb)
+        {
+            return refused;
+        }
         let targets = match open.view.resolve(&wire::sequence_set(set), uid) {
             Ok(t) => t,
             Err(e) => return Status::Bad(format!("Invalid sequence set: {e}")),
@@ -42,10 +51,9 @@ impl Session<'_> {
         let uids: Vec<u32> = targets.iter().map(|&(_, u)| u).collect();
         let from = open.mailbox.id;
         let store = self.shared.store.clone();
-        let dest = match store.mailbox_get(self.account_id(), target).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Status::No("[TRYCREATE] No such mailbox".into()),
-            Err(e) => return store_failed(verb, &e),
+        let (dest, dest_owner) = match self.insert_target(target, verb).await {
+            Ok(target) => (target.mailbox, target.access.owner),
+            Err(status) => return status,
         };
         let result = if moving {
             store.message_move(from, &uids, dest.id).await
@@ -62,6 +70,7 @@ impl Session<'_> {
         };
         if !pairs.is_empty() {
             self.publish_change();
+            self.publish_change_of(dest_owner);
         }
         let code = if pairs.is_empty() {
             String::new()
@@ -91,6 +100,10 @@ impl Session<'_> {
         };
         if open.view.read_only() {
             return Status::No("[READ-ONLY] The mailbox is read-only".into());
+        }
+        // RFC 4314 §4.
+        if let Err(refused) = open.access.require(Rights::EXPUNGE, "EXPUNGE") {
+            return refused;
         }
         let uids: Option<Vec<u32>> = match set {
             None => None,

@@ -4,6 +4,7 @@
 //! §4.3.5, [`super::context`]), LIST with selection or
 //! return options or several patterns (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819),
 //! FETCH with the PARTIAL modifier (RFC 9394 §3.3, [`super::fetch_partial`]),
+//! the ACL commands (RFC 4314, [`super::acl`]),
 //! APPEND with the UTF8 data extension (RFC 6855 §4, [`super::utf8`]) or with a NUL
 //! in its message literal ([`super::append`]) and any command using `$`
 //! (SEARCHRES, RFC 5182, [`super::searchres`]); the last two are rewritten into
@@ -16,6 +17,7 @@
 //! keys of ESEARCH are handed to imap-codec as an ordinary SEARCH ([`search_program`]),
 //! so every key SEARCH knows works the same way in both.
 
+use super::acl::AclCommand;
 use super::fetch_partial;
 use super::searchres::Rewritten;
 use super::{Session, Status};
@@ -204,6 +206,8 @@ enum Kind {
     Notify,
     /// FETCH with the PARTIAL modifier (RFC 9394 §3.3, see `fetch_partial.rs`).
     FetchPartial(fetch_partial::Split),
+    /// SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS (RFC 4314, see `acl.rs`).
+    Acl(AclCommand),
 }
 
 impl Session<'_> {
@@ -237,6 +241,7 @@ impl Session<'_> {
             "SORT" if line.space() && line.next_is("RETURN") => Kind::Sort,
             "CANCELUPDATE" if !uid => Kind::CancelUpdate,
             "NOTIFY" if !uid => Kind::Notify,
+            _ if !uid && let Some(command) = AclCommand::named(&name) => Kind::Acl(command),
             "LIST" if !uid => Kind::List,
             "APPEND" if !uid => Kind::AppendUtf8,
             "FETCH" if let Some(split) = fetch_partial::split(&bytes) => Kind::FetchPartial(split),
@@ -263,6 +268,7 @@ impl Session<'_> {
             Kind::Sort => self.esort(&tag, uid, &mut line).await,
             Kind::CancelUpdate => self.cancel_update(&mut line),
             Kind::Notify => self.notify(&mut line).await,
+            Kind::Acl(command) => self.acl_command(command, &mut line).await,
             Kind::List => self.list_extended(&mut line).await,
             // MULTIAPPEND and CATENATE first (see `multiappend.rs`).
             Kind::AppendUtf8 if let Some(status) = self.append_extended(&tag, &bytes).await => {

@@ -88,7 +88,10 @@ impl Session<'_> {
             names.push(MessageDataItemName::ModSeq);
         }
         let condstore = open.view.condstore();
-        let (mailbox, read_only) = (open.mailbox.id, open.view.read_only());
+        // RFC 4314 §4: without the `s` right BODY[] does not set \Seen.
+        let read_only =
+            open.view.read_only() || !open.access.rights.contains(imap::acl::Rights::SEEN);
+        let mailbox = open.mailbox.id;
         let sets_seen = !read_only && names.iter().any(sets_seen);
         let needs_body = names.iter().any(needs_body);
         let needs_summary = names.iter().any(needs_summary);

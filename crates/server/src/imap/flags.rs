@@ -10,7 +10,9 @@
 //! after `m` and names them in the tagged `OK [MODIFIED set]`. Messages another session
 //! expunged, of which this one was not told yet, are skipped: the STORE is `OK`.
 
+use super::access::Access;
 use super::{Session, Status, store_failed, wire};
+use imap::acl::Rights;
 use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_codec::imap_types::sequence::SequenceSet;
 use store::{FlagChange, StoreError};
@@ -42,6 +44,10 @@ impl Session<'_> {
             .collect();
         let mailbox = open.mailbox.id;
         let flags: Vec<String> = flags.iter().map(wire::flag_text).collect();
+        let flags = match permitted(&open.access, kind, flags) {
+            Ok(flags) => flags,
+            Err(refused) => return refused,
+        };
         let change = match kind {
             StoreType::Add => FlagChange::Add,
             StoreType::Remove => FlagChange::Remove,
@@ -91,6 +97,25 @@ impl Session<'_> {
         // (RFC 2180 §4.2.1 leaves the choice; Dovecot answers OK too).
         Status::Ok("STORE completed".into())
     }
+}
+
+/// The flags of a STORE the session may change on another account's mailbox
+/// (RFC 4314 §4): the others are left out silently, as long as it has one of `s`, `w`
+/// and `t`; replacing every flag (`FLAGS`) needs all three.
+fn permitted(access: &Access, kind: StoreType, flags: Vec<String>) -> Result<Vec<String>, Status> {
+    let all = Rights::SEEN
+        .with(Rights::WRITE)
+        .with(Rights::DELETE_MESSAGES);
+    if access.rights.contains(all) {
+        return Ok(flags);
+    }
+    let any = [Rights::SEEN, Rights::WRITE, Rights::DELETE_MESSAGES]
+        .iter()
+        .any(|r| access.rights.contains(*r));
+    if !any || kind == StoreType::Replace {
+        access.require(all, "STORE")?;
+    }
+    Ok(access.permitted_flags(flags))
 }
 
 /// The tagged NO for what the store refuses as invalid (an unknown `\` flag; for

@@ -119,7 +119,8 @@ impl Session<'_> {
         }
         let store = self.shared.store.clone();
         let account = self.account_id();
-        let mailboxes = match store.mailbox_list(account).await {
+        // Its own and the ones shared with it (`access.rs`).
+        let mailboxes = match self.visible_mailboxes().await {
             Ok(m) => m,
             Err(e) => return store_failed(verb, &e),
         };
@@ -161,8 +162,7 @@ impl Session<'_> {
     /// and EXAMINE send it (RFC 9051 §6.3.2: with accurate attributes); `None` if the
     /// store cannot say.
     pub(super) async fn list_one(&mut self, name: &str) -> Option<String> {
-        let store = self.shared.store.clone();
-        let mailboxes = match store.mailbox_list(self.account_id()).await {
+        let mailboxes = match self.visible_mailboxes().await {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot list mailboxes");

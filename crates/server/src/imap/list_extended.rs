@@ -161,7 +161,8 @@ impl Session<'_> {
         }
         let store = self.shared.store.clone();
         let account = self.account_id();
-        let mailboxes = match store.mailbox_list(account).await {
+        // Its own and the ones shared with it (`access.rs`).
+        let mailboxes = match self.visible_mailboxes().await {
             Ok(m) => m,
             Err(e) => return store_failed("LIST", &e),
         };

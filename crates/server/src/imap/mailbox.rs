@@ -11,6 +11,7 @@
 
 use super::list::DELIMITER;
 use super::{Session, Status, store_failed};
+use imap::acl::{Rights, SharedName};
 use imap_codec::imap_types::status::StatusDataItemName;
 use store::StoreError;
 
@@ -32,6 +33,9 @@ impl Session<'_> {
         }
         if name.eq_ignore_ascii_case("INBOX") {
             return Status::No("[ALREADYEXISTS] INBOX always exists".into());
+        }
+        if imap::acl::in_shared_namespace(name) {
+            return self.create_shared(name).await;
         }
         if let Err(status) = self.create_parents(name).await {
             return status;
@@ -68,16 +72,33 @@ impl Session<'_> {
             return Status::No("[CANNOT] INBOX cannot be deleted".into());
         }
         let store = self.shared.store.clone();
+        // Another account's mailbox needs `x` (RFC 4314 §4) and is deleted in its
+        // owner's account; a name nothing resolves to is deleted (or not) as the
+        // account's own, for the store's answer.
+        let (owner, owner_name) = match self.resolve_mailbox(name).await {
+            Ok(Some(target)) if target.access.is_shared() => {
+                if let Err(refused) = target.access.require(Rights::DELETE_MAILBOX, "DELETE") {
+                    return refused;
+                }
+                if target.mailbox.name == "INBOX" {
+                    return Status::No("[CANNOT] INBOX cannot be deleted".into());
+                }
+                (target.access.owner, target.mailbox.name)
+            }
+            Ok(_) => (self.account_id(), name.to_owned()),
+            Err(e) => return store_failed("DELETE", &e),
+        };
         if self
             .selected
             .as_ref()
-            .is_some_and(|open| open.mailbox.name == name)
+            .is_some_and(|open| open.name() == name)
         {
             self.selected = None;
         }
-        match store.mailbox_delete(self.account_id(), name).await {
+        match store.mailbox_delete(owner, &owner_name).await {
             Ok(()) => {
                 self.publish_change();
+                self.publish_change_of(owner);
                 Status::Ok("DELETE completed".into())
             }
             Err(e) => mailbox_error("DELETE", &e),
@@ -88,6 +109,19 @@ impl Session<'_> {
         let to = to.strip_suffix(DELIMITER).unwrap_or(to);
         if let Some(status) = too_long(to) {
             return status;
+        }
+        if imap::acl::in_shared_namespace(to) || imap::acl::in_shared_namespace(from) {
+            // The mailboxes under Other Users/ and Shared/ are renamed by their
+            // owners (who can also move them out of the way).
+            return match self.resolve_mailbox(from).await {
+                Ok(Some(target)) if target.access.is_shared() => Status::No(
+                    "[NOPERM] Only the owner can rename another account's mailbox".into(),
+                ),
+                Ok(Some(_)) | Err(_) => Status::No(
+                    "[NOPERM] Other Users/ and Shared/ hold other accounts' mailboxes".into(),
+                ),
+                Ok(None) => Status::No("[NONEXISTENT] No such mailbox".into()),
+            };
         }
         if let Err(status) = self.create_parents(to).await {
             return status;
@@ -125,11 +159,16 @@ impl Session<'_> {
             self.use_condstore();
         }
         let store = self.shared.store.clone();
-        let mailbox = match store.mailbox_get(self.account_id(), name).await {
-            Ok(Some(m)) => m,
+        let (mailbox, shown) = match self.resolve_mailbox(name).await {
+            // RFC 4314 §4: STATUS needs `r`.
+            Ok(Some(target)) => match target.access.require(Rights::READ, "STATUS") {
+                Ok(()) => (target.name().to_owned(), target.mailbox),
+                Err(refused) => return refused,
+            },
             Ok(None) => return Status::No("[NONEXISTENT] No such mailbox".into()),
             Err(e) => return store_failed("STATUS", &e),
         };
+        let (mailbox, shown) = (shown, mailbox);
         let messages = match store.message_list_imap(mailbox.id).await {
             Ok(m) => m,
             Err(e) => return store_failed("STATUS", &e),
@@ -175,9 +214,55 @@ impl Session<'_> {
             };
             parts.push(part);
         }
-        let name = self.name_out(&mailbox.name);
+        let name = self.name_out(&shown);
         self.untagged(&format!("STATUS {name} ({})", parts.join(" ")));
         Status::Ok("STATUS completed".into())
+    }
+}
+
+impl Session<'_> {
+    /// CREATE under `Other Users/OWNER/` or `Shared/OWNER/`: a new mailbox in the
+    /// owner's account below one this session has the `k` right on, with that
+    /// parent's access control list (as Dovecot gives new mailboxes). Superior names
+    /// are not created there.
+    async fn create_shared(&mut self, name: &str) -> Status {
+        let refused = || {
+            Status::No("[NOPERM] Other Users/ and Shared/ hold other accounts' mailboxes".into())
+        };
+        let Some((parent_name, _)) = name.rsplit_once(DELIMITER) else {
+            return refused();
+        };
+        let parent = match self.resolve_mailbox(parent_name).await {
+            Ok(Some(parent)) if parent.access.is_shared() => parent,
+            Ok(_) => return refused(),
+            Err(e) => return store_failed("CREATE", &e),
+        };
+        if let Err(status) = parent.access.require(Rights::CREATE, "CREATE") {
+            return status;
+        }
+        let Some(wanted) = SharedName::parse(name) else {
+            return refused();
+        };
+        let store = self.shared.store.clone();
+        let owner = parent.access.owner;
+        let created = match store.mailbox_create(owner, wanted.mailbox, None).await {
+            Ok(created) => created,
+            Err(e) => return mailbox_error("CREATE", &e),
+        };
+        let inherited = match store.acl_list(parent.mailbox.id).await {
+            Ok(entries) => entries,
+            Err(e) => return store_failed("CREATE", &e),
+        };
+        for entry in inherited {
+            if let Err(e) = store
+                .acl_set(created.id, entry.grantee, &entry.rights)
+                .await
+            {
+                return store_failed("CREATE", &e);
+            }
+        }
+        self.publish_change_of(owner);
+        Status::Ok("CREATE completed".into())
     }
 }
 

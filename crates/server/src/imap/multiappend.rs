@@ -272,11 +272,11 @@ impl Session<'_> {
             return Status::Bad("Invalid APPEND arguments".into());
         };
         let store = self.shared.store.clone();
-        let mailbox = match store.mailbox_get(self.account_id(), &name).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Status::No("[TRYCREATE] No such mailbox".into()),
-            Err(e) => return store_failed("APPEND", &e),
+        let target = match self.insert_target(&name, "APPEND").await {
+            Ok(target) => target,
+            Err(status) => return status,
         };
+        let mailbox = &target.mailbox;
         // Every message built and checked before any is stored.
         let limit = self.shared.config.imap.max_literal_size as usize;
         let mut ready = Vec::with_capacity(raw.messages.len());
@@ -296,6 +296,8 @@ impl Session<'_> {
                 return Status::No("[TOOBIG] Message too large".into());
             }
             let flags: Vec<String> = flags.iter().map(super::wire::flag_text).collect();
+            // Only the flags the session may set there (RFC 4314 §4).
+            let flags = target.access.permitted_flags(flags);
             // The store refuses these too (and stores none); refused here, before any
             // summary is computed or body file written.
             if let Some(bad) = flags.iter().find(|f| {
@@ -311,8 +313,8 @@ impl Session<'_> {
         }
         // RFC 9208 §4.3.1: the quota takes them all, or none is stored. The store checks
         // it again in the same step that stores them; this spares a doomed command the
-        // work below.
-        let account = self.account_id();
+        // work below. The mailbox's owner's quota: another account's may be shared.
+        let account = target.access.owner;
         match store.quota_get(account).await {
             Ok(quota) if !quota.is_unlimited() => {
                 let octets = ready.iter().map(|r| r.body.len() as u64).sum::<u64>();
@@ -350,6 +352,7 @@ impl Session<'_> {
             Err(e) => return super::append::append_failed(&e),
         };
         self.publish_change();
+        self.publish_change_of(target.access.owner);
         Status::Ok(format!(
             "[APPENDUID {} {}] APPEND completed",
             mailbox.uid_validity,

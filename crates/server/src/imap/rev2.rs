@@ -33,7 +33,7 @@ impl Session<'_> {
         let Some(open) = &self.selected else {
             return status;
         };
-        let name = open.mailbox.name.clone();
+        let name = open.name().to_owned();
         if let Some(line) = self.list_one(&name).await {
             self.untagged(&line);
         }

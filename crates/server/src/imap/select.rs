@@ -10,6 +10,7 @@
 use super::keywords::Shown;
 use super::wire::flag_list;
 use super::{Open, Session, Status, store_failed};
+use imap::acl::Rights;
 use imap::selected::snapshot::system;
 use imap::selected::{Selected, Update};
 use std::sync::Arc;
@@ -26,11 +27,17 @@ impl Session<'_> {
         }
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
         let store = self.shared.store.clone();
-        let mailbox = match store.mailbox_get(self.account_id(), name).await {
-            Ok(Some(m)) => m,
+        let (mailbox, access) = match self.resolve_mailbox(name).await {
+            Ok(Some(target)) => (target.mailbox, target.access),
             Ok(None) => return Status::No("[NONEXISTENT] No such mailbox".into()),
             Err(e) => return store_failed(verb, &e),
         };
+        // RFC 4314 §4: SELECT and EXAMINE need `r`; without any right to change
+        // something the mailbox is read-only.
+        if let Err(refused) = access.require(Rights::READ, verb) {
+            return refused;
+        }
+        let read_only = read_only || !access.rights.may_write();
         // The mailbox's shared snapshot, brought up to date (read in full only when no
         // other session has it open).
         let state = self.shared.snapshots.open(mailbox.id);
@@ -54,6 +61,7 @@ impl Session<'_> {
             mailbox,
             view,
             state,
+            access,
         });
         self.claim_recent().await;
         let Some(open) = &self.selected else {
@@ -78,6 +86,11 @@ impl Session<'_> {
         }
         if read_only {
             self.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
+        } else if let Some(permanent) = self.limited_permanent_flags() {
+            // Another account's mailbox without the `w` right (RFC 4314 §4).
+            self.untagged(&format!(
+                "OK [PERMANENTFLAGS ({permanent})] Flags permitted"
+            ));
         } else {
             // The mailbox's keywords too, as later announcements list them.
             self.untagged(&format!(
@@ -97,7 +110,8 @@ impl Session<'_> {
         let Some(open) = self.selected.take() else {
             return Status::Bad("No mailbox selected".into());
         };
-        if expunge && !open.view.read_only() {
+        // RFC 4314 §4: CLOSE expunges only with the `e` right (and never fails).
+        if expunge && !open.view.read_only() && open.access.rights.contains(Rights::EXPUNGE) {
             let store = self.shared.store.clone();
             match store.message_expunge(open.mailbox.id, None).await {
                 Ok(gone) if !gone.is_empty() => self.publish_change(),
