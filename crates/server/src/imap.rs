@@ -50,6 +50,10 @@ pub(crate) mod snapshots;
 mod sort;
 mod summaries;
 mod thread;
+#[cfg(test)]
+mod transcript;
+#[cfg(test)]
+mod transcripts;
 mod utf8;
 mod wire;
 

@@ -95,6 +95,20 @@ pub(crate) async fn serve(
     Ok(())
 }
 
+/// Serves one IMAP connection over any stream, without TLS (STARTTLS ends it): the
+/// same framing, literals, IDLE and COMPRESS as a socket. For tests that talk to the
+/// driver over an in-memory stream (the IMAP transcripts).
+#[cfg(test)]
+pub(crate) async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let mut session = Session::new(shared, peer, false);
+    run_compressible(&mut session, &mut stream, true).await?;
+    Ok(())
+}
+
 /// Runs the session on `stream`, and on over DEFLATE if it asks for COMPRESS
 /// (RFC 4978); returns how the run on the original stream ended otherwise.
 async fn run_compressible<S: AsyncRead + AsyncWrite + Unpin>(

@@ -359,3 +359,59 @@ async fn serve_connection(
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+impl Shared {
+    /// One connection's view of a server over `store` with `config` and no listeners:
+    /// a generated certificate in `config.data_dir`, a resolver over the same store,
+    /// told to stop through `stop` (keep its sender alive). For tests that run a
+    /// driver over an in-memory stream (the IMAP transcripts).
+    pub(crate) fn for_tests(
+        config: &config::Config,
+        store: Arc<dyn Store>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Shared, ServerError> {
+        let certificates = Arc::new(crate::tls::Certificates::new(
+            crate::tls::Loaded::from_config(config)?,
+        ));
+        let tls = crate::tls::Certificates::server_config(certificates)?;
+        let resolver = Arc::new(delivery::route::Resolver::new(
+            store.clone(),
+            &config.hostname,
+            None,
+        ));
+        let tuned = Tuned::new(config, resolver);
+        let built = Built::new(config)?;
+        let spooler = crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
+            .map_err(|e| ServerError::Spool(e.to_string()))?;
+        let state = Arc::new(State {
+            live_config: Arc::new(LiveConfig::new(config.clone(), built.clone())),
+            store,
+            resolver: tuned.resolver,
+            queue: queue::QueueHandle::default(),
+            tls: tokio_rustls::TlsAcceptor::from(tls),
+            spooler: spooler.clone(),
+            processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
+            smtp_errors: tuned.smtp_errors,
+            mail_changes: MailChanges::default(),
+            snapshots: Default::default(),
+            throttle: tuned.throttle,
+            sending_limits: tuned.sending_limits,
+            mailbox_locks: MailboxLocks::default(),
+            imap_user_sessions: crate::user_sessions::UserSessions::new(
+                config.imap.max_sessions_per_user,
+            ),
+            stop,
+            next_session: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            idle: Notify::new(),
+        });
+        Ok(Shared {
+            config: Arc::new(config.clone()),
+            mail_auth: built.mail_auth,
+            dnsbl: built.dnsbl,
+            spool: spooler,
+            state,
+        })
+    }
+}
