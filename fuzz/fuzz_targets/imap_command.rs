@@ -17,9 +17,9 @@
 //!   threading algorithms run over the records, checking that every message comes out
 //!   exactly once.
 //!
-//! The server crate's own raw-line parser for ESEARCH / LIST-EXTENDED
-//! (`imap/extended.rs`) is private to that crate and needs its store, so it is not
-//! reached here. Run: `cargo +nightly fuzz run imap_command` from this folder.
+//! The server crate's own raw-line parsers (`imap/extended.rs`) and the session's
+//! command handlers are reached by the `imap_session` target, which runs the real
+//! session. Run: `cargo +nightly fuzz run imap_command` from this folder.
 #![no_main]
 
 use imap::sequence::{SeqBound, SeqRange, SequenceSet};

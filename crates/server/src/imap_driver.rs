@@ -98,7 +98,7 @@ pub(crate) async fn serve(
 /// Serves one IMAP connection over any stream, without TLS (STARTTLS ends it): the
 /// same framing, literals, IDLE and COMPRESS as a socket. For tests that talk to the
 /// driver over an in-memory stream (the IMAP transcripts).
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     peer: SocketAddr,

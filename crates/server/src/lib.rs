@@ -14,6 +14,8 @@
 mod auth;
 mod cpu;
 mod dnsbl;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod imap;
 mod imap_driver;
 mod limits;

@@ -360,7 +360,7 @@ async fn serve_connection(
     .await
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 impl Shared {
     /// One connection's view of a server over `store` with `config` and no listeners:
     /// a generated certificate in `config.data_dir`, a resolver over the same store,
