@@ -454,6 +454,10 @@ impl<'a> Session<'a> {
 
 /// Logs a store failure and gives the tagged NO for it (RFC 5530 SERVERBUG).
 pub(crate) fn store_failed(what: &str, e: &store::StoreError) -> Status {
+    // A mailbox another session deleted meanwhile is not a server bug (RFC 5530).
+    if let store::StoreError::NotFound(_) = e {
+        return Status::No("[NONEXISTENT] The mailbox no longer exists".into());
+    }
     tracing::error!(error = %e, "IMAP {what} failed");
     Status::No(format!("[SERVERBUG] {what} failed"))
 }

@@ -246,8 +246,16 @@ impl Session<'_> {
         // By id, not name: a RENAME keeps the mailbox (RFC 3501 §6.3.5).
         let (snapshot, mailbox) = match state.refresh(store.as_ref()).await {
             Ok(fresh) => fresh,
-            // Deleted under us: nothing left to report on.
-            Err(store::StoreError::NotFound(_)) => return,
+            // Deleted by another session (or its account removed): RFC 2180 §3.1 lets
+            // the server end this one; as Dovecot does, it says why and closes.
+            Err(store::StoreError::NotFound(_)) => {
+                self.selected = None;
+                if !self.close {
+                    self.untagged("BYE Selected mailbox was deleted, have to disconnect");
+                    self.close = true;
+                }
+                return;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot refresh the selected mailbox");
                 return;

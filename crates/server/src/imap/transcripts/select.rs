@@ -224,9 +224,6 @@ async fn recent_belongs_to_the_first_session_to_see_a_message() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: a session whose selected mailbox another session DELETEs is never \
-            told (no EXPUNGE, no BYE: RFC 2180 §3), keeps answering FETCH FLAGS from its \
-            stale snapshot, and its STORE answers NO [SERVERBUG] (RFC 5530: a server bug)"]
 async fn a_mailbox_deleted_under_another_session() {
     let t = with_inbox(&[M1, M2]).await;
     let mut a = selected(&t).await;
@@ -253,4 +250,26 @@ async fn a_mailbox_deleted_under_another_session() {
         !got.iter().any(|l| l.contains("[SERVERBUG]")),
         "not a server bug: {got:?}"
     );
+}
+
+#[tokio::test]
+async fn a_store_on_a_mailbox_deleted_under_it_is_nonexistent_then_bye() {
+    let t = with_inbox(&[M1, M2]).await;
+    let mut a = selected(&t).await;
+    a.cmd_contains("a1 COPY 1:2 Archive", "a1 OK [COPYUID *] COPY completed")
+        .await;
+    let mut b = logged_in(&t).await;
+    b.cmd_contains("b1 SELECT Archive", "* 2 EXISTS").await;
+    a.cmd("a2 DELETE Archive", &["a2 OK DELETE completed"])
+        .await;
+    // The store answers NotFound: no SERVERBUG (RFC 5530), and the session ends.
+    b.cmd(
+        "b2 STORE 1 +FLAGS (\\Seen)",
+        &[
+            "* BYE Selected mailbox was deleted, have to disconnect",
+            "b2 NO [NONEXISTENT] The mailbox no longer exists",
+        ],
+    )
+    .await;
+    b.closed().await;
 }
