@@ -24,20 +24,8 @@ pub const SECRET_LEN: usize = 24;
 
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-/// One app password as stored (the secret only as its hash).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppPassword {
-    /// The name the user gave it (`phone`), unique per account.
-    pub name: String,
-    /// The id part of the password, unique in the store.
-    pub id: String,
-    /// Argon2 PHC string of the secret part ([`crate::password::hash`]).
-    pub hash: String,
-    /// When it was made, unix seconds.
-    pub created_at: i64,
-    /// When it was last used to log in, unix seconds; `None` if never.
-    pub last_used: Option<i64>,
-}
+/// One app password as stored; the record is part of the storage interface.
+pub use store_api::AppPassword;
 
 /// A new app password: (id, secret, the whole password to show the user).
 pub fn generate() -> (String, String, String) {

@@ -69,11 +69,8 @@ const DB_FILE: &str = "postie.db";
 /// The body folder's name inside the data directory.
 const BLOB_DIR: &str = "blobs";
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Io(format!("database: {e}"))
-    }
-}
+// `?` turns a `rusqlite::Error` into `StoreError::Io` through the `From` impl in
+// store-api (its `rusqlite` feature): the orphan rule keeps that impl out of this crate.
 
 /// The current time in unix seconds.
 fn now_unix() -> i64 {
