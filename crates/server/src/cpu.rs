@@ -1,24 +1,20 @@
 //! CPU-heavy work of a session, kept from starving the other sessions.
 //!
-//! Where it sits: SEARCH's body and text matching, SORT's ordering, THREAD's
-//! threading and FETCH's MIME parsing of a big message run synchronously on borrowed
-//! data inside an IMAP session's task, and so does the SMTP pipeline (DKIM hashing,
-//! the copies it makes) for a large message. Past a size where that takes milliseconds, they run
+//! Where it sits: the IMAP session's heavy work (SEARCH's body and text matching,
+//! SORT's ordering, THREAD, FETCH's MIME parsing of a big message; see
+//! `crate::imap::cpu`, which decides what is heavy and runs it through
+//! [`run_imap_work`]) runs synchronously on borrowed data inside the session's task,
+//! and so does the SMTP pipeline (DKIM hashing, the copies it makes) for a large
+//! message. Past a size where that takes milliseconds, they run
 //! through [`heavy`]: on the server's multi-threaded runtime that is
 //! [`tokio::task::block_in_place`], which hands this worker's other tasks (other
 //! connections, the SMTP listeners) to another thread for the duration, so a session
 //! doing a minute of work costs the others nothing. Long loops over many messages
-//! also [`breathe`] between batches, so one session cannot hold a worker through a
-//! 100,000-message mailbox either. (Chosen over `spawn_blocking` because the work
+//! also yield between batches (`crate::imap::cpu::breathe`), so one session cannot
+//! hold a worker through a 100,000-message mailbox either. (Chosen over `spawn_blocking` because the work
 //! borrows the session's snapshot and summaries, which a `'static` task could not.)
 
 use tokio::runtime::{Handle, RuntimeFlavor};
-
-/// Message bytes past which matching or parsing one message counts as heavy.
-pub(crate) const HEAVY_BYTES: usize = 256 * 1024;
-
-/// Messages past which sorting or threading them counts as heavy.
-pub(crate) const HEAVY_MESSAGES: usize = 5_000;
 
 /// Runs `work` where it cannot stall the async workers: see the module docs. On a
 /// current-thread runtime (unit tests) it simply runs.
@@ -43,14 +39,10 @@ pub(crate) async fn heavy_async<F: std::future::Future>(work: F) -> F::Output {
     }
 }
 
-/// Runs `work` through [`heavy`] when `big`, else in place.
-pub(crate) fn maybe_heavy<R>(big: bool, work: impl FnOnce() -> R) -> R {
-    if big { heavy(work) } else { work() }
-}
-
-/// Lets the worker run other tasks between batches of a long loop.
-pub(crate) async fn breathe() {
-    tokio::task::yield_now().await;
+/// The IMAP session's runner for its heavy work (`crate::imap::cpu`), registered by
+/// the IMAP driver.
+pub(crate) fn run_imap_work(work: &mut dyn FnMut()) {
+    heavy(work)
 }
 
 #[cfg(test)]
@@ -91,6 +83,5 @@ mod tests {
     #[tokio::test]
     async fn on_a_current_thread_runtime_it_just_runs() {
         assert_eq!(heavy(|| 7), 7);
-        assert_eq!(maybe_heavy(false, || 8), 8);
     }
 }

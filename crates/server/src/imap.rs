@@ -24,7 +24,7 @@ pub(crate) mod compress;
 mod condstore;
 mod context;
 mod copy;
-use crate::cpu;
+pub(crate) mod cpu;
 pub(crate) mod deflate;
 mod esearch;
 mod extended;
@@ -46,6 +46,7 @@ mod rev2;
 mod search;
 mod searchres;
 mod select;
+pub(crate) mod services;
 pub(crate) mod snapshots;
 mod sort;
 mod summaries;
@@ -57,10 +58,10 @@ mod transcripts;
 mod utf8;
 mod wire;
 
-use crate::listen::Shared;
 use imap::selected::Selected;
 use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::Tag;
+use services::Services;
 use std::net::SocketAddr;
 use store::{Account, Mailbox};
 
@@ -95,7 +96,7 @@ pub(crate) enum SaslWait {
 
 /// One connection's IMAP state.
 pub(crate) struct Session<'a> {
-    pub shared: &'a Shared,
+    pub shared: &'a dyn Services,
     pub peer: SocketAddr,
     /// TLS is up (imaps, or after STARTTLS).
     pub tls: bool,
@@ -126,7 +127,7 @@ pub(crate) struct Session<'a> {
     /// The keywords the client was told the selected mailbox has: see `keywords.rs`.
     pub keywords: keywords::Shown,
     /// This session's place in its account's session count, held while logged in.
-    pub user_slot: Option<crate::user_sessions::UserSlot>,
+    pub user_slot: Option<services::UserSlot>,
     /// The NOTIFY in force (RFC 5465): see `notify.rs`.
     pub notify: notify::State,
 }
@@ -139,7 +140,7 @@ pub(crate) enum Status {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(shared: &'a Shared, peer: SocketAddr, tls: bool) -> Self {
+    pub fn new(shared: &'a dyn Services, peer: SocketAddr, tls: bool) -> Self {
         Session {
             shared,
             peer,
@@ -427,7 +428,7 @@ impl<'a> Session<'a> {
     /// changed, and the sessions of the selected mailbox's owner when it is another
     /// account's (`access.rs`).
     pub fn publish_change(&self) {
-        self.shared.mail_changes.publish(self.account_id());
+        self.shared.publish_change(self.account_id());
         if let Some(open) = &self.selected {
             self.publish_change_of(open.access.owner);
         }
@@ -437,7 +438,7 @@ impl<'a> Session<'a> {
     /// unless that is this session's account, already told.
     pub fn publish_change_of(&self, owner: store::AccountId) {
         if owner != self.account_id() {
-            self.shared.mail_changes.publish(owner);
+            self.shared.publish_change(owner);
         }
     }
 

@@ -77,20 +77,21 @@ pub(crate) async fn serve(
     implicit_tls: bool,
     shared: &Shared,
 ) -> std::io::Result<()> {
+    crate::imap::cpu::set_runner(crate::cpu::run_imap_work);
     let mut session = Session::new(shared, peer, implicit_tls);
     if implicit_tls {
         // RFC 8314 §3: the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        run_compressible(&mut session, &mut tls, true).await?;
+        run_compressible(&mut session, shared, &mut tls, true).await?;
         return Ok(());
     }
     let mut socket = socket;
-    if run_compressible(&mut session, &mut socket, true).await? == Flow::StartTls {
+    if run_compressible(&mut session, shared, &mut socket, true).await? == Flow::StartTls {
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
         session.tls = true;
         session.starttls = false;
         tracing::debug!("STARTTLS done");
-        run_compressible(&mut session, &mut tls, false).await?;
+        run_compressible(&mut session, shared, &mut tls, false).await?;
     }
     Ok(())
 }
@@ -105,7 +106,7 @@ pub(crate) async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
 ) -> std::io::Result<()> {
     let mut session = Session::new(shared, peer, false);
-    run_compressible(&mut session, &mut stream, true).await?;
+    run_compressible(&mut session, shared, &mut stream, true).await?;
     Ok(())
 }
 
@@ -113,10 +114,11 @@ pub(crate) async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
 /// (RFC 4978); returns how the run on the original stream ended otherwise.
 async fn run_compressible<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session<'_>,
+    shared: &Shared,
     stream: &mut S,
     greet: bool,
 ) -> std::io::Result<Flow> {
-    let flow = run(session, stream, greet).await?;
+    let flow = run(session, shared, stream, greet).await?;
     if flow != Flow::Compress {
         return Ok(flow);
     }
@@ -124,7 +126,7 @@ async fn run_compressible<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::debug!("COMPRESS=DEFLATE on");
     let mut deflate = Deflate::new(stream);
     // STARTTLS is refused after login, so this run can only end closed.
-    run(session, &mut deflate, false).await
+    run(session, shared, &mut deflate, false).await
 }
 
 /// A fresh imap-next server state machine; its own greeting is swallowed (the
@@ -154,8 +156,8 @@ fn new_server(shared: &Shared) -> Server {
 }
 
 /// The gate's limits for the session as it is now: tight before login.
-fn limits(session: &Session<'_>) -> Limits {
-    let imap = &session.shared.config.imap;
+fn limits(session: &Session<'_>, shared: &Shared) -> Limits {
+    let imap = &shared.config.imap;
     if session.account.is_some() {
         Limits::authenticated(imap.max_line_length, imap.max_literal_size)
     } else {
@@ -194,12 +196,12 @@ async fn pump(session: &mut Session<'_>, server: &mut Server, auth_tag: &mut Opt
 /// the same time.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session<'_>,
+    shared: &Shared,
     stream: &mut S,
     greet: bool,
 ) -> std::io::Result<Flow> {
-    let shared = session.shared;
     let mut server = new_server(shared);
-    let mut gate = Gate::new(limits(session));
+    let mut gate = Gate::new(limits(session, shared));
     if greet {
         let caps = session.capabilities();
         session.untagged(&format!("OK [CAPABILITY {caps}] Postie ready"));
@@ -236,7 +238,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 Step::Line(line) => {
                     server.enqueue_input(&line);
                     pump(session, &mut server, &mut auth_tag).await;
-                    gate.set_limits(limits(session));
+                    gate.set_limits(limits(session, shared));
                     deadline = Instant::now() + timeout;
                 }
                 Step::Literal { bytes, last } => {

@@ -18,6 +18,7 @@ mod dnsbl;
 pub mod fuzzing;
 mod imap;
 mod imap_driver;
+mod imap_services;
 mod limits;
 mod listen;
 mod locks;

@@ -117,7 +117,7 @@ impl Session<'_> {
     /// The mailbox `name` means for this session (see the module docs); `None` when
     /// there is none it may know of.
     pub(crate) async fn resolve_mailbox(&self, name: &str) -> Result<Option<Target>, StoreError> {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let account = self.account_id();
         if let Some(mailbox) = store.mailbox_get(account, name).await? {
             return Ok(Some(Target {
@@ -168,7 +168,7 @@ impl Session<'_> {
     /// it has the `l` right, named as the session knows them and without a special
     /// use (another account's `\Sent` is not this one's).
     pub(crate) async fn visible_mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let account = self.account_id();
         let mut mailboxes = store.mailbox_list(account).await?;
         for shared in store.acl_shared_with(account).await? {

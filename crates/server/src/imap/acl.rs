@@ -109,7 +109,7 @@ impl Session<'_> {
 
     /// GETACL (RFC 4314 §3.3): the owner, then the stored entries.
     async fn get_acl(&mut self, target: &Target) -> Status {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let entries = match store.acl_list(target.mailbox.id).await {
             Ok(entries) => entries,
             Err(e) => return store_failed("GETACL", &e),
@@ -164,7 +164,7 @@ impl Session<'_> {
             }
             Err(status) => return status,
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let new = match rights {
             None => Rights::NONE,
             Some(change) => {
@@ -211,7 +211,7 @@ impl Session<'_> {
         let Ok(address) = message::Address::parse(identifier) else {
             return Err(not_found());
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         match store.account_get(&address).await {
             Ok(Some(account)) if account.id == target.access.owner => Ok(Identified::Owner),
             Ok(Some(account)) => Ok(Identified::Other(Grantee::Account(account.id))),
@@ -227,7 +227,7 @@ impl Session<'_> {
         {
             return Ok(account.address.to_string());
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         match store.acl_shared_with(self.account_id()).await {
             Ok(shared) => Ok(shared
                 .into_iter()

@@ -40,7 +40,7 @@ impl Session<'_> {
         date: Option<DateTime>,
         message: LiteralOrLiteral8<'static>,
     ) -> Status {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let target = match self.insert_target(name, "APPEND").await {
             Ok(target) => target,
             Err(status) => return status,

@@ -7,7 +7,7 @@
 //!
 //! Password rules are the other protocols': LOGIN and AUTHENTICATE only over TLS unless
 //! `auth.allow_plaintext` permits the peer (`LOGINDISABLED` otherwise, RFC 3501
-//! §6.2.3); the check is [`crate::login::login`]: every failure counts in the shared
+//! §6.2.3); the check is the server's ([`super::services::Services::login`]): every failure counts in the shared
 //! login throttle, and a locked-out address or account gets `NO [UNAVAILABLE]` even
 //! with the right password (RFC 5530 §3).
 
@@ -27,13 +27,7 @@ pub(crate) enum SaslStep {
 impl Session<'_> {
     /// Whether passwords may be sent now.
     pub fn login_allowed(&self) -> bool {
-        self.tls
-            || self
-                .shared
-                .config
-                .auth
-                .allow_plaintext
-                .permits(self.peer.ip())
+        self.tls || self.shared.plaintext_permitted(self.peer.ip())
     }
 
     /// The capability list for the current state (RFC 3501 §7.2.1): only what works.
@@ -97,7 +91,7 @@ impl Session<'_> {
         // RFC 7889: the largest APPEND we take.
         text.push_str(&format!(
             " APPENDLIMIT={}",
-            self.shared.config.imap.max_literal_size
+            self.shared.settings().max_literal_size
         ));
         text
     }
@@ -222,9 +216,8 @@ impl Session<'_> {
         user: &str,
         password: String,
     ) -> (&'static str, Option<String>, String) {
-        use crate::login::Outcome;
-        let outcome =
-            crate::login::login(self.shared, self.peer.ip(), "imap", user, password).await;
+        use super::services::Login as Outcome;
+        let outcome = self.shared.login(self.peer.ip(), user, password).await;
         match outcome {
             Outcome::Locked => (
                 "NO",
@@ -234,7 +227,7 @@ impl Session<'_> {
             Outcome::TempFail => ("NO", Some("UNAVAILABLE".into()), "Try again later".into()),
             Outcome::Wrong => {
                 self.auth_failures += 1;
-                if self.auth_failures >= self.shared.config.imap.max_auth_failures {
+                if self.auth_failures >= self.shared.settings().max_auth_failures {
                     self.untagged("BYE Too many failed logins");
                     self.close = true;
                 }
@@ -245,7 +238,7 @@ impl Session<'_> {
                 )
             }
             Outcome::Ok(account) => {
-                let Some(slot) = self.shared.imap_user_sessions.acquire(account.id.0) else {
+                let Some(slot) = self.shared.user_slot(account.id) else {
                     tracing::warn!(user = %account.address, "IMAP login refused: too many sessions");
                     return (
                         "NO",

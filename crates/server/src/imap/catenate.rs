@@ -22,8 +22,8 @@
 //! it, `NO [TOOBIG]` (RFC 4469 §5) before the next piece is added. A command may
 //! carry at most [`MAX_URLS`] URLs, since each one reads a whole stored message.
 
+use super::cpu;
 use super::{Session, Status};
-use crate::cpu;
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::IntoStatic;
@@ -235,7 +235,7 @@ impl Session<'_> {
             Some(text) => Some(section(text)?),
             None => None,
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         // Any mailbox this session may read, its own or one shared with it (`r`).
         let target = self.resolve_mailbox(&url.mailbox).await.ok()??;
         if !target.access.rights.contains(imap::acl::Rights::READ) {

@@ -50,7 +50,7 @@ impl Session<'_> {
         }
         let uids: Vec<u32> = targets.iter().map(|&(_, u)| u).collect();
         let from = open.mailbox.id;
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let (dest, dest_owner) = match self.insert_target(target, verb).await {
             Ok(target) => (target.mailbox, target.access.owner),
             Err(status) => return status,
@@ -113,7 +113,7 @@ impl Session<'_> {
             },
         };
         let mailbox = open.mailbox.id;
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         match store.message_expunge(mailbox, uids.as_deref()).await {
             Ok(gone) => {
                 if !gone.is_empty() {

@@ -96,7 +96,7 @@ impl Session<'_> {
         let needs_body = names.iter().any(needs_body);
         let needs_summary = names.iter().any(needs_summary);
         let needs_tree = names.iter().any(needs_tree);
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         // Answer from the newest snapshot.
         self.resync().await;
         let targets = match (partial, &self.selected) {
@@ -275,7 +275,7 @@ impl Session<'_> {
         if unseen.is_empty() {
             return Ok(BTreeSet::new());
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let result = store
             .message_flags_set(
                 open.mailbox.id,

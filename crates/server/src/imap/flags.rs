@@ -53,7 +53,7 @@ impl Session<'_> {
             StoreType::Remove => FlagChange::Remove,
             StoreType::Replace => FlagChange::Replace,
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let modified = match store
             .message_flags_set(mailbox, &uids, change, &flags, unchanged_since)
             .await

@@ -117,7 +117,7 @@ impl Session<'_> {
             self.untagged(&format!("LIST (\\Noselect) \"/\" {root}"));
             return Status::Ok("LIST completed".into());
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let account = self.account_id();
         // Its own and the ones shared with it (`access.rs`).
         let mailboxes = match self.visible_mailboxes().await {

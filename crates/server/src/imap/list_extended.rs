@@ -159,7 +159,7 @@ impl Session<'_> {
                 Err(status) => return status,
             }
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let account = self.account_id();
         // Its own and the ones shared with it (`access.rs`).
         let mailboxes = match self.visible_mailboxes().await {

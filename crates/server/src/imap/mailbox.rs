@@ -40,7 +40,7 @@ impl Session<'_> {
         if let Err(status) = self.create_parents(name).await {
             return status;
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         match store.mailbox_create(self.account_id(), name, None).await {
             Ok(_) => {
                 self.publish_change();
@@ -52,7 +52,7 @@ impl Session<'_> {
 
     /// Creates every missing superior name of `name` (`a` and `a/b` for `a/b/c`).
     async fn create_parents(&mut self, name: &str) -> Result<(), Status> {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let account = self.account_id();
         for (i, c) in name.char_indices() {
             if c != DELIMITER || i == 0 {
@@ -71,7 +71,7 @@ impl Session<'_> {
         if name.eq_ignore_ascii_case("INBOX") {
             return Status::No("[CANNOT] INBOX cannot be deleted".into());
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         // Another account's mailbox needs `x` (RFC 4314 §4) and is deleted in its
         // owner's account; a name nothing resolves to is deleted (or not) as the
         // account's own, for the store's answer.
@@ -126,7 +126,7 @@ impl Session<'_> {
         if let Err(status) = self.create_parents(to).await {
             return status;
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         match store.mailbox_rename(self.account_id(), from, to).await {
             Ok(()) => {
                 self.publish_change();
@@ -137,7 +137,7 @@ impl Session<'_> {
     }
 
     pub(super) async fn subscribe(&mut self, name: &str, on: bool) -> Status {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
         if on && let Some(status) = too_long(name) {
             return status;
@@ -158,7 +158,7 @@ impl Session<'_> {
         if items.contains(&StatusDataItemName::HighestModSeq) {
             self.use_condstore();
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let (mailbox, shown) = match self.resolve_mailbox(name).await {
             // RFC 4314 §4: STATUS needs `r`.
             Ok(Some(target)) => match target.access.require(Rights::READ, "STATUS") {
@@ -243,7 +243,7 @@ impl Session<'_> {
         let Some(wanted) = SharedName::parse(name) else {
             return refused();
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let owner = parent.access.owner;
         let created = match store.mailbox_create(owner, wanted.mailbox, None).await {
             Ok(created) => created,

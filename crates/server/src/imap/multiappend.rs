@@ -30,10 +30,10 @@
 //! consecutive.
 
 use super::catenate::{MAX_URLS, Part};
+use super::cpu;
 use super::extended::Line;
 use super::searchres::literal_len;
 use super::{Session, Status, store_failed};
-use crate::cpu;
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::IntoStatic;
@@ -271,14 +271,14 @@ impl Session<'_> {
         let Some(name) = name else {
             return Status::Bad("Invalid APPEND arguments".into());
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let target = match self.insert_target(&name, "APPEND").await {
             Ok(target) => target,
             Err(status) => return status,
         };
         let mailbox = &target.mailbox;
         // Every message built and checked before any is stored.
-        let limit = self.shared.config.imap.max_literal_size as usize;
+        let limit = self.shared.settings().max_literal_size as usize;
         let mut ready = Vec::with_capacity(raw.messages.len());
         for (message, (flags, date)) in raw.messages.iter().zip(options) {
             let body: Cow<'_, [u8]> = match &message.data {

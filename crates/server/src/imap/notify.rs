@@ -128,7 +128,7 @@ impl Session<'_> {
                 }
             }
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let mailboxes = match store.mailbox_list(self.account_id()).await {
             Ok(m) => m,
             Err(e) => return store_failed("NOTIFY", &e),
@@ -213,7 +213,7 @@ impl Session<'_> {
             // §6.1: SELECTED-DELAYED keeps EXPUNGE for a command that allows it.
             self.send_updates(!delayed).await;
         }
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let mailboxes = match store.mailbox_list(self.account_id()).await {
             Ok(m) => m,
             Err(e) => {

@@ -114,7 +114,7 @@ impl Session<'_> {
         let Some(open) = &self.selected else {
             return Ok(());
         };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let gone = match store.mailbox_expunged_since(open.mailbox.id, modseq).await {
             Ok(g) => g,
             Err(e) => return Err(store_failed("VANISHED", &e)),

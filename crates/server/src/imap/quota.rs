@@ -56,7 +56,7 @@ impl Session<'_> {
     /// The QUOTA response for this session's account, read from the store; `Ok(None)`
     /// when the account has no limits.
     async fn account_quota(&self) -> Result<Option<String>, Status> {
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let account = self.account_id();
         let quota = store
             .quota_get(account)

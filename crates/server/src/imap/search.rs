@@ -118,7 +118,7 @@ impl Session<'_> {
             recent: recent.as_ref(),
         };
         let wants_summary = criteria.iter().any(needs_summary);
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let mut hits = Vec::new();
         let mut repairs = Repairs::default();
         let mut rest = latest.records();

@@ -26,7 +26,7 @@ impl Session<'_> {
             self.untagged("OK [CLOSED] Previous mailbox closed");
         }
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let (mailbox, access) = match self.resolve_mailbox(name).await {
             Ok(Some(target)) => (target.mailbox, target.access),
             Ok(None) => return Status::No("[NONEXISTENT] No such mailbox".into()),
@@ -40,7 +40,7 @@ impl Session<'_> {
         let read_only = read_only || !access.rights.may_write();
         // The mailbox's shared snapshot, brought up to date (read in full only when no
         // other session has it open).
-        let state = self.shared.snapshots.open(mailbox.id);
+        let state = self.shared.snapshots().open(mailbox.id);
         let (snapshot, mailbox) = match state.refresh(store.as_ref()).await {
             Ok(fresh) => fresh,
             Err(store::StoreError::NotFound(_)) => {
@@ -112,7 +112,7 @@ impl Session<'_> {
         };
         // RFC 4314 §4: CLOSE expunges only with the `e` right (and never fails).
         if expunge && !open.view.read_only() && open.access.rights.contains(Rights::EXPUNGE) {
-            let store = self.shared.store.clone();
+            let store = self.shared.store();
             match store.message_expunge(open.mailbox.id, None).await {
                 Ok(gone) if !gone.is_empty() => self.publish_change(),
                 Ok(_) => {}
@@ -203,7 +203,7 @@ impl Session<'_> {
         let before = if open.view.read_only() || mark >= top {
             mark
         } else {
-            let store = self.shared.store.clone();
+            let store = self.shared.store();
             match store.mailbox_recent_claim(open.mailbox.id, top).await {
                 Ok(before) => before,
                 Err(e) => {
@@ -241,7 +241,7 @@ impl Session<'_> {
     /// sessions.
     pub async fn resync(&mut self) {
         let Some(open) = &self.selected else { return };
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let state = std::sync::Arc::clone(&open.state);
         // By id, not name: a RENAME keeps the mailbox (RFC 3501 §6.3.5).
         let (snapshot, mailbox) = match state.refresh(store.as_ref()).await {

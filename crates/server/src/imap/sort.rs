@@ -183,7 +183,7 @@ impl Session<'_> {
         let mailbox = open.mailbox.id;
         // search_hits brought the snapshot up to date.
         let latest = Arc::clone(open.view.latest());
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         let needs_headers = criteria
             .iter()
             .any(|(k, _)| !matches!(k, Key::Arrival | Key::Size));

@@ -65,7 +65,7 @@ impl Session<'_> {
         let mailbox = open.mailbox.id;
         // search_hits brought the snapshot up to date.
         let latest = Arc::clone(open.view.latest());
-        let store = self.shared.store.clone();
+        let store = self.shared.store();
         // In sequence order, as the algorithms expect (ties and duplicate IDs).
         let mut messages = Vec::with_capacity(hits.len());
         for chunk in hits.chunks(BATCH) {

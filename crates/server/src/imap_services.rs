@@ -1,0 +1,51 @@
+//! The server's side of the IMAP session's boundary ([`crate::imap::services`]): the
+//! store, settings, login throttle, session slots, change notices and snapshots of
+//! the server's shared state.
+
+use crate::imap::services::{Login, Services, Settings, UserSlot};
+use crate::imap::snapshots::Snapshots;
+use crate::listen::Shared;
+use crate::login::Outcome;
+use std::net::IpAddr;
+use std::sync::Arc;
+use store::{AccountId, Store};
+
+#[async_trait::async_trait]
+impl Services for Shared {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            max_literal_size: self.config.imap.max_literal_size,
+            max_auth_failures: self.config.imap.max_auth_failures,
+        }
+    }
+
+    fn plaintext_permitted(&self, peer: IpAddr) -> bool {
+        self.config.auth.allow_plaintext.permits(peer)
+    }
+
+    async fn login(&self, peer: IpAddr, user: &str, password: String) -> Login {
+        match crate::login::login(self, peer, "imap", user, password).await {
+            Outcome::Ok(account) => Login::Ok(account),
+            Outcome::Wrong => Login::Wrong,
+            Outcome::Locked => Login::Locked,
+            Outcome::TempFail => Login::TempFail,
+        }
+    }
+
+    fn user_slot(&self, account: AccountId) -> Option<UserSlot> {
+        let slot = self.imap_user_sessions.acquire(account.0)?;
+        Some(Box::new(slot))
+    }
+
+    fn publish_change(&self, account: AccountId) {
+        self.mail_changes.publish(account);
+    }
+
+    fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+}
