@@ -16,7 +16,10 @@
 //! moves the view forward. Once the client is up to date the view *is* the snapshot's
 //! record list (one `Arc`, no copy), so an idle selected session costs a few hundred
 //! bytes however large the mailbox; the view becomes a list of its own only while it
-//! differs (expunges that may not be sent yet). All snapshots given to one `Selected`
+//! differs (expunges that may not be sent yet), and even then shares every chunk of
+//! records ([`records`]) that did not change. Both `sync` and `take_updates` walk the
+//! view and the snapshot chunk by chunk and skip the shared chunks, so they cost the
+//! size of the change, not of the mailbox. All snapshots given to one `Selected`
 //! must be of one lineage (see [`snapshot`]): the driver takes them from one
 //! per-mailbox chain.
 //!
@@ -73,6 +76,7 @@
 
 mod lookup;
 mod recent;
+pub mod records;
 pub mod snapshot;
 mod state;
 mod sync;
@@ -88,6 +92,7 @@ use std::sync::Arc;
 
 pub use crate::sequence::SeqError;
 pub use recent::Recent;
+pub use records::Records;
 pub use snapshot::{FlagSetId, MessageState, Record, Snapshot};
 pub use state::Update;
 
@@ -104,8 +109,9 @@ pub struct Selected {
     condstore: bool,
     qresync: bool,
     /// The mailbox as the client knows it, in sequence-number order: the records as
-    /// last shown. Shares `latest`'s list when the client is up to date.
-    view: Arc<Vec<Record>>,
+    /// last shown. Shares `latest`'s list when the client is up to date, and its
+    /// chunks otherwise, except the ones that differ (see `selected/records.rs`).
+    view: Arc<Records>,
     /// The store's most recent snapshot.
     latest: Arc<Snapshot>,
     /// UIDs in `view` gone from `latest` (EXPUNGE not yet sent), ascending.

@@ -3,7 +3,7 @@
 //! messages whose EXPUNGE is still pending (see [`Selected::is_expunged`]).
 
 use super::{Selected, SeqError};
-use crate::sequence::SequenceSet;
+use crate::sequence::{SeqBound, SeqRange, SequenceSet};
 
 impl Selected {
     /// The UID of the message with sequence number `seq`, if the client has such a message.
@@ -26,17 +26,41 @@ impl Selected {
     /// whose EXPUNGE is pending are included; check [`Selected::is_expunged`]. Messages not
     /// yet announced by EXISTS are not: take the updates first to include them.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, SeqError> {
-        let pair = |i: usize| (i as u32 + 1, self.view[i].uid);
-        if uid {
-            Ok(set
-                .uid_positions_by(&self.view, |m| m.uid)
-                .into_iter()
-                .map(pair)
-                .collect())
+        let seqs = if uid {
+            // Each UID range becomes the range of sequence numbers it covers, and
+            // those resolve (merged, ascending) like a sequence set.
+            let Some(last) = self.view.last().map(|m| m.uid) else {
+                return Ok(Vec::new());
+            };
+            let bound = |b: SeqBound| match b {
+                SeqBound::Star => last,
+                SeqBound::Value(v) => v,
+            };
+            let spans: Vec<SeqRange> = set
+                .0
+                .iter()
+                .filter_map(|SeqRange(a, b)| {
+                    let (a, b) = (bound(*a), bound(*b));
+                    let lo = self.view.lower_bound(a.min(b));
+                    let hi = self.view.upper_bound(a.max(b));
+                    (lo < hi).then(|| {
+                        SeqRange(SeqBound::Value(lo as u32 + 1), SeqBound::Value(hi as u32))
+                    })
+                })
+                .collect();
+            if spans.is_empty() {
+                return Ok(Vec::new());
+            }
+            SequenceSet(spans).seqs(self.exists())?
         } else {
-            let seqs = set.seqs(self.exists())?;
-            Ok(seqs.into_iter().map(|s| pair(s as usize - 1)).collect())
-        }
+            set.seqs(self.exists())?
+        };
+        let indices = seqs.into_iter().map(|s| s as usize - 1);
+        Ok(self
+            .view
+            .at_sorted(indices)
+            .map(|(i, m)| (i as u32 + 1, m.uid))
+            .collect())
     }
 
     /// Every message the client knows, as `(sequence number, UID)` (for `SEARCH ALL` and
@@ -69,16 +93,17 @@ impl Selected {
     /// The flag set and mod-sequence the client was last shown for `uid`.
     pub(super) fn shown(&self, uid: u32) -> Option<(super::FlagSetId, u64)> {
         let i = self.index_of(uid)?;
+        let shown = self.view.get(i)?;
         Some(
             self.adopted
                 .get(&uid)
                 .copied()
-                .unwrap_or((self.view[i].flags, self.view[i].modseq)),
+                .unwrap_or((shown.flags, shown.modseq)),
         )
     }
 
     /// Where `uid` sits in the view (the view is ascending by UID).
     pub(super) fn index_of(&self, uid: u32) -> Option<usize> {
-        self.view.binary_search_by_key(&uid, |m| m.uid).ok()
+        self.view.index_of(uid)
     }
 }

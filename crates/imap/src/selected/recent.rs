@@ -93,8 +93,8 @@ impl Selected {
         let Some(recent) = &self.recent else { return 0 };
         let mut count = 0u32;
         for &(lo, hi) in &recent.ranges {
-            let start = self.view.partition_point(|m| m.uid < lo);
-            let end = self.view.partition_point(|m| m.uid <= hi);
+            let start = self.view.lower_bound(lo);
+            let end = self.view.upper_bound(hi);
             count = count.saturating_add((end - start) as u32);
         }
         count

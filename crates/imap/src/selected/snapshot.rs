@@ -4,7 +4,10 @@
 //!
 //! Where it sits: the server keeps the newest snapshot of each open mailbox and moves
 //! it forward with the store's deltas ([`Snapshot::apply`]: messages changed since a
-//! mod-sequence, UIDs expunged since it), never re-reading the whole mailbox; each
+//! mod-sequence, UIDs expunged since it), never re-reading the whole mailbox. The
+//! records are kept in chunks shared between a snapshot and the next
+//! ([`super::records`]), so a delta costs its own size (and one pointer per chunk),
+//! not a copy of the mailbox; each
 //! session's [`super::Selected`] holds an `Arc` of the snapshot it last synced to, and
 //! its view of the mailbox shares the snapshot's record list whenever the client is up
 //! to date. FETCH of FLAGS/UID/RFC822.SIZE/INTERNALDATE/MODSEQ and SEARCH on flags,
@@ -19,8 +22,10 @@
 //! deduplicated, so two lists are one set exactly when they hold the same flags.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use super::records::Records;
 
 /// One message as the store reports it (the input to a snapshot).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +46,14 @@ pub struct MessageState {
 /// Names one set of flags in a snapshot lineage's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlagSetId(u32);
+
+#[cfg(test)]
+impl FlagSetId {
+    /// Any id, for tests of the record lists.
+    pub(crate) fn for_tests(id: u32) -> FlagSetId {
+        FlagSetId(id)
+    }
+}
 
 /// One message in a snapshot (32 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +146,15 @@ fn canonical(mut flags: Vec<String>) -> Vec<String> {
 /// An immutable list of a mailbox's messages, ascending by UID; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    records: Arc<Vec<Record>>,
+    /// In chunks shared with the snapshot this one was made from (see
+    /// `selected/records.rs`), so [`Snapshot::apply`] copies only what changed.
+    records: Arc<Records>,
+    /// A flat copy for [`Snapshot::records`], made on first use.
+    flat: OnceLock<Vec<Record>>,
     table: Arc<FlagTable>,
+    /// How many messages have each flag set (by id), kept up to date by
+    /// [`Snapshot::apply`], so [`Snapshot::keywords`] reads no record.
+    used: Arc<Vec<u32>>,
     highest_modseq: u64,
 }
 
@@ -143,8 +163,10 @@ impl Snapshot {
     /// the store's HIGHESTMODSEQ, starting a new lineage.
     pub fn new(messages: Vec<MessageState>, highest_modseq: u64) -> Snapshot {
         Snapshot {
-            records: Arc::new(Vec::new()),
+            records: Arc::new(Records::default()),
+            flat: OnceLock::new(),
             table: Arc::new(FlagTable::new()),
+            used: Arc::new(Vec::new()),
             highest_modseq: 0,
         }
         .replace(messages, highest_modseq)
@@ -161,9 +183,15 @@ impl Snapshot {
     pub fn replace(&self, messages: Vec<MessageState>, highest_modseq: u64) -> Snapshot {
         let mut table = Arc::clone(&self.table);
         let records = records_of(messages, &mut table);
+        let mut used = vec![0u32; table.sets.len()];
+        for r in &records {
+            count(&mut used, r.flags, true);
+        }
         Snapshot {
-            records: Arc::new(records),
+            records: Arc::new(Records::from_sorted(records)),
+            flat: OnceLock::new(),
             table,
+            used: Arc::new(used),
             highest_modseq,
         }
     }
@@ -172,6 +200,9 @@ impl Snapshot {
     /// flags changed, any order) replace or join the records, the `expunged` UIDs
     /// leave, and HIGHESTMODSEQ becomes `highest_modseq` (never lower than before).
     /// This is the store's delta since [`Snapshot::highest_modseq`].
+    ///
+    /// Costs O(n / CHUNK + changes · CHUNK): only the chunks of records a change
+    /// touches are copied, the others are shared with `self`.
     pub fn apply(
         &self,
         changed: Vec<MessageState>,
@@ -182,46 +213,58 @@ impl Snapshot {
         let changed = records_of(changed, &mut table);
         let mut gone = expunged.to_vec();
         gone.sort_unstable();
-        let mut records = Vec::with_capacity(self.records.len() + changed.len());
-        let mut new = changed.iter().peekable();
-        for old in self.records.iter() {
-            while let Some(n) = new.next_if(|n| n.uid < old.uid) {
-                records.push(*n);
-            }
-            if let Some(n) = new.next_if(|n| n.uid == old.uid) {
-                records.push(*n);
-            } else if gone.binary_search(&old.uid).is_err() {
-                records.push(*old);
-            }
-        }
-        records.extend(new.copied());
+        gone.dedup();
         // A UID both changed and expunged in the same delta is gone.
-        if !gone.is_empty() && !changed.is_empty() {
-            records.retain(|r| gone.binary_search(&r.uid).is_err());
-        }
+        let mut used = Vec::with_capacity(table.sets.len());
+        used.extend_from_slice(&self.used);
+        used.resize(table.sets.len(), 0);
+        let records = self.records.apply(&changed, &gone, |old, new| {
+            if let Some(old) = old {
+                count(&mut used, old.flags, false);
+            }
+            if let Some(new) = new {
+                count(&mut used, new.flags, true);
+            }
+        });
         Snapshot {
             records: Arc::new(records),
+            flat: OnceLock::new(),
             table,
+            used: Arc::new(used),
             highest_modseq: self.highest_modseq.max(highest_modseq),
         }
     }
 
-    /// The messages, ascending by UID.
+    /// The messages, ascending by UID, as one slice: a flat copy of
+    /// [`Snapshot::list`] made on the first call (O(n) once per snapshot, kept with
+    /// it). Prefer [`Snapshot::list`], [`Snapshot::get`] and [`Snapshot::len`].
     pub fn records(&self) -> &[Record] {
+        self.flat.get_or_init(|| self.records.to_vec())
+    }
+
+    /// The messages, ascending by UID, in shared chunks (no copy).
+    pub fn list(&self) -> &Records {
         &self.records
     }
 
+    /// How many messages.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the mailbox is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
     /// The record list itself (shared by the sessions that are up to date with it).
-    pub(crate) fn shared_records(&self) -> &Arc<Vec<Record>> {
+    pub(crate) fn shared_records(&self) -> &Arc<Records> {
         &self.records
     }
 
     /// The message with `uid`.
     pub fn get(&self, uid: u32) -> Option<&Record> {
-        self.records
-            .binary_search_by_key(&uid, |r| r.uid)
-            .ok()
-            .map(|i| &self.records[i])
+        self.records.by_uid(uid)
     }
 
     /// The flags of set `id` (sorted). Empty for an id of another lineage.
@@ -247,16 +290,11 @@ impl Snapshot {
 
     /// The keywords (not `\` flags) some message has, sorted, for SELECT's FLAGS.
     pub fn keywords(&self) -> Vec<&str> {
-        let mut used = vec![false; self.table.sets.len()];
-        for r in self.records.iter() {
-            if let Some(u) = used.get_mut(r.flags.0 as usize) {
-                *u = true;
-            }
-        }
-        let mut out: Vec<&str> = used
+        let mut out: Vec<&str> = self
+            .used
             .iter()
             .zip(&self.table.sets)
-            .filter(|(u, _)| **u)
+            .filter(|(u, _)| **u > 0)
             .flat_map(|(_, (set, _))| set.iter())
             .filter(|f| !f.starts_with('\\'))
             .map(String::as_str)
@@ -291,6 +329,17 @@ impl Snapshot {
     }
 }
 
+/// One more (`add`) or one fewer message with flag set `id`.
+fn count(used: &mut [u32], id: FlagSetId, add: bool) {
+    if let Some(n) = used.get_mut(id.0 as usize) {
+        *n = if add {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+    }
+}
+
 /// Records for `messages`, ascending by UID (last of a repeated UID), interning
 /// their flag sets into `table` (cloned the first time a set is new).
 fn records_of(mut messages: Vec<MessageState>, table: &mut Arc<FlagTable>) -> Vec<Record> {
@@ -314,4 +363,107 @@ fn records_of(mut messages: Vec<MessageState>, table: &mut Arc<FlagTable>) -> Ve
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FLAGS: [&str; 5] = ["\\Seen", "\\Deleted", "$Junk", "$Work", "Later"];
+
+    fn flags(mask: u8) -> Vec<String> {
+        let set = FLAGS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0);
+        set.map(|(_, f)| f.to_string()).collect()
+    }
+
+    fn message(uid: u32, mask: u8, modseq: u64) -> MessageState {
+        MessageState {
+            uid,
+            flags: flags(mask),
+            modseq,
+            size: u64::from(uid) * 7,
+            received_at: i64::from(uid),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A chain of deltas (appends, flag changes, expunges, some of them in one
+        /// delta) equals a full re-read after every step: the messages, the flat
+        /// slice, look-ups by UID and the keywords in use.
+        #[test]
+        fn deltas_equal_a_re_read(
+            initial in prop::collection::vec(any::<u8>(), 0..20),
+            steps in prop::collection::vec(
+                (prop::collection::vec(any::<u8>(), 0..6),
+                 prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+                 any::<u32>()),
+                0..15),
+        ) {
+            let mut modseq = 1;
+            let mut store: Vec<MessageState> = initial
+                .iter()
+                .enumerate()
+                .map(|(i, &f)| message(i as u32 + 1, f, 1))
+                .collect();
+            let mut next_uid = store.len() as u32 + 1;
+            let mut snap = Snapshot::new(store.clone(), modseq);
+            for (appends, changes, expunge) in steps {
+                let since = modseq;
+                let mut expunged = Vec::new();
+                for f in appends {
+                    modseq += 1;
+                    store.push(message(next_uid, f, modseq));
+                    next_uid += 1;
+                }
+                for (i, f) in changes {
+                    if !store.is_empty() {
+                        modseq += 1;
+                        let k = i.index(store.len());
+                        store[k] = message(store[k].uid, f, modseq);
+                    }
+                }
+                let mut k = 0u32;
+                store.retain(|m| {
+                    k += 1;
+                    let go = expunge & (1 << (k % 32)) != 0 && k.is_multiple_of(3);
+                    if go {
+                        expunged.push(m.uid);
+                    }
+                    !go
+                });
+                if !expunged.is_empty() {
+                    modseq += 1;
+                }
+                let changed: Vec<MessageState> =
+                    store.iter().filter(|m| m.modseq > since).cloned().collect();
+                // A message changed and then expunged in the same delta: both lists.
+                let mut changed_too = changed.clone();
+                if let Some(&uid) = expunged.first() {
+                    changed_too.push(message(uid, 1, modseq));
+                }
+                snap = snap.apply(changed_too, &expunged, modseq);
+                let full = Snapshot::new(store.clone(), modseq);
+                prop_assert_eq!(snap.states(), full.states());
+                prop_assert_eq!(snap.keywords(), full.keywords());
+                prop_assert_eq!(snap.len(), store.len());
+                prop_assert_eq!(snap.records().len(), store.len());
+                prop_assert!(snap.records().iter().eq(snap.list().iter()));
+                for m in &store {
+                    let r = snap.get(m.uid).expect("present");
+                    let want = canonical(m.flags.clone());
+                    prop_assert_eq!(snap.flags(r.flags), want.as_slice());
+                }
+                for uid in &expunged {
+                    prop_assert!(snap.get(*uid).is_none());
+                }
+                prop_assert_eq!(snap.highest_modseq(), modseq);
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::records::{Diff, diff};
 use super::{FlagSetId, Selected, Snapshot};
 
 impl Selected {
@@ -22,7 +23,7 @@ impl Selected {
             "snapshot of another lineage"
         );
         self.store_modseq = self.store_modseq.max(now.highest_modseq());
-        if let Some(last) = now.records().last() {
+        if let Some(last) = now.list().last() {
             self.max_uid_seen = self.max_uid_seen.max(last.uid);
         }
         self.latest = now;
@@ -30,16 +31,13 @@ impl Selected {
             self.gone.clear();
             return;
         }
-        // Both lists ascend by UID: walk the snapshot once.
+        // Both lists ascend by UID: walk them together, skipping shared chunks.
         let mut gone = Vec::new();
-        let mut rest = self.latest.records();
-        for shown in self.view.iter() {
-            let skip = rest.partition_point(|m| m.uid < shown.uid);
-            rest = &rest[skip..];
-            if rest.first().is_none_or(|m| m.uid != shown.uid) {
+        diff(&self.view, self.latest.list(), |d| {
+            if let Diff::Old(shown) = d {
                 gone.push(shown.uid);
             }
-        }
+        });
         self.gone = gone;
     }
 

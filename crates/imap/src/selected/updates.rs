@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use super::{Record, Selected, Update};
+use super::records::{Builder, Diff, diff, keep};
+use super::{Selected, Update};
 
 impl Selected {
     /// The untagged responses this session may send now, in order, and the view moved
@@ -54,40 +55,57 @@ impl Selected {
     /// ones when `expunged`, keeping them as they were otherwise); returns a FETCH for
     /// every message whose flags (or, with CONDSTORE, mod-sequence) differ from what
     /// the client was shown, or that this session's non-silent STORE touched.
+    ///
+    /// Chunks the view shares with the snapshot are taken over whole, unread: only
+    /// the records of the chunks that differ are compared, and the messages this
+    /// session adopted or owes an echo are looked up by UID.
     fn move_view(&mut self, expunged: bool) -> Vec<Update> {
         let condstore = self.condstore;
-        let mut fetches = Vec::new();
-        let mut view = Vec::with_capacity(self.latest.records().len().max(self.view.len()));
-        let mut rest = self.latest.records();
-        for shown in self.view.iter() {
-            let skip = rest.partition_point(|m| m.uid < shown.uid);
-            rest = &rest[skip..];
-            let Some(now) = rest.first().filter(|m| m.uid == shown.uid) else {
-                if !expunged {
-                    view.push(*shown);
-                }
-                continue;
-            };
-            let (flags, modseq) = self
-                .adopted
-                .get(&shown.uid)
-                .copied()
-                .unwrap_or((shown.flags, shown.modseq));
-            let changed = flags != now.flags || (condstore && modseq != now.modseq);
-            if changed || self.echo.contains(&shown.uid) {
-                fetches.push(Update::Fetch {
-                    seq: view.len() as u32 + 1,
-                    uid: shown.uid,
-                    flags: self.latest.flags(now.flags).to_vec(),
-                    modseq: condstore.then_some(now.modseq),
-                });
+        let latest = Arc::clone(&self.latest);
+        let old = Arc::clone(&self.view);
+        let mut view = Builder::default();
+        let mut candidates: Vec<u32> = Vec::new();
+        diff(&old, latest.list(), |d| match d {
+            Diff::Old(_) if expunged => {}
+            // Not announced yet: `send_new_messages` decides.
+            Diff::New(_) => {}
+            Diff::Changed(shown, _) => {
+                candidates.push(shown.uid);
+                keep(&mut view, d);
             }
-            view.push(*now);
-        }
+            _ => keep(&mut view, d),
+        });
+        candidates.extend(self.echo.iter().copied());
+        candidates.extend(self.adopted.keys().copied());
+        candidates.sort_unstable();
+        candidates.dedup();
         if expunged {
             self.gone.clear();
         }
-        self.view = Arc::new(view);
+        self.view = Arc::new(view.finish());
+        let mut fetches = Vec::new();
+        for uid in candidates {
+            let (Some(shown), Some(now)) = (old.by_uid(uid), latest.get(uid)) else {
+                continue; // not the client's, or gone
+            };
+            let (flags, modseq) = self
+                .adopted
+                .get(&uid)
+                .copied()
+                .unwrap_or((shown.flags, shown.modseq));
+            let changed = flags != now.flags || (condstore && modseq != now.modseq);
+            if changed || self.echo.contains(&uid) {
+                let Some(index) = self.view.index_of(uid) else {
+                    continue;
+                };
+                fetches.push(Update::Fetch {
+                    seq: index as u32 + 1,
+                    uid,
+                    flags: latest.flags(now.flags).to_vec(),
+                    modseq: condstore.then_some(now.modseq),
+                });
+            }
+        }
         fetches
     }
 
@@ -96,12 +114,11 @@ impl Selected {
     /// then holds exactly the snapshot's records shares its list.
     fn send_new_messages(&mut self, out: &mut Vec<Update>) {
         let latest = Arc::clone(&self.latest);
-        let records = latest.records();
-        let start = records.partition_point(|m| m.uid <= self.announced_uid);
-        let new: &[Record] = &records[start..];
-        if let Some(last) = new.last() {
+        let records = latest.list();
+        let start = records.upper_bound(self.announced_uid);
+        if let Some(last) = records.last().filter(|_| start < records.len()) {
             self.announced_uid = last.uid;
-            Arc::make_mut(&mut self.view).extend_from_slice(new);
+            Arc::make_mut(&mut self.view).extend(records.iter_from(start).copied());
             out.push(Update::Exists(self.view.len() as u32));
         }
         // Every entry came from the snapshot and none is gone: equal lengths mean the
