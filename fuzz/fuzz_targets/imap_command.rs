@@ -77,7 +77,7 @@ fn status(tag: imap_codec::imap_types::core::Tag<'static>) -> Status<'static> {
     })
 }
 
-/// imap-codec's sequence set as ours (as `crates/server/src/imap/wire.rs` does).
+/// imap-codec's sequence set as ours (as `crates/imap/src/session/wire.rs` does).
 fn our_set(set: &imap_codec::imap_types::sequence::SequenceSet) -> SequenceSet {
     let bound = |b: &SeqOrUid| match b {
         SeqOrUid::Value(v) => SeqBound::Value(v.get()),

@@ -189,7 +189,8 @@ def test_list_shows_inbox_and_special_use(imap_server):
     data = ok(c.list('""', '""'))
     assert data[0] == b'(\\Noselect) "/" ""'
     ns = ok(c.namespace())
-    assert ns[0] == b'(("" "/")) NIL NIL'
+    # RFC 2342: personal, then the other users' and the shared namespaces (ACL).
+    assert ns[0] == b'(("" "/")) (("Other Users/" "/")) (("Shared/" "/"))'
     c.logout()
 
 

@@ -3,7 +3,7 @@
 //!
 //! Where it sits: the store keeps each mailbox's access control list as right letters
 //! per grantee; the server's IMAP session turns them into [`Rights`] to decide what a
-//! command may do on a mailbox another account shares (`server/src/imap/access.rs`),
+//! command may do on a mailbox another account shares (`session/access.rs`),
 //! and `postie share` validates what an administrator types with [`Rights::parse`].
 //! [`SharedName`] maps between a shared mailbox and its name in the session's
 //! `Other Users/` or `Shared/` namespace. Pure code: no store, no I/O.

@@ -2,7 +2,7 @@
 //!
 //! Where it sits: the IMAP session's heavy work (SEARCH's body and text matching,
 //! SORT's ordering, THREAD, FETCH's MIME parsing of a big message; see
-//! `crate::imap::cpu`, which decides what is heavy and runs it through
+//! `imap::session::cpu`, which decides what is heavy and runs it through
 //! [`run_imap_work`]) runs synchronously on borrowed data inside the session's task,
 //! and so does the SMTP pipeline (DKIM hashing, the copies it makes) for a large
 //! message. Past a size where that takes milliseconds, they run
@@ -10,7 +10,7 @@
 //! [`tokio::task::block_in_place`], which hands this worker's other tasks (other
 //! connections, the SMTP listeners) to another thread for the duration, so a session
 //! doing a minute of work costs the others nothing. Long loops over many messages
-//! also yield between batches (`crate::imap::cpu::breathe`), so one session cannot
+//! also yield between batches (`imap::session::cpu::breathe`), so one session cannot
 //! hold a worker through a 100,000-message mailbox either. (Chosen over `spawn_blocking` because the work
 //! borrows the session's snapshot and summaries, which a `'static` task could not.)
 
@@ -39,7 +39,7 @@ pub(crate) async fn heavy_async<F: std::future::Future>(work: F) -> F::Output {
     }
 }
 
-/// The IMAP session's runner for its heavy work (`crate::imap::cpu`), registered by
+/// The IMAP session's runner for its heavy work (`imap::session::cpu`), registered by
 /// the IMAP driver.
 pub(crate) fn run_imap_work(work: &mut dyn FnMut()) {
     heavy(work)

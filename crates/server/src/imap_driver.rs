@@ -1,7 +1,7 @@
 //! The IMAP driver: owns one client connection, lets imap-next's server state machine
 //! frame its bytes into commands (literals with `+` continuations and LITERAL+, the
 //! AUTHENTICATE exchange, IDLE ... DONE), and hands each command to an
-//! [`imap::Session`](crate::imap::Session), whose responses it writes.
+//! [`imap::session::Session`], whose responses it writes.
 //!
 //! Every byte read passes [`imap::framing::Gate`] first: it frames lines and
 //! literals, holds each command to its limits (8 KiB before login; `imap.max_line_length`
@@ -16,7 +16,7 @@
 //! the server's stop channel (`* BYE` then close), and during IDLE (RFC 2177) the
 //! change notifications of [`crate::imap::changes`] plus a one-second poll of the
 //! store, after which the session writes its untagged updates at once. The same
-//! wake-ups serve NOTIFY (RFC 5465 §5, [`crate::imap::notify`]) whenever one is in
+//! wake-ups serve NOTIFY (RFC 5465 §5, `imap::session::notify`) whenever one is in
 //! force and no command is in progress: the server then speaks between commands.
 //!
 //! Output order: the session writes plain responses into its buffer; the few
@@ -31,12 +31,12 @@
 //! stream, with a fresh state machine (the client sends nothing after COMPRESS until
 //! it has the OK, RFC 4978 §3).
 
-use crate::imap::Session;
-use crate::imap::auth::SaslStep;
-use crate::imap::compress::State as Compression;
 use crate::imap::deflate::Deflate;
 use crate::listen::Shared;
 use imap::framing::{Gate, Limits, Refusal, Step};
+use imap::session::Session;
+use imap::session::auth::SaslStep;
+use imap::session::compress::State as Compression;
 use imap_next::imap_types::core::Tag;
 use imap_next::imap_types::response::{
     Code, CodeOther, CommandContinuationRequest, Greeting, Status, StatusBody, StatusKind, Tagged,
@@ -77,7 +77,7 @@ pub(crate) async fn serve(
     implicit_tls: bool,
     shared: &Shared,
 ) -> std::io::Result<()> {
-    crate::imap::cpu::set_runner(crate::cpu::run_imap_work);
+    imap::session::cpu::set_runner(crate::cpu::run_imap_work);
     let mut session = Session::new(shared, peer, implicit_tls);
     if implicit_tls {
         // RFC 8314 §3: the handshake comes before the greeting.
@@ -424,7 +424,7 @@ async fn handle(
                 session
                     .finish(
                         &tag,
-                        crate::imap::Status::Ok("IDLE terminated".into()),
+                        imap::session::Status::Ok("IDLE terminated".into()),
                         true,
                     )
                     .await;

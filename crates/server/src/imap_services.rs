@@ -1,11 +1,11 @@
-//! The server's side of the IMAP session's boundary ([`crate::imap::services`]): the
+//! The server's side of the IMAP session's boundary (`imap::session::services`): the
 //! store, settings, login throttle, session slots, change notices and snapshots of
 //! the server's shared state.
 
-use crate::imap::services::{Login, Services, Settings, UserSlot};
-use crate::imap::snapshots::Snapshots;
 use crate::listen::Shared;
 use crate::login::Outcome;
+use imap::session::services::{Login, Services, Settings, UserSlot};
+use imap::session::snapshots::Snapshots;
 use std::net::IpAddr;
 use std::sync::Arc;
 use store::{AccountId, Store};

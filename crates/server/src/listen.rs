@@ -70,7 +70,7 @@ pub(crate) struct State {
     /// heard by IMAP IDLE.
     pub mail_changes: MailChanges,
     /// The newest snapshot of each mailbox IMAP sessions have selected, shared by them.
-    pub snapshots: crate::imap::snapshots::Snapshots,
+    pub snapshots: imap::session::snapshots::Snapshots,
     /// Failed-login counting per address and account, shared by SMTP AUTH, POP3 and IMAP.
     pub throttle: Arc<LoginThrottle>,
     /// Hourly message and recipient limits of SMTP senders.

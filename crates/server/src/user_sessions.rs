@@ -3,7 +3,7 @@
 //! `mail_max_userip_connections` is the same idea per user and address).
 //!
 //! Where it sits: [`crate::listen::Shared`] owns one [`UserSessions`]; the IMAP session
-//! takes a [`UserSlot`] when a login succeeds ([`crate::imap::auth`]) and keeps it
+//! takes a [`UserSlot`] when a login succeeds (the IMAP session's `auth`) and keeps it
 //! until the connection ends, when dropping it gives the slot back.
 
 use std::collections::HashMap;
