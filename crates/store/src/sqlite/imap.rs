@@ -516,22 +516,32 @@ pub(super) fn expunge_deleted(
     if !mailbox_exists(c, mailbox)? {
         return Err(StoreError::mailbox_gone());
     }
-    let only = only.map(sorted);
     // Flags are stored canonical and space-separated, and no keyword has a backslash.
-    let marked = c
-        .prepare_cached(
-            "SELECT uid FROM messages WHERE mailbox_id = ?1
-             AND instr(' ' || flags || ' ', ' ' || ?2 || ' ') > 0 ORDER BY uid",
-        )?
-        .query_map(params![mailbox.0, flags::DELETED], |r| r.get::<_, i64>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut doomed = Vec::with_capacity(marked.len());
-    for uid in marked {
-        let uid = uid_from(uid, "UID")?;
-        if only.as_ref().is_none_or(|o| o.binary_search(&uid).is_ok()) {
-            doomed.push(uid);
+    let deleted = |flags: &str| flags.split(' ').any(|f| f == flags::DELETED);
+    let doomed: Vec<u32> = match only {
+        // UID EXPUNGE: only those rows, by primary key (a few point look-ups or one
+        // range), never a walk of the whole mailbox.
+        Some(uids) => rows_for(c, mailbox, &sorted(uids), "flags", |r| {
+            r.get::<_, String>(1)
+        })?
+        .into_iter()
+        .filter(|(_, flags)| deleted(flags))
+        .map(|(uid, _)| uid)
+        .collect(),
+        None => {
+            let marked = c
+                .prepare_cached(
+                    "SELECT uid FROM messages WHERE mailbox_id = ?1
+                     AND instr(' ' || flags || ' ', ' ' || ?2 || ' ') > 0 ORDER BY uid",
+                )?
+                .query_map(params![mailbox.0, flags::DELETED], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            marked
+                .into_iter()
+                .map(|uid| uid_from(uid, "UID"))
+                .collect::<Result<_>>()?
         }
-    }
+    };
     let (removed, blobs) = expunge_uids(c, mailbox, &doomed)?;
     Ok((removed, unreferenced(c, blobs)?))
 }
