@@ -22,8 +22,10 @@
 //! deduplicated, so two lists are one set exactly when they hold the same flags.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+#[cfg(test)]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use super::records::Records;
 
@@ -149,7 +151,8 @@ pub struct Snapshot {
     /// In chunks shared with the snapshot this one was made from (see
     /// `selected/records.rs`), so [`Snapshot::apply`] copies only what changed.
     records: Arc<Records>,
-    /// A flat copy for [`Snapshot::records`], made on first use.
+    /// A flat copy for [`Snapshot::records`] (tests only), made on first use.
+    #[cfg(test)]
     flat: OnceLock<Vec<Record>>,
     table: Arc<FlagTable>,
     /// How many messages have each flag set (by id), kept up to date by
@@ -164,6 +167,7 @@ impl Snapshot {
     pub fn new(messages: Vec<MessageState>, highest_modseq: u64) -> Snapshot {
         Snapshot {
             records: Arc::new(Records::default()),
+            #[cfg(test)]
             flat: OnceLock::new(),
             table: Arc::new(FlagTable::new()),
             used: Arc::new(Vec::new()),
@@ -189,6 +193,7 @@ impl Snapshot {
         }
         Snapshot {
             records: Arc::new(Records::from_sorted(records)),
+            #[cfg(test)]
             flat: OnceLock::new(),
             table,
             used: Arc::new(used),
@@ -228,6 +233,7 @@ impl Snapshot {
         });
         Snapshot {
             records: Arc::new(records),
+            #[cfg(test)]
             flat: OnceLock::new(),
             table,
             used: Arc::new(used),
@@ -237,7 +243,9 @@ impl Snapshot {
 
     /// The messages, ascending by UID, as one slice: a flat copy of
     /// [`Snapshot::list`] made on the first call (O(n) once per snapshot, kept with
-    /// it). Prefer [`Snapshot::list`], [`Snapshot::get`] and [`Snapshot::len`].
+    /// it). For tests only: the session uses [`Snapshot::list`], [`Snapshot::get`]
+    /// and [`Snapshot::len`], which copy nothing.
+    #[cfg(test)]
     pub fn records(&self) -> &[Record] {
         self.flat.get_or_init(|| self.records.to_vec())
     }

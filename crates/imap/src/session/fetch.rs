@@ -128,7 +128,6 @@ impl Session<'_> {
         let latest: Arc<Snapshot> = Arc::clone(open.view.latest());
         let mut expunged = false;
         let mut repairs = Repairs::default();
-        let mut rest = latest.records();
         for chunk in targets.chunks(BATCH) {
             let summaries = if needs_summary {
                 let uids: Vec<u32> = chunk.iter().map(|&(_, u)| u).collect();
@@ -140,10 +139,8 @@ impl Session<'_> {
                 None
             };
             for &(seq, uid) in chunk {
-                // Targets and the snapshot both ascend by UID: one walk, no look-ups.
-                let skip = rest.partition_point(|r| r.uid < uid);
-                rest = &rest[skip..];
-                let Some(record) = rest.first().filter(|r| r.uid == uid) else {
+                // A look-up in the snapshot's chunks (no flat copy of the mailbox).
+                let Some(record) = latest.get(uid) else {
                     expunged = true;
                     continue;
                 };

@@ -121,7 +121,6 @@ impl Session<'_> {
         let store = self.shared.store();
         let mut hits = Vec::new();
         let mut repairs = Repairs::default();
-        let mut rest = latest.records();
         for chunk in known.chunks(BATCH) {
             let batch = if wants_summary {
                 let uids: Vec<u32> = chunk
@@ -137,10 +136,8 @@ impl Session<'_> {
                 None
             };
             for &(seq, uid) in chunk {
-                // The view and the snapshot both ascend by UID: one walk, no look-ups.
-                let skip = rest.partition_point(|r| r.uid < uid);
-                rest = &rest[skip..];
-                let Some(record) = rest.first().filter(|r| r.uid == uid) else {
+                // A look-up in the snapshot's chunks (no flat copy of the mailbox).
+                let Some(record) = latest.get(uid) else {
                     continue; // expunged: it matches nothing
                 };
                 let fresh;

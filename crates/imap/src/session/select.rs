@@ -73,12 +73,12 @@ impl Session<'_> {
             open.mailbox.uid_next,
         );
         debug_assert_eq!(open.mailbox.id, mailbox_id);
-        let records = snapshot.records();
         self.keywords = shown;
         self.untagged(&format!("FLAGS {}", flag_list(&flags)));
-        self.untagged(&format!("{} EXISTS", records.len()));
+        self.untagged(&format!("{} EXISTS", snapshot.len()));
         self.untagged(&format!("{recent} RECENT"));
-        if let Some(i) = records
+        if let Some(i) = snapshot
+            .list()
             .iter()
             .position(|m| snapshot.system_flags(m.flags) & system::SEEN == 0)
         {
