@@ -162,6 +162,10 @@ def test_shared_with_anyone_through_the_cli(srv):
     assert status.startswith("NO [OVERQUOTA]"), status
     lines, status = c.append("INBOX", message("x" * 2000))
     assert status.startswith("OK"), status
+    # Info's quota is not carol's to see: no quota root for the shared mailbox.
+    assert c.ok('GETQUOTAROOT "%s"' % INFOS_INBOX) == ['* QUOTAROOT "%s"' % INFOS_INBOX]
+    status = c.cmd('GETQUOTAROOT "Shared/nobody@example.org/INBOX"')[1]
+    assert status.startswith("NO [NONEXISTENT]"), status
     # Carol hears a delivery to info@ while idling in it.
     c.ok('SELECT "%s"' % INFOS_INBOX)
     c.send(b"i IDLE\r\n")

@@ -8,7 +8,8 @@
 //! answer with `NO [OVERQUOTA]` (RFC 9208 §4.3.1).
 //!
 //! The model: each account with a limit has one quota root, named `""`, governing all
-//! of its mailboxes (RFC 9208 §3.2 lets a server choose its roots). An account without
+//! of its mailboxes (RFC 9208 §3.2 lets a server choose its roots). A mailbox another
+//! account shares with this one (`access.rs`) has no root the session can see. An account without
 //! limits has no quota root: GETQUOTAROOT lists none, and GETQUOTA `""` is
 //! `NO [NONEXISTENT]` (§4.1.1 "no such quota root"); a QUOTA response must name at
 //! least one resource (§6, `quota-list`), so there is nothing it could say.
@@ -75,6 +76,21 @@ impl Session<'_> {
     /// GETQUOTAROOT (RFC 9208 §4.1.2): the roots of `mailbox` (which need not exist),
     /// then a QUOTA response for each.
     pub(super) async fn get_quota_root(&mut self, mailbox: &str) -> Status {
+        // Another account's mailbox (ACL, `access.rs`) is under its owner's quota,
+        // which is not this session's to see: no root (§4.2.2 allows zero).
+        if crate::acl::in_shared_namespace(mailbox) {
+            match self.resolve_mailbox(mailbox).await {
+                Ok(Some(target)) if target.access.is_shared() => {
+                    let name = self.name_out(mailbox);
+                    self.untagged(&format!("QUOTAROOT {name}"));
+                    return Status::Ok("GETQUOTAROOT completed".into());
+                }
+                // A personal mailbox of that name (made before sharing existed).
+                Ok(Some(_)) => {}
+                Ok(None) => return Status::No("[NONEXISTENT] No such mailbox".into()),
+                Err(e) => return super::store_failed("GETQUOTAROOT", &e),
+            }
+        }
         let quota = match self.account_quota().await {
             Ok(q) => q,
             Err(status) => return status,
