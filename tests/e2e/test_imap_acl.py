@@ -9,6 +9,7 @@ account; a colleague files into it (under info@'s quota), hears deliveries to it
 IDLE, and copies out of it.
 """
 
+import socket
 import time
 
 import pytest
@@ -203,3 +204,31 @@ def test_create_and_delete_under_a_shared_mailbox(srv):
     # Own names under the namespace roots, and renames into or out of them, are not.
     assert b.cmd('CREATE "Other Users/x"')[1].startswith("NO [NOPERM]")
     assert b.cmd('RENAME "%s" Mine' % ALICES_INBOX)[1].startswith("NO [NOPERM]")
+
+
+def test_notify_reports_shared_mailboxes_outside_the_personal_namespace(srv):
+    """RFC 5465 §6: SUBTREE "Other Users" names the mailboxes shared with the
+    session; PERSONAL does not."""
+    a = login(srv, *ALICE)
+    a.ok("SETACL INBOX bob@example.org lr")
+    b = login(srv, *BOB)
+    lines = b.ok('NOTIFY SET STATUS (SUBTREE "Other Users" (MessageNew MessageExpunge))')
+    assert lines == ['* STATUS "%s" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY %s UNSEEN 0)'
+                     % (ALICES_INBOX, lines[0].split("UIDVALIDITY ")[1].split()[0])], lines
+    a.append("INBOX", message("for bob to hear of"))
+    # The STATUS comes without a command (NOTIFY's wake-ups), within the deadline.
+    deadline = time.monotonic() + 20
+    seen = []
+    while not any(l.startswith('* STATUS "%s" (MESSAGES 1' % ALICES_INBOX) for l in seen):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail("no STATUS for the shared mailbox; got %r" % seen)
+        b.sock.settimeout(left)
+        try:
+            seen.append(b.response())
+        except socket.timeout:
+            pass
+    b.sock.settimeout(30)
+    b2 = login(srv, *BOB)
+    lines = b2.ok("NOTIFY SET STATUS (PERSONAL (MessageNew MessageExpunge))")
+    assert not [l for l in lines if "Other Users" in l], lines

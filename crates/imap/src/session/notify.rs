@@ -128,8 +128,8 @@ impl Session<'_> {
                 }
             }
         }
-        let store = self.shared.store();
-        let mailboxes = match store.mailbox_list(self.account_id()).await {
+        // Its own and the ones shared with it (`access.rs`).
+        let mailboxes = match self.visible_mailboxes().await {
             Ok(m) => m,
             Err(e) => return store_failed("NOTIFY", &e),
         };
@@ -213,8 +213,7 @@ impl Session<'_> {
             // §6.1: SELECTED-DELAYED keeps EXPUNGE for a command that allows it.
             self.send_updates(!delayed).await;
         }
-        let store = self.shared.store();
-        let mailboxes = match store.mailbox_list(self.account_id()).await {
+        let mailboxes = match self.visible_mailboxes().await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "NOTIFY cannot list mailboxes");
@@ -289,6 +288,7 @@ impl Session<'_> {
         if self.enabled.condstore {
             items.push(StatusDataItemName::HighestModSeq);
         }
+        let store = self.shared.store();
         for (m, events, uid_next, modseq) in statuses {
             let new = m.uid_next > uid_next;
             let expunge = if m.highest_modseq > modseq {

@@ -108,7 +108,8 @@ impl Filter {
             Filter::Selected { .. } => false,
             // RFC 5465 §6: the mailboxes new mail may be delivered to; only INBOX here.
             Filter::Inboxes => under("INBOX"),
-            Filter::Personal => true,
+            // RFC 5465 §6: the personal namespace, not Other Users/ or Shared/.
+            Filter::Personal => !crate::acl::in_shared_namespace(mailbox),
             Filter::Subscribed => subscribed,
             Filter::Subtree(roots) => roots.iter().any(|r| under(r)),
             Filter::Mailboxes(names) => names.iter().any(|n| n == mailbox),
