@@ -3,14 +3,20 @@
 //! the real driver and the in-memory store through [`super::transcript`]. Scripts
 //! with several sessions check what one session sees of another's changes.
 
+mod acl;
 mod append;
 mod auth;
 mod condstore;
+mod esearch;
 mod expunge;
 mod fetch;
 mod mailbox;
+mod multiappend;
+mod notify;
+mod rev2;
 mod search;
 mod select;
+mod sort;
 mod store;
 
 use super::transcript::{ALICE, Client, Transcript};
