@@ -148,7 +148,7 @@ def test_setacl_errors(srv):
     # Obsolete c and d (RFC 4314 §2.1.1), and +/- modifiers.
     a.ok("SETACL INBOX bob@example.org lrcd")
     a.ok("SETACL INBOX bob@example.org -x")
-    assert a.ok("GETACL INBOX")[0].endswith('"bob@example.org" "lrkted"')
+    assert a.ok("GETACL INBOX")[0].endswith('"bob@example.org" "lrktecd"')
 
 
 def test_shared_with_anyone_through_the_cli(srv):
@@ -196,7 +196,7 @@ def test_create_and_delete_under_a_shared_mailbox(srv):
     b.ok('CREATE "%s/Projects"' % ALICES_INBOX)
     # Alice has it, with the parent's entries; bob can't delete it without `x`.
     assert '* LIST (\\HasNoChildren) "/" "INBOX/Projects"' in listed(a), listed(a)
-    assert a.ok("GETACL INBOX/Projects")[0].endswith('"bob@example.org" "lrk"')
+    assert a.ok("GETACL INBOX/Projects")[0].endswith('"bob@example.org" "lrkc"')
     assert b.cmd('DELETE "%s/Projects"' % ALICES_INBOX)[1].startswith("NO [NOPERM]")
     a.ok("SETACL INBOX/Projects bob@example.org +x")
     b.ok('DELETE "%s/Projects"' % ALICES_INBOX)

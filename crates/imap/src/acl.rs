@@ -147,15 +147,16 @@ impl Rights {
         self.0 & Rights::ANY_WRITE.0 != 0
     }
 
-    /// The letters with RFC 2086's `c` and `d` added where their rights are all
-    /// present, as MYRIGHTS and GETACL answer (RFC 4314 §2.1.1, so that RFC 2086
-    /// clients understand them).
+    /// The letters with RFC 2086's `c` and `d` added when any of their member rights
+    /// is present, as MYRIGHTS and GETACL answer (RFC 4314 §2.1.1: "When any of the
+    /// "create" member rights is set ... the server MUST also include the "c" right";
+    /// its example turns `lrswikda` into `lrswikcdeta`).
     pub fn with_obsolete_letters(self) -> String {
         let mut text = self.to_string();
-        if self.contains(Rights::OBSOLETE_CREATE) {
+        if self.0 & Rights::OBSOLETE_CREATE.0 != 0 {
             text.push('c');
         }
-        if self.contains(Rights::OBSOLETE_DELETE) {
+        if self.0 & Rights::OBSOLETE_DELETE.0 != 0 {
             text.push('d');
         }
         text
@@ -266,7 +267,20 @@ mod tests {
         assert_eq!(Rights::parse("c").unwrap().to_string(), "kx");
         assert_eq!(Rights::parse("d").unwrap().to_string(), "te");
         assert_eq!(Rights::ALL.with_obsolete_letters(), "lrswipkxteacd");
-        assert_eq!(Rights::parse("lrk").unwrap().with_obsolete_letters(), "lrk");
+        // Any member right brings its letter (§2.1.1), as in the RFC's example.
+        assert_eq!(
+            Rights::parse("lrk").unwrap().with_obsolete_letters(),
+            "lrkc"
+        );
+        assert_eq!(
+            Rights::parse("lrt").unwrap().with_obsolete_letters(),
+            "lrtd"
+        );
+        assert_eq!(Rights::parse("lrs").unwrap().with_obsolete_letters(), "lrs");
+        assert_eq!(
+            Rights::parse("lrswikda").unwrap().with_obsolete_letters(),
+            "lrswikteacd"
+        );
     }
 
     #[test]

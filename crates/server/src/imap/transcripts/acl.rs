@@ -285,7 +285,6 @@ async fn obsolete_rights_c_and_d_expand_and_come_back() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: c/d are shown only when all their member rights are set; RFC 4314 §2.1.1 wants them when any member is (lrk -> lrkc, lrt -> lrtd)"]
 async fn one_member_right_brings_its_obsolete_letter() {
     let t = Transcript::new().await;
     let mut alice = logged_in(&t, ALICE).await;
