@@ -19,6 +19,9 @@
 //!   in one transaction (group commit), so many sessions share one fsync.
 //! - [`memory::MemoryStore`], an in-memory fake with the same behaviour, for unit tests.
 //!
+//! [`open()`] picks the backend from the configuration (today always SQLite in
+//! `data_dir`); the server and the CLI open the store only through it.
+//!
 //! Invariants every backend keeps:
 //! - `enqueue` returns only once body and envelope are on stable storage.
 //! - `deliver_to_mailbox` is atomic and idempotent per (queue id, recipient): the message
@@ -39,12 +42,14 @@ pub mod app_password;
 mod flags;
 mod mailbox_names;
 pub mod memory;
+mod open;
 pub mod password;
 pub mod sqlite;
 
 #[cfg(test)]
 mod suite;
 
+pub use open::open;
 pub use store_api::*;
 
 use message::QueueId;
