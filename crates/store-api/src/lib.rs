@@ -448,8 +448,9 @@ pub trait Store: Send + Sync + 'static {
     /// Queue entries with at least one pending recipient whose next attempt is due at or
     /// before `now_unix`, oldest first, at most `limit`.
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>>;
-    /// The ids of what [`Store::queue_due`] would return, without loading the entries
-    /// (the queue runner skips those it is already working on, then loads the rest).
+    /// The ids of what [`Store::queue_due`] would return, without loading the entries.
+    /// Leases are not looked at: the queue runner takes its work with
+    /// [`Store::queue_claim`] instead.
     async fn queue_due_ids(&self, now_unix: i64, limit: usize) -> Result<Vec<QueueId>> {
         Ok(self
             .queue_due(now_unix, limit)
@@ -458,6 +459,54 @@ pub trait Store: Send + Sync + 'static {
             .map(|m| m.id)
             .collect())
     }
+
+    // ---- queue claims: who works on what ---------------------------------------------
+    //
+    // Several queue runners (several nodes on one database, or a second process) share
+    // one queue. A runner attempts only the entries it has claimed: a claim sets the
+    // entry's lease, a (node, expiry) pair, and no other node can claim the entry while
+    // that lease is live (its expiry is after the `now_unix` the other node asks with).
+    // A node renews its leases while its attempts are under way and releases each when
+    // the attempt is over; a node that dies simply stops renewing, and its entries
+    // become claimable by the others once its leases expire. Every backend keeps this
+    // contract: the claim's read and write are one atomic step (SQLite: one write
+    // transaction; in memory: one lock; PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`
+    // and the `UPDATE` in one transaction), so two claimers racing never both get an
+    // entry. Node names are opaque strings chosen by the caller, unique per running
+    // runner. Leases change nothing else: `queue_due` and `queue_list` still show
+    // leased entries, and `queue_hold`, `queue_flush`, `queue_mark`, `queue_delete`
+    // work on them as on any other.
+
+    /// Claims for `node`, in one atomic step, up to `limit` of the entries
+    /// [`Store::queue_due`] would return at `now_unix` (not held, a pending recipient due
+    /// at or before `now_unix`), in its order, skipping those under another node's live
+    /// lease: an entry is claimable when it has no lease, when its lease expired
+    /// (`lease_until <= now_unix`), or when the lease is already `node`'s. Every entry
+    /// returned now carries the lease (`node`, `lease_until`). An entry with nothing
+    /// pending (finished, waiting for collection) is never claimed.
+    async fn queue_claim(
+        &self,
+        node: &str,
+        now_unix: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueId>>;
+    /// Extends to `lease_until` the leases `node` still holds among `ids`, and returns
+    /// those ids (in `ids` order): an id missing from the answer is no longer `node`'s
+    /// (another node claimed it after the lease expired, or the entry is gone), so
+    /// its attempt may be running twice. A lease that expired but that no other node
+    /// has claimed since is still `node`'s and is extended.
+    async fn queue_renew(
+        &self,
+        node: &str,
+        ids: &[QueueId],
+        lease_until: i64,
+    ) -> Result<Vec<QueueId>>;
+    /// Drops the lease on `id` if it is `node`'s, so any node may claim the entry
+    /// again (when it is due). Another node's lease, no lease, or no such entry: nothing
+    /// happens, and that is not an error (the entry may have been collected).
+    async fn queue_release(&self, node: &str, id: QueueId) -> Result<()>;
+
     /// Every queue entry (for `postie queue list`), oldest first.
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
     /// One queue entry, `None` when there is none with that id.

@@ -13,6 +13,7 @@
 
 mod acl;
 mod app_passwords;
+mod claims;
 mod imap;
 mod quota;
 
@@ -79,6 +80,8 @@ struct Entry {
     body: Arc<Vec<u8>>,
     held: bool,
     warned: bool,
+    /// Who works on it, until when (see `memory/claims.rs`).
+    lease: Option<claims::Lease>,
 }
 
 /// Everything the store holds.
@@ -748,6 +751,7 @@ impl Store for MemoryStore {
                 body: Arc::new(body.to_vec()),
                 held: false,
                 warned: false,
+                lease: None,
             },
         );
         Ok(())
@@ -762,6 +766,30 @@ impl Store for MemoryStore {
         });
         due.truncate(limit);
         Ok(due)
+    }
+
+    async fn queue_claim(
+        &self,
+        node: &str,
+        now_unix: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueId>> {
+        Ok(self.lock().queue_claim(node, now_unix, lease_until, limit))
+    }
+
+    async fn queue_renew(
+        &self,
+        node: &str,
+        ids: &[QueueId],
+        lease_until: i64,
+    ) -> Result<Vec<QueueId>> {
+        Ok(self.lock().queue_renew(node, ids, lease_until))
+    }
+
+    async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
+        self.lock().queue_release(node, id);
+        Ok(())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {

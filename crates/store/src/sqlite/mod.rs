@@ -800,6 +800,37 @@ impl Store for SqliteStore {
         self.read(move |c| queue::due_ids(c, now_unix, limit)).await
     }
 
+    async fn queue_claim(
+        &self,
+        node: &str,
+        now_unix: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueId>> {
+        let node = node.to_owned();
+        self.write(move |c| queue::claim(c, &node, now_unix, lease_until, limit))
+            .await
+    }
+
+    async fn queue_renew(
+        &self,
+        node: &str,
+        ids: &[QueueId],
+        lease_until: i64,
+    ) -> Result<Vec<QueueId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (node, ids) = (node.to_owned(), ids.to_vec());
+        self.write(move |c| queue::renew(c, &node, &ids, lease_until))
+            .await
+    }
+
+    async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
+        let node = node.to_owned();
+        self.write(move |c| queue::release(c, &node, id)).await
+    }
+
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
         self.read(queue::list).await
     }

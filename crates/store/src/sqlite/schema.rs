@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 10;
+pub(crate) const SCHEMA_VERSION: i64 = 11;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -290,6 +290,16 @@ CREATE UNIQUE INDEX mailbox_acl_entry ON mailbox_acl(mailbox_id, coalesce(grante
 CREATE INDEX mailbox_acl_grantee ON mailbox_acl(grantee_id);
 ";
 
+/// Version 11: queue claims (`Store::queue_claim`, see `super::queue`): the node
+/// working on an entry and when its lease expires, both NULL when nobody holds it.
+/// A runner claims only entries with no live lease, so several nodes (or processes)
+/// share one queue without attempting a message twice at once; a dead node's entries
+/// wait until its lease expires. Entries carried over start unclaimed.
+const MIGRATION_11: &str = r"
+ALTER TABLE queue ADD COLUMN lease_node TEXT;
+ALTER TABLE queue ADD COLUMN lease_until INTEGER;
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -313,6 +323,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(super::idn_keys::migrate),
     Migration::Sql(MIGRATION_9),
     Migration::Sql(MIGRATION_10),
+    Migration::Sql(MIGRATION_11),
 ];
 
 impl Migration {
