@@ -4,20 +4,14 @@
 
 use crate::cli::{AliasCommand, Command, DomainCommand, Limit, UserCommand};
 use crate::output::{Format, Table, print_list};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use message::{Address, Domain};
 use serde::Serialize;
-use store::sqlite::SqliteStore;
 use store::{Quota, QuotaUsage, Store};
 
-/// Runs one admin command against the store in `config.data_dir`.
+/// Runs one admin command against the store `config` names ([`store::open`]).
 pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()> {
-    let store = std::sync::Arc::new(SqliteStore::open(&config.data_dir).with_context(|| {
-        format!(
-            "cannot open the data directory {}",
-            config.data_dir.display()
-        )
-    })?);
+    let store = store::open(config)?;
     match command {
         Command::Serve
         | Command::Send(_)
@@ -26,10 +20,10 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         | Command::Dns(_) => {
             unreachable!("not an admin command")
         }
-        Command::Domain(c) => domain(&store, c).await,
-        Command::User(c) => user(&store, c).await,
-        Command::Alias(c) => alias(&store, c).await,
-        Command::Mail(c) => crate::mail_cli::run(&store, c).await,
+        Command::Domain(c) => domain(store.as_ref(), c).await,
+        Command::User(c) => user(store.as_ref(), c).await,
+        Command::Alias(c) => alias(store.as_ref(), c).await,
+        Command::Mail(c) => crate::mail_cli::run(store.as_ref(), c).await,
         Command::Share(c) => crate::share_cli::run(store.as_ref(), c).await,
         Command::Queue(c) => crate::queue_admin::run(store.clone(), c, config).await,
     }
@@ -40,7 +34,7 @@ pub fn parse_address(text: &str) -> anyhow::Result<Address> {
     Address::parse(text).map_err(|e| anyhow::anyhow!("{text:?} is not a valid address: {e}"))
 }
 
-async fn domain(store: &SqliteStore, command: DomainCommand) -> anyhow::Result<()> {
+async fn domain(store: &dyn Store, command: DomainCommand) -> anyhow::Result<()> {
     let parse =
         |d: &str| Domain::parse(d).map_err(|e| anyhow::anyhow!("{d:?} is not a valid domain: {e}"));
     match command {
@@ -59,7 +53,7 @@ async fn domain(store: &SqliteStore, command: DomainCommand) -> anyhow::Result<(
     Ok(())
 }
 
-async fn user(store: &SqliteStore, command: UserCommand) -> anyhow::Result<()> {
+async fn user(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { address, password } => {
             let address = parse_address(&address)?;
@@ -100,7 +94,7 @@ async fn user(store: &SqliteStore, command: UserCommand) -> anyhow::Result<()> {
 /// `postie user quota`: sets the limits given (the other stays as it was), then shows
 /// limits and usage.
 async fn quota(
-    store: &SqliteStore,
+    store: &dyn Store,
     address: &str,
     storage: Option<Limit>,
     messages: Option<Limit>,
@@ -169,7 +163,7 @@ fn quota_report(address: &Address, q: &Quota, used: &QuotaUsage) -> String {
 }
 
 /// `postie domain list`: each local domain with its number of accounts and aliases.
-async fn domain_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
+async fn domain_list(store: &dyn Store, format: Format) -> anyhow::Result<()> {
     /// One row of `domain list --json`.
     #[derive(Debug, Serialize)]
     struct Row {
@@ -214,7 +208,7 @@ async fn domain_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> 
 }
 
 /// `postie user list`: every account with its quota limits.
-async fn user_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
+async fn user_list(store: &dyn Store, format: Format) -> anyhow::Result<()> {
     /// One row of `user list --json`.
     #[derive(Debug, Serialize)]
     struct Row {
@@ -268,7 +262,7 @@ fn human(octets: u64) -> String {
     format!("{octets}")
 }
 
-async fn alias(store: &SqliteStore, command: AliasCommand) -> anyhow::Result<()> {
+async fn alias(store: &dyn Store, command: AliasCommand) -> anyhow::Result<()> {
     match command {
         AliasCommand::Add { alias, target } => {
             let (alias, target) = (parse_address(&alias)?, parse_address(&target)?);
@@ -290,7 +284,7 @@ async fn hash(password: String) -> anyhow::Result<String> {
 }
 
 /// `postie alias list`: each alias and the account it delivers to.
-async fn alias_list(store: &SqliteStore, format: Format) -> anyhow::Result<()> {
+async fn alias_list(store: &dyn Store, format: Format) -> anyhow::Result<()> {
     /// One row of `alias list --json`.
     #[derive(Debug, Serialize)]
     struct Row {

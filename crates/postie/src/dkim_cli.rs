@@ -6,11 +6,9 @@
 
 use crate::cli::ListFormat;
 use crate::output::{Table, print_list};
-use anyhow::Context;
 use clap::Subcommand;
 use mailauth::{Algorithm, KeyStore};
 use serde::Serialize;
-use store::Store;
 
 /// The `dkim` commands.
 #[derive(Debug, Subcommand)]
@@ -48,12 +46,7 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
         DkimCommand::Generate { domain } => {
             let parsed = message::Domain::parse(&domain)
                 .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
-            let store = store::sqlite::SqliteStore::open(&config.data_dir).with_context(|| {
-                format!(
-                    "cannot open the data directory {}",
-                    config.data_dir.display()
-                )
-            })?;
+            let store = store::open(config)?;
             anyhow::ensure!(
                 store.domain_is_local(&parsed).await?,
                 "{domain} is not a local domain (add it first: postie domain add {domain})"

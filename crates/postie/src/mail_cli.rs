@@ -9,11 +9,10 @@ use crate::output::{Format, Table, clip, print_list, rfc3339, short_date};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::io::Write;
-use store::sqlite::SqliteStore;
 use store::{MailboxId, Store};
 
 /// Runs one `postie mail` command.
-pub async fn run(store: &SqliteStore, command: MailCommand) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, command: MailCommand) -> anyhow::Result<()> {
     match command {
         MailCommand::List {
             address,
@@ -56,12 +55,7 @@ struct Row {
 }
 
 /// Lists the mailbox `id` (`label` names it in messages, e.g. `INBOX of alice@…`).
-async fn list(
-    store: &SqliteStore,
-    id: MailboxId,
-    label: &str,
-    format: Format,
-) -> anyhow::Result<()> {
+async fn list(store: &dyn Store, id: MailboxId, label: &str, format: Format) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for m in store.message_list(id).await? {
         // Expunged between the listing and now: leave it out.
@@ -119,7 +113,7 @@ fn from_and_subject(raw: &[u8]) -> (Option<String>, Option<String>) {
 /// The mailbox `name` of the account `address`, and how to name it to a person:
 /// `"INBOX" of alice@example.org`.
 async fn mailbox(
-    store: &SqliteStore,
+    store: &dyn Store,
     address: &str,
     name: &str,
 ) -> anyhow::Result<(MailboxId, String)> {

@@ -8,7 +8,6 @@ use message::{Domain, QueueId};
 use queue::notify::{Event, Notifier};
 use serde::Serialize;
 use std::sync::Arc;
-use store::sqlite::SqliteStore;
 use store::{QueuedMessage, RecipientStatus, Store};
 
 use crate::cli::QueueCommand;
@@ -16,7 +15,7 @@ use crate::output::{Format, Table, print_json, print_table, rfc3339};
 
 /// Runs one `postie queue` command.
 pub async fn run(
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     command: QueueCommand,
     config: &config::Config,
 ) -> anyhow::Result<()> {
@@ -27,7 +26,7 @@ pub async fn run(
             print_queue(list.format(), &entries, now)?;
         }
         QueueCommand::Show { id } => {
-            let entry = get(&store, &id).await?;
+            let entry = get(store.as_ref(), &id).await?;
             print_entry(&entry, now);
             let dsn = &entry.envelope.dsn;
             println!(
@@ -60,7 +59,7 @@ pub async fn run(
                 .map(|d| Domain::parse(d).map_err(|e| anyhow::anyhow!("{d:?}: {e}")))
                 .transpose()?;
             if let Some(id) = id {
-                get(&store, &id.to_string()).await?;
+                get(store.as_ref(), &id.to_string()).await?;
             }
             let count = store.queue_flush(id, domain.as_ref(), now).await?;
             println!("{count} recipients due now");
@@ -83,7 +82,7 @@ pub async fn run(
             println!("released {id}");
         }
         QueueCommand::Delete { id, bounce } => {
-            let entry = get(&store, &id).await?;
+            let entry = get(store.as_ref(), &id).await?;
             if bounce {
                 bounce_pending(store.clone(), &entry, &config.hostname, now).await?;
             }
@@ -96,7 +95,7 @@ pub async fn run(
 
 /// Queues a failure report for the recipients of `entry` still pending.
 async fn bounce_pending(
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     entry: &QueuedMessage,
     hostname: &str,
     now: i64,
@@ -129,7 +128,7 @@ fn parse_id(text: &str) -> anyhow::Result<QueueId> {
     }
 }
 
-async fn get(store: &SqliteStore, id: &str) -> anyhow::Result<QueuedMessage> {
+async fn get(store: &dyn Store, id: &str) -> anyhow::Result<QueuedMessage> {
     let id = parse_id(id)?;
     match store.queue_get(id).await? {
         Some(entry) => Ok(entry),

@@ -501,15 +501,7 @@ pub fn open_local_queue(common: &Common) -> Result<send::local::LocalQueue, Fail
     let config = common
         .load()
         .map_err(|e| Failed::new(exit::USAGE, format!("{e:#}")))?;
-    let store = store::sqlite::SqliteStore::open(&config.data_dir).map_err(|e| {
-        Failed::new(
-            exit::SOFTWARE,
-            format!(
-                "cannot open the data directory {}: {e}",
-                config.data_dir.display()
-            ),
-        )
-    })?;
+    let store = store::open(&config).map_err(|e| Failed::new(exit::SOFTWARE, e.to_string()))?;
     let postmaster = config
         .smtp
         .postmaster
@@ -517,7 +509,7 @@ pub fn open_local_queue(common: &Common) -> Result<send::local::LocalQueue, Fail
         .and_then(|p| message::Address::parse(p).ok());
     let signer = pipeline::MailAuth::signing_only(&config.hostname, &config.data_dir);
     Ok(send::local::LocalQueue::new(
-        Arc::new(store),
+        store,
         &config.hostname,
         postmaster,
         config.smtp.max_message_size,

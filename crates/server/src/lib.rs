@@ -107,7 +107,7 @@ pub async fn run(
     source: impl Into<ReloadSource>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
-    let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.data_dir)?);
+    let store = store::open(&config)?;
     run_with_store(config, store, source, shutdown).await
 }
 
