@@ -808,6 +808,16 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<QueueId>> {
         let node = node.to_owned();
+        // Most passes find nothing to claim (an idle server looks every second): a
+        // pooled reader answers those without taking the write lock or a commit. An
+        // entry committed after this read comes with its own wake-up of the runner.
+        let looked = node.clone();
+        if !self
+            .read(move |c| queue::claimable(c, &looked, now_unix))
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         self.write(move |c| queue::claim(c, &node, now_unix, lease_until, limit))
             .await
     }

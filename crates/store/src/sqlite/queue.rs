@@ -306,6 +306,13 @@ pub(super) fn claim(
     Ok(ids)
 }
 
+/// Whether [`claim`] would find anything for `node` at `now_unix` (a read, for a
+/// pooled reader).
+pub(super) fn claimable(c: &Connection, node: &str, now_unix: i64) -> Result<bool> {
+    Ok(c.prepare_cached(CLAIM_SQL)?
+        .exists(params![now_unix, node])?)
+}
+
 /// The claimable due recipients' entries, longest due first: [`due_sql`]'s query
 /// without its limit, minus the entries under another node's live lease.
 const CLAIM_SQL: &str =
@@ -552,6 +559,24 @@ mod tests {
             !plan.iter().any(|step| step.contains("TEMP B-TREE")),
             "no sort: rows stream in index order, so claiming stops early: {plan:?}"
         );
+    }
+
+    /// A pass that finds nothing to claim (an idle server, every second) writes
+    /// nothing: no write transaction, no commit.
+    #[tokio::test]
+    async fn claiming_nothing_commits_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SqliteStore::open(dir.path()).expect("open");
+        let before = s.commit_count();
+        for _ in 0..3 {
+            assert!(
+                s.queue_claim("node-a", 100, 400, 10)
+                    .await
+                    .expect("claim")
+                    .is_empty()
+            );
+        }
+        assert_eq!(s.commit_count(), before);
     }
 
     /// A version-10 database (before claims) migrates: its entries start unclaimed
