@@ -3,7 +3,7 @@
 //!
 //! Where it sits: after acceptance. The SMTP driver calls `Store::enqueue` (which returns
 //! only once the message is on stable storage) and then [`QueueHandle::notify`]. The
-//! [`QueueRunner`] wakes, asks the store for due entries, and hands each to a
+//! [`QueueRunner`] wakes, claims due entries from the store, and hands each to a
 //! [`Deliver`] implementation (plugged in by `server`: local mailboxes and the remote
 //! relay). Outcomes go back to the store; retry times come from the pure
 //! [`schedule::Schedule`]; reports to the sender (bounces, delay warnings, success
@@ -11,6 +11,14 @@
 //!
 //! The queue does not know SMTP or mailboxes. It never loses a message: an entry leaves
 //! the store only when none of its recipients is pending any more.
+//!
+//! Several runners may share one store (several nodes on one database, issue 15): each
+//! works only on entries it has claimed (`Store::queue_claim`) under its node name,
+//! with a lease it renews while attempts are under way and releases after each
+//! attempt, so two runners never attempt one entry at once. A runner that dies leaves
+//! its leases to expire ([`QueueRunner::lease`] after the last renewal); then another
+//! runner takes the entries over. A crash after the remote server's 250 but before the
+//! outcome is recorded means the message is sent again (at-least-once, as Postfix).
 
 pub mod notify;
 pub mod schedule;
@@ -21,11 +29,15 @@ use schedule::Schedule;
 
 use async_trait::async_trait;
 use message::QueueId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{QueuedMessage, RecipientOutcome, Store};
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+/// The attempts under way: entry → the task attempting it.
+type InFlight = HashMap<QueueId, tokio::task::Id>;
 
 /// Delivers queued messages. Implementations record local filing themselves (atomically,
 /// through the store) and report every recipient's outcome.
@@ -102,6 +114,15 @@ pub struct QueueRunner {
     pub batch: usize,
     /// How long attempts under way may go on after shutdown is asked for.
     pub shutdown_grace: Duration,
+    /// How long a claim lasts without renewal (whole seconds, at least one). The runner
+    /// renews its leases every third of it while attempts are under way; when a runner
+    /// dies, its entries wait this long before another runner takes them over.
+    pub lease: Duration,
+    /// This runner's name in the store's leases: unique among the runners sharing
+    /// the store (see [`QueueRunner::with_node`]).
+    node: String,
+    /// Whether `node` was made up here (and follows [`QueueRunner::with_hostname`]).
+    node_generated: bool,
     /// Finished entries are removed at most this often: removal is a write (and a
     /// commit) of its own, so doing it after every pass would add a commit per message
     /// when mail arrives one at a time.
@@ -116,6 +137,9 @@ impl QueueRunner {
     /// schedule, writing reports as `localhost` (see [`QueueRunner::with_hostname`]).
     pub fn new(store: Arc<dyn Store>, deliver: Arc<dyn Deliver>) -> Self {
         QueueRunner {
+            node: node_name("localhost"),
+            node_generated: true,
+            lease: Duration::from_secs(300),
             notifier: Arc::new(Notifier::new(store.clone(), "localhost")),
             store,
             deliver,
@@ -131,9 +155,29 @@ impl QueueRunner {
     }
 
     /// Reports to senders name `hostname` as their reporting MTA.
+    ///
+    /// Unless a node name was given ([`QueueRunner::with_node`]), the runner's node name
+    /// becomes `hostname:pid:random`.
     pub fn with_hostname(mut self, hostname: &str) -> Self {
         self.notifier = Arc::new(Notifier::new(self.store.clone(), hostname));
+        if self.node_generated {
+            self.node = node_name(hostname);
+        }
         self
+    }
+
+    /// Claims queue entries as `node`, which must be unique among the runners sharing
+    /// the store (by default `hostname:pid:random`, unique enough). A runner restarted
+    /// under the same name takes its own unexpired claims back at once.
+    pub fn with_node(mut self, node: &str) -> Self {
+        self.node = node.to_owned();
+        self.node_generated = false;
+        self
+    }
+
+    /// The name this runner claims queue entries under.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// Uses `schedule` for retries, expiry and delay warnings.
@@ -155,7 +199,13 @@ impl QueueRunner {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut tasks: tokio::task::JoinSet<(QueueId, store::Result<()>)> =
             tokio::task::JoinSet::new();
-        let mut in_flight: HashSet<QueueId> = HashSet::new();
+        // The entries this runner's attempts are under way for, with their tasks. The
+        // store's leases keep other runners off them; this keeps this runner from
+        // starting a second attempt at an entry its own (renewed) lease covers.
+        let mut in_flight: InFlight = HashMap::new();
+        let renew_every = (self.lease / 3).max(Duration::from_millis(500));
+        let mut next_renewal = Instant::now() + renew_every;
+        tracing::info!(node = %self.node, lease_secs = self.lease_secs(), "queue runner started");
         loop {
             if *shutdown.borrow() {
                 self.drain(&mut tasks, &mut in_flight).await;
@@ -174,7 +224,16 @@ impl QueueRunner {
             {
                 tracing::error!(error = %e, "removing finished entries failed");
             }
+            if in_flight.is_empty() {
+                // Nothing to renew: the first renewal comes a third of a lease after
+                // work starts.
+                next_renewal = Instant::now() + renew_every;
+            }
             tokio::select! {
+                _ = tokio::time::sleep_until(next_renewal), if !in_flight.is_empty() => {
+                    self.renew(&in_flight).await;
+                    next_renewal = Instant::now() + renew_every;
+                }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     self.finished(done, &mut in_flight);
                     if let Err(e) = self.collect_finished(true).await {
@@ -194,7 +253,7 @@ impl QueueRunner {
     async fn drain(
         &self,
         tasks: &mut tokio::task::JoinSet<(QueueId, store::Result<()>)>,
-        in_flight: &mut HashSet<QueueId>,
+        in_flight: &mut InFlight,
     ) {
         let deadline = tokio::time::Instant::now() + self.shutdown_grace;
         while !tasks.is_empty() {
@@ -207,54 +266,115 @@ impl QueueRunner {
                         "stopping with deliveries under way; they are retried after restart"
                     );
                     tasks.abort_all();
-                    while tasks.join_next().await.is_some() {}
+                    while let Some(done) = tasks.join_next().await {
+                        if let Ok((id, _)) = done {
+                            in_flight.remove(&id); // finished before the abort reached it
+                        }
+                    }
+                    // Hand the abandoned entries to the other runners now rather than
+                    // when the leases expire.
+                    for (id, _) in in_flight.drain() {
+                        self.release(id).await;
+                    }
                     break;
                 }
             }
         }
     }
 
-    /// Starts attempts for due entries not already being worked on, within `batch`.
+    /// The lease length in whole seconds, as the store counts it.
+    fn lease_secs(&self) -> i64 {
+        i64::try_from(self.lease.as_secs().max(1)).unwrap_or(i64::MAX / 4)
+    }
+
+    /// Extends the leases of the entries under way; warns about any lost (renewal came
+    /// too late and another runner claimed the entry: both may now attempt it).
+    async fn renew(&self, in_flight: &InFlight) {
+        let ids: Vec<QueueId> = in_flight.keys().copied().collect();
+        let until = now_unix().saturating_add(self.lease_secs());
+        match self.store.queue_renew(&self.node, &ids, until).await {
+            Ok(held) => {
+                for id in ids.iter().filter(|id| !held.contains(id)) {
+                    tracing::warn!(queue_id = %id, node = %self.node,
+                        "lost the claim on a queue entry while attempting it; another node may be attempting it too");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "renewing queue claims failed"),
+        }
+    }
+
+    /// Gives up this runner's claim on `id` (logged, not fatal: the lease expires).
+    async fn release(&self, id: QueueId) {
+        release(self.store.as_ref(), &self.node, id).await;
+    }
+
+    /// Claims due entries no other runner holds and starts attempts for those not
+    /// already under way here, within `batch`.
     async fn start_due(
         &self,
         now: i64,
         tasks: &mut tokio::task::JoinSet<(QueueId, store::Result<()>)>,
-        in_flight: &mut HashSet<QueueId>,
+        in_flight: &mut InFlight,
     ) -> store::Result<usize> {
         let room = self.batch.saturating_sub(in_flight.len());
         if room == 0 {
             return Ok(0);
         }
-        // Ask for more than there is room for: some of the due entries may be in flight.
-        // Only ids first: loading every entry under way again, each time one
-        // finishes, was most of the runner's work with a backlog.
-        let due = self
+        // Ask for more than there is room for: this runner's own claims come back too
+        // (their leases renewed), and those under way are skipped. Only ids first:
+        // loading every entry under way again, each time one finishes, was most of
+        // the runner's work with a backlog.
+        let until = now.saturating_add(self.lease_secs());
+        let claimed = self
             .store
-            .queue_due_ids(now, room + in_flight.len())
+            .queue_claim(&self.node, now, until, room + in_flight.len())
             .await?;
-        let fresh: Vec<QueueId> = due
-            .into_iter()
-            .filter(|id| !in_flight.contains(id))
-            .take(room)
-            .collect();
         let mut started = 0;
-        for id in fresh {
+        for id in claimed {
+            if in_flight.contains_key(&id) {
+                continue;
+            }
+            if started == room {
+                self.release(id).await; // no room after all: leave it to others
+                continue;
+            }
             let Some(message) = self.store.queue_get(id).await? else {
-                continue; // finished or deleted meanwhile
+                continue; // finished or deleted meanwhile (its lease went with it)
             };
-            in_flight.insert(id);
-            let pass = self.pass(now);
-            tasks.spawn(async move { (id, pass.attempt(message).await) });
+            let attempt = self.attempt(now, message);
+            let task = tasks.spawn(async move { (id, attempt.await) });
+            in_flight.insert(id, task.id());
             started += 1;
         }
         Ok(started)
+    }
+
+    /// One claimed entry's attempt at `now`, then the release of its claim (unless
+    /// nothing is left pending: a finished entry is never claimed again, so the
+    /// release would be a write for nothing).
+    fn attempt(
+        &self,
+        now: i64,
+        message: QueuedMessage,
+    ) -> impl std::future::Future<Output = store::Result<()>> + Send + 'static {
+        let pass = self.pass(now);
+        let store = self.store.clone();
+        let node = self.node.clone();
+        async move {
+            let id = message.id;
+            let result = pass.attempt(message).await;
+            if !matches!(result, Ok(Left::Nothing)) {
+                release(store.as_ref(), &node, id).await;
+            }
+            result.map(|_| ())
+        }
     }
 
     /// Books a finished attempt.
     fn finished(
         &self,
         done: Result<(QueueId, store::Result<()>), tokio::task::JoinError>,
-        in_flight: &mut HashSet<QueueId>,
+        in_flight: &mut InFlight,
     ) {
         match done {
             Ok((id, result)) => {
@@ -264,10 +384,11 @@ impl QueueRunner {
                 }
             }
             Err(e) => {
-                // The id of a panicked task is unknown: forget every id whose task is
-                // gone, so the entry is picked up again.
+                // Forget the panicked task's entry (by its task id), so it is picked up
+                // again: the claim is still this runner's, so the next pass takes it.
                 tracing::error!(error = %e, "delivery task panicked");
-                in_flight.clear();
+                let task = e.id();
+                in_flight.retain(|_, t| *t != task);
             }
         }
     }
@@ -283,19 +404,26 @@ impl QueueRunner {
         }
     }
 
-    /// One pass: delivers every entry due at `now` and waits for all of them; returns
-    /// how many were worked on. (For tests and tools; [`QueueRunner::run`] does not
-    /// wait for slow entries.)
+    /// One pass: claims up to `batch` entries due at `now` (as [`QueueRunner::run`]
+    /// does, so other runners on the store are respected), delivers them and waits for
+    /// all of them; returns how many were worked on. (For tests and tools: it does not
+    /// renew leases, and [`QueueRunner::run`] does not wait for slow entries.)
     pub async fn run_once(&self, now: i64) -> store::Result<usize> {
-        let due = self.store.queue_due(now, self.batch).await?;
-        if due.is_empty() {
+        let until = now.saturating_add(self.lease_secs());
+        let claimed = self
+            .store
+            .queue_claim(&self.node, now, until, self.batch)
+            .await?;
+        if claimed.is_empty() {
             self.collect_finished(false).await?;
             return Ok(0);
         }
         let mut tasks = tokio::task::JoinSet::new();
-        for message in due {
-            let pass = self.pass(now);
-            tasks.spawn(async move { pass.attempt(message).await });
+        for id in claimed {
+            let Some(message) = self.store.queue_get(id).await? else {
+                continue;
+            };
+            tasks.spawn(self.attempt(now, message));
         }
         let mut worked = 0;
         while let Some(result) = tasks.join_next().await {
@@ -347,11 +475,19 @@ struct Pass {
     now: i64,
 }
 
+/// What an attempt left pending in its entry.
+enum Left {
+    /// Every recipient has its final outcome: the entry only waits for collection.
+    Nothing,
+    /// Recipients are still pending (deferred, not due yet, or without an answer).
+    Some,
+}
+
 impl Pass {
     /// Delivers the due recipients of `message`, reports to the sender what it asked
     /// to hear of, then records the outcomes. The report is queued first: a crash in
     /// between may send it twice, but never loses it.
-    async fn attempt(self, message: QueuedMessage) -> store::Result<()> {
+    async fn attempt(self, message: QueuedMessage) -> store::Result<Left> {
         let now = self.now;
         let pending: Vec<usize> = message
             .recipients
@@ -361,12 +497,22 @@ impl Pass {
             .map(|(i, _)| i)
             .collect();
         if pending.is_empty() {
-            return Ok(());
+            return Ok(Left::Some);
         }
+        // The recipients this attempt gives a final outcome. (A temporary failure that
+        // expires ends final too but is not counted here: the entry is then released
+        // when it need not be, which is harmless.)
+        let mut settled = HashSet::new();
         let mut outcomes = Vec::new();
         let mut events = Vec::new();
         let mut deferred = Vec::new();
         for (index, attempt) in self.deliver.deliver(&message, &pending).await {
+            if !matches!(
+                attempt,
+                Attempt::Temporary(_) | Attempt::TemporaryUntilExpiry { .. }
+            ) {
+                settled.insert(index);
+            }
             let attempts = match &message.recipients[index].status {
                 store::RecipientStatus::Pending { attempts, .. } => *attempts,
                 _ => 0,
@@ -438,8 +584,40 @@ impl Pass {
         for (index, outcome) in outcomes {
             self.store.queue_mark(message.id, index, &outcome).await?;
         }
-        Ok(())
+        let left = message.recipients.iter().enumerate().any(|(i, r)| {
+            matches!(r.status, store::RecipientStatus::Pending { .. }) && !settled.contains(&i)
+        });
+        Ok(if left { Left::Some } else { Left::Nothing })
     }
+}
+
+/// Gives up `node`'s claim on `id`; a failure is logged, not fatal (the lease
+/// expires, then any runner may claim the entry).
+async fn release(store: &dyn Store, node: &str, id: QueueId) {
+    if let Err(e) = store.queue_release(node, id).await {
+        tracing::warn!(queue_id = %id, error = %e, "releasing a queue claim failed; it expires");
+    }
+}
+
+/// A node name unique among running runners: `hostname:pid:random` (the random part
+/// tells apart two runners of one process, or a pid reused after a restart).
+fn node_name(hostname: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    // RandomState's keys come from the operating system's randomness.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!(
+        "{hostname}:{}:{:08x}",
+        std::process::id(),
+        hasher.finish() as u32
+    )
 }
 
 /// Seconds since the epoch.
