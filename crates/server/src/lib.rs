@@ -25,6 +25,7 @@ mod locks;
 mod login;
 mod outbound;
 mod pop3_driver;
+mod queue_node;
 mod rate;
 mod reload;
 mod sender_check;
@@ -144,6 +145,9 @@ pub async fn run_with_store(
     let mut runner = queue::QueueRunner::new(store.clone(), Arc::new(router))
         .with_hostname(&config.hostname)
         .with_schedule(schedule);
+    if let Some(node) = queue_node::name(&config.hostname, &config.data_dir) {
+        runner = runner.with_node(&node);
+    }
     // `postie queue flush|release` change the store from another process: look at the
     // queue every second (an indexed query) so that they take effect promptly.
     runner.poll_interval = std::time::Duration::from_secs(1);
