@@ -10,7 +10,9 @@
 //! the shared-mailbox paths as soon as it finds `a LOGIN alice@example.org secret`
 //! (the dictionary gives it that). The input is written in chunks, the stream is then
 //! closed, and the session must end by itself: a run that has not ended within a few
-//! seconds of virtual time is a hang.
+//! seconds is a hang. The certificate and built configuration are made once
+//! ([`crate::listen::TestBase`]); everything with state is new per input (about
+//! 0.15 ms per input in a release build, 0.1 ms of it the session).
 
 use crate::listen::Shared;
 use std::net::SocketAddr;
@@ -32,7 +34,8 @@ Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n";
 /// A server for fuzzing: one runtime and data directory for every input.
 pub struct ImapFuzz {
     runtime: tokio::runtime::Runtime,
-    config: config::Config,
+    /// The certificate and built configuration, made once.
+    base: crate::listen::TestBase,
     _dir: tempfile::TempDir,
 }
 
@@ -55,9 +58,10 @@ impl ImapFuzz {
             .enable_all()
             .build()
             .expect("runtime");
+        let base = crate::listen::TestBase::new(&config).expect("server parts");
         ImapFuzz {
             runtime,
-            config,
+            base,
             _dir: dir,
         }
     }
@@ -124,7 +128,7 @@ impl ImapFuzz {
             .await
             .expect("share");
         let (stop_tx, stop) = watch::channel(false);
-        let shared = Shared::for_tests(&self.config, store, stop).expect("server state");
+        let shared = Shared::for_tests_from(&self.base, store, stop).expect("server state");
         (Arc::new(shared), stop_tx)
     }
 }

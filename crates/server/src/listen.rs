@@ -360,28 +360,64 @@ async fn serve_connection(
     .await
 }
 
+/// What a test server's state is built from that does not change with its store: the
+/// TLS acceptor (certificate loaded or generated once) and the built configuration.
+/// Build it once and make many [`Shared`] from it ([`Shared::for_tests_from`]): the
+/// fuzz target makes one per input.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) struct TestBase {
+    config: config::Config,
+    tls: tokio_rustls::TlsAcceptor,
+    built: Built,
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl TestBase {
+    /// Loads (or generates into `config.data_dir`) the certificate and builds the
+    /// configuration's parts.
+    pub(crate) fn new(config: &config::Config) -> Result<TestBase, ServerError> {
+        let certificates = Arc::new(crate::tls::Certificates::new(
+            crate::tls::Loaded::from_config(config)?,
+        ));
+        let tls = crate::tls::Certificates::server_config(certificates)?;
+        Ok(TestBase {
+            config: config.clone(),
+            tls: tokio_rustls::TlsAcceptor::from(tls),
+            built: Built::new(config)?,
+        })
+    }
+}
+
 #[cfg(any(test, feature = "fuzzing"))]
 impl Shared {
     /// One connection's view of a server over `store` with `config` and no listeners:
     /// a generated certificate in `config.data_dir`, a resolver over the same store,
     /// told to stop through `stop` (keep its sender alive). For tests that run a
     /// driver over an in-memory stream (the IMAP transcripts).
+    #[cfg(test)]
     pub(crate) fn for_tests(
         config: &config::Config,
         store: Arc<dyn Store>,
         stop: watch::Receiver<bool>,
     ) -> Result<Shared, ServerError> {
-        let certificates = Arc::new(crate::tls::Certificates::new(
-            crate::tls::Loaded::from_config(config)?,
-        ));
-        let tls = crate::tls::Certificates::server_config(certificates)?;
+        Shared::for_tests_from(&TestBase::new(config)?, store, stop)
+    }
+
+    /// Like [`Shared::for_tests`], from a [`TestBase`] made once: everything that
+    /// holds state (counters, throttle, snapshots, session slots) is new.
+    pub(crate) fn for_tests_from(
+        base: &TestBase,
+        store: Arc<dyn Store>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Shared, ServerError> {
+        let config = &base.config;
         let resolver = Arc::new(delivery::route::Resolver::new(
             store.clone(),
             &config.hostname,
             None,
         ));
         let tuned = Tuned::new(config, resolver);
-        let built = Built::new(config)?;
+        let built = base.built.clone();
         let spooler = crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
             .map_err(|e| ServerError::Spool(e.to_string()))?;
         let state = Arc::new(State {
@@ -389,7 +425,7 @@ impl Shared {
             store,
             resolver: tuned.resolver,
             queue: queue::QueueHandle::default(),
-            tls: tokio_rustls::TlsAcceptor::from(tls),
+            tls: base.tls.clone(),
             spooler: spooler.clone(),
             processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
             smtp_errors: tuned.smtp_errors,
