@@ -414,6 +414,10 @@ pub struct Imap {
     /// login gets `NO [LIMIT]` (RFC 5530). Default 50 (a desktop client keeps about 5,
     /// a phone 1-2); at least 1.
     pub max_sessions_per_user: usize,
+    /// Mailboxes one account may have; a CREATE past it gets `NO [LIMIT]` (RFC 5530).
+    /// Bounds what every LIST, NOTIFY and shared-mailbox lookup of the account (and
+    /// of those it shares with) has to walk. Default 10000; at least 10.
+    pub max_mailboxes: usize,
 }
 
 /// How the server answers VRFY. TOML: `"252"` (or the integer `252`) or `"disabled"`.
@@ -582,6 +586,7 @@ impl Default for Imap {
             max_literal_size: 25 * 1024 * 1024,
             max_line_length: 64 * 1024,
             max_sessions_per_user: 50,
+            max_mailboxes: 10_000,
         }
     }
 }

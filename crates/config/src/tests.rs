@@ -81,6 +81,7 @@ const ALL_KEYS: &[&str] = &[
     "imap.imaps_max_connections_per_ip",
     "imap.max_auth_failures",
     "imap.max_sessions_per_user",
+    "imap.max_mailboxes",
     "imap.max_literal_size",
     "imap.max_line_length",
     "dns.nameservers",

@@ -204,6 +204,7 @@ impl Config {
             wide(i.max_sessions_per_user),
             1,
         )?;
+        at_least("imap.max_mailboxes", wide(i.max_mailboxes), 10)?;
         at_least("imap.max_line_length", wide(i.max_line_length), 1024)?;
         at_least("imap.max_literal_size", u64::from(i.max_literal_size), 1024)
     }

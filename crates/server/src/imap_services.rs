@@ -20,6 +20,7 @@ impl Services for Shared {
         Settings {
             max_literal_size: self.config.imap.max_literal_size,
             max_auth_failures: self.config.imap.max_auth_failures,
+            max_mailboxes: self.config.imap.max_mailboxes,
         }
     }
 

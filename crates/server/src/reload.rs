@@ -244,6 +244,7 @@ reloadable_keys!(
     imap.max_auth_failures,
     imap.max_literal_size,
     imap.max_line_length,
+    imap.max_mailboxes,
     log.level,
 );
 

@@ -13,7 +13,7 @@ use super::list::DELIMITER;
 use super::{Session, Status, store_failed};
 use crate::acl::{Rights, SharedName};
 use imap_codec::imap_types::status::StatusDataItemName;
-use store_api::StoreError;
+use store_api::{AccountId, StoreError};
 
 /// The longest mailbox name a client may create, in UTF-8 octets (RFC 3501 sets no
 /// limit; Dovecot's default is similar). Longer names get `NO [LIMIT]` (RFC 5530).
@@ -37,6 +37,9 @@ impl Session<'_> {
         if crate::acl::in_shared_namespace(name) {
             return self.create_shared(name).await;
         }
+        if let Err(status) = self.room_for(self.account_id(), name, true).await {
+            return status;
+        }
         if let Err(status) = self.create_parents(name).await {
             return status;
         }
@@ -48,6 +51,36 @@ impl Session<'_> {
             }
             Err(e) => mailbox_error("CREATE", &e),
         }
+    }
+
+    /// `NO [LIMIT]` when `owner` cannot have the mailboxes CREATE `name` would add
+    /// (`name`, and with `parents` its missing superior names) under
+    /// `imap.max_mailboxes`. Checked before anything is created; two CREATEs at the
+    /// same moment may each pass with one place left (the limit is a bound on work,
+    /// not an exact count).
+    async fn room_for(&self, owner: AccountId, name: &str, parents: bool) -> Result<(), Status> {
+        let store = self.shared.store();
+        let existing = store
+            .mailbox_list(owner)
+            .await
+            .map_err(|e| store_failed("CREATE", &e))?;
+        let have: std::collections::HashSet<&str> =
+            existing.iter().map(|m| m.name.as_str()).collect();
+        let superiors = name
+            .char_indices()
+            .filter(|&(i, c)| parents && c == DELIMITER && i > 0)
+            .map(|(i, _)| &name[..i]);
+        let new = superiors
+            .chain(std::iter::once(name))
+            .filter(|n| !have.contains(n))
+            .count();
+        let limit = self.shared.settings().max_mailboxes;
+        if existing.len() + new > limit {
+            return Err(Status::No(format!(
+                "[LIMIT] An account may have at most {limit} mailboxes"
+            )));
+        }
+        Ok(())
     }
 
     /// Creates every missing superior name of `name` (`a` and `a/b` for `a/b/c`).
@@ -122,6 +155,12 @@ impl Session<'_> {
                 ),
                 Ok(None) => Status::No("[NONEXISTENT] No such mailbox".into()),
             };
+        }
+        // The superior names RENAME makes count against the limit like CREATE's.
+        if let Some((parent, _)) = to.rsplit_once(DELIMITER)
+            && let Err(status) = self.room_for(self.account_id(), parent, true).await
+        {
+            return status;
         }
         if let Err(status) = self.create_parents(to).await {
             return status;
@@ -245,6 +284,9 @@ impl Session<'_> {
         };
         let store = self.shared.store();
         let owner = parent.access.owner;
+        if let Err(status) = self.room_for(owner, wanted.mailbox, false).await {
+            return status;
+        }
         let created = match store.mailbox_create(owner, wanted.mailbox, None).await {
             Ok(created) => created,
             Err(e) => return mailbox_error("CREATE", &e),

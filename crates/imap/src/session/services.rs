@@ -19,6 +19,8 @@ pub struct Settings {
     pub max_literal_size: u32,
     /// Failed logins before the session is closed, `imap.max_auth_failures`.
     pub max_auth_failures: u32,
+    /// Mailboxes one account may have, `imap.max_mailboxes`.
+    pub max_mailboxes: usize,
 }
 
 /// How a password check ended.

@@ -263,3 +263,39 @@ async fn inbox_is_case_insensitive() {
     .await;
     s.cmd_contains("b SELECT inbox", "* 1 EXISTS").await;
 }
+
+#[tokio::test]
+async fn mailboxes_past_the_account_limit_are_refused_whole() {
+    // Six default mailboxes; room for four more.
+    let t = Transcript::with_config(|c| c.imap.max_mailboxes = 10).await;
+    let mut s = logged_in(&t).await;
+    for (n, name) in ["a", "b", "c"].iter().enumerate() {
+        s.cmd(
+            &format!("c{n} CREATE {name}"),
+            &[&format!("c{n} OK CREATE completed")],
+        )
+        .await;
+    }
+    // x/y needs two names (x and x/y): one place is left, so nothing is made; so
+    // does RENAME a p/q/r (p and p/q).
+    s.cmd(
+        "d1 CREATE x/y",
+        &["d1 NO [LIMIT] An account may have at most 10 mailboxes"],
+    )
+    .await;
+    s.cmd(
+        "d2 RENAME a p/q/r",
+        &["d2 NO [LIMIT] An account may have at most 10 mailboxes"],
+    )
+    .await;
+    s.cmd("d3 LIST \"\" x*", &["d3 OK LIST completed"]).await;
+    s.cmd("d4 CREATE d", &["d4 OK CREATE completed"]).await;
+    s.cmd(
+        "d5 CREATE e",
+        &["d5 NO [LIMIT] An account may have at most 10 mailboxes"],
+    )
+    .await;
+    // Deleting one makes room again.
+    s.cmd("d6 DELETE d", &["d6 OK DELETE completed"]).await;
+    s.cmd("d7 CREATE e", &["d7 OK CREATE completed"]).await;
+}
