@@ -1,6 +1,8 @@
 """`postie sendmail`: the sendmail(8) interface for cron, PHP's mail() and
-scripts. Messages go into the local queue and the running server delivers
-them; the binary also acts as sendmail when started under that name."""
+scripts. Messages go through the same door as SMTP: local recipients have them
+in their mailboxes when sendmail returns (server running or not), the rest wait
+in the queue for the server; the binary also acts as sendmail when started under
+that name."""
 
 import email
 import email.policy
@@ -8,7 +10,7 @@ import os
 import subprocess
 import textwrap
 
-from harness import postie_bin, unique
+from harness import postie_bin, unique, wait_until
 
 
 def sendmail(server, args, message, name=None, env=None):
@@ -19,10 +21,15 @@ def sendmail(server, args, message, name=None, env=None):
                           timeout=60, env=env)
 
 
+def parsed(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
 def stored(server, addr, count=1):
-    server.wait_for_mail(addr, count)
-    return [email.message_from_bytes(d, policy=email.policy.default)
-            for d in server.mailbox(addr)]
+    """ADDR's messages, which sendmail filed before it returned: no waiting."""
+    msgs = [parsed(d) for d in server.mailbox(addr)]
+    assert len(msgs) == count, (addr, len(msgs), server.queue_list())
+    return msgs
 
 
 def test_a_cron_style_script_with_t_delivers_locally(server, tmp_path):
@@ -120,3 +127,35 @@ def test_local_submission_is_dkim_signed_like_smtp_submission(server):
     # The signature is over the finished header: it comes before our trace field.
     raw = server.mailbox("bob@example.org")[0]
     assert raw.index(b"DKIM-Signature:") < raw.index(b"Received: by mx.test.example")
+
+
+def test_local_mail_is_filed_at_once_while_the_server_is_down(server_factory):
+    # Never started: only the config and data directory exist.
+    srv = server_factory(start=False)
+    srv.add_user("bob@example.org", "bob-secret")
+    marker = unique("offline")
+    p = sendmail(srv, ["-f", "root@mx.test.example", "bob@example.org", "far@example.net"],
+                 "Subject: %s\n\nwhile the server is down\n" % marker)
+    assert p.returncode == 0, p.stderr
+    assert not srv.running()
+    # In the mailbox now, no queue runner involved (no waiting either).
+    [raw] = srv.mailbox("bob@example.org")
+    m = parsed(raw)
+    assert m["Subject"] == marker
+    assert m["Return-Path"] == "<root@mx.test.example>"
+    assert m["Received"].startswith("by mx.test.example (Postie, from userid")
+    assert m["Date"] and m["Message-ID"]
+    # The remote recipient waits in the queue for the server.
+    [entry] = srv.queue_entries()
+    status = {r["address"]: r["status"] for r in entry["recipients"]}
+    assert status == {"bob@example.org": "delivered", "far@example.net": "pending"}
+    # Once the server runs, its queue runner takes the remote recipient and leaves
+    # bob's copy alone: he never gets it twice.
+    srv.start()
+    p = sendmail(srv, ["bob@example.org"], "Subject: %s-2\n\nx\n" % marker)
+    assert p.returncode == 0, p.stderr
+    assert len(srv.mail_list("bob@example.org")) == 2
+    wait_until(lambda: any(r["attempts"] for e in srv.queue_entries()
+                           for r in e["recipients"] if r["status"] == "pending"),
+               message="the queue runner's first attempt at far@example.net")
+    assert len(srv.mail_list("bob@example.org")) == 2

@@ -7,9 +7,13 @@
 //! ([`relay::outbound::Relay`]: MX or smarthost), which reports an outcome per
 //! recipient. Without a relay (tests), remote recipients stay queued.
 //!
+//! [`accept`] is the one door into the queue that every submitter (SMTP, the local
+//! queue) goes through: pipeline, filing for local recipients, queueing for the rest.
+//!
 //! Security stance: writes only through the `Store` trait; the network only through the
 //! relay, and only for recipients that passed the relay rules at acceptance.
 
+pub mod accept;
 pub mod local;
 pub mod route;
 

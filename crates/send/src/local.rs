@@ -2,22 +2,26 @@
 //! directory, for `postie send` without `--server` and for `postie sendmail` (cron,
 //! PHP's `mail()`, scripts).
 //!
-//! Where it sits: beside the SMTP server's submission path, and giving a message what
-//! that path gives it (see `server::smtp_driver` and the pipeline crate): forged
-//! `Authentication-Results` fields naming our host removed (RFC 8601 §5), a `Received:`
-//! trace field (RFC 5321 §4.4), `Date:` and `Message-ID:` when missing (RFC 6409 §8.2,
-//! §8.3), DKIM signatures with the domain's keys (RFC 6376, through
-//! [`pipeline::MailAuth::signed`]), the same recipient checks (an unknown user in a local domain is refused, as
-//! RCPT would be with 550 5.1.1) and size limit (RFC 1870). The entry is written with
-//! `Store::enqueue`, which returns only once it is on stable storage; the running
-//! server's queue runner, which looks at the queue every second, then delivers it into
-//! local mailboxes or relays it.
+//! Where it sits: beside the SMTP server, and going through the same door into the
+//! queue ([`delivery::accept`]): this module does what RCPT and the size limit do over
+//! SMTP (an unknown user in a local domain is refused, as RCPT would be with 550 5.1.1;
+//! the `smtp.max_message_size` limit, RFC 1870), then hands the message over as a
+//! local submission ([`delivery::accept::Source::Local`]): forged
+//! `Authentication-Results` fields naming our host removed (RFC 8601 §5), a
+//! `Received:` trace field naming the submitting uid (RFC 5321 §4.4), `Date:` and
+//! `Message-ID:` when missing (RFC 6409 §8.2, §8.3), DKIM signatures with the domain's
+//! keys (RFC 6376), never SPF/DMARC checks. Local recipients are filed into their
+//! mailboxes at once, in the same atomic store call that queues the message for the
+//! others, so they have it when `submit` returns, whether a server runs or not; remote
+//! recipients wait for the server's queue runner, which looks at the queue every
+//! second.
 //!
 //! Security: whoever can write the data directory can queue mail as anyone, exactly as
 //! with Postfix's `postdrop`; this module adds no further check of the sender.
 
 use std::sync::Arc;
 
+use delivery::accept::{AcceptError, Door, Source};
 use delivery::route::{Resolver, Route};
 use message::{Address, BodyType, Dsn, Envelope, QueueId, headers};
 use store::Store;
@@ -39,9 +43,20 @@ pub enum LocalError {
         /// The configured limit.
         limit: u64,
     },
-    /// The store failed.
+    /// The store failed (or the work was interrupted): nothing was queued.
     #[error("cannot queue the message: {0}")]
     Store(#[from] store::StoreError),
+}
+
+impl From<AcceptError> for LocalError {
+    fn from(e: AcceptError) -> Self {
+        match e {
+            AcceptError::Store(e) => LocalError::Store(e),
+            // A local submission is never checked, so DMARC cannot refuse it; an
+            // interruption left nothing queued, like a store failure (try again).
+            other => LocalError::Store(store::StoreError::Io(other.to_string())),
+        }
+    }
 }
 
 /// A queue to submit into.
@@ -88,7 +103,8 @@ impl LocalQueue {
     }
 
     /// Queues `message` (CRLF line ends) from `sender` (`None`: the null sender) to
-    /// `recipients`; returns the queue id once the entry is durable.
+    /// `recipients`, filing it at once for the local ones; returns the queue id once
+    /// the entry is durable.
     pub async fn submit(
         &self,
         sender: Option<&Address>,
@@ -114,33 +130,11 @@ impl LocalQueue {
         if !unknown.is_empty() {
             return Err(LocalError::UnknownRecipients(unknown));
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let id = QueueId::generate(now.as_millis() as u64);
-        let message = mailauth::strip::strip_ours(message, &self.hostname);
-        let mut body = prepare(
-            &self.hostname,
-            &id.to_string(),
-            submitter,
-            now.as_secs() as i64,
-            &message,
-        );
-        if let Some(signer) = &self.signer {
-            // Signing comes last, over the finished header (RFC 6376 §5).
-            body = signer.signed(sender, body);
-        }
-        if self.max_size > 0 && body.len() as u64 > self.max_size {
-            return Err(LocalError::TooBig {
-                size: body.len(),
-                limit: self.max_size,
-            });
-        }
         let envelope = Envelope {
             sender: sender.cloned(),
             smtputf8: sender.is_some_and(Address::is_utf8)
                 || unique.iter().any(Address::is_utf8)
-                || !headers::header_block(&message).is_ascii(),
+                || !headers::header_block(message).is_ascii(),
             recipients: unique,
             body_type: if message.is_ascii() {
                 BodyType::SevenBit
@@ -149,42 +143,33 @@ impl LocalQueue {
             },
             dsn: Dsn::default(),
         };
-        self.store.enqueue(id, &envelope, &body).await?;
-        tracing::info!(queue_id = %id, from = %envelope.sender_path(), recipients = envelope.recipients.len(), "queued locally");
-        Ok(id)
+        let door = Door {
+            store: &self.store,
+            resolver: &self.resolver,
+            auth: self.signer.as_ref(),
+            hostname: &self.hostname,
+        };
+        let source = Source::Local { uid: submitter.uid };
+        let prepared = door
+            .prepare(&source, &envelope, message, std::time::SystemTime::now())
+            .await
+            .map_err(AcceptError::from)?;
+        if self.max_size > 0 && prepared.message.len() as u64 > self.max_size {
+            return Err(LocalError::TooBig {
+                size: prepared.message.len(),
+                limit: self.max_size,
+            });
+        }
+        let queued = door.file(&envelope, prepared).await?;
+        tracing::info!(
+            queue_id = %queued.id,
+            from = %envelope.sender_path(),
+            recipients = envelope.recipients.len(),
+            filed = queued.filed.len(),
+            "queued locally"
+        );
+        Ok(queued.id)
     }
-}
-
-/// The message as queued: our trace field, a `Date:` and `Message-ID:` if it has none,
-/// then the submitted bytes unchanged.
-pub fn prepare(
-    hostname: &str,
-    queue_id: &str,
-    submitter: &Submitter,
-    unix_seconds: i64,
-    message: &[u8],
-) -> Vec<u8> {
-    // RFC 5321 §4.4 trace field; a local submission has no "from" host, so it says who
-    // submitted instead (as Postfix's pickup does).
-    let mut added = format!(
-        "Received: by {hostname} (Postie, from userid {})\r\n\tid {queue_id}; {}\r\n",
-        submitter.uid,
-        headers::rfc5322_date(unix_seconds)
-    );
-    if !headers::has_header(message, "Date") {
-        added.push_str(&format!(
-            "Date: {}\r\n",
-            headers::rfc5322_date(unix_seconds)
-        ));
-    }
-    if !headers::has_header(message, "Message-ID") {
-        let id = headers::new_message_id(hostname, unix_seconds);
-        added.push_str(&format!("Message-ID: {id}\r\n"));
-    }
-    let mut out = Vec::with_capacity(added.len() + message.len());
-    out.extend_from_slice(added.as_bytes());
-    out.extend_from_slice(message);
-    out
 }
 
 #[cfg(test)]
@@ -245,6 +230,46 @@ mod tests {
         assert!(body.contains("\r\nDate: "), "{body}");
         assert!(body.contains("\r\nMessage-ID: <"), "{body}");
         assert!(body.ends_with("Subject: hi\r\n\r\nbody\r\n"), "{body}");
+        // The local recipient has it already; the remote one waits for the runner.
+        assert_eq!(
+            entry.recipients[0].status,
+            store::RecipientStatus::Delivered
+        );
+        assert!(matches!(
+            entry.recipients[1].status,
+            store::RecipientStatus::Pending { .. }
+        ));
+        let alice = store
+            .resolve_recipient(&address("alice@example.org"))
+            .await
+            .unwrap()
+            .unwrap();
+        let inbox = store.mailbox_get(alice.id, "INBOX").await.unwrap().unwrap();
+        let [filed] = &store.message_list(inbox.id).await.unwrap()[..] else {
+            panic!("one message expected in INBOX");
+        };
+        assert_eq!(filed.queue_id, id);
+    }
+
+    #[tokio::test]
+    async fn all_local_mail_is_filed_and_leaves_a_finished_entry() {
+        let (store, q) = queue().await;
+        let id = q
+            .submit(
+                None,
+                &[address("alice@example.org")],
+                b"Subject: hi\r\n\r\nbody\r\n",
+                &Submitter { uid: 0 },
+            )
+            .await
+            .unwrap();
+        // Nothing left for the queue runner but removing it.
+        let entry = store.queue_get(id).await.unwrap().unwrap();
+        assert_eq!(
+            entry.recipients[0].status,
+            store::RecipientStatus::Delivered
+        );
+        assert_eq!(store.queue_collect().await.unwrap(), 1);
     }
 
     #[tokio::test]
@@ -276,14 +301,5 @@ mod tests {
             Err(LocalError::NoRecipients)
         ));
         assert!(store.queue_list().await.unwrap().is_empty());
-    }
-
-    #[test]
-    fn keeps_present_date_and_message_id() {
-        let msg = b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nx\r\n";
-        let out = String::from_utf8(prepare("h", "1", &Submitter { uid: 5 }, 0, msg)).unwrap();
-        assert_eq!(out.matches("Date:").count(), 1);
-        assert_eq!(out.matches("Message-ID:").count(), 1);
-        assert!(out.contains("from userid 5"));
     }
 }

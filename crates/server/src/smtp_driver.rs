@@ -2,8 +2,12 @@
 //! [`proto::smtp::server::Session`], carries out what the session asks (replies,
 //! STARTTLS, lookups, queueing), and runs the RFC 5321 §4.5.3.2 timeouts.
 //!
-//! A message is acknowledged with "250 2.0.0 Ok: queued as ID" only after
-//! `Store::enqueue` returned, i.e. after it is on stable storage.
+//! A finished message goes through the one door into the queue that local submission
+//! uses too ([`delivery::accept`]: pipeline, filing for local recipients, queueing for
+//! the rest); what is SMTP's stays here (replies, spooling, the processing budget, the
+//! CPU work of large messages kept off the async workers, logging). It is acknowledged
+//! with "250 2.0.0 Ok: queued as ID" only after the store returned, i.e. after it is on
+//! stable storage.
 //!
 //! Limits a stranger meets here (docs/security.md):
 //! - deadlines, not idle timers: a whole command line must arrive within
@@ -18,18 +22,16 @@
 
 use crate::listen::Shared;
 use crate::smtp_policy::Checks;
+use delivery::accept::{Client, Door, Source};
 use delivery::route::Route;
-use message::QueueId;
 use proto::Reply;
 use proto::smtp::server::{
     Accepted, Answer, Input, ListenerKind, Output, Policy, Query, RecipientVerdict, Session,
     Waiting,
 };
-use queue::notify::{Event, Notifier};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
-use store::Filing;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -291,59 +293,6 @@ impl Driver<'_> {
         }
     }
 
-    /// The local recipients of `envelope`, with their accounts and trace lines.
-    async fn local_filings(&self, envelope: &message::Envelope) -> Vec<Filing> {
-        let mut filings = Vec::new();
-        for (recipient, address) in envelope.recipients.iter().enumerate() {
-            if let Ok(Route::Local(account)) = self.shared.resolver.route(address).await {
-                filings.push(Filing {
-                    recipient,
-                    account: account.id,
-                    prefix: delivery::local::trace_prefix(envelope, &account.address),
-                    summary: None,
-                });
-            }
-        }
-        filings
-    }
-
-    /// Success reports (RFC 3461 NOTIFY=SUCCESS) for the recipients filed at
-    /// acceptance: those never pass through the queue runner, which sends the others.
-    /// A failure here is logged; the message itself is safe.
-    async fn report_filed(
-        &self,
-        id: message::QueueId,
-        envelope: &message::Envelope,
-        filings: &[Filing],
-    ) {
-        let events: Vec<Event> = filings
-            .iter()
-            .filter(|f| envelope.dsn.recipient(f.recipient).notify.success)
-            .map(|f| Event {
-                recipient: f.recipient,
-                action: dsn::Action::Delivered,
-                reason: None,
-            })
-            .collect();
-        if events.is_empty() || envelope.sender.is_none() {
-            return;
-        }
-        let notifier = Notifier::new(self.shared.store.clone(), &self.shared.config.hostname);
-        let report = async {
-            let Some(message) = self.shared.store.queue_get(id).await? else {
-                return Ok(None);
-            };
-            notifier
-                .send(&message, &events, queue::now_unix(), None)
-                .await
-        };
-        match report.await {
-            Ok(Some(_)) => self.shared.queue.notify(),
-            Ok(None) => {}
-            Err(e) => tracing::error!(queue_id = %id, error = %e, "success report not queued"),
-        }
-    }
-
     /// A finished message: read back from its spool, checked and queued, within the
     /// budget of messages processed at once when it is large; the CPU work on a
     /// blocking thread. Returns the reply for the end of DATA/BDAT.
@@ -395,144 +344,92 @@ impl Driver<'_> {
         self.enqueue(accepted, body).await
     }
 
+    /// Hands the message to the one door into the queue ([`delivery::accept`]): the
+    /// pipeline, then filing for local recipients and queueing for the rest; answers
+    /// with the reply for the end of DATA/BDAT.
     async fn enqueue(&self, accepted: Accepted, body: Vec<u8>) -> Reply {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let id = QueueId::generate(now.as_millis() as u64);
-        let id_text = id.to_string();
-        let peer_ip = self.peer.ip().to_string();
-        let single = (accepted.envelope.recipients.len() == 1)
-            .then(|| accepted.envelope.recipients[0].to_string());
+        let shared = self.shared;
+        let door = Door {
+            store: &shared.store,
+            resolver: &shared.resolver,
+            auth: Some(&shared.mail_auth),
+            hostname: &shared.config.hostname,
+        };
+        let client = Client {
+            ip: self.peer.ip(),
+            helo: &accepted.helo,
+            protocol: accepted.protocol(),
+        };
         // Authenticated mail (submission, or AUTH on port 25) is our users': signed,
         // never checked. Everything else is checked (SPF, DKIM, DMARC) before the reply.
-        let trust = if accepted.authenticated_as.is_some() {
-            pipeline::Trust::Submitted
+        let source = if accepted.authenticated_as.is_some() {
+            Source::Submission {
+                client,
+                submission_listener: self.kind.is_submission(),
+            }
         } else {
-            pipeline::Trust::Inbound { ip: self.peer.ip() }
+            Source::Inbound(client)
         };
-        let arrival = pipeline::Arrival {
-            hostname: &self.shared.config.hostname,
-            helo: &accepted.helo,
-            peer_ip: &peer_ip,
-            protocol: accepted.protocol(),
-            submission: self.kind.is_submission(),
-            queue_id: &id_text,
-            single_recipient: single.as_deref(),
-            unix_seconds: now.as_secs() as i64,
-        };
-        let processing = pipeline::process(
-            &self.shared.mail_auth,
-            &arrival,
-            trust,
+        let preparing = door.prepare(
+            &source,
             &accepted.envelope,
             &body,
+            std::time::SystemTime::now(),
         );
         // DKIM hashing (verifying or signing) and the copies the pipeline makes are CPU
         // work proportional to the message. For a large one (there are at most
         // PROCESSING_AT_ONCE), this worker thread hands its other sessions to the rest
         // of the runtime while it works (block_in_place), so it stalls nobody.
-        let large = body.len() as u64 > self.shared.config.smtp.spool_threshold;
-        let processed = if large {
-            crate::cpu::heavy_async(processing).await
+        let large = body.len() as u64 > shared.config.smtp.spool_threshold;
+        let prepared = if large {
+            crate::cpu::heavy_async(preparing).await
         } else {
-            processing.await
+            preparing.await
         };
         drop(body);
-        let quarantine = match processed.disposition {
-            pipeline::Disposition::Deliver => false,
-            pipeline::Disposition::Quarantine => true,
-            pipeline::Disposition::Reject(why) => {
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(rejected) => {
                 tracing::info!(
                     from = %accepted.envelope.sender_path(),
-                    checks = processed.checks.as_deref().unwrap_or(""),
+                    checks = rejected.checks.as_deref().unwrap_or(""),
                     "refused by DMARC policy"
                 );
                 // RFC 7489 §6.6.4 / §10.3: reject at the end of DATA.
-                return Reply::new(550, (5, 7, 1), why);
+                return Reply::new(550, (5, 7, 1), rejected.reason);
             }
         };
-        let body = processed.message;
         // Local recipients are filed in the same step that queues the message, so
         // all-local mail is in its mailboxes when the 250 goes out and the queue runner
-        // only sees what is left (remote recipients, lookups that failed). DMARC
-        // quarantine files them into Junk instead of INBOX.
-        let mut filings = self.local_filings(&accepted.envelope).await;
-        let (body, mut filings) = match tokio::task::spawn_blocking(move || {
-            // A summary is an optimisation (IMAP computes a missing one on first use):
-            // a parser panic on hostile input costs the summary, never the message.
-            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                summarize(&mut filings, &body)
-            }));
-            if parsed.is_err() {
-                filings.iter_mut().for_each(|f| f.summary = None);
-            }
-            (body, filings)
-        })
-        .await
-        {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::error!(error = %e, "summarizing failed");
-                return Reply::local_error();
-            }
-        };
-        let store = &self.shared.store;
-        let stored = if quarantine {
-            store
-                .enqueue_and_file_junk(id, &accepted.envelope, &body, &filings)
-                .await
-        } else {
-            store
-                .enqueue_and_file(id, &accepted.envelope, &body, &filings)
-                .await
-        };
-        match stored {
-            Ok(filed) => {
-                // A filing its account's quota could not take stays for the queue.
-                filings.retain(|f| filed.contains(&f.recipient));
-                let all_filed = filings.len() == accepted.envelope.recipients.len();
+        // only sees what is left (remote recipients, lookups that failed).
+        match door.file(&accepted.envelope, prepared).await {
+            Ok(queued) => {
                 tracing::info!(
-                    queue_id = %id,
+                    queue_id = %queued.id,
                     from = %accepted.envelope.sender_path(),
                     recipients = accepted.envelope.recipients.len(),
-                    filed = filings.len(),
-                    size = body.len(),
-                    checks = processed.checks.as_deref().unwrap_or(""),
-                    quarantine,
+                    filed = queued.filed.len(),
+                    size = queued.size,
+                    checks = queued.checks.as_deref().unwrap_or(""),
+                    quarantine = queued.quarantine,
                     "queued"
                 );
-                self.report_filed(id, &accepted.envelope, &filings).await;
                 // IMAP IDLE sessions of these accounts look at their INBOX now.
-                for f in &filings {
-                    self.shared.mail_changes.publish(f.account);
+                for f in &queued.filed {
+                    shared.mail_changes.publish(f.account);
                 }
-                if all_filed {
-                    self.shared.queue.finished_elsewhere();
-                } else {
-                    self.shared.queue.notify();
+                if queued.all_filed {
+                    shared.queue.finished_elsewhere();
                 }
-                Reply::new(250, (2, 0, 0), format!("Ok: queued as {id}"))
+                if !queued.all_filed || queued.report_queued {
+                    shared.queue.notify();
+                }
+                Reply::new(250, (2, 0, 0), format!("Ok: queued as {}", queued.id))
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not queue a message");
                 Reply::local_error()
             }
         }
-    }
-}
-
-/// Parses the message once, as filed, for IMAP ([`imap::summary`]: ENVELOPE,
-/// BODYSTRUCTURE, SEARCH and SORT keys), and hands the summary to every filing. One
-/// parse serves them all: the filings differ only in their trace prefix
-/// (`Return-Path:`, `Delivered-To:`), fields a summary does not keep.
-fn summarize(filings: &mut [Filing], body: &[u8]) {
-    let Some(first) = filings.first() else {
-        return;
-    };
-    let full = [first.prefix.as_slice(), body].concat();
-    let summary = imap::summary::Summary::compute(&full).encode();
-    for f in filings {
-        f.summary = Some(summary.clone());
     }
 }
