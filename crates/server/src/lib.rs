@@ -48,9 +48,10 @@ use tokio::sync::watch;
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The store could not be opened.
+    /// The store could not be opened. The store error is in the message and not also
+    /// the `source()`, so `{:#}` (anyhow's chain) says it once.
     #[error("cannot open the store: {0}")]
-    Store(#[from] store::StoreError),
+    Store(store::StoreError),
     /// A certificate problem.
     #[error("TLS: {0}")]
     Tls(String),
@@ -98,6 +99,12 @@ fn bind_failure(kind: &str, addr: &std::net::SocketAddr, error: &std::io::Error)
         "cannot listen on {addr} for {kind}: {cause}; set `listen.{kind}` in the config file \
          (postie serve --config FILE; `listen.{kind} = []` turns the listener off)"
     )
+}
+
+impl From<store::StoreError> for ServerError {
+    fn from(e: store::StoreError) -> Self {
+        ServerError::Store(e)
+    }
 }
 
 /// Runs the whole server until `shutdown` turns true or a termination signal arrives;
