@@ -21,7 +21,6 @@ mod imap_driver;
 mod imap_services;
 mod limits;
 mod listen;
-mod locks;
 mod login;
 mod outbound;
 mod pop3_driver;

@@ -8,7 +8,6 @@
 use crate::ServerError;
 use crate::imap::changes::MailChanges;
 use crate::limits::ConnectionLimits;
-use crate::locks::MailboxLocks;
 use crate::reload::{Built, InForce, LiveConfig, Tuned};
 use crate::throttle::LoginThrottle;
 use crate::{imap_driver, pop3_driver, smtp_driver};
@@ -75,8 +74,6 @@ pub(crate) struct State {
     pub throttle: Arc<LoginThrottle>,
     /// Hourly message and recipient limits of SMTP senders.
     pub sending_limits: Arc<crate::rate::SendingLimits>,
-    /// POP3's exclusive maildrop locks.
-    pub mailbox_locks: MailboxLocks,
     /// Logged-in IMAP sessions per account (`imap.max_sessions_per_user`).
     pub imap_user_sessions: Arc<crate::user_sessions::UserSessions>,
     pub stop: watch::Receiver<bool>,
@@ -124,7 +121,6 @@ impl ListenerSet {
             snapshots: Default::default(),
             throttle: tuned.throttle,
             sending_limits: tuned.sending_limits,
-            mailbox_locks: MailboxLocks::default(),
             imap_user_sessions: crate::user_sessions::UserSessions::new(
                 config.imap.max_sessions_per_user,
             ),
@@ -433,7 +429,6 @@ impl Shared {
             snapshots: Default::default(),
             throttle: tuned.throttle,
             sending_limits: tuned.sending_limits,
-            mailbox_locks: MailboxLocks::default(),
             imap_user_sessions: crate::user_sessions::UserSessions::new(
                 config.imap.max_sessions_per_user,
             ),

@@ -4,16 +4,27 @@
 //! message reads, and the deletions committed at QUIT (RFC 1939 §6: only then, and
 //! atomically).
 //!
+//! The maildrop lock (RFC 1939 §8: one session per maildrop; `-ERR [IN-USE]`, RFC 2449
+//! §8.1.2, when another holds it) is a lease in the store (`Store::maildrop_lock`), so
+//! it holds across every node on one database: the holder is `hostname:pid:random:N`,
+//! unique per session; the lease lasts [`LEASE`] and is renewed every [`RENEW_EVERY`]
+//! while the session lives, and is unlocked when the session closes (before the
+//! goodbye is written, so a client reconnecting at once finds the maildrop free) or,
+//! failing that, when the driver is dropped. A crashed node's leases expire.
+//! A session whose lease was taken over (the store unreachable for longer than the
+//! lease) is ended as at shutdown, committing nothing.
+//!
 //! UIDL values are `%08X%08X` of the message's IMAP UID and its mailbox's UIDVALIDITY,
 //! so they never change while the message exists and name the same message IMAP does.
 
 use crate::listen::Shared;
-use crate::locks::MailboxLock;
 use proto::pop3::{
     Answer, Input, LoginResult, MessageInfo, Output, Pop3Policy, Query, Session, Waiting,
 };
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{Account, MailboxId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,13 +33,45 @@ use tokio::time::Instant;
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a maildrop lock lasts unless renewed: how long a crashed node's sessions
+/// keep their maildrops locked.
+const LEASE: Duration = Duration::from_secs(600);
+/// How often a live session renews its lease.
+const RENEW_EVERY: Duration = Duration::from_secs(120);
+
 /// The maildrop a logged-in session works on.
 struct Maildrop {
     mailbox: MailboxId,
     /// IMAP UIDs, index-aligned with the listing the session was given.
     uids: Vec<u32>,
-    /// Held until the connection ends.
-    _lock: MailboxLock,
+    /// This session's name as the lock's holder.
+    holder: String,
+    /// When the lease was last taken or renewed.
+    renewed: Instant,
+}
+
+/// The current time in unix seconds.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A holder name for a new session's maildrop lock: `hostname:pid:random:N`, unique
+/// per session among every node and process on the database (the random part keeps
+/// two hosts or containers with one name and pid apart).
+fn holder_name(hostname: &str) -> String {
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let process = PROCESS.get_or_init(|| {
+        format!(
+            "{hostname}:{}:{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    });
+    format!("{process}:{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 struct Driver<'a> {
@@ -60,27 +103,94 @@ pub(crate) async fn serve(
         peer,
         maildrop: None,
     };
-    if implicit_tls {
-        // RFC 8314 §3: the handshake comes before the greeting.
-        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        tls.write_all(&session.greeting()).await?;
-        driver.pump(&mut session, &mut tls).await?;
-        return Ok(());
-    }
-    let mut socket = socket;
-    socket.write_all(&session.greeting()).await?;
-    if driver.pump(&mut session, &mut socket).await? {
-        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        // Nothing read before the handshake is fed (RFC 2595 §4).
-        let outputs = session.feed(Input::TlsStarted);
-        if !driver.carry_out(&mut session, outputs, &mut tls).await? {
-            driver.pump(&mut session, &mut tls).await?;
-        }
-    }
-    Ok(())
+    let result = driver.run(&mut session, socket, implicit_tls).await;
+    driver.release().await;
+    result
 }
 
 impl Driver<'_> {
+    /// [`serve`]'s connection handling, up to the end of the connection.
+    async fn run(
+        &mut self,
+        session: &mut Session,
+        socket: TcpStream,
+        implicit_tls: bool,
+    ) -> std::io::Result<()> {
+        let shared = self.shared;
+        let driver = self;
+        if implicit_tls {
+            // RFC 8314 §3: the handshake comes before the greeting.
+            let mut tls =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+            tls.write_all(&session.greeting()).await?;
+            driver.pump(session, &mut tls).await?;
+            return Ok(());
+        }
+        let mut socket = socket;
+        socket.write_all(&session.greeting()).await?;
+        if driver.pump(session, &mut socket).await? {
+            let mut tls =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+            // Nothing read before the handshake is fed (RFC 2595 §4).
+            let outputs = session.feed(Input::TlsStarted);
+            if !driver.carry_out(session, outputs, &mut tls).await? {
+                driver.pump(session, &mut tls).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Renews the maildrop lease; false when it is no longer this session's.
+    async fn renew(&mut self) -> bool {
+        let Some(drop) = &mut self.maildrop else {
+            return true;
+        };
+        let now = now_unix();
+        let until = now.saturating_add(LEASE.as_secs() as i64);
+        match self
+            .shared
+            .store
+            .maildrop_lock(drop.mailbox, &drop.holder, now, until)
+            .await
+        {
+            Ok(true) => {
+                drop.renewed = Instant::now();
+                true
+            }
+            Ok(false) => {
+                tracing::warn!(holder = %drop.holder, "POP3 maildrop lock was taken over");
+                false
+            }
+            Err(store::StoreError::NotFound(_)) => {
+                // The mailbox was deleted (over IMAP or by removing the account):
+                // there is nothing left to guard.
+                drop.renewed = Instant::now();
+                true
+            }
+            Err(e) => {
+                // Try again soon; the lease outlives a few failed renewals.
+                tracing::warn!(error = %e, "cannot renew the POP3 maildrop lock");
+                drop.renewed = Instant::now()
+                    .checked_sub(RENEW_EVERY / 2)
+                    .unwrap_or_else(Instant::now);
+                true
+            }
+        }
+    }
+
+    /// Unlocks the maildrop, if this session holds it.
+    async fn release(&mut self) {
+        if let Some(drop) = self.maildrop.take()
+            && let Err(e) = self
+                .shared
+                .store
+                .maildrop_unlock(drop.mailbox, &drop.holder)
+                .await
+        {
+            tracing::warn!(error = %e, "cannot unlock the POP3 maildrop; its lease will expire");
+        }
+    }
+
     /// Runs the session on `stream`; true when it asked for STLS.
     ///
     /// The command deadline (`pop3.idle_timeout_secs`, the RFC 1939 §3 autologout):
@@ -109,6 +219,7 @@ impl Driver<'_> {
             if session.waiting() == Waiting::Closed {
                 return Ok(false);
             }
+            let renew_at = self.maildrop.as_ref().map(|d| d.renewed + RENEW_EVERY);
             let outputs = tokio::select! {
                 read = stream.read(&mut buf) => match read {
                     Ok(0) => return Ok(false), // dropped: nothing is committed
@@ -118,6 +229,15 @@ impl Driver<'_> {
                 _ = tokio::time::sleep_until(deadline) => {
                     tracing::debug!(partial = session.buffered() > 0, "POP3 command deadline");
                     session.feed(Input::Timeout)
+                }
+                _ = tokio::time::sleep_until(renew_at.unwrap_or(deadline)), if renew_at.is_some() => {
+                    if self.renew().await {
+                        continue;
+                    }
+                    // Another session has the maildrop now: end this one, committing
+                    // nothing.
+                    told_to_stop = true;
+                    session.feed(Input::Shutdown)
                 }
                 changed = stop.changed(), if !told_to_stop => {
                     if changed.is_ok() && !*stop.borrow() {
@@ -193,7 +313,9 @@ impl Driver<'_> {
                     pending.extend(session.feed(Input::Answer(answer)));
                 }
                 Output::StartTls => starttls = true,
-                Output::Close => {}
+                // Unlocked before the goodbye is sent, so the client may log in
+                // again at once.
+                Output::Close => self.release().await,
             }
         }
         if !write.is_empty() {
@@ -267,11 +389,24 @@ impl Driver<'_> {
         let Some(inbox) = mailboxes.into_iter().find(|m| m.name == "INBOX") else {
             return LoginResult::TempFail;
         };
-        // RFC 1939 §8: one session per maildrop; IMAP may read concurrently.
-        let Some(lock) = self.shared.mailbox_locks.try_lock(inbox.id) else {
-            return LoginResult::InUse;
-        };
+        // RFC 1939 §8: one session per maildrop, on any node; IMAP may read
+        // concurrently.
+        let holder = holder_name(&self.shared.config.hostname);
+        let now = now_unix();
+        let until = now.saturating_add(LEASE.as_secs() as i64);
+        match store.maildrop_lock(inbox.id, &holder, now, until).await {
+            Ok(true) => {}
+            Ok(false) => return LoginResult::InUse,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the POP3 maildrop lock");
+                return LoginResult::TempFail;
+            }
+        }
+        let renewed = Instant::now();
         let Ok(messages) = store.message_list(inbox.id).await else {
+            if let Err(e) = store.maildrop_unlock(inbox.id, &holder).await {
+                tracing::warn!(error = %e, "cannot unlock the POP3 maildrop");
+            }
             return LoginResult::TempFail;
         };
         let listing = messages
@@ -284,10 +419,27 @@ impl Driver<'_> {
         self.maildrop = Some(Maildrop {
             mailbox: inbox.id,
             uids: messages.iter().map(|m| m.uid).collect(),
-            _lock: lock,
+            holder,
+            renewed,
         });
         tracing::info!(user = %account.address, messages = messages.len(), "POP3 login");
         LoginResult::Ok(listing)
+    }
+}
+
+impl Drop for Driver<'_> {
+    /// A connection that ended without [`Driver::release`] (its task cancelled) still
+    /// unlocks its maildrop, in the background; if even that cannot run, the lease
+    /// expires.
+    fn drop(&mut self) {
+        if let Some(drop) = self.maildrop.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let store = self.shared.store.clone();
+            runtime.spawn(async move {
+                let _ = store.maildrop_unlock(drop.mailbox, &drop.holder).await;
+            });
+        }
     }
 }
 

@@ -507,6 +507,37 @@ pub trait Store: Send + Sync + 'static {
     /// happens, and that is not an error (the entry may have been collected).
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()>;
 
+    // ---- POP3 maildrop locks: one session per maildrop, across nodes -----------------
+    //
+    // RFC 1939 §8 gives a POP3 session an exclusive lock on its maildrop. With several
+    // nodes (or processes) on one database that lock lives in the store, as a lease: a
+    // (holder, expiry) pair on the mailbox. A holder is an opaque string chosen by the
+    // caller, unique per session (node and session). The session renews its lease
+    // while it lives and unlocks at its end; a node that dies simply stops renewing,
+    // and the maildrop is free once the lease expires (`until_unix <= now_unix`).
+    // Every backend keeps this contract: the check and the set are one atomic step
+    // (SQLite: one write transaction; in memory: one lock; PostgreSQL: one
+    // `INSERT … ON CONFLICT DO UPDATE … WHERE` or a `SELECT … FOR UPDATE` and the write
+    // in one transaction), so two sessions racing never both get the maildrop.
+    // Deleting the mailbox (or its account) drops its lock. The lock only guards
+    // POP3 against POP3: IMAP and deliveries work on a locked mailbox as on any other.
+
+    /// Takes or extends the maildrop lock on `mailbox` for `holder` until `until_unix`:
+    /// true when the mailbox was free (no lock, or one that expired at or before
+    /// `now_unix`) or already `holder`'s (its lease is now extended); false, changing
+    /// nothing, when another holder's lease is live. An unknown mailbox is `NotFound`.
+    async fn maildrop_lock(
+        &self,
+        mailbox: MailboxId,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool>;
+    /// Drops the maildrop lock on `mailbox` if it is `holder`'s. Another holder's lock,
+    /// no lock, or no such mailbox: nothing happens, and that is not an error (the
+    /// mailbox may have been deleted during the session).
+    async fn maildrop_unlock(&self, mailbox: MailboxId, holder: &str) -> Result<()>;
+
     /// Every queue entry (for `postie queue list`), oldest first.
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
     /// One queue entry, `None` when there is none with that id.

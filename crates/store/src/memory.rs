@@ -15,6 +15,7 @@ mod acl;
 mod app_passwords;
 mod claims;
 mod imap;
+mod maildrop;
 mod quota;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -105,6 +106,8 @@ struct State {
     /// Access control entries by mailbox row id, then grantee row id (`None` for
     /// `anyone`); see `memory/acl.rs`.
     acl: BTreeMap<i64, BTreeMap<Option<i64>, String>>,
+    /// POP3 maildrop locks by mailbox row id (see `memory/maildrop.rs`).
+    maildrop_locks: HashMap<i64, maildrop::MaildropLock>,
     next_id: i64,
     last_uid_validity: u32,
 }
@@ -789,6 +792,22 @@ impl Store for MemoryStore {
 
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
         self.lock().queue_release(node, id);
+        Ok(())
+    }
+
+    async fn maildrop_lock(
+        &self,
+        mailbox: MailboxId,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool> {
+        self.lock()
+            .maildrop_lock(mailbox, holder, now_unix, until_unix)
+    }
+
+    async fn maildrop_unlock(&self, mailbox: MailboxId, holder: &str) -> Result<()> {
+        self.lock().maildrop_unlock(mailbox, holder);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //! error kinds, case-insensitive accounts, byte-exact delivery, idempotent delivery,
 //! ascending never-reused UIDs (RFC 3501 §2.3.1.1), queue outcomes and collection.
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
-//! queue-control ones in `queue_control`, queue claims and leases in `queue_claims`, IMAP's mailbox cases in `imap`, its
+//! queue-control ones in `queue_control`, queue claims and leases in `queue_claims`, POP3 maildrop locks in `maildrop`, IMAP's mailbox cases in `imap`, its
 //! message cases in `imap_messages`, MULTIAPPEND's in `imap_append_many`, its delta and summary cases in `imap_sync`,
 //! quotas in `quota`, app passwords in `app_passwords`, access control lists
 //! (RFC 4314) in `acl`, and internationalised domains
@@ -22,6 +22,7 @@ mod imap_append_many;
 mod imap_messages;
 mod imap_recent;
 mod imap_sync;
+mod maildrop;
 mod queue_claims;
 mod queue_control;
 mod quota;
@@ -57,6 +58,10 @@ use imap_messages::{
 };
 use imap_recent::imap_recent_claimed_once;
 use imap_sync::{imap_changes_since, imap_summaries_kept_beside_messages};
+use maildrop::{
+    maildrop_expired_lease_hands_over, maildrop_lock_is_exclusive, maildrop_same_holder_extends,
+    maildrop_unknown_or_deleted_mailbox, maildrop_unlock_frees_only_for_the_holder,
+};
 use queue_claims::{
     claim_expired_lease_goes_to_another_node, claim_racing_claimers_get_disjoint_sets,
     claim_release_frees, claim_renew_extends_and_reports_lost, claim_skips_finished_and_held,
@@ -820,6 +825,11 @@ suite!(
     claim_renew_extends_and_reports_lost,
     claim_release_frees,
     claim_skips_finished_and_held,
+    maildrop_lock_is_exclusive,
+    maildrop_same_holder_extends,
+    maildrop_expired_lease_hands_over,
+    maildrop_unlock_frees_only_for_the_holder,
+    maildrop_unknown_or_deleted_mailbox,
     imap_default_mailboxes,
     imap_create_get_delete,
     imap_uidvalidity_of_recreated_mailbox,

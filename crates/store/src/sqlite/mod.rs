@@ -31,6 +31,7 @@ mod blobs;
 mod idn_keys;
 mod imap;
 mod mailboxes;
+mod maildrop;
 mod messages;
 mod perms;
 mod queue;
@@ -839,6 +840,24 @@ impl Store for SqliteStore {
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
         let node = node.to_owned();
         self.write(move |c| queue::release(c, &node, id)).await
+    }
+
+    async fn maildrop_lock(
+        &self,
+        mailbox: MailboxId,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool> {
+        let holder = holder.to_owned();
+        self.write(move |c| maildrop::lock(c, mailbox, &holder, now_unix, until_unix))
+            .await
+    }
+
+    async fn maildrop_unlock(&self, mailbox: MailboxId, holder: &str) -> Result<()> {
+        let holder = holder.to_owned();
+        self.write(move |c| maildrop::unlock(c, mailbox, &holder))
+            .await
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 11;
+pub(crate) const SCHEMA_VERSION: i64 = 12;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -300,6 +300,20 @@ ALTER TABLE queue ADD COLUMN lease_node TEXT;
 ALTER TABLE queue ADD COLUMN lease_until INTEGER;
 ";
 
+/// Version 12: POP3 maildrop locks (`Store::maildrop_lock`, see `super::maildrop`):
+/// one row per locked mailbox, the session holding it and when its lease expires, so
+/// POP3's one-session-per-maildrop (RFC 1939 §8) holds across nodes and processes. A
+/// row goes with its mailbox; a dead node's rows stay until their lease expires and
+/// are then taken over (or dropped by the next unlock). Existing mailboxes start
+/// unlocked.
+const MIGRATION_12: &str = r"
+CREATE TABLE maildrop_locks (
+    mailbox_id  INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    holder      TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -324,6 +338,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_9),
     Migration::Sql(MIGRATION_10),
     Migration::Sql(MIGRATION_11),
+    Migration::Sql(MIGRATION_12),
 ];
 
 impl Migration {
