@@ -127,6 +127,9 @@ pub struct QueueRunner {
     /// commit) of its own, so doing it after every pass would add a commit per message
     /// when mail arrives one at a time.
     pub collect_interval: Duration,
+    /// Finished entries this runner was not told of (filed by `postie sendmail` in
+    /// another process, or by another node) are looked for at least this often.
+    pub sweep_interval: Duration,
     /// When finished entries were last removed, and whether passes since then may have
     /// finished some.
     collect: std::sync::Mutex<(Option<std::time::Instant>, bool)>,
@@ -149,6 +152,7 @@ impl QueueRunner {
             batch: 64,
             shutdown_grace: Duration::from_secs(5),
             collect_interval: Duration::from_secs(1),
+            sweep_interval: Duration::from_secs(10),
             // Dirty at start: a previous run may have left finished entries behind.
             collect: std::sync::Mutex::new((None, true)),
         }
@@ -438,8 +442,12 @@ impl QueueRunner {
     }
 
     /// Removes finished entries if some may exist and the last removal is older than
-    /// `collect_interval`. Entries with nothing pending are never due, so leaving them
-    /// a moment longer changes nothing but what `postie queue list` shows.
+    /// `collect_interval`, and in any case every `sweep_interval`: entries can also
+    /// be finished where this runner cannot hear of it (`postie sendmail` and `postie
+    /// send` file local mail themselves, in another process; another node). Entries
+    /// with nothing pending are never due, so leaving them a moment longer changes
+    /// nothing but what `postie queue list` shows. (A sweep that finds nothing costs
+    /// the store a read, not a write.)
     async fn collect_finished(&self, worked: bool) -> store::Result<()> {
         let due = {
             let mut state = self.collect.lock().expect("collect state");
@@ -447,7 +455,8 @@ impl QueueRunner {
                 .handle
                 .finished_elsewhere
                 .swap(false, std::sync::atomic::Ordering::Relaxed);
-            state.1 |= worked || elsewhere;
+            let sweep = state.0.is_none_or(|at| at.elapsed() >= self.sweep_interval);
+            state.1 |= worked || elsewhere || sweep;
             let stale = state
                 .0
                 .is_none_or(|at| at.elapsed() >= self.collect_interval);

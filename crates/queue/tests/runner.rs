@@ -364,3 +364,54 @@ async fn shutdown_abandons_attempts_that_outlast_the_grace_period() {
         RecipientStatus::Pending { attempts: 0, .. }
     ));
 }
+
+/// A condition on the queue's entries, polled for.
+type Predicate = dyn Fn(&[QueuedMessage]) -> bool + Send;
+
+/// An entry finished where the runner cannot hear of it (`postie sendmail` filing
+/// local mail in another process, another node) is swept away all the same, so
+/// `postie queue list` does not show it as delivered for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_finished_elsewhere_are_swept() {
+    let store = Arc::new(MemoryStore::new());
+    let wait_until = |what: &'static str, done: Box<Predicate>| {
+        let store = store.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !done(&store.queue_list().await.unwrap()) {
+                assert!(std::time::Instant::now() < deadline, "{what}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // One held entry (the runner leaves it alone) and one it delivers and removes:
+    // once that one is gone, the runner's own removals are behind it.
+    let held = QueueId::generate(7);
+    let mine = QueueId::generate(8);
+    for id in [held, mine] {
+        store
+            .enqueue(
+                id,
+                &envelope(&["ok@a.example"]),
+                b"Subject: t\r\n\r\nbody\r\n",
+            )
+            .await
+            .unwrap();
+    }
+    store.queue_hold(held, true).await.unwrap();
+    let mut runner = QueueRunner::new(store.clone(), Arc::new(Scripted::default()));
+    runner.poll_interval = std::time::Duration::from_millis(50);
+    runner.sweep_interval = std::time::Duration::from_millis(200);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(runner.run(shutdown));
+    let only_held = move |q: &[QueuedMessage]| q.len() == 1 && q[0].id == held;
+    wait_until("the runner's own entry removed", Box::new(only_held)).await;
+    // Finished behind its back: nobody tells the runner.
+    store
+        .queue_mark(held, 0, &store::RecipientOutcome::Delivered)
+        .await
+        .unwrap();
+    wait_until("the finished entry swept", Box::new(|q| q.is_empty())).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}

@@ -495,6 +495,12 @@ pub(super) fn collect(c: &Connection) -> Result<(usize, Vec<String>)> {
     Ok((done.len(), unreferenced(c, blobs)?))
 }
 
+/// Whether any entry is finished (what [`collect`] would remove).
+pub(super) fn any_finished(c: &Connection) -> Result<bool> {
+    Ok(c.prepare_cached(&format!("SELECT EXISTS ({COLLECT_SQL})"))?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Finished entries. `+r.status` keeps SQLite from answering the subquery through the
 /// (status, next_attempt) index (a walk over every pending recipient, per entry); the
 /// primary key (queue_id, idx) finds an entry's recipients directly.
