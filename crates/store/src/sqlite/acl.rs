@@ -13,8 +13,8 @@
 use message::Address;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::mailboxes::{modseq_from, uid_from};
-use crate::{AccountId, AclEntry, Grantee, Mailbox, MailboxId, Result, SharedMailbox, StoreError};
+use super::mailboxes::{COLUMNS, RawMailbox, mailbox_from, raw_at};
+use crate::{AccountId, AclEntry, Grantee, MailboxId, Result, SharedMailbox, StoreError};
 
 /// RFC 4314 §2.1's rights, in the order it lists them.
 const ORDER: &str = "lrswipkxtea";
@@ -126,13 +126,7 @@ pub(super) fn list(c: &Connection, mailbox: MailboxId) -> Result<Vec<AclEntry>> 
 }
 
 /// One row of [`shared_with`]'s query.
-type RawShared = (
-    i64,
-    String,
-    (i64, String, i64, i64, i64, Option<String>, i64, bool),
-    Option<String>,
-    Option<String>,
-);
+type RawShared = (i64, String, RawMailbox, Option<String>, Option<String>);
 
 /// Other accounts' mailboxes with an entry for `account` or `anyone`, in one query;
 /// see [`crate::Store::acl_shared_with`].
@@ -140,39 +134,21 @@ pub(super) fn shared_with(c: &Connection, account: AccountId) -> Result<Vec<Shar
     known_account(c, account)?;
     // Driven by the entries (index `mailbox_acl_grantee`), one group per mailbox; the
     // mailbox columns are those `mailboxes::list` reads, subscription the owner's.
+    let sql = format!(
+        "SELECT o.id, o.address, {COLUMNS},
+                max(CASE WHEN e.grantee_id = ?1 THEN e.rights END),
+                max(CASE WHEN e.grantee_id IS NULL THEN e.rights END)
+         FROM mailbox_acl e
+         JOIN mailboxes m ON m.id = e.mailbox_id
+         JOIN accounts o ON o.id = m.account_id
+         WHERE (e.grantee_id = ?1 OR e.grantee_id IS NULL) AND m.account_id <> ?1
+         GROUP BY m.id
+         ORDER BY o.address_key, m.id"
+    );
     let rows = c
-        .prepare_cached(
-            "SELECT o.id, o.address,
-                    m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq,
-                    m.special_use, m.recent_uid,
-                    EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id
-                            AND s.name = m.name),
-                    max(CASE WHEN e.grantee_id = ?1 THEN e.rights END),
-                    max(CASE WHEN e.grantee_id IS NULL THEN e.rights END)
-             FROM mailbox_acl e
-             JOIN mailboxes m ON m.id = e.mailbox_id
-             JOIN accounts o ON o.id = m.account_id
-             WHERE (e.grantee_id = ?1 OR e.grantee_id IS NULL) AND m.account_id <> ?1
-             GROUP BY m.id
-             ORDER BY o.address_key, m.id",
-        )?
+        .prepare_cached(&sql)?
         .query_map([account.0], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                (
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ),
-                r.get(10)?,
-                r.get(11)?,
-            ))
+            Ok((r.get(0)?, r.get(1)?, raw_at(r, 2)?, r.get(10)?, r.get(11)?))
         })?
         .collect::<rusqlite::Result<Vec<RawShared>>>()?;
     let mut out = Vec::with_capacity(rows.len());
@@ -189,20 +165,10 @@ pub(super) fn shared_with(c: &Connection, account: AccountId) -> Result<Vec<Shar
                 "account {owner} has a bad address {address:?}: {e}"
             ))
         })?;
-        let (id, name, validity, next, modseq, special_use, recent, subscribed) = mailbox;
         out.push(SharedMailbox {
             owner: AccountId(owner),
             owner_address,
-            mailbox: Mailbox {
-                id: MailboxId(id),
-                name,
-                uid_validity: uid_from(validity, "UIDVALIDITY")?,
-                uid_next: uid_from(next, "UIDNEXT")?,
-                highest_modseq: modseq_from(modseq)?,
-                subscribed,
-                special_use,
-                recent_uid: uid_from(recent, "recent UID")?,
-            },
+            mailbox: mailbox_from(mailbox)?,
             rights,
             anyone: anyone.is_some(),
         });

@@ -19,7 +19,7 @@ use crate::mailbox_names::{self, DEFAULT_SPECIAL, INBOX};
 use crate::{AccountId, Mailbox, MailboxId, Result, StoreError};
 
 /// The columns [`mailbox_from`] reads, from `mailboxes m`.
-const COLUMNS: &str = "m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq,
+pub(super) const COLUMNS: &str = "m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq,
      m.special_use, m.recent_uid,
      EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id
              AND s.name = m.name)";
@@ -38,24 +38,30 @@ pub(super) fn modseq_from(value: i64) -> Result<u64> {
 }
 
 /// The raw columns of one [`COLUMNS`] row.
-type RawMailbox = (i64, String, i64, i64, i64, Option<String>, i64, bool);
+pub(super) type RawMailbox = (i64, String, i64, i64, i64, Option<String>, i64, bool);
 
 /// Reads one [`COLUMNS`] row.
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawMailbox> {
+    raw_at(r, 0)
+}
+
+/// Reads the [`COLUMNS`] of a row where they start at column `at` (a query that
+/// selects other columns first, e.g. the ACL's shared mailboxes).
+pub(super) fn raw_at(r: &Row<'_>, at: usize) -> rusqlite::Result<RawMailbox> {
     Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
+        r.get(at)?,
+        r.get(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        r.get(at + 4)?,
+        r.get(at + 5)?,
+        r.get(at + 6)?,
+        r.get(at + 7)?,
     ))
 }
 
 /// Checks a row read back and builds the [`Mailbox`].
-fn mailbox_from(row: RawMailbox) -> Result<Mailbox> {
+pub(super) fn mailbox_from(row: RawMailbox) -> Result<Mailbox> {
     let (id, name, validity, next, modseq, special_use, recent, subscribed) = row;
     Ok(Mailbox {
         id: MailboxId(id),
