@@ -83,10 +83,51 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A server's state over `store`, nothing counted and no session open yet.
+    #[allow(clippy::too_many_arguments)] // each is one part of the state, named
+    fn new(
+        config: &config::Config,
+        built: Built,
+        store: Arc<dyn Store>,
+        tuned: Tuned,
+        queue: queue::QueueHandle,
+        tls: tokio_rustls::TlsAcceptor,
+        spooler: crate::spool::Spooler,
+        stop: watch::Receiver<bool>,
+    ) -> State {
+        State {
+            live_config: Arc::new(LiveConfig::new(config.clone(), built)),
+            store,
+            resolver: tuned.resolver,
+            queue,
+            tls,
+            spooler,
+            processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
+            smtp_errors: tuned.smtp_errors,
+            mail_changes: MailChanges::default(),
+            snapshots: Default::default(),
+            throttle: tuned.throttle,
+            sending_limits: tuned.sending_limits,
+            imap_user_sessions: crate::user_sessions::UserSessions::new(
+                config.imap.max_sessions_per_user,
+            ),
+            stop,
+            next_session: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            idle: Notify::new(),
+        }
+    }
+
     /// A fresh session id for logs.
     pub fn session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The spool directory of `config` (message data past `smtp.spool_threshold`).
+fn spooler(config: &config::Config) -> Result<crate::spool::Spooler, ServerError> {
+    crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
+        .map_err(|e| ServerError::Spool(e.to_string()))
 }
 
 /// The bound listeners; dropping it does not stop them, [`ListenerSet::drain`] does.
@@ -107,28 +148,16 @@ impl ListenerSet {
         tls: Arc<rustls::ServerConfig>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServerError> {
-        let shared = Arc::new(State {
-            live_config: Arc::new(LiveConfig::new(config.clone(), Built::new(config)?)),
+        let shared = Arc::new(State::new(
+            config,
+            Built::new(config)?,
             store,
-            resolver: tuned.resolver,
+            tuned,
             queue,
-            tls: tokio_rustls::TlsAcceptor::from(tls),
-            spooler: crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
-                .map_err(|e| ServerError::Spool(e.to_string()))?,
-            processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
-            smtp_errors: tuned.smtp_errors,
-            mail_changes: MailChanges::default(),
-            snapshots: Default::default(),
-            throttle: tuned.throttle,
-            sending_limits: tuned.sending_limits,
-            imap_user_sessions: crate::user_sessions::UserSessions::new(
-                config.imap.max_sessions_per_user,
-            ),
+            tokio_rustls::TlsAcceptor::from(tls),
+            spooler(config)?,
             stop,
-            next_session: AtomicU64::new(1),
-            active: AtomicUsize::new(0),
-            idle: Notify::new(),
-        });
+        ));
         let mut bound = Vec::new();
         let (smtp, pop3, imap) = (&config.smtp, &config.pop3, &config.imap);
         let kinds = [
@@ -414,29 +443,17 @@ impl Shared {
         ));
         let tuned = Tuned::new(config, resolver);
         let built = base.built.clone();
-        let spooler = crate::spool::Spooler::new(&config.data_dir, config.smtp.spool_threshold)
-            .map_err(|e| ServerError::Spool(e.to_string()))?;
-        let state = Arc::new(State {
-            live_config: Arc::new(LiveConfig::new(config.clone(), built.clone())),
+        let spooler = spooler(config)?;
+        let state = Arc::new(State::new(
+            config,
+            built.clone(),
             store,
-            resolver: tuned.resolver,
-            queue: queue::QueueHandle::default(),
-            tls: base.tls.clone(),
-            spooler: spooler.clone(),
-            processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
-            smtp_errors: tuned.smtp_errors,
-            mail_changes: MailChanges::default(),
-            snapshots: Default::default(),
-            throttle: tuned.throttle,
-            sending_limits: tuned.sending_limits,
-            imap_user_sessions: crate::user_sessions::UserSessions::new(
-                config.imap.max_sessions_per_user,
-            ),
+            tuned,
+            queue::QueueHandle::default(),
+            base.tls.clone(),
+            spooler.clone(),
             stop,
-            next_session: AtomicU64::new(1),
-            active: AtomicUsize::new(0),
-            idle: Notify::new(),
-        });
+        ));
         Ok(Shared {
             config: Arc::new(config.clone()),
             mail_auth: built.mail_auth,
