@@ -39,11 +39,13 @@
 //! Security stance: writes files under the data directory only; never logs passwords.
 
 pub mod app_password;
+pub mod blob;
 mod flags;
 mod mailbox_names;
 pub mod memory;
 mod open;
 pub mod password;
+pub mod postgres;
 pub mod sqlite;
 
 #[cfg(test)]

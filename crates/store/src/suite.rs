@@ -1,7 +1,7 @@
 //! The behaviour suite every [`Store`] backend must pass: one set of async test bodies,
-//! generic over the store, instantiated for [`crate::memory::MemoryStore`] and
-//! [`crate::sqlite::SqliteStore`] by the `suite!` macro at the bottom. A new backend
-//! (PostgreSQL) adds one more instantiation.
+//! generic over the store, instantiated for [`crate::memory::MemoryStore`],
+//! [`crate::sqlite::SqliteStore`] and [`crate::postgres::PgStore`] (a fresh database on
+//! the test cluster each) by the `suite!` macro at the bottom.
 //!
 //! Where it sits: test-only. It pins down the contract written on the [`Store`] trait:
 //! error kinds, case-insensitive accounts, byte-exact delivery, idempotent delivery,
@@ -767,7 +767,7 @@ pub(crate) async fn account_remove_takes_messages<S: Store>(s: &S) {
     assert_eq!(s.queue_collect().await.expect("collect"), 1);
 }
 
-/// Instantiates every test above for both backends.
+/// Instantiates every test above for every backend.
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory_backend {
@@ -785,6 +785,19 @@ macro_rules! suite {
                 async fn $name() {
                     let dir = tempfile::tempdir().expect("tempdir");
                     let store = crate::sqlite::SqliteStore::open(dir.path()).expect("open");
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    // A database of its own on the test cluster; a loud skip when
+                    // PostgreSQL is absent and not required (see postgres::testing).
+                    let Some(store) = crate::postgres::testing::fresh_store().await else {
+                        return;
+                    };
                     super::$name(&store).await;
                 }
             )*

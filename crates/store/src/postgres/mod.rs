@@ -1,0 +1,479 @@
+//! [`PgStore`]: the PostgreSQL backend, for several Postie nodes sharing one database.
+//!
+//! Where it sits: chosen by [`crate::open`] when the configuration has
+//! `[store] url = "postgres://…"`; every node (and every CLI command) then works on
+//! the same accounts, mailboxes, bodies and queue. Per-node things (listeners, TLS
+//! certificate files, the EHLO hostname, the queue runner's node name) stay in each
+//! node's configuration and data directory.
+//!
+//! How it works:
+//! - A pool of connections ([`deadpool_postgres`]); each trait method takes one, and
+//!   writes run in one transaction (READ COMMITTED) whose row locks serialize the
+//!   writers that must not interleave: every change to a mailbox's messages first
+//!   updates the mailbox's row (UIDNEXT, HIGHESTMODSEQ), so UIDs and mod-sequences stay
+//!   strictly increasing with appends from several nodes; quota checks lock the
+//!   account's row; queue claims take `FOR UPDATE SKIP LOCKED`. Where one step locks
+//!   two mailboxes (COPY, MOVE) it locks them in id order, so two nodes cannot
+//!   deadlock each other.
+//! - Bodies go through the [`BlobStore`] trait ([`PgBlobs`]: the table `blobs`), written
+//!   and committed *before* the row naming them, deleted *after* the commit that removed
+//!   the last row naming them, the same discipline as the embedded store's files; the
+//!   orphan sweep at start deletes bodies older than [`ORPHAN_GRACE`] that no row names.
+//! - Schema migrations are versioned and run by one node under an advisory lock
+//!   ([`schema`]); a newer schema is refused.
+//! - Every module below is plain SQL over a transaction or client; none of them
+//!   begins a transaction another module's function is inside of.
+//!
+//! Security stance: the password comes from the URL, `PGPASSWORD` or a file and is
+//! never logged (the URL is shown with its password replaced); TLS to the database
+//! with `sslmode=require` (encrypted) or `sslmode=verify-full` (certificate checked
+//! against `[store] ca_file`).
+
+mod accounts;
+mod acl;
+mod aliases;
+mod app_passwords;
+mod blobs;
+mod connect;
+mod mailboxes;
+mod maildrop;
+mod messages;
+mod queue;
+mod quota;
+pub(crate) mod schema;
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use message::{Address, Domain, Envelope, QueueId};
+
+use crate::blob::BlobStore;
+use crate::{
+    Account, AccountId, AclEntry, Filing, FlagChange, FlagsResult, Grantee, ImapMessage, Mailbox,
+    MailboxChanges, MailboxId, MessageMeta, NewMessage, QueuedMessage, Quota, QuotaUsage,
+    RecipientOutcome, Result, SharedMailbox, Store, StoreError,
+};
+pub use blobs::PgBlobs;
+pub use connect::PgOptions;
+
+/// Bodies younger than this are never treated as orphans (an `enqueue` on another node
+/// may have written one and not yet committed the row naming it).
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// The current time in unix seconds.
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A database error as the store's error: an I/O error naming the database, with
+/// PostgreSQL's own message (never the statement's parameters).
+pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Io(format!("database: {}", db.message())),
+        None => StoreError::Io(format!("database: {e}")),
+    }
+}
+
+/// A pool error (no connection could be had) as the store's error.
+pub(crate) fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Io(format!("database connection: {e}"))
+}
+
+/// True when `e` is a unique-constraint violation (SQLSTATE 23505).
+pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// True when `e` is a foreign-key violation (SQLSTATE 23503): the row named is gone.
+pub(crate) fn is_foreign_key_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+}
+
+/// The PostgreSQL store: a connection pool and the body store.
+pub struct PgStore {
+    pool: deadpool_postgres::Pool,
+    blobs: Arc<dyn BlobStore>,
+    /// The URL with its password hidden, for messages.
+    shown: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("url", &self.shown).finish()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database `options` names, migrates its schema (one node at a
+    /// time, under an advisory lock; a newer schema is refused) and sweeps orphan
+    /// bodies older than [`ORPHAN_GRACE`].
+    pub async fn connect(options: &PgOptions) -> Result<PgStore> {
+        let (pool, shown) = connect::pool(options)?;
+        let mut client = pool.get().await.map_err(|e| {
+            StoreError::Io(format!("cannot connect to the database {shown}: {e}"))
+        })?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+        let blobs: Arc<dyn BlobStore> = Arc::new(PgBlobs::new(pool.clone()));
+        let store = PgStore { pool, blobs, shown };
+        match store.sweep_orphans(ORPHAN_GRACE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "deleted orphan message bodies"),
+            Err(e) => tracing::warn!(error = %e, "could not look for orphan message bodies"),
+        }
+        tracing::debug!(url = %store.shown, "store opened");
+        Ok(store)
+    }
+
+    /// The database URL, its password hidden.
+    pub fn url_shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// The body store.
+    pub(crate) fn blobs(&self) -> &dyn BlobStore {
+        self.blobs.as_ref()
+    }
+
+    /// Writes `bodies` to the body store (durably, each under a fresh id) and returns
+    /// their (id, size), in order. If one fails, those already written are deleted.
+    pub(crate) async fn put_blobs(&self, bodies: &[&[u8]]) -> Result<Vec<(String, u64)>> {
+        let mut written: Vec<(String, u64)> = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let id = crate::blob::new_blob_id();
+            if let Err(e) = self.blobs.put(&id, body).await {
+                let ids: Vec<String> = written.into_iter().map(|(id, _)| id).collect();
+                self.release(ids).await;
+                return Err(e);
+            }
+            written.push((id, body.len() as u64));
+        }
+        Ok(written)
+    }
+
+    /// Deletes bodies a committed transaction released (or that a transaction that
+    /// definitely did not commit would have named). A failure is logged: the orphan
+    /// sweep catches what is left.
+    pub(crate) async fn release(&self, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(e) = self.blobs.delete(&ids).await {
+            tracing::warn!(error = %e, count = ids.len(), "could not delete released bodies");
+        }
+    }
+
+    /// Deletes bodies older than `grace` that no queue entry or message names.
+    async fn sweep_orphans(&self, grace: Duration) -> Result<usize> {
+        let candidates = self.blobs.older_than(grace).await?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let client = self.client().await?;
+        let orphans = unreferenced(&client, &candidates).await?;
+        drop(client);
+        for id in &orphans {
+            tracing::warn!(blob = %id, "deleting orphan message body (no row names it)");
+        }
+        let n = orphans.len();
+        self.release(orphans).await;
+        Ok(n)
+    }
+}
+
+/// Which of the bodies `ids` no queue entry and no message names (any more). Run it
+/// after the statement that removed the rows, inside their transaction, so a body
+/// another transaction is just starting to share is seen (it locks the row it copies
+/// from, which the removing transaction waits for).
+pub(crate) async fn unreferenced(
+    c: &impl deadpool_postgres::GenericClient,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c
+        .query(
+            "SELECT b FROM unnest($1::text[]) AS b
+             WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b)
+               AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = b)",
+            &[&ids],
+        )
+        .await
+        .map_err(db_err)?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn domain_add(&self, domain: &Domain) -> Result<()> {
+        accounts::domain_add(self, domain).await
+    }
+
+    async fn domain_remove(&self, domain: &Domain) -> Result<()> {
+        accounts::domain_remove(self, domain).await
+    }
+
+    async fn domain_list(&self) -> Result<Vec<Domain>> {
+        accounts::domain_list(self).await
+    }
+
+    async fn domain_is_local(&self, domain: &Domain) -> Result<bool> {
+        accounts::domain_is_local(self, domain).await
+    }
+
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId> {
+        accounts::account_add(self, address, password_hash).await
+    }
+
+    async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()> {
+        accounts::account_set_password(self, address, password_hash).await
+    }
+
+    async fn account_remove(&self, address: &Address) -> Result<()> {
+        accounts::account_remove(self, address).await
+    }
+
+    async fn account_list(&self) -> Result<Vec<Account>> {
+        accounts::account_list(self).await
+    }
+
+    async fn account_get(&self, address: &Address) -> Result<Option<Account>> {
+        accounts::account_get(self, address).await
+    }
+
+    async fn quota_set(&self, address: &Address, quota: Quota) -> Result<()> {
+        quota::quota_set(self, address, quota).await
+    }
+
+    async fn quota_get(&self, account: AccountId) -> Result<Quota> {
+        quota::quota_get(self, account).await
+    }
+
+    async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
+        quota::quota_usage(self, account).await
+    }
+
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()> {
+        aliases::alias_add(self, alias, target).await
+    }
+
+    async fn alias_remove(&self, alias: &Address) -> Result<()> {
+        aliases::alias_remove(self, alias).await
+    }
+
+    async fn alias_list(&self) -> Result<Vec<(Address, Address)>> {
+        aliases::alias_list(self).await
+    }
+
+    async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>> {
+        accounts::resolve_recipient(self, address).await
+    }
+
+    async fn app_password_add(&self, account: AccountId, name: &str, id: &str, hash: &str, created_at: i64,) -> Result<()> {
+        app_passwords::app_password_add(self, account, name, id, hash, created_at).await
+    }
+
+    async fn app_password_list(&self, account: AccountId) -> Result<Vec<crate::AppPassword>> {
+        app_passwords::app_password_list(self, account).await
+    }
+
+    async fn app_password_get(&self, account: AccountId, id: &str) -> Result<Option<crate::AppPassword>> {
+        app_passwords::app_password_get(self, account, id).await
+    }
+
+    async fn app_password_revoke(&self, account: AccountId, name: &str) -> Result<()> {
+        app_passwords::app_password_revoke(self, account, name).await
+    }
+
+    async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()> {
+        app_passwords::app_password_used(self, account, id, when).await
+    }
+
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        mailboxes::mailbox_list(self, account).await
+    }
+
+    async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        messages::message_list(self, mailbox).await
+    }
+
+    async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
+        messages::message_read(self, mailbox, uid).await
+    }
+
+    async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
+        messages::message_remove(self, mailbox, uids).await
+    }
+
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        mailboxes::mailbox_get(self, account, name).await
+    }
+
+    async fn mailbox_create(&self, account: AccountId, name: &str, special_use: Option<&str>,) -> Result<Mailbox> {
+        mailboxes::mailbox_create(self, account, name, special_use).await
+    }
+
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
+        mailboxes::mailbox_delete(self, account, name).await
+    }
+
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        mailboxes::mailbox_rename(self, account, from, to).await
+    }
+
+    async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool,) -> Result<()> {
+        mailboxes::mailbox_subscribe(self, account, name, subscribed).await
+    }
+
+    async fn mailbox_subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
+        mailboxes::mailbox_subscriptions(self, account).await
+    }
+
+    async fn message_list_imap(&self, mailbox: MailboxId) -> Result<Vec<ImapMessage>> {
+        messages::message_list_imap(self, mailbox).await
+    }
+
+    async fn message_changes_since(&self, mailbox: MailboxId, since: u64) -> Result<MailboxChanges> {
+        messages::message_changes_since(self, mailbox, since).await
+    }
+
+    async fn message_summaries(&self, mailbox: MailboxId, uids: &[u32],) -> Result<Vec<(u32, Option<Vec<u8>>)>> {
+        messages::message_summaries(self, mailbox, uids).await
+    }
+
+    async fn message_summaries_set(&self, mailbox: MailboxId, summaries: &[(u32, Vec<u8>)],) -> Result<()> {
+        messages::message_summaries_set(self, mailbox, summaries).await
+    }
+
+    async fn message_flags_set(&self, mailbox: MailboxId, uids: &[u32], change: FlagChange, flags: &[String], unchanged_since: Option<u64>,) -> Result<FlagsResult> {
+        messages::message_flags_set(self, mailbox, uids, change, flags, unchanged_since).await
+    }
+
+    async fn message_append_with(&self, mailbox: MailboxId, body: &[u8], flags: &[String], received_at: i64, summary: Option<&[u8]>,) -> Result<u32> {
+        messages::message_append_with(self, mailbox, body, flags, received_at, summary).await
+    }
+
+    async fn message_append_many(&self, mailbox: MailboxId, messages: &[NewMessage<'_>],) -> Result<Vec<u32>> {
+        messages::message_append_many(self, mailbox, messages).await
+    }
+
+    async fn message_copy(&self, from: MailboxId, uids: &[u32], to: MailboxId,) -> Result<Vec<(u32, u32)>> {
+        messages::message_copy(self, from, uids, to).await
+    }
+
+    async fn message_move(&self, from: MailboxId, uids: &[u32], to: MailboxId,) -> Result<Vec<(u32, u32)>> {
+        messages::message_move(self, from, uids, to).await
+    }
+
+    async fn message_expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        messages::message_expunge(self, mailbox, uids).await
+    }
+
+    async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
+        messages::mailbox_expunged_since(self, mailbox, modseq).await
+    }
+
+    async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+        mailboxes::mailbox_recent_claim(self, mailbox, up_to).await
+    }
+
+    async fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: &str) -> Result<()> {
+        acl::acl_set(self, mailbox, grantee, rights).await
+    }
+
+    async fn acl_list(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>> {
+        acl::acl_list(self, mailbox).await
+    }
+
+    async fn acl_shared_with(&self, account: AccountId) -> Result<Vec<SharedMailbox>> {
+        acl::acl_shared_with(self, account).await
+    }
+
+    async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
+        queue::enqueue(self, id, envelope, body).await
+    }
+
+    async fn enqueue_and_file(&self, id: QueueId, envelope: &Envelope, body: &[u8], filings: &[Filing],) -> Result<Vec<usize>> {
+        queue::enqueue_and_file(self, id, envelope, body, filings).await
+    }
+
+    async fn enqueue_and_file_junk(&self, id: QueueId, envelope: &Envelope, body: &[u8], filings: &[Filing],) -> Result<Vec<usize>> {
+        queue::enqueue_and_file_junk(self, id, envelope, body, filings).await
+    }
+
+    async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
+        queue::queue_due(self, now_unix, limit).await
+    }
+
+    async fn queue_claim(&self, node: &str, now_unix: i64, lease_until: i64, limit: usize,) -> Result<Vec<QueueId>> {
+        queue::queue_claim(self, node, now_unix, lease_until, limit).await
+    }
+
+    async fn queue_renew(&self, node: &str, ids: &[QueueId], lease_until: i64,) -> Result<Vec<QueueId>> {
+        queue::queue_renew(self, node, ids, lease_until).await
+    }
+
+    async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
+        queue::queue_release(self, node, id).await
+    }
+
+    async fn maildrop_lock(&self, mailbox: MailboxId, holder: &str, now_unix: i64, until_unix: i64,) -> Result<bool> {
+        maildrop::maildrop_lock(self, mailbox, holder, now_unix, until_unix).await
+    }
+
+    async fn maildrop_unlock(&self, mailbox: MailboxId, holder: &str) -> Result<()> {
+        maildrop::maildrop_unlock(self, mailbox, holder).await
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
+        queue::queue_list(self).await
+    }
+
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
+        queue::queue_get(self, id).await
+    }
+
+    async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>> {
+        queue::queue_body(self, id).await
+    }
+
+    async fn queue_hold(&self, id: QueueId, held: bool) -> Result<()> {
+        queue::queue_hold(self, id, held).await
+    }
+
+    async fn queue_flush(&self, id: Option<QueueId>, domain: Option<&Domain>, now_unix: i64,) -> Result<usize> {
+        queue::queue_flush(self, id, domain, now_unix).await
+    }
+
+    async fn queue_delete(&self, id: QueueId) -> Result<()> {
+        queue::queue_delete(self, id).await
+    }
+
+    async fn queue_set_warned(&self, id: QueueId) -> Result<()> {
+        queue::queue_set_warned(self, id).await
+    }
+
+    async fn deliver_to_mailbox(&self, id: QueueId, recipient: usize, account: AccountId, prefix: &[u8],) -> Result<Option<u32>> {
+        queue::deliver_to_mailbox(self, id, recipient, account, prefix).await
+    }
+
+    async fn queue_mark(&self, id: QueueId, recipient: usize, outcome: &RecipientOutcome,) -> Result<()> {
+        queue::queue_mark(self, id, recipient, outcome).await
+    }
+
+    async fn queue_collect(&self) -> Result<usize> {
+        queue::queue_collect(self).await
+    }
+}
