@@ -62,3 +62,47 @@ pub(super) async fn message_expunge(s: &PgStore, mailbox: MailboxId, uids: Optio
 pub(super) async fn mailbox_expunged_since(s: &PgStore, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
     todo!("postgres mailbox_expunged_since")
 }
+
+/// One message row to insert (see [`insert_row`]).
+pub(super) struct NewRow<'a> {
+    /// The body's id in the blob store.
+    pub blob_id: &'a str,
+    /// Per-recipient header lines put before the body (empty for APPEND/COPY).
+    pub prefix: &'a [u8],
+    /// The body's length in octets.
+    pub body_size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub received_at: i64,
+    /// The queue id it came under (an arrival id for APPEND), `QueueId::as_u64` as i64.
+    pub queue_id: i64,
+    /// The recipient index for a delivery (the `messages_filed` guard), else `None`.
+    pub recipient_index: Option<i64>,
+    /// Canonical flags, encoded as `crate::flags::encode` does.
+    pub flags: &'a str,
+    /// The IMAP layer's summary, if any.
+    pub summary: Option<&'a [u8]>,
+}
+
+/// Takes `n` (at least 1) consecutive UIDs and mod-sequences in `mailbox` by updating
+/// its row (which locks it until the transaction ends: this is what keeps UIDs and
+/// mod-sequences strictly increasing with several nodes appending); returns the first
+/// UID and the first mod-sequence. `NotFound` (`StoreError::mailbox_gone`) when there
+/// is no such mailbox.
+pub(super) async fn take_uids(
+    tx: &deadpool_postgres::Transaction<'_>,
+    mailbox: MailboxId,
+    n: u32,
+) -> Result<(u32, u64)> {
+    todo!("postgres messages::take_uids")
+}
+
+/// Inserts one message row with the UID and mod-sequence [`take_uids`] gave.
+pub(super) async fn insert_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    mailbox: MailboxId,
+    uid: u32,
+    modseq: u64,
+    row: &NewRow<'_>,
+) -> Result<()> {
+    todo!("postgres messages::insert_row")
+}
