@@ -179,8 +179,15 @@ async fn insert_and_file(
     junk: bool,
 ) -> Result<Vec<usize>> {
     insert(tx, entry, envelope).await?;
-    let mut filed = Vec::with_capacity(filings.len());
-    for f in filings {
+    // Filed account by account, in ascending id order: each filing locks its account's
+    // row (the quota check) and then its mailbox's row (UIDs), so two messages for the
+    // same accounts listed in different orders, arriving at once, take those locks in
+    // the same order and cannot deadlock each other.
+    let mut order: Vec<usize> = (0..filings.len()).collect();
+    order.sort_by_key(|&i| filings[i].account.0);
+    let mut done = vec![false; filings.len()];
+    for i in order {
+        let f = &filings[i];
         let one = One {
             recipient: f.recipient,
             account: f.account,
@@ -188,7 +195,7 @@ async fn insert_and_file(
             summary: f.summary.as_deref(),
         };
         match file(tx, entry, &one, junk).await {
-            Ok(_) => filed.push(f.recipient),
+            Ok(_) => done[i] = true,
             // Over quota: left pending for the queue, which retries it.
             Err(StoreError::OverQuota(why)) => {
                 tracing::info!(queue_id = %entry.id, recipient = f.recipient, %why, "not filed");
@@ -196,7 +203,12 @@ async fn insert_and_file(
             Err(e) => return Err(e),
         }
     }
-    Ok(filed)
+    // Reported in `filings` order.
+    Ok(filings
+        .iter()
+        .zip(done)
+        .filter_map(|(f, filed)| filed.then_some(f.recipient))
+        .collect())
 }
 
 /// Inserts the `queue` row and its recipients (all pending, due at `entry.now`).
