@@ -82,6 +82,56 @@ pub struct Config {
     pub queue: Queue,
     /// Logging.
     pub log: Log,
+    /// Where accounts, mailboxes, bodies and the queue are kept: the embedded store in
+    /// `data_dir` (the default), or a PostgreSQL database shared by several nodes.
+    pub store: Store,
+}
+
+/// The `[store]` section: absent (or without `url`), the embedded store in
+/// [`Config::data_dir`]; with `url = "postgres://USER@HOST:PORT/DB"`, the PostgreSQL
+/// database several Postie nodes share (`docs/cluster.md`). Read once at start: a
+/// reload does not move a running server to another database.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    /// libpq-style URL of the PostgreSQL database, with `sslmode=disable|prefer|require|
+    /// verify-ca|verify-full` as libpq reads it (default `prefer`). The password may be
+    /// in the URL; else `password_file`, else `PGPASSWORD`. Default: none (embedded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A file whose first line is the database password. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// PEM file of the certificate authorities the database's certificate must chain to
+    /// (needed by `sslmode=verify-full`). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Most connections this node opens to the database. Default 16; 1 to 1000.
+    pub pool_size: usize,
+}
+
+impl Default for Store {
+    /// The embedded store; 16 connections if a URL is set.
+    fn default() -> Self {
+        Store {
+            url: None,
+            password_file: None,
+            ca_file: None,
+            pool_size: 16,
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    /// Never shows a password that the URL may hold.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("password_file", &self.password_file)
+            .field("ca_file", &self.ca_file)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 /// The listening sockets, one list per protocol. Each entry is an `"ip:port"`
@@ -472,6 +522,7 @@ impl Default for Config {
             relay: Relay::default(),
             queue: Queue::default(),
             log: Log::default(),
+            store: Store::default(),
         }
     }
 }

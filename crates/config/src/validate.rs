@@ -32,7 +32,31 @@ impl Config {
         self.check_pop3()?;
         self.check_imap()?;
         self.check_outbound()?;
+        self.check_store()?;
         check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
+    }
+
+    /// `[store]`: a PostgreSQL URL when set, a pool size in range.
+    fn check_store(&self) -> Result<(), ConfigError> {
+        let s = &self.store;
+        if let Some(url) = &s.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "store.url",
+                "must be a PostgreSQL URL, postgres://USER@HOST:PORT/DB",
+            ));
+        }
+        if s.url.is_none() && (s.password_file.is_some() || s.ca_file.is_some()) {
+            return Err(ConfigError::invalid(
+                "store.url",
+                "is needed when store.password_file or store.ca_file is set",
+            ));
+        }
+        if !(1..=1000).contains(&s.pool_size) {
+            return Err(ConfigError::invalid("store.pool_size", "must be 1 to 1000"));
+        }
+        Ok(())
     }
 
     /// No address in two listeners (or twice in one): the second bind would fail.

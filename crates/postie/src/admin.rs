@@ -11,13 +11,14 @@ use store::{Quota, QuotaUsage, Store};
 
 /// Runs one admin command against the store `config` names ([`store::open`]).
 pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()> {
-    let store = store::open(config)?;
+    let store = store::open(config).await?;
     match command {
         Command::Serve
         | Command::Send(_)
         | Command::Sendmail(_)
         | Command::Dkim(_)
-        | Command::Dns(_) => {
+        | Command::Dns(_)
+        | Command::Store(_) => {
             unreachable!("not an admin command")
         }
         Command::Domain(c) => domain(store.as_ref(), c).await,

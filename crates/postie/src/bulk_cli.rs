@@ -138,7 +138,7 @@ pub async fn run(args: &SendArgs, common: &Common) -> Result<(), Failed> {
             Sink::Smtp(Box::new(transport))
         }
         None => Sink::Local(
-            Box::new(crate::send_cli::open_local_queue(common)?),
+            Box::new(crate::send_cli::open_local_queue(common).await?),
             crate::send_cli::submitter(),
         ),
     };

@@ -98,6 +98,9 @@ pub enum Command {
     /// Look at and control the delivery queue (works while the server runs).
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// The store itself: copy the embedded store into PostgreSQL for several nodes.
+    #[command(subcommand)]
+    Store(crate::store_cli::StoreCommand),
     /// Compose and send a message: through any SMTP server (--server), or into the
     /// local queue; --bulk sends one personalised message per CSV row.
     Send(Box<crate::send_cli::SendArgs>),

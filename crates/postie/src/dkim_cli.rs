@@ -46,7 +46,7 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
         DkimCommand::Generate { domain } => {
             let parsed = message::Domain::parse(&domain)
                 .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
-            let store = store::open(config)?;
+            let store = store::open(config).await?;
             anyhow::ensure!(
                 store.domain_is_local(&parsed).await?,
                 "{domain} is not a local domain (add it first: postie domain add {domain})"

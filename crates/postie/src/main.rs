@@ -19,6 +19,7 @@ mod queue_admin;
 mod send_cli;
 mod sendmail_cli;
 mod share_cli;
+mod store_cli;
 
 use anyhow::Context;
 use clap::Parser;
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dkim(c) => runtime.block_on(dkim_cli::run(c, &config)),
         Command::Dns(c) => runtime.block_on(dns_cli::run(c, &config)),
+        Command::Store(c) => runtime.block_on(store_cli::run(c, &config)),
         command => runtime.block_on(admin::run(command, &config)),
     }
 }

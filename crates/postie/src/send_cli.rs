@@ -475,7 +475,7 @@ fn report(deliveries: &[Delivery]) -> Result<(), Failed> {
 }
 
 async fn submit_locally(common: &Common, composed: &Composed) -> Result<(), Failed> {
-    let queue = open_local_queue(common)?;
+    let queue = open_local_queue(common).await?;
     let id = queue
         .submit(
             Some(&composed.sender),
@@ -497,11 +497,11 @@ pub fn submitter() -> send::local::Submitter {
 }
 
 /// The local queue of the configured data directory.
-pub fn open_local_queue(common: &Common) -> Result<send::local::LocalQueue, Failed> {
+pub async fn open_local_queue(common: &Common) -> Result<send::local::LocalQueue, Failed> {
     let config = common
         .load()
         .map_err(|e| Failed::new(exit::USAGE, format!("{e:#}")))?;
-    let store = store::open(&config).map_err(|e| Failed::new(exit::SOFTWARE, e.to_string()))?;
+    let store = store::open(&config).await.map_err(|e| Failed::new(exit::SOFTWARE, e.to_string()))?;
     let postmaster = config
         .smtp
         .postmaster

@@ -378,7 +378,7 @@ fn run(words: &[String], common: &Common) -> Result<(), Failed> {
         .build()
         .map_err(|e| Failed::new(exit::SOFTWARE, format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
-        let queue = crate::send_cli::open_local_queue(&common)?;
+        let queue = crate::send_cli::open_local_queue(&common).await?;
         queue
             .submit(
                 sender.as_ref(),

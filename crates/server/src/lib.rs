@@ -114,7 +114,7 @@ pub async fn run(
     source: impl Into<ReloadSource>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
-    let store = store::open(&config)?;
+    let store = store::open(&config).await?;
     run_with_store(config, store, source, shutdown).await
 }
 

@@ -584,7 +584,43 @@ pub trait Store: Send + Sync + 'static {
     /// Removes queue entries none of whose recipients is still pending, releasing bodies
     /// no mailbox references. Returns how many entries were removed.
     async fn queue_collect(&self) -> Result<usize>;
+
+    // ---- change feed: telling the other nodes ------------------------------------------
+    //
+    // Within one process, changes travel by in-process broadcasts (the server's). With
+    // several nodes on one database, a node also announces each change through the
+    // store, and every other node hears it (PostgreSQL: NOTIFY / LISTEN) and wakes its
+    // IDLE sessions or its queue runner. Notices are best effort and carry no data:
+    // whoever hears one re-reads the store (IMAP by MODSEQ), so a lost notice costs
+    // latency (the periodic polls catch up), never a wrong view. A store only one
+    // process uses (embedded, in memory) keeps the defaults: nothing to tell.
+
+    /// Tells the other nodes sharing this store that `change` happened here.
+    async fn change_announce(&self, change: Change) -> Result<()> {
+        let _ = change;
+        Ok(())
+    }
+    /// Starts handing the changes *other* nodes announce to `sink` (from a background
+    /// task, for as long as the store lives; it reconnects by itself). False when this
+    /// store has no other nodes to hear (the default), true when listening started.
+    fn change_listen(&self, sink: ChangeSink) -> bool {
+        let _ = sink;
+        false
+    }
 }
+
+/// What a change notice says (see [`Store::change_announce`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Something in this account's mailboxes changed (new mail, flags, expunges,
+    /// mailboxes, subscriptions).
+    Mailboxes(AccountId),
+    /// The queue has new or newly due work.
+    Queue,
+}
+
+/// Where [`Store::change_listen`] hands the changes it hears.
+pub type ChangeSink = std::sync::Arc<dyn Fn(Change) + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

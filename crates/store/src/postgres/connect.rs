@@ -151,8 +151,11 @@ fn fallback_password(options: &PgOptions) -> Result<Option<Vec<u8>>> {
     Ok(std::env::var_os("PGPASSWORD").map(|p| p.into_encoded_bytes()))
 }
 
-/// The pool `options` describe, and the URL as shown in messages. Connects lazily.
-pub(super) fn pool(options: &PgOptions) -> Result<(deadpool_postgres::Pool, String)> {
+/// The pool `options` describe, a dialer for the change feed's own connection, and the
+/// URL as shown in messages. Connects lazily.
+pub(super) fn pool(
+    options: &PgOptions,
+) -> Result<(deadpool_postgres::Pool, super::feed::Dial, String)> {
     let shown_url = shown(&options.url);
     if !(options.url.starts_with("postgres://") || options.url.starts_with("postgresql://")) {
         return Err(StoreError::Invalid(format!(
@@ -172,10 +175,16 @@ pub(super) fn pool(options: &PgOptions) -> Result<(deadpool_postgres::Pool, Stri
     let manager_config = deadpool_postgres::ManagerConfig {
         recycling_method: deadpool_postgres::RecyclingMethod::Fast,
     };
-    let manager = match tls {
+    let (manager, dial) = match tls {
         Tls::Off => {
             config.ssl_mode(SslMode::Disable);
-            deadpool_postgres::Manager::from_config(config, tokio_postgres::NoTls, manager_config)
+            let dial = super::feed::dial(config.clone(), tokio_postgres::NoTls);
+            let manager = deadpool_postgres::Manager::from_config(
+                config,
+                tokio_postgres::NoTls,
+                manager_config,
+            );
+            (manager, dial)
         }
         Tls::Unverified { required } => {
             config.ssl_mode(if required {
@@ -184,12 +193,20 @@ pub(super) fn pool(options: &PgOptions) -> Result<(deadpool_postgres::Pool, Stri
                 SslMode::Prefer
             });
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(unverified_client()?);
-            deadpool_postgres::Manager::from_config(config, tls, manager_config)
+            let dial = super::feed::dial(config.clone(), tls.clone());
+            (
+                deadpool_postgres::Manager::from_config(config, tls, manager_config),
+                dial,
+            )
         }
         Tls::Verified(ca) => {
             config.ssl_mode(SslMode::Require);
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(verified_client(&ca)?);
-            deadpool_postgres::Manager::from_config(config, tls, manager_config)
+            let dial = super::feed::dial(config.clone(), tls.clone());
+            (
+                deadpool_postgres::Manager::from_config(config, tls, manager_config),
+                dial,
+            )
         }
     };
     let size = if options.pool_size == 0 {
@@ -202,7 +219,7 @@ pub(super) fn pool(options: &PgOptions) -> Result<(deadpool_postgres::Pool, Stri
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
-    Ok((pool, shown_url))
+    Ok((pool, dial, shown_url))
 }
 
 /// rustls with the ring provider (the one the rest of Postie uses).
@@ -215,7 +232,9 @@ fn verified_client(ca: &std::path::Path) -> Result<ClientConfig> {
     let mut roots = RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(ca)
         .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| StoreError::Io(format!("cannot read [store] ca_file {}: {e}", ca.display())))?;
+        .map_err(|e| {
+            StoreError::Io(format!("cannot read [store] ca_file {}: {e}", ca.display()))
+        })?;
     let (added, _ignored) = roots.add_parsable_certificates(certs);
     if added == 0 {
         return Err(StoreError::Invalid(format!(
@@ -315,7 +334,10 @@ mod tests {
         let tls = |url: &str| split_tls(&PgOptions::from_url(url));
         assert_eq!(
             tls("postgres://u@h/d").unwrap(),
-            ("postgres://u@h/d".into(), Tls::Unverified { required: false })
+            (
+                "postgres://u@h/d".into(),
+                Tls::Unverified { required: false }
+            )
         );
         assert_eq!(
             tls("postgres://u@h/d?sslmode=disable&connect_timeout=5").unwrap(),

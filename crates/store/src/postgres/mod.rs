@@ -34,7 +34,9 @@ mod acl;
 mod aliases;
 mod app_passwords;
 mod blobs;
-mod connect;
+pub(crate) mod connect;
+mod feed;
+pub mod import;
 mod mailboxes;
 mod maildrop;
 mod messages;
@@ -52,12 +54,12 @@ use message::{Address, Domain, Envelope, QueueId};
 
 use crate::blob::BlobStore;
 use crate::{
-    Account, AccountId, AclEntry, Filing, FlagChange, FlagsResult, Grantee, ImapMessage, Mailbox,
-    MailboxChanges, MailboxId, MessageMeta, NewMessage, QueuedMessage, Quota, QuotaUsage,
-    RecipientOutcome, Result, SharedMailbox, Store, StoreError,
+    Account, AccountId, AclEntry, Change, ChangeSink, Filing, FlagChange, FlagsResult, Grantee,
+    ImapMessage, Mailbox, MailboxChanges, MailboxId, MessageMeta, NewMessage, QueuedMessage, Quota,
+    QuotaUsage, RecipientOutcome, Result, SharedMailbox, Store, StoreError,
 };
 pub use blobs::PgBlobs;
-pub use connect::PgOptions;
+pub use connect::{PgOptions, shown as shown_url};
 
 /// Bodies younger than this are never treated as orphans (an `enqueue` on another node
 /// may have written one and not yet committed the row naming it).
@@ -99,8 +101,13 @@ pub(crate) fn is_foreign_key_violation(e: &tokio_postgres::Error) -> bool {
 pub struct PgStore {
     pool: deadpool_postgres::Pool,
     blobs: Arc<dyn BlobStore>,
+    /// Change notices to and from the other nodes.
+    feed: feed::Feed,
     /// The URL with its password hidden, for messages.
     shown: String,
+    /// The URL as given, for tests that open a second node.
+    #[cfg(test)]
+    url: String,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -114,14 +121,22 @@ impl PgStore {
     /// time, under an advisory lock; a newer schema is refused) and sweeps orphan
     /// bodies older than [`ORPHAN_GRACE`].
     pub async fn connect(options: &PgOptions) -> Result<PgStore> {
-        let (pool, shown) = connect::pool(options)?;
-        let mut client = pool.get().await.map_err(|e| {
-            StoreError::Io(format!("cannot connect to the database {shown}: {e}"))
-        })?;
+        let (pool, dial, shown) = connect::pool(options)?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Io(format!("cannot connect to the database {shown}: {e}")))?;
         schema::migrate(&mut client).await?;
         drop(client);
         let blobs: Arc<dyn BlobStore> = Arc::new(PgBlobs::new(pool.clone()));
-        let store = PgStore { pool, blobs, shown };
+        let store = PgStore {
+            pool,
+            blobs,
+            feed: feed::Feed::new(dial),
+            shown,
+            #[cfg(test)]
+            url: options.url.clone(),
+        };
         match store.sweep_orphans(ORPHAN_GRACE).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(count = n, "deleted orphan message bodies"),
@@ -134,6 +149,13 @@ impl PgStore {
     /// The database URL, its password hidden.
     pub fn url_shown(&self) -> &str {
         &self.shown
+    }
+
+    /// The URL this store was opened with, password and all (tests open a second
+    /// node on it).
+    #[cfg(test)]
+    pub(crate) fn url_for_tests(&self) -> &str {
+        &self.url
     }
 
     /// A pooled connection.
@@ -281,7 +303,14 @@ impl Store for PgStore {
         accounts::resolve_recipient(self, address).await
     }
 
-    async fn app_password_add(&self, account: AccountId, name: &str, id: &str, hash: &str, created_at: i64,) -> Result<()> {
+    async fn app_password_add(
+        &self,
+        account: AccountId,
+        name: &str,
+        id: &str,
+        hash: &str,
+        created_at: i64,
+    ) -> Result<()> {
         app_passwords::app_password_add(self, account, name, id, hash, created_at).await
     }
 
@@ -289,7 +318,11 @@ impl Store for PgStore {
         app_passwords::app_password_list(self, account).await
     }
 
-    async fn app_password_get(&self, account: AccountId, id: &str) -> Result<Option<crate::AppPassword>> {
+    async fn app_password_get(
+        &self,
+        account: AccountId,
+        id: &str,
+    ) -> Result<Option<crate::AppPassword>> {
         app_passwords::app_password_get(self, account, id).await
     }
 
@@ -321,7 +354,12 @@ impl Store for PgStore {
         mailboxes::mailbox_get(self, account, name).await
     }
 
-    async fn mailbox_create(&self, account: AccountId, name: &str, special_use: Option<&str>,) -> Result<Mailbox> {
+    async fn mailbox_create(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<Mailbox> {
         mailboxes::mailbox_create(self, account, name, special_use).await
     }
 
@@ -333,7 +371,12 @@ impl Store for PgStore {
         mailboxes::mailbox_rename(self, account, from, to).await
     }
 
-    async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool,) -> Result<()> {
+    async fn mailbox_subscribe(
+        &self,
+        account: AccountId,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<()> {
         mailboxes::mailbox_subscribe(self, account, name, subscribed).await
     }
 
@@ -345,35 +388,75 @@ impl Store for PgStore {
         messages::message_list_imap(self, mailbox).await
     }
 
-    async fn message_changes_since(&self, mailbox: MailboxId, since: u64) -> Result<MailboxChanges> {
+    async fn message_changes_since(
+        &self,
+        mailbox: MailboxId,
+        since: u64,
+    ) -> Result<MailboxChanges> {
         messages::message_changes_since(self, mailbox, since).await
     }
 
-    async fn message_summaries(&self, mailbox: MailboxId, uids: &[u32],) -> Result<Vec<(u32, Option<Vec<u8>>)>> {
+    async fn message_summaries(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Option<Vec<u8>>)>> {
         messages::message_summaries(self, mailbox, uids).await
     }
 
-    async fn message_summaries_set(&self, mailbox: MailboxId, summaries: &[(u32, Vec<u8>)],) -> Result<()> {
+    async fn message_summaries_set(
+        &self,
+        mailbox: MailboxId,
+        summaries: &[(u32, Vec<u8>)],
+    ) -> Result<()> {
         messages::message_summaries_set(self, mailbox, summaries).await
     }
 
-    async fn message_flags_set(&self, mailbox: MailboxId, uids: &[u32], change: FlagChange, flags: &[String], unchanged_since: Option<u64>,) -> Result<FlagsResult> {
+    async fn message_flags_set(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsResult> {
         messages::message_flags_set(self, mailbox, uids, change, flags, unchanged_since).await
     }
 
-    async fn message_append_with(&self, mailbox: MailboxId, body: &[u8], flags: &[String], received_at: i64, summary: Option<&[u8]>,) -> Result<u32> {
+    async fn message_append_with(
+        &self,
+        mailbox: MailboxId,
+        body: &[u8],
+        flags: &[String],
+        received_at: i64,
+        summary: Option<&[u8]>,
+    ) -> Result<u32> {
         messages::message_append_with(self, mailbox, body, flags, received_at, summary).await
     }
 
-    async fn message_append_many(&self, mailbox: MailboxId, messages: &[NewMessage<'_>],) -> Result<Vec<u32>> {
+    async fn message_append_many(
+        &self,
+        mailbox: MailboxId,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<u32>> {
         messages::message_append_many(self, mailbox, messages).await
     }
 
-    async fn message_copy(&self, from: MailboxId, uids: &[u32], to: MailboxId,) -> Result<Vec<(u32, u32)>> {
+    async fn message_copy(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>> {
         messages::message_copy(self, from, uids, to).await
     }
 
-    async fn message_move(&self, from: MailboxId, uids: &[u32], to: MailboxId,) -> Result<Vec<(u32, u32)>> {
+    async fn message_move(
+        &self,
+        from: MailboxId,
+        uids: &[u32],
+        to: MailboxId,
+    ) -> Result<Vec<(u32, u32)>> {
         messages::message_move(self, from, uids, to).await
     }
 
@@ -405,11 +488,23 @@ impl Store for PgStore {
         queue::enqueue(self, id, envelope, body).await
     }
 
-    async fn enqueue_and_file(&self, id: QueueId, envelope: &Envelope, body: &[u8], filings: &[Filing],) -> Result<Vec<usize>> {
+    async fn enqueue_and_file(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+    ) -> Result<Vec<usize>> {
         queue::enqueue_and_file(self, id, envelope, body, filings).await
     }
 
-    async fn enqueue_and_file_junk(&self, id: QueueId, envelope: &Envelope, body: &[u8], filings: &[Filing],) -> Result<Vec<usize>> {
+    async fn enqueue_and_file_junk(
+        &self,
+        id: QueueId,
+        envelope: &Envelope,
+        body: &[u8],
+        filings: &[Filing],
+    ) -> Result<Vec<usize>> {
         queue::enqueue_and_file_junk(self, id, envelope, body, filings).await
     }
 
@@ -417,11 +512,22 @@ impl Store for PgStore {
         queue::queue_due(self, now_unix, limit).await
     }
 
-    async fn queue_claim(&self, node: &str, now_unix: i64, lease_until: i64, limit: usize,) -> Result<Vec<QueueId>> {
+    async fn queue_claim(
+        &self,
+        node: &str,
+        now_unix: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueueId>> {
         queue::queue_claim(self, node, now_unix, lease_until, limit).await
     }
 
-    async fn queue_renew(&self, node: &str, ids: &[QueueId], lease_until: i64,) -> Result<Vec<QueueId>> {
+    async fn queue_renew(
+        &self,
+        node: &str,
+        ids: &[QueueId],
+        lease_until: i64,
+    ) -> Result<Vec<QueueId>> {
         queue::queue_renew(self, node, ids, lease_until).await
     }
 
@@ -429,7 +535,13 @@ impl Store for PgStore {
         queue::queue_release(self, node, id).await
     }
 
-    async fn maildrop_lock(&self, mailbox: MailboxId, holder: &str, now_unix: i64, until_unix: i64,) -> Result<bool> {
+    async fn maildrop_lock(
+        &self,
+        mailbox: MailboxId,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool> {
         maildrop::maildrop_lock(self, mailbox, holder, now_unix, until_unix).await
     }
 
@@ -453,7 +565,12 @@ impl Store for PgStore {
         queue::queue_hold(self, id, held).await
     }
 
-    async fn queue_flush(&self, id: Option<QueueId>, domain: Option<&Domain>, now_unix: i64,) -> Result<usize> {
+    async fn queue_flush(
+        &self,
+        id: Option<QueueId>,
+        domain: Option<&Domain>,
+        now_unix: i64,
+    ) -> Result<usize> {
         queue::queue_flush(self, id, domain, now_unix).await
     }
 
@@ -465,15 +582,35 @@ impl Store for PgStore {
         queue::queue_set_warned(self, id).await
     }
 
-    async fn deliver_to_mailbox(&self, id: QueueId, recipient: usize, account: AccountId, prefix: &[u8],) -> Result<Option<u32>> {
+    async fn deliver_to_mailbox(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        account: AccountId,
+        prefix: &[u8],
+    ) -> Result<Option<u32>> {
         queue::deliver_to_mailbox(self, id, recipient, account, prefix).await
     }
 
-    async fn queue_mark(&self, id: QueueId, recipient: usize, outcome: &RecipientOutcome,) -> Result<()> {
+    async fn queue_mark(
+        &self,
+        id: QueueId,
+        recipient: usize,
+        outcome: &RecipientOutcome,
+    ) -> Result<()> {
         queue::queue_mark(self, id, recipient, outcome).await
     }
 
     async fn queue_collect(&self) -> Result<usize> {
         queue::queue_collect(self).await
+    }
+
+    async fn change_announce(&self, change: Change) -> Result<()> {
+        let client = self.client().await?;
+        self.feed.announce(&client, change).await
+    }
+
+    fn change_listen(&self, sink: ChangeSink) -> bool {
+        self.feed.listen(sink)
     }
 }

@@ -27,7 +27,7 @@ mod accounts;
 pub(crate) mod acl;
 mod aliases;
 mod app_passwords;
-mod blobs;
+pub(crate) mod blobs;
 mod idn_keys;
 mod imap;
 mod mailboxes;
@@ -36,7 +36,7 @@ mod messages;
 mod perms;
 mod queue;
 mod quota;
-mod schema;
+pub(crate) mod schema;
 mod writer;
 
 #[cfg(test)]
@@ -66,9 +66,9 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(10 * 60);
 const READERS: usize = 3;
 
 /// The database file's name inside the data directory.
-const DB_FILE: &str = "postie.db";
+pub(crate) const DB_FILE: &str = "postie.db";
 /// The body folder's name inside the data directory.
-const BLOB_DIR: &str = "blobs";
+pub(crate) const BLOB_DIR: &str = "blobs";
 
 // `?` turns a `rusqlite::Error` into `StoreError::Io` through the `From` impl in
 // store-api (its `rusqlite` feature): the orphan rule keeps that impl out of this crate.
