@@ -45,6 +45,13 @@ pub async fn deliver(
     {
         Ok(Some(uid)) => {
             tracing::debug!(queue_id = %message.id, %recipient, uid, "filed into INBOX");
+            // Other nodes' IDLE sessions hear of it now rather than at their next poll.
+            if let Err(e) = store
+                .change_announce(store::Change::Mailboxes(account.id))
+                .await
+            {
+                tracing::debug!(error = %e, "could not announce a delivery");
+            }
             Attempt::Recorded
         }
         Ok(None) => Attempt::Recorded, // filed by an earlier attempt

@@ -62,6 +62,7 @@ pub async fn run(
                 get(store.as_ref(), &id.to_string()).await?;
             }
             let count = store.queue_flush(id, domain.as_ref(), now).await?;
+            wake_runners(store.as_ref()).await;
             println!("{count} recipients due now");
         }
         QueueCommand::Hold { id } => {
@@ -79,6 +80,7 @@ pub async fn run(
                 .await
                 .with_context(|| format!("release {id}"))?;
             store.queue_flush(Some(id), None, now).await?;
+            wake_runners(store.as_ref()).await;
             println!("released {id}");
         }
         QueueCommand::Delete { id, bounce } => {
@@ -91,6 +93,17 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Tells the queue runners of every node sharing the store that work is due now
+/// (PostgreSQL: a change notice; the embedded store's runner finds it at its next
+/// periodic look). Best effort: a runner that misses it still polls.
+async fn wake_runners(store: &dyn Store) {
+    if let Err(e) = store.change_announce(store::Change::Queue).await {
+        eprintln!(
+            "postie: could not wake the queue runners (they will find the work at their next look): {e}"
+        );
+    }
 }
 
 /// Queues a failure report for the recipients of `entry` still pending.

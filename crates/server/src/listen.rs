@@ -95,6 +95,8 @@ impl State {
         spooler: crate::spool::Spooler,
         stop: watch::Receiver<bool>,
     ) -> State {
+        let mail_changes = MailChanges::new(store.clone());
+        mail_changes.hear_from_store(queue.clone());
         State {
             live_config: Arc::new(LiveConfig::new(config.clone(), built)),
             store,
@@ -104,7 +106,7 @@ impl State {
             spooler,
             processing: tokio::sync::Semaphore::new(PROCESSING_AT_ONCE),
             smtp_errors: tuned.smtp_errors,
-            mail_changes: MailChanges::default(),
+            mail_changes,
             snapshots: Default::default(),
             throttle: tuned.throttle,
             sending_limits: tuned.sending_limits,

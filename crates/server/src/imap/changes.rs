@@ -7,10 +7,16 @@
 //! sessions, and sessions with a NOTIFY (RFC 5465) in force between commands, re-read
 //! the store when their account is named. The feed names only the account: what
 //! changed is found by comparing with the store ([`super::notify`]).
-//! Deliveries this process does not see (the queue's retries, another process) are
+//! With several nodes on one database (PostgreSQL), each publication is also announced
+//! to the other nodes through the store's change feed (`Store::change_announce`), and
+//! what the other nodes announce comes back in through [`MailChanges::hear_from_store`]
+//! (`Store::change_listen`), so IDLE on one node hears a delivery or a STORE on another
+//! at once. Deliveries nobody announces (a notice lost while the feed reconnects) are
 //! caught by the idle loop's one-second poll of the store.
 
-use store::AccountId;
+use std::sync::Arc;
+
+use store::{AccountId, Change, Store};
 use tokio::sync::broadcast;
 
 /// How many notifications may wait for a slow subscriber; beyond that it just learns
@@ -20,21 +26,59 @@ const CAPACITY: usize = 1024;
 /// The publisher side; cheap to share.
 pub(crate) struct MailChanges {
     tx: broadcast::Sender<i64>,
+    /// The store whose other nodes hear of each change; `None` in tests.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Default for MailChanges {
     fn default() -> Self {
         MailChanges {
             tx: broadcast::channel(CAPACITY).0,
+            store: None,
         }
     }
 }
 
 impl MailChanges {
-    /// Says that `account`'s mailboxes changed.
+    /// Changes published here are also announced to the other nodes of `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        MailChanges {
+            store: Some(store),
+            ..MailChanges::default()
+        }
+    }
+
+    /// Says that `account`'s mailboxes changed: to this process's sessions at once, and
+    /// to the other nodes' through the store (in the background; a failure is logged,
+    /// their polls catch up).
     pub fn publish(&self, account: AccountId) {
         // No subscriber is not an error: nobody is idling.
         let _ = self.tx.send(account.0);
+        if let Some(store) = &self.store {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.change_announce(Change::Mailboxes(account)).await {
+                    tracing::debug!(error = %e, "could not announce a mailbox change");
+                }
+            });
+        }
+    }
+
+    /// Starts hearing the other nodes' changes (when the store has other nodes):
+    /// mailbox changes reach this process's sessions as if published here, queue
+    /// notices wake `queue`'s runner.
+    pub fn hear_from_store(&self, queue: queue::QueueHandle) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let listening = store.change_listen(Arc::new(move |change| match change {
+            Change::Mailboxes(account) => drop(tx.send(account.0)),
+            Change::Queue => queue.notify(),
+        }));
+        if listening {
+            tracing::info!("hearing other nodes' changes through the store");
+        }
     }
 
     /// A receiver for the notifications published from now on.
