@@ -13,7 +13,8 @@
 //! (inserts through [`take_uids`], other changes with `SELECT … FOR UPDATE` on it), so
 //! UIDs and mod-sequences stay strictly increasing with several nodes writing; COPY and
 //! MOVE lock both mailboxes in ascending id order; quota checks (`super::quota::admit`)
-//! lock the account's row after the mailbox rows. Bodies are written (and committed)
+//! lock the account's row before any mailbox row (the lock order every filing path
+//! keeps: account, then mailboxes). Bodies are written (and committed)
 //! before the rows naming them and deleted after the commit that removed the last row
 //! naming them.
 //!
@@ -632,10 +633,11 @@ async fn append_in(
 ) -> Result<Vec<u32>> {
     let n = u32::try_from(blobs.len())
         .map_err(|_| StoreError::Invalid("too many messages in one append".into()))?;
-    let (first_uid, first_modseq) = take_uids(tx, mailbox, n).await?;
+    // Lock order: the account's row (the quota) first, then the mailbox's.
     let account = account_of(tx, mailbox).await?;
     let octets = blobs.iter().map(|(_, size)| size).sum();
     super::quota::admit(tx, account, octets, u64::from(n)).await?;
+    let (first_uid, first_modseq) = take_uids(tx, mailbox, n).await?;
     let mut uids = Vec::with_capacity(blobs.len());
     for (i, ((blob, size), m)) in blobs.iter().zip(metas).enumerate() {
         let uid = first_uid + i as u32;
@@ -712,31 +714,45 @@ async fn copy_in(
     to: MailboxId,
     remove: bool,
 ) -> Result<(UidPairs, Vec<String>)> {
-    // Both rows locked in ascending id order, so two nodes copying in opposite
-    // directions cannot deadlock.
-    let stmt = tx
-        .prepare_cached(
-            "SELECT id, account_id FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
-        .await
-        .map_err(db_err)?;
-    let ids = vec![from.0, to.0];
-    let rows = tx.query(&stmt, &[&ids]).await.map_err(db_err)?;
-    let mut source_account = None;
-    let mut target_account = None;
-    for r in &rows {
-        let id: i64 = get(r, 0)?;
-        let account: i64 = get(r, 1)?;
-        if id == from.0 {
-            source_account = Some(account);
-        }
-        if id == to.0 {
-            target_account = Some(account);
+    let source_account = account_of(tx, from).await?;
+    let target_account = account_of(tx, to).await?;
+    let wanted = sorted(uids);
+    // The copies add to the target's account (a move only when it crosses accounts).
+    // Lock order: the account's row (the quota) before the mailboxes', so the check
+    // runs first, on the messages as they are now; the final check below, after the
+    // inserts, covers any change meanwhile and already holds the account's lock.
+    let counts_for_quota = !remove || source_account != target_account;
+    if counts_for_quota {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(size), 0)::bigint FROM messages
+                 WHERE mailbox_id = $1 AND uid = ANY($2)",
+            )
+            .await
+            .map_err(db_err)?;
+        let row = tx
+            .query_one(&stmt, &[&from.0, &wanted])
+            .await
+            .map_err(db_err)?;
+        let count = size_from(get(&row, 0)?)?;
+        let octets = size_from(get(&row, 1)?)?;
+        if count > 0 {
+            super::quota::admit(tx, target_account, octets, count).await?;
         }
     }
-    let (Some(source_account), Some(target_account)) = (source_account, target_account) else {
+    // Both mailbox rows locked in ascending id order, so two nodes copying in opposite
+    // directions cannot deadlock.
+    let stmt = tx
+        .prepare_cached("SELECT id FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .await
+        .map_err(db_err)?;
+    let mut ids = vec![from.0, to.0];
+    ids.sort_unstable();
+    ids.dedup();
+    let locked = tx.query(&stmt, &[&ids]).await.map_err(db_err)?;
+    if locked.len() != ids.len() {
         return Err(StoreError::mailbox_gone());
-    };
+    }
     let stmt = tx
         .prepare_cached(
             "SELECT uid, blob_id, prefix, body_size, received_at, queue_id, flags, summary
@@ -744,10 +760,7 @@ async fn copy_in(
         )
         .await
         .map_err(db_err)?;
-    let originals = tx
-        .query(&stmt, &[&from.0, &sorted(uids)])
-        .await
-        .map_err(db_err)?;
+    let originals = tx.query(&stmt, &[&from.0, &wanted]).await.map_err(db_err)?;
     if originals.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -776,11 +789,10 @@ async fn copy_in(
         insert_row(tx, to, new_uid, first_modseq + i as u64, &row).await?;
         pairs.push((uid, new_uid));
     }
-    // The copies add to the target's account: checked now that they are in, which is
-    // the same as usage-before plus the copies (RFC 9208 §4.3.1 OVERQUOTA). A move
-    // within one account adds nothing.
-    if !remove || source_account != target_account {
-        super::quota::admit(tx, AccountId(target_account), 0, 0).await?;
+    // Checked again now that they are in, which is the same as usage-before plus the
+    // copies (RFC 9208 §4.3.1 OVERQUOTA), whatever changed since the first check.
+    if counts_for_quota {
+        super::quota::admit(tx, target_account, 0, 0).await?;
     }
     if !remove {
         return Ok((pairs, Vec::new()));
