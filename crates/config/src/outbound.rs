@@ -85,6 +85,11 @@ pub struct Queue {
     /// (an RFC 3464 "delayed" report, sent once). Default 14400 (4 hours); 0 turns
     /// delay warnings off.
     pub delay_warning_secs: u64,
+    /// Seconds a node's claim on a queue entry lasts without renewal (the runner renews
+    /// every third of it while it works on the entry). With several nodes on one
+    /// database, a dead node's entries wait this long before another node takes them
+    /// over (docs/cluster.md). Default 300 (5 minutes); 3 to 86400.
+    pub lease_secs: u64,
 }
 
 impl Default for Relay {
@@ -112,6 +117,7 @@ impl Default for Queue {
             retry_schedule_secs: vec![60, 300, 900, 1800, 3600, 7200, 14400],
             max_age_secs: 5 * 24 * 3600,
             delay_warning_secs: 4 * 3600,
+            lease_secs: 300,
         }
     }
 }

@@ -98,7 +98,12 @@ const ALL_KEYS: &[&str] = &[
     "queue.retry_schedule_secs",
     "queue.max_age_secs",
     "queue.delay_warning_secs",
+    "queue.lease_secs",
     "log.level",
+    "store.url",
+    "store.password_file",
+    "store.ca_file",
+    "store.pool_size",
 ];
 
 /// The keys whose default is "not set", which TOML cannot write.
@@ -111,6 +116,9 @@ const UNSET_KEYS: &[&str] = &[
     "relay.smarthost_user",
     "relay.smarthost_password",
     "relay.smarthost_ca",
+    "store.url",
+    "store.password_file",
+    "store.ca_file",
 ];
 
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -968,6 +976,12 @@ fn every_key_is_known_serialized_and_documented() {
             smarthost_ca: Some("ca.pem".into()),
             ..Relay::default()
         },
+        store: crate::Store {
+            url: Some("postgres://u@h/d".into()),
+            password_file: Some("pw".into()),
+            ca_file: Some("ca.pem".into()),
+            ..crate::Store::default()
+        },
         ..Config::default()
     };
     let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
@@ -1081,6 +1095,13 @@ delay_warning_secs = 0
         (
             "[queue]\nretry_schedule_secs = []",
             "queue.retry_schedule_secs",
+        ),
+        ("[queue]\nlease_secs = 2", "queue.lease_secs"),
+        ("[store]\nurl = \"mysql://h/d\"", "store.url"),
+        ("[store]\npassword_file = \"pw\"", "store.url"),
+        (
+            "[store]\nurl = \"postgres://h/d\"\npool_size = 0",
+            "store.pool_size",
         ),
         (
             "[queue]\nretry_schedule_secs = [60, 0]",

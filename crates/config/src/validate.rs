@@ -274,7 +274,14 @@ impl Config {
                 "must list at least one delay, each at least 1",
             ));
         }
-        at_least("queue.max_age_secs", q.max_age_secs, 1)
+        at_least("queue.max_age_secs", q.max_age_secs, 1)?;
+        if !(3..=86400).contains(&q.lease_secs) {
+            return Err(ConfigError::invalid(
+                "queue.lease_secs",
+                "must be 3 to 86400 (seconds)",
+            ));
+        }
+        Ok(())
     }
 }
 

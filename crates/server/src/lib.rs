@@ -157,6 +157,7 @@ pub async fn run_with_store(
     // `postie queue flush|release` change the store from another process: look at the
     // queue every second (an indexed query) so that they take effect promptly.
     runner.poll_interval = std::time::Duration::from_secs(1);
+    runner.lease = std::time::Duration::from_secs(config.queue.lease_secs);
     let queue = runner.handle();
 
     let queue_task = tokio::spawn(runner.run(stop_rx.clone()));
