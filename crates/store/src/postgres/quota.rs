@@ -127,23 +127,25 @@ pub(super) async fn quota_get(s: &PgStore, account: AccountId) -> Result<Quota> 
         .ok_or_else(StoreError::account_gone)
 }
 
-/// What the account uses; `NotFound` for an unknown account. One statement for both
-/// (the account's existence and its usage), so one snapshot.
+/// What the account uses; `NotFound` for an unknown account, `Damaged` for one with a
+/// negative limit (as `quota_get`). One statement for the account's row and its usage,
+/// so one snapshot.
 pub(super) async fn quota_usage(s: &PgStore, account: AccountId) -> Result<QuotaUsage> {
     let c = s.client().await?;
     let stmt = c
         .prepare_cached(&format!(
-            "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1), u.* FROM ({USAGE_SQL}) u"
+            "SELECT a.quota_storage, a.quota_messages, u.*
+             FROM accounts a, ({USAGE_SQL}) u WHERE a.id = $1"
         ))
         .await
         .map_err(db_err)?;
-    let row = c.query_one(&stmt, &[&account.0]).await.map_err(db_err)?;
-    let known: bool = row.try_get(0).map_err(db_err)?;
-    if !known {
+    let Some(row) = c.query_opt(&stmt, &[&account.0]).await.map_err(db_err)? else {
         return Err(StoreError::account_gone());
-    }
-    let count: i64 = row.try_get(1).map_err(db_err)?;
-    let octets: i64 = row.try_get(2).map_err(db_err)?;
+    };
+    limit_from(row.try_get(0).map_err(db_err)?, account.0)?;
+    limit_from(row.try_get(1).map_err(db_err)?, account.0)?;
+    let count: i64 = row.try_get(2).map_err(db_err)?;
+    let octets: i64 = row.try_get(3).map_err(db_err)?;
     let damaged = |v: i64| StoreError::Damaged(format!("account {}: usage {v}", account.0));
     Ok(QuotaUsage {
         storage: u64::try_from(octets).map_err(|_| damaged(octets))?,
