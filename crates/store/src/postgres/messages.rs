@@ -168,6 +168,8 @@ async fn finish<T>(tx: deadpool_postgres::Transaction<'_>, result: Result<T>) ->
     Ok(value)
 }
 
+/// The messages of a mailbox by ascending UID (POP3's listing); `NotFound` for an
+/// unknown mailbox.
 pub(super) async fn message_list(s: &PgStore, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
     let c = s.client().await?;
     if !mailbox_exists(&c, mailbox).await? {
@@ -245,6 +247,9 @@ async fn locate(
     }
 }
 
+/// A message's bytes: its prefix, then its body. A body missing because the row was
+/// removed meanwhile (a concurrent expunge) is `NotFound`, as for any expunged message;
+/// one missing under a row still there is `Damaged`.
 pub(super) async fn message_read(s: &PgStore, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
     let loc = {
         let c = s.client().await?;
@@ -344,6 +349,9 @@ async fn expunge_rows(
     Ok((removed, freed))
 }
 
+/// Removes the given UIDs (unknown ones ignored) as an IMAP expunge would: tombstones
+/// and a new HIGHESTMODSEQ, so IMAP sessions see POP3's deletions; bodies no row names
+/// any more are released after the commit.
 pub(super) async fn message_remove(s: &PgStore, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
     let mut c = s.client().await?;
     let tx = c.transaction().await.map_err(db_err)?;
@@ -357,6 +365,7 @@ pub(super) async fn message_remove(s: &PgStore, mailbox: MailboxId, uids: &[u32]
     Ok(())
 }
 
+/// Every message of the mailbox, by ascending UID, in one query.
 pub(super) async fn message_list_imap(s: &PgStore, mailbox: MailboxId) -> Result<Vec<ImapMessage>> {
     let c = s.client().await?;
     if !mailbox_exists(&c, mailbox).await? {
@@ -365,6 +374,9 @@ pub(super) async fn message_list_imap(s: &PgStore, mailbox: MailboxId) -> Result
     messages_of(&c, LIST_SQL, &[&mailbox.0]).await
 }
 
+/// What changed after `since`; see [`crate::Store::message_changes_since`]. One
+/// REPEATABLE READ snapshot, so the mailbox row, the changed messages and the
+/// tombstones agree.
 pub(super) async fn message_changes_since(
     s: &PgStore,
     mailbox: MailboxId,
@@ -403,6 +415,7 @@ pub(super) async fn message_changes_since(
     Ok(changes)
 }
 
+/// The stored summaries of `uids` (any order; unknown ones skipped), by ascending UID.
 pub(super) async fn message_summaries(
     s: &PgStore,
     mailbox: MailboxId,
@@ -426,6 +439,7 @@ pub(super) async fn message_summaries(
         .collect()
 }
 
+/// Stores summaries computed after filing; see [`crate::Store::message_summaries_set`].
 pub(super) async fn message_summaries_set(
     s: &PgStore,
     mailbox: MailboxId,
@@ -451,6 +465,9 @@ pub(super) async fn message_summaries_set(
     tx.commit().await.map_err(db_err)
 }
 
+/// STORE with CONDSTORE semantics (RFC 7162 §3.1.3); see
+/// [`crate::Store::message_flags_set`]. Only messages whose flags really change take a
+/// new mod-sequence.
 pub(super) async fn message_flags_set(
     s: &PgStore,
     mailbox: MailboxId,
@@ -542,6 +559,7 @@ async fn flags_set_in(
     Ok(result)
 }
 
+/// APPEND: files one message (flags, INTERNALDATE, summary); returns its UID.
 pub(super) async fn message_append_with(
     s: &PgStore,
     mailbox: MailboxId,
@@ -571,6 +589,8 @@ struct Appended<'a> {
     summary: Option<&'a [u8]>,
 }
 
+/// MULTIAPPEND (RFC 3502): files all the messages in one transaction, under one quota
+/// check, or none of them; returns their UIDs in order.
 pub(super) async fn message_append_many(
     s: &PgStore,
     mailbox: MailboxId,
@@ -674,6 +694,8 @@ async fn account_of(
     Ok(AccountId(get(&row, 0)?))
 }
 
+/// COPY (UIDPLUS's COPYUID pairs, RFC 4315); the copies count against the target
+/// mailbox's account, which may be another account (a shared mailbox).
 pub(super) async fn message_copy(
     s: &PgStore,
     from: MailboxId,
@@ -687,6 +709,8 @@ pub(super) async fn message_copy(
     Ok(pairs)
 }
 
+/// MOVE (RFC 6851): COPY and expunge of the originals in one transaction; the quota
+/// only counts when it crosses accounts.
 pub(super) async fn message_move(
     s: &PgStore,
     from: MailboxId,
@@ -802,6 +826,8 @@ async fn copy_in(
     Ok((pairs, freed))
 }
 
+/// EXPUNGE / UID EXPUNGE: removes the messages flagged `\Deleted` (among `uids` when
+/// given); returns the removed UIDs ascending.
 pub(super) async fn message_expunge(
     s: &PgStore,
     mailbox: MailboxId,
@@ -819,6 +845,7 @@ pub(super) async fn message_expunge(
     Ok(removed)
 }
 
+/// UIDs expunged by changes above `modseq`, ascending (QRESYNC, RFC 7162 §3.2.10).
 pub(super) async fn mailbox_expunged_since(
     s: &PgStore,
     mailbox: MailboxId,
