@@ -21,15 +21,16 @@ fn damaged(e: tokio_postgres::Error) -> StoreError {
     StoreError::Damaged(format!("access control row: {e}"))
 }
 
-/// The owner's account id of `mailbox` (locking the mailbox's row when `lock`, so a
-/// change to its entries is serialized with the mailbox's deletion), or `NotFound`.
+/// The owner's account id of `mailbox`, or `NotFound`. With `lock`, holds the row with
+/// `FOR KEY SHARE` until the transaction ends: the mailbox cannot be deleted meanwhile,
+/// yet appends and flag changes (which update the row's counters, not its key) go on.
 async fn owner_of(
     c: &impl deadpool_postgres::GenericClient,
     mailbox: MailboxId,
     lock: bool,
 ) -> Result<i64> {
     let sql = if lock {
-        "SELECT account_id FROM mailboxes WHERE id = $1 FOR UPDATE"
+        "SELECT account_id FROM mailboxes WHERE id = $1 FOR KEY SHARE"
     } else {
         "SELECT account_id FROM mailboxes WHERE id = $1"
     };
@@ -80,21 +81,28 @@ pub(super) async fn acl_set(
             Some(account.0)
         }
     };
-    tx.execute(
-        "DELETE FROM mailbox_acl WHERE mailbox_id = $1 AND grantee_id IS NOT DISTINCT FROM $2",
-        &[&mailbox.0, &grantee_id],
-    )
-    .await
-    .map_err(db_err)?;
-    if !rights.is_empty() {
+    if rights.is_empty() {
         tx.execute(
-            "INSERT INTO mailbox_acl(mailbox_id, grantee_id, rights) VALUES ($1, $2, $3)",
+            "DELETE FROM mailbox_acl
+             WHERE mailbox_id = $1 AND grantee_id IS NOT DISTINCT FROM $2",
+            &[&mailbox.0, &grantee_id],
+        )
+        .await
+        .map_err(db_err)?;
+    } else {
+        // One upsert on the unique (mailbox, grantee) index: two nodes setting the same
+        // entry at once leave one row, the later one's.
+        tx.execute(
+            "INSERT INTO mailbox_acl(mailbox_id, grantee_id, rights) VALUES ($1, $2, $3)
+             ON CONFLICT (mailbox_id, coalesce(grantee_id, 0))
+             DO UPDATE SET rights = EXCLUDED.rights",
             &[&mailbox.0, &grantee_id, &rights],
         )
         .await
         .map_err(|e| {
             if super::is_foreign_key_violation(&e) {
-                // The grantee's account went between the check and the insert.
+                // The grantee's account went between the check and the insert (the
+                // mailbox's row is held).
                 StoreError::account_gone()
             } else {
                 db_err(e)
