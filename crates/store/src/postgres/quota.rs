@@ -18,10 +18,10 @@
 //! lock a foreign-key check takes, so creating a mailbox for the account does not wait
 //! for a filing to commit.
 //!
-//! Lock order: call [`admit`] (or [`lock_account`]) before locking any mailbox row of
-//! the account (before `messages::take_uids`), so every transaction takes the
-//! account's row first, then mailbox rows (in id order), as `queue` and
-//! `accounts::account_remove` do. A filing that locked the mailbox first and the
+//! Lock order: call [`admit`] before locking any mailbox row of the account (before
+//! `messages::take_uids`), so every transaction takes the account's row first, then
+//! mailbox rows (in id order), as `queue`, `messages` and `accounts::account_remove`
+//! do. A filing that locked the mailbox first and the
 //! account second would deadlock with a delivery doing the opposite (PostgreSQL aborts
 //! one of them with "deadlock detected").
 
@@ -151,34 +151,6 @@ pub(super) async fn quota_usage(s: &PgStore, account: AccountId) -> Result<Quota
         storage: u64::try_from(octets).map_err(|_| damaged(octets))?,
         messages: u64::try_from(count).map_err(|_| damaged(count))?,
     })
-}
-
-/// Takes the row lock [`admit`] takes (when the account has a limit) without checking
-/// anything yet, for a path that must lock mailbox rows before it knows what it will
-/// add (COPY/MOVE: lock the target's account with this, then the mailboxes in id
-/// order, file, then [`admit`] with `0, 0`), so the lock order stays account first,
-/// then mailboxes. An unknown account or one without limits takes no lock.
-#[expect(
-    dead_code,
-    reason = "for messages' COPY/MOVE, which still locks its mailboxes before the account"
-)]
-pub(super) async fn lock_account(
-    tx: &deadpool_postgres::Transaction<'_>,
-    account: AccountId,
-) -> Result<()> {
-    match limits(tx, account).await? {
-        Some(quota) if !quota.is_unlimited() => {
-            limits_with(
-                tx,
-                "SELECT quota_storage, quota_messages FROM accounts WHERE id = $1
-                 FOR NO KEY UPDATE",
-                account,
-            )
-            .await?;
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// `OverQuota` unless `account` can take `count` more messages of `octets` octets in
