@@ -73,7 +73,9 @@ impl MailChanges {
         };
         let tx = self.tx.clone();
         let listening = store.change_listen(Arc::new(move |change| match change {
-            Change::Mailboxes(account) => drop(tx.send(account.0)),
+            Change::Mailboxes(account) => {
+                let _ = tx.send(account.0);
+            }
             Change::Queue => queue.notify(),
         }));
         if listening {

@@ -232,8 +232,12 @@ mod across_nodes {
             .expect("second node");
         let (a_tx, mut a_rx) = tokio::sync::mpsc::unbounded_channel();
         let (b_tx, mut b_rx) = tokio::sync::mpsc::unbounded_channel();
-        assert!(a.change_listen(Arc::new(move |c| drop(a_tx.send(c)))));
-        assert!(b.change_listen(Arc::new(move |c| drop(b_tx.send(c)))));
+        assert!(a.change_listen(Arc::new(move |c| {
+            let _ = a_tx.send(c);
+        })));
+        assert!(b.change_listen(Arc::new(move |c| {
+            let _ = b_tx.send(c);
+        })));
         // LISTEN is in force once a notice from B reaches A (B re-announces until then).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
