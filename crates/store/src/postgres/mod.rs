@@ -76,9 +76,52 @@ pub(crate) fn now_unix() -> i64 {
 /// A database error as the store's error: an I/O error naming the database, with
 /// PostgreSQL's own message (never the statement's parameters).
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
     match e.as_db_error() {
+        Some(db)
+            if [
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::T_R_SERIALIZATION_FAILURE,
+            ]
+            .contains(db.code()) =>
+        {
+            StoreError::Io(format!("{TRANSIENT}: {}", db.message()))
+        }
         Some(db) => StoreError::Io(format!("database: {}", db.message())),
         None => StoreError::Io(format!("database: {e}")),
+    }
+}
+
+/// How [`db_err`] begins the message of an error PostgreSQL gave up on a transaction
+/// for (a deadlock between nodes, a serialization failure): nothing was committed, so
+/// [`retrying`] runs the whole step again.
+const TRANSIENT: &str = "database: transient conflict";
+
+/// How many times [`retrying`] runs a step that hit a transient conflict.
+const ATTEMPTS: u32 = 4;
+
+/// Runs `step` (one trait method: its own transaction, bodies written before it and
+/// released if it fails) and, when PostgreSQL aborted its transaction for a deadlock
+/// or a serialization failure, runs it again after a short random pause, up to
+/// [`ATTEMPTS`] times. Safe because an aborted transaction committed nothing: the
+/// rows and lock order of the two nodes' steps are left as they were, and the next
+/// try usually finds the other node done.
+pub(crate) async fn retrying<T, F, Fut>(step: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Err(StoreError::Io(m)) if m.starts_with(TRANSIENT) && attempt < ATTEMPTS => {
+                tracing::debug!(attempt, error = %m, "retrying after a transient conflict");
+                let pause = rand::random_range(5..=20u64) * u64::from(attempt);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -240,67 +283,67 @@ pub(crate) async fn unreferenced(
 #[async_trait]
 impl Store for PgStore {
     async fn domain_add(&self, domain: &Domain) -> Result<()> {
-        accounts::domain_add(self, domain).await
+        retrying(|| accounts::domain_add(self, domain)).await
     }
 
     async fn domain_remove(&self, domain: &Domain) -> Result<()> {
-        accounts::domain_remove(self, domain).await
+        retrying(|| accounts::domain_remove(self, domain)).await
     }
 
     async fn domain_list(&self) -> Result<Vec<Domain>> {
-        accounts::domain_list(self).await
+        retrying(|| accounts::domain_list(self)).await
     }
 
     async fn domain_is_local(&self, domain: &Domain) -> Result<bool> {
-        accounts::domain_is_local(self, domain).await
+        retrying(|| accounts::domain_is_local(self, domain)).await
     }
 
     async fn account_add(&self, address: &Address, password_hash: &str) -> Result<AccountId> {
-        accounts::account_add(self, address, password_hash).await
+        retrying(|| accounts::account_add(self, address, password_hash)).await
     }
 
     async fn account_set_password(&self, address: &Address, password_hash: &str) -> Result<()> {
-        accounts::account_set_password(self, address, password_hash).await
+        retrying(|| accounts::account_set_password(self, address, password_hash)).await
     }
 
     async fn account_remove(&self, address: &Address) -> Result<()> {
-        accounts::account_remove(self, address).await
+        retrying(|| accounts::account_remove(self, address)).await
     }
 
     async fn account_list(&self) -> Result<Vec<Account>> {
-        accounts::account_list(self).await
+        retrying(|| accounts::account_list(self)).await
     }
 
     async fn account_get(&self, address: &Address) -> Result<Option<Account>> {
-        accounts::account_get(self, address).await
+        retrying(|| accounts::account_get(self, address)).await
     }
 
     async fn quota_set(&self, address: &Address, quota: Quota) -> Result<()> {
-        quota::quota_set(self, address, quota).await
+        retrying(|| quota::quota_set(self, address, quota)).await
     }
 
     async fn quota_get(&self, account: AccountId) -> Result<Quota> {
-        quota::quota_get(self, account).await
+        retrying(|| quota::quota_get(self, account)).await
     }
 
     async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
-        quota::quota_usage(self, account).await
+        retrying(|| quota::quota_usage(self, account)).await
     }
 
     async fn alias_add(&self, alias: &Address, target: &Address) -> Result<()> {
-        aliases::alias_add(self, alias, target).await
+        retrying(|| aliases::alias_add(self, alias, target)).await
     }
 
     async fn alias_remove(&self, alias: &Address) -> Result<()> {
-        aliases::alias_remove(self, alias).await
+        retrying(|| aliases::alias_remove(self, alias)).await
     }
 
     async fn alias_list(&self) -> Result<Vec<(Address, Address)>> {
-        aliases::alias_list(self).await
+        retrying(|| aliases::alias_list(self)).await
     }
 
     async fn resolve_recipient(&self, address: &Address) -> Result<Option<Account>> {
-        accounts::resolve_recipient(self, address).await
+        retrying(|| accounts::resolve_recipient(self, address)).await
     }
 
     async fn app_password_add(
@@ -311,11 +354,12 @@ impl Store for PgStore {
         hash: &str,
         created_at: i64,
     ) -> Result<()> {
-        app_passwords::app_password_add(self, account, name, id, hash, created_at).await
+        retrying(|| app_passwords::app_password_add(self, account, name, id, hash, created_at))
+            .await
     }
 
     async fn app_password_list(&self, account: AccountId) -> Result<Vec<crate::AppPassword>> {
-        app_passwords::app_password_list(self, account).await
+        retrying(|| app_passwords::app_password_list(self, account)).await
     }
 
     async fn app_password_get(
@@ -323,35 +367,35 @@ impl Store for PgStore {
         account: AccountId,
         id: &str,
     ) -> Result<Option<crate::AppPassword>> {
-        app_passwords::app_password_get(self, account, id).await
+        retrying(|| app_passwords::app_password_get(self, account, id)).await
     }
 
     async fn app_password_revoke(&self, account: AccountId, name: &str) -> Result<()> {
-        app_passwords::app_password_revoke(self, account, name).await
+        retrying(|| app_passwords::app_password_revoke(self, account, name)).await
     }
 
     async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()> {
-        app_passwords::app_password_used(self, account, id, when).await
+        retrying(|| app_passwords::app_password_used(self, account, id, when)).await
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
-        mailboxes::mailbox_list(self, account).await
+        retrying(|| mailboxes::mailbox_list(self, account)).await
     }
 
     async fn message_list(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
-        messages::message_list(self, mailbox).await
+        retrying(|| messages::message_list(self, mailbox)).await
     }
 
     async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
-        messages::message_read(self, mailbox, uid).await
+        retrying(|| messages::message_read(self, mailbox, uid)).await
     }
 
     async fn message_remove(&self, mailbox: MailboxId, uids: &[u32]) -> Result<()> {
-        messages::message_remove(self, mailbox, uids).await
+        retrying(|| messages::message_remove(self, mailbox, uids)).await
     }
 
     async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
-        mailboxes::mailbox_get(self, account, name).await
+        retrying(|| mailboxes::mailbox_get(self, account, name)).await
     }
 
     async fn mailbox_create(
@@ -360,15 +404,15 @@ impl Store for PgStore {
         name: &str,
         special_use: Option<&str>,
     ) -> Result<Mailbox> {
-        mailboxes::mailbox_create(self, account, name, special_use).await
+        retrying(|| mailboxes::mailbox_create(self, account, name, special_use)).await
     }
 
     async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
-        mailboxes::mailbox_delete(self, account, name).await
+        retrying(|| mailboxes::mailbox_delete(self, account, name)).await
     }
 
     async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
-        mailboxes::mailbox_rename(self, account, from, to).await
+        retrying(|| mailboxes::mailbox_rename(self, account, from, to)).await
     }
 
     async fn mailbox_subscribe(
@@ -377,15 +421,15 @@ impl Store for PgStore {
         name: &str,
         subscribed: bool,
     ) -> Result<()> {
-        mailboxes::mailbox_subscribe(self, account, name, subscribed).await
+        retrying(|| mailboxes::mailbox_subscribe(self, account, name, subscribed)).await
     }
 
     async fn mailbox_subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
-        mailboxes::mailbox_subscriptions(self, account).await
+        retrying(|| mailboxes::mailbox_subscriptions(self, account)).await
     }
 
     async fn message_list_imap(&self, mailbox: MailboxId) -> Result<Vec<ImapMessage>> {
-        messages::message_list_imap(self, mailbox).await
+        retrying(|| messages::message_list_imap(self, mailbox)).await
     }
 
     async fn message_changes_since(
@@ -393,7 +437,7 @@ impl Store for PgStore {
         mailbox: MailboxId,
         since: u64,
     ) -> Result<MailboxChanges> {
-        messages::message_changes_since(self, mailbox, since).await
+        retrying(|| messages::message_changes_since(self, mailbox, since)).await
     }
 
     async fn message_summaries(
@@ -401,7 +445,7 @@ impl Store for PgStore {
         mailbox: MailboxId,
         uids: &[u32],
     ) -> Result<Vec<(u32, Option<Vec<u8>>)>> {
-        messages::message_summaries(self, mailbox, uids).await
+        retrying(|| messages::message_summaries(self, mailbox, uids)).await
     }
 
     async fn message_summaries_set(
@@ -409,7 +453,7 @@ impl Store for PgStore {
         mailbox: MailboxId,
         summaries: &[(u32, Vec<u8>)],
     ) -> Result<()> {
-        messages::message_summaries_set(self, mailbox, summaries).await
+        retrying(|| messages::message_summaries_set(self, mailbox, summaries)).await
     }
 
     async fn message_flags_set(
@@ -420,7 +464,10 @@ impl Store for PgStore {
         flags: &[String],
         unchanged_since: Option<u64>,
     ) -> Result<FlagsResult> {
-        messages::message_flags_set(self, mailbox, uids, change, flags, unchanged_since).await
+        retrying(|| {
+            messages::message_flags_set(self, mailbox, uids, change, flags, unchanged_since)
+        })
+        .await
     }
 
     async fn message_append_with(
@@ -431,7 +478,8 @@ impl Store for PgStore {
         received_at: i64,
         summary: Option<&[u8]>,
     ) -> Result<u32> {
-        messages::message_append_with(self, mailbox, body, flags, received_at, summary).await
+        retrying(|| messages::message_append_with(self, mailbox, body, flags, received_at, summary))
+            .await
     }
 
     async fn message_append_many(
@@ -439,7 +487,7 @@ impl Store for PgStore {
         mailbox: MailboxId,
         messages: &[NewMessage<'_>],
     ) -> Result<Vec<u32>> {
-        messages::message_append_many(self, mailbox, messages).await
+        retrying(|| messages::message_append_many(self, mailbox, messages)).await
     }
 
     async fn message_copy(
@@ -448,7 +496,7 @@ impl Store for PgStore {
         uids: &[u32],
         to: MailboxId,
     ) -> Result<Vec<(u32, u32)>> {
-        messages::message_copy(self, from, uids, to).await
+        retrying(|| messages::message_copy(self, from, uids, to)).await
     }
 
     async fn message_move(
@@ -457,35 +505,35 @@ impl Store for PgStore {
         uids: &[u32],
         to: MailboxId,
     ) -> Result<Vec<(u32, u32)>> {
-        messages::message_move(self, from, uids, to).await
+        retrying(|| messages::message_move(self, from, uids, to)).await
     }
 
     async fn message_expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
-        messages::message_expunge(self, mailbox, uids).await
+        retrying(|| messages::message_expunge(self, mailbox, uids)).await
     }
 
     async fn mailbox_expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<u32>> {
-        messages::mailbox_expunged_since(self, mailbox, modseq).await
+        retrying(|| messages::mailbox_expunged_since(self, mailbox, modseq)).await
     }
 
     async fn mailbox_recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
-        mailboxes::mailbox_recent_claim(self, mailbox, up_to).await
+        retrying(|| mailboxes::mailbox_recent_claim(self, mailbox, up_to)).await
     }
 
     async fn acl_set(&self, mailbox: MailboxId, grantee: Grantee, rights: &str) -> Result<()> {
-        acl::acl_set(self, mailbox, grantee, rights).await
+        retrying(|| acl::acl_set(self, mailbox, grantee, rights)).await
     }
 
     async fn acl_list(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>> {
-        acl::acl_list(self, mailbox).await
+        retrying(|| acl::acl_list(self, mailbox)).await
     }
 
     async fn acl_shared_with(&self, account: AccountId) -> Result<Vec<SharedMailbox>> {
-        acl::acl_shared_with(self, account).await
+        retrying(|| acl::acl_shared_with(self, account)).await
     }
 
     async fn enqueue(&self, id: QueueId, envelope: &Envelope, body: &[u8]) -> Result<()> {
-        queue::enqueue(self, id, envelope, body).await
+        retrying(|| queue::enqueue(self, id, envelope, body)).await
     }
 
     async fn enqueue_and_file(
@@ -495,7 +543,7 @@ impl Store for PgStore {
         body: &[u8],
         filings: &[Filing],
     ) -> Result<Vec<usize>> {
-        queue::enqueue_and_file(self, id, envelope, body, filings).await
+        retrying(|| queue::enqueue_and_file(self, id, envelope, body, filings)).await
     }
 
     async fn enqueue_and_file_junk(
@@ -505,11 +553,11 @@ impl Store for PgStore {
         body: &[u8],
         filings: &[Filing],
     ) -> Result<Vec<usize>> {
-        queue::enqueue_and_file_junk(self, id, envelope, body, filings).await
+        retrying(|| queue::enqueue_and_file_junk(self, id, envelope, body, filings)).await
     }
 
     async fn queue_due(&self, now_unix: i64, limit: usize) -> Result<Vec<QueuedMessage>> {
-        queue::queue_due(self, now_unix, limit).await
+        retrying(|| queue::queue_due(self, now_unix, limit)).await
     }
 
     async fn queue_claim(
@@ -519,7 +567,7 @@ impl Store for PgStore {
         lease_until: i64,
         limit: usize,
     ) -> Result<Vec<QueueId>> {
-        queue::queue_claim(self, node, now_unix, lease_until, limit).await
+        retrying(|| queue::queue_claim(self, node, now_unix, lease_until, limit)).await
     }
 
     async fn queue_renew(
@@ -528,11 +576,11 @@ impl Store for PgStore {
         ids: &[QueueId],
         lease_until: i64,
     ) -> Result<Vec<QueueId>> {
-        queue::queue_renew(self, node, ids, lease_until).await
+        retrying(|| queue::queue_renew(self, node, ids, lease_until)).await
     }
 
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
-        queue::queue_release(self, node, id).await
+        retrying(|| queue::queue_release(self, node, id)).await
     }
 
     async fn maildrop_lock(
@@ -542,27 +590,27 @@ impl Store for PgStore {
         now_unix: i64,
         until_unix: i64,
     ) -> Result<bool> {
-        maildrop::maildrop_lock(self, mailbox, holder, now_unix, until_unix).await
+        retrying(|| maildrop::maildrop_lock(self, mailbox, holder, now_unix, until_unix)).await
     }
 
     async fn maildrop_unlock(&self, mailbox: MailboxId, holder: &str) -> Result<()> {
-        maildrop::maildrop_unlock(self, mailbox, holder).await
+        retrying(|| maildrop::maildrop_unlock(self, mailbox, holder)).await
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
-        queue::queue_list(self).await
+        retrying(|| queue::queue_list(self)).await
     }
 
     async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
-        queue::queue_get(self, id).await
+        retrying(|| queue::queue_get(self, id)).await
     }
 
     async fn queue_body(&self, id: QueueId) -> Result<Vec<u8>> {
-        queue::queue_body(self, id).await
+        retrying(|| queue::queue_body(self, id)).await
     }
 
     async fn queue_hold(&self, id: QueueId, held: bool) -> Result<()> {
-        queue::queue_hold(self, id, held).await
+        retrying(|| queue::queue_hold(self, id, held)).await
     }
 
     async fn queue_flush(
@@ -571,15 +619,15 @@ impl Store for PgStore {
         domain: Option<&Domain>,
         now_unix: i64,
     ) -> Result<usize> {
-        queue::queue_flush(self, id, domain, now_unix).await
+        retrying(|| queue::queue_flush(self, id, domain, now_unix)).await
     }
 
     async fn queue_delete(&self, id: QueueId) -> Result<()> {
-        queue::queue_delete(self, id).await
+        retrying(|| queue::queue_delete(self, id)).await
     }
 
     async fn queue_set_warned(&self, id: QueueId) -> Result<()> {
-        queue::queue_set_warned(self, id).await
+        retrying(|| queue::queue_set_warned(self, id)).await
     }
 
     async fn deliver_to_mailbox(
@@ -589,7 +637,7 @@ impl Store for PgStore {
         account: AccountId,
         prefix: &[u8],
     ) -> Result<Option<u32>> {
-        queue::deliver_to_mailbox(self, id, recipient, account, prefix).await
+        retrying(|| queue::deliver_to_mailbox(self, id, recipient, account, prefix)).await
     }
 
     async fn queue_mark(
@@ -598,11 +646,11 @@ impl Store for PgStore {
         recipient: usize,
         outcome: &RecipientOutcome,
     ) -> Result<()> {
-        queue::queue_mark(self, id, recipient, outcome).await
+        retrying(|| queue::queue_mark(self, id, recipient, outcome)).await
     }
 
     async fn queue_collect(&self) -> Result<usize> {
-        queue::queue_collect(self).await
+        retrying(|| queue::queue_collect(self)).await
     }
 
     async fn change_announce(&self, change: Change) -> Result<()> {
@@ -612,5 +660,43 @@ impl Store for PgStore {
 
     fn change_listen(&self, sink: ChangeSink) -> bool {
         self.feed.listen(sink)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_transient_conflict_is_retried_and_other_errors_are_not() {
+        let tries = AtomicU32::new(0);
+        let answer = retrying(|| async {
+            match tries.fetch_add(1, Ordering::Relaxed) {
+                0 | 1 => Err(StoreError::Io(format!("{TRANSIENT}: deadlock detected"))),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(answer.unwrap(), 7);
+        assert_eq!(tries.load(Ordering::Relaxed), 3);
+
+        let tries = AtomicU32::new(0);
+        let answer: Result<()> = retrying(|| async {
+            tries.fetch_add(1, Ordering::Relaxed);
+            Err(StoreError::Io(format!("{TRANSIENT}: again")))
+        })
+        .await;
+        assert!(answer.is_err());
+        assert_eq!(tries.load(Ordering::Relaxed), ATTEMPTS);
+
+        let tries = AtomicU32::new(0);
+        let answer: Result<()> = retrying(|| async {
+            tries.fetch_add(1, Ordering::Relaxed);
+            Err(StoreError::Exists("x".into()))
+        })
+        .await;
+        assert!(matches!(answer, Err(StoreError::Exists(_))));
+        assert_eq!(tries.load(Ordering::Relaxed), 1);
     }
 }
