@@ -35,11 +35,15 @@ mod aliases;
 mod app_passwords;
 mod blobs;
 pub(crate) mod connect;
+mod dkim_keys;
+mod counters;
 mod feed;
 pub mod import;
 mod mailboxes;
 mod maildrop;
 mod messages;
+#[cfg(test)]
+mod nodes_tests;
 mod queue;
 mod quota;
 pub(crate) mod schema;
@@ -660,6 +664,45 @@ impl Store for PgStore {
 
     fn change_listen(&self, sink: ChangeSink) -> bool {
         self.feed.listen(sink)
+    }
+
+    fn counters_shared(&self) -> bool {
+        true
+    }
+
+    async fn counter_add(
+        &self,
+        key: &str,
+        part: &str,
+        amount: u64,
+        window_secs: u64,
+        now_unix: i64,
+    ) -> Result<Option<u64>> {
+        counters::counter_add(self, key, part, amount, window_secs, now_unix).await
+    }
+
+    async fn counter_get(&self, keys: &[(&str, u64)], now_unix: i64) -> Result<Option<Vec<u64>>> {
+        counters::counter_get(self, keys, now_unix).await
+    }
+
+    async fn counter_clear(&self, key: &str, part: Option<&str>) -> Result<()> {
+        counters::counter_clear(self, key, part).await
+    }
+
+    fn keeps_dkim_keys(&self) -> bool {
+        true
+    }
+
+    async fn dkim_key_put(&self, key: &crate::DkimKey) -> Result<()> {
+        dkim_keys::dkim_key_put(self, key).await
+    }
+
+    async fn dkim_key_list(&self, domain: Option<&Domain>) -> Result<Vec<crate::DkimKey>> {
+        dkim_keys::dkim_key_list(self, domain).await
+    }
+
+    async fn dkim_key_remove(&self, domain: &Domain, selector: &str) -> Result<()> {
+        dkim_keys::dkim_key_remove(self, domain, selector).await
     }
 }
 

@@ -748,12 +748,35 @@ pub(super) async fn queue_claim(
         .query(&stmt, &[&now_unix, &node, &limit])
         .await
         .map_err(db_err)?;
-    let ids = rows
+    let locked = rows
         .iter()
         .map(|r| col::<i64>(r, 0))
         .collect::<Result<Vec<i64>>>()?;
-    if ids.is_empty() {
+    if locked.is_empty() {
         // Nothing written: let the transaction end without a commit.
+        return Ok(Vec::new());
+    }
+    // Look again, now that the rows are locked, with this statement's fresh snapshot:
+    // PostgreSQL re-checks a row that another transaction changed while we waited for
+    // it against the new version of `queue` only, not against the subquery on
+    // `queue_recipients`, so an entry another node finished and released meanwhile
+    // would pass. Keep the order of the first look.
+    let stmt = tx
+        .prepare_cached(
+            "SELECT DISTINCT queue_id FROM queue_recipients
+             WHERE queue_id = ANY($1) AND status = 'pending' AND next_attempt <= $2",
+        )
+        .await
+        .map_err(db_err)?;
+    let still: std::collections::HashSet<i64> = tx
+        .query(&stmt, &[&locked, &now_unix])
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| col::<i64>(r, 0))
+        .collect::<Result<_>>()?;
+    let ids: Vec<i64> = locked.into_iter().filter(|id| still.contains(id)).collect();
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
     let stmt = tx
