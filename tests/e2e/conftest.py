@@ -7,7 +7,7 @@ Each test starts its own server (function scope), so any test can run alone:
 import pytest
 
 from harness import POP3_LISTEN, Server
-from pgcluster import postgres_url  # noqa: F401  (session fixture: one PostgreSQL per run)
+from pgcluster import cluster_db, postgres_url  # noqa: F401  (fixtures: one PostgreSQL per run, a fresh database)
 
 
 # ----- pytest wiring ---------------------------------------------------------

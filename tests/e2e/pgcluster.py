@@ -107,3 +107,38 @@ def postgres_url(request):
         pytest.skip(msg)
     yield url
     stop_cluster(d)
+
+
+def pg_connect(url):
+    """A psycopg connection (autocommit) to `url`; skips, or fails under
+    POSTIE_REQUIRE_POSTGRES=1, when psycopg is missing."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - install-test-deps installs it
+        msg = "psycopg is not installed (run scripts/install-test-deps)"
+        if required():
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    return psycopg.connect(url, connect_timeout=10, autocommit=True)
+
+
+@pytest.fixture
+def cluster_db(postgres_url):
+    """A fresh database in the session's cluster; yields the URL Postie nodes use,
+    through the cluster's Unix socket (a file-system path every network namespace
+    sees, so nodes in a private namespace or a `Network` reach it, and nothing
+    listens beyond loopback). Dropped at the end, after the nodes (request it
+    before `network` and `server_factory`)."""
+    import uuid
+    name = "cluster_" + uuid.uuid4().hex[:12]
+    with pg_connect(postgres_url) as conn:
+        (sockdirs,) = conn.execute("SHOW unix_socket_directories").fetchone()
+        (port,) = conn.execute("SHOW port").fetchone()
+        conn.execute('CREATE DATABASE "%s"' % name)
+    sockdir = sockdirs.split(",")[0].strip()
+    assert sockdir.startswith("/"), (
+        "the test cluster has no Unix socket (%r: its temp dir path is too long for one); "
+        "nodes in a network namespace need it" % sockdirs)
+    yield "postgres://postie@/%s?host=%s&port=%s&sslmode=disable" % (name, sockdir, port)
+    with pg_connect(postgres_url) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)

@@ -47,11 +47,8 @@ from harness import queue_id_of, unique, wait_until
 from imapraw import RawIMAP
 from network import network  # noqa: F401  (the fixture)
 from peer import Peer
+from pgcluster import pg_connect
 
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - install-test-deps installs it
-    psycopg = None
 
 NODES = (("a", "127.0.0.2"), ("b", "127.0.0.3"), ("c", "127.0.0.4"))
 DOMAIN = "example.org"
@@ -70,35 +67,7 @@ RECORDS = [
 TAG = re.compile(rb"tag-[0-9a-f]{12}")
 
 
-# ----- the database and the nodes ---------------------------------------------------
-
-def _pg_connect(url):
-    if psycopg is None:
-        msg = "psycopg is not installed (run scripts/install-test-deps)"
-        if os.environ.get("POSTIE_REQUIRE_POSTGRES", "") == "1":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    return psycopg.connect(url, connect_timeout=10, autocommit=True)
-
-
-@pytest.fixture
-def cluster_db(postgres_url):
-    """A fresh database in the session's cluster; yields the URL the nodes use
-    (through the cluster's Unix socket). Dropped at the end, after the nodes
-    (request it before `network` and `server_factory`)."""
-    name = "cluster_" + uuid.uuid4().hex[:12]
-    with _pg_connect(postgres_url) as conn:
-        (sockdirs,) = conn.execute("SHOW unix_socket_directories").fetchone()
-        (port,) = conn.execute("SHOW port").fetchone()
-        conn.execute('CREATE DATABASE "%s"' % name)
-    sockdir = sockdirs.split(",")[0].strip()
-    assert sockdir.startswith("/"), (
-        "the test cluster has no Unix socket (%r: its temp dir path is too long for one); "
-        "the nodes in the Network need it" % sockdirs)
-    yield "postgres://postie@/%s?host=%s&port=%s&sslmode=disable" % (name, sockdir, port)
-    with _pg_connect(postgres_url) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-
+# ----- the nodes ----------------------------------------------------------------
 
 class Cluster:
     """Nodes A, B, C on one database, started in turn (A creates the schema)."""
