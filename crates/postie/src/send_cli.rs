@@ -501,13 +501,20 @@ pub async fn open_local_queue(common: &Common) -> Result<send::local::LocalQueue
     let config = common
         .load()
         .map_err(|e| Failed::new(exit::USAGE, format!("{e:#}")))?;
-    let store = store::open(&config).await.map_err(|e| Failed::new(exit::SOFTWARE, e.to_string()))?;
+    let store = store::open(&config)
+        .await
+        .map_err(|e| Failed::new(exit::SOFTWARE, e.to_string()))?;
     let postmaster = config
         .smtp
         .postmaster
         .as_deref()
         .and_then(|p| message::Address::parse(p).ok());
     let signer = pipeline::MailAuth::signing_only(&config.hostname, &config.data_dir);
+    // A shared store keeps the DKIM keys: sign with those (read once).
+    let signer = match server::dkim_keys::load(store.as_ref()).await {
+        Some(keys) => signer.with_shared_keys(keys),
+        None => signer,
+    };
     Ok(send::local::LocalQueue::new(
         store,
         &config.hostname,
