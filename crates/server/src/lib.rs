@@ -28,6 +28,7 @@ mod queue_node;
 mod rate;
 mod reload;
 mod sender_check;
+mod shared_counts;
 mod smtp_driver;
 mod smtp_errors;
 mod smtp_policy;

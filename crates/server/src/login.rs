@@ -10,10 +10,17 @@
 //!
 //! The wait is an async sleep: it holds back this session only. After it the throttle
 //! is asked again, so attempts started in parallel before a lockout cannot slip through.
+//!
+//! Several nodes on one shared store: the throttle's counts and lockouts are also kept
+//! in the store's shared counters ([`crate::shared_counts`]), read in one round trip
+//! next to the in-memory verdict and written on a failure, so the limits hold for the
+//! cluster as a whole. With the embedded store nothing of that runs.
+//!
 //! Never logs passwords.
 
 use crate::listen::Shared;
-use crate::throttle::Verdict;
+use crate::shared_counts;
+use crate::throttle::{SharedCounts, SharedKeys, Verdict};
 use std::net::IpAddr;
 use std::time::Instant;
 use store::Account;
@@ -50,16 +57,19 @@ pub(crate) async fn login(
 ) -> Outcome {
     let key = login_key(username);
     let throttle = &shared.throttle;
-    match throttle.before(ip, &key, Instant::now()) {
+    let counters = shared.store.as_ref();
+    let cluster = counters
+        .counters_shared()
+        .then(|| SharedKeys::new(ip, &key));
+    let (verdict, mut counts) = judge(shared, ip, &key, cluster.as_ref()).await;
+    match verdict {
         Verdict::Check(delay) if !delay.is_zero() => {
             tracing::info!(user = %username, protocol, delay_ms = delay.as_millis() as u64, "login delayed after recent failures");
             tokio::time::sleep(delay).await;
             // Another attempt may have locked the address or account meanwhile.
-            if let Some(outcome) = refused(
-                throttle.before(ip, &key, Instant::now()),
-                username,
-                protocol,
-            ) {
+            let again;
+            (again, counts) = judge(shared, ip, &key, cluster.as_ref()).await;
+            if let Some(outcome) = refused(again, username, protocol) {
                 return outcome;
             }
         }
@@ -79,16 +89,51 @@ pub(crate) async fn login(
             Outcome::TempFail
         }
         Ok(crate::auth::Checked::Wrong { account_exists }) => {
-            if throttle.failed(ip, &key, account_exists, Instant::now()) {
+            let mut locked = throttle.failed(ip, &key, account_exists, Instant::now());
+            if let Some(keys) = &cluster {
+                locked |= shared_counts::login_failed(
+                    counters,
+                    throttle,
+                    keys,
+                    account_exists,
+                    shared_counts::now_unix(),
+                )
+                .await;
+            }
+            if locked {
                 tracing::warn!(user = %username, protocol, "locked out after repeated failed logins");
             }
             Outcome::Wrong
         }
         Ok(crate::auth::Checked::Ok(account)) => {
             throttle.succeeded(ip, &key, Instant::now());
+            if let Some(keys) = &cluster {
+                shared_counts::login_succeeded(counters, keys, counts).await;
+            }
             Outcome::Ok(account)
         }
     }
+}
+
+/// The throttle's verdict on a login from `ip` as `key`: this node's own, and with
+/// `cluster` keys (a shared store) the cluster-wide counts' too (one round trip,
+/// skipped when this node already refuses), which are returned for
+/// [`shared_counts::login_succeeded`].
+async fn judge(
+    shared: &Shared,
+    ip: IpAddr,
+    key: &str,
+    cluster: Option<&SharedKeys>,
+) -> (Verdict, Option<SharedCounts>) {
+    let throttle = &shared.throttle;
+    let local = throttle.before(ip, key, Instant::now());
+    let Some(keys) = cluster.filter(|_| matches!(local, Verdict::Check(_))) else {
+        return (local, None);
+    };
+    let now = shared_counts::now_unix();
+    let counts = shared_counts::login_counts(shared.store.as_ref(), throttle, keys, now).await;
+    let judged = counts.map(|c| throttle.judge_shared(ip, key, &c, Instant::now()));
+    (shared_counts::combine(local, judged), counts)
 }
 
 /// The outcome for a lockout verdict, logged; `None` when the check may go ahead.

@@ -17,6 +17,12 @@
 //! until its sliding count drops below 50. A limit of 0 counts nothing, so a limit
 //! switched on by a reload counts from then on.
 //!
+//! Several nodes on one shared store (PostgreSQL): the counts live in the store's
+//! shared counters instead (`crate::shared_counts`, keys from
+//! [`SendingLimits::shared_key`]), fixed one-minute buckets summed over the last hour,
+//! so a sender spread over N nodes gets the hour's limit once, not N times. With the
+//! embedded store the counters here are the only ones.
+//!
 //! The clock is passed in, so the rules are tested without waiting.
 
 use std::collections::HashMap;
@@ -76,6 +82,11 @@ impl<K: Hash + Eq + Clone> RateCounter<K> {
             window,
             windows: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The limit in force (0: none).
+    pub fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
     }
 
     /// A new limit (0: none) for every call from now on; the counts stay.
@@ -166,6 +177,28 @@ impl SendingLimits {
             .set_limit(smtp.max_recipients_per_hour_per_ip);
     }
 
+    /// The shared-counter key (`Store::counter_add`) and limit of `which` for
+    /// `sender`: `send-user-msg:LOGIN`, `send-user-rcpt:LOGIN`, `send-ip-msg:ADDRESS`
+    /// or `send-ip-rcpt:ADDRESS`; `None` when that limit is off (0). A login name too
+    /// long for a key is cut (names sharing the first 200 bytes share a count).
+    pub fn shared_key(&self, which: Exceeded, sender: &Sender) -> Option<(String, u64)> {
+        let (limit, kind, who) = match (which, sender) {
+            (Exceeded::Messages, Sender::User(u)) => {
+                (self.user_messages.limit(), "user-msg", cut(u))
+            }
+            (Exceeded::Recipients, Sender::User(u)) => {
+                (self.user_recipients.limit(), "user-rcpt", cut(u))
+            }
+            (Exceeded::Messages, Sender::Address(ip)) => {
+                (self.ip_messages.limit(), "ip-msg", ip.to_string())
+            }
+            (Exceeded::Recipients, Sender::Address(ip)) => {
+                (self.ip_recipients.limit(), "ip-rcpt", ip.to_string())
+            }
+        };
+        (limit > 0).then(|| (format!("send-{kind}:{who}"), limit))
+    }
+
     /// Counts one message (a MAIL command about to be accepted).
     pub fn take_message(&self, sender: &Sender, now: Instant) -> Result<(), Exceeded> {
         let ok = match sender {
@@ -187,6 +220,15 @@ impl SendingLimits {
             Err(Exceeded::Recipients)
         }
     }
+}
+
+/// A login name cut to 200 bytes (at a character boundary), to fit a counter key.
+fn cut(login: &str) -> String {
+    let mut end = login.len().min(200);
+    while !login.is_char_boundary(end) {
+        end -= 1;
+    }
+    login[..end].to_owned()
 }
 
 /// The reply for a limit reached: `451 4.7.1`, temporary, so nothing is lost.

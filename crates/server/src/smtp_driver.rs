@@ -224,7 +224,9 @@ impl Driver<'_> {
                         Ok(answer) => answer,
                         Err(query) => {
                             let routed = self.answer(query).await;
-                            self.checks.after_recipient(self.shared, login, routed)
+                            self.checks
+                                .after_recipient(self.shared, login, routed)
+                                .await
                         }
                     };
                     queue.extend(session.feed(Input::Answer(answer)));

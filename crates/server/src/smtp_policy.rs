@@ -14,7 +14,7 @@
 //! client `554 5.7.1` naming the list.
 
 use crate::listen::Shared;
-use crate::rate::{Sender, refusal};
+use crate::rate::{Exceeded, Sender, refusal};
 use message::Address;
 use proto::Reply;
 use proto::smtp::server::{Answer, ListenerKind, Query, RecipientVerdict, Session};
@@ -131,10 +131,7 @@ impl Checks {
                 }
             }
         }
-        match shared
-            .sending_limits
-            .take_message(&self.counted_as(login), Instant::now())
-        {
+        match self.take(shared, login, Exceeded::Messages).await {
             Ok(()) => Answer::SenderOk,
             Err(exceeded) => {
                 tracing::warn!(
@@ -148,7 +145,12 @@ impl Checks {
 
     /// The routing lookup's answer for a recipient, through the hourly recipient limit
     /// when it would be accepted.
-    pub fn after_recipient(&self, shared: &Shared, login: Option<&str>, answer: Answer) -> Answer {
+    pub async fn after_recipient(
+        &self,
+        shared: &Shared,
+        login: Option<&str>,
+        answer: Answer,
+    ) -> Answer {
         let accepted = match &answer {
             Answer::Recipient(RecipientVerdict::Local) => true,
             Answer::Recipient(RecipientVerdict::Remote) => login.is_some(),
@@ -157,10 +159,7 @@ impl Checks {
         if !accepted {
             return answer;
         }
-        match shared
-            .sending_limits
-            .take_recipient(&self.counted_as(login), Instant::now())
-        {
+        match self.take(shared, login, Exceeded::Recipients).await {
             Ok(()) => answer,
             Err(exceeded) => {
                 tracing::warn!(
@@ -169,6 +168,32 @@ impl Checks {
                 );
                 Answer::Refuse(refusal(exceeded))
             }
+        }
+    }
+
+    /// Takes one message or recipient from the hourly limit: from the cluster-wide
+    /// count when the store shares counters ([`crate::shared_counts::take`]), else
+    /// (or when the store cannot answer) from this node's own.
+    async fn take(
+        &self,
+        shared: &Shared,
+        login: Option<&str>,
+        which: Exceeded,
+    ) -> Result<(), Exceeded> {
+        let sender = self.counted_as(login);
+        let limits = &shared.sending_limits;
+        if shared.store.counters_shared() {
+            let now = crate::shared_counts::now_unix();
+            let store = shared.store.as_ref();
+            if let Some(taken) =
+                crate::shared_counts::take(store, limits, which, &sender, now).await
+            {
+                return taken;
+            }
+        }
+        match which {
+            Exceeded::Messages => limits.take_message(&sender, Instant::now()),
+            Exceeded::Recipients => limits.take_recipient(&sender, Instant::now()),
         }
     }
 

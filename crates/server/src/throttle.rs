@@ -37,6 +37,15 @@
 //! and keeps its records: an address locked out stays locked until the time set when
 //! it was locked, and recent failures count against the new limits.
 //!
+//! Several nodes on one shared store (PostgreSQL): the counts of failures and the
+//! lockouts also live in the store's shared counters ([`SharedKeys`], driven by
+//! `crate::shared_counts`), so N nodes do not give a guesser N times the tries:
+//! [`LoginThrottle::judge_shared`] turns the cluster-wide counts into a verdict by the
+//! same rules, and [`LoginThrottle::shared_lock`] says when a cluster-wide total locks.
+//! Familiar addresses stay per node (each node learns them from the logins it sees),
+//! so the owner's usual address may be locked out with the account on a node it never
+//! logged in through. With the embedded store this file's records are the whole count.
+//!
 //! The clock is passed in, so the rules are tested without waiting.
 
 use std::collections::{HashMap, VecDeque};
@@ -153,7 +162,7 @@ impl LoginThrottle {
     }
 
     /// The limits in force.
-    fn limits(&self) -> ThrottleLimits {
+    pub fn limits(&self) -> ThrottleLimits {
         *self.limits.read().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -267,6 +276,105 @@ impl LoginThrottle {
             r.familiar.remove(0);
         }
         r.familiar.push((ip, now));
+    }
+}
+
+/// The shared-counter keys of a login attempt (`Store::counter_add`): failures from
+/// the address (a part per login name, so a success forgets only its own), failures
+/// against the account (a part per address), and the two lockouts. Login names are cut
+/// to fit the store's key length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKeys {
+    /// `login-ip:ADDRESS`, parts by login name, counted over `window`.
+    pub ip_failures: String,
+    /// `login-ip-lock:ADDRESS`, counted over `lockout`: non-zero while locked.
+    pub ip_lock: String,
+    /// `login-acct:LOGIN`, parts by address, counted over `window`.
+    pub account_failures: String,
+    /// `login-acct-lock:LOGIN`, counted over `lockout`.
+    pub account_lock: String,
+    /// The part this attempt adds to `ip_failures`: the login name (cut to fit).
+    pub login_part: String,
+    /// The part this attempt adds to `account_failures`: the address.
+    pub ip_part: String,
+}
+
+impl SharedKeys {
+    /// The keys for a login from `ip` as `login` (a normalized login name).
+    pub fn new(ip: IpAddr, login: &str) -> SharedKeys {
+        let login = cut(login, store::COUNTER_KEY_MAX - "login-acct-lock:".len());
+        SharedKeys {
+            ip_failures: format!("login-ip:{ip}"),
+            ip_lock: format!("login-ip-lock:{ip}"),
+            account_failures: format!("login-acct:{login}"),
+            account_lock: format!("login-acct-lock:{login}"),
+            login_part: login.to_owned(),
+            ip_part: ip.to_string(),
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// What the shared counters say about a login attempt (see [`SharedKeys`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharedCounts {
+    /// Failures from the address within the window, on every node.
+    pub ip_failures: u64,
+    /// The address is locked out (by any node).
+    pub ip_locked: bool,
+    /// Failures against the account within the window, on every node.
+    pub account_failures: u64,
+    /// The account is locked for unfamiliar addresses (by any node).
+    pub account_locked: bool,
+}
+
+impl LoginThrottle {
+    /// Whether `ip` is familiar to `login` on this node (a recent success from it).
+    pub fn is_familiar(&self, ip: IpAddr, login: &str, now: Instant) -> bool {
+        self.records()
+            .accounts
+            .get(login)
+            .is_some_and(|r| r.is_familiar(ip, now))
+    }
+
+    /// The verdict of [`LoginThrottle::before`]'s rules on the cluster-wide `counts`:
+    /// the address locked, the account locked for an address not familiar here, else
+    /// the delay for the larger of the address's and (unfamiliar) account's failures.
+    pub fn judge_shared(
+        &self,
+        ip: IpAddr,
+        login: &str,
+        counts: &SharedCounts,
+        now: Instant,
+    ) -> Verdict {
+        if counts.ip_locked {
+            return Verdict::AddressLocked;
+        }
+        let familiar = self.is_familiar(ip, login, now);
+        if !familiar && counts.account_locked {
+            return Verdict::AccountLocked;
+        }
+        let account = if familiar { 0 } else { counts.account_failures };
+        let failures = usize::try_from(counts.ip_failures.max(account)).unwrap_or(usize::MAX);
+        Verdict::Check(delay_for(&self.limits(), failures))
+    }
+
+    /// Whether cluster-wide totals after a failure lock the address and the account:
+    /// (address, account); an account total of `None` is an unknown name (no record).
+    pub fn shared_lock(&self, ip_total: u64, account_total: Option<u64>) -> (bool, bool) {
+        let limits = self.limits();
+        (
+            ip_total >= u64::from(limits.max_failures_per_ip),
+            account_total.is_some_and(|t| t >= u64::from(limits.max_failures_per_account)),
+        )
     }
 }
 

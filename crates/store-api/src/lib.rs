@@ -585,6 +585,57 @@ pub trait Store: Send + Sync + 'static {
     /// no mailbox references. Returns how many entries were removed.
     async fn queue_collect(&self) -> Result<usize>;
 
+    // ---- shared counters: limits that hold across nodes --------------------------------
+    //
+    // The login-failure throttle and the hourly sending limits count in each node's
+    // memory; with several nodes on one database they also count here, so an attacker
+    // spreading attempts over N nodes meets the limits once, not N times. A counter is
+    // named by an opaque `key` (at most [`COUNTER_KEY_MAX`] bytes, like
+    // `login-ip:192.0.2.1`) and is the sum of *parts* (an opaque `part`, at most as
+    // long, "" when the caller needs only one), so one part can be forgotten alone
+    // (a successful login forgets that address's failures against that account).
+    //
+    // Counts are kept in fixed buckets of `max(1, window_secs / 60)` seconds: a total
+    // "within the window" counts what was added in the last `window_secs` plus at most
+    // one bucket before that (it never under-counts). Buckets older than their window
+    // are deleted by the backend in bounded batches. A store only one process uses
+    // (embedded, in memory) keeps the defaults: `None` without any I/O, meaning "not
+    // shared: your own in-memory count is the whole count".
+
+    /// True when this store keeps counters shared with other nodes (the methods below
+    /// answer `Some`); callers skip them entirely when false.
+    fn counters_shared(&self) -> bool {
+        false
+    }
+    /// Adds `amount` at `now_unix` to the part `part` of counter `key`, and returns the
+    /// counter's total (every part) within the last `window_secs` after adding. `None`:
+    /// counters are not shared. `Invalid` for a key or part longer than
+    /// [`COUNTER_KEY_MAX`].
+    async fn counter_add(
+        &self,
+        key: &str,
+        part: &str,
+        amount: u64,
+        window_secs: u64,
+        now_unix: i64,
+    ) -> Result<Option<u64>> {
+        let _ = (key, part, amount, window_secs, now_unix);
+        Ok(None)
+    }
+    /// The totals of several counters in one step: for each `(key, window_secs)`, its
+    /// total (every part) within the last `window_secs` at `now_unix`, in order (0 for
+    /// a counter never added to). `None`: counters are not shared.
+    async fn counter_get(&self, keys: &[(&str, u64)], now_unix: i64) -> Result<Option<Vec<u64>>> {
+        let _ = (keys, now_unix);
+        Ok(None)
+    }
+    /// Forgets counter `key`'s part `part`, or every part when `None`. Nothing to
+    /// forget is no error.
+    async fn counter_clear(&self, key: &str, part: Option<&str>) -> Result<()> {
+        let _ = (key, part);
+        Ok(())
+    }
+
     // ---- change feed: telling the other nodes ------------------------------------------
     //
     // Within one process, changes travel by in-process broadcasts (the server's). With
@@ -608,6 +659,9 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 }
+
+/// The longest key or part of a shared counter (see [`Store::counter_add`]), in bytes.
+pub const COUNTER_KEY_MAX: usize = 256;
 
 /// What a change notice says (see [`Store::change_announce`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

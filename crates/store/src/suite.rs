@@ -10,12 +10,13 @@
 //! queue-control ones in `queue_control`, queue claims and leases in `queue_claims`, POP3 maildrop locks in `maildrop`, IMAP's mailbox cases in `imap`, its
 //! message cases in `imap_messages`, MULTIAPPEND's in `imap_append_many`, its delta and summary cases in `imap_sync`,
 //! quotas in `quota`, app passwords in `app_passwords`, access control lists
-//! (RFC 4314) in `acl`, and internationalised domains
+//! (RFC 4314) in `acl`, shared counters in `counters`, and internationalised domains
 //! (one domain, two spellings) in `idn`.
 
 mod acl;
 mod aliases;
 mod app_passwords;
+mod counters;
 mod idn;
 mod imap;
 mod imap_append_many;
@@ -40,6 +41,7 @@ use aliases::{
 use app_passwords::{
     account_remove_takes_app_passwords, app_password_add_list_get_use_revoke, app_password_errors,
 };
+use counters::counters_shared_or_none;
 use idn::{
     idn_accounts_and_aliases_in_either_spelling, idn_domain_has_one_key,
     idn_queue_flush_matches_both_spellings,
@@ -875,4 +877,5 @@ suite!(
     acl_errors,
     acl_rename_keeps_delete_drops,
     acl_account_remove_drops_entries,
+    counters_shared_or_none,
 );

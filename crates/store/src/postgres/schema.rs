@@ -52,6 +52,9 @@ const MIGRATION_LOCK: i64 = 0x706f_7374_6965;
 /// - `maildrop_locks`: POP3's one-session-per-maildrop lease.
 /// - `blobs`: bodies, written (and committed) before the rows naming them;
 ///   `created_at` lets the orphan sweep skip bodies an `enqueue` may still be using.
+/// - `counters`: the shared login-failure and sending-limit counts, one row per (key,
+///   part, time bucket); `expires_at` is when the row stops counting
+///   (`super::counters`).
 const MIGRATION_1: &str = r#"
 CREATE TABLE meta (
     key   text COLLATE "C" PRIMARY KEY,
@@ -187,6 +190,16 @@ CREATE TABLE blobs (
     created_at bigint NOT NULL
 );
 CREATE INDEX blobs_created ON blobs(created_at);
+
+CREATE TABLE counters (
+    key        text COLLATE "C" NOT NULL,
+    part       text COLLATE "C" NOT NULL,
+    bucket     bigint NOT NULL,
+    count      bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (key, part, bucket)
+);
+CREATE INDEX counters_expires ON counters(expires_at);
 "#;
 
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
