@@ -150,7 +150,8 @@ macro_rules! reloadable_keys {
     };
 }
 
-// Fixed at start: the sockets (listen), the store, spool and DKIM keys (data_dir), the
+// Fixed at start: the sockets (listen), the store ([store], and data_dir with the spool
+// and DKIM keys), the
 // host name (the generated certificate's name, the greeting of sessions in flight),
 // the connection pools (*max_connections*, IMAP sessions per user), the name servers
 // every resolver was made with, and the outbound relay and the queue runner.
@@ -193,6 +194,11 @@ restart_keys!(
     queue.retry_schedule_secs,
     queue.max_age_secs,
     queue.delay_warning_secs,
+    queue.lease_secs,
+    store.url,
+    store.password_file,
+    store.ca_file,
+    store.pool_size,
 );
 
 // Read from the connection's snapshot: the session policy (greeting limits, AUTH,
@@ -586,6 +592,9 @@ mod tests {
         config.relay.smarthost_user = Some("u".into());
         config.relay.smarthost_password = Some("p".into());
         config.relay.smarthost_ca = Some("ca.pem".into());
+        config.store.url = Some("postgres://u@h/d".into());
+        config.store.password_file = Some("pw".into());
+        config.store.ca_file = Some("ca.pem".into());
         let tree = toml::Value::try_from(&config).unwrap();
         let mut keys = Vec::new();
         leaves(&tree, "", &mut keys);
