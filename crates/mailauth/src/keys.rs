@@ -94,6 +94,13 @@ impl Algorithm {
             Algorithm::Rsa => "rsa",
         }
     }
+
+    /// The algorithm whose [`Algorithm::key_type`] is `name`, if any.
+    pub fn from_key_type(name: &str) -> Option<Algorithm> {
+        [Algorithm::Ed25519, Algorithm::Rsa]
+            .into_iter()
+            .find(|a| a.key_type() == name)
+    }
 }
 
 /// One key as listed: domain, selector, algorithm and the TXT record to publish.
@@ -154,33 +161,17 @@ impl KeyStore {
     ) -> Result<KeyInfo, KeyError> {
         let domain = checked_domain(domain)?;
         let dir = self.root.join(&domain);
-        let month = month_of(unix_seconds)?;
         let existing = self.domain_keys(&domain)?;
-        let selector = (1u32..)
-            .map(|n| match n {
-                1 => format!("{month}{}", algorithm.letter()),
-                n => format!("{month}{}{n}", algorithm.letter()),
-            })
-            .find(|s| !existing.iter().any(|k| &k.selector == s))
-            .unwrap_or_default();
-        let (pkcs8, record) = match algorithm {
-            Algorithm::Ed25519 => generate_ed25519()?,
-            Algorithm::Rsa => generate_rsa()?,
-        };
+        let (info, pem) = generate_pem(&domain, algorithm, unix_seconds, &existing)?;
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let pem = pem_encode("PRIVATE KEY", &pkcs8);
+        let selector = &info.selector;
         write_atomic(&dir.join(format!("{selector}.key")), pem.as_bytes(), 0o600)?;
         write_atomic(
             &dir.join(format!("{selector}.pub")),
-            format!("{record}\n").as_bytes(),
+            format!("{}\n", info.record).as_bytes(),
             0o644,
         )?;
-        Ok(KeyInfo {
-            domain,
-            selector,
-            algorithm,
-            record,
-        })
+        Ok(info)
     }
 
     /// Every key of every domain, by domain and then oldest first.
@@ -227,7 +218,7 @@ impl KeyStore {
                 Err(e) => tracing::warn!(error = %e, "DKIM key skipped"),
             }
         }
-        keys.sort_by_key(KeyInfo::age_key);
+        sort_oldest_first(&mut keys);
         Ok(keys)
     }
 
@@ -267,13 +258,10 @@ impl KeyStore {
     /// (either may be missing). Empty when the domain has no keys.
     pub fn signing_keys(&self, domain: &str) -> Result<Vec<LoadedKey>, KeyError> {
         let keys = self.domain_keys(domain)?;
-        let mut chosen = Vec::new();
-        for algorithm in [Algorithm::Ed25519, Algorithm::Rsa] {
-            if let Some(newest) = keys.iter().rev().find(|k| k.algorithm == algorithm) {
-                chosen.push(self.load(&newest.domain, &newest.selector)?);
-            }
-        }
-        Ok(chosen)
+        newest_per_algorithm(&keys)
+            .into_iter()
+            .map(|newest| self.load(&newest.domain, &newest.selector))
+            .collect()
     }
 
     /// Deletes one key (both files). Mail signed with it fails verification once its
@@ -322,6 +310,78 @@ impl KeyStore {
         }
         Ok(())
     }
+}
+
+/// Generates a key pair of `algorithm` for `domain` under a fresh dated selector for
+/// the month of `unix_seconds`, one none of `existing` (the domain's keys) has, and
+/// returns what to publish with the private key as PKCS#8 PEM, writing nothing: for
+/// keys kept elsewhere than files ([`crate::keyset`]).
+pub fn generate_pem(
+    domain: &str,
+    algorithm: Algorithm,
+    unix_seconds: i64,
+    existing: &[KeyInfo],
+) -> Result<(KeyInfo, String), KeyError> {
+    let domain = checked_domain(domain)?;
+    let month = month_of(unix_seconds)?;
+    let selector = (1u32..)
+        .map(|n| match n {
+            1 => format!("{month}{}", algorithm.letter()),
+            n => format!("{month}{}{n}", algorithm.letter()),
+        })
+        .find(|s| !existing.iter().any(|k| &k.selector == s))
+        .unwrap_or_default();
+    let (pkcs8, record) = match algorithm {
+        Algorithm::Ed25519 => generate_ed25519()?,
+        Algorithm::Rsa => generate_rsa()?,
+    };
+    let pem = pem_encode("PRIVATE KEY", &pkcs8);
+    let info = KeyInfo {
+        domain,
+        selector,
+        algorithm,
+        record,
+    };
+    Ok((info, pem))
+}
+
+impl LoadedKey {
+    /// Loads a key from its PKCS#8 PEM text, for `domain` (any spelling; kept in
+    /// A-label form) under `selector`. The record is derived from the private key.
+    /// Error messages never quote the key.
+    pub fn from_pem(domain: &str, selector: &str, pem: &[u8]) -> Result<LoadedKey, KeyError> {
+        let domain = checked_domain(domain)?;
+        checked_selector(selector)?;
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem).map_err(|e| {
+            KeyError::Crypto(format!("{selector} of {domain}: not a PKCS#8 PEM key: {e}"))
+        })?;
+        let (algorithm, key, record) = parse_private_key(der.secret_pkcs8_der())
+            .map_err(|e| KeyError::Crypto(format!("{selector} of {domain}: {e}")))?;
+        Ok(LoadedKey {
+            info: KeyInfo {
+                domain,
+                selector: selector.to_owned(),
+                algorithm,
+                record,
+            },
+            key,
+        })
+    }
+}
+
+/// Sorts one domain's keys oldest first, as [`KeyStore::domain_keys`] lists them: by
+/// the date and counter of their selectors (others first, by name).
+pub fn sort_oldest_first(keys: &mut [KeyInfo]) {
+    keys.sort_by_key(KeyInfo::age_key);
+}
+
+/// The keys to sign with among one domain's `keys` (oldest first): the newest of each
+/// algorithm, Ed25519 first.
+pub fn newest_per_algorithm(keys: &[KeyInfo]) -> Vec<&KeyInfo> {
+    [Algorithm::Ed25519, Algorithm::Rsa]
+        .into_iter()
+        .filter_map(|algorithm| keys.iter().rev().find(|k| k.algorithm == algorithm))
+        .collect()
 }
 
 /// `YYYYMM` of a unix time, UTC.

@@ -10,6 +10,7 @@
 //! [`records`] and [`check`] (`postie dns`).
 //!
 //! - [`keys`]: generating, listing, removing and loading DKIM keys under the data dir.
+//! - [`keyset`]: signing keys handed in as records (a shared store keeps them).
 //! - [`sign`]: `DKIM-Signature` fields for a message.
 //! - [`verify`]: inbound SPF, DKIM, DMARC and the `Authentication-Results` field.
 //! - [`strip`]: removing `Authentication-Results` fields that claim our name.
@@ -25,6 +26,7 @@
 pub mod check;
 pub mod fields;
 pub mod keys;
+pub mod keyset;
 pub mod records;
 pub mod resolver;
 pub mod sign;
@@ -32,5 +34,6 @@ pub mod strip;
 pub mod verify;
 
 pub use keys::{Algorithm, KeyError, KeyInfo, KeyStore, LoadedKey};
+pub use keyset::{KeyRecord, KeySet, SharedKeys};
 pub use mail_auth::MessageAuthenticator;
 pub use verify::{Action, Checks, DmarcMode, Origin, Verdict, Verifier};

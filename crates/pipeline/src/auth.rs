@@ -9,6 +9,9 @@
 //! Keys are read from `DATA_DIR/dkim` through [`mailauth::KeyStore`] and kept in memory
 //! per domain until that domain's key folder changes (a `postie dkim generate` or
 //! `remove` while the server runs is seen by the next message, without a restart).
+//! With a store several nodes share, the keys come from the store instead: the caller
+//! hands them in as a [`SharedKeys`] ([`MailAuth::with_shared_keys`]) and refreshes it
+//! (the server every half minute), and the files are not looked at.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use mailauth::{Checks, KeyStore, LoadedKey, Origin, Verdict, Verifier};
+use mailauth::{Checks, KeyStore, LoadedKey, Origin, SharedKeys, Verdict, Verifier};
 use message::Address;
 
 /// Keys of one domain as loaded, and the folder's modification time then.
@@ -32,6 +35,8 @@ pub struct MailAuth {
     dkim_dir: std::path::PathBuf,
     cache: Mutex<HashMap<String, Cached>>,
     verifier: Option<Verifier>,
+    /// The keys a shared store keeps, when there is one (then `keys` is not used).
+    shared: Option<Arc<SharedKeys>>,
 }
 
 impl MailAuth {
@@ -64,6 +69,16 @@ impl MailAuth {
             dkim_dir: data_dir.join("dkim"),
             cache: Mutex::new(HashMap::new()),
             verifier: None,
+            shared: None,
+        }
+    }
+
+    /// Signing with the keys of `keys` (a shared store's, refreshed by the caller)
+    /// instead of the data directory's files.
+    pub fn with_shared_keys(self, keys: Arc<SharedKeys>) -> MailAuth {
+        MailAuth {
+            shared: Some(keys),
+            ..self
         }
     }
 
@@ -117,8 +132,12 @@ impl MailAuth {
         }
     }
 
-    /// The signing keys of `domain`, from the cache while its folder is unchanged.
+    /// The signing keys of `domain`: the shared ones, or from the files (cached while
+    /// the domain's folder is unchanged).
     fn domain_keys(&self, domain: &str) -> Arc<Vec<LoadedKey>> {
+        if let Some(shared) = &self.shared {
+            return shared.signing_keys(domain);
+        }
         let stamp = std::fs::metadata(self.dkim_dir.join(domain))
             .and_then(|m| m.modified())
             .ok();

@@ -32,7 +32,7 @@ mod auth;
 mod structure;
 
 pub use auth::MailAuth;
-pub use mailauth::{Action, Checks, DmarcMode, Verdict};
+pub use mailauth::{Action, Checks, DmarcMode, KeyRecord, SharedKeys, Verdict};
 pub use structure::{MAX_MIME_DEPTH, check_structure, mime_depth};
 
 use std::net::IpAddr;

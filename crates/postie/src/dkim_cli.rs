@@ -3,12 +3,20 @@
 //! Where it sits: an admin command; it works on `DATA_DIR/dkim` through
 //! [`mailauth::KeyStore`], with or without the server running (the server notices new
 //! and removed keys with the next message it signs). See docs/mailauth.md.
+//!
+//! With a store several nodes share (`[store] url`, PostgreSQL), the keys live in the
+//! store instead ([`shared_store`]): `generate` makes the key with the same mailauth
+//! code and stores the record, `list` and `remove` work on the store's records, and
+//! every node signs with the store's keys (re-read every half minute,
+//! `server::dkim_keys`). The data directory's key files are then not used
+//! (`postie store migrate --to` copies them into the database).
 
 use crate::cli::ListFormat;
 use crate::output::{Table, print_list};
 use clap::Subcommand;
-use mailauth::{Algorithm, KeyStore};
+use mailauth::{Algorithm, KeyInfo, KeyStore};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// The `dkim` commands.
 #[derive(Debug, Subcommand)]
@@ -52,8 +60,12 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
                 "{domain} is not a local domain (add it first: postie domain add {domain})"
             );
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let shared = store.keeps_dkim_keys().then_some(&store);
             for algorithm in [Algorithm::Ed25519, Algorithm::Rsa] {
-                let key = keys.generate(parsed.as_str(), algorithm, now)?;
+                let key = match &shared {
+                    Some(store) => generate_stored(store.as_ref(), &parsed, algorithm, now).await?,
+                    None => keys.generate(parsed.as_str(), algorithm, now)?,
+                };
                 println!("; DKIM key {} ({})", key.selector, algorithm.key_type());
                 println!(
                     "{}. {} IN TXT {}",
@@ -77,8 +89,11 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
                 record_name: String,
                 record: String,
             }
-            let rows: Vec<Row> = keys
-                .list()?
+            let listed = match shared_store(config).await? {
+                Some(store) => stored_infos(&store.dkim_key_list(None).await?),
+                None => keys.list()?,
+            };
+            let rows: Vec<Row> = listed
                 .into_iter()
                 .map(|key| Row {
                     record_name: key.record_name(),
@@ -103,9 +118,73 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
             })?;
         }
         DkimCommand::Remove { domain, selector } => {
-            keys.remove(&domain, &selector)?;
+            match shared_store(config).await? {
+                Some(store) => {
+                    let parsed = message::Domain::parse(&domain)
+                        .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
+                    store.dkim_key_remove(&parsed, &selector).await?;
+                }
+                None => keys.remove(&domain, &selector)?,
+            }
             println!("removed DKIM key {selector} of {domain}");
         }
     }
     Ok(())
+}
+
+/// The configured store when it keeps the DKIM keys (a shared one, `[store] url`);
+/// `None` when they are the data directory's files (the embedded store, which is not
+/// even opened then).
+pub(crate) async fn shared_store(
+    config: &config::Config,
+) -> anyhow::Result<Option<Arc<dyn store::Store>>> {
+    if config.store.url.is_none() {
+        return Ok(None);
+    }
+    let store = store::open(config).await?;
+    Ok(store.keeps_dkim_keys().then_some(store))
+}
+
+/// The store's key records as mailauth lists keys, each domain's oldest first (the
+/// private keys stay behind).
+pub(crate) fn stored_infos(stored: &[store::DkimKey]) -> Vec<KeyInfo> {
+    let mut infos: Vec<KeyInfo> = stored
+        .iter()
+        .filter_map(|k| {
+            Some(KeyInfo {
+                domain: k.domain.as_str().to_owned(),
+                selector: k.selector.clone(),
+                algorithm: Algorithm::from_key_type(&k.algorithm)?,
+                record: k.public_record.clone(),
+            })
+        })
+        .collect();
+    infos.sort_by(|a, b| a.domain.cmp(&b.domain));
+    for domain in infos.chunk_by_mut(|a, b| a.domain == b.domain) {
+        mailauth::keys::sort_oldest_first(domain);
+    }
+    infos
+}
+
+/// Generates a key of `algorithm` for `domain` with mailauth's code, under a selector
+/// none of the domain's stored keys has, and stores it.
+async fn generate_stored(
+    store: &dyn store::Store,
+    domain: &message::Domain,
+    algorithm: Algorithm,
+    now: i64,
+) -> anyhow::Result<KeyInfo> {
+    let existing = stored_infos(&store.dkim_key_list(Some(domain)).await?);
+    let (info, pem) = mailauth::keys::generate_pem(domain.as_str(), algorithm, now, &existing)?;
+    store
+        .dkim_key_put(&store::DkimKey {
+            domain: domain.clone(),
+            selector: info.selector.clone(),
+            algorithm: algorithm.key_type().to_owned(),
+            private_key_pem: pem,
+            public_record: info.record.clone(),
+            created_at: now,
+        })
+        .await?;
+    Ok(info)
 }

@@ -32,13 +32,13 @@ pub enum DnsCommand {
 pub async fn run(command: DnsCommand, config: &config::Config) -> anyhow::Result<()> {
     match command {
         DnsCommand::Records { domain } => {
-            for record in records(config, &domain)? {
+            for record in records(config, &domain).await? {
                 println!("{record}");
             }
             Ok(())
         }
         DnsCommand::Check { domain } => {
-            let expected = records(config, &domain)?;
+            let expected = records(config, &domain).await?;
             let auth = mailauth::resolver::authenticator(&config.dns.nameservers)
                 .map_err(anyhow::Error::msg)?;
             let results = mailauth::check::check(&auth, &expected).await;
@@ -77,11 +77,15 @@ pub async fn run(command: DnsCommand, config: &config::Config) -> anyhow::Result
     }
 }
 
-/// The records `domain` should publish under this configuration.
-fn records(config: &config::Config, domain: &str) -> anyhow::Result<Vec<Record>> {
+/// The records `domain` should publish under this configuration (its DKIM keys from
+/// the store when a shared one keeps them, else from the data directory).
+async fn records(config: &config::Config, domain: &str) -> anyhow::Result<Vec<Record>> {
     let domain = message::Domain::parse(domain)
         .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
-    let keys = KeyStore::new(&config.data_dir).domain_keys(domain.as_str())?;
+    let keys = match crate::dkim_cli::shared_store(config).await? {
+        Some(store) => crate::dkim_cli::stored_infos(&store.dkim_key_list(Some(&domain)).await?),
+        None => KeyStore::new(&config.data_dir).domain_keys(domain.as_str())?,
+    };
     if keys.is_empty() {
         eprintln!(
             "note: {} has no DKIM keys yet, so its mail is not signed \

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 pub enum StoreCommand {
     /// Copy the embedded store of the data directory (accounts, aliases, app passwords,
     /// quotas, mailboxes with their UIDs, UIDVALIDITY, mod-sequences and flags, message
-    /// bodies, shared-mailbox rights, the queue) into an empty PostgreSQL database, then
+    /// bodies, shared-mailbox rights, the queue, the DKIM key files) into an empty
+    /// PostgreSQL database, then
     /// check the counts. Stop the server first: mail it accepts during the copy would
     /// stay behind. Then set `[store] url` in every node's config (docs/cluster.md).
     #[command(verbatim_doc_comment)]

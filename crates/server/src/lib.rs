@@ -13,6 +13,7 @@
 
 mod auth;
 mod cpu;
+pub mod dkim_keys;
 mod dnsbl;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

@@ -150,9 +150,11 @@ impl ListenerSet {
         tls: Arc<rustls::ServerConfig>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServerError> {
+        // A store several nodes share keeps the DKIM keys: sign with those.
+        let dkim_keys = crate::dkim_keys::start(&store).await;
         let shared = Arc::new(State::new(
             config,
-            Built::new(config)?,
+            Built::with_dkim_keys(config, dkim_keys)?,
             store,
             tuned,
             queue,

@@ -18,9 +18,11 @@
 //! out of `store` itself.
 
 mod app_password;
+mod dkim_key;
 mod types;
 
 pub use app_password::AppPassword;
+pub use dkim_key::DkimKey;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -180,6 +182,42 @@ pub trait Store: Send + Sync + 'static {
     /// Records a login with the app password `id` at `when` (unix seconds); an id that
     /// has meanwhile been revoked is ignored.
     async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()>;
+
+    // ---- DKIM signing keys (stores several nodes share) ------------------------------
+    //
+    // With several nodes on one database, the DKIM keys live in the store, so a key
+    // made on one node signs on every node. A store only one process uses (embedded,
+    // in memory) keeps the defaults: it does not keep keys (`mailauth::KeyStore` keeps
+    // them as files in the data directory), lists none and refuses the writes.
+    // Domains are compared in their A-label form; the private key is never logged.
+
+    /// True when DKIM keys live in this store (the methods below work) rather than in
+    /// the data directory's files.
+    fn keeps_dkim_keys(&self) -> bool {
+        false
+    }
+    /// Stores a new key. `Exists` when the domain already has a key with that
+    /// selector; `Invalid` when this store does not keep keys.
+    async fn dkim_key_put(&self, key: &DkimKey) -> Result<()> {
+        let _ = key;
+        Err(StoreError::Invalid(
+            "this store does not keep DKIM keys (they are files in the data directory)".into(),
+        ))
+    }
+    /// The keys of `domain` (of every domain when `None`), by domain, then oldest first
+    /// (by creation time, then selector). Empty when this store does not keep keys.
+    async fn dkim_key_list(&self, domain: Option<&Domain>) -> Result<Vec<DkimKey>> {
+        let _ = domain;
+        Ok(Vec::new())
+    }
+    /// Removes one key; `NotFound` when there is none (`Invalid` when this store does
+    /// not keep keys).
+    async fn dkim_key_remove(&self, domain: &Domain, selector: &str) -> Result<()> {
+        let _ = (domain, selector);
+        Err(StoreError::Invalid(
+            "this store does not keep DKIM keys (they are files in the data directory)".into(),
+        ))
+    }
 
     // ---- mailboxes and messages ----------------------------------------------------
 

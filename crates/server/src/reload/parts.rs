@@ -32,14 +32,27 @@ pub(crate) struct Built {
     pub mail_auth: Arc<pipeline::MailAuth>,
     /// DNS blocklists for the `smtp` listener, when configured.
     pub dnsbl: Option<Arc<Dnsbl>>,
+    /// The DKIM keys of a store that keeps them (`crate::dkim_keys`), which every
+    /// `mail_auth` made again keeps signing with; `None`: the data directory's files.
+    pub dkim_keys: Option<Arc<pipeline::SharedKeys>>,
 }
 
 impl Built {
-    /// Everything made from `config` (at start).
+    /// Everything made from `config`, signing with the data directory's keys (tests).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn new(config: &Config) -> Result<Built, ServerError> {
+        Built::with_dkim_keys(config, None)
+    }
+
+    /// Everything made from `config` (at start), signing with `dkim_keys` when given.
+    pub(crate) fn with_dkim_keys(
+        config: &Config,
+        dkim_keys: Option<Arc<pipeline::SharedKeys>>,
+    ) -> Result<Built, ServerError> {
         Ok(Built {
-            mail_auth: Arc::new(mail_auth(config)?),
+            mail_auth: Arc::new(mail_auth(config, dkim_keys.clone())?),
             dnsbl: dnsbl(config)?,
+            dkim_keys,
         })
     }
 
@@ -55,7 +68,7 @@ impl Built {
             if (old.spf, old.dkim_verify, old.dmarc) == (now.spf, now.dkim_verify, now.dmarc) {
                 self.mail_auth.clone()
             } else {
-                Arc::new(mail_auth(new)?)
+                Arc::new(mail_auth(new, self.dkim_keys.clone())?)
             };
         let dnsbl =
             if (&old.dnsbl_zones, old.dnsbl_reject_at) == (&now.dnsbl_zones, now.dnsbl_reject_at) {
@@ -63,13 +76,21 @@ impl Built {
             } else {
                 dnsbl(new)?
             };
-        Ok(Built { mail_auth, dnsbl })
+        Ok(Built {
+            mail_auth,
+            dnsbl,
+            dkim_keys: self.dkim_keys.clone(),
+        })
     }
 }
 
 /// The pipeline's mail-authentication state from the config: DKIM keys under
-/// `data_dir`, inbound checks per `[smtp]` through `dns.nameservers`.
-fn mail_auth(config: &Config) -> Result<pipeline::MailAuth, ServerError> {
+/// `data_dir` (or `dkim_keys`, a shared store's), inbound checks per `[smtp]` through
+/// `dns.nameservers`.
+fn mail_auth(
+    config: &Config,
+    dkim_keys: Option<Arc<pipeline::SharedKeys>>,
+) -> Result<pipeline::MailAuth, ServerError> {
     let checks = pipeline::Checks {
         spf: config.smtp.spf,
         dkim: config.smtp.dkim_verify,
@@ -79,13 +100,17 @@ fn mail_auth(config: &Config) -> Result<pipeline::MailAuth, ServerError> {
             config::DmarcPolicy::Off => pipeline::DmarcMode::Off,
         },
     };
-    pipeline::MailAuth::new(
+    let auth = pipeline::MailAuth::new(
         &config.hostname,
         &config.data_dir,
         &config.dns.nameservers,
         checks,
     )
-    .map_err(ServerError::MailAuth)
+    .map_err(ServerError::MailAuth)?;
+    Ok(match dkim_keys {
+        Some(keys) => auth.with_shared_keys(keys),
+        None => auth,
+    })
 }
 
 fn dnsbl(config: &Config) -> Result<Option<Arc<Dnsbl>>, ServerError> {

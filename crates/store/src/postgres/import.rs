@@ -12,7 +12,9 @@
 //! UIDVALIDITY, mod-sequences, flags, summaries, quotas, app passwords, ACLs and the
 //! queue (with its recipients' states) as they are; every body a message or queue
 //! entry names goes into `blobs`. Queue leases and POP3 maildrop locks are not copied
-//! (they belong to the processes that held them). The identity sequences are moved
+//! (they belong to the processes that held them). The DKIM key files of `DATA_DIR/dkim`
+//! go into `dkim_keys` (`super::dkim_keys::import_files`), so every node signs with
+//! them. The identity sequences are moved
 //! past the copied ids. Nothing is committed unless every table and body was copied
 //! and the counts match: a failed migration leaves the target as empty as it was.
 //!
@@ -169,7 +171,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
 /// What a migration copied: rows per table, then `blobs` (message bodies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
-    /// (table, rows copied), in copy order; the last entry is `blobs`.
+    /// (table, rows copied), in copy order, then `blobs` (bodies) and `dkim_keys` (the
+    /// data directory's DKIM key files).
     pub counts: Vec<(String, u64)>,
 }
 
@@ -222,6 +225,9 @@ pub async fn embedded_to_postgres(data_dir: &Path, target: &PgOptions) -> Result
     let blobs = copy_bodies(&source, &bodies, &tx).await?;
     counts.push(("blobs".to_string(), blobs));
     source.execute_batch("COMMIT")?;
+    // The data directory's DKIM key files: with a shared store every node signs with them.
+    let keys = super::dkim_keys::import_files(&tx, data_dir).await?;
+    counts.push(("dkim_keys".to_string(), keys));
     // Row ids continue after the copied ones (identity columns never reuse an id).
     for table in ["accounts", "mailboxes"] {
         tx.execute(
@@ -426,6 +432,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let source = embedded(dir.path()).await;
+        crate::postgres::dkim_keys::tests::write_key_files(dir.path());
         let options = PgOptions::from_url(target.url_for_tests());
         let report = embedded_to_postgres(dir.path(), &options)
             .await
@@ -436,6 +443,10 @@ mod tests {
         assert_eq!(count("expunged"), 1);
         assert_eq!(count("queue"), 1);
         assert_eq!(count("blobs"), 3);
+        assert_eq!(count("dkim_keys"), 2, "one key had no record");
+        let keys = target.dkim_key_list(None).await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].private_key_pem, "PEM r\n");
 
         let pg: &dyn Store = &target;
         let src: &dyn Store = &source;

@@ -55,6 +55,8 @@ const MIGRATION_LOCK: i64 = 0x706f_7374_6965;
 /// - `counters`: the shared login-failure and sending-limit counts, one row per (key,
 ///   part, time bucket); `expires_at` is when the row stops counting
 ///   (`super::counters`).
+/// - `dkim_keys`: the DKIM signing keys every node signs with (`super::dkim_keys`);
+///   `private_key` is PKCS#8 PEM, readable by the database role only.
 const MIGRATION_1: &str = r#"
 CREATE TABLE meta (
     key   text COLLATE "C" PRIMARY KEY,
@@ -200,6 +202,17 @@ CREATE TABLE counters (
     PRIMARY KEY (key, part, bucket)
 );
 CREATE INDEX counters_expires ON counters(expires_at);
+
+CREATE TABLE dkim_keys (
+    domain        text COLLATE "C" NOT NULL,
+    selector      text COLLATE "C" NOT NULL,
+    algorithm     text COLLATE "C" NOT NULL CHECK (algorithm IN ('ed25519', 'rsa')),
+    private_key   text NOT NULL,
+    public_record text NOT NULL,
+    created_at    bigint NOT NULL,
+    PRIMARY KEY (domain, selector)
+);
+REVOKE ALL ON dkim_keys FROM PUBLIC;
 "#;
 
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
