@@ -2,11 +2,9 @@
 every node (issue: DKIM keys with a shared store).
 
 Nodes A and B (127.0.0.2, .3) run in one private `Network`, each with its own
-config and data_dir and `[store] url` naming the same fresh database of the
-session's cluster (fixture `postgres_url`, which skips or fails as pgcluster.py
-says when PostgreSQL is unavailable). As in test_cluster.py, the nodes reach
-the cluster through its Unix socket (the Network cannot reach the host's
-127.0.0.1).
+config and data_dir and `[store] url` naming the same fresh database (fixture
+`cluster_db` of pgcluster.py, which skips or fails as it says when PostgreSQL is
+unavailable; the nodes reach the cluster through its Unix socket).
 
 What it proves:
 1. `postie dkim generate` with A's config stores the keys in the database (no
@@ -20,47 +18,14 @@ What it proves:
 import os
 import re
 import time
-import uuid
-
-import pytest
 
 from harness import unique
 from network import network  # noqa: F401  (the fixture)
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - install-test-deps installs it
-    psycopg = None
 
 NODES = (("a", "127.0.0.2"), ("b", "127.0.0.3"))
 ALICE, PASSWORD = "alice@example.org", "cluster-dkim-secret"
 # The nodes re-read the keys every 30 s (server::dkim_keys::REFRESH).
 REFRESH_DEADLINE = 60
-
-
-def _pg_connect(url):
-    if psycopg is None:
-        msg = "psycopg is not installed (run scripts/install-test-deps)"
-        if os.environ.get("POSTIE_REQUIRE_POSTGRES", "") == "1":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    return psycopg.connect(url, connect_timeout=10, autocommit=True)
-
-
-@pytest.fixture
-def dkim_db(postgres_url):
-    """A fresh database in the session's cluster; yields the URL the nodes use
-    (through the cluster's Unix socket). Dropped at the end, after the nodes."""
-    name = "dkim_" + uuid.uuid4().hex[:12]
-    with _pg_connect(postgres_url) as conn:
-        (sockdirs,) = conn.execute("SHOW unix_socket_directories").fetchone()
-        (port,) = conn.execute("SHOW port").fetchone()
-        conn.execute('CREATE DATABASE "%s"' % name)
-    sockdir = sockdirs.split(",")[0].strip()
-    assert sockdir.startswith("/"), "the test cluster has no Unix socket: %r" % sockdirs
-    yield "postgres://postie@/%s?host=%s&port=%s&sslmode=disable" % (name, sockdir, port)
-    with _pg_connect(postgres_url) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
 def node(factory, network, url, name, addr):
@@ -99,9 +64,9 @@ def stored(server, marker):
     return None
 
 
-def test_a_key_generated_on_one_node_signs_on_another(dkim_db, network, server_factory):
-    a = node(server_factory, network, dkim_db, *NODES[0])
-    b = node(server_factory, network, dkim_db, *NODES[1])
+def test_a_key_generated_on_one_node_signs_on_another(cluster_db, network, server_factory):
+    a = node(server_factory, network, cluster_db, *NODES[0])
+    b = node(server_factory, network, cluster_db, *NODES[1])
     a.add_user(ALICE, PASSWORD)
 
     # Before any key: B's mail goes out unsigned.
@@ -114,9 +79,7 @@ def test_a_key_generated_on_one_node_signs_on_another(dkim_db, network, server_f
     made = selectors(out)
     assert len(made) == 2 and made[0].endswith("e") and made[1].endswith("r"), out
     # In the database, not in A's files.
-    assert not os.path.exists(os.path.join(a.data_dir, "dkim", "example.org")), \
-        os.listdir(os.path.join(a.data_dir, "dkim")) if os.path.isdir(
-            os.path.join(a.data_dir, "dkim")) else None
+    assert not os.path.exists(os.path.join(a.data_dir, "dkim", "example.org"))
     listed = b.cli("dkim", "list", "--json").stdout
     assert all(s in listed for s in made), listed
     records = b.cli("dns", "records", "example.org").stdout

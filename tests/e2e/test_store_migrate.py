@@ -46,6 +46,10 @@ def test_an_embedded_store_moves_to_postgres_and_clients_see_no_difference(
         cluster_db, server_factory):
     old = server_factory(listen={"imap": ["127.0.0.1:0"]})
     old.add_user(USER, PASSWORD)
+    # DKIM keys as files in the data directory; the migration carries them over.
+    selectors = re.findall(r"(?m)^; DKIM key (\S+) ",
+                           old.cli("dkim", "generate", "example.org").stdout)
+    assert len(selectors) == 2, selectors
     # The password alone on the last line (test_app_passwords.py checks the form).
     app_password = old.cli("user", "app-password", "add", USER, "--name", "phone") \
         .stdout.splitlines()[-1].strip()
@@ -71,12 +75,16 @@ def test_an_embedded_store_moves_to_postgres_and_clients_see_no_difference(
     assert counts["accounts"] == "1" and counts["messages"] == "3", out
     # Four bodies while the delivered queue entries wait for collection, else three.
     assert counts["expunged"] == "1" and counts["blobs"] in ("3", "4"), out
+    assert counts["dkim_keys"] == "2", out
     assert "counts verified" in out
 
     # A new node: its own empty data directory, the database for everything else.
     new = server_factory(listen={"imap": ["127.0.0.1:0"]},
                          extra={"store": {"url": cluster_db}})
     assert new.data_dir != old.data_dir
+    # The keys are in the database now: listed through the new node's config.
+    listed = new.cli("dkim", "list", "--json").stdout
+    assert all(s in listed for s in selectors), listed
     assert imap_view(new) == before
     # The app password (a separate secret) came along too.
     assert imap_view(new, app_password) == before
