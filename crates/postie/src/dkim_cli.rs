@@ -167,24 +167,69 @@ pub(crate) fn stored_infos(stored: &[store::DkimKey]) -> Vec<KeyInfo> {
 }
 
 /// Generates a key of `algorithm` for `domain` with mailauth's code, under a selector
-/// none of the domain's stored keys has, and stores it.
+/// none of the domain's stored keys has, and stores it. When another node stored that
+/// selector meanwhile (two admins generating at once), it tries the next one.
 async fn generate_stored(
     store: &dyn store::Store,
     domain: &message::Domain,
     algorithm: Algorithm,
     now: i64,
 ) -> anyhow::Result<KeyInfo> {
-    let existing = stored_infos(&store.dkim_key_list(Some(domain)).await?);
-    let (info, pem) = mailauth::keys::generate_pem(domain.as_str(), algorithm, now, &existing)?;
-    store
-        .dkim_key_put(&store::DkimKey {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let existing = stored_infos(&store.dkim_key_list(Some(domain)).await?);
+        let (info, pem) = mailauth::keys::generate_pem(domain.as_str(), algorithm, now, &existing)?;
+        let key = store::DkimKey {
             domain: domain.clone(),
             selector: info.selector.clone(),
             algorithm: algorithm.key_type().to_owned(),
             private_key_pem: pem,
             public_record: info.record.clone(),
             created_at: now,
-        })
-        .await?;
-    Ok(info)
+        };
+        match store.dkim_key_put(&key).await {
+            Ok(()) => return Ok(info),
+            Err(store::StoreError::Exists(_)) if tries < 3 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_keys_list_by_domain_then_oldest_selector_first() {
+        let key = |domain: &str, selector: &str, algorithm: &str| store::DkimKey {
+            domain: message::Domain::parse(domain).unwrap(),
+            selector: selector.into(),
+            algorithm: algorithm.into(),
+            private_key_pem: "PEM".into(),
+            public_record: format!("v=DKIM1; k={algorithm}; p=x"),
+            created_at: 1,
+        };
+        let infos = stored_infos(&[
+            key("example.org", "202612e", "ed25519"),
+            key("a.example", "202611r", "rsa"),
+            key("example.org", "202611e2", "ed25519"),
+            key("example.org", "202611e", "ed25519"),
+            key("example.org", "x", "dsa"),
+        ]);
+        let names: Vec<(&str, &str)> = infos
+            .iter()
+            .map(|k| (k.domain.as_str(), k.selector.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a.example", "202611r"),
+                ("example.org", "202611e"),
+                ("example.org", "202611e2"),
+                ("example.org", "202612e"),
+            ]
+        );
+        assert_eq!(infos[0].record, "v=DKIM1; k=rsa; p=x");
+    }
 }
