@@ -4,8 +4,12 @@
 //! each recipient through [`route::Resolver`]: local accounts (directly or by alias) go
 //! to [`local`] (filed into the account's INBOX through the store, atomically with
 //! marking the recipient done); the rest go to the outbound relay
-//! ([`relay::outbound::Relay`]: MX or smarthost), which reports an outcome per
-//! recipient. Without a relay (tests), remote recipients stay queued.
+//! ([`relay::outbound::Relay`]: MX or smarthost), one domain (one transaction) at a
+//! time. Outcomes go to the queue as they are known
+//! ([`queue::Deliver::deliver_reporting`]): the local ones first, then each domain's as
+//! its transaction ends, so that recipients a server took are recorded before a slow
+//! domain is tried (RFC 5321 §6.1: responsibility passes at the 250). Without a relay
+//! (tests), remote recipients stay queued.
 //!
 //! [`accept`] is the one door into the queue that every submitter (SMTP, the local
 //! queue) goes through: pipeline, filing for local recipients, queueing for the rest.
@@ -18,7 +22,7 @@ pub mod local;
 pub mod route;
 
 use async_trait::async_trait;
-use queue::{Attempt, Deliver};
+use queue::{Attempt, Deliver, Outcomes};
 use relay::outbound::{Outcome, Relay};
 use route::{Resolver, Route};
 use std::sync::Arc;
@@ -48,17 +52,22 @@ impl Router {
         self
     }
 
-    /// Delivers to the remote recipients at `remote` through the relay.
-    async fn relay(&self, message: &QueuedMessage, remote: &[usize]) -> Vec<(usize, Attempt)> {
+    /// Delivers to the remote recipients at `remote` through the relay, domain by
+    /// domain, handing each domain's outcomes to `outcomes` as its transaction ends.
+    async fn relay(&self, message: &QueuedMessage, remote: &[usize], outcomes: &mut dyn Outcomes) {
         let everyone = |attempt: Attempt| remote.iter().map(|&i| (i, attempt.clone())).collect();
         let Some(relay) = &self.relay else {
-            return everyone(Attempt::Temporary(
+            let attempt = Attempt::Temporary(
                 "4.4.1 no outbound relay is configured; message kept in queue".into(),
-            ));
+            );
+            return outcomes.report(everyone(attempt)).await;
         };
         let body = match self.store.queue_body(message.id).await {
             Ok(body) => body,
-            Err(e) => return everyone(Attempt::Temporary(format!("4.3.0 storage error: {e}"))),
+            Err(e) => {
+                let attempt = Attempt::Temporary(format!("4.3.0 storage error: {e}"));
+                return outcomes.report(everyone(attempt)).await;
+            }
         };
         let envelope = &message.envelope;
         let outbound = relay::outbound::Message {
@@ -69,26 +78,40 @@ impl Router {
             smtputf8: envelope.smtputf8,
             body: &body,
         };
-        relay
-            .deliver(&outbound, remote)
-            .await
-            .into_iter()
-            .map(|(i, outcome)| {
-                let attempt = match outcome {
-                    Outcome::Delivered { dsn_passed: true } => Attempt::Delivered,
-                    Outcome::Delivered { dsn_passed: false } => Attempt::Relayed,
-                    Outcome::Temporary(reason) => Attempt::Temporary(reason),
-                    Outcome::Permanent(reason) => Attempt::Permanent(reason),
-                };
-                (i, attempt)
-            })
-            .collect()
+        for (domain, group) in Relay::domains(&outbound, remote) {
+            let done = relay.deliver_domain(&outbound, &domain, &group).await;
+            outcomes
+                .report(done.into_iter().map(attempt_of).collect())
+                .await;
+        }
     }
+}
+
+/// The queue attempt a relay outcome is.
+fn attempt_of((index, outcome): (usize, Outcome)) -> (usize, Attempt) {
+    let attempt = match outcome {
+        Outcome::Delivered { dsn_passed: true } => Attempt::Delivered,
+        Outcome::Delivered { dsn_passed: false } => Attempt::Relayed,
+        Outcome::Temporary(reason) => Attempt::Temporary(reason),
+        Outcome::Permanent(reason) => Attempt::Permanent(reason),
+    };
+    (index, attempt)
 }
 
 #[async_trait]
 impl Deliver for Router {
     async fn deliver(&self, message: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)> {
+        let mut all = Vec::with_capacity(pending.len());
+        self.deliver_reporting(message, pending, &mut all).await;
+        all
+    }
+
+    async fn deliver_reporting(
+        &self,
+        message: &QueuedMessage,
+        pending: &[usize],
+        outcomes: &mut dyn Outcomes,
+    ) {
         let mut results = Vec::with_capacity(pending.len());
         let mut remote = Vec::new();
         for &index in pending {
@@ -107,9 +130,11 @@ impl Deliver for Router {
             };
             results.push((index, attempt));
         }
-        if !remote.is_empty() {
-            results.extend(self.relay(message, &remote).await);
+        if !results.is_empty() {
+            outcomes.report(results).await;
         }
-        results
+        if !remote.is_empty() {
+            self.relay(message, &remote, outcomes).await;
+        }
     }
 }

@@ -19,6 +19,16 @@
 //! its leases to expire ([`QueueRunner::lease`] after the last renewal); then another
 //! runner takes the entries over. A crash after the remote server's 250 but before the
 //! outcome is recorded means the message is sent again (at-least-once, as Postfix).
+//!
+//! That window is one transaction, not one message: with the 250 the server took
+//! responsibility for its recipients (RFC 5321 §6.1), so the deliverer hands each
+//! transaction's outcomes over as it ends ([`Deliver::deliver_reporting`]), and
+//! recipients a server took that need no report to the sender are marked delivered
+//! then, before the next domain is tried, rather than after the slowest domain of
+//! the message (one that stalls at DATA for minutes). Failures, deferrals and
+//! recipients with a report due are recorded at the end of the attempt, after the one
+//! report of the attempt is queued; trying those again after a crash sends nothing
+//! twice.
 
 pub mod notify;
 pub mod schedule;
@@ -48,6 +58,40 @@ pub trait Deliver: Send + Sync + 'static {
     /// that needs the body reads it with `Store::queue_body` (local filing does not: the
     /// mailbox shares the queued body), and reports a damaged one as `Permanent`.
     async fn deliver(&self, message: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)>;
+
+    /// Like [`Deliver::deliver`], but hands the outcomes to `outcomes` as they become
+    /// known, each recipient's once. A deliverer that holds one transaction per
+    /// destination reports each transaction's outcomes when it ends and before it
+    /// starts the next, so that the queue records what a server took without waiting
+    /// for a slow destination (see the module docs). The queue runner calls this one;
+    /// the default reports everything when [`Deliver::deliver`] returns.
+    async fn deliver_reporting(
+        &self,
+        message: &QueuedMessage,
+        pending: &[usize],
+        outcomes: &mut dyn Outcomes,
+    ) {
+        let all = self.deliver(message, pending).await;
+        outcomes.report(all).await;
+    }
+}
+
+/// Where a [`Deliver`] hands outcomes during an attempt
+/// ([`Deliver::deliver_reporting`]).
+#[async_trait]
+pub trait Outcomes: Send {
+    /// Takes the outcomes of some of the pending recipients (one transaction's, say);
+    /// returns once those the queue records at once are recorded.
+    async fn report(&mut self, outcomes: Vec<(usize, Attempt)>);
+}
+
+/// Collects the outcomes, e.g. for a [`Deliver::deliver`] written over
+/// [`Deliver::deliver_reporting`].
+#[async_trait]
+impl Outcomes for Vec<(usize, Attempt)> {
+    async fn report(&mut self, outcomes: Vec<(usize, Attempt)>) {
+        self.extend(outcomes);
+    }
 }
 
 /// The result of one delivery attempt for one recipient.
@@ -495,7 +539,8 @@ enum Left {
 impl Pass {
     /// Delivers the due recipients of `message`, reports to the sender what it asked
     /// to hear of, then records the outcomes. The report is queued first: a crash in
-    /// between may send it twice, but never loses it.
+    /// between may send it twice, but never loses it. (Recipients a server took with
+    /// nothing to report are recorded earlier, as their transaction ends: [`Taken`].)
     async fn attempt(self, message: QueuedMessage) -> store::Result<Left> {
         let now = self.now;
         let pending: Vec<usize> = message
@@ -508,75 +553,25 @@ impl Pass {
         if pending.is_empty() {
             return Ok(Left::Some);
         }
-        // The recipients this attempt gives a final outcome. (A temporary failure that
-        // expires ends final too but is not counted here: the entry is then released
-        // when it need not be, which is harmless.)
-        let mut settled = HashSet::new();
-        let mut outcomes = Vec::new();
-        let mut events = Vec::new();
-        let mut deferred = Vec::new();
-        for (index, attempt) in self.deliver.deliver(&message, &pending).await {
-            if !matches!(
-                attempt,
-                Attempt::Temporary(_) | Attempt::TemporaryUntilExpiry { .. }
-            ) {
-                settled.insert(index);
-            }
-            let attempts = match &message.recipients[index].status {
-                store::RecipientStatus::Pending { attempts, .. } => *attempts,
-                _ => 0,
-            };
-            let recipient = &message.recipients[index].address;
-            let event = |action, reason: Option<&str>| Event {
-                recipient: index,
-                action,
-                reason: reason.map(str::to_owned),
-            };
-            // The reason to fail with should a temporary failure outlast the message.
-            let on_expiry = match &attempt {
-                Attempt::TemporaryUntilExpiry { on_expiry, .. } => Some(on_expiry.clone()),
-                _ => None,
-            };
-            let outcome = match attempt {
-                Attempt::Recorded => {
-                    tracing::info!(queue_id = %message.id, %recipient, "delivered");
-                    events.push(event(Action::Delivered, None));
-                    continue;
-                }
-                Attempt::Delivered => RecipientOutcome::Delivered,
-                Attempt::Relayed => {
-                    events.push(event(Action::Relayed, None));
-                    RecipientOutcome::Delivered
-                }
-                Attempt::Temporary(reason) | Attempt::TemporaryUntilExpiry { reason, .. } => {
-                    match self
-                        .schedule
-                        .next_attempt(message.queued_at, attempts + 1, now)
-                    {
-                        Some(next_attempt) => {
-                            tracing::info!(queue_id = %message.id, %recipient, %reason, next_attempt, "deferred");
-                            deferred.push(event(Action::Delayed, Some(&reason)));
-                            RecipientOutcome::Deferred {
-                                next_attempt,
-                                reason,
-                            }
-                        }
-                        None => {
-                            let reason = format!("gave up: {}", on_expiry.unwrap_or(reason));
-                            tracing::warn!(queue_id = %message.id, %recipient, %reason, "expired");
-                            events.push(event(Action::Failed, Some(&reason)));
-                            RecipientOutcome::Failed { reason }
-                        }
-                    }
-                }
-                Attempt::Permanent(reason) => {
-                    tracing::warn!(queue_id = %message.id, %recipient, %reason, "failed");
-                    events.push(event(Action::Failed, Some(&reason)));
-                    RecipientOutcome::Failed { reason }
-                }
-            };
-            outcomes.push((index, outcome));
-        }
+        let mut taken = Taken {
+            pass: &self,
+            message: &message,
+            unreported: pending.iter().copied().collect(),
+            settled: HashSet::new(),
+            outcomes: Vec::new(),
+            events: Vec::new(),
+            deferred: Vec::new(),
+        };
+        self.deliver
+            .deliver_reporting(&message, &pending, &mut taken)
+            .await;
+        let Taken {
+            settled,
+            outcomes,
+            mut events,
+            deferred,
+            ..
+        } = taken;
         let warn = !deferred.is_empty()
             && !message.warned
             && self.schedule.warning_due(message.queued_at, now);
@@ -597,6 +592,137 @@ impl Pass {
             matches!(r.status, store::RecipientStatus::Pending { .. }) && !settled.contains(&i)
         });
         Ok(if left { Left::Some } else { Left::Nothing })
+    }
+}
+
+/// One attempt's outcomes, taken as the deliverer reports them: recipients a server took
+/// with nothing to report are marked at once; the rest wait for the end of the attempt.
+struct Taken<'a> {
+    pass: &'a Pass,
+    message: &'a QueuedMessage,
+    /// Due recipients without an outcome yet (still pending in the store).
+    unreported: HashSet<usize>,
+    /// The recipients this attempt gives a final outcome. (A temporary failure that
+    /// expires ends final too but is not counted here: the entry is then released
+    /// when it need not be, which is harmless.)
+    settled: HashSet<usize>,
+    /// Outcomes to record at the end, after the report.
+    outcomes: Vec<(usize, RecipientOutcome)>,
+    /// Events to report to the sender.
+    events: Vec<Event>,
+    /// Delays, reported if a delay warning is due.
+    deferred: Vec<Event>,
+}
+
+#[async_trait]
+impl Outcomes for Taken<'_> {
+    async fn report(&mut self, outcomes: Vec<(usize, Attempt)>) {
+        let mut now = Vec::new();
+        for (index, attempt) in outcomes {
+            self.unreported.remove(&index);
+            if let Some((outcome, at_once)) = self.take(index, attempt) {
+                if at_once {
+                    now.push(index);
+                } else {
+                    self.outcomes.push((index, outcome));
+                }
+            }
+        }
+        if self.unreported.is_empty() {
+            // The last outcomes: marked now, they could leave the entry with nothing
+            // pending, and so to be collected (body and all) by any runner, before the
+            // report of this attempt is queued. The end of the attempt is at hand.
+            self.outcomes
+                .extend(now.into_iter().map(|i| (i, RecipientOutcome::Delivered)));
+            return;
+        }
+        let id = self.message.id;
+        for index in now {
+            match self
+                .pass
+                .store
+                .queue_mark(id, index, &RecipientOutcome::Delivered)
+                .await
+            {
+                Ok(()) => tracing::debug!(queue_id = %id, recipient = index,
+                    "recorded as delivered while other recipients are under way"),
+                Err(e) => {
+                    tracing::warn!(queue_id = %id, recipient = index, error = %e,
+                        "recording a delivery failed; trying again at the end of the attempt");
+                    self.outcomes.push((index, RecipientOutcome::Delivered));
+                }
+            }
+        }
+    }
+}
+
+impl Taken<'_> {
+    /// Books one recipient's attempt: its events, and the outcome to record with
+    /// whether it may be recorded at once (taken by a server, nothing to report); no
+    /// outcome when the deliverer recorded it.
+    fn take(&mut self, index: usize, attempt: Attempt) -> Option<(RecipientOutcome, bool)> {
+        let (message, now) = (self.message, self.pass.now);
+        if !matches!(
+            attempt,
+            Attempt::Temporary(_) | Attempt::TemporaryUntilExpiry { .. }
+        ) {
+            self.settled.insert(index);
+        }
+        let attempts = match &message.recipients[index].status {
+            store::RecipientStatus::Pending { attempts, .. } => *attempts,
+            _ => 0,
+        };
+        let recipient = &message.recipients[index].address;
+        let event = |action, reason: Option<&str>| Event {
+            recipient: index,
+            action,
+            reason: reason.map(str::to_owned),
+        };
+        // The reason to fail with should a temporary failure outlast the message.
+        let on_expiry = match &attempt {
+            Attempt::TemporaryUntilExpiry { on_expiry, .. } => Some(on_expiry.clone()),
+            _ => None,
+        };
+        let outcome = match attempt {
+            Attempt::Recorded => {
+                tracing::info!(queue_id = %message.id, %recipient, "delivered");
+                self.events.push(event(Action::Delivered, None));
+                return None;
+            }
+            Attempt::Delivered => return Some((RecipientOutcome::Delivered, true)),
+            Attempt::Relayed => {
+                let relayed = event(Action::Relayed, None);
+                let at_once = !notify::wants(message, &relayed);
+                self.events.push(relayed);
+                return Some((RecipientOutcome::Delivered, at_once));
+            }
+            Attempt::Temporary(reason) | Attempt::TemporaryUntilExpiry { reason, .. } => match self
+                .pass
+                .schedule
+                .next_attempt(message.queued_at, attempts + 1, now)
+            {
+                Some(next_attempt) => {
+                    tracing::info!(queue_id = %message.id, %recipient, %reason, next_attempt, "deferred");
+                    self.deferred.push(event(Action::Delayed, Some(&reason)));
+                    RecipientOutcome::Deferred {
+                        next_attempt,
+                        reason,
+                    }
+                }
+                None => {
+                    let reason = format!("gave up: {}", on_expiry.unwrap_or(reason));
+                    tracing::warn!(queue_id = %message.id, %recipient, %reason, "expired");
+                    self.events.push(event(Action::Failed, Some(&reason)));
+                    RecipientOutcome::Failed { reason }
+                }
+            },
+            Attempt::Permanent(reason) => {
+                tracing::warn!(queue_id = %message.id, %recipient, %reason, "failed");
+                self.events.push(event(Action::Failed, Some(&reason)));
+                RecipientOutcome::Failed { reason }
+            }
+        };
+        Some((outcome, false))
     }
 }
 

@@ -6,8 +6,9 @@
 //!
 //! Where it sits: the [`crate::QueueRunner`] calls [`Notifier::send`] with what one
 //! delivery pass decided, before it records those outcomes, so a crash in between can
-//! repeat a report but never lose one. The SMTP driver calls it for success reports of
-//! recipients filed at acceptance.
+//! repeat a report but never lose one (a recipient with nothing to report, [`wants`],
+//! may be recorded earlier, as soon as the server took it). The SMTP driver calls it
+//! for success reports of recipients filed at acceptance.
 
 use std::sync::Arc;
 
@@ -57,13 +58,7 @@ impl Notifier {
         let Some(sender) = &message.envelope.sender else {
             return Ok(None); // a bounce is never bounced
         };
-        let wanted: Vec<&Event> = events
-            .iter()
-            .filter(|e| {
-                let notify = message.envelope.dsn.recipient(e.recipient).notify;
-                dsn::wanted(e.action, notify, false)
-            })
-            .collect();
+        let wanted: Vec<&Event> = events.iter().filter(|e| wants(message, e)).collect();
         if wanted.is_empty() {
             return Ok(None);
         }
@@ -140,6 +135,13 @@ impl Notifier {
             },
         }
     }
+}
+
+/// Whether [`Notifier::send`] would report `event` of `message` to its sender (RFC 3461
+/// §6.2: as the recipient's NOTIFY asks; never to the null reverse-path).
+pub fn wants(message: &QueuedMessage, event: &Event) -> bool {
+    let notify = message.envelope.dsn.recipient(event.recipient).notify;
+    dsn::wanted(event.action, notify, message.envelope.sender.is_none())
 }
 
 /// What a failure reason says, taken apart for a report.

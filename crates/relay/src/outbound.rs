@@ -2,8 +2,11 @@
 //! recipient domain (smarthost or MX), try its hosts in order, and report one outcome
 //! per recipient.
 //!
-//! Where it sits: `delivery::Router` calls [`Relay::deliver`] for the remote
-//! recipients of a due queue entry and turns each [`Outcome`] into a queue attempt.
+//! Where it sits: `delivery::Router` groups the remote recipients of a due queue entry
+//! with [`Relay::domains`], calls [`Relay::deliver_domain`] for each group in turn and
+//! turns each [`Outcome`] into a queue attempt, handing a domain's to the queue as soon
+//! as its transaction ends, so that recipients a server took are recorded before the
+//! next domain is tried ([`Relay::deliver`] does all the domains in one call).
 //! [`route`] decides where a domain's mail goes, [`pool`] keeps connections for reuse
 //! and enforces the connection limits, the [`crate::client`] speaks SMTP.
 //!
@@ -74,22 +77,30 @@ impl Relay {
         Relay { routes, pool, dns }
     }
 
-    /// Delivers `message` to its recipients at `indexes`; one outcome per index.
+    /// Delivers `message` to its recipients at `indexes`, domain by domain; one outcome
+    /// per index.
     pub async fn deliver(&self, message: &Message<'_>, indexes: &[usize]) -> Vec<(usize, Outcome)> {
-        let mut by_domain: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for &i in indexes {
-            let domain = message.recipients[i].domain().as_str().to_ascii_lowercase();
-            by_domain.entry(domain).or_default().push(i);
-        }
         let mut out = Vec::with_capacity(indexes.len());
-        for (domain, group) in by_domain {
+        for (domain, group) in Self::domains(message, indexes) {
             out.extend(self.deliver_domain(message, &domain, &group).await);
         }
         out
     }
 
-    /// Delivers to the recipients `group`, all in `domain`.
-    async fn deliver_domain(
+    /// The recipients at `indexes` grouped by domain (lower case), in domain order: one
+    /// group per transaction of [`Relay::deliver_domain`].
+    pub fn domains(message: &Message<'_>, indexes: &[usize]) -> BTreeMap<String, Vec<usize>> {
+        let mut by_domain: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &i in indexes {
+            let domain = message.recipients[i].domain().as_str().to_ascii_lowercase();
+            by_domain.entry(domain).or_default().push(i);
+        }
+        by_domain
+    }
+
+    /// Delivers to the recipients `group`, all in `domain` (as [`Relay::domains`]
+    /// grouped them); one outcome per recipient of `group`.
+    pub async fn deliver_domain(
         &self,
         message: &Message<'_>,
         domain: &str,
