@@ -46,6 +46,7 @@ pub mod memory;
 mod open;
 pub mod password;
 pub mod postgres;
+mod queue_rows;
 pub mod sqlite;
 
 #[cfg(test)]

@@ -32,18 +32,16 @@
 //! entry must not stop the rest of the queue).
 
 use deadpool_postgres::Transaction;
-use message::dsn::{Dsn, Notify, RecipientDsn, Ret};
-use message::{Address, BodyType, Domain, Envelope, QueueId};
+use message::dsn::Ret;
+use message::{Domain, Envelope, QueueId};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
 use super::messages::{NewRow, insert_row, take_uids};
 use super::{PgStore, db_err, is_unique_violation, now_unix, unreferenced};
 use crate::mailbox_names::INBOX;
-use crate::{
-    AccountId, Filing, MailboxId, QueuedMessage, QueuedRecipient, RecipientOutcome,
-    RecipientStatus, Result, StoreError,
-};
+use crate::queue_rows::{Head, Recipient};
+use crate::{AccountId, Filing, MailboxId, QueuedMessage, RecipientOutcome, Result, StoreError};
 
 /// Oldest first: by arrival second, then by queue id compared as unsigned (ids start
 /// with their arrival time in milliseconds).
@@ -467,8 +465,15 @@ const ENTRY_COLUMNS: &str = "q.id, q.sender, q.body_type, q.smtputf8, q.size, q.
      q.dsn_ret, q.dsn_envid, q.held, q.warned,
      r.idx, r.address, r.status, r.attempts, r.next_attempt, r.last_error, r.notify, r.orcpt";
 
-/// One recipient row of an entry, as stored.
-struct RecipientRow {
+/// One entry's head and the recipient columns of its rows (NULL when the entry has no
+/// recipient row, which [`crate::queue_rows::assemble`] reports as damage).
+struct LoadedEntry {
+    head: Head,
+    recipients: Vec<RecipientColumns>,
+}
+
+/// The recipient columns of one result row, NULL for an entry without recipients.
+struct RecipientColumns {
     index: Option<i64>,
     address: Option<String>,
     status: Option<String>,
@@ -479,29 +484,30 @@ struct RecipientRow {
     orcpt: Option<String>,
 }
 
-/// One `queue` row with its recipient rows.
-struct Head {
-    id: i64,
-    sender: Option<String>,
-    body_type: String,
-    smtputf8: bool,
-    size: i64,
-    queued_at: i64,
-    dsn_ret: Option<String>,
-    dsn_envid: Option<String>,
-    held: bool,
-    warned: bool,
-    recipients: Vec<RecipientRow>,
+impl RecipientColumns {
+    /// The recipient row, `None` for the NULLs of an entry without recipients.
+    fn row(self) -> Option<Recipient> {
+        Some(Recipient {
+            index: self.index?,
+            address: self.address?,
+            status: self.status?,
+            attempts: self.attempts?,
+            next_attempt: self.next_attempt?,
+            last_error: self.last_error,
+            notify: self.notify,
+            orcpt: self.orcpt,
+        })
+    }
 }
 
 /// Turns rows of [`ENTRY_COLUMNS`] (one entry's rows next to each other, its
 /// recipients in index order) into entries, in the rows' order; damaged entries are
 /// logged and skipped.
 fn load(rows: &[Row]) -> Result<Vec<QueuedMessage>> {
-    let mut heads: Vec<Head> = Vec::new();
+    let mut entries: Vec<LoadedEntry> = Vec::new();
     for row in rows {
         let id: i64 = col(row, 0)?;
-        let recipient = RecipientRow {
+        let recipient = RecipientColumns {
             index: col(row, 10)?,
             address: col(row, 11)?,
             status: col(row, 12)?,
@@ -511,27 +517,29 @@ fn load(rows: &[Row]) -> Result<Vec<QueuedMessage>> {
             notify: col(row, 16)?,
             orcpt: col(row, 17)?,
         };
-        match heads.last_mut() {
-            Some(head) if head.id == id => head.recipients.push(recipient),
-            _ => heads.push(Head {
-                id,
-                sender: col(row, 1)?,
-                body_type: col(row, 2)?,
-                smtputf8: col(row, 3)?,
-                size: col(row, 4)?,
-                queued_at: col(row, 5)?,
-                dsn_ret: col(row, 6)?,
-                dsn_envid: col(row, 7)?,
-                held: col(row, 8)?,
-                warned: col(row, 9)?,
+        match entries.last_mut() {
+            Some(entry) if entry.head.id == id => entry.recipients.push(recipient),
+            _ => entries.push(LoadedEntry {
+                head: Head {
+                    id,
+                    sender: col(row, 1)?,
+                    body_type: col(row, 2)?,
+                    smtputf8: col(row, 3)?,
+                    size: col(row, 4)?,
+                    queued_at: col(row, 5)?,
+                    dsn_ret: col(row, 6)?,
+                    dsn_envid: col(row, 7)?,
+                    held: col(row, 8)?,
+                    warned: col(row, 9)?,
+                },
                 recipients: vec![recipient],
             }),
         }
     }
-    let mut out = Vec::with_capacity(heads.len());
-    for head in heads {
-        let id = qid_from(head.id);
-        match assemble(head) {
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let id = qid_from(entry.head.id);
+        match assemble(entry) {
             Ok(m) => out.push(m),
             Err(StoreError::Damaged(why)) => {
                 tracing::error!(queue_id = %id, error = %why, "damaged queue entry set aside");
@@ -542,76 +550,15 @@ fn load(rows: &[Row]) -> Result<Vec<QueuedMessage>> {
     Ok(out)
 }
 
-/// Validates one entry and builds it.
-fn assemble(head: Head) -> Result<QueuedMessage> {
-    let id = qid_from(head.id);
-    let damaged = |what: String| StoreError::Damaged(format!("queue entry {id}: {what}"));
-    let sender = match &head.sender {
-        None => None,
-        Some(s) => Some(Address::parse(s).map_err(|e| damaged(format!("sender {s:?}: {e}")))?),
-    };
-    let mut addresses = Vec::with_capacity(head.recipients.len());
-    let mut recipients = Vec::with_capacity(head.recipients.len());
-    let mut recipient_dsn = Vec::with_capacity(head.recipients.len());
-    for (expected, row) in head.recipients.into_iter().enumerate() {
-        let (Some(index), Some(address), Some(status), Some(attempts), Some(next_attempt)) = (
-            row.index,
-            row.address,
-            row.status,
-            row.attempts,
-            row.next_attempt,
-        ) else {
-            return Err(damaged("no recipients".into()));
-        };
-        let notify = match row.notify {
-            None => Notify::default(),
-            Some(n) => Notify::from_param(&n).ok_or_else(|| damaged(format!("notify {n:?}")))?,
-        };
-        recipient_dsn.push(RecipientDsn {
-            notify,
-            orcpt: row.orcpt,
-        });
-        if usize::try_from(index).ok() != Some(expected) {
-            return Err(damaged(format!(
-                "recipient index {index}, expected {expected}"
-            )));
-        }
-        let address =
-            Address::parse(&address).map_err(|e| damaged(format!("recipient {address:?}: {e}")))?;
-        let status = match status.as_str() {
-            "pending" => RecipientStatus::Pending {
-                attempts: u32::try_from(attempts)
-                    .map_err(|_| damaged(format!("attempts {attempts}")))?,
-                next_attempt,
-                last_error: row.last_error,
-            },
-            "delivered" => RecipientStatus::Delivered,
-            "failed" => RecipientStatus::Failed(row.last_error.unwrap_or_default()),
-            other => return Err(damaged(format!("recipient status {other:?}"))),
-        };
-        addresses.push(address.clone());
-        recipients.push(QueuedRecipient { address, status });
-    }
-    let size = u64::try_from(head.size).map_err(|_| damaged(format!("size {}", head.size)))?;
-    Ok(QueuedMessage {
-        id,
-        envelope: Envelope {
-            sender,
-            recipients: addresses,
-            body_type: BodyType::from_name(&head.body_type),
-            smtputf8: head.smtputf8,
-            dsn: Dsn {
-                ret: head.dsn_ret.as_deref().and_then(Ret::from_name),
-                envid: head.dsn_envid,
-                recipients: recipient_dsn,
-            },
-        },
-        recipients,
-        queued_at: head.queued_at,
-        size,
-        held: head.held,
-        warned: head.warned,
-    })
+/// Validates one entry and builds it ([`crate::queue_rows::assemble`]).
+fn assemble(entry: LoadedEntry) -> Result<QueuedMessage> {
+    let rows = entry
+        .recipients
+        .into_iter()
+        .map(RecipientColumns::row)
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
+    crate::queue_rows::assemble(entry.head, rows)
 }
 
 /// The due entries' ids with the time each is due (its earliest due pending

@@ -13,13 +13,12 @@
 //! numbered 0..n, is logged and left out of listings (a damaged entry must not stop the
 //! rest of the queue).
 
-use message::dsn::{Dsn, Notify, RecipientDsn, Ret};
-use message::{Address, BodyType, Domain, Envelope, QueueId};
+use crate::queue_rows::{Head, Recipient};
+use message::dsn::Ret;
+use message::{Domain, Envelope, QueueId};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{
-    QueuedMessage, QueuedRecipient, RecipientOutcome, RecipientStatus, Result, StoreError,
-};
+use crate::{QueuedMessage, RecipientOutcome, Result, StoreError};
 
 /// Oldest first: by arrival second, then by queue id compared as unsigned (ids start with
 /// their arrival time in milliseconds).
@@ -93,20 +92,6 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// One `queue` row, before its recipients are attached.
-struct Head {
-    id: i64,
-    sender: Option<String>,
-    body_type: String,
-    smtputf8: bool,
-    size: i64,
-    queued_at: i64,
-    dsn_ret: Option<String>,
-    dsn_envid: Option<String>,
-    held: bool,
-    warned: bool,
-}
-
 /// The `Head` columns, in order, for queries over `queue q`.
 const HEAD_COLUMNS: &str = "q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at,
      q.dsn_ret, q.dsn_envid, q.held, q.warned";
@@ -145,87 +130,28 @@ fn load(c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<
     Ok(out)
 }
 
-/// Attaches recipients to a head and validates the whole entry.
+/// Attaches recipients to a head and validates the whole entry
+/// ([`crate::queue_rows::assemble`]).
 fn assemble(c: &Connection, head: Head) -> Result<QueuedMessage> {
-    let id = qid_from(head.id);
-    let damaged = |what: String| StoreError::Damaged(format!("queue entry {id}: {what}"));
-    let sender = match &head.sender {
-        None => None,
-        Some(s) => Some(Address::parse(s).map_err(|e| damaged(format!("sender {s:?}: {e}")))?),
-    };
     let mut stmt = c.prepare_cached(
         "SELECT idx, address, status, attempts, next_attempt, last_error, notify, orcpt
          FROM queue_recipients WHERE queue_id = ?1 ORDER BY idx",
     )?;
     let rows = stmt
         .query_map([head.id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
+            Ok(Recipient {
+                index: r.get(0)?,
+                address: r.get(1)?,
+                status: r.get(2)?,
+                attempts: r.get(3)?,
+                next_attempt: r.get(4)?,
+                last_error: r.get(5)?,
+                notify: r.get(6)?,
+                orcpt: r.get(7)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    if rows.is_empty() {
-        return Err(damaged("no recipients".into()));
-    }
-    let mut addresses = Vec::with_capacity(rows.len());
-    let mut recipients = Vec::with_capacity(rows.len());
-    let mut recipient_dsn = Vec::with_capacity(rows.len());
-    for (expected, (index, address, status, attempts, next_attempt, last_error, notify, orcpt)) in
-        rows.into_iter().enumerate()
-    {
-        let notify = match notify {
-            None => Notify::default(),
-            Some(n) => Notify::from_param(&n).ok_or_else(|| damaged(format!("notify {n:?}")))?,
-        };
-        recipient_dsn.push(RecipientDsn { notify, orcpt });
-        if usize::try_from(index).ok() != Some(expected) {
-            return Err(damaged(format!(
-                "recipient index {index}, expected {expected}"
-            )));
-        }
-        let address =
-            Address::parse(&address).map_err(|e| damaged(format!("recipient {address:?}: {e}")))?;
-        let status = match status.as_str() {
-            "pending" => RecipientStatus::Pending {
-                attempts: u32::try_from(attempts)
-                    .map_err(|_| damaged(format!("attempts {attempts}")))?,
-                next_attempt,
-                last_error,
-            },
-            "delivered" => RecipientStatus::Delivered,
-            "failed" => RecipientStatus::Failed(last_error.unwrap_or_default()),
-            other => return Err(damaged(format!("recipient status {other:?}"))),
-        };
-        addresses.push(address.clone());
-        recipients.push(QueuedRecipient { address, status });
-    }
-    let size = u64::try_from(head.size).map_err(|_| damaged(format!("size {}", head.size)))?;
-    Ok(QueuedMessage {
-        id,
-        envelope: Envelope {
-            sender,
-            recipients: addresses,
-            body_type: BodyType::from_name(&head.body_type),
-            smtputf8: head.smtputf8,
-            dsn: Dsn {
-                ret: head.dsn_ret.as_deref().and_then(Ret::from_name),
-                envid: head.dsn_envid,
-                recipients: recipient_dsn,
-            },
-        },
-        recipients,
-        queued_at: head.queued_at,
-        size,
-        held: head.held,
-        warned: head.warned,
-    })
+    crate::queue_rows::assemble(head, rows)
 }
 
 /// Entries with a pending recipient due at or before `now_unix`, oldest first.
@@ -536,6 +462,7 @@ pub(super) fn referenced_blobs(c: &Connection) -> Result<std::collections::HashS
 mod tests {
     use super::*;
     use crate::Store;
+    use message::{Address, BodyType};
     use crate::sqlite::{SqliteStore, schema};
     use std::collections::BTreeSet;
     use std::sync::Arc;
