@@ -11,7 +11,7 @@
 
 use message::Address;
 
-use super::messages::{MAILBOX_COLUMNS, mailbox_at};
+use super::mailboxes::{COLUMNS, mailbox_from_row};
 use super::{PgStore, db_err};
 use crate::sqlite::acl::union_rights;
 use crate::*;
@@ -158,7 +158,7 @@ pub(super) async fn acl_shared_with(s: &PgStore, account: AccountId) -> Result<V
     // Driven by the entries (index `mailbox_acl_grantee`), one group per mailbox; the
     // mailbox columns are those the mailbox listing reads, subscription the owner's.
     let sql = format!(
-        "SELECT o.id, o.address, {MAILBOX_COLUMNS},
+        "SELECT o.id, o.address, {COLUMNS},
                 max(CASE WHEN e.grantee_id = $1 THEN e.rights END),
                 max(CASE WHEN e.grantee_id IS NULL THEN e.rights END)
          FROM mailbox_acl e
@@ -191,7 +191,7 @@ pub(super) async fn acl_shared_with(s: &PgStore, account: AccountId) -> Result<V
         out.push(SharedMailbox {
             owner: AccountId(owner),
             owner_address,
-            mailbox: mailbox_at(r, 2)?,
+            mailbox: mailbox_from_row(r, 2)?,
             rights,
             anyone: anyone.is_some(),
         });

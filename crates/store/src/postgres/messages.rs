@@ -26,30 +26,10 @@ use message::QueueId;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::mailboxes::{modseq_from, uid_from};
 use super::{PgStore, db_err};
 use crate::flags;
 use crate::*;
-
-/// The mailbox columns a [`Mailbox`] is built from (with [`mailbox_at`]); `m` is the
-/// mailbox, the subscription is the owner's.
-pub(super) const MAILBOX_COLUMNS: &str = "m.id, m.name, m.uid_validity, m.uid_next,
-     m.highest_modseq, m.special_use, m.recent_uid,
-     EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id
-             AND s.name = m.name)";
-
-/// Reads the [`MAILBOX_COLUMNS`] of `row` starting at column `at`.
-pub(super) fn mailbox_at(row: &Row, at: usize) -> Result<Mailbox> {
-    Ok(Mailbox {
-        id: MailboxId(get(row, at)?),
-        name: get(row, at + 1)?,
-        uid_validity: uid_from(get(row, at + 2)?, "UIDVALIDITY")?,
-        uid_next: uid_from(get(row, at + 3)?, "UIDNEXT")?,
-        highest_modseq: modseq_from(get(row, at + 4)?)?,
-        special_use: get(row, at + 5)?,
-        recent_uid: uid_from(get(row, at + 6)?, "recent UID")?,
-        subscribed: get(row, at + 7)?,
-    })
-}
 
 /// Column `i` of `row`; a value that does not read as `T` is a damaged row.
 fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
@@ -391,12 +371,15 @@ pub(super) async fn message_changes_since(
         .start()
         .await
         .map_err(db_err)?;
-    let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes m WHERE m.id = $1");
+    let sql = format!(
+        "SELECT {} FROM mailboxes m WHERE m.id = $1",
+        super::mailboxes::COLUMNS
+    );
     let stmt = tx.prepare_cached(&sql).await.map_err(db_err)?;
     let Some(row) = tx.query_opt(&stmt, &[&mailbox.0]).await.map_err(db_err)? else {
         return Err(StoreError::mailbox_gone());
     };
-    let current = mailbox_at(&row, 0)?;
+    let current = super::mailboxes::mailbox_from_row(&row, 0)?;
     let changes = match i64::try_from(since) {
         Ok(since) if since > 0 && since as u64 <= current.highest_modseq => MailboxChanges {
             changed: messages_of(&tx, CHANGED_SQL, &[&mailbox.0, &since]).await?,
@@ -966,19 +949,6 @@ pub(super) async fn insert_row(
 /// A column that did not read as its type: the row is damaged.
 fn damaged(e: tokio_postgres::Error) -> StoreError {
     StoreError::Damaged(format!("message row: {e}"))
-}
-
-/// A stored UID (or UIDNEXT) as a 32-bit UID; `Damaged` when out of range.
-fn uid_from(value: i64, what: &str) -> Result<u32> {
-    u32::try_from(value).map_err(|_| StoreError::Damaged(format!("{what} {value} out of range")))
-}
-
-/// A stored mod-sequence; `Damaged` unless positive.
-fn modseq_from(value: i64) -> Result<u64> {
-    u64::try_from(value)
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| StoreError::Damaged(format!("mod-sequence {value} out of range")))
 }
 
 /// A mod-sequence as stored.
