@@ -169,6 +169,9 @@ class Server:
                 "pop3s": [],
                 "imap": [],
                 "imaps": [],
+                # The web face (docs/web.md) on free ports too, never 8080/8443.
+                "http": ["127.0.0.1:0"],
+                "https": ["127.0.0.1:0"],
             },
             "smtp": {
                 "max_message_size": 1048576,

@@ -82,6 +82,8 @@ pub struct Config {
     pub queue: Queue,
     /// Logging.
     pub log: Log,
+    /// The ports the mail-client autoconfiguration documents name.
+    pub autoconfig: Autoconfig,
     /// Where accounts, mailboxes, bodies and the queue are kept: the embedded store in
     /// `data_dir` (the default), or a PostgreSQL database shared by several nodes.
     pub store: Store,
@@ -161,6 +163,33 @@ pub struct Listen {
     /// IMAP over implicit TLS (RFC 8314; port 993). Default `["127.0.0.1:1993"]`.
     #[serde(deserialize_with = "serde_helpers::socket_addrs")]
     pub imaps: Vec<SocketAddr>,
+    /// The web face over plain HTTP (RFC 9112): health check, mail-client
+    /// autoconfiguration, metrics (`docs/web.md`). Default `["127.0.0.1:8080"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub http: Vec<SocketAddr>,
+    /// The web face over HTTPS (RFC 9110 §4.2.2), with the mail listeners'
+    /// certificate. Default `["127.0.0.1:8443"]`.
+    #[serde(deserialize_with = "serde_helpers::socket_addrs")]
+    pub https: Vec<SocketAddr>,
+}
+
+/// The `[autoconfig]` section: the ports written into the mail-client
+/// autoconfiguration documents (Thunderbird autoconfig, Outlook Autodiscover;
+/// `docs/web.md`). Each unset port is the port of the first address of its listener
+/// (as bound), which is right unless a proxy or NAT maps the public port elsewhere.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Autoconfig {
+    /// The IMAP-over-TLS port clients are told. Default: the first `listen.imaps`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imaps_port: Option<u16>,
+    /// The POP3-over-TLS port clients are told. Default: the first `listen.pop3s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop3s_port: Option<u16>,
+    /// The submission-over-TLS port clients are told. Default: the first
+    /// `listen.submissions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submissions_port: Option<u16>,
 }
 
 /// The TLS certificate and private key, as PEM files. Both or neither: with
@@ -522,6 +551,7 @@ impl Default for Config {
             relay: Relay::default(),
             queue: Queue::default(),
             log: Log::default(),
+            autoconfig: Autoconfig::default(),
             store: Store::default(),
         }
     }
@@ -539,6 +569,9 @@ impl Default for Listen {
             pop3s: on(1995),
             imap: on(1143),
             imaps: on(1993),
+            // The web face: the usual 8080 / 8443 of a service behind a proxy.
+            http: on(8080),
+            https: on(8443),
         }
     }
 }

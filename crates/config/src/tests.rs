@@ -25,6 +25,8 @@ const ALL_KEYS: &[&str] = &[
     "listen.pop3s",
     "listen.imap",
     "listen.imaps",
+    "listen.http",
+    "listen.https",
     "tls.cert",
     "tls.key",
     "auth.allow_plaintext",
@@ -104,6 +106,9 @@ const ALL_KEYS: &[&str] = &[
     "store.password_file",
     "store.ca_file",
     "store.pool_size",
+    "autoconfig.imaps_port",
+    "autoconfig.pop3s_port",
+    "autoconfig.submissions_port",
 ];
 
 /// The keys whose default is "not set", which TOML cannot write.
@@ -119,6 +124,9 @@ const UNSET_KEYS: &[&str] = &[
     "store.url",
     "store.password_file",
     "store.ca_file",
+    "autoconfig.imaps_port",
+    "autoconfig.pop3s_port",
+    "autoconfig.submissions_port",
 ];
 
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -181,6 +189,9 @@ fn defaults_without_a_file() {
     assert_eq!(c.listen.pop3s, addrs(&["127.0.0.1:1995"]));
     assert_eq!(c.listen.imap, addrs(&["127.0.0.1:1143"]));
     assert_eq!(c.listen.imaps, addrs(&["127.0.0.1:1993"]));
+    assert_eq!(c.listen.http, addrs(&["127.0.0.1:8080"]));
+    assert_eq!(c.listen.https, addrs(&["127.0.0.1:8443"]));
+    assert_eq!(c.autoconfig, crate::Autoconfig::default());
     assert_eq!(
         c.tls,
         Tls {
@@ -281,6 +292,8 @@ pop3 = []
 pop3s = ["0.0.0.0:995"]
 imap = ["0.0.0.0:143"]
 imaps = ["0.0.0.0:993"]
+http = []
+https = ["0.0.0.0:443"]
 
 [tls]
 cert = {cert:?}
@@ -353,6 +366,8 @@ level = "warn,server=debug"
             pop3s: addrs(&["0.0.0.0:995"]),
             imap: addrs(&["0.0.0.0:143"]),
             imaps: addrs(&["0.0.0.0:993"]),
+            http: vec![],
+            https: addrs(&["0.0.0.0:443"]),
         },
         tls: Tls {
             cert: Some(cert),
@@ -982,6 +997,11 @@ fn every_key_is_known_serialized_and_documented() {
             ca_file: Some("ca.pem".into()),
             ..crate::Store::default()
         },
+        autoconfig: crate::Autoconfig {
+            imaps_port: Some(993),
+            pop3s_port: Some(995),
+            submissions_port: Some(465),
+        },
         ..Config::default()
     };
     let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
@@ -1113,4 +1133,19 @@ delay_warning_secs = 0
         let err = parse(text, "t.toml").unwrap_err().to_string();
         assert!(err.contains(key), "{text:?}: {err}");
     }
+}
+
+#[test]
+fn autoconfig_ports_are_optional_and_never_zero() {
+    let c = parse("[autoconfig]\nimaps_port = 993\n", "f.toml").unwrap();
+    assert_eq!(c.autoconfig.imaps_port, Some(993));
+    assert_eq!(c.autoconfig.pop3s_port, None);
+    let e = parse("[autoconfig]\nsubmissions_port = 0\n", "f.toml").unwrap_err();
+    assert!(e.to_string().contains("autoconfig.submissions_port"), "{e}");
+    let e = parse(
+        "[listen]\nhttp = [\"127.0.0.1:25\"]\nsmtp = [\"127.0.0.1:25\"]\n",
+        "f.toml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("listen.http"), "{e}");
 }

@@ -33,6 +33,7 @@ impl Config {
         self.check_imap()?;
         self.check_outbound()?;
         self.check_store()?;
+        self.check_autoconfig()?;
         check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
     }
 
@@ -59,11 +60,27 @@ impl Config {
         Ok(())
     }
 
+    /// `[autoconfig]`: a port told to clients is never 0 (that is "any free port" to
+    /// a listener, but no client can connect to it).
+    fn check_autoconfig(&self) -> Result<(), ConfigError> {
+        let a = &self.autoconfig;
+        for (key, port) in [
+            ("autoconfig.imaps_port", a.imaps_port),
+            ("autoconfig.pop3s_port", a.pop3s_port),
+            ("autoconfig.submissions_port", a.submissions_port),
+        ] {
+            if port == Some(0) {
+                return Err(ConfigError::invalid(key, "must be 1 to 65535"));
+            }
+        }
+        Ok(())
+    }
+
     /// No address in two listeners (or twice in one): the second bind would fail.
     /// Port 0 (any free port, as tests use) can repeat.
     fn check_listen(&self) -> Result<(), ConfigError> {
         let l = &self.listen;
-        let lists: [(&str, &[SocketAddr]); 7] = [
+        let lists: [(&str, &[SocketAddr]); 9] = [
             ("listen.smtp", &l.smtp),
             ("listen.submission", &l.submission),
             ("listen.submissions", &l.submissions),
@@ -71,6 +88,8 @@ impl Config {
             ("listen.pop3s", &l.pop3s),
             ("listen.imap", &l.imap),
             ("listen.imaps", &l.imaps),
+            ("listen.http", &l.http),
+            ("listen.https", &l.https),
         ];
         let mut seen: HashMap<SocketAddr, &str> = HashMap::new();
         for (key, addrs) in lists {

@@ -38,6 +38,7 @@ mod startup;
 mod throttle;
 pub mod tls;
 mod user_sessions;
+mod web_listen;
 
 pub use listen::ListenerSet;
 pub use reload::{ConfigSource, LogLevelSetter, RELOADABLE_KEYS, RESTART_KEYS, ReloadSource};
@@ -168,7 +169,20 @@ pub async fn run_with_store(
         store.clone(),
         tuned.clone(),
         queue.clone(),
-        tls,
+        tls.clone(),
+        stop_rx.clone(),
+    )
+    .await?;
+    // The web face, beside the mail listeners whose ports its documents name.
+    // GET /metrics serves this renderer (the Prometheus text of the metrics).
+    let metrics_text: web_listen::MetricsRenderer = Arc::new(String::new);
+    web_listen::bind(
+        &config,
+        store.clone(),
+        listeners.live_config(),
+        &listeners.bound,
+        tokio_rustls::TlsAcceptor::from(tls),
+        metrics_text,
         stop_rx.clone(),
     )
     .await?;

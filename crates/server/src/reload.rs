@@ -165,6 +165,8 @@ restart_keys!(
     listen.pop3s,
     listen.imap,
     listen.imaps,
+    listen.http,
+    listen.https,
     smtp.max_connections,
     smtp.max_connections_per_ip,
     smtp.submission_max_connections,
@@ -252,6 +254,9 @@ reloadable_keys!(
     imap.max_line_length,
     imap.max_mailboxes,
     log.level,
+    autoconfig.imaps_port,
+    autoconfig.pop3s_port,
+    autoconfig.submissions_port,
 );
 
 /// What a new configuration means for the running one.
@@ -595,6 +600,9 @@ mod tests {
         config.store.url = Some("postgres://u@h/d".into());
         config.store.password_file = Some("pw".into());
         config.store.ca_file = Some("ca.pem".into());
+        config.autoconfig.imaps_port = Some(993);
+        config.autoconfig.pop3s_port = Some(995);
+        config.autoconfig.submissions_port = Some(465);
         let tree = toml::Value::try_from(&config).unwrap();
         let mut keys = Vec::new();
         leaves(&tree, "", &mut keys);

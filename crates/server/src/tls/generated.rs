@@ -62,6 +62,7 @@ pub(crate) fn names(config: &config::Config) -> Vec<String> {
         &listen.pop3s,
         &listen.imap,
         &listen.imaps,
+        &listen.https,
     ];
     let fixed = [
         IpAddr::V4(Ipv4Addr::LOCALHOST),
