@@ -622,6 +622,11 @@ pub trait Store: Send + Sync + 'static {
     /// Removes queue entries none of whose recipients is still pending, releasing bodies
     /// no mailbox references. Returns how many entries were removed.
     async fn queue_collect(&self) -> Result<usize>;
+    /// How many queue entries still have a pending recipient (held ones included;
+    /// finished entries waiting for [`Store::queue_collect`] are not counted): the
+    /// server's `postie_queue_messages` gauge, sampled every few seconds. One
+    /// aggregate query over the pending recipients, no entry loaded.
+    async fn queue_pending_count(&self) -> Result<u64>;
 
     // ---- shared counters: limits that hold across nodes --------------------------------
     //

@@ -924,6 +924,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn queue_pending_count(&self) -> Result<u64> {
+        let s = self.lock();
+        let pending = s.queue.values().filter(|e| {
+            e.statuses
+                .iter()
+                .any(|st| matches!(st, RecipientStatus::Pending { .. }))
+        });
+        Ok(pending.count() as u64)
+    }
+
     async fn queue_collect(&self) -> Result<usize> {
         let mut s = self.lock();
         let before = s.queue.len();

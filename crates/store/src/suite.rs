@@ -26,6 +26,7 @@ mod imap_sync;
 mod maildrop;
 mod queue_claims;
 mod queue_control;
+mod queue_count;
 mod quota;
 
 use message::{Address, BodyType, Domain, Envelope, QueueId};
@@ -72,6 +73,7 @@ use queue_claims::{
 use queue_control::{
     delete_and_warned, dsn_requests_are_kept, flush_by_id_domain_and_all, hold_and_release,
 };
+use queue_count::queue_pending_count_counts_entries_with_pending_recipients;
 use quota::{
     quota_append_refused, quota_between_accounts, quota_concurrent_filings_respect_the_limit,
     quota_copy_refused_move_allowed, quota_delivery_refused_then_retried,
@@ -834,6 +836,7 @@ suite!(
     hold_and_release,
     flush_by_id_domain_and_all,
     delete_and_warned,
+    queue_pending_count_counts_entries_with_pending_recipients,
     claim_takes_due_unleased_oldest_first,
     claim_racing_claimers_get_disjoint_sets,
     claim_expired_lease_goes_to_another_node,

@@ -657,6 +657,21 @@ impl Store for PgStore {
         retrying(|| queue::queue_collect(self)).await
     }
 
+    async fn queue_pending_count(&self) -> Result<u64> {
+        // One read, no transaction: nothing to retry.
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT count(DISTINCT queue_id) FROM queue_recipients
+                 WHERE status = 'pending'",
+            )
+            .await
+            .map_err(db_err)?;
+        let row = c.query_one(&stmt, &[]).await.map_err(db_err)?;
+        let count: i64 = row.try_get(0).map_err(db_err)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn change_announce(&self, change: Change) -> Result<()> {
         let client = self.client().await?;
         self.feed.announce(&client, change).await

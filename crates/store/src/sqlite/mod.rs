@@ -926,6 +926,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn queue_pending_count(&self) -> Result<u64> {
+        // Answered from the (status, next_attempt) index alone, which carries the
+        // primary key (queue_id, idx): only pending recipients are read.
+        self.read(|c| {
+            let count: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(DISTINCT queue_id) FROM queue_recipients
+                     WHERE status = 'pending'",
+                )?
+                .query_row([], |r| r.get(0))?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn queue_collect(&self) -> Result<usize> {
         // Looked for on a reader first: an idle runner's sweep that finds nothing
         // takes no write lock and makes no commit.

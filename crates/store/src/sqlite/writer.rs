@@ -14,6 +14,11 @@
 //!
 //! A job that panics is caught and answered with an error, so one bad job cannot take
 //! the writer (and with it every later write) down.
+//!
+//! Each group commit's time, from `BEGIN IMMEDIATE` to the end of `COMMIT` (what its
+//! callers wait for, fsync included), goes to the histogram
+//! `postie_store_commit_seconds{backend="sqlite"}` through the `metrics` facade, which
+//! the server renders for Prometheus (nothing is kept when no recorder is installed).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -28,6 +33,9 @@ use crate::{Result, StoreError};
 
 /// Most jobs one transaction takes; more wait for the next commit.
 const MAX_BATCH: usize = 512;
+
+/// The histogram of group commit times, in seconds (see the module docs).
+pub(crate) const COMMIT_SECONDS: &str = "postie_store_commit_seconds";
 
 /// A unit of work for the writer thread: run its SQL, then (once the batch's fate is
 /// known) answer its caller.
@@ -193,6 +201,7 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, commits: Arc<AtomicU64>)
 /// Runs `batch` in one transaction and answers every job. A commit is counted before
 /// the jobs are answered, so a caller that got its answer sees the count include it.
 fn commit_batch(conn: &Connection, batch: Vec<Job>, commits: &AtomicU64) {
+    let started = std::time::Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // Typically SQLITE_BUSY: another process held the write lock past the timeout.
         tracing::warn!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
@@ -239,8 +248,58 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, commits: &AtomicU64) {
     }
     if outcome.is_ok() {
         commits.fetch_add(1, Ordering::SeqCst);
+        metrics::histogram!(COMMIT_SECONDS, "backend" => "sqlite")
+            .record(started.elapsed().as_secs_f64());
     }
     for job in ran {
         job.finish(outcome.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that inserts a row.
+    fn insert(value: i64) -> Job {
+        let (reply, _answer) = oneshot::channel::<Result<usize>>();
+        Box::new(Closure {
+            work: Some(move |c: &Connection| Ok(c.execute("INSERT INTO t VALUES (?1)", [value])?)),
+            result: None,
+            reply,
+        })
+    }
+
+    #[test]
+    fn each_group_commit_is_timed() {
+        let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(COMMIT_SECONDS.into()),
+                &[0.001, 1.0],
+            )
+            .expect("buckets");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // commit_batch runs on this thread here, which the local recorder covers.
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let conn = Connection::open_in_memory().expect("database");
+        conn.execute_batch("CREATE TABLE t (v INTEGER)")
+            .expect("table");
+        let commits = AtomicU64::new(0);
+        commit_batch(&conn, vec![insert(1), insert(2)], &commits);
+        commit_batch(&conn, vec![insert(3)], &commits);
+        assert_eq!(commits.load(Ordering::SeqCst), 2);
+
+        let text = handle.render();
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(
+            has(r#"postie_store_commit_seconds_bucket{backend="sqlite",le="+Inf"} 2"#),
+            "{text}"
+        );
+        assert!(
+            has(r#"postie_store_commit_seconds_count{backend="sqlite"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"postie_store_commit_seconds_bucket{backend="sqlite",le="1"}"#));
     }
 }
