@@ -27,6 +27,9 @@
 //! Postfix's pickup does), composed here from the pipeline's stages as its module doc
 //! describes.
 //!
+//! Recipients filed here are counted as delivered (`queue::metrics`), as the queue
+//! runner counts those it delivers.
+//!
 //! Security: writes only through the `Store` trait; the summaries are computed on a
 //! blocking thread, and a parser panic on hostile input costs the summary (IMAP
 //! computes a missing one on first use), never the message.
@@ -306,6 +309,10 @@ impl Door<'_> {
         };
         // A filing its account's quota could not take stays for the queue.
         filings.retain(|f| filed.contains(&f.recipient));
+        for f in &filings {
+            let domain = envelope.recipients[f.recipient].domain();
+            queue::metrics::delivery(queue::metrics::Outcome::Delivered, domain);
+        }
         let report_queued = self.report_filed(id, envelope, &filings).await;
         Ok(Queued {
             id,

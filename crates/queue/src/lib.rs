@@ -30,6 +30,7 @@
 //! report of the attempt is queued; trying those again after a crash sends nothing
 //! twice.
 
+pub mod metrics;
 pub mod notify;
 pub mod schedule;
 
@@ -683,14 +684,20 @@ impl Taken<'_> {
             Attempt::TemporaryUntilExpiry { on_expiry, .. } => Some(on_expiry.clone()),
             _ => None,
         };
+        let count = |outcome| metrics::delivery(outcome, recipient.domain());
         let outcome = match attempt {
             Attempt::Recorded => {
+                count(metrics::Outcome::Delivered);
                 tracing::info!(queue_id = %message.id, %recipient, "delivered");
                 self.events.push(event(Action::Delivered, None));
                 return None;
             }
-            Attempt::Delivered => return Some((RecipientOutcome::Delivered, true)),
+            Attempt::Delivered => {
+                count(metrics::Outcome::Delivered);
+                return Some((RecipientOutcome::Delivered, true));
+            }
             Attempt::Relayed => {
+                count(metrics::Outcome::Delivered);
                 let relayed = event(Action::Relayed, None);
                 let at_once = !notify::wants(message, &relayed);
                 self.events.push(relayed);
@@ -702,6 +709,7 @@ impl Taken<'_> {
                 .next_attempt(message.queued_at, attempts + 1, now)
             {
                 Some(next_attempt) => {
+                    count(metrics::Outcome::Deferred);
                     tracing::info!(queue_id = %message.id, %recipient, %reason, next_attempt, "deferred");
                     self.deferred.push(event(Action::Delayed, Some(&reason)));
                     RecipientOutcome::Deferred {
@@ -710,6 +718,7 @@ impl Taken<'_> {
                     }
                 }
                 None => {
+                    count(metrics::Outcome::Failed);
                     let reason = format!("gave up: {}", on_expiry.unwrap_or(reason));
                     tracing::warn!(queue_id = %message.id, %recipient, %reason, "expired");
                     self.events.push(event(Action::Failed, Some(&reason)));
@@ -717,6 +726,7 @@ impl Taken<'_> {
                 }
             },
             Attempt::Permanent(reason) => {
+                count(metrics::Outcome::Failed);
                 tracing::warn!(queue_id = %message.id, %recipient, %reason, "failed");
                 self.events.push(event(Action::Failed, Some(&reason)));
                 RecipientOutcome::Failed { reason }
