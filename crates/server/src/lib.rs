@@ -23,6 +23,7 @@ mod imap_services;
 mod limits;
 mod listen;
 mod login;
+pub mod metrics;
 mod outbound;
 mod pop3_driver;
 mod queue_node;
@@ -130,6 +131,8 @@ pub async fn run_with_store(
 ) -> Result<(), ServerError> {
     // First, so that a SIGHUP from now on reloads instead of killing the process.
     let signals = Signals::install();
+    // Before anything is counted.
+    metrics::install();
     let certificate = tls::Loaded::from_config(&config)?;
     certificate.log("start");
     let certificates = Arc::new(tls::Certificates::new(certificate));
@@ -143,6 +146,7 @@ pub async fn run_with_store(
     let tuned = reload::Tuned::new(&config, resolver.clone());
     // One channel tells everything to stop: signals and the caller's flag both feed it.
     let (stop_tx, stop_rx) = watch::channel(false);
+    metrics::start(store.clone(), stop_rx.clone());
     let relay = outbound::relay(&config, stop_rx.clone())?;
     let router = delivery::Router::new(store.clone(), resolver.clone()).with_relay(relay);
     let q = &config.queue;
@@ -175,7 +179,7 @@ pub async fn run_with_store(
     .await?;
     // The web face, beside the mail listeners whose ports its documents name.
     // GET /metrics serves this renderer (the Prometheus text of the metrics).
-    let metrics_text: web_listen::MetricsRenderer = Arc::new(String::new);
+    let metrics_text: web_listen::MetricsRenderer = Arc::new(metrics::render);
     web_listen::bind(
         &config,
         store.clone(),

@@ -296,6 +296,18 @@ enum Protocol {
     Imap { implicit_tls: bool },
 }
 
+impl Protocol {
+    /// The listener's name (`smtp`, `submission`, … `imaps`), as the config and the
+    /// metrics name it.
+    fn listener(self) -> &'static str {
+        match self {
+            Protocol::Smtp(kind) => crate::metrics::smtp_listener(kind),
+            Protocol::Pop3 { implicit_tls } => ["pop3", "pop3s"][usize::from(implicit_tls)],
+            Protocol::Imap { implicit_tls } => ["imap", "imaps"][usize::from(implicit_tls)],
+        }
+    }
+}
+
 /// How many spooled (large) messages are read back and processed at once.
 const PROCESSING_AT_ONCE: usize = 4;
 
@@ -371,6 +383,7 @@ async fn serve_connection(
             return;
         };
         tracing::debug!("connected");
+        let _open = crate::metrics::OpenConnection::open(protocol.listener());
         let result = match protocol {
             Protocol::Smtp(kind) => smtp_driver::serve(socket, peer, kind, shared).await,
             Protocol::Pop3 { implicit_tls } => {

@@ -103,6 +103,7 @@ pub(crate) async fn login(
             if locked {
                 tracing::warn!(user = %username, protocol, "locked out after repeated failed logins");
             }
+            crate::metrics::auth_failure(protocol);
             Outcome::Wrong
         }
         Ok(crate::auth::Checked::Ok(account)) => {
@@ -138,6 +139,9 @@ async fn judge(
 
 /// The outcome for a lockout verdict, logged; `None` when the check may go ahead.
 fn refused(verdict: Verdict, username: &str, protocol: &'static str) -> Option<Outcome> {
+    if !matches!(verdict, Verdict::Check(_)) {
+        crate::metrics::auth_lockout(protocol);
+    }
     match verdict {
         Verdict::Check(_) => None,
         Verdict::AddressLocked => {

@@ -416,6 +416,7 @@ impl Driver<'_> {
                     quarantine = queued.quarantine,
                     "queued"
                 );
+                crate::metrics::message_received(crate::metrics::smtp_listener(self.kind));
                 // IMAP IDLE sessions of these accounts look at their INBOX now.
                 for f in &queued.filed {
                     shared.mail_changes.publish(f.account);
