@@ -18,6 +18,7 @@ LISTEN = {
     "imaps": ["%s:993" % ADDR],
     "pop3": [],
     "pop3s": ["%s:995" % ADDR],
+    "https": ["%s:443" % ADDR],
 }
 
 
@@ -75,7 +76,11 @@ def test_records_then_check_against_a_dns_server(network, server_factory):
                      "_imaps._tcp.a.test. 3600 IN SRV 0 1 993 mx.a.test.",
                      "_imap._tcp.a.test. 3600 IN SRV 10 1 143 mx.a.test.",
                      "_pop3s._tcp.a.test. 3600 IN SRV 0 1 995 mx.a.test.",
-                     "_pop3._tcp.a.test. 3600 IN SRV 0 0 0 ."):
+                     "_pop3._tcp.a.test. 3600 IN SRV 0 0 0 .",
+                     # The web face's autoconfiguration (docs/web.md).
+                     "autoconfig.a.test. 3600 IN CNAME mx.a.test.",
+                     "autodiscover.a.test. 3600 IN CNAME mx.a.test.",
+                     "_autodiscover._tcp.a.test. 3600 IN SRV 0 1 443 mx.a.test."):
         assert expected in lines, (expected, out)
     # The 2048-bit RSA key does not fit one 255-octet string: it is split.
     rsa = [line for line in lines if "k=rsa" in line]

@@ -83,6 +83,7 @@ async fn lookup(auth: &MessageAuthenticator, record: &Record) -> Result<Vec<Data
         Data::Mx { .. } => RecordType::MX,
         Data::Txt(_) => RecordType::TXT,
         Data::Srv { .. } => RecordType::SRV,
+        Data::Cname(_) => RecordType::CNAME,
     };
     let lookup = match auth.resolver().lookup(name, record_type).await {
         Ok(lookup) => lookup,
@@ -116,6 +117,7 @@ async fn lookup(auth: &MessageAuthenticator, record: &Record) -> Result<Vec<Data
                 port: srv.port,
                 target: host_name(&srv.target),
             }),
+            RData::CNAME(cname) => Some(Data::Cname(host_name(&cname.0))),
             _ => None,
         })
         .collect())
@@ -200,6 +202,18 @@ pub fn judge(record: &Record, found: &[Data]) -> Status {
                         || (p == port && t.eq_ignore_ascii_case(target)))
             });
             if matches || (found.is_empty() && target == ".") {
+                Status::Ok
+            } else if found.is_empty() {
+                Status::Missing
+            } else {
+                Status::Wrong(listing())
+            }
+        }
+        (Kind::Cname, Data::Cname(target)) => {
+            if found
+                .iter()
+                .any(|d| matches!(d, Data::Cname(t) if t.eq_ignore_ascii_case(target)))
+            {
                 Status::Ok
             } else if found.is_empty() {
                 Status::Missing
@@ -308,6 +322,20 @@ mod tests {
             Status::Wrong(_)
         ));
         assert_eq!(judge(&want, &[]), Status::Missing);
+    }
+
+    #[test]
+    fn cname_names_the_host() {
+        let want = record(Kind::Cname, Data::Cname("mx.example.test".into()));
+        assert_eq!(
+            judge(&want, &[Data::Cname("MX.example.test".into())]),
+            Status::Ok
+        );
+        assert_eq!(judge(&want, &[]), Status::Missing);
+        assert!(matches!(
+            judge(&want, &[Data::Cname("web.example.test".into())]),
+            Status::Wrong(_)
+        ));
     }
 
     #[test]

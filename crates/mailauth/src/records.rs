@@ -20,6 +20,10 @@
 //!   a listener that is off gets the "not offered" record `0 0 0 .` (RFC 6186 §4,
 //!   RFC 2782). Implicit TLS gets priority 0 and STARTTLS priority 10 (RFC 8314 §5.1
 //!   prefers implicit TLS).
+//! - Mail-client autoconfiguration (the web face, docs/web.md): `autoconfig.DOMAIN`
+//!   (Thunderbird) and `autodiscover.DOMAIN` (Outlook) as CNAMEs of HOSTNAME, and
+//!   `_autodiscover._tcp.DOMAIN` SRV pointing at HOSTNAME on the first `listen.https`
+//!   port (Outlook's last resort; "not offered" when the HTTPS listener is off).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -93,6 +97,8 @@ pub struct Plan<'a> {
     pub keys: Vec<KeyInfo>,
     /// The smarthost, when outbound mail goes through one.
     pub smarthost: Option<&'a str>,
+    /// The port of the web face's HTTPS listener (autoconfiguration), `None` when off.
+    pub https_port: Option<u16>,
 }
 
 /// What a record holds.
@@ -118,6 +124,8 @@ pub enum Data {
         /// Target host without the final dot, or `.`.
         target: String,
     },
+    /// A CNAME's target host, without the final dot.
+    Cname(String),
 }
 
 /// What a record is for: decides how [`crate::check`] compares it.
@@ -133,6 +141,8 @@ pub enum Kind {
     Dmarc,
     /// An SRV record.
     Srv,
+    /// A CNAME (the autoconfiguration host names).
+    Cname,
 }
 
 /// One record to publish.
@@ -155,6 +165,7 @@ impl Record {
             Data::Mx { .. } => "MX",
             Data::Txt(_) => "TXT",
             Data::Srv { .. } => "SRV",
+            Data::Cname(_) => "CNAME",
         }
     }
 }
@@ -170,6 +181,7 @@ impl fmt::Display for Data {
                 port,
                 target,
             } => write!(f, "{priority} {weight} {port} {}", absolute(target)),
+            Data::Cname(target) => f.write_str(&absolute(target)),
         }
     }
 }
@@ -331,6 +343,38 @@ pub fn expected(plan: &Plan<'_>) -> Vec<Record> {
                 .then(|| "Where mail clients find the server (RFC 6186, RFC 8314).".into()),
         });
     }
+    // Where mail clients fetch their settings from the web face (docs/web.md). A CNAME
+    // may not sit beside other data at its name (RFC 1034 §3.6.2): an A/AAAA record
+    // for the same address serves as well.
+    for (label, client) in [("autoconfig", "Thunderbird"), ("autodiscover", "Outlook")] {
+        out.push(Record {
+            kind: Kind::Cname,
+            name: format!("{label}.{domain}"),
+            data: Data::Cname(host.clone()),
+            comment: Some(format!(
+                "{client} fetches its settings from https://{label}.{domain}/ (or use an A record)."
+            )),
+        });
+    }
+    out.push(Record {
+        kind: Kind::Srv,
+        name: format!("_autodiscover._tcp.{domain}"),
+        data: match plan.https_port {
+            Some(port) => Data::Srv {
+                priority: 0,
+                weight: 1,
+                port,
+                target: host.clone(),
+            },
+            None => Data::Srv {
+                priority: 0,
+                weight: 0,
+                port: 0,
+                target: ".".into(),
+            },
+        },
+        comment: Some("Outlook's Autodiscover by SRV ([MS-OXDISCO] §3.1.5.2).".into()),
+    });
     out
 }
 
@@ -356,6 +400,7 @@ mod tests {
             ],
             keys,
             smarthost: None,
+            https_port: Some(443),
         }
     }
 
@@ -387,6 +432,9 @@ mod tests {
                 "_submissions._tcp.example.org. 3600 IN SRV 0 1 465 mx.example.org.",
                 "_submission._tcp.example.org. 3600 IN SRV 10 1 587 mx.example.org.",
                 "_pop3._tcp.example.org. 3600 IN SRV 0 0 0 .",
+                "autoconfig.example.org. 3600 IN CNAME mx.example.org.",
+                "autodiscover.example.org. 3600 IN CNAME mx.example.org.",
+                "_autodiscover._tcp.example.org. 3600 IN SRV 0 1 443 mx.example.org.",
             ]
         );
     }

@@ -14,8 +14,9 @@ use mailauth::records::{Plan, Record, Service};
 #[derive(Debug, Subcommand)]
 pub enum DnsCommand {
     /// Print every record DOMAIN should publish, in zone-file syntax (name TTL IN TYPE
-    /// value): MX, SPF, DKIM (one per key), DMARC, and the SRV records mail clients use
-    /// to find the submission, IMAP and POP3 ports (RFC 6186, RFC 8314).
+    /// value): MX, SPF, DKIM (one per key), DMARC, the SRV records mail clients use
+    /// to find the submission, IMAP and POP3 ports (RFC 6186, RFC 8314), and the
+    /// autoconfig / autodiscover names and SRV record of the web face (docs/web.md).
     Records {
         /// The local domain.
         domain: String,
@@ -117,6 +118,7 @@ async fn records(config: &config::Config, domain: &str) -> anyhow::Result<Vec<Re
         services,
         keys,
         smarthost: config.relay.smarthost.as_deref(),
+        https_port: port(&listen.https),
     };
     Ok(mailauth::records::expected(&plan))
 }
