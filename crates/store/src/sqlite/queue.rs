@@ -462,8 +462,8 @@ pub(super) fn referenced_blobs(c: &Connection) -> Result<std::collections::HashS
 mod tests {
     use super::*;
     use crate::Store;
-    use message::{Address, BodyType};
     use crate::sqlite::{SqliteStore, schema};
+    use message::{Address, BodyType};
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
