@@ -319,20 +319,8 @@ async fn accept_loop(
 ) {
     let mut stop = shared.stop.clone();
     loop {
-        let (socket, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() { return }
-                continue;
-            }
+        let Some((socket, peer)) = next_connection(&listener, &mut stop).await else {
+            return;
         };
         let _ = socket.set_nodelay(true);
         let active = ActiveSession::start(shared.clone());
@@ -349,6 +337,32 @@ async fn accept_loop(
             };
             serve_connection(socket, peer, protocol, &limits, &shared).await
         });
+    }
+}
+
+/// The next connection `listener` accepts, or `None` once `stop` turns true (or its
+/// sender is gone). A failed accept (EMFILE and friends) is logged and retried after
+/// 100 ms instead of spinning. Shared by the mail listeners and the web ones
+/// (`crate::web_listen`).
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return None;
+                }
+            }
+        }
     }
 }
 

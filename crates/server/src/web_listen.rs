@@ -101,20 +101,9 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let (socket, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() { return }
-                continue;
-            }
+        let Some((socket, peer)) = crate::listen::next_connection(&listener, &mut stop).await
+        else {
+            return;
         };
         let _ = socket.set_nodelay(true);
         let Some(slot) = limits.acquire(peer.ip()) else {
