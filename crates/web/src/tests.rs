@@ -290,3 +290,86 @@ fn unescape_resolves_only_what_xml_predefines() {
     assert_eq!(xml::unescape("&x;"), None);
     assert_eq!(xml::unescape("&amp"), None);
 }
+
+/// Hostile connections on [`crate::serve::connection`], over an in-memory pipe with
+/// tokio's clock paused (it advances by itself whenever everything waits).
+mod connection_bounds {
+    use super::state;
+    use crate::serve::{CONNECTION_DEADLINE, HEADER_READ_TIMEOUT, MAX_HEAD, connection};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::Instant;
+
+    /// Everything the server writes until it closes the connection.
+    async fn read_to_close(client: &mut tokio::io::DuplexStream) -> String {
+        let mut out = Vec::new();
+        let _ = client.read_to_end(&mut out).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_never_ends_is_cut_off_at_the_header_deadline() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let served = tokio::spawn(connection(server, crate::router(state().await), stop));
+        let start = Instant::now();
+        client
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut client).await;
+        let waited = start.elapsed();
+        assert!(!answer.contains("200 OK"), "{answer}");
+        assert!(waited >= HEADER_READ_TIMEOUT, "closed after {waited:?}");
+        assert!(waited < CONNECTION_DEADLINE, "closed after {waited:?}");
+        served.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_past_the_cap_is_refused_without_buffering_it() {
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let served = tokio::spawn(connection(server, crate::router(state().await), stop));
+        let mut head = b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 4 * MAX_HEAD));
+        // The server may stop reading (and close) before all of it is written.
+        let _ = client.write_all(&head).await;
+        let answer = read_to_close(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+        served.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keep_alive_ends_at_the_connection_deadline() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let served = tokio::spawn(connection(server, crate::router(state().await), stop));
+        let start = Instant::now();
+        // A request every few seconds, never idle long enough for the header
+        // deadline: only the connection deadline ends it.
+        let mut answered = 0;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            if client
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                .await
+                .is_err()
+            {
+                break;
+            }
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => answered += 1,
+            }
+            tokio::time::sleep(HEADER_READ_TIMEOUT / 2).await;
+            assert!(start.elapsed() < CONNECTION_DEADLINE * 2, "never cut off");
+        }
+        let lasted = start.elapsed();
+        assert!(answered > 1, "{answered}");
+        assert!(lasted >= CONNECTION_DEADLINE, "{lasted:?}");
+        assert!(
+            lasted < CONNECTION_DEADLINE + HEADER_READ_TIMEOUT,
+            "{lasted:?}"
+        );
+        served.await.unwrap();
+    }
+}
