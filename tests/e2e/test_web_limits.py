@@ -9,6 +9,7 @@ connection itself, with tokio's paused clock: crates/web/src/tests.rs,
 """
 
 import socket
+import time
 
 from harness import wait_until
 
@@ -55,3 +56,21 @@ def test_one_address_gets_at_most_its_share_of_web_connections(server):
         s.close()
     wait_until(lambda: healthz(server).startswith(b"HTTP/1.1 200"), timeout=10,
                message="the slots back after the idle connections closed")
+
+
+def test_a_tls_client_that_never_says_hello_loses_its_slot_at_the_handshake_deadline(server):
+    """TLS_HANDSHAKE_DEADLINE (10 s, web_listen.rs): an https connection that sends
+    nothing is closed then, so silent sockets cannot keep the address's slots."""
+    s = connect(server, "https")
+    try:
+        s.settimeout(30)
+        start = time.monotonic()
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        waited = time.monotonic() - start
+    finally:
+        s.close()
+    assert data == b"", data
+    assert 9 <= waited < 25, waited
