@@ -17,10 +17,12 @@
 //! `store`: it adds `From<rusqlite::Error> for StoreError`, which the orphan rule keeps
 //! out of `store` itself.
 
+mod api_token;
 mod app_password;
 mod dkim_key;
 mod types;
 
+pub use api_token::ApiToken;
 pub use app_password::AppPassword;
 pub use dkim_key::DkimKey;
 pub use types::*;
@@ -79,6 +81,9 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// The longest display name an account may have, in bytes.
+pub const MAX_DISPLAY_NAME: usize = 200;
+
 /// Shorthand for store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -112,6 +117,14 @@ pub trait Store: Send + Sync + 'static {
     async fn account_list(&self) -> Result<Vec<Account>>;
     /// Looks an account up by address (case-insensitive).
     async fn account_get(&self, address: &Address) -> Result<Option<Account>>;
+    /// Sets or clears the account's administrator flag; `NotFound` for an unknown
+    /// account.
+    async fn account_set_admin(&self, address: &Address, admin: bool) -> Result<()>;
+    /// Sets (or with `None` clears) the account's display name; `NotFound` for an
+    /// unknown account; `Invalid` for a name longer than
+    /// [`MAX_DISPLAY_NAME`] bytes or holding a control character.
+    async fn account_set_display_name(&self, address: &Address, name: Option<&str>)
+    -> Result<()>;
 
     // ---- quotas (RFC 9208) -----------------------------------------------------------
     //
@@ -182,6 +195,24 @@ pub trait Store: Send + Sync + 'static {
     /// Records a login with the app password `id` at `when` (unix seconds); an id that
     /// has meanwhile been revoked is ignored.
     async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()>;
+
+    // ---- API tokens (see `store::api_token`) -----------------------------------------
+    //
+    // Server-wide bearer tokens for the HTTP API (`postie token create`); each acts as
+    // an administrator. Stored as a hash of the secret, found by the id part.
+
+    /// Adds a token. `Exists` when one has that name (or id); `Invalid` for a name
+    /// `store::api_token::valid_name` refuses.
+    async fn token_add(&self, token: &ApiToken) -> Result<()>;
+    /// Every token, sorted by name.
+    async fn token_list(&self) -> Result<Vec<ApiToken>>;
+    /// The token with this id, if any.
+    async fn token_get(&self, id: &str) -> Result<Option<ApiToken>>;
+    /// Removes the token named `name`; `NotFound` if there is none.
+    async fn token_revoke(&self, name: &str) -> Result<()>;
+    /// Records a use of the token `id` at `when` (unix seconds); an unknown id is
+    /// ignored.
+    async fn token_used(&self, id: &str, when: i64) -> Result<()>;
 
     // ---- DKIM signing keys (stores several nodes share) ------------------------------
     //

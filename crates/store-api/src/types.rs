@@ -19,6 +19,12 @@ pub struct Account {
     pub address: Address,
     /// Argon2 PHC string; never the password itself.
     pub password_hash: String,
+    /// The name shown for the account (web pages, the API); `None` when unset. Free
+    /// text from an administrator or the user: escape it wherever it is shown.
+    pub display_name: Option<String>,
+    /// May administer the server through the web pages and the API (`postie user
+    /// admin ADDR on`).
+    pub admin: bool,
 }
 
 /// Who an access control entry is for (RFC 4314 §2).
