@@ -310,8 +310,8 @@ impl Door<'_> {
         // A filing its account's quota could not take stays for the queue.
         filings.retain(|f| filed.contains(&f.recipient));
         for f in &filings {
-            let domain = envelope.recipients[f.recipient].domain();
-            queue::metrics::delivery(queue::metrics::Outcome::Delivered, domain);
+            let recipient = &envelope.recipients[f.recipient];
+            queue::metrics::delivery(queue::metrics::Outcome::Delivered, id, recipient, "");
         }
         let report_queued = self.report_filed(id, envelope, &filings).await;
         Ok(Queued {

@@ -684,20 +684,21 @@ impl Taken<'_> {
             Attempt::TemporaryUntilExpiry { on_expiry, .. } => Some(on_expiry.clone()),
             _ => None,
         };
-        let count = |outcome| metrics::delivery(outcome, recipient.domain());
+        let id = message.id;
+        let count = |outcome, detail: &str| metrics::delivery(outcome, id, recipient, detail);
         let outcome = match attempt {
             Attempt::Recorded => {
-                count(metrics::Outcome::Delivered);
+                count(metrics::Outcome::Delivered, "");
                 tracing::info!(queue_id = %message.id, %recipient, "delivered");
                 self.events.push(event(Action::Delivered, None));
                 return None;
             }
             Attempt::Delivered => {
-                count(metrics::Outcome::Delivered);
+                count(metrics::Outcome::Delivered, "");
                 return Some((RecipientOutcome::Delivered, true));
             }
             Attempt::Relayed => {
-                count(metrics::Outcome::Delivered);
+                count(metrics::Outcome::Delivered, "");
                 let relayed = event(Action::Relayed, None);
                 let at_once = !notify::wants(message, &relayed);
                 self.events.push(relayed);
@@ -709,7 +710,7 @@ impl Taken<'_> {
                 .next_attempt(message.queued_at, attempts + 1, now)
             {
                 Some(next_attempt) => {
-                    count(metrics::Outcome::Deferred);
+                    count(metrics::Outcome::Deferred, &reason);
                     tracing::info!(queue_id = %message.id, %recipient, %reason, next_attempt, "deferred");
                     self.deferred.push(event(Action::Delayed, Some(&reason)));
                     RecipientOutcome::Deferred {
@@ -718,15 +719,15 @@ impl Taken<'_> {
                     }
                 }
                 None => {
-                    count(metrics::Outcome::Failed);
                     let reason = format!("gave up: {}", on_expiry.unwrap_or(reason));
+                    count(metrics::Outcome::Failed, &reason);
                     tracing::warn!(queue_id = %message.id, %recipient, %reason, "expired");
                     self.events.push(event(Action::Failed, Some(&reason)));
                     RecipientOutcome::Failed { reason }
                 }
             },
             Attempt::Permanent(reason) => {
-                count(metrics::Outcome::Failed);
+                count(metrics::Outcome::Failed, &reason);
                 tracing::warn!(queue_id = %message.id, %recipient, %reason, "failed");
                 self.events.push(event(Action::Failed, Some(&reason)));
                 RecipientOutcome::Failed { reason }

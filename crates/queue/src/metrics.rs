@@ -12,8 +12,8 @@
 //! `domain="other"`, so mail to many domains (or hostile recipient lists) cannot grow
 //! the metrics without bound. Domains are never forgotten while the process runs.
 
-use message::Domain;
-use std::collections::HashSet;
+use message::{Address, Domain, QueueId};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Mutex, OnceLock};
 
 /// The counter's name.
@@ -47,10 +47,51 @@ impl Outcome {
     }
 }
 
-/// Counts one recipient's `outcome` under its `domain`.
-pub fn delivery(outcome: Outcome, domain: &Domain) {
-    let domain = domains().label(domain.as_str());
+/// How many outcomes [`recent`] keeps.
+pub const RECENT: usize = 50;
+
+/// One recipient's outcome, as [`recent`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Noted {
+    /// When, unix seconds.
+    pub at: i64,
+    /// The message's queue id.
+    pub queue_id: QueueId,
+    /// The recipient.
+    pub recipient: String,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// The reason of a deferral or failure (empty when delivered).
+    pub detail: String,
+}
+
+/// Counts one recipient's `outcome` under its domain, and keeps it in the ring of
+/// [`recent`] outcomes with `detail` (the reason of a deferral or failure).
+pub fn delivery(outcome: Outcome, queue_id: QueueId, recipient: &Address, detail: &str) {
+    let domain = domains().label(recipient.domain().as_str());
     ::metrics::counter!(DELIVERIES, "result" => outcome.as_str(), "domain" => domain).increment(1);
+    let mut ring = ring().lock().unwrap_or_else(|e| e.into_inner());
+    if ring.len() == RECENT {
+        ring.pop_back();
+    }
+    ring.push_front(Noted {
+        at: crate::now_unix(),
+        queue_id,
+        recipient: recipient.to_string(),
+        outcome,
+        detail: detail.chars().take(300).collect(),
+    });
+}
+
+/// The last [`RECENT`] outcomes this process counted, newest first.
+pub fn recent() -> Vec<Noted> {
+    let ring = ring().lock().unwrap_or_else(|e| e.into_inner());
+    ring.iter().cloned().collect()
+}
+
+fn ring() -> &'static Mutex<VecDeque<Noted>> {
+    static RING: OnceLock<Mutex<VecDeque<Noted>>> = OnceLock::new();
+    RING.get_or_init(|| Mutex::new(VecDeque::with_capacity(RECENT)))
 }
 
 /// The process's domain labels.
@@ -103,6 +144,26 @@ mod tests {
         assert_eq!(labels.label("a.example"), "a.example");
         assert_eq!(labels.label("b.example"), "b.example");
         assert_eq!(labels.label("d.example"), OTHER);
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_outcomes() {
+        let who = Address::parse("ring-test@ring.example").unwrap();
+        for i in 0..RECENT + 10 {
+            delivery(
+                Outcome::Deferred,
+                QueueId::from_u64(i as u64 + 1),
+                &who,
+                &format!("reason {i}"),
+            );
+        }
+        let mine: Vec<Noted> = recent()
+            .into_iter()
+            .filter(|n| n.recipient == "ring-test@ring.example")
+            .collect();
+        assert!(mine.len() <= RECENT);
+        assert_eq!(mine[0].detail, format!("reason {}", RECENT + 9));
+        assert_eq!(mine[0].outcome, Outcome::Deferred);
     }
 
     #[test]

@@ -28,12 +28,40 @@ pub(crate) enum Checked {
     },
 }
 
-/// Checks `password` for the account named `username` (a mail address).
+/// Where the password is presented, which decides the passwords that count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// SMTP AUTH, POP3, IMAP: an app password, or the account password unless
+    /// `auth.account_password = "web-only"`.
+    Mail,
+    /// The web pages' sign-in form: the account password only, whatever
+    /// `auth.account_password` says.
+    WebPage,
+    /// HTTP Basic on the API: an app password or the account password, whatever
+    /// `auth.account_password` says.
+    Api,
+}
+
+impl Via {
+    /// The check for a login by `protocol` (the name logs and metrics use: `web` and
+    /// `api` are the web face's, anything else a mail protocol).
+    pub(crate) fn of(protocol: &str) -> Via {
+        match protocol {
+            "web" => Via::WebPage,
+            "api" => Via::Api,
+            _ => Via::Mail,
+        }
+    }
+}
+
+/// Checks `password` for the account named `username` (a mail address), presented
+/// `via` a mail protocol or the web face.
 pub(crate) async fn check(
     store: &dyn Store,
     auth: &config::Auth,
     username: &str,
     password: String,
+    via: Via,
 ) -> Result<Checked, StoreError> {
     let account = match Address::parse(username.trim()) {
         Ok(address) => store.account_get(&address).await?,
@@ -47,7 +75,8 @@ pub(crate) async fn check(
             account_exists: false,
         });
     };
-    if let Some((id, secret)) = store::app_password::parse(&password)
+    if via != Via::WebPage
+        && let Some((id, secret)) = store::app_password::parse(&password)
         && let Some(app) = store.app_password_get(account.id, id).await?
     {
         if !verify(secret.to_owned(), app.hash).await {
@@ -70,7 +99,7 @@ pub(crate) async fn check(
             account_exists: true,
         });
     }
-    if auth.account_password == AccountPassword::WebOnly {
+    if via == Via::Mail && auth.account_password == AccountPassword::WebOnly {
         tracing::info!(user = %username, "login failed: the account password is for the web page only (auth.account_password); use an app password");
         return Ok(Checked::Wrong {
             account_exists: true,
@@ -137,6 +166,16 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A check from a mail protocol.
+    async fn check(
+        store: &dyn Store,
+        auth: &config::Auth,
+        username: &str,
+        password: String,
+    ) -> Result<Checked, StoreError> {
+        super::check(store, auth, username, password, Via::Mail).await
+    }
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use store::memory::MemoryStore;
@@ -228,6 +267,44 @@ mod tests {
                 account_exists: true
             })
         ));
+    }
+
+    #[tokio::test]
+    async fn the_web_takes_the_account_password_even_when_web_only() {
+        let store = store_with_alice().await;
+        let auth = config::Auth {
+            account_password: AccountPassword::WebOnly,
+            ..config::Auth::default()
+        };
+        for via in [Via::WebPage, Via::Api] {
+            let got = super::check(
+                &store,
+                &auth,
+                "alice@example.org",
+                "alice-secret".into(),
+                via,
+            )
+            .await;
+            assert!(matches!(got, Ok(Checked::Ok(_))), "{via:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sign_in_form_refuses_app_passwords_the_api_takes_them() {
+        let store = store_with_alice().await;
+        let phone = app_password(&store, "phone").await;
+        let auth = config::Auth::default();
+        let page = super::check(
+            &store,
+            &auth,
+            "alice@example.org",
+            phone.clone(),
+            Via::WebPage,
+        )
+        .await;
+        assert!(matches!(page, Ok(Checked::Wrong { .. })));
+        let api = super::check(&store, &auth, "alice@example.org", phone, Via::Api).await;
+        assert!(matches!(api, Ok(Checked::Ok(_))));
     }
 
     /// Adds an app password to alice; returns the whole password.

@@ -184,6 +184,7 @@ pub async fn run_with_store(
         &config,
         store.clone(),
         listeners.live_config(),
+        listeners.web_login(),
         &listeners.bound,
         tokio_rustls::TlsAcceptor::from(tls),
         metrics_text,

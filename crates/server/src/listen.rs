@@ -250,6 +250,36 @@ impl ListenerSet {
         self.shared.live_config.clone()
     }
 
+    /// The web face's password check ([`web::login::LoginFn`]): [`crate::login::login`]
+    /// with the configuration in force, so the web sign-in form and the API's Basic
+    /// authentication share the mail protocols' failed-login throttle and lockouts.
+    pub(crate) fn web_login(&self) -> web::login::LoginFn {
+        let state = self.shared.clone();
+        Arc::new(move |ip, username, password, purpose| {
+            let state = state.clone();
+            Box::pin(async move {
+                let InForce { config, built } = state.live_config.in_force();
+                let shared = Shared {
+                    spool: state.spooler.with_threshold(config.smtp.spool_threshold),
+                    mail_auth: built.mail_auth,
+                    dnsbl: built.dnsbl,
+                    config,
+                    state,
+                };
+                let protocol = match purpose {
+                    web::login::Purpose::Page => "web",
+                    web::login::Purpose::Api => "api",
+                };
+                match crate::login::login(&shared, ip, protocol, &username, password).await {
+                    crate::login::Outcome::Ok(account) => web::login::LoginOutcome::Ok(account),
+                    crate::login::Outcome::Wrong => web::login::LoginOutcome::Wrong,
+                    crate::login::Outcome::Locked => web::login::LoginOutcome::Locked,
+                    crate::login::Outcome::TempFail => web::login::LoginOutcome::TempFail,
+                }
+            })
+        })
+    }
+
     /// Waits until every session has ended (they were told to stop), at most `grace`.
     pub async fn drain(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;

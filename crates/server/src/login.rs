@@ -81,6 +81,7 @@ pub(crate) async fn login(
         &shared.config.auth,
         username,
         password,
+        crate::auth::Via::of(protocol),
     )
     .await
     {

@@ -37,10 +37,12 @@ pub(crate) type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Binds `listen.http` and `listen.https` and starts serving; returns the bound
 /// addresses, by listener name.
+#[allow(clippy::too_many_arguments)] // each is one thing the web face needs from the server
 pub(crate) async fn bind(
     config: &config::Config,
     store: Arc<dyn Store>,
     live_config: Arc<LiveConfig>,
+    login: web::login::LoginFn,
     mail_bound: &[(&'static str, SocketAddr)],
     tls: tokio_rustls::TlsAcceptor,
     metrics: MetricsRenderer,
@@ -52,6 +54,10 @@ pub(crate) async fn bind(
             .find(|(name, _)| *name == kind)
             .map(|(_, addr)| addr.port())
     };
+    // The dashboard's listeners: the mail ones now, the web ones once bound below.
+    let listeners = Arc::new(std::sync::OnceLock::<Vec<(String, SocketAddr)>>::new());
+    let started_at = queue::now_unix();
+    let status_listeners = listeners.clone();
     let state = web::WebState {
         store,
         config: Arc::new(move || live_config.in_force().config),
@@ -61,6 +67,23 @@ pub(crate) async fn bind(
             submissions: first_port("submissions"),
         },
         metrics,
+        login,
+        status: Arc::new(move || web::status::ServerStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at,
+            listeners: status_listeners.get().cloned().unwrap_or_default(),
+            recent: queue::metrics::recent()
+                .into_iter()
+                .map(|n| web::status::DeliveryNote {
+                    at: n.at,
+                    queue_id: n.queue_id.to_string(),
+                    recipient: n.recipient,
+                    result: n.outcome.as_str().to_owned(),
+                    detail: n.detail,
+                })
+                .collect(),
+        }),
+        sessions: Arc::new(web::session::Sessions::new()),
     };
     let router = web::router(state);
     let mut bound = Vec::new();
@@ -84,18 +107,26 @@ pub(crate) async fn bind(
             tokio::spawn(accept_loop(
                 listener,
                 tls,
+                secure,
                 limits.clone(),
                 router.clone(),
                 stop.clone(),
             ));
         }
     }
+    let all = mail_bound
+        .iter()
+        .chain(bound.iter())
+        .map(|(kind, addr)| ((*kind).to_owned(), *addr))
+        .collect();
+    let _ = listeners.set(all);
     Ok(bound)
 }
 
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    secure: bool,
     limits: Arc<ConnectionLimits>,
     router: web::Router,
     mut stop: watch::Receiver<bool>,
@@ -124,15 +155,16 @@ async fn accept_loop(
         };
         let (router, stop) = (router.clone(), stop.clone());
         let tls = tls.clone();
+        let conn = web::principal::ConnInfo { peer, secure };
         tokio::spawn(async move {
             let _slot = slot;
             match tls {
-                None => web::serve::connection(socket, router, stop).await,
+                None => web::serve::connection(socket, router, conn, stop).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_DEADLINE, acceptor.accept(socket))
                         .await
                     {
-                        Ok(Ok(stream)) => web::serve::connection(stream, router, stop).await,
+                        Ok(Ok(stream)) => web::serve::connection(stream, router, conn, stop).await,
                         Ok(Err(e)) => {
                             tracing::debug!(peer = %peer, error = %e, "web TLS handshake failed")
                         }

@@ -17,11 +17,20 @@
 //! `Content-Security-Policy: default-src 'none'`, `X-Frame-Options: DENY` and
 //! `X-Content-Type-Options: nosniff`.
 
+pub mod api;
 pub mod autoconfig;
 pub mod autodiscover;
+pub mod error;
+pub mod login;
+pub mod pages;
+pub mod principal;
 pub mod serve;
+pub mod session;
+pub mod status;
 pub mod xml;
 
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +67,12 @@ pub struct WebState {
     pub ports: MailPorts,
     /// The Prometheus text exposition of the server's metrics, for `GET /metrics`.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Checks a password through the server's failed-login throttle.
+    pub login: login::LoginFn,
+    /// The running server's listeners, start time and latest delivery outcomes.
+    pub status: Arc<dyn Fn() -> status::ServerStatus + Send + Sync>,
+    /// The signed-in browser sessions.
+    pub sessions: Arc<session::Sessions>,
 }
 
 impl WebState {
@@ -71,6 +86,15 @@ impl WebState {
         }
     }
 }
+
+/// The largest request body any handler reads (forms, API JSON): 64 KiB. Autodiscover
+/// has its own smaller bound.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The Content-Security-Policy of every response: nothing loads but this server's
+/// own stylesheet and images (the setup page's QR code is inline SVG), no scripts at
+/// all, forms post only here, no framing, no `<base>` (CSP Level 3).
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The routes of the web face over `state`, with the security headers on every
 /// response.
@@ -94,7 +118,10 @@ pub fn router(state: WebState) -> Router {
             "/Autodiscover/Autodiscover.xml",
             post(autodiscover::handler),
         )
+        .merge(api::routes())
+        .merge(pages::routes())
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -147,19 +174,23 @@ pub(crate) fn xml_response(body: String) -> Response {
         .into_response()
 }
 
-/// The headers every response carries: nothing in it may load or run anything
-/// (CSP Level 3 `default-src 'none'`), be framed (RFC 7034), or be sniffed into
-/// another type (Fetch standard, `nosniff`).
+/// The headers every response carries: nothing in it may run scripts or load anything
+/// but our stylesheet ([`CSP`]), be framed (RFC 7034), be sniffed into another type
+/// (Fetch standard, `nosniff`), or leak its URL to another site (`Referrer-Policy`).
 async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'"),
+        HeaderValue::from_static(CSP),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

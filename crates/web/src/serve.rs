@@ -9,6 +9,7 @@
 //! [`CONNECTION_DEADLINE`]. No HTTP/2, no upgrades. When the server stops, the
 //! connection finishes the request in flight and closes.
 
+use crate::principal::ConnInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -30,11 +31,13 @@ pub const MAX_HEAD: usize = 16 * 1024;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves HTTP/1.1 on `io` with `router` until the client closes, a deadline passes
-/// or `stop` turns true.
-pub async fn connection<IO>(io: IO, router: Router, mut stop: watch::Receiver<bool>)
+/// or `stop` turns true. Each request carries `conn` as an extension
+/// ([`ConnInfo::of`]).
+pub async fn connection<IO>(io: IO, router: Router, conn: ConnInfo, mut stop: watch::Receiver<bool>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let router = router.layer(axum::Extension(conn));
     let service = TowerToHyperService::new(router);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -1,6 +1,6 @@
 //! The routes through the router with `tower::ServiceExt::oneshot`: no sockets.
 
-use crate::{MailPorts, WebState, autodiscover, router, xml};
+use crate::{WebState, autodiscover, router, xml};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -9,34 +9,7 @@ use std::sync::Arc;
 use store::Store;
 use tower::ServiceExt;
 
-const PORTS: MailPorts = MailPorts {
-    imaps: Some(1993),
-    pop3s: Some(1995),
-    submissions: Some(1465),
-};
-
-async fn state_with(config: config::Config) -> WebState {
-    let store = store::memory::MemoryStore::new();
-    store
-        .domain_add(&Domain::parse("example.org").unwrap())
-        .await
-        .unwrap();
-    let config = Arc::new(config);
-    WebState {
-        store: Arc::new(store),
-        config: Arc::new(move || config.clone()),
-        ports: PORTS,
-        metrics: Arc::new(|| "postie_up 1\n".to_string()),
-    }
-}
-
-async fn state() -> WebState {
-    state_with(config::Config {
-        hostname: "mail.example.net".into(),
-        ..config::Config::default()
-    })
-    .await
-}
+use crate::testing::{PORTS, state, state_with};
 
 /// Status, headers and body of one request.
 async fn send(
@@ -310,7 +283,12 @@ mod connection_bounds {
     async fn a_head_that_never_ends_is_cut_off_at_the_header_deadline() {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        let served = tokio::spawn(connection(server, crate::router(state().await), stop));
+        let served = tokio::spawn(connection(
+            server,
+            crate::router(state().await),
+            crate::testing::conn(),
+            stop,
+        ));
         let start = Instant::now();
         client
             .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ")
@@ -328,7 +306,12 @@ mod connection_bounds {
     async fn a_head_past_the_cap_is_refused_without_buffering_it() {
         let (mut client, server) = tokio::io::duplex(256 * 1024);
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        let served = tokio::spawn(connection(server, crate::router(state().await), stop));
+        let served = tokio::spawn(connection(
+            server,
+            crate::router(state().await),
+            crate::testing::conn(),
+            stop,
+        ));
         let mut head = b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
         head.extend(std::iter::repeat_n(b'a', 4 * MAX_HEAD));
         // The server may stop reading (and close) before all of it is written.
@@ -342,7 +325,12 @@ mod connection_bounds {
     async fn keep_alive_ends_at_the_connection_deadline() {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        let served = tokio::spawn(connection(server, crate::router(state().await), stop));
+        let served = tokio::spawn(connection(
+            server,
+            crate::router(state().await),
+            crate::testing::conn(),
+            stop,
+        ));
         let start = Instant::now();
         // A request every few seconds, never idle long enough for the header
         // deadline: only the connection deadline ends it.
