@@ -35,7 +35,9 @@ fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
 }
 
 fn assert_security_headers(h: &axum::http::HeaderMap) {
-    assert_eq!(h["content-security-policy"], "default-src 'none'");
+    assert_eq!(h["content-security-policy"], crate::CSP);
+    assert!(crate::CSP.starts_with("default-src 'none'; "));
+    assert!(!crate::CSP.contains("script-src"));
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
 }
