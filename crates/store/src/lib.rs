@@ -32,12 +32,14 @@
 //! - A new account has INBOX plus `Sent`, `Drafts`, `Trash`, `Junk` and `Archive` with
 //!   those special uses (RFC 6154), all subscribed.
 //! - Passwords are stored only as argon2 hashes (see [`password`]); so are the secrets
-//!   of app passwords (see [`app_password`]).
+//!   of app passwords (see [`app_password`]). API tokens are stored only as SHA-256
+//!   hashes of their random secrets (see [`api_token`]).
 //! - An address (normalized) is an account or an alias, never both; an alias always
 //!   points to an existing account, so removing an account removes its aliases.
 //!
 //! Security stance: writes files under the data directory only; never logs passwords.
 
+pub mod api_token;
 pub mod app_password;
 pub mod blob;
 mod flags;
@@ -56,6 +58,26 @@ pub use open::open;
 pub use store_api::*;
 
 use message::QueueId;
+
+/// Checks a display name for `Store::account_set_display_name`: at most
+/// [`MAX_DISPLAY_NAME`] bytes and no control characters (it is shown in web pages, API
+/// answers and terminals, where a line break or an escape sequence could mislead), else
+/// `Invalid`.
+/// Every backend calls this, so they refuse the same names.
+pub fn check_display_name(name: &str) -> Result<()> {
+    if name.len() > MAX_DISPLAY_NAME {
+        return Err(StoreError::Invalid(format!(
+            "display name of {} bytes (at most {MAX_DISPLAY_NAME})",
+            name.len()
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(
+            "display name holds a control character".to_string(),
+        ));
+    }
+    Ok(())
+}
 
 /// How errors name a mailbox: `mailbox "INBOX" of alice@example.org`.
 pub(crate) fn mailbox_label(name: &str, account: &str) -> String {
