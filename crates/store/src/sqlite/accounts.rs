@@ -160,50 +160,105 @@ pub(super) fn account_remove(c: &Connection, address: &Address) -> Result<Vec<St
     unreferenced(c, blobs)
 }
 
-/// Builds an [`Account`] from `SELECT id, address, password_hash`.
-pub(super) fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+/// The columns [`account_row`] reads, in its order.
+pub(super) const ACCOUNT_COLUMNS: &str = "id, address, password_hash, display_name, admin";
+
+/// An account row as read: id, address, password hash, display name, admin flag.
+pub(super) type AccountRow = (i64, String, String, Option<String>, i64);
+
+/// Reads a row of [`ACCOUNT_COLUMNS`].
+pub(super) fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
-/// Checks an account row read back from disk.
-pub(super) fn account_from(id: i64, address: &str, password_hash: String) -> Result<Account> {
-    let address = Address::parse(address).map_err(|e| {
+/// Checks an account row read back from disk and builds the [`Account`].
+pub(super) fn account_from(
+    (id, address, password_hash, display_name, admin): AccountRow,
+) -> Result<Account> {
+    let parsed = Address::parse(&address).map_err(|e| {
         StoreError::Damaged(format!("account {id} has a bad address {address:?}: {e}"))
     })?;
+    let admin = match admin {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(StoreError::Damaged(format!(
+                "account {id} has admin flag {other}"
+            )));
+        }
+    };
     Ok(Account {
         id: AccountId(id),
-        address,
+        address: parsed,
         password_hash,
+        display_name,
+        admin,
     })
 }
 
 /// All accounts, sorted by (normalized) address.
 pub(super) fn account_list(c: &Connection) -> Result<Vec<Account>> {
-    let mut stmt =
-        c.prepare_cached("SELECT id, address, password_hash FROM accounts ORDER BY address_key")?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY address_key"
+    ))?;
     let rows = stmt
         .query_map([], account_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows
         .into_iter()
-        .filter_map(
-            |(id, address, hash)| match account_from(id, &address, hash) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    tracing::error!(error = %e, "damaged account row left out");
-                    None
-                }
-            },
-        )
+        .filter_map(|row| match account_from(row) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!(error = %e, "damaged account row left out");
+                None
+            }
+        })
         .collect())
 }
 
 /// Looks an account up by address, case-insensitively.
 pub(super) fn account_get(c: &Connection, address: &Address) -> Result<Option<Account>> {
     let row = c
-        .prepare_cached("SELECT id, address, password_hash FROM accounts WHERE address_key = ?1")?
+        .prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE address_key = ?1"
+        ))?
         .query_row([address.normalized()], account_row)
         .optional()?;
-    row.map(|(id, address, hash)| account_from(id, &address, hash))
-        .transpose()
+    row.map(account_from).transpose()
+}
+
+/// Sets or clears the account's administrator flag.
+pub(super) fn account_set_admin(c: &Connection, address: &Address, admin: bool) -> Result<()> {
+    let changed = c
+        .prepare_cached("UPDATE accounts SET admin = ?2 WHERE address_key = ?1")?
+        .execute(params![address.normalized(), i64::from(admin)])?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("account {address}")));
+    }
+    Ok(())
+}
+
+/// Sets or (with `None`) clears the account's display name, checked first
+/// ([`crate::check_display_name`]).
+pub(super) fn account_set_display_name(
+    c: &Connection,
+    address: &Address,
+    name: Option<&str>,
+) -> Result<()> {
+    if let Some(name) = name {
+        crate::check_display_name(name)?;
+    }
+    let changed = c
+        .prepare_cached("UPDATE accounts SET display_name = ?2 WHERE address_key = ?1")?
+        .execute(params![address.normalized(), name])?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("account {address}")));
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@
 use message::{Address, Domain};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::{account_from, account_id, account_row, domain_is_local};
+use super::accounts::{ACCOUNT_COLUMNS, account_from, account_id, account_row, domain_is_local};
 use crate::{Account, Result, StoreError};
 
 /// True when the normalized address `key` is an alias.
@@ -106,15 +106,14 @@ pub(super) fn alias_list(c: &Connection) -> Result<Vec<(Address, Address)>> {
 /// an alias with that address points to. One statement, so one consistent snapshot.
 pub(super) fn resolve(c: &Connection, address: &Address) -> Result<Option<Account>> {
     let row = c
-        .prepare_cached(
-            "SELECT id, address, password_hash FROM accounts
+        .prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts
              WHERE address_key = ?1
                 OR id = (SELECT account_id FROM aliases WHERE address = ?1)
              ORDER BY address_key = ?1 DESC
-             LIMIT 1",
-        )?
+             LIMIT 1"
+        ))?
         .query_row([address.normalized()], account_row)
         .optional()?;
-    row.map(|(id, address, hash)| account_from(id, &address, hash))
-        .transpose()
+    row.map(account_from).transpose()
 }

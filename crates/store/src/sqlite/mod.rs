@@ -26,6 +26,7 @@
 mod accounts;
 pub(crate) mod acl;
 mod aliases;
+mod api_tokens;
 mod app_passwords;
 pub(crate) mod blobs;
 mod idn_keys;
@@ -425,6 +426,18 @@ impl Store for SqliteStore {
         self.read(move |c| accounts::account_get(c, &address)).await
     }
 
+    async fn account_set_admin(&self, address: &Address, admin: bool) -> Result<()> {
+        let address = address.clone();
+        self.write(move |c| accounts::account_set_admin(c, &address, admin))
+            .await
+    }
+
+    async fn account_set_display_name(&self, address: &Address, name: Option<&str>) -> Result<()> {
+        let (address, name) = (address.clone(), name.map(str::to_owned));
+        self.write(move |c| accounts::account_set_display_name(c, &address, name.as_deref()))
+            .await
+    }
+
     async fn quota_set(&self, address: &Address, limits: Quota) -> Result<()> {
         let address = address.clone();
         self.write(move |c| quota::set(c, &address, limits)).await
@@ -495,6 +508,30 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.write(move |c| app_passwords::used(c, account, &id, when))
             .await
+    }
+
+    async fn token_add(&self, token: &crate::ApiToken) -> Result<()> {
+        let token = token.clone();
+        self.write(move |c| api_tokens::add(c, &token)).await
+    }
+
+    async fn token_list(&self) -> Result<Vec<crate::ApiToken>> {
+        self.read(api_tokens::list).await
+    }
+
+    async fn token_get(&self, id: &str) -> Result<Option<crate::ApiToken>> {
+        let id = id.to_owned();
+        self.read(move |c| api_tokens::get(c, &id)).await
+    }
+
+    async fn token_revoke(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| api_tokens::revoke(c, &name)).await
+    }
+
+    async fn token_used(&self, id: &str, when: i64) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |c| api_tokens::used(c, &id, when)).await
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 12;
+pub(crate) const SCHEMA_VERSION: i64 = 13;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -314,6 +314,23 @@ CREATE TABLE maildrop_locks (
 );
 ";
 
+/// Version 13: accounts get a display name (NULL: none) and an administrator flag
+/// (`Store::account_set_admin`; existing accounts are not administrators), and the
+/// HTTP API's tokens (`super::api_tokens`) get a table: server-wide, so no account
+/// column, name and id each unique, `hash` the SHA-256 of the secret
+/// (`crate::api_token::hash_secret`).
+const MIGRATION_13: &str = r"
+ALTER TABLE accounts ADD COLUMN display_name TEXT NULL;
+ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE api_tokens (
+    name       TEXT NOT NULL UNIQUE,
+    id         TEXT NOT NULL UNIQUE,
+    hash       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER
+);
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -339,6 +356,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_10),
     Migration::Sql(MIGRATION_11),
     Migration::Sql(MIGRATION_12),
+    Migration::Sql(MIGRATION_13),
 ];
 
 impl Migration {
