@@ -12,6 +12,7 @@
 //! Security stance: no I/O at all. Nothing survives the value being dropped.
 
 mod acl;
+mod api_tokens;
 mod app_passwords;
 mod claims;
 mod imap;
@@ -103,6 +104,8 @@ struct State {
     quotas: HashMap<i64, Quota>,
     /// App passwords by account row id, sorted by name (see `memory/app_passwords.rs`).
     app_passwords: BTreeMap<i64, Vec<crate::AppPassword>>,
+    /// API tokens, server-wide, sorted by name (see `memory/api_tokens.rs`).
+    api_tokens: Vec<crate::ApiToken>,
     /// Access control entries by mailbox row id, then grantee row id (`None` for
     /// `anyone`); see `memory/acl.rs`.
     acl: BTreeMap<i64, BTreeMap<Option<i64>, String>>,
@@ -341,6 +344,8 @@ impl Store for MemoryStore {
                 id: AccountId(id),
                 address: address.clone(),
                 password_hash: password_hash.to_string(),
+                display_name: None,
+                admin: false,
             },
         );
         s.by_address.insert(key, id);
@@ -390,6 +395,14 @@ impl Store for MemoryStore {
             .get(&address.normalized())
             .and_then(|id| s.accounts.get(id))
             .cloned())
+    }
+
+    async fn account_set_admin(&self, address: &Address, admin: bool) -> Result<()> {
+        self.lock().account_set_admin(address, admin)
+    }
+
+    async fn account_set_display_name(&self, address: &Address, name: Option<&str>) -> Result<()> {
+        self.lock().account_set_display_name(address, name)
     }
 
     async fn quota_set(&self, address: &Address, quota: Quota) -> Result<()> {
@@ -495,6 +508,27 @@ impl Store for MemoryStore {
 
     async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()> {
         self.lock().app_password_used(account, id, when);
+        Ok(())
+    }
+
+    async fn token_add(&self, token: &crate::ApiToken) -> Result<()> {
+        self.lock().token_add(token)
+    }
+
+    async fn token_list(&self) -> Result<Vec<crate::ApiToken>> {
+        Ok(self.lock().api_tokens.clone())
+    }
+
+    async fn token_get(&self, id: &str) -> Result<Option<crate::ApiToken>> {
+        Ok(self.lock().token_get(id))
+    }
+
+    async fn token_revoke(&self, name: &str) -> Result<()> {
+        self.lock().token_revoke(name)
+    }
+
+    async fn token_used(&self, id: &str, when: i64) -> Result<()> {
+        self.lock().token_used(id, when);
         Ok(())
     }
 
