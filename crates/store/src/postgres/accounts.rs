@@ -33,7 +33,7 @@ use super::{PgStore, db_err, is_foreign_key_violation, is_unique_violation, now_
 use crate::{Account, AccountId, Result, StoreError};
 
 /// The columns [`account_from_row`] reads.
-pub(super) const ACCOUNT_COLUMNS: &str = "id, address, password_hash";
+pub(super) const ACCOUNT_COLUMNS: &str = "id, address, password_hash, display_name, admin";
 
 /// Takes the transaction-level advisory lock of the normalized address `key`, held
 /// until commit: account and alias additions of one address run one after the other.
@@ -70,7 +70,13 @@ pub(super) async fn account_id(c: &impl GenericClient, key: &str) -> Result<Opti
 }
 
 /// Checks an account row read back and builds the [`Account`].
-pub(super) fn account_from(id: i64, address: &str, password_hash: String) -> Result<Account> {
+pub(super) fn account_from(
+    id: i64,
+    address: &str,
+    password_hash: String,
+    display_name: Option<String>,
+    admin: bool,
+) -> Result<Account> {
     let address = Address::parse(address).map_err(|e| {
         StoreError::Damaged(format!("account {id} has a bad address {address:?}: {e}"))
     })?;
@@ -78,6 +84,8 @@ pub(super) fn account_from(id: i64, address: &str, password_hash: String) -> Res
         id: AccountId(id),
         address,
         password_hash,
+        display_name,
+        admin,
     })
 }
 
@@ -86,7 +94,51 @@ pub(super) fn account_from_row(row: &Row) -> Result<Account> {
     let id: i64 = row.try_get(0).map_err(db_err)?;
     let address: String = row.try_get(1).map_err(db_err)?;
     let hash: String = row.try_get(2).map_err(db_err)?;
-    account_from(id, &address, hash)
+    let display_name: Option<String> = row.try_get(3).map_err(db_err)?;
+    let admin: bool = row.try_get(4).map_err(db_err)?;
+    account_from(id, &address, hash, display_name, admin)
+}
+
+/// Sets or clears the account's administrator flag; `NotFound` for an unknown account.
+pub(super) async fn account_set_admin(s: &PgStore, address: &Address, admin: bool) -> Result<()> {
+    let c = s.client().await?;
+    let stmt = c
+        .prepare_cached("UPDATE accounts SET admin = $2 WHERE address_key = $1")
+        .await
+        .map_err(db_err)?;
+    let changed = c
+        .execute(&stmt, &[&address.normalized(), &admin])
+        .await
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("account {address}")));
+    }
+    Ok(())
+}
+
+/// Sets or (with `None`) clears the account's display name, checked first
+/// ([`crate::check_display_name`]); `NotFound` for an unknown account.
+pub(super) async fn account_set_display_name(
+    s: &PgStore,
+    address: &Address,
+    name: Option<&str>,
+) -> Result<()> {
+    if let Some(name) = name {
+        crate::check_display_name(name)?;
+    }
+    let c = s.client().await?;
+    let stmt = c
+        .prepare_cached("UPDATE accounts SET display_name = $2 WHERE address_key = $1")
+        .await
+        .map_err(db_err)?;
+    let changed = c
+        .execute(&stmt, &[&address.normalized(), &name])
+        .await
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("account {address}")));
+    }
+    Ok(())
 }
 
 /// Adds a local domain; `Exists` when it is one already.

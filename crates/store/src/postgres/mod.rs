@@ -32,6 +32,7 @@
 mod accounts;
 mod acl;
 mod aliases;
+mod api_tokens;
 mod app_passwords;
 mod blobs;
 pub(crate) mod connect;
@@ -322,6 +323,14 @@ impl Store for PgStore {
         retrying(|| accounts::account_get(self, address)).await
     }
 
+    async fn account_set_admin(&self, address: &Address, admin: bool) -> Result<()> {
+        retrying(|| accounts::account_set_admin(self, address, admin)).await
+    }
+
+    async fn account_set_display_name(&self, address: &Address, name: Option<&str>) -> Result<()> {
+        retrying(|| accounts::account_set_display_name(self, address, name)).await
+    }
+
     async fn quota_set(&self, address: &Address, quota: Quota) -> Result<()> {
         retrying(|| quota::quota_set(self, address, quota)).await
     }
@@ -380,6 +389,26 @@ impl Store for PgStore {
 
     async fn app_password_used(&self, account: AccountId, id: &str, when: i64) -> Result<()> {
         retrying(|| app_passwords::app_password_used(self, account, id, when)).await
+    }
+
+    async fn token_add(&self, token: &crate::ApiToken) -> Result<()> {
+        retrying(|| api_tokens::token_add(self, token)).await
+    }
+
+    async fn token_list(&self) -> Result<Vec<crate::ApiToken>> {
+        retrying(|| api_tokens::token_list(self)).await
+    }
+
+    async fn token_get(&self, id: &str) -> Result<Option<crate::ApiToken>> {
+        retrying(|| api_tokens::token_get(self, id)).await
+    }
+
+    async fn token_revoke(&self, name: &str) -> Result<()> {
+        retrying(|| api_tokens::token_revoke(self, name)).await
+    }
+
+    async fn token_used(&self, id: &str, when: i64) -> Result<()> {
+        retrying(|| api_tokens::token_used(self, id, when)).await
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {

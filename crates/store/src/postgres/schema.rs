@@ -3,7 +3,7 @@
 //! Where it sits: [`super::PgStore::connect`] calls [`migrate`] once per process,
 //! before the pool serves anything.
 //!
-//! The tables mirror the embedded store's (`crate::sqlite::schema`, version 12) so the
+//! The tables mirror the embedded store's (`crate::sqlite::schema`, version 13) so the
 //! two backends share their reasoning and `postie store migrate` copies table by
 //! table; the differences are PostgreSQL's types (`bigint`, `bytea`, `boolean`),
 //! identity columns for row ids (never reused, so a deleted mailbox's id is never
@@ -24,7 +24,7 @@ use super::db_err;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock key the migrating node holds (an arbitrary constant: "postie" in
 /// ASCII).
@@ -215,8 +215,26 @@ CREATE TABLE dkim_keys (
 REVOKE ALL ON dkim_keys FROM PUBLIC;
 "#;
 
+/// Version 2: the embedded store's version 13. Accounts get a display name (NULL:
+/// none) and an administrator flag (existing accounts are not administrators); the
+/// HTTP API's tokens (`super::api_tokens`) get a table, server-wide (no account
+/// column, so removing an account leaves them alone), name and id each unique, `hash`
+/// the SHA-256 of the secret (`crate::api_token::hash_secret`).
+const MIGRATION_2: &str = r#"
+ALTER TABLE accounts ADD COLUMN display_name text;
+ALTER TABLE accounts ADD COLUMN admin boolean NOT NULL DEFAULT false;
+
+CREATE TABLE api_tokens (
+    name       text COLLATE "C" NOT NULL UNIQUE,
+    id         text COLLATE "C" NOT NULL UNIQUE,
+    hash       text NOT NULL,
+    created_at bigint NOT NULL,
+    last_used  bigint
+);
+"#;
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// Brings the database `client` is connected to up to [`SCHEMA_VERSION`], under the
 /// advisory lock; refuses a newer schema with a message naming both versions.
@@ -295,4 +313,60 @@ async fn migrate_locked(client: &mut Client) -> Result<()> {
         tracing::info!(from, to = SCHEMA_VERSION, "migrated the PostgreSQL schema");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::testing::fresh_store;
+    use crate::postgres::{PgOptions, PgStore};
+    use crate::{ApiToken, Store};
+
+    /// A version-1 database (before display names, the admin flag and API tokens) is
+    /// brought to version 2 by the next node to connect: its accounts keep their rows,
+    /// with no display name and not admin, and tokens can be added.
+    #[tokio::test]
+    async fn migrates_a_version_1_database() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        // Undo version 2 by hand: what is left is exactly MIGRATION_1's schema.
+        let client = store.client().await.expect("client");
+        client
+            .batch_execute(
+                "DROP TABLE api_tokens;
+                 ALTER TABLE accounts DROP COLUMN display_name, DROP COLUMN admin;
+                 UPDATE postie_schema SET version = 1;
+                 INSERT INTO domains(name) VALUES ('example.org');
+                 INSERT INTO accounts(address_key, address, domain, password_hash)
+                     VALUES ('a@example.org', 'A@example.org', 'example.org', 'x');",
+            )
+            .await
+            .expect("back to version 1");
+        drop(client);
+        let node = PgStore::connect(&PgOptions::from_url(store.url_for_tests()))
+            .await
+            .expect("connect migrates");
+        let client = node.client().await.expect("client");
+        assert_eq!(version(&client).await.expect("version"), SCHEMA_VERSION);
+        drop(client);
+        let address = message::Address::parse("a@example.org").expect("address");
+        let account = node
+            .account_get(&address)
+            .await
+            .expect("get")
+            .expect("kept");
+        assert_eq!(account.address.to_string(), "A@example.org");
+        assert_eq!(account.display_name, None);
+        assert!(!account.admin);
+        let token = ApiToken {
+            name: "ci".into(),
+            id: "abcdefgh".into(),
+            hash: "h".into(),
+            created_at: 1,
+            last_used: None,
+        };
+        node.token_add(&token).await.expect("add");
+        assert_eq!(node.token_list().await.expect("list"), vec![token]);
+    }
 }
