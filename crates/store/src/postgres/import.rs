@@ -9,7 +9,8 @@
 //! target must hold no domain, account or queue entry. The source is read in one
 //! SQLite read transaction (a consistent snapshot) and written in one PostgreSQL
 //! transaction, table by table with `COPY … FROM STDIN BINARY`, row ids, UIDs,
-//! UIDVALIDITY, mod-sequences, flags, summaries, quotas, app passwords, ACLs and the
+//! UIDVALIDITY, mod-sequences, flags, summaries, quotas, display names and administrator
+//! flags, app passwords, API tokens, ACLs and the
 //! queue (with its recipients' states) as they are; every body a message or queue
 //! entry names goes into `blobs`. Queue leases and POP3 maildrop locks are not copied
 //! (they belong to the processes that held them). The DKIM key files of `DATA_DIR/dkim`
@@ -78,6 +79,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("password_hash", Text),
             ("quota_storage", Int),
             ("quota_messages", Int),
+            ("display_name", Text),
+            ("admin", Bool),
         ],
     ),
     (
@@ -88,6 +91,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         "app_passwords",
         &[
             ("account_id", Int),
+            ("name", Text),
+            ("id", Text),
+            ("hash", Text),
+            ("created_at", Int),
+            ("last_used", Int),
+        ],
+    ),
+    (
+        "api_tokens",
+        &[
             ("name", Text),
             ("id", Text),
             ("hash", Text),
@@ -190,7 +203,8 @@ pub async fn embedded_to_postgres(data_dir: &Path, target: &PgOptions) -> Result
     let present: i64 = tx
         .query_one(
             "SELECT (SELECT count(*) FROM domains) + (SELECT count(*) FROM accounts)
-                  + (SELECT count(*) FROM queue) + (SELECT count(*) FROM blobs)",
+                  + (SELECT count(*) FROM queue) + (SELECT count(*) FROM blobs)
+                  + (SELECT count(*) FROM api_tokens)",
             &[],
         )
         .await
@@ -198,8 +212,8 @@ pub async fn embedded_to_postgres(data_dir: &Path, target: &PgOptions) -> Result
         .get(0);
     if present > 0 {
         return Err(StoreError::Invalid(format!(
-            "the database {} is not empty (it has domains, accounts, queue entries or \
-             bodies): migrate into a new, empty database",
+            "the database {} is not empty (it has domains, accounts, queue entries, \
+             bodies or API tokens): migrate into a new, empty database",
             store.url_shown()
         )));
     }
@@ -351,8 +365,8 @@ mod tests {
     }
 
     /// An embedded store with two accounts, flagged and expunged mail, a shared
-    /// mailbox, an app password, a quota and a queue entry with a pending remote
-    /// recipient.
+    /// mailbox, an app password, a quota, an administrator with a display name, two
+    /// API tokens (one used) and a queue entry with a pending remote recipient.
     async fn embedded(dir: &Path) -> crate::sqlite::SqliteStore {
         let s = crate::sqlite::SqliteStore::open(dir).expect("open");
         s.domain_add(&Domain::parse("example.org").unwrap())
@@ -381,6 +395,24 @@ mod tests {
         s.app_password_add(alice, "phone", "abcdefgh", "$argon2id$p", 1_700_000_000)
             .await
             .unwrap();
+        s.account_set_admin(&addr("alice@example.org"), true)
+            .await
+            .unwrap();
+        s.account_set_display_name(&addr("alice@example.org"), Some("Alice Ä. Liddell"))
+            .await
+            .unwrap();
+        for (name, id) in [("ci", "cccccccc"), ("backup", "bbbbbbbb")] {
+            s.token_add(&crate::ApiToken {
+                name: name.into(),
+                id: id.into(),
+                hash: crate::api_token::hash_secret(name),
+                created_at: 1_700_000_000,
+                last_used: None,
+            })
+            .await
+            .unwrap();
+        }
+        s.token_used("cccccccc", 1_700_000_100).await.unwrap();
         let inbox = s.mailbox_get(alice, "INBOX").await.unwrap().unwrap();
         for i in 0..3 {
             let mut body = format!("Subject: m{i}\r\n\r\nbody {i}").into_bytes();
@@ -439,6 +471,7 @@ mod tests {
             .expect("migrate");
         let count = |t: &str| report.counts.iter().find(|(n, _)| n == t).unwrap().1;
         assert_eq!(count("accounts"), 2);
+        assert_eq!(count("api_tokens"), 2);
         assert_eq!(count("messages"), 3, "2 appended and kept, 1 delivered");
         assert_eq!(count("expunged"), 1);
         assert_eq!(count("queue"), 1);
@@ -453,6 +486,21 @@ mod tests {
         assert_eq!(
             pg.account_list().await.unwrap(),
             src.account_list().await.unwrap()
+        );
+        let alice = pg
+            .account_get(&addr("alice@example.org"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(alice.admin);
+        assert_eq!(alice.display_name.as_deref(), Some("Alice Ä. Liddell"));
+        assert_eq!(
+            pg.token_list().await.unwrap(),
+            src.token_list().await.unwrap()
+        );
+        assert_eq!(
+            pg.token_get("cccccccc").await.unwrap().unwrap().last_used,
+            Some(1_700_000_100)
         );
         assert_eq!(
             pg.alias_list().await.unwrap(),
