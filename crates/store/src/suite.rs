@@ -9,10 +9,12 @@
 //! The alias cases live in the child module `aliases` (`src/suite/aliases.rs`), the
 //! queue-control ones in `queue_control`, queue claims and leases in `queue_claims`, POP3 maildrop locks in `maildrop`, IMAP's mailbox cases in `imap`, its
 //! message cases in `imap_messages`, MULTIAPPEND's in `imap_append_many`, its delta and summary cases in `imap_sync`,
-//! quotas in `quota`, app passwords in `app_passwords`, access control lists
+//! quotas in `quota`, app passwords in `app_passwords`, the administrator flag, display
+//! names and API tokens in `accounts_admin`, access control lists
 //! (RFC 4314) in `acl`, shared counters in `counters`, and internationalised domains
 //! (one domain, two spellings) in `idn`.
 
+mod accounts_admin;
 mod acl;
 mod aliases;
 mod app_passwords;
@@ -32,6 +34,10 @@ mod quota;
 use message::{Address, BodyType, Domain, Envelope, QueueId};
 
 use crate::{RecipientOutcome, RecipientStatus, Store, StoreError};
+use accounts_admin::{
+    account_admin_set_and_clear, account_display_name_set_clear_refuse,
+    account_remove_leaves_tokens, token_add_list_get_use_revoke, token_errors,
+};
 use acl::{
     acl_account_remove_drops_entries, acl_errors, acl_rename_keeps_delete_drops,
     acl_set_list_replace_remove, acl_shared_with_unites_anyone_and_own_rights,
@@ -832,6 +838,11 @@ suite!(
     app_password_add_list_get_use_revoke,
     app_password_errors,
     account_remove_takes_app_passwords,
+    account_admin_set_and_clear,
+    account_display_name_set_clear_refuse,
+    token_add_list_get_use_revoke,
+    token_errors,
+    account_remove_leaves_tokens,
     dsn_requests_are_kept,
     hold_and_release,
     flush_by_id_domain_and_all,
