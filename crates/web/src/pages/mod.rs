@@ -1,14 +1,189 @@
 //! The web pages (maud, rendered on the server, no JavaScript): sign-in, the account
 //! pages every user has, and the admin pages. [`layout`] is the frame and the form
 //! helpers (CSRF) they share.
+//!
+//! Where it sits: [`routes`] is merged into [`crate::router`]. The pages read who is
+//! asking through [`crate::principal::SignedIn`] (a redirect to `/login` without a
+//! session) and the connection through [`Conn`]; posted forms arrive through
+//! [`Posted`], an `application/x-www-form-urlencoded` body bounded by
+//! [`crate::MAX_BODY`] and read into a plain struct, whose `csrf` field
+//! [`layout::Form::check`] compares with the session's token (403 otherwise).
+//!
+//! Security stance: every page is for the signed-in account's own data only (the
+//! account comes from the session, never from a field of the request); every value
+//! shown goes through maud's escaping; no form is acted on without its CSRF token.
 
 use crate::WebState;
+use crate::principal::ConnInfo;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
 
+pub mod account;
+pub mod app_passwords;
 pub mod layout;
+pub mod mobileconfig;
+pub mod qr;
+pub mod setup;
+pub mod sign_in;
+
+#[cfg(test)]
+mod tests;
 
 /// The pages' routes.
 pub fn routes() -> Router<WebState> {
-    Router::new().route(layout::STYLESHEET, get(layout::stylesheet))
+    Router::new()
+        .route(layout::STYLESHEET, get(layout::stylesheet))
+        .merge(sign_in::routes())
+        .merge(account::routes())
+        .merge(app_passwords::routes())
+        .merge(setup::routes())
+        .merge(mobileconfig::routes())
+}
+
+/// The connection a page request came on ([`ConnInfo::of`]: a loopback placeholder
+/// when the request did not come through [`crate::serve::connection`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Conn(pub ConnInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Conn {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Conn, Self::Rejection> {
+        Ok(Conn(ConnInfo::of(parts)))
+    }
+}
+
+/// A posted HTML form (`application/x-www-form-urlencoded`, WHATWG URL §5.1) read into
+/// `T`, a struct of `String` fields (give it `#[serde(default)]` so that a missing
+/// `csrf` is the empty string and gets the 403 rather than a 400). 415 for another
+/// content type, 400 for a body that does not decode or repeats a field; the body is
+/// at most [`crate::MAX_BODY`] (413 past it).
+#[derive(Debug, Clone)]
+pub struct Posted<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Posted<T>, Response> {
+        let urlencoded = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !urlencoded {
+            return Err(crate::text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "415: post the form as application/x-www-form-urlencoded\n",
+            ));
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let bad = || crate::text(StatusCode::BAD_REQUEST, "400: the form does not decode\n");
+        let pairs = form_pairs(&body).ok_or_else(bad)?;
+        let mut seen = std::collections::HashSet::new();
+        if !pairs.iter().all(|(k, _)| seen.insert(k.clone())) {
+            return Err(bad());
+        }
+        let de = MapDeserializer::<_, serde::de::value::Error>::new(pairs.into_iter());
+        T::deserialize(de).map(Posted).map_err(|_| bad())
+    }
+}
+
+/// The name/value pairs of a urlencoded body: `&`-separated, `+` is a space, `%XX` a
+/// byte; `None` when a name or value is not UTF-8 or an escape is malformed. One flat
+/// pass over the bytes.
+pub fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    body.split(|&b| b == b'&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, value) = match part.iter().position(|&b| b == b'=') {
+                Some(at) => (&part[..at], &part[at + 1..]),
+                None => (part, &b""[..]),
+            };
+            Some((percent_decode(name)?, percent_decode(value)?))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Adds a `Set-Cookie` header to `response`.
+pub fn set_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// Marks `response` as not to be kept by any cache (a page showing a secret).
+pub fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The value of cookie `name` among the request's `Cookie` headers.
+pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| crate::session::cookie_value(h, name))
+}
+
+/// A size in octets for people: `512 B`, `1.5 KiB`, `20.0 MiB`.
+pub fn human_size(octets: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if octets < 1024 {
+        return format!("{octets} B");
+    }
+    let mut value = octets as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A unix time for people, in UTC: `2026-12-05 17:38 UTC`.
+pub fn human_time(unix: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => unix.to_string(),
+    }
 }
