@@ -1,11 +1,15 @@
-//! The admin commands: domains, users, aliases (and, through `mail_cli` and
-//! `queue_admin`, reading mail and the queue). They work on the store directly, so
-//! they run with or without the server. Listings print through [`crate::output`].
+//! The admin commands: domains, users, aliases (and, through `mail_cli`,
+//! `queue_admin` and `token_cli`, reading mail, the queue and API tokens). They work
+//! on the store directly, so they run with or without the server; what the web face
+//! does too (accounts, app passwords, tokens, the queue) goes through the `admin`
+//! crate, so both do it the same way. Every change is logged with
+//! [`admin::audit::log`] as actor `cli` (the admin commands install no log
+//! subscriber, so their output stays as it was; a subscriber would see the lines).
+//! Listings print through [`crate::output`].
 
 use crate::cli::{AliasCommand, Command, DomainCommand, Limit, UserCommand};
 use crate::output::{Format, Table, print_list};
-use anyhow::bail;
-use message::{Address, Domain};
+use message::Address;
 use serde::Serialize;
 use store::{Quota, QuotaUsage, Store};
 
@@ -21,6 +25,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         | Command::Store(_) => {
             unreachable!("not an admin command")
         }
+        Command::Token(c) => crate::token_cli::run(store.as_ref(), c).await,
         Command::Domain(c) => domain(store.as_ref(), c).await,
         Command::User(c) => user(store.as_ref(), c).await,
         Command::Alias(c) => alias(store.as_ref(), c).await,
@@ -30,46 +35,79 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
     }
 }
 
-/// `text` as an address, or an error that quotes it.
+/// `text` as an address, or an error that quotes it ([`admin::accounts::parse_address`]).
 pub fn parse_address(text: &str) -> anyhow::Result<Address> {
-    Address::parse(text).map_err(|e| anyhow::anyhow!("{text:?} is not a valid address: {e}"))
+    Ok(admin::accounts::parse_address(text)?)
 }
 
 async fn domain(store: &dyn Store, command: DomainCommand) -> anyhow::Result<()> {
-    let parse =
-        |d: &str| Domain::parse(d).map_err(|e| anyhow::anyhow!("{d:?} is not a valid domain: {e}"));
     match command {
         DomainCommand::Add { domain } => {
-            let domain = parse(&domain)?;
+            let domain = admin::accounts::parse_domain(&domain)?;
             store.domain_add(&domain).await?;
+            audit("domain.add", &domain);
             println!("added domain {domain}");
         }
         DomainCommand::List(list) => domain_list(store, list.format()).await?,
         DomainCommand::Del { domain } => {
-            let domain = parse(&domain)?;
+            let domain = admin::accounts::parse_domain(&domain)?;
             store.domain_remove(&domain).await?;
+            audit("domain.del", &domain);
             println!("removed domain {domain}");
         }
     }
     Ok(())
 }
 
+/// Logs a change made from the command line ([`admin::audit::log`], actor `cli`).
+fn audit(action: &str, target: &dyn std::fmt::Display) {
+    admin::audit::log("cli", action, &target.to_string());
+}
+
 async fn user(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Add { address, password } => {
+        UserCommand::Add {
+            address,
+            password,
+            admin,
+            display_name,
+        } => {
+            // The address and its domain are checked before the password is asked for.
             let address = parse_address(&address)?;
-            if !store.domain_is_local(address.domain()).await? {
-                bail!(
-                    "{} is not a local domain; add it first with `postie domain add {}`",
-                    address.domain(),
-                    address.domain()
-                );
-            }
-            let hash = hash(password.read(&format!("postie user add {address}"))?).await?;
-            store.account_add(&address, &hash).await?;
+            admin::accounts::ensure_local(store, &address).await?;
+            let password = password.read(&format!("postie user add {address}"))?;
+            let account = admin::accounts::create(
+                store,
+                &address.to_string(),
+                &password,
+                display_name.as_deref(),
+                admin,
+            )
+            .await?;
+            audit("user.add", &account.address);
             println!("added user {address}");
         }
         UserCommand::List(list) => user_list(store, list.format()).await?,
+        UserCommand::Admin { address, state } => {
+            let parsed = parse_address(&address)?;
+            admin::accounts::set_admin(store, &address, state.is_on()).await?;
+            let (action, done) = match state.is_on() {
+                true => ("user.admin.on", "is now an administrator"),
+                false => ("user.admin.off", "is no longer an administrator"),
+            };
+            audit(action, &parsed);
+            println!("{parsed} {done}");
+        }
+        UserCommand::DisplayName { address, name } => {
+            let parsed = parse_address(&address)?;
+            let name = name.filter(|n| !n.is_empty());
+            admin::accounts::set_display_name(store, &address, name.as_deref()).await?;
+            audit("user.display_name", &parsed);
+            match name {
+                Some(name) => println!("set the display name of {parsed} to {name:?}"),
+                None => println!("cleared the display name of {parsed}"),
+            }
+        }
         UserCommand::Quota {
             address,
             storage,
@@ -78,13 +116,15 @@ async fn user(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
         } => quota(store, &address, storage, messages, Format::from_flag(json)).await?,
         UserCommand::Passwd { address, password } => {
             let address = parse_address(&address)?;
-            let hash = hash(password.read(&format!("postie user passwd {address}"))?).await?;
-            store.account_set_password(&address, &hash).await?;
+            let password = password.read(&format!("postie user passwd {address}"))?;
+            admin::accounts::set_password(store, &address.to_string(), &password).await?;
+            audit("user.passwd", &address);
             println!("changed the password of {address}");
         }
         UserCommand::Del { address } => {
             let address = parse_address(&address)?;
-            store.account_remove(&address).await?;
+            admin::accounts::remove(store, &address.to_string()).await?;
+            audit("user.del", &address);
             println!("removed user {address}");
         }
         UserCommand::AppPassword(c) => crate::app_password_cli::run(store, c).await?,
@@ -102,9 +142,7 @@ async fn quota(
     format: Format,
 ) -> anyhow::Result<()> {
     let address = parse_address(address)?;
-    let Some(account) = store.account_get(&address).await? else {
-        bail!("no account {address}");
-    };
+    let account = admin::accounts::account_of(store, &address).await?;
     let mut limits = store.quota_get(account.id).await?;
     if storage.is_some() || messages.is_some() {
         if let Some(Limit(l)) = storage {
@@ -216,6 +254,8 @@ async fn user_list(store: &dyn Store, format: Format) -> anyhow::Result<()> {
         address: String,
         storage_limit: Option<u64>,
         messages_limit: Option<u64>,
+        admin: bool,
+        display_name: Option<String>,
     }
     let mut rows = Vec::new();
     for account in store.account_list().await? {
@@ -224,6 +264,8 @@ async fn user_list(store: &dyn Store, format: Format) -> anyhow::Result<()> {
             address: account.address.to_unicode(),
             storage_limit: limits.storage,
             messages_limit: limits.messages,
+            admin: account.admin,
+            display_name: account.display_name,
         });
     }
     print_list(
@@ -233,12 +275,21 @@ async fn user_list(store: &dyn Store, format: Format) -> anyhow::Result<()> {
         |rows| {
             let limit =
                 |l: Option<u64>, show: fn(u64) -> String| l.map_or("unlimited".into(), show);
-            let mut table = Table::new(&["ADDRESS", "STORAGE LIMIT", "MESSAGE LIMIT"]);
+            // The display name last: it is free text, and may hold spaces.
+            let mut table = Table::new(&[
+                "ADDRESS",
+                "STORAGE LIMIT",
+                "MESSAGE LIMIT",
+                "ADMIN",
+                "DISPLAY NAME",
+            ]);
             for r in rows {
                 table.row(vec![
                     r.address.clone(),
                     limit(r.storage_limit, human),
                     limit(r.messages_limit, |n| n.to_string()),
+                    if r.admin { "yes" } else { "no" }.to_owned(),
+                    r.display_name.clone().unwrap_or_default(),
                 ]);
             }
             table
@@ -268,20 +319,18 @@ async fn alias(store: &dyn Store, command: AliasCommand) -> anyhow::Result<()> {
         AliasCommand::Add { alias, target } => {
             let (alias, target) = (parse_address(&alias)?, parse_address(&target)?);
             store.alias_add(&alias, &target).await?;
+            audit("alias.add", &alias);
             println!("added alias {alias} -> {target}");
         }
         AliasCommand::List(list) => alias_list(store, list.format()).await?,
         AliasCommand::Del { alias } => {
             let alias = parse_address(&alias)?;
             store.alias_remove(&alias).await?;
+            audit("alias.del", &alias);
             println!("removed alias {alias}");
         }
     }
     Ok(())
-}
-
-async fn hash(password: String) -> anyhow::Result<String> {
-    Ok(tokio::task::spawn_blocking(move || store::password::hash(&password)).await??)
 }
 
 /// `postie alias list`: each alias and the account it delivers to.

@@ -8,12 +8,10 @@
 //! with `tail -n 1`.
 
 use crate::cli::ListFormat;
-use crate::output::{Table, print_list, rfc3339};
-use anyhow::{Context, bail};
+use crate::output::{Table, date_time, print_list, rfc3339};
 use clap::Subcommand;
-use message::Address;
 use serde::Serialize;
-use store::{Account, Store, StoreError};
+use store::Store;
 
 /// The `user app-password` commands.
 #[derive(Debug, Subcommand)]
@@ -54,26 +52,13 @@ pub enum AppPasswordCommand {
 pub async fn run(store: &dyn Store, command: AppPasswordCommand) -> anyhow::Result<()> {
     match command {
         AppPasswordCommand::Add { address, name } => {
-            let account = account(store, &address).await?;
-            if !store::app_password::valid_name(&name) {
-                bail!("{name:?} is not a usable name (1-64 characters, no control characters)");
-            }
-            let (id, secret, whole) = store::app_password::generate();
-            let hash = tokio::task::spawn_blocking(move || store::password::hash(&secret))
-                .await
-                .context("hashing failed")??;
-            match store
-                .app_password_add(account.id, &name, &id, &hash, now_unix())
-                .await
-            {
-                Err(StoreError::Exists(_)) => {
-                    bail!(
-                        "{} already has an app password named {name:?}",
-                        account.address
-                    )
-                }
-                other => other?,
-            }
+            let account = admin::accounts::get(store, &address).await?;
+            let whole = admin::app_passwords::create(store, &account, &name).await?;
+            admin::audit::log(
+                "cli",
+                "app_password.add",
+                &format!("{}/{name}", account.address),
+            );
             println!(
                 "App password {name:?} for {}; it is shown only this once:",
                 account.address
@@ -81,9 +66,8 @@ pub async fn run(store: &dyn Store, command: AppPasswordCommand) -> anyhow::Resu
             println!("{whole}");
         }
         AppPasswordCommand::List { address, format } => {
-            let account = account(store, &address).await?;
-            let rows: Vec<Row> = store
-                .app_password_list(account.id)
+            let account = admin::accounts::get(store, &address).await?;
+            let rows: Vec<Row> = admin::app_passwords::list(store, &account)
                 .await?
                 .into_iter()
                 .map(|p| Row {
@@ -102,20 +86,20 @@ pub async fn run(store: &dyn Store, command: AppPasswordCommand) -> anyhow::Resu
                 let mut table = Table::new(&["NAME", "CREATED", "LAST USED"]);
                 for r in rows {
                     let (created, last) = r.times;
-                    let last = last.map_or_else(|| "never".to_owned(), date);
-                    table.row(vec![r.name.clone(), date(created), last]);
+                    let last = last.map_or_else(|| "never".to_owned(), date_time);
+                    table.row(vec![r.name.clone(), date_time(created), last]);
                 }
                 table
             })?;
         }
         AppPasswordCommand::Revoke { address, name } => {
-            let account = account(store, &address).await?;
-            match store.app_password_revoke(account.id, &name).await {
-                Err(StoreError::NotFound(_)) => {
-                    bail!("{} has no app password named {name:?}", account.address)
-                }
-                other => other?,
-            }
+            let account = admin::accounts::get(store, &address).await?;
+            admin::app_passwords::revoke(store, &account, &name).await?;
+            admin::audit::log(
+                "cli",
+                "app_password.revoke",
+                &format!("{}/{name}", account.address),
+            );
             println!("revoked app password {name:?} of {}", account.address);
         }
     }
@@ -133,42 +117,10 @@ struct Row {
     times: (i64, Option<i64>),
 }
 
-async fn account(store: &dyn Store, address: &str) -> anyhow::Result<Account> {
-    let parsed = Address::parse(address)
-        .map_err(|e| anyhow::anyhow!("{address:?} is not a valid address: {e}"))?;
-    match store.account_get(&parsed).await? {
-        Some(account) => Ok(account),
-        None => bail!("no account {parsed}"),
-    }
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// A time as `2026-01-31 12:00:00 UTC`.
-fn date(unix: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("@{unix}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
-
-    #[test]
-    fn dates() {
-        assert_eq!(date(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(date(1_700_000_000), "2023-11-14 22:13:20 UTC");
-    }
 
     #[test]
     fn commands_parse() {
@@ -229,7 +181,7 @@ mod tests {
             .await
             .unwrap();
         let alice = store
-            .account_add(&Address::parse("alice@example.org").unwrap(), "x")
+            .account_add(&message::Address::parse("alice@example.org").unwrap(), "x")
             .await
             .unwrap();
         let add = || AppPasswordCommand::Add {

@@ -107,6 +107,10 @@ pub enum Command {
     /// Read a message on standard input and queue it, like sendmail(8) (also what
     /// `postie` does when started under the name `sendmail`).
     Sendmail(crate::sendmail_cli::SendmailArgs),
+    /// API tokens for the HTTP API (bearer tokens acting as an administrator): create,
+    /// list, revoke.
+    #[command(subcommand)]
+    Token(crate::token_cli::TokenCommand),
     /// DKIM signing keys of local domains: generate (and rotate), list, remove.
     #[command(subcommand)]
     Dkim(crate::dkim_cli::DkimCommand),
@@ -162,12 +166,36 @@ pub enum UserCommand {
         address: String,
         #[command(flatten)]
         password: PasswordSource,
+        /// Make the account an administrator: it may use the web admin pages and the
+        /// HTTP API (`postie user admin ADDRESS off` takes that back).
+        #[arg(long)]
+        admin: bool,
+        /// The name shown for the account, e.g. "Alice Liddell".
+        #[arg(long, value_name = "NAME")]
+        display_name: Option<String>,
     },
-    /// List accounts with their quota limits.
+    /// List accounts with their quota limits, administrator flag and display name.
     ///
     /// JSON fields: `address`, `storage_limit` (octets) and `messages_limit`, each
-    /// `null` when unlimited.
+    /// `null` when unlimited, `admin` (true or false), `display_name` (`null` when
+    /// unset).
     List(ListFormat),
+    /// Make an account an administrator (`on`: it may use the web admin pages and the
+    /// HTTP API) or not (`off`).
+    Admin {
+        /// The account's address.
+        address: String,
+        /// `on` or `off`.
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+    /// Set the name shown for an account; without NAME, clear it.
+    DisplayName {
+        /// The account's address.
+        address: String,
+        /// The name, e.g. "Alice Liddell" (at most 200 bytes, no control characters).
+        name: Option<String>,
+    },
     /// Show an account's quota limits and usage, or set the limits.
     ///
     /// Usage counts every message in every mailbox at its size. A message that would
@@ -212,6 +240,22 @@ pub enum UserCommand {
     /// SMTP, POP3 and IMAP and revocable on its own.
     #[command(subcommand)]
     AppPassword(crate::app_password_cli::AppPasswordCommand),
+}
+
+/// `on` or `off`, for a flag set on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// Set it.
+    On,
+    /// Clear it.
+    Off,
+}
+
+impl OnOff {
+    /// True for `on`.
+    pub fn is_on(self) -> bool {
+        self == OnOff::On
+    }
 }
 
 /// A quota limit as given on the command line: `None` is `none` (unlimited).
@@ -482,6 +526,81 @@ mod tests {
             ])
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::*;
+
+    #[test]
+    fn user_add_takes_admin_and_display_name() {
+        let cli = Cli::try_parse_from([
+            "postie",
+            "user",
+            "add",
+            "a@example.org",
+            "--password-stdin",
+            "--admin",
+            "--display-name",
+            "Alice Liddell",
+        ])
+        .expect("parse");
+        let Command::User(UserCommand::Add {
+            address,
+            admin,
+            display_name,
+            ..
+        }) = cli.command
+        else {
+            panic!("not user add");
+        };
+        assert_eq!(address, "a@example.org");
+        assert!(admin);
+        assert_eq!(display_name.as_deref(), Some("Alice Liddell"));
+        let cli = Cli::try_parse_from(["postie", "user", "add", "a@example.org"]).expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::User(UserCommand::Add {
+                admin: false,
+                display_name: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn user_admin_on_off() {
+        for (word, on) in [("on", true), ("off", false)] {
+            let cli = Cli::try_parse_from(["postie", "user", "admin", "a@example.org", word])
+                .expect("parse");
+            let Command::User(UserCommand::Admin { address, state }) = cli.command else {
+                panic!("not user admin");
+            };
+            assert_eq!((address.as_str(), state.is_on()), ("a@example.org", on));
+        }
+        for bad in [
+            &["postie", "user", "admin", "a@example.org"][..],
+            &["postie", "user", "admin", "a@example.org", "yes"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn user_display_name_sets_or_clears() {
+        let cli = Cli::try_parse_from(["postie", "user", "display-name", "a@example.org", "Al"])
+            .expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::User(UserCommand::DisplayName { name: Some(n), .. }) if n == "Al"
+        ));
+        let cli = Cli::try_parse_from(["postie", "user", "display-name", "a@example.org"])
+            .expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::User(UserCommand::DisplayName { name: None, .. })
+        ));
     }
 }
 

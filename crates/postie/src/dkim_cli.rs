@@ -1,22 +1,21 @@
 //! `postie dkim`: DKIM keys for local domains (generate, list, remove).
 //!
-//! Where it sits: an admin command; it works on `DATA_DIR/dkim` through
-//! [`mailauth::KeyStore`], with or without the server running (the server notices new
-//! and removed keys with the next message it signs). See docs/mailauth.md.
+//! Where it sits: an admin command over [`admin::dkim`], which works on `DATA_DIR/dkim`
+//! through [`mailauth::KeyStore`], with or without the server running (the server
+//! notices new and removed keys with the next message it signs). See docs/mailauth.md.
 //!
 //! With a store several nodes share (`[store] url`, PostgreSQL), the keys live in the
-//! store instead ([`shared_store`]): `generate` makes the key with the same mailauth
-//! code and stores the record, `list` and `remove` work on the store's records, and
-//! every node signs with the store's keys (re-read every half minute,
+//! store instead ([`admin::dkim::shared_store`]): `generate` makes the key with the
+//! same mailauth code and stores the record, `list` and `remove` work on the store's
+//! records, and every node signs with the store's keys (re-read every half minute,
 //! `server::dkim_keys`). The data directory's key files are then not used
-//! (`postie store migrate --to` copies them into the database).
+//! (`postie store migrate --to` copies them into the database). Only `generate` opens
+//! the embedded store (to check that the domain is local).
 
 use crate::cli::ListFormat;
 use crate::output::{Table, print_list};
 use clap::Subcommand;
-use mailauth::{Algorithm, KeyInfo, KeyStore};
 use serde::Serialize;
-use std::sync::Arc;
 
 /// The `dkim` commands.
 #[derive(Debug, Subcommand)]
@@ -49,24 +48,18 @@ pub enum DkimCommand {
 
 /// Runs one `postie dkim` command.
 pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Result<()> {
-    let keys = KeyStore::new(&config.data_dir);
     match command {
         DkimCommand::Generate { domain } => {
-            let parsed = message::Domain::parse(&domain)
-                .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
+            // Checked before the store is opened, as it always was.
+            let parsed = admin::accounts::parse_domain(&domain)?;
             let store = store::open(config).await?;
-            anyhow::ensure!(
-                store.domain_is_local(&parsed).await?,
-                "{domain} is not a local domain (add it first: postie domain add {domain})"
-            );
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let shared = store.keeps_dkim_keys().then_some(&store);
-            for algorithm in [Algorithm::Ed25519, Algorithm::Rsa] {
-                let key = match &shared {
-                    Some(store) => generate_stored(store.as_ref(), &parsed, algorithm, now).await?,
-                    None => keys.generate(parsed.as_str(), algorithm, now)?,
-                };
-                println!("; DKIM key {} ({})", key.selector, algorithm.key_type());
+            for key in admin::dkim::generate(config, store.as_ref(), &domain).await? {
+                admin::audit::log(
+                    "cli",
+                    "dkim.generate",
+                    &format!("{}/{}", key.domain, key.selector),
+                );
+                println!("; DKIM key {} ({})", key.selector, key.algorithm.key_type());
                 println!(
                     "{}. {} IN TXT {}",
                     key.record_name(),
@@ -89,10 +82,8 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
                 record_name: String,
                 record: String,
             }
-            let listed = match shared_store(config).await? {
-                Some(store) => stored_infos(&store.dkim_key_list(None).await?),
-                None => keys.list()?,
-            };
+            let shared = admin::dkim::shared_store(config).await?;
+            let listed = admin::dkim::list(config, shared.as_deref(), None).await?;
             let rows: Vec<Row> = listed
                 .into_iter()
                 .map(|key| Row {
@@ -118,118 +109,11 @@ pub async fn run(command: DkimCommand, config: &config::Config) -> anyhow::Resul
             })?;
         }
         DkimCommand::Remove { domain, selector } => {
-            match shared_store(config).await? {
-                Some(store) => {
-                    let parsed = message::Domain::parse(&domain)
-                        .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
-                    store.dkim_key_remove(&parsed, &selector).await?;
-                }
-                None => keys.remove(&domain, &selector)?,
-            }
+            let shared = admin::dkim::shared_store(config).await?;
+            admin::dkim::remove(config, shared.as_deref(), &domain, &selector).await?;
+            admin::audit::log("cli", "dkim.remove", &format!("{domain}/{selector}"));
             println!("removed DKIM key {selector} of {domain}");
         }
     }
     Ok(())
-}
-
-/// The configured store when it keeps the DKIM keys (a shared one, `[store] url`);
-/// `None` when they are the data directory's files (the embedded store, which is not
-/// even opened then).
-pub(crate) async fn shared_store(
-    config: &config::Config,
-) -> anyhow::Result<Option<Arc<dyn store::Store>>> {
-    if config.store.url.is_none() {
-        return Ok(None);
-    }
-    let store = store::open(config).await?;
-    Ok(store.keeps_dkim_keys().then_some(store))
-}
-
-/// The store's key records as mailauth lists keys, each domain's oldest first (the
-/// private keys stay behind).
-pub(crate) fn stored_infos(stored: &[store::DkimKey]) -> Vec<KeyInfo> {
-    let mut infos: Vec<KeyInfo> = stored
-        .iter()
-        .filter_map(|k| {
-            Some(KeyInfo {
-                domain: k.domain.as_str().to_owned(),
-                selector: k.selector.clone(),
-                algorithm: Algorithm::from_key_type(&k.algorithm)?,
-                record: k.public_record.clone(),
-            })
-        })
-        .collect();
-    infos.sort_by(|a, b| a.domain.cmp(&b.domain));
-    for domain in infos.chunk_by_mut(|a, b| a.domain == b.domain) {
-        mailauth::keys::sort_oldest_first(domain);
-    }
-    infos
-}
-
-/// Generates a key of `algorithm` for `domain` with mailauth's code, under a selector
-/// none of the domain's stored keys has, and stores it. When another node stored that
-/// selector meanwhile (two admins generating at once), it tries the next one.
-async fn generate_stored(
-    store: &dyn store::Store,
-    domain: &message::Domain,
-    algorithm: Algorithm,
-    now: i64,
-) -> anyhow::Result<KeyInfo> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let existing = stored_infos(&store.dkim_key_list(Some(domain)).await?);
-        let (info, pem) = mailauth::keys::generate_pem(domain.as_str(), algorithm, now, &existing)?;
-        let key = store::DkimKey {
-            domain: domain.clone(),
-            selector: info.selector.clone(),
-            algorithm: algorithm.key_type().to_owned(),
-            private_key_pem: pem,
-            public_record: info.record.clone(),
-            created_at: now,
-        };
-        match store.dkim_key_put(&key).await {
-            Ok(()) => return Ok(info),
-            Err(store::StoreError::Exists(_)) if tries < 3 => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_keys_list_by_domain_then_oldest_selector_first() {
-        let key = |domain: &str, selector: &str, algorithm: &str| store::DkimKey {
-            domain: message::Domain::parse(domain).unwrap(),
-            selector: selector.into(),
-            algorithm: algorithm.into(),
-            private_key_pem: "PEM".into(),
-            public_record: format!("v=DKIM1; k={algorithm}; p=x"),
-            created_at: 1,
-        };
-        let infos = stored_infos(&[
-            key("example.org", "202612e", "ed25519"),
-            key("a.example", "202611r", "rsa"),
-            key("example.org", "202611e2", "ed25519"),
-            key("example.org", "202611e", "ed25519"),
-            key("example.org", "x", "dsa"),
-        ]);
-        let names: Vec<(&str, &str)> = infos
-            .iter()
-            .map(|k| (k.domain.as_str(), k.selector.as_str()))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("a.example", "202611r"),
-                ("example.org", "202611e"),
-                ("example.org", "202611e2"),
-                ("example.org", "202612e"),
-            ]
-        );
-        assert_eq!(infos[0].record, "v=DKIM1; k=rsa; p=x");
-    }
 }

@@ -1,15 +1,14 @@
 //! `postie dns`: the DNS records a local domain publishes (`records`), and whether
 //! DNS has them (`check`).
 //!
-//! Where it sits: an admin command. `records` is offline: it reads the config
-//! (host name, listeners, smarthost) and the domain's DKIM keys; `check` also asks the
-//! resolver of `[dns] nameservers`. The records and the rules for "right" are in
+//! Where it sits: an admin command over [`admin::dns`]. `records` is offline: it reads
+//! the config (host name, listeners, smarthost) and the domain's DKIM keys; `check`
+//! also asks the resolver of `[dns] nameservers`. The records and the rules for "right" are in
 //! [`mailauth::records`] and [`mailauth::check`]; docs/mailauth.md explains them.
 
 use clap::Subcommand;
-use mailauth::KeyStore;
 use mailauth::check::Status;
-use mailauth::records::{Plan, Record, Service};
+use mailauth::records::Record;
 
 #[derive(Debug, Subcommand)]
 pub enum DnsCommand {
@@ -40,9 +39,7 @@ pub async fn run(command: DnsCommand, config: &config::Config) -> anyhow::Result
         }
         DnsCommand::Check { domain } => {
             let expected = records(config, &domain).await?;
-            let auth = mailauth::resolver::authenticator(&config.dns.nameservers)
-                .map_err(anyhow::Error::msg)?;
-            let results = mailauth::check::check(&auth, &expected).await;
+            let results = admin::dns::check(config, &expected).await?;
             let mut bad = 0;
             for checked in &results {
                 let r = &checked.record;
@@ -78,47 +75,16 @@ pub async fn run(command: DnsCommand, config: &config::Config) -> anyhow::Result
     }
 }
 
-/// The records `domain` should publish under this configuration (its DKIM keys from
-/// the store when a shared one keeps them, else from the data directory).
+/// The records `domain` should publish ([`admin::dns::records`], its DKIM keys from
+/// the store when a shared one keeps them, else from the data directory), with the
+/// note about missing keys on standard error.
 async fn records(config: &config::Config, domain: &str) -> anyhow::Result<Vec<Record>> {
-    let domain = message::Domain::parse(domain)
-        .map_err(|e| anyhow::anyhow!("{domain:?} is not a valid domain: {e}"))?;
-    let keys = match crate::dkim_cli::shared_store(config).await? {
-        Some(store) => crate::dkim_cli::stored_infos(&store.dkim_key_list(Some(&domain)).await?),
-        None => KeyStore::new(&config.data_dir).domain_keys(domain.as_str())?,
-    };
-    if keys.is_empty() {
-        eprintln!(
-            "note: {} has no DKIM keys yet, so its mail is not signed \
-             (postie dkim generate {})",
-            domain.as_str(),
-            domain.as_str()
-        );
+    // A malformed domain is refused before any store is opened.
+    admin::accounts::parse_domain(domain)?;
+    let shared = admin::dkim::shared_store(config).await?;
+    let records = admin::dns::records(config, shared.as_deref(), domain).await?;
+    if let Some(note) = &records.note {
+        eprintln!("{note}");
     }
-    let listen = &config.listen;
-    let port = |addrs: &[std::net::SocketAddr]| addrs.first().map(|a| a.port());
-    let services = Service::ALL
-        .iter()
-        .map(|&service| {
-            let addrs = match service {
-                Service::Submissions => &listen.submissions,
-                Service::Submission => &listen.submission,
-                Service::Imaps => &listen.imaps,
-                Service::Imap => &listen.imap,
-                Service::Pop3s => &listen.pop3s,
-                Service::Pop3 => &listen.pop3,
-            };
-            (service, port(addrs))
-        })
-        .collect();
-    let plan = Plan {
-        domain: domain.as_str(),
-        hostname: &config.hostname,
-        smtp_addresses: listen.smtp.iter().map(|a| a.ip()).collect(),
-        services,
-        keys,
-        smarthost: config.relay.smarthost.as_deref(),
-        https_port: port(&listen.https),
-    };
-    Ok(mailauth::records::expected(&plan))
+    Ok(records.records)
 }

@@ -117,7 +117,7 @@ async fn mailbox(
     address: &str,
     name: &str,
 ) -> anyhow::Result<(MailboxId, String)> {
-    let address = crate::admin::parse_address(address)?;
+    let address = crate::admin_cli::parse_address(address)?;
     let Some(account) = store.account_get(&address).await? else {
         bail!("no account {address}");
     };

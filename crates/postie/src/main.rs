@@ -5,7 +5,7 @@
 //! store directly, which is safe while the server runs (SQLite WAL with a busy timeout).
 //! This is the only crate that uses `anyhow`.
 
-mod admin;
+mod admin_cli;
 mod app_password_cli;
 mod bulk_cli;
 mod cli;
@@ -20,6 +20,7 @@ mod send_cli;
 mod sendmail_cli;
 mod share_cli;
 mod store_cli;
+mod token_cli;
 
 use anyhow::Context;
 use clap::Parser;
@@ -85,7 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dkim(c) => runtime.block_on(dkim_cli::run(c, &config)),
         Command::Dns(c) => runtime.block_on(dns_cli::run(c, &config)),
         Command::Store(c) => runtime.block_on(store_cli::run(c, &config)),
-        command => runtime.block_on(admin::run(command, &config)),
+        command => runtime.block_on(admin_cli::run(command, &config)),
     }
 }
 

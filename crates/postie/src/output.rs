@@ -139,6 +139,17 @@ pub fn short_date(unix: i64) -> String {
         .unwrap_or_else(|| format!("@{unix}"))
 }
 
+/// Unix seconds with the seconds, as the app password and token tables show them:
+/// `2026-01-31 12:00:00 UTC`.
+pub fn date_time(unix: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("@{unix}"))
+}
+
 /// `text` cut to at most `max` characters, with `…` marking a cut.
 pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -182,6 +193,8 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(short_date(1_700_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(date_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(date_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(clip("abc", 3), "abc");
         assert_eq!(clip("abcdef", 4), "abc…");
     }

@@ -1,11 +1,11 @@
-//! `postie queue …`: list, show, flush, hold, release and delete queue entries. They
-//! change the store directly, so they work whether the server runs or not; a running
+//! `postie queue …`: list, show, flush, hold, release and delete queue entries
+//! (the changes through [`admin::queue_ops`], the words here). They change the store
+//! directly, so they work whether the server runs or not; a running
 //! server's queue runner sees the change at its next look at the queue (within a
 //! second).
 
-use anyhow::{Context, bail};
-use message::{Domain, QueueId};
-use queue::notify::{Event, Notifier};
+use admin::queue_ops;
+use anyhow::Context;
 use serde::Serialize;
 use std::sync::Arc;
 use store::{QueuedMessage, RecipientStatus, Store};
@@ -26,7 +26,7 @@ pub async fn run(
             print_queue(list.format(), &entries, now)?;
         }
         QueueCommand::Show { id } => {
-            let entry = get(store.as_ref(), &id).await?;
+            let entry = queue_ops::get(store.as_ref(), queue_ops::parse_id(&id)?).await?;
             print_entry(&entry, now);
             let dsn = &entry.envelope.dsn;
             println!(
@@ -53,99 +53,57 @@ pub async fn run(
             print!("{}", String::from_utf8_lossy(&body[..header_end]));
         }
         QueueCommand::Flush { id, domain } => {
-            let id = id.as_deref().map(parse_id).transpose()?;
-            let domain = domain
-                .as_deref()
-                .map(|d| Domain::parse(d).map_err(|e| anyhow::anyhow!("{d:?}: {e}")))
-                .transpose()?;
-            if let Some(id) = id {
-                get(store.as_ref(), &id.to_string()).await?;
-            }
-            let count = store.queue_flush(id, domain.as_ref(), now).await?;
-            wake_runners(store.as_ref()).await;
-            println!("{count} recipients due now");
+            let id = id.as_deref().map(queue_ops::parse_id).transpose()?;
+            let flushed = queue_ops::flush(store.as_ref(), id, domain.as_deref()).await?;
+            let target = match (id, &domain) {
+                (Some(id), _) => id.to_string(),
+                (None, Some(domain)) => domain.clone(),
+                (None, None) => "all".to_owned(),
+            };
+            admin::audit::log("cli", "queue.flush", &target);
+            warn_unwoken(&flushed);
+            println!("{} recipients due now", flushed.due);
         }
         QueueCommand::Hold { id } => {
-            let id = parse_id(&id)?;
-            store
-                .queue_hold(id, true)
+            let id = queue_ops::parse_id(&id)?;
+            queue_ops::hold(store.as_ref(), id)
                 .await
                 .with_context(|| format!("hold {id}"))?;
+            admin::audit::log("cli", "queue.hold", &id.to_string());
             println!("held {id}");
         }
         QueueCommand::Release { id } => {
-            let id = parse_id(&id)?;
-            store
-                .queue_hold(id, false)
+            let id = queue_ops::parse_id(&id)?;
+            let flushed = queue_ops::release(store.as_ref(), id)
                 .await
                 .with_context(|| format!("release {id}"))?;
-            store.queue_flush(Some(id), None, now).await?;
-            wake_runners(store.as_ref()).await;
+            admin::audit::log("cli", "queue.release", &id.to_string());
+            warn_unwoken(&flushed);
             println!("released {id}");
         }
         QueueCommand::Delete { id, bounce } => {
-            let entry = get(store.as_ref(), &id).await?;
+            let id = queue_ops::parse_id(&id)?;
+            let report = queue_ops::delete(store.clone(), config, id, bounce).await?;
+            admin::audit::log("cli", "queue.delete", &id.to_string());
             if bounce {
-                bounce_pending(store.clone(), &entry, &config.hostname, now).await?;
+                match report {
+                    Some(report) => println!("bounce queued as {report}"),
+                    None => println!("no bounce: the sender asked for none, or there is no sender"),
+                }
             }
-            store.queue_delete(entry.id).await?;
-            println!("deleted {}", entry.id);
+            println!("deleted {id}");
         }
     }
     Ok(())
 }
 
-/// Tells the queue runners of every node sharing the store that work is due now
-/// (PostgreSQL: a change notice; the embedded store's runner finds it at its next
-/// periodic look). Best effort: a runner that misses it still polls.
-async fn wake_runners(store: &dyn Store) {
-    if let Err(e) = store.change_announce(store::Change::Queue).await {
+/// Says so when the queue runners could not be woken (they find the work at their
+/// next look anyway).
+fn warn_unwoken(flushed: &queue_ops::Flushed) {
+    if let Some(e) = &flushed.wake_error {
         eprintln!(
             "postie: could not wake the queue runners (they will find the work at their next look): {e}"
         );
-    }
-}
-
-/// Queues a failure report for the recipients of `entry` still pending.
-async fn bounce_pending(
-    store: Arc<dyn Store>,
-    entry: &QueuedMessage,
-    hostname: &str,
-    now: i64,
-) -> anyhow::Result<()> {
-    let events: Vec<Event> = entry
-        .recipients
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| matches!(r.status, RecipientStatus::Pending { .. }))
-        .map(|(i, _)| Event {
-            recipient: i,
-            action: dsn::Action::Failed,
-            reason: Some("5.0.0 deleted from the queue by the administrator".into()),
-        })
-        .collect();
-    match Notifier::new(store, hostname)
-        .send(entry, &events, now, None)
-        .await?
-    {
-        Some(report) => println!("bounce queued as {report}"),
-        None => println!("no bounce: the sender asked for none, or there is no sender"),
-    }
-    Ok(())
-}
-
-fn parse_id(text: &str) -> anyhow::Result<QueueId> {
-    match QueueId::parse(text) {
-        Some(id) => Ok(id),
-        None => bail!("{text:?} is not a queue id"),
-    }
-}
-
-async fn get(store: &dyn Store, id: &str) -> anyhow::Result<QueuedMessage> {
-    let id = parse_id(id)?;
-    match store.queue_get(id).await? {
-        Some(entry) => Ok(entry),
-        None => bail!("no message {id} in the queue"),
     }
 }
 

@@ -206,7 +206,7 @@ async fn add(
 
 /// The account at `address`, or an error naming it.
 async fn account(store: &dyn Store, address: &str) -> anyhow::Result<Account> {
-    let parsed = crate::admin::parse_address(address)?;
+    let parsed = crate::admin_cli::parse_address(address)?;
     match store.account_get(&parsed).await? {
         Some(account) => Ok(account),
         None => bail!("no account {parsed}"),
@@ -239,7 +239,7 @@ async fn grantee_of(
     if grantee.eq_ignore_ascii_case("anyone") {
         return Ok((Grantee::Anyone, "anyone".to_owned()));
     }
-    let parsed: Address = crate::admin::parse_address(grantee)?;
+    let parsed: Address = crate::admin_cli::parse_address(grantee)?;
     let Some(account) = store.account_get(&parsed).await? else {
         bail!("no account {parsed} to share with");
     };
