@@ -12,7 +12,7 @@
 //! `domain="other"`, so mail to many domains (or hostile recipient lists) cannot grow
 //! the metrics without bound. Domains are never forgotten while the process runs.
 
-use message::{Address, Domain, QueueId};
+use message::{Address, QueueId};
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Mutex, OnceLock};
 

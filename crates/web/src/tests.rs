@@ -4,12 +4,9 @@ use crate::{WebState, autodiscover, router, xml};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use message::Domain;
-use std::sync::Arc;
-use store::Store;
 use tower::ServiceExt;
 
-use crate::testing::{PORTS, state, state_with};
+use crate::testing::{state, state_with};
 
 /// Status, headers and body of one request.
 async fn send(
