@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::de::value::MapDeserializer;
 
 pub mod account;
+pub mod admin;
 pub mod app_passwords;
 pub mod layout;
 pub mod mobileconfig;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<WebState> {
         .merge(app_passwords::routes())
         .merge(setup::routes())
         .merge(mobileconfig::routes())
+        .merge(admin::routes())
 }
 
 /// The connection a page request came on ([`ConnInfo::of`]: a loopback placeholder
