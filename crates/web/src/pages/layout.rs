@@ -96,6 +96,7 @@ pub trait Form {
     fn csrf(&self) -> &str;
 
     /// `Ok` when the form carries `user`'s session token; else the 403 response.
+    #[allow(clippy::result_large_err)] // the error is the response a handler returns as is
     fn check(&self, user: &SignedIn) -> Result<(), Response> {
         if user.session.csrf_ok(self.csrf()) {
             Ok(())

@@ -22,7 +22,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
-use serde::de::value::MapDeserializer;
 
 pub mod account;
 pub mod admin;
@@ -91,50 +90,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Posted<T> {
         let body = Bytes::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let bad = || crate::text(StatusCode::BAD_REQUEST, "400: the form does not decode\n");
-        let pairs = form_pairs(&body).ok_or_else(bad)?;
-        let mut seen = std::collections::HashSet::new();
-        if !pairs.iter().all(|(k, _)| seen.insert(k.clone())) {
-            return Err(bad());
-        }
-        let de = MapDeserializer::<_, serde::de::value::Error>::new(pairs.into_iter());
-        T::deserialize(de).map(Posted).map_err(|_| bad())
+        // serde_urlencoded (axum's own form decoder): a repeated field is a
+        // "duplicate field" error for a struct, so it is refused too.
+        serde_urlencoded::from_bytes::<T>(&body)
+            .map(Posted)
+            .map_err(|_| crate::text(StatusCode::BAD_REQUEST, "400: the form does not decode\n"))
     }
-}
-
-/// The name/value pairs of a urlencoded body: `&`-separated, `+` is a space, `%XX` a
-/// byte; `None` when a name or value is not UTF-8 or an escape is malformed. One flat
-/// pass over the bytes.
-pub fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
-    body.split(|&b| b == b'&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (name, value) = match part.iter().position(|&b| b == b'=') {
-                Some(at) => (&part[..at], &part[at + 1..]),
-                None => (part, &b""[..]),
-            };
-            Some((percent_decode(name)?, percent_decode(value)?))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Adds a `Set-Cookie` header to `response`.
