@@ -125,6 +125,11 @@ pub(crate) fn own_or_admin(caller: &Principal, address: &str) -> ApiResult<()> {
     }
 }
 
+/// True when `caller` is the account `account` (not a token).
+fn is_self(caller: &Principal, account: &Account) -> bool {
+    caller.account().is_some_and(|a| a.id == account.id)
+}
+
 /// `GET /api/v1/accounts`: every account, sorted by address.
 #[utoipa::path(
     get,
@@ -221,7 +226,7 @@ pub async fn get(
         (status = 200, description = "The account as changed", body = AccountView),
         (status = 400, description = "A malformed address or field, an empty password, malformed JSON", body = ErrorBody),
         (status = 401, description = "No or bad credentials", body = ErrorBody),
-        (status = 403, description = "Another user's account, or a field only an administrator may change", body = ErrorBody),
+        (status = 403, description = "Another user's account, a field only an administrator may change, or an administrator's own flag", body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
     )
 )]
@@ -239,6 +244,12 @@ pub async fn update(
     }
     let store = state.store.as_ref();
     let account = admin::accounts::get(store, &address).await?;
+    if change.admin == Some(false) && is_self(&caller, &account) {
+        return Err(ApiError::forbidden(
+            "an administrator cannot take away their own flag (another administrator, \
+             or `postie user admin ADDRESS off`, can)",
+        ));
+    }
     let target = account.address.to_string();
     if let Some(password) = &change.password {
         admin::accounts::set_password(store, &target, password).await?;
@@ -281,7 +292,7 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 400, description = "A malformed address", body = ErrorBody),
         (status = 401, description = "No or bad credentials", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "Not an administrator, or their own account", body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
     )
 )]
@@ -291,6 +302,12 @@ pub async fn remove(
     ApiPath(address): ApiPath<String>,
 ) -> ApiResult<Response> {
     let account = admin::accounts::get(state.store.as_ref(), &address).await?;
+    if is_self(&caller, &account) {
+        return Err(ApiError::forbidden(
+            "an administrator cannot delete their own account (another administrator, \
+             or `postie user remove`, can)",
+        ));
+    }
     let target = account.address.to_string();
     admin::accounts::remove(state.store.as_ref(), &target).await?;
     audit(&caller, "account.remove", &target);

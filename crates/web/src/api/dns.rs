@@ -8,10 +8,16 @@ use crate::WebState;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use mailauth::check::Status;
 use mailauth::records::{Data, Record, TTL};
 use serde::Serialize;
+use std::time::Duration;
 use utoipa::ToSchema;
+
+/// How long the live check may take in all (the admin page waits as long): the
+/// request answers within the connection's deadline however slow the resolvers are.
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One record to publish.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -142,6 +148,7 @@ pub async fn records(
         (status = 401, description = "No or bad credentials", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "Not a local domain", body = ErrorBody),
+        (status = 504, description = "The check took longer than 10 s", body = ErrorBody),
     )
 )]
 pub async fn check(
@@ -151,7 +158,15 @@ pub async fn check(
 ) -> ApiResult<Json<DnsCheck>> {
     let (domain, records) = expected(&state, &domain).await?;
     let config = (state.config)();
-    let checked = admin::dns::check(&config, &records.records).await?;
+    let checked =
+        tokio::time::timeout(CHECK_DEADLINE, admin::dns::check(&config, &records.records))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the DNS check timed out (see [dns] nameservers)",
+                )
+            })??;
     let records: Vec<CheckedRecord> = checked
         .iter()
         .map(|c| {

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 /// A local domain.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DomainBody {
     /// The domain name (an IDN is kept in its A-label form).
     #[schema(example = "example.org")]

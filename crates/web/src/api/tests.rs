@@ -448,6 +448,15 @@ async fn accounts() {
     .await;
     assert_error(&got, StatusCode::NOT_FOUND);
 
+    // An administrator account cannot lock itself out; a token may change anyone.
+    let own = format!("/api/v1/accounts/{ADMIN}");
+    let got = call(&state, "PATCH", &own, auth, Some(r#"{"admin": false}"#)).await;
+    assert_error(&got, StatusCode::FORBIDDEN);
+    let got = call(&state, "DELETE", &own, auth, None).await;
+    assert_error(&got, StatusCode::FORBIDDEN);
+    let (status, _) = call(&state, "PATCH", &own, auth, Some(r#"{"admin": true}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+
     let (status, body) = call(&state, "DELETE", carol_uri, auth, None).await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
     let got = call(&state, "DELETE", carol_uri, auth, None).await;
@@ -851,4 +860,44 @@ async fn queue() {
     assert_eq!(body["bounce"], Value::Null);
     let (_, body) = call(&state, "GET", "/api/v1/queue", auth, None).await;
     assert_eq!(body, json!([]));
+}
+
+#[tokio::test]
+async fn a_dns_check_past_its_deadline_is_504() {
+    // A name server that never answers (the socket is bound, nothing reads it).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut config = config::Config {
+        hostname: "mail.example.net".into(),
+        ..config::Config::default()
+    };
+    config.dns.nameservers = vec![silent.local_addr().unwrap()];
+    let state = state_with(config).await;
+    add_account(&state, ADMIN, ADMIN_PW, true).await;
+    let started = std::time::Instant::now();
+    let got = call(
+        &state,
+        "GET",
+        "/api/v1/domains/example.org/dns/check",
+        Some(&admin()),
+        None,
+    )
+    .await;
+    assert!(started.elapsed() < super::dns::CHECK_DEADLINE * 2);
+    // Either the resolver gave up on each record first (each an `error`), or the
+    // deadline cut the check short.
+    if got.0 == StatusCode::OK {
+        assert!(
+            got.1["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["status"] == "error" && r["why"].is_string()),
+            "{}",
+            got.1
+        );
+        assert_eq!(got.1["all_ok"], false);
+    } else {
+        assert_error(&got, StatusCode::GATEWAY_TIMEOUT);
+    }
+    drop(silent);
 }
