@@ -64,7 +64,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Conn {
 /// `T`, a struct of `String` fields (give it `#[serde(default)]` so that a missing
 /// `csrf` is the empty string and gets the 403 rather than a 400). 415 for another
 /// content type, 400 for a body that does not decode or repeats a field; the body is
-/// at most [`crate::MAX_BODY`] (413 past it).
+/// at most [`crate::MAX_BODY`] (413 past it). A post with no body and no content type
+/// is an empty form (so it gets the CSRF check's 403).
 #[derive(Debug, Clone)]
 pub struct Posted<T>(pub T);
 
@@ -72,16 +73,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Posted<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Posted<T>, Response> {
-        let urlencoded = request
-            .headers()
-            .get(header::CONTENT_TYPE)
+        let content_type = request.headers().get(header::CONTENT_TYPE);
+        let empty = content_type.is_none()
+            && request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+        let urlencoded = content_type
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
             .is_some_and(|v| {
                 v.trim()
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
-        if !urlencoded {
+        if !urlencoded && !empty {
             return Err(crate::text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "415: post the form as application/x-www-form-urlencoded\n",
