@@ -12,7 +12,7 @@ REMOTE = "friend@remote.example"
 # The field names docs/cli.md promises, per command.
 FIELDS = {
     ("domain", "list"): {"domain", "users", "aliases"},
-    ("user", "list"): {"address", "storage_limit", "messages_limit"},
+    ("user", "list"): {"address", "storage_limit", "messages_limit", "admin", "display_name"},
     ("alias", "list"): {"alias", "target"},
     ("mail", "list"): {"uid", "size", "queue_id", "received", "from", "subject"},
     ("queue", "list"): {"id", "sender", "queued_at", "size", "held", "attempts",
@@ -103,8 +103,9 @@ def test_every_list_has_a_header_and_json_that_matches(server_factory):
     assert sorted(r.split() for r in rows) == [["example.net", "0", "0"],
                                                ["example.org", "1", "1"]], rows
     header, rows = listing(srv, "user", "list")
-    assert header == ["ADDRESS", "STORAGE", "LIMIT", "MESSAGE", "LIMIT"], header
-    assert rows[0].split() == [ALICE, "1G", "unlimited"], rows
+    assert header == ["ADDRESS", "STORAGE", "LIMIT", "MESSAGE", "LIMIT", "ADMIN", "DISPLAY",
+                      "NAME"], header
+    assert rows[0].split() == [ALICE, "1G", "unlimited", "no"], rows
     header, rows = listing(srv, "alias", "list")
     assert header == ["ALIAS", "TARGET"], header
     assert rows[0].split() == ["postmaster@example.org", "->", ALICE], rows
@@ -139,7 +140,8 @@ def test_every_list_has_a_header_and_json_that_matches(server_factory):
     assert domains["example.org"] == {"domain": "example.org", "users": 1, "aliases": 1}
     assert domains["example.net"]["users"] == 0
     assert as_json(srv, "user", "list") == [
-        {"address": ALICE, "storage_limit": 1 << 30, "messages_limit": None}]
+        {"address": ALICE, "storage_limit": 1 << 30, "messages_limit": None, "admin": False,
+         "display_name": None}]
     assert as_json(srv, "alias", "list") == [{"alias": "postmaster@example.org", "target": ALICE}]
     (mail,) = as_json(srv, "mail", "list", ALICE)
     assert mail["uid"] == 1 and mail["queue_id"] == qid.lower(), mail

@@ -97,8 +97,8 @@ def test_cli_sets_shows_and_clears_limits(srv):
     assert rows["storage"] == ["0", "octets", "(0)", "1073741824", "octets", "(1G)"], rows
     assert rows["messages"] == ["0", "50000"], rows
     listing = [line.split() for line in srv.cli("user", "list").stdout.splitlines()]
-    assert [ALICE[0], "1G", "50000"] in listing, listing
-    assert [BOB[0], "unlimited", "unlimited"] in listing, listing
+    assert [ALICE[0], "1G", "50000", "no"] in listing, listing
+    assert [BOB[0], "unlimited", "unlimited", "no"] in listing, listing
     assert srv.user_list() == [ALICE[0], BOB[0]]
     # Setting one limit keeps the other; `none` clears.
     assert quota_json(srv, "--storage", "none") == {

@@ -41,7 +41,10 @@ async fn setup(State(state): State<WebState>, user: SignedIn, headers: HeaderMap
         .filter(|h| plausible_host(h))
         .map(str::to_ascii_lowercase)
         .unwrap_or_else(|| hostname.clone());
-    let profile_url = format!("https://{host}/account/mobileconfig");
+    // The address this page was reached at, scheme included: the Host header names
+    // the listener's port, so an http page's port would be wrong under https.
+    let scheme = if user.secure { "https" } else { "http" };
+    let profile_url = format!("{scheme}://{host}/account/mobileconfig");
     let profile_offered = ports.imaps.is_some() && ports.submissions.is_some();
     let qr = if profile_offered {
         super::qr::svg(&profile_url, "QR code of the address of your Apple profile")

@@ -660,7 +660,7 @@ async fn setup_page_has_the_settings_and_a_qr_code() {
         "app password",
         "web-only",
         "href=\"/account/mobileconfig\"",
-        "https://mail.example.net/account/mobileconfig",
+        "http://mail.example.net/account/mobileconfig",
         "Thunderbird",
         "Outlook",
     ] {
@@ -676,7 +676,7 @@ async fn setup_page_has_the_settings_and_a_qr_code() {
     let a = send(&state, r).await;
     assert!(
         a.body
-            .contains("https://webmail.example.org:8443/account/mobileconfig")
+            .contains("http://webmail.example.org:8443/account/mobileconfig")
     );
     let mut r = get("/account/setup", Some(&cookie));
     r.headers_mut()
@@ -684,7 +684,7 @@ async fn setup_page_has_the_settings_and_a_qr_code() {
     let a = send(&state, r).await;
     assert!(
         a.body
-            .contains("https://mail.example.net/account/mobileconfig")
+            .contains("http://mail.example.net/account/mobileconfig")
     );
     assert!(!a.body.contains("<b>x"));
 }
