@@ -5,6 +5,7 @@ never reaching another user's data or the admin pages and API, and the
 sign-in form throttled by the very limiter of SMTP, POP3 and IMAP."""
 
 import imaplib
+import re
 
 from harness import IMAP_LISTEN
 from webclient import Web, text_of
@@ -155,3 +156,27 @@ def test_sign_in_shares_the_mail_protocols_login_throttle(server_factory):
         assert "[UNAVAILABLE]" in str(e), e
     m.logout()
     assert "login refused" in srv.log_text()
+
+
+def test_web_only_account_password_signs_in_on_the_web_and_nowhere_else(server_factory):
+    srv = start(server_factory, auth={"account_password": "web-only"})
+    web = Web(srv)
+    # The account password opens the web pages (and the API)...
+    web.sign_in("alice@example.org", "alice-secret")
+    assert web.get("/api/v1/me", auth=("alice@example.org", "alice-secret")).status_code == 200
+    # ...where alice makes an app password for her mail client...
+    r = web.form("/account/app-passwords", "/account/app-passwords", {"name": "mail-app"})
+    secret = re.search(r"postie-[a-z2-7]{8}-[a-z2-7]{24}", r.text).group(0)
+    # ...because IMAP takes only that one.
+    m = srv.imap()
+    try:
+        m.login("alice@example.org", "alice-secret")
+        raise AssertionError("IMAP took the account password under web-only")
+    except imaplib.IMAP4.error as e:
+        assert "AUTHENTICATIONFAILED" in str(e), e
+    m.logout()
+    m = srv.imap()
+    assert m.login("alice@example.org", secret)[0] == "OK"
+    m.logout()
+    # The sign-in form takes the account password only, never an app password.
+    Web(srv).sign_in("alice@example.org", secret, expect=401)
