@@ -197,7 +197,7 @@ pub(super) async fn domain_remove(s: &PgStore, domain: &Domain) -> Result<()> {
     tx.execute("DELETE FROM domains WHERE name = $1", &[&domain.as_str()])
         .await
         .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)
+    super::commit(tx).await
 }
 
 /// All local domains, sorted.
@@ -276,7 +276,7 @@ pub(super) async fn account_add(
         })?;
     let id = AccountId(row.try_get(0).map_err(db_err)?);
     mailboxes::create_defaults(&tx, id, now_unix()).await?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(id)
 }
 
@@ -342,7 +342,7 @@ pub(super) async fn account_remove(s: &PgStore, address: &Address) -> Result<()>
         .await
         .map_err(db_err)?;
     let freed = super::unreferenced(&tx, &blobs).await?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     s.release(freed).await;
     Ok(())
 }

@@ -109,7 +109,7 @@ pub(super) async fn acl_set(
             }
         })?;
     }
-    tx.commit().await.map_err(db_err)
+    super::commit(tx).await
 }
 
 /// The mailbox's entries, `anyone` first, then accounts by address; see

@@ -84,7 +84,7 @@ pub(super) async fn alias_add(s: &PgStore, alias: &Address, target: &Address) ->
     if added == 0 {
         return Err(StoreError::Exists(format!("alias {alias}")));
     }
-    tx.commit().await.map_err(db_err)
+    super::commit(tx).await
 }
 
 /// Removes an alias.

@@ -254,7 +254,7 @@ pub async fn embedded_to_postgres(data_dir: &Path, target: &PgOptions) -> Result
         .await
         .map_err(db_err)?;
     }
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(ImportReport { counts })
 }
 

@@ -270,7 +270,7 @@ pub(super) async fn mailbox_create(
     let mailbox = by_id(&tx, id)
         .await?
         .ok_or_else(|| StoreError::Io(format!("mailbox {name} vanished")))?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(mailbox)
 }
 
@@ -301,7 +301,7 @@ pub(super) async fn mailbox_delete(s: &PgStore, account: AccountId, name: &str) 
         .await
         .map_err(db_err)?;
     let freed = super::unreferenced(&tx, &blobs).await?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     s.release(freed).await;
     Ok(())
 }
@@ -339,7 +339,7 @@ pub(super) async fn mailbox_rename(
     }
     if from == INBOX {
         rename_inbox(&tx, account, MailboxId(source), &to).await?;
-        return tx.commit().await.map_err(db_err);
+        return super::commit(tx).await;
     }
     mailbox_names::check_rename(&from, &to)?;
     let moves: Vec<(i64, String)> = all
@@ -377,7 +377,7 @@ pub(super) async fn mailbox_rename(
             db_err(e)
         }
     })?;
-    tx.commit().await.map_err(db_err)
+    super::commit(tx).await
 }
 
 /// RENAME INBOX (RFC 3501 §6.3.5): a new mailbox `to` takes all of INBOX's messages
@@ -508,7 +508,7 @@ pub(super) async fn mailbox_recent_claim(
         )
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        super::commit(tx).await?;
     }
     Ok(before)
 }

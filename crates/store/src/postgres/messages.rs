@@ -144,7 +144,7 @@ async fn uids_of(
 /// back (dropping `tx`) and passes the error on.
 async fn finish<T>(tx: deadpool_postgres::Transaction<'_>, result: Result<T>) -> Result<T> {
     let value = result?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(value)
 }
 
@@ -394,7 +394,7 @@ pub(super) async fn message_changes_since(
             mailbox: current,
         },
     };
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(changes)
 }
 
@@ -445,7 +445,7 @@ pub(super) async fn message_summaries_set(
             .await
             .map_err(db_err)?;
     }
-    tx.commit().await.map_err(db_err)
+    super::commit(tx).await
 }
 
 /// STORE with CONDSTORE semantics (RFC 7162 §3.1.3); see
@@ -616,7 +616,7 @@ pub(super) async fn message_append_many(
     match append_in(&tx, mailbox, &blobs, &metas).await {
         Ok(uids) => {
             // A failed COMMIT leaves the bodies to the orphan sweep: its fate is unknown.
-            tx.commit().await.map_err(db_err)?;
+            super::commit(tx).await?;
             Ok(uids)
         }
         Err(e) => {

@@ -80,6 +80,17 @@ pub(crate) fn now_unix() -> i64 {
 
 /// A database error as the store's error: an I/O error naming the database, with
 /// PostgreSQL's own message (never the statement's parameters).
+/// Commits `tx`, recording the COMMIT's round trip (the server's WAL flush) in the
+/// histogram `postie_store_commit_seconds{backend="postgres"}`, as the SQLite writer
+/// records its group commits under `backend="sqlite"`.
+pub(crate) async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<()> {
+    let started = std::time::Instant::now();
+    tx.commit().await.map_err(db_err)?;
+    metrics::histogram!(crate::sqlite::writer::COMMIT_SECONDS, "backend" => "postgres")
+        .record(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
     match e.as_db_error() {

@@ -174,3 +174,31 @@ async fn a_schema_newer_than_this_node_knows_is_refused_untouched() {
         .get(0);
     assert_eq!(version, newer);
 }
+
+/// Each transaction's COMMIT is timed into `postie_store_commit_seconds` under
+/// `backend="postgres"` (the SQLite writer's group commits are under `sqlite`).
+#[tokio::test]
+async fn commits_are_timed() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    // A current-thread runtime: the local recorder covers the whole test.
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let Some(a) = fresh_store().await else {
+        return;
+    };
+    a.domain_add(&Domain::parse("example.org").unwrap())
+        .await
+        .unwrap();
+    // Adding an account is one transaction (the account and its mailboxes).
+    for who in ["a@example.org", "b@example.org"] {
+        a.account_add(&Address::parse(who).unwrap(), "hash")
+            .await
+            .unwrap();
+    }
+    let text = handle.render();
+    let count = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"postie_store_commit_seconds_count{backend="postgres"} "#))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(count.is_some_and(|n| n >= 2), "{text}");
+}

@@ -155,7 +155,7 @@ async fn enqueue_filed(
     match insert_and_file(&tx, &entry, envelope, filings, junk).await {
         Ok(filed) => {
             // An error here leaves the outcome unknown: the body stays for the sweep.
-            tx.commit().await.map_err(db_err)?;
+            super::commit(tx).await?;
             Ok(filed)
         }
         Err(e) => {
@@ -453,7 +453,7 @@ pub(super) async fn deliver_to_mailbox(
         summary: None,
     };
     let uid = file(&tx, &entry, &one, false).await?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(uid)
 }
 
@@ -733,7 +733,7 @@ pub(super) async fn queue_claim(
     tx.execute(&stmt, &[&ids, &node, &lease_until])
         .await
         .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     Ok(ids.into_iter().map(qid_from).collect())
 }
 
@@ -865,7 +865,7 @@ pub(super) async fn queue_delete(s: &PgStore, id: QueueId) -> Result<()> {
         return Err(StoreError::NotFound(format!("queue entry {id}")));
     };
     let freed = unreferenced(&tx, &[col::<String>(&row, 0)?]).await?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     s.release(freed).await;
     Ok(())
 }
@@ -977,7 +977,7 @@ pub(super) async fn queue_collect(s: &PgStore) -> Result<usize> {
     blobs.sort();
     blobs.dedup();
     let freed = unreferenced(&tx, &blobs).await?;
-    tx.commit().await.map_err(db_err)?;
+    super::commit(tx).await?;
     s.release(freed).await;
     Ok(rows.len())
 }

@@ -38,7 +38,7 @@ mod perms;
 mod queue;
 mod quota;
 pub(crate) mod schema;
-mod writer;
+pub(crate) mod writer;
 
 #[cfg(test)]
 mod tests;
