@@ -24,7 +24,7 @@
 //! - `postie_deliveries_total{result,domain}`: see `queue::metrics` (at most
 //!   `queue::metrics::MAX_DOMAINS` domains, the rest `other`);
 //! - `postie_store_commit_seconds{backend}`: histogram of the SQLite writer's group
-//!   commits, buckets [`COMMIT_BUCKETS`].
+//!   commits and of PostgreSQL's COMMITs, buckets [`COMMIT_BUCKETS`].
 //!
 //! Every label value comes from a fixed list, except the delivery domain, whose
 //! number is capped; nothing a client sends becomes a label. The recorder is
