@@ -10,22 +10,31 @@ import glob
 import os
 import plistlib
 
-from harness import IMAP_LISTEN, wait_until
+from dnsserver import TestDNS
+from harness import HOSTNAME, IMAP_LISTEN, wait_until
+from network import network  # noqa: F401  (the fixture)
 from selenium.webdriver.common.by import By
 from webdriving import browser, screenshot_dir
 
 ADMIN = "root@example.org"
 
 
-def test_admin_and_user_journey(server_factory):
-    srv = server_factory(listen=IMAP_LISTEN)
+def test_admin_and_user_journey(network, server_factory):
+    # A test DNS for the domain page's live check: web.example publishes its MX
+    # and SPF records and nothing else yet.
+    dns = TestDNS(network, [
+        {"name": "web.example", "type": "MX", "value": "10 %s" % HOSTNAME},
+        {"name": "web.example", "type": "TXT", "value": "v=spf1 mx -all"},
+    ], zones=["example"]).start()
+    srv = server_factory(network=network, listen=IMAP_LISTEN,
+                         extra={"dns": {"nameservers": [dns.nameserver]}})
     srv.add_user(ADMIN, "root-secret-pw")
     srv.cli("user", "admin", ADMIN, "on")
-    # Something in the queue for the admin to flush: mail to a domain whose
-    # MX cannot be found here (the test DNS is a dead port) is deferred.
+    # Something in the queue for the admin to flush: mail to a domain the test
+    # DNS does not serve is deferred.
     with srv.smtp("submission") as s:
         s.login(ADMIN, "root-secret-pw")
-        s.sendmail("root@example.org", ["someone@far.example"], b"Subject: queued\r\n\r\nhi\r\n")
+        s.sendmail("root@example.org", ["someone@far.test"], b"Subject: queued\r\n\r\nhi\r\n")
     wait_until(lambda: srv.queue_entries(), message="the message is queued")
 
     downloads = os.path.join(screenshot_dir(), "..", "downloads")
@@ -52,6 +61,10 @@ def test_admin_and_user_journey(server_factory):
         b.screenshot("03-admin-domains")
         b.get("/admin/domains/web.example")
         assert "MX" in b.text and "_dmarc.web.example" in b.text
+        # The live check: green for what DNS has, red for what it lacks.
+        ok = b.driver.find_elements(By.CSS_SELECTOR, ".status-ok")
+        bad = b.driver.find_elements(By.CSS_SELECTOR, ".status-bad")
+        assert len(ok) >= 2 and len(bad) >= 3, (b.text, len(ok), len(bad))
         b.screenshot("04-admin-domain-dns")
 
         b.get("/admin/accounts")
@@ -61,7 +74,7 @@ def test_admin_and_user_journey(server_factory):
         b.screenshot("05-admin-accounts")
 
         b.get("/admin/queue")
-        assert "someone@far.example" in b.text
+        assert "someone@far.test" in b.text
         b.screenshot("06-admin-queue")
         b.submit("/admin/queue/flush")
         assert b.path.startswith("/admin/queue")
