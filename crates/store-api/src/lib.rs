@@ -123,8 +123,7 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (or with `None` clears) the account's display name; `NotFound` for an
     /// unknown account; `Invalid` for a name longer than
     /// [`MAX_DISPLAY_NAME`] bytes or holding a control character.
-    async fn account_set_display_name(&self, address: &Address, name: Option<&str>)
-    -> Result<()>;
+    async fn account_set_display_name(&self, address: &Address, name: Option<&str>) -> Result<()>;
 
     // ---- quotas (RFC 9208) -----------------------------------------------------------
     //
