@@ -34,31 +34,18 @@ pub const SECRET_LEN: usize = 32;
 /// The longest token name, in characters.
 pub const MAX_NAME: usize = 64;
 
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-
 /// A new token: (id, secret, the whole token to show the administrator once).
 pub fn generate() -> (String, String, String) {
-    let id = random_chars(ID_LEN);
-    let secret = random_chars(SECRET_LEN);
+    let id = crate::secret_form::random_chars(ID_LEN);
+    let secret = crate::secret_form::random_chars(SECRET_LEN);
     let whole = format!("{PREFIX}{id}_{secret}");
     (id, secret, whole)
-}
-
-fn random_chars(n: usize) -> String {
-    // 256 is a multiple of 32, so masking a random byte picks every letter equally.
-    (0..n)
-        .map(|_| ALPHABET[usize::from(rand::random::<u8>() & 31)] as char)
-        .collect()
 }
 
 /// Splits a token of the API-token form into (id, secret); `None` for anything else.
 /// Surrounding spaces are ignored.
 pub fn parse(whole: &str) -> Option<(&str, &str)> {
-    let rest = whole.trim().strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let ok =
-        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| ALPHABET.contains(&b));
-    (ok(id, ID_LEN) && ok(secret, SECRET_LEN)).then_some((id, secret))
+    crate::secret_form::split(whole, PREFIX, '_', ID_LEN, SECRET_LEN)
 }
 
 /// The hash stored for `secret`: SHA-256, lower-case hex (see the module docs for why

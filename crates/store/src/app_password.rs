@@ -22,33 +22,21 @@ pub const ID_LEN: usize = 8;
 /// Length of the secret part.
 pub const SECRET_LEN: usize = 24;
 
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-
 /// One app password as stored; the record is part of the storage interface.
 pub use store_api::AppPassword;
 
 /// A new app password: (id, secret, the whole password to show the user).
 pub fn generate() -> (String, String, String) {
-    let id = random_chars(ID_LEN);
-    let secret = random_chars(SECRET_LEN);
+    let id = crate::secret_form::random_chars(ID_LEN);
+    let secret = crate::secret_form::random_chars(SECRET_LEN);
     let whole = format!("{PREFIX}{id}-{secret}");
     (id, secret, whole)
-}
-
-fn random_chars(n: usize) -> String {
-    (0..n)
-        .map(|_| ALPHABET[usize::from(rand::random::<u8>() & 31)] as char)
-        .collect()
 }
 
 /// Splits a password of the app-password form into (id, secret); `None` for any other
 /// password (which is then an account password). Surrounding spaces are ignored.
 pub fn parse(password: &str) -> Option<(&str, &str)> {
-    let rest = password.trim().strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('-')?;
-    let ok =
-        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| ALPHABET.contains(&b));
-    (ok(id, ID_LEN) && ok(secret, SECRET_LEN)).then_some((id, secret))
+    crate::secret_form::split(password, PREFIX, '-', ID_LEN, SECRET_LEN)
 }
 
 /// True when `name` is an acceptable app password name: 1-64 characters, no control
