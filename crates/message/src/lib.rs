@@ -9,6 +9,7 @@
 //! error rather than panicking.
 
 pub mod address;
+pub mod capture;
 pub mod domain;
 pub mod dsn;
 pub mod envelope;
