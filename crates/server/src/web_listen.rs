@@ -84,6 +84,7 @@ pub(crate) async fn bind(
                 .collect(),
         }),
         sessions: Arc::new(web::session::Sessions::new()),
+        capture: None,
     };
     let router = web::router(state);
     let mut bound = Vec::new();

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod autoconfig;
 pub mod autodiscover;
+pub mod capture;
 pub mod error;
 pub mod login;
 pub mod pages;
@@ -73,6 +74,9 @@ pub struct WebState {
     pub status: Arc<dyn Fn() -> status::ServerStatus + Send + Sync>,
     /// The signed-in browser sessions.
     pub sessions: Arc<session::Sessions>,
+    /// Capture mode (`postie capture`): the hooks of the capture UI and API, which
+    /// then replace the admin pages and API. `None` for a normal server.
+    pub capture: Option<capture::CaptureHooks>,
 }
 
 impl WebState {
@@ -118,8 +122,11 @@ pub fn router(state: WebState) -> Router {
             "/Autodiscover/Autodiscover.xml",
             post(autodiscover::handler),
         )
-        .merge(api::routes())
-        .merge(pages::routes())
+        .merge(if state.capture.is_some() {
+            capture::routes()
+        } else {
+            api::routes().merge(pages::routes())
+        })
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))

@@ -38,6 +38,7 @@ pub async fn state_with(config: config::Config) -> WebState {
         }),
         status: Arc::new(ServerStatus::default),
         sessions: Arc::new(crate::session::Sessions::new()),
+        capture: None,
     }
 }
 

@@ -1,0 +1,25 @@
+//! Capture mode's web face (`postie capture`, issue 17; docs/capture.md): the
+//! Mailpit-compatible API under `/api/v1` ([`api`]), the long-poll `wait`, and the
+//! browser UI ([`ui`]) with live updates. Served instead of the admin pages and API
+//! when the server runs in capture mode ([`crate::WebState::capture`] is `Some`).
+//!
+//! Where it sits: captured mail is ordinary mail in the store, in the accounts
+//! `NAME@capture.invalid` (one per inbox, `message::capture`); this module reads and
+//! deletes it there, and hears of new mail through [`CaptureHooks::events`], which the
+//! server bumps each time it files a captured message.
+
+use crate::WebState;
+use axum::Router;
+
+/// What the server gives the web face in capture mode.
+#[derive(Debug, Clone)]
+pub struct CaptureHooks {
+    /// A counter the server increases after each captured message is filed (and after
+    /// deletions): `wait` and the UI's event stream wake on its changes.
+    pub events: tokio::sync::watch::Receiver<u64>,
+}
+
+/// The capture routes.
+pub fn routes() -> Router<WebState> {
+    Router::new()
+}
