@@ -11,6 +11,11 @@
 use crate::WebState;
 use axum::Router;
 
+pub mod api;
+pub mod parsed;
+pub mod ui;
+pub mod view;
+
 /// What the server gives the web face in capture mode.
 #[derive(Debug, Clone)]
 pub struct CaptureHooks {
@@ -21,5 +26,5 @@ pub struct CaptureHooks {
 
 /// The capture routes.
 pub fn routes() -> Router<WebState> {
-    Router::new()
+    api::routes().merge(ui::routes())
 }

@@ -1,0 +1,9 @@
+//! The Mailpit-compatible API of capture mode.
+
+use crate::WebState;
+use axum::Router;
+
+/// The routes.
+pub fn routes() -> Router<WebState> {
+    Router::new()
+}

@@ -1,0 +1,1 @@
+//! A captured message parsed for the API and the UI.

@@ -1,0 +1,1 @@
+//! Captured mail in the store: list, search, read, delete across the inboxes.
