@@ -87,6 +87,37 @@ pub struct Config {
     /// Where accounts, mailboxes, bodies and the queue are kept: the embedded store in
     /// `data_dir` (the default), or a PostgreSQL database shared by several nodes.
     pub store: Store,
+    /// Capture mode (`postie capture`): the developers' mail catcher.
+    pub capture: Capture,
+}
+
+/// The `[capture]` section: capture mode, the developers' mail catcher that
+/// `postie capture` runs (`docs/capture.md`). Off in a normal server. When on, the
+/// `smtp` listener accepts any sender and recipient with any (or no) AUTH, files each
+/// message once into the inbox the AUTH user name names and never relays it; IMAP and
+/// POP3 accept any password; the web face serves the capture UI and API. Read at
+/// start only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capture {
+    /// Capture mode is on. Default `false`.
+    pub enabled: bool,
+    /// Most messages kept across all inboxes; past it the oldest are deleted. Default
+    /// 10000; at least 1.
+    pub max_messages: u64,
+    /// Offer STARTTLS on the SMTP and POP3 listeners in capture mode (`postie capture
+    /// --tls`). Default `false`. Outside capture mode STARTTLS is always offered.
+    pub starttls: bool,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Capture {
+            enabled: false,
+            max_messages: 10_000,
+            starttls: false,
+        }
+    }
 }
 
 /// The `[store]` section: absent (or without `url`), the embedded store in
@@ -553,6 +584,7 @@ impl Default for Config {
             log: Log::default(),
             autoconfig: Autoconfig::default(),
             store: Store::default(),
+            capture: Capture::default(),
         }
     }
 }

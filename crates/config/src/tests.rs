@@ -109,6 +109,9 @@ const ALL_KEYS: &[&str] = &[
     "autoconfig.imaps_port",
     "autoconfig.pop3s_port",
     "autoconfig.submissions_port",
+    "capture.enabled",
+    "capture.max_messages",
+    "capture.starttls",
 ];
 
 /// The keys whose default is "not set", which TOML cannot write.
@@ -1148,4 +1151,17 @@ fn autoconfig_ports_are_optional_and_never_zero() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("listen.http"), "{e}");
+}
+
+#[test]
+fn capture_is_off_by_default_and_its_cap_is_at_least_one() {
+    assert_eq!(Config::default().capture, crate::Capture::default());
+    assert!(!Config::default().capture.enabled);
+    assert_eq!(Config::default().capture.max_messages, 10_000);
+    let c = parse("[capture]\nenabled = true\nmax_messages = 3\n", "f.toml").unwrap();
+    assert!(c.capture.enabled);
+    assert_eq!(c.capture.max_messages, 3);
+    let e = parse("[capture]\nmax_messages = 0\n", "f.toml").unwrap_err();
+    assert!(e.to_string().contains("capture.max_messages"), "{e}");
+    assert!(parse("[capture]\nmax = 3\n", "f.toml").is_err());
 }

@@ -34,6 +34,12 @@ impl Config {
         self.check_outbound()?;
         self.check_store()?;
         self.check_autoconfig()?;
+        if self.capture.max_messages == 0 {
+            return Err(ConfigError::invalid(
+                "capture.max_messages",
+                "must be at least 1",
+            ));
+        }
         check_log_level(&self.log.level).map_err(|m| ConfigError::invalid("log.level", m))
     }
 

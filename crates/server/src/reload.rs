@@ -201,6 +201,9 @@ restart_keys!(
     store.password_file,
     store.ca_file,
     store.pool_size,
+    capture.enabled,
+    capture.max_messages,
+    capture.starttls,
 );
 
 // Read from the connection's snapshot: the session policy (greeting limits, AUTH,
