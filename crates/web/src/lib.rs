@@ -184,13 +184,14 @@ pub(crate) fn xml_response(body: String) -> Response {
 /// The headers every response carries: nothing in it may run scripts or load anything
 /// but our stylesheet ([`CSP`]), be framed (RFC 7034), be sniffed into another type
 /// (Fetch standard, `nosniff`), or leak its URL to another site (`Referrer-Policy`).
+/// A handler that sets its own `Content-Security-Policy` or `X-Frame-Options` keeps
+/// it (the capture UI: its script, and the sandboxed message HTML framed by its page).
 async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
