@@ -25,7 +25,8 @@ impl Services for Shared {
     }
 
     fn plaintext_permitted(&self, peer: IpAddr) -> bool {
-        self.config.auth.allow_plaintext.permits(peer)
+        // Capture mode: any login on a plain connection (a developer's machine).
+        self.capture.is_some() || self.config.auth.allow_plaintext.permits(peer)
     }
 
     async fn login(&self, peer: IpAddr, user: &str, password: String) -> Login {

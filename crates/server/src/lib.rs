@@ -12,6 +12,8 @@
 //! module (certificate generation in the data directory).
 
 mod auth;
+mod capture;
+mod capture_relay;
 mod cpu;
 pub mod dkim_keys;
 mod dnsbl;
@@ -147,15 +149,30 @@ pub async fn run_with_store(
     // One channel tells everything to stop: signals and the caller's flag both feed it.
     let (stop_tx, stop_rx) = watch::channel(false);
     metrics::start(store.clone(), stop_rx.clone());
-    let relay = outbound::relay(&config, stop_rx.clone())?;
-    let router = delivery::Router::new(store.clone(), resolver.clone()).with_relay(relay);
+    // Capture mode (`postie capture`): SMTP files into the capture inboxes, and the
+    // web face hears of each change through this counter.
+    let capture = if config.capture.enabled {
+        let (events, hooks) = watch::channel(0u64);
+        let capture =
+            capture::Capture::start(store.clone(), config.capture.max_messages, events).await?;
+        Some((capture, web::capture::CaptureHooks { events: hooks }))
+    } else {
+        None
+    };
+    let router: Arc<dyn queue::Deliver> = if config.capture.enabled {
+        // Never relay: only through a configured smarthost, and no reports at all.
+        capture_relay::router(&config, store.clone(), resolver.clone(), stop_rx.clone())?
+    } else {
+        let relay = outbound::relay(&config, stop_rx.clone())?;
+        Arc::new(delivery::Router::new(store.clone(), resolver.clone()).with_relay(relay))
+    };
     let q = &config.queue;
     let schedule = queue::schedule::Schedule::new(
         &q.retry_schedule_secs,
         q.max_age_secs,
         q.delay_warning_secs,
     );
-    let mut runner = queue::QueueRunner::new(store.clone(), Arc::new(router))
+    let mut runner = queue::QueueRunner::new(store.clone(), router)
         .with_hostname(&config.hostname)
         .with_schedule(schedule);
     if let Some(node) = queue_node::name(&config.hostname, &config.data_dir) {
@@ -174,6 +191,7 @@ pub async fn run_with_store(
         tuned.clone(),
         queue.clone(),
         tls.clone(),
+        capture.as_ref().map(|(capture, _)| capture.clone()),
         stop_rx.clone(),
     )
     .await?;
@@ -188,15 +206,19 @@ pub async fn run_with_store(
         &listeners.bound,
         tokio_rustls::TlsAcceptor::from(tls),
         metrics_text,
+        capture.map(|(_, hooks)| hooks),
         stop_rx.clone(),
     )
     .await?;
     tracing::info!(hostname = %config.hostname, data = %config.data_dir.display(), "postie ready");
-    // After the log lines, one block for the human who just ran `postie serve`.
-    eprint!(
-        "{}",
-        startup::summary(&startup::gather(&config, store.as_ref()).await)
-    );
+    // After the log lines, one block for the human who just ran `postie serve`
+    // (`postie capture` prints its own).
+    if !config.capture.enabled {
+        eprint!(
+            "{}",
+            startup::summary(&startup::gather(&config, store.as_ref()).await)
+        );
+    }
     queue.notify(); // deliver whatever an earlier run left in the queue
 
     let reloader =

@@ -74,6 +74,8 @@ pub(crate) struct State {
     pub throttle: Arc<LoginThrottle>,
     /// Hourly message and recipient limits of SMTP senders.
     pub sending_limits: Arc<crate::rate::SendingLimits>,
+    /// Capture mode's inboxes, when `capture.enabled` ([`crate::capture`]).
+    pub capture: Option<Arc<crate::capture::Capture>>,
     /// Logged-in IMAP sessions per account (`imap.max_sessions_per_user`).
     pub imap_user_sessions: Arc<crate::user_sessions::UserSessions>,
     pub stop: watch::Receiver<bool>,
@@ -93,6 +95,7 @@ impl State {
         queue: queue::QueueHandle,
         tls: tokio_rustls::TlsAcceptor,
         spooler: crate::spool::Spooler,
+        capture: Option<Arc<crate::capture::Capture>>,
         stop: watch::Receiver<bool>,
     ) -> State {
         let mail_changes = MailChanges::new(store.clone());
@@ -110,6 +113,7 @@ impl State {
             snapshots: Default::default(),
             throttle: tuned.throttle,
             sending_limits: tuned.sending_limits,
+            capture,
             imap_user_sessions: crate::user_sessions::UserSessions::new(
                 config.imap.max_sessions_per_user,
             ),
@@ -148,6 +152,7 @@ impl ListenerSet {
         tuned: Tuned,
         queue: queue::QueueHandle,
         tls: Arc<rustls::ServerConfig>,
+        capture: Option<Arc<crate::capture::Capture>>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServerError> {
         // A store several nodes share keeps the DKIM keys: sign with those.
@@ -160,6 +165,7 @@ impl ListenerSet {
             queue,
             tokio_rustls::TlsAcceptor::from(tls),
             spooler(config)?,
+            capture,
             stop,
         ));
         let mut bound = Vec::new();
@@ -513,6 +519,7 @@ impl Shared {
             queue::QueueHandle::default(),
             base.tls.clone(),
             spooler.clone(),
+            None,
             stop,
         ));
         Ok(Shared {

@@ -55,6 +55,20 @@ pub(crate) async fn login(
     username: &str,
     password: String,
 ) -> Outcome {
+    // Capture mode: any password; the user name names the inbox. Only for the mail
+    // protocols (the web face has no logins in capture mode).
+    if let Some(capture) = &shared.capture
+        && matches!(protocol, "smtp" | "imap" | "pop3")
+    {
+        drop(password);
+        return match capture.login(username).await {
+            Ok(account) => Outcome::Ok(account),
+            Err(e) => {
+                tracing::error!(error = %e, protocol, "capture inbox lookup failed");
+                Outcome::TempFail
+            }
+        };
+    }
     let key = login_key(username);
     let throttle = &shared.throttle;
     let counters = shared.store.as_ref();

@@ -91,8 +91,9 @@ pub(crate) async fn serve(
     let policy = Pop3Policy {
         hostname: config.hostname.clone(),
         tls_active: implicit_tls,
-        stls_available: true,
-        plaintext_auth: config.auth.allow_plaintext.permits(peer.ip()),
+        // Capture mode: STLS only with `capture.starttls`, plaintext logins always.
+        stls_available: shared.capture.is_none() || config.capture.starttls,
+        plaintext_auth: shared.capture.is_some() || config.auth.allow_plaintext.permits(peer.ip()),
         max_auth_failures: config.pop3.max_auth_failures,
         max_errors: config.pop3.max_errors,
         expire: config.pop3.expire_days,

@@ -64,8 +64,11 @@ pub(crate) async fn serve(
         hostname: shared.config.hostname.clone(),
         listener: kind,
         tls_active: kind == ListenerKind::Submissions,
-        starttls_available: true,
-        plaintext_auth: shared.config.auth.allow_plaintext.permits(peer.ip()),
+        // Capture mode: STARTTLS only with `capture.starttls`, AUTH on plain
+        // connections too.
+        starttls_available: shared.capture.is_none() || shared.config.capture.starttls,
+        plaintext_auth: shared.capture.is_some()
+            || shared.config.auth.allow_plaintext.permits(peer.ip()),
         max_message_size: smtp.max_message_size,
         max_recipients: smtp.max_recipients,
         max_auth_failures: smtp.max_auth_failures,
@@ -76,6 +79,7 @@ pub(crate) async fn serve(
         spool: shared.spool.factory(),
     };
     if kind == ListenerKind::Mx
+        && shared.capture.is_none()
         && shared
             .smtp_errors
             .blocked(peer.ip(), std::time::Instant::now())
@@ -193,7 +197,8 @@ impl Driver<'_> {
     /// `before` to `after` (`smtp.soft_error_limit`, `smtp.error_delay_ms`).
     fn error_delay(&self, before: u32, after: u32) -> Duration {
         let smtp = &self.shared.config.smtp;
-        if after <= before || after <= smtp.soft_error_limit {
+        // No tarpit in capture mode.
+        if self.shared.capture.is_some() || after <= before || after <= smtp.soft_error_limit {
             return Duration::ZERO;
         }
         let past = u64::from(after - smtp.soft_error_limit);
@@ -240,7 +245,10 @@ impl Driver<'_> {
             }
         }
         let errors = session.errors();
-        if self.kind == ListenerKind::Mx && errors > self.errors_counted {
+        if self.kind == ListenerKind::Mx
+            && self.shared.capture.is_none()
+            && errors > self.errors_counted
+        {
             let now = std::time::Instant::now();
             let errors_from_ip = &self.shared.smtp_errors;
             errors_from_ip.add(self.peer.ip(), errors - self.errors_counted, now);
@@ -269,6 +277,10 @@ impl Driver<'_> {
     async fn answer(&self, query: Query) -> Answer {
         let store = &self.shared.store;
         match query {
+            // Capture mode takes any recipient: it is never relayed.
+            Query::Recipient(_) if self.shared.capture.is_some() => {
+                Answer::Recipient(RecipientVerdict::Local)
+            }
             Query::Recipient(address) => {
                 Answer::Recipient(match self.shared.resolver.route(&address).await {
                     // An account over its quota is refused for now (452 4.2.2), as
@@ -343,7 +355,71 @@ impl Driver<'_> {
         {
             return refusal;
         }
+        if let Some(capture) = &self.shared.capture {
+            return self.capture(capture, accepted, body).await;
+        }
         self.enqueue(accepted, body).await
+    }
+
+    /// Capture mode: the message gets its trace field (no checks, no signing) and is
+    /// filed once into its inbox ([`crate::capture`]), never queued; the 250 comes
+    /// once it is on disk.
+    async fn capture(
+        &self,
+        capture: &crate::capture::Capture,
+        accepted: Accepted,
+        body: Vec<u8>,
+    ) -> Reply {
+        let shared = self.shared;
+        let door = Door {
+            store: &shared.store,
+            resolver: &shared.resolver,
+            auth: None,
+            hostname: &shared.config.hostname,
+        };
+        let client = Client {
+            ip: self.peer.ip(),
+            helo: &accepted.helo,
+            protocol: accepted.protocol(),
+        };
+        let source = Source::Inbound(client);
+        let prepared = door
+            .prepare(
+                &source,
+                &accepted.envelope,
+                &body,
+                std::time::SystemTime::now(),
+            )
+            .await;
+        drop(body);
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            // Without checks nothing refuses; answered as the normal path would.
+            Err(rejected) => return Reply::new(550, (5, 7, 1), rejected.reason),
+        };
+        let login = accepted.authenticated_as.as_deref();
+        match capture
+            .file(login, &accepted.envelope, prepared.id, prepared.message)
+            .await
+        {
+            Ok((account, uid)) => {
+                tracing::info!(
+                    queue_id = %prepared.id,
+                    from = %accepted.envelope.sender_path(),
+                    recipients = accepted.envelope.recipients.len(),
+                    inbox = %account.address,
+                    uid,
+                    "captured"
+                );
+                crate::metrics::message_received(crate::metrics::smtp_listener(self.kind));
+                shared.mail_changes.publish(account.id);
+                Reply::new(250, (2, 0, 0), format!("Ok: queued as {}", prepared.id))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not capture a message");
+                Reply::local_error()
+            }
+        }
     }
 
     /// Hands the message to the one door into the queue ([`delivery::accept`]): the

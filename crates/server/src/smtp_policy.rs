@@ -51,6 +51,8 @@ impl Checks {
         session: &mut Session,
     ) -> Checks {
         let listing = match (&shared.dnsbl, kind) {
+            // Capture mode checks nobody.
+            _ if shared.capture.is_some() => Listing::NotChecked,
             (Some(dnsbl), ListenerKind::Mx) => {
                 let at_connect = dnsbl.at_connect;
                 let dnsbl = dnsbl.clone();
@@ -117,6 +119,10 @@ impl Checks {
         login: Option<&str>,
         sender: Option<Address>,
     ) -> Answer {
+        // Capture mode: any sender, no hourly limits.
+        if shared.capture.is_some() {
+            return Answer::SenderOk;
+        }
         if let Some(login) = login
             && shared.config.smtp.sender_check
         {
@@ -151,6 +157,9 @@ impl Checks {
         login: Option<&str>,
         answer: Answer,
     ) -> Answer {
+        if shared.capture.is_some() {
+            return answer;
+        }
         let accepted = match &answer {
             Answer::Recipient(RecipientVerdict::Local) => true,
             Answer::Recipient(RecipientVerdict::Remote) => login.is_some(),
@@ -239,7 +248,7 @@ pub(crate) async fn end_of_data(
     body: &[u8],
 ) -> Option<Reply> {
     let login = login?;
-    if !shared.config.smtp.sender_check {
+    if shared.capture.is_some() || !shared.config.smtp.sender_check {
         return None;
     }
     match crate::sender_check::check_header(shared.store.as_ref(), login, body).await {

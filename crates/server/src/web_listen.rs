@@ -46,6 +46,7 @@ pub(crate) async fn bind(
     mail_bound: &[(&'static str, SocketAddr)],
     tls: tokio_rustls::TlsAcceptor,
     metrics: MetricsRenderer,
+    capture: Option<web::capture::CaptureHooks>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<(&'static str, SocketAddr)>, ServerError> {
     let first_port = |kind: &str| {
@@ -84,7 +85,7 @@ pub(crate) async fn bind(
                 .collect(),
         }),
         sessions: Arc::new(web::session::Sessions::new()),
-        capture: None,
+        capture,
     };
     let router = web::router(state);
     let mut bound = Vec::new();

@@ -111,6 +111,7 @@ async fn server(
         tuned,
         queue::QueueHandle::default(),
         tls,
+        None,
         stop,
     )
     .await
