@@ -18,6 +18,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
     let store = store::open(config).await?;
     match command {
         Command::Serve
+        | Command::Capture(_)
         | Command::Send(_)
         | Command::Sendmail(_)
         | Command::Dkim(_)

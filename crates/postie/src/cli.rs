@@ -78,6 +78,22 @@ pub enum Command {
     /// only. Logs go to standard error.
     #[command(verbatim_doc_comment)]
     Serve,
+    /// Run the developers' mail catcher: accepts any mail over SMTP, relays none,
+    /// shows it in a web UI and API, and serves it over IMAP and POP3.
+    ///
+    /// No config file or setup needed. Defaults (Mailpit's for SMTP and the web):
+    ///
+    ///   SMTP      127.0.0.1:1025  any sender and recipient; AUTH optional with any
+    ///                             credentials, the user name names the inbox
+    ///                             (without AUTH: `default`)
+    ///   web       127.0.0.1:8025  UI and API (Mailpit-compatible)
+    ///   IMAP      127.0.0.1:1143  user name = inbox, any password
+    ///   POP3      127.0.0.1:1110  user name = inbox, any password
+    ///
+    /// Mail is kept in --data (default ./postie-capture) and survives a restart.
+    /// See docs/capture.md.
+    #[command(verbatim_doc_comment)]
+    Capture(crate::capture_cli::CaptureArgs),
     /// Manage the domains this server receives mail for.
     #[command(subcommand)]
     Domain(DomainCommand),

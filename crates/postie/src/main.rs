@@ -8,6 +8,7 @@
 mod admin_cli;
 mod app_password_cli;
 mod bulk_cli;
+mod capture_cli;
 mod cli;
 mod dkim_cli;
 mod dns_cli;
@@ -32,7 +33,7 @@ fn main() -> std::process::ExitCode {
         return status;
     }
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve) {
+    if matches!(cli.command, Command::Serve | Command::Capture(_)) {
         malloc::tune_for_server();
     }
     // The sending commands report their own errors with sendmail-style exit statuses.
@@ -59,6 +60,9 @@ fn private_files() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Capture(args) = &cli.command {
+        return capture(args, &cli.common);
+    }
     let config = cli.common.load()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -88,6 +92,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Store(c) => runtime.block_on(store_cli::run(c, &config)),
         command => runtime.block_on(admin_cli::run(command, &config)),
     }
+}
+
+/// `postie capture`: the server in capture mode (`capture_cli`), until SIGTERM or
+/// Ctrl-C. SIGHUP re-applies the same flags (to the config file when there is one).
+fn capture(args: &capture_cli::CaptureArgs, common: &cli::Common) -> anyhow::Result<()> {
+    let make = || -> anyhow::Result<config::Config> {
+        let base = config::load(common.config.as_deref()).map_err(anyhow::Error::msg)?;
+        let config = capture_cli::config(args, base, common.config.is_some(), common.data.clone());
+        config.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    };
+    let config = make()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let log_level = init_logging(&config.log.level);
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let again = config.clone();
+    let source = server::ReloadSource {
+        config: server::ConfigSource::Reread(Box::new(move || Ok(again.clone()))),
+        log_level: Some(log_level),
+    };
+    runtime.block_on(server::run(config, source, stop_rx))?;
+    Ok(())
 }
 
 /// Logs to stderr at `level` (`log.level`), or as `RUST_LOG` says when it is set.

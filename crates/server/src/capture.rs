@@ -97,6 +97,7 @@ impl Capture {
     }
 
     /// How many messages the index counts.
+    #[cfg(test)]
     pub(crate) fn count(&self) -> usize {
         self.index.lock().expect("index lock").entries.len()
     }
@@ -272,6 +273,44 @@ impl Capture {
     fn changed(&self) {
         self.events.send_modify(|n| *n = n.wrapping_add(1));
     }
+}
+
+/// The lines `postie capture` prints once it listens: where everything is, with the
+/// addresses as bound (`bound`: listener name and address).
+pub(crate) fn banner(
+    config: &config::Config,
+    bound: &[(&'static str, std::net::SocketAddr)],
+) -> String {
+    let at = |kind: &str| bound.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a);
+    let mut lines = vec![format!(
+        "postie capture: catching all mail, relaying none (data in {})",
+        config.data_dir.display()
+    )];
+    let rows = [
+        ("http", "web UI and API", "http://", "/"),
+        ("https", "web over TLS", "https://", "/"),
+        (
+            "smtp",
+            "SMTP",
+            "",
+            "  any AUTH user name names an inbox; none: default",
+        ),
+        ("submissions", "SMTP over TLS", "", ""),
+        ("imap", "IMAP", "", "  user name = inbox, any password"),
+        ("imaps", "IMAP over TLS", "", ""),
+        ("pop3", "POP3", "", "  user name = inbox, any password"),
+        ("pop3s", "POP3 over TLS", "", ""),
+    ];
+    for (kind, what, scheme, note) in rows {
+        if let Some(addr) = at(kind) {
+            lines.push(format!("  {what:<15} {scheme}{addr}{note}"));
+        }
+    }
+    lines.push(format!(
+        "  keeps the newest {} messages; Ctrl-C stops\n",
+        config.capture.max_messages
+    ));
+    lines.join("\n")
 }
 
 /// The fields in front of a captured message: `Return-Path:` and `Delivered-To:` as a

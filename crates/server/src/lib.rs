@@ -198,7 +198,7 @@ pub async fn run_with_store(
     // The web face, beside the mail listeners whose ports its documents name.
     // GET /metrics serves this renderer (the Prometheus text of the metrics).
     let metrics_text: web_listen::MetricsRenderer = Arc::new(metrics::render);
-    web_listen::bind(
+    let web_bound = web_listen::bind(
         &config,
         store.clone(),
         listeners.live_config(),
@@ -213,7 +213,10 @@ pub async fn run_with_store(
     tracing::info!(hostname = %config.hostname, data = %config.data_dir.display(), "postie ready");
     // After the log lines, one block for the human who just ran `postie serve`
     // (`postie capture` prints its own).
-    if !config.capture.enabled {
+    if config.capture.enabled {
+        let bound: Vec<_> = listeners.bound.iter().chain(&web_bound).copied().collect();
+        eprint!("{}", capture::banner(&config, &bound));
+    } else {
         eprint!(
             "{}",
             startup::summary(&startup::gather(&config, store.as_ref()).await)
