@@ -1,14 +1,17 @@
 // Postie capture mode's live updates (crates/web/src/capture/ui.rs): the server sends
-// `event: change` on /events each time mail is captured or deleted; the list page
-// reloads itself (keeping its query: inbox, search, page). The message page does
-// nothing. EventSource reconnects by itself when the server ends the stream.
+// `event: change` with its counter on /events when the stream opens and each time mail
+// is captured or deleted; the list page reloads itself (keeping its query: inbox,
+// search, page) when the counter differs from the one it was rendered at. The message
+// page only shows the connection's state. EventSource reconnects by itself when the
+// server ends the stream (every 55 s).
 (function () {
   "use strict";
   if (!window.EventSource) { return; }
-  var list = document.querySelector("[data-live-list]");
+  var main = document.querySelector("main");
   var status = document.getElementById("live");
+  var list = main && main.hasAttribute("data-live-list");
+  var seen = main ? main.getAttribute("data-counter") : null;
   var source = new EventSource("/events");
-  var first = null;
   source.addEventListener("open", function () {
     if (status) { status.textContent = "live"; }
   });
@@ -16,13 +19,8 @@
     if (status) { status.textContent = "reconnecting…"; }
   });
   source.addEventListener("change", function (e) {
-    // The first event after (re)connecting states the counter as it is: reload only
-    // when it differs from the one the page was rendered with.
-    var rendered = list ? list.getAttribute("data-counter") : null;
-    if (first === null) {
-      first = e.data;
-      if (rendered === null || rendered === e.data) { return; }
-    }
+    if (e.data === seen) { return; }
+    seen = e.data;
     if (list) { window.location.reload(); }
   });
 })();

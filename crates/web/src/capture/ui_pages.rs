@@ -218,7 +218,7 @@ pub async fn message(
             tr { th { "To" } td { (shown.to) } }
             @if !shown.cc.is_empty() { tr { th { "Cc" } td { (shown.cc) } } }
             tr { th { "Subject" } td { (shown.subject) } }
-            tr { th { "Date" } td { (shown.date) } }
+            tr { th { "Date" } td { @if shown.date.is_empty() { span.muted { "(no Date header)" } } @else { (shown.date) } } }
             tr { th { "Inbox" } td { a href={ "/?inbox=" (url_encode(&shown.inbox)) } { (shown.inbox) } } }
         }
         div.toolbar {
