@@ -551,3 +551,63 @@ def only_marker(server, rcpt, marker, timeout=20):
         len(msgs), [m[:300] for m in msgs])
     assert marker.encode() in msgs[0]
     return msgs[0]
+
+
+# ----- capture mode (`postie capture`, docs/capture.md) ---------------------------
+
+CAPTURE_LISTENERS = ("smtp", "http", "imap", "pop3")
+
+
+class CaptureServer(Server):
+    """One `postie capture` process: the harness's config file (host name, dead
+    DNS, limits) through `--config`, the data dir through `--data`, and its
+    smtp/http/imap/pop3 listeners on free ports through the flags (every other
+    listener off), read back from the log as for `Server`. `capture_args` are
+    more flags (`--max-messages 3`)."""
+
+    capture_args = ()
+
+    def capture_setup(self, capture_args=()):
+        self.capture_args = [str(a) for a in capture_args]
+        listen = self.config["listen"]
+        for kind in list(listen):
+            if kind not in CAPTURE_LISTENERS:
+                listen[kind] = []
+            elif not listen[kind]:
+                listen[kind] = ["127.0.0.1:0"]
+        self.write_config()
+        return self
+
+    def command(self):
+        argv = super().command()
+        at = argv.index("serve")
+        listen = self.config["listen"]
+        capture = ["capture", "--data", self.data_dir,
+                   "--smtp", listen["smtp"][0], "--listen", listen["http"][0],
+                   "--imap", listen["imap"][0], "--pop3", listen["pop3"][0]]
+        return argv[:at] + capture + list(self.capture_args) + argv[at + 1:]
+
+    def http_get(self, path, timeout=15):
+        """GET PATH on the web listener: (status, body bytes)."""
+        import http.client
+        host, port = self.addr("http")
+        with self.netns():
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            conn.connect()
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+
+def capture_server(server_factory, capture_args=(), start=True, **kwargs):
+    """A `postie capture` made by the `server_factory` fixture (so it is stopped
+    and cleaned up with the others); kwargs as for `Server`."""
+    srv = server_factory(start=False, **kwargs)
+    srv.__class__ = CaptureServer
+    srv.capture_setup(capture_args)
+    if start:
+        srv.start()
+    return srv
