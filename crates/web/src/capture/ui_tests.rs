@@ -335,3 +335,33 @@ async fn events_stream_ends_before_the_connection_deadline() {
     assert!(text.contains("\n:"), "keep-alive comments: {text}");
     assert!(super::EVENTS_LIFETIME < crate::serve::CONNECTION_DEADLINE);
 }
+
+#[tokio::test]
+async fn the_list_pages() {
+    let (state, _tx) = capture_state().await;
+    for n in 0..super::PAGE_SIZE + 2 {
+        let raw = format!("From: a@app.test\nTo: b@example.com\nSubject: Number {n}\n\nHi.\n");
+        file(&state, "default", &raw).await;
+    }
+    let first = send(&state, get("/?inbox=default")).await.body;
+    assert_eq!(ids(&first).len(), super::PAGE_SIZE);
+    assert!(
+        first.contains(&format!(
+            "href=\"/?inbox=default&amp;start={}\"",
+            super::PAGE_SIZE
+        )),
+        "{first}"
+    );
+    assert!(!first.contains("Newer"));
+    let second = send(
+        &state,
+        get(&format!("/?inbox=default&start={}", super::PAGE_SIZE)),
+    )
+    .await
+    .body;
+    assert_eq!(ids(&second).len(), 2, "{second}");
+    assert!(second.contains("Newer"));
+    assert!(!second.contains("Older"));
+    let n = super::PAGE_SIZE;
+    assert!(second.contains(&format!("{}–{} of {}", n + 1, n + 2, n + 2)));
+}
