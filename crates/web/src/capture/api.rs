@@ -426,13 +426,9 @@ async fn find(state: &WebState, id: &str) -> Result<(Entry, Vec<u8>), ApiError> 
     } else {
         Id::parse(id).ok_or_else(not_found)?
     };
-    let entry = view::entry(state.store.as_ref(), &id)
+    view::read(state.store.as_ref(), &id)
         .await?
-        .ok_or_else(not_found)?;
-    let (_, raw) = view::raw(state.store.as_ref(), &id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok((entry, raw))
+        .ok_or_else(not_found)
 }
 
 async fn parse_detail(raw: Vec<u8>) -> Result<parsed::Detail, ApiError> {

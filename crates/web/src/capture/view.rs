@@ -210,6 +210,12 @@ pub async fn raw(store: &dyn Store, id: &Id) -> Result<Option<(MailboxId, Vec<u8
 
 /// The list entry of message `id` (read from the store's metadata and parsed now).
 pub async fn entry(store: &dyn Store, id: &Id) -> Result<Option<Entry>, StoreError> {
+    Ok(read(store, id).await?.map(|(entry, _)| entry))
+}
+
+/// The list entry of message `id` and its bytes, read once (the summary parsed on
+/// the blocking pool); `None` when there is no such message.
+pub async fn read(store: &dyn Store, id: &Id) -> Result<Option<(Entry, Vec<u8>)>, StoreError> {
     let Some(ib) = inboxes(store, Some(&id.inbox)).await?.pop() else {
         return Ok(None);
     };
@@ -226,17 +232,18 @@ pub async fn entry(store: &dyn Store, id: &Id) -> Result<Option<Entry>, StoreErr
         Err(StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let summary = tokio::task::spawn_blocking(move || parsed::summary(&raw))
+    let (summary, raw) = tokio::task::spawn_blocking(move || (parsed::summary(&raw), raw))
         .await
         .map_err(|e| StoreError::Io(format!("parsing: {e}")))?;
-    Ok(Some(Entry {
+    let entry = Entry {
         id: id.clone(),
         mailbox: ib.mailbox,
         size: meta.size,
         received_at: meta.received_at,
         read: meta.flags.iter().any(|f| f.eq_ignore_ascii_case(SEEN)),
         summary: Arc::new(summary),
-    }))
+    };
+    Ok(Some((entry, raw)))
 }
 
 /// Marks the messages `ids` read or unread; `None` marks every message (of `inbox`
