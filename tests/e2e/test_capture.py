@@ -17,6 +17,7 @@ from dnsserver import TestDNS
 from harness import capture_server, unique
 from network import network  # noqa: F401  (the fixture)
 from peer import Peer
+from smtpraw import client_tls_context
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(HERE, "node")
@@ -219,3 +220,51 @@ def test_nodemailer_with_and_without_auth(capture):
     parsed = email.message_from_bytes(msgs[0], policy=email.policy.default)
     assert parsed["From"] == "Node App <node-app@example.com>"
     assert parsed.get_body(("html",)).get_content().strip() == "<p>sent by <b>nodemailer</b></p>"
+
+
+def test_tls_adds_starttls_and_implicit_tls_without_requiring_auth(server_factory):
+    srv = capture_server(server_factory, start=False, capture_args=["--tls"])
+    if not srv.netns_enabled:
+        pytest.skip("--tls binds fixed ports (1465, 1993, 1995, 8026): needs a private network namespace")
+    srv.start()
+    assert {"submissions", "imaps", "pop3s", "https"} <= set(srv.listeners)
+    assert srv.port("submissions") == 1465 and srv.port("https") == 8026
+    s = srv.smtp()
+    try:
+        assert b"STARTTLS" in s.ehlo()[1]
+    finally:
+        s.close()
+    plain, implicit = unique("starttls"), unique("implicit")
+    s = srv.smtp()
+    try:
+        s.starttls(context=client_tls_context())
+        s.sendmail("app@example.com", ["x@example.org"],
+                   ("Subject: %s\r\n\r\nx\r\n" % plain).encode())
+        s.quit()
+    finally:
+        s.close()
+    # Implicit TLS, no AUTH: still the default inbox (not a submission port here).
+    s = srv.smtp("submissions")
+    try:
+        s.sendmail("app@example.com", ["x@example.org"],
+                   ("Subject: %s\r\n\r\nx\r\n" % implicit).encode())
+        s.quit()
+    finally:
+        s.close()
+    m = srv.imap("imaps")
+    try:
+        m.login("default", "any")
+        typ, data = m.select("INBOX")
+        assert typ == "OK" and int(data[0]) == 2
+        m.logout()
+    except BaseException:
+        m.shutdown()
+        raise
+    p = srv.pop3("pop3s")
+    try:
+        p.user("default")
+        p.pass_("any")
+        assert p.stat()[0] == 2
+        p.quit()
+    finally:
+        p.close()

@@ -62,7 +62,12 @@ pub(crate) async fn serve(
     let smtp = &shared.config.smtp;
     let policy = Policy {
         hostname: shared.config.hostname.clone(),
-        listener: kind,
+        // Capture mode: AUTH optional on the implicit-TLS listener too (`--tls`).
+        listener: if shared.capture.is_some() {
+            ListenerKind::Mx
+        } else {
+            kind
+        },
         tls_active: kind == ListenerKind::Submissions,
         // Capture mode: STARTTLS only with `capture.starttls`, AUTH on plain
         // connections too.
