@@ -269,6 +269,13 @@ impl Capture {
         Ok(())
     }
 
+    /// The web face deleted captured mail: its lists must refresh, and the index is
+    /// read again before the next pruning (so the cap counts what is really kept).
+    pub(crate) fn deleted_elsewhere(&self) {
+        self.index.lock().unwrap_or_else(|e| e.into_inner()).read_at = None;
+        self.changed();
+    }
+
     /// Tells the web face something changed.
     fn changed(&self) {
         self.events.send_modify(|n| *n = n.wrapping_add(1));

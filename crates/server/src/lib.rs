@@ -155,7 +155,12 @@ pub async fn run_with_store(
         let (events, hooks) = watch::channel(0u64);
         let capture =
             capture::Capture::start(store.clone(), config.capture.max_messages, events).await?;
-        Some((capture, web::capture::CaptureHooks { events: hooks }))
+        let told = capture.clone();
+        let hooks = web::capture::CaptureHooks {
+            events: hooks,
+            deleted: Arc::new(move || told.deleted_elsewhere()),
+        };
+        Some((capture, hooks))
     } else {
         None
     };

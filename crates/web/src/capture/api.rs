@@ -388,6 +388,7 @@ async fn delete(
     let body = optional_body(&body)?;
     let ids = ids_of(&body);
     view::delete(&state.store, params.inbox().as_deref(), ids.as_deref()).await?;
+    super::deleted(&state);
     Ok(ok_text())
 }
 

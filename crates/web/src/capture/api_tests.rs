@@ -16,14 +16,27 @@ use tower::ServiceExt;
 struct Env {
     state: WebState,
     events: watch::Sender<u64>,
+    /// How many times the web told the server it deleted mail.
+    deletions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn env_with(config: config::Config) -> Env {
     let mut state = testing::state_with(config).await;
     state.store.domain_add(&capture_domain()).await.unwrap();
     let (events, rx) = watch::channel(0);
-    state.capture = Some(CaptureHooks { events: rx });
-    Env { state, events }
+    let deletions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = deletions.clone();
+    state.capture = Some(CaptureHooks {
+        events: rx,
+        deleted: std::sync::Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }),
+    });
+    Env {
+        state,
+        events,
+        deletions,
+    }
 }
 
 async fn env() -> Env {
@@ -456,6 +469,8 @@ async fn delete_some_then_all_and_mark_read() {
     assert_eq!(text, b"ok");
     let (_, v) = get_json(&e.state, "/api/v1/messages").await;
     assert_eq!(v["total"], 3);
+    // The server hears of it (its lists refresh, its cap count is re-read).
+    assert_eq!(e.deletions.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     let body = format!(r#"{{"IDs": ["{}"], "Read": true}}"#, made[2]);
     let (status, _, _) = call(&e.state, Method::PUT, "/api/v1/messages", Some(&body)).await;

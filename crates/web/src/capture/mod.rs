@@ -17,11 +17,30 @@ pub mod ui;
 pub mod view;
 
 /// What the server gives the web face in capture mode.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CaptureHooks {
     /// A counter the server increases after each captured message is filed (and after
     /// deletions): `wait` and the UI's event stream wake on its changes.
     pub events: tokio::sync::watch::Receiver<u64>,
+    /// Called after the web face deleted captured mail (API or UI): the server moves
+    /// the counter (so other browsers' lists refresh) and re-reads its count of kept
+    /// messages (`capture.max_messages`) before it next prunes.
+    pub deleted: std::sync::Arc<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for CaptureHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureHooks")
+            .field("events", &*self.events.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tells the server the web face deleted captured mail ([`CaptureHooks::deleted`]).
+pub(crate) fn deleted(state: &WebState) {
+    if let Some(hooks) = &state.capture {
+        (hooks.deleted)();
+    }
 }
 
 /// The capture routes.

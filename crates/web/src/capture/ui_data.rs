@@ -271,11 +271,13 @@ pub async fn delete(state: &WebState, id: &str) -> Result<Option<String>, Error>
         return Ok(None);
     }
     view::delete(&state.store, None, Some(std::slice::from_ref(&id))).await?;
+    crate::capture::deleted(state);
     Ok(Some(id.inbox))
 }
 
 /// Deletes every message of `inbox` (of every inbox with `None`).
 pub async fn delete_all(state: &WebState, inbox: Option<&str>) -> Result<(), Error> {
     view::delete(&state.store, inbox, None).await?;
+    crate::capture::deleted(state);
     Ok(())
 }

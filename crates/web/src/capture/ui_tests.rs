@@ -33,7 +33,10 @@ impl Answer {
 async fn capture_state() -> (WebState, watch::Sender<u64>) {
     let mut state = state().await;
     let (tx, rx) = watch::channel(0u64);
-    state.capture = Some(CaptureHooks { events: rx });
+    state.capture = Some(CaptureHooks {
+        events: rx,
+        deleted: std::sync::Arc::new(|| {}),
+    });
     state.store.domain_add(&capture_domain()).await.unwrap();
     (state, tx)
 }
