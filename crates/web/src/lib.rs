@@ -123,7 +123,7 @@ pub fn router(state: WebState) -> Router {
             post(autodiscover::handler),
         )
         .merge(if state.capture.is_some() {
-            capture::routes()
+            capture::routes(&state)
         } else {
             api::routes().merge(pages::routes())
         })

@@ -43,7 +43,89 @@ pub(crate) fn deleted(state: &WebState) {
     }
 }
 
-/// The capture routes.
-pub fn routes() -> Router<WebState> {
-    api::routes().merge(ui::routes())
+/// The capture routes, behind the [`host_check`].
+pub fn routes(state: &WebState) -> Router<WebState> {
+    api::routes()
+        .merge(ui::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host_check,
+        ))
+}
+
+/// Capture mode has no sign-in (it is a developer's tool on loopback), so a web page
+/// elsewhere must not reach it through the browser by DNS rebinding (a name of the
+/// attacker's that resolves to 127.0.0.1): a request is served only when its `Host`
+/// is an IP address, `localhost` (or a name under `.localhost`, RFC 6761 §6.3) or the
+/// server's own `hostname`; anything else is 403. A request without `Host` (HTTP/1.0
+/// tools) is served.
+async fn host_check(
+    axum::extract::State(state): axum::extract::State<WebState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
+    if let Some(host) = host
+        && !allowed_host(&host, &(state.config)().hostname)
+    {
+        tracing::info!(host = %host, "capture request refused: Host is not this machine");
+        return crate::text(
+            axum::http::StatusCode::FORBIDDEN,
+            "403: capture mode answers only to an IP address, localhost or its hostname\n",
+        );
+    }
+    next.run(request).await
+}
+
+/// Whether `host` (a `Host` header: name or address, optional port) names this
+/// machine for [`host_check`].
+fn allowed_host(host: &str, hostname: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        match rest.split_once(']') {
+            Some((v6, _)) => return v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || (!hostname.is_empty() && name == hostname.trim_end_matches('.').to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::allowed_host;
+
+    #[test]
+    fn only_names_of_this_machine() {
+        for ok in [
+            "127.0.0.1:8025",
+            "127.0.0.1",
+            "[::1]:8025",
+            "localhost:8025",
+            "LOCALHOST",
+            "app.localhost:8025",
+            "10.0.0.5:8025",
+            "devbox.lan:8025",
+        ] {
+            assert!(allowed_host(ok, "devbox.lan"), "{ok}");
+        }
+        for bad in [
+            "evil.example:8025",
+            "evil.example",
+            "localhost.evil.example",
+            "[not-v6]:1",
+            "[::1",
+            "",
+        ] {
+            assert!(!allowed_host(bad, "devbox.lan"), "{bad}");
+        }
+    }
 }

@@ -368,3 +368,33 @@ async fn the_list_pages() {
     let n = super::PAGE_SIZE;
     assert!(second.contains(&format!("{}–{} of {}", n + 1, n + 2, n + 2)));
 }
+
+/// DNS rebinding: a page of another site whose name resolves to 127.0.0.1 must not
+/// reach the capture UI or API through the browser; only this machine's names do.
+#[tokio::test]
+async fn only_requests_naming_this_machine_are_served() {
+    let (state, _tx) = capture_state().await;
+    file(&state, "default", "Subject: kept\n\nbody\n").await;
+    for path in ["/", "/api/v1/messages"] {
+        for (host, want) in [
+            ("evil.example:8025", StatusCode::FORBIDDEN),
+            ("127.0.0.1:8025", StatusCode::OK),
+            ("localhost:8025", StatusCode::OK),
+        ] {
+            let request = Request::get(path)
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap();
+            let a = send(&state, request).await;
+            assert_eq!(a.status, want, "{path} with Host {host}");
+        }
+    }
+    // Nothing was deleted by a refused request either.
+    let request = Request::delete("/api/v1/messages")
+        .header(header::HOST, "evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, request).await.status, StatusCode::FORBIDDEN);
+    let a = send(&state, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert!(a.body.contains("kept"));
+}
