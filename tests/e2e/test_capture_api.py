@@ -263,9 +263,12 @@ def test_wait_returns_mail_sent_after_the_request(server_factory):
     srv = capture_server(server_factory)
     api = Api(srv)
     tag = unique("reset")
-    # Already there before the request: not what the test waits for.
+    # Already there before the request: what a plain wait answers at once, and
+    # what `since=now` ignores.
     send(srv, plain("Password reset %s" % tag, "old code 1111"))
     wait_listed(api, 1)
+    r = api.get("/api/v1/wait", params={"query": "subject:%s" % tag, "timeout": 30})
+    assert r.status_code == 200 and r.json()["Snippet"].startswith("old code 1111"), r.text
 
     def later():
         time.sleep(1)
@@ -277,8 +280,8 @@ def test_wait_returns_mail_sent_after_the_request(server_factory):
     started = time.time()
     thread.start()
     try:
-        r = api.get("/api/v1/wait", params={"query": "subject:%s" % tag, "timeout": 30},
-                    timeout=40)
+        r = api.get("/api/v1/wait", params={"query": "subject:%s" % tag, "timeout": 30,
+                                            "since": "now"}, timeout=40)
     finally:
         thread.join()
     elapsed = time.time() - started
@@ -293,7 +296,8 @@ def test_wait_returns_mail_sent_after_the_request(server_factory):
 
     # Nothing new: 408 with a JSON error at the timeout.
     started = time.time()
-    r = api.get("/api/v1/wait", params={"query": "subject:%s" % tag, "timeout": 1})
+    r = api.get("/api/v1/wait", params={"query": "subject:%s" % tag, "timeout": 1,
+                                        "since": "now"})
     assert r.status_code == 408
     assert isinstance(r.json()["error"], str)
     assert time.time() - started >= 0.9
@@ -332,7 +336,7 @@ def test_inboxes_by_auth_user_name(server_factory):
     thread.start()
     try:
         r = api.get("/api/v1/wait", params={"query": "late", "inbox": "project-a",
-                                            "timeout": 30}, timeout=40)
+                                            "timeout": 30, "since": "now"}, timeout=40)
     finally:
         thread.join()
     assert r.status_code == 200, r.text

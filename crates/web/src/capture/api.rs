@@ -285,6 +285,8 @@ struct ListParams {
     inbox: Option<String>,
     query: Option<String>,
     timeout: Option<u64>,
+    /// `wait` only: which messages count (see [`Since`]).
+    since: Option<String>,
 }
 
 impl ListParams {
@@ -560,15 +562,52 @@ async fn part(
     Ok(response)
 }
 
-/// The newest message of `entries` after `mark` that `query` matches.
-fn newest_after<'a>(
+/// Which messages `wait` counts: its `since` parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Since {
+    /// No `since`: every message, those already there included, so the usual test
+    /// (the app sends, then the test waits) never misses a message that came first.
+    Any,
+    /// `since=now`: only messages filed after the request began.
+    Now,
+    /// `since=T` (unix seconds, or an RFC 3339 time): messages that arrived at T or
+    /// later.
+    Time(i64),
+}
+
+impl Since {
+    fn parse(text: Option<&str>) -> Result<Since, ApiError> {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(Since::Any);
+        };
+        if text.eq_ignore_ascii_case("now") {
+            return Ok(Since::Now);
+        }
+        if let Ok(unix) = text.parse::<i64>() {
+            return Ok(Since::Time(unix));
+        }
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|t| Since::Time(t.unix_timestamp()))
+            .map_err(|_| ApiError::bad_request("since: `now`, unix seconds or an RFC 3339 time"))
+    }
+}
+
+/// The newest message of `entries` that `query` matches and `since` counts (`mark`:
+/// the inboxes' next UIDs when the request began, for [`Since::Now`]).
+fn newest_matching<'a>(
     entries: &'a [Entry],
+    since: &Since,
     mark: &std::collections::HashMap<store::MailboxId, u32>,
     query: &Query,
 ) -> Option<&'a Entry> {
-    entries
-        .iter()
-        .find(|e| view::is_after(e, mark) && query.matches(e))
+    entries.iter().find(|e| {
+        let counted = match since {
+            Since::Any => true,
+            Since::Now => view::is_after(e, mark),
+            Since::Time(t) => e.received_at >= *t,
+        };
+        counted && query.matches(e)
+    })
 }
 
 /// `wait`'s answer: the summary plus `Links` and `Codes`.
@@ -582,14 +621,17 @@ struct WaitJson {
     codes: Vec<String>,
 }
 
-/// `GET /api/v1/wait?query=Q&timeout=S&inbox=`: the newest message matching `query`
-/// that arrives after the request began, as soon as there is one (200, its summary
-/// with `Links` and `Codes`); 408 at the timeout (default 30 s, at most 300 s).
+/// `GET /api/v1/wait?query=Q&timeout=S&inbox=&since=`: the newest message matching
+/// `query` — one already there, or the first to arrive — as soon as there is one
+/// (200, its summary with `Links` and `Codes`); 408 at the timeout (default 30 s, at
+/// most 300 s). `since` narrows which messages count ([`Since`]): `now` for only
+/// those filed after the request began, or a time.
 async fn wait(
     State(state): State<WebState>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let query = params.query()?;
+    let since = Since::parse(params.since.as_deref())?;
     let inbox = params.inbox();
     let timeout = params
         .timeout
@@ -609,7 +651,7 @@ async fn wait(
     let mark = view::mark(state.store.as_ref(), inbox.as_deref()).await?;
     loop {
         let entries = view::list(&state.store, inbox.as_deref()).await?;
-        if let Some(e) = newest_after(&entries, &mark, &query) {
+        if let Some(e) = newest_matching(&entries, &since, &mark, &query) {
             let summary = MessageSummary::of(e);
             let (links, codes) = match view::raw(state.store.as_ref(), &e.id).await? {
                 Some((_, raw)) => {

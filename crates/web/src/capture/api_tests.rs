@@ -509,7 +509,7 @@ async fn delete_some_then_all_and_mark_read() {
 #[tokio::test]
 async fn wait_returns_a_message_that_arrives_after_the_request() {
     let e = env().await;
-    // Already there: does not count.
+    // Already there: does not count with since=now.
     file(
         &e.state,
         "default",
@@ -556,7 +556,7 @@ async fn wait_returns_a_message_that_arrives_after_the_request() {
     let started = std::time::Instant::now();
     let (status, v) = get_json(
         &e.state,
-        "/api/v1/wait?query=subject:reset&timeout=10&inbox=default",
+        "/api/v1/wait?query=subject:reset&timeout=10&inbox=default&since=now",
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -579,7 +579,7 @@ async fn wait_times_out_with_408() {
     )
     .await;
     let started = std::time::Instant::now();
-    let (status, v) = get_json(&e.state, "/api/v1/wait?query=match&timeout=1").await;
+    let (status, v) = get_json(&e.state, "/api/v1/wait?query=match&timeout=1&since=now").await;
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     assert!(v["error"].is_string());
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -591,9 +591,37 @@ async fn wait_times_out_with_408() {
         file(&state, "fresh", &simple("Match", "a@b.c", "d@e.f", "x"), 2).await;
         events.send_modify(|n| *n += 1);
     });
-    let (status, v) = get_json(&e.state, "/api/v1/wait?query=match&timeout=5").await;
+    let (status, v) = get_json(&e.state, "/api/v1/wait?query=match&timeout=5&since=now").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["ID"], "fresh-1");
+}
+
+/// The usual test: the app sends, then the test waits. Without `since`, a match
+/// already there is the answer at once; `since=T` counts only what arrived from T on.
+#[tokio::test]
+async fn wait_finds_a_message_already_there_unless_told_since() {
+    let e = env().await;
+    file(
+        &e.state,
+        "default",
+        &simple("Welcome", "a@b.c", "d@e.f", "x"),
+        1_700_000_000,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (status, v) = get_json(&e.state, "/api/v1/wait?query=welcome&timeout=10").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["ID"], "default-1");
+    assert!(started.elapsed() < Duration::from_secs(2), "at once");
+    for since in ["1700000001", "2023-11-14T22:13:21Z"] {
+        let uri = format!("/api/v1/wait?query=welcome&timeout=1&since={since}");
+        let (status, _) = get_json(&e.state, &uri).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{since}");
+    }
+    let (status, v) = get_json(&e.state, "/api/v1/wait?query=welcome&since=1700000000").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = get_json(&e.state, "/api/v1/wait?query=welcome&since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 }
 
 #[tokio::test]
