@@ -46,8 +46,13 @@ impl ConnInfo {
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Principal {
-    /// A signed-in account (session, or Basic on the API).
+    /// A signed-in account (session, or Basic on the API with the account password).
     Account(Account),
+    /// An account through HTTP Basic with one of its app passwords: what the account
+    /// may do, except change its own credentials (password, app passwords), which
+    /// takes the account password — a leaked device password must not take the
+    /// account over.
+    AppPassword(Account),
     /// An API token (`postie token create`): acts as an administrator.
     Token(ApiToken),
 }
@@ -56,7 +61,7 @@ impl Principal {
     /// May administer the server.
     pub fn is_admin(&self) -> bool {
         match self {
-            Principal::Account(a) => a.admin,
+            Principal::Account(a) | Principal::AppPassword(a) => a.admin,
             Principal::Token(_) => true,
         }
     }
@@ -65,6 +70,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match self {
             Principal::Account(a) => a.address.normalized(),
+            Principal::AppPassword(a) => format!("{} (app password)", a.address.normalized()),
             Principal::Token(t) => format!("token:{}", t.name),
         }
     }
@@ -72,8 +78,23 @@ impl Principal {
     /// The account, when the caller is one.
     pub fn account(&self) -> Option<&Account> {
         match self {
-            Principal::Account(a) => Some(a),
+            Principal::Account(a) | Principal::AppPassword(a) => Some(a),
             Principal::Token(_) => None,
+        }
+    }
+
+    /// `Ok` unless this is an app password acting on its own account's credentials
+    /// (`address`: the account whose password or app passwords would change): 403
+    /// then, since that takes the account password.
+    pub fn may_change_credentials_of(&self, address: &message::Address) -> Result<(), ApiError> {
+        match self {
+            Principal::AppPassword(a) if a.address.normalized() == address.normalized() => {
+                Err(ApiError::forbidden(
+                    "an app password cannot change its account's password or app passwords; \
+                     use the account password",
+                ))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -136,7 +157,13 @@ impl FromRequestParts<WebState> for ApiCaller {
                 "malformed Basic credentials (RFC 7617: base64 of user:password)",
             ));
         };
+        // A password of the app-password form is checked as one (server::auth), so
+        // this tells which kind of credential opened the account.
+        let app_password = store::app_password::parse(&password).is_some();
         match (state.login)(conn.peer.ip(), user, password, Purpose::Api).await {
+            LoginOutcome::Ok(account) if app_password => {
+                Ok(ApiCaller(Principal::AppPassword(account)))
+            }
             LoginOutcome::Ok(account) => Ok(ApiCaller(Principal::Account(account))),
             LoginOutcome::Wrong => Err(ApiError::unauthorized()),
             LoginOutcome::Locked => Err(ApiError::new(

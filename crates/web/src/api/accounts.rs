@@ -251,6 +251,9 @@ pub async fn update(
         ));
     }
     let target = account.address.to_string();
+    if change.password.is_some() {
+        caller.may_change_credentials_of(&account.address)?;
+    }
     if let Some(password) = &change.password {
         admin::accounts::set_password(store, &target, password).await?;
         audit(&caller, "account.password", &target);

@@ -102,6 +102,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     own_or_admin(&caller, &address)?;
     let account = admin::accounts::get(state.store.as_ref(), &address).await?;
+    caller.may_change_credentials_of(&account.address)?;
     let password = admin::app_passwords::create(state.store.as_ref(), &account, &body.name).await?;
     audit(
         &caller,
@@ -139,6 +140,7 @@ pub async fn revoke(
 ) -> ApiResult<Response> {
     own_or_admin(&caller, &address)?;
     let account = admin::accounts::get(state.store.as_ref(), &address).await?;
+    caller.may_change_credentials_of(&account.address)?;
     admin::app_passwords::revoke(state.store.as_ref(), &account, &name).await?;
     audit(
         &caller,

@@ -38,7 +38,7 @@ pub enum Me {
 )]
 pub async fn get(ApiCaller(caller): ApiCaller) -> ApiResult<Json<Me>> {
     Ok(Json(match caller {
-        Principal::Account(account) => Me::Account {
+        Principal::Account(account) | Principal::AppPassword(account) => Me::Account {
             address: account.address.to_string(),
             display_name: account.display_name,
             admin: account.admin,

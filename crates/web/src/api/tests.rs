@@ -901,3 +901,82 @@ async fn a_dns_check_past_its_deadline_is_504() {
     }
     drop(silent);
 }
+
+/// An app password opens the API for its account, but never changes that account's
+/// credentials: a leaked device password must not take the account over.
+#[tokio::test]
+async fn an_app_password_cannot_change_its_accounts_credentials() {
+    let state = setup().await;
+    let own = format!("/api/v1/accounts/{USER}/app-passwords");
+    let (status, body) = call(
+        &state,
+        "POST",
+        &own,
+        Some(&user()),
+        Some(r#"{"name": "phone"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let phone = basic(USER, body["password"].as_str().unwrap());
+    let account = format!("/api/v1/accounts/{USER}");
+
+    // What the account may do otherwise still works with it.
+    let (status, _) = call(&state, "GET", &account, Some(&phone), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(
+        &state,
+        "PATCH",
+        &account,
+        Some(&phone),
+        Some(r#"{"display_name": "From the phone"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Its credentials do not.
+    let got = call(
+        &state,
+        "PATCH",
+        &account,
+        Some(&phone),
+        Some(r#"{"password": "taken-over-1234"}"#),
+    )
+    .await;
+    assert_error(&got, StatusCode::FORBIDDEN);
+    let got = call(
+        &state,
+        "POST",
+        &own,
+        Some(&phone),
+        Some(r#"{"name": "more"}"#),
+    )
+    .await;
+    assert_error(&got, StatusCode::FORBIDDEN);
+    let got = call(
+        &state,
+        "DELETE",
+        &format!("{own}/phone"),
+        Some(&phone),
+        None,
+    )
+    .await;
+    assert_error(&got, StatusCode::FORBIDDEN);
+    // The account password still may.
+    let (status, body) = call(
+        &state,
+        "PATCH",
+        &account,
+        Some(&user()),
+        Some(r#"{"password": "new-user-secret"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = call(
+        &state,
+        "GET",
+        "/api/v1/me",
+        Some(&basic(USER, "new-user-secret")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
