@@ -227,12 +227,7 @@ impl FromRequestParts<WebState> for SignedIn {
         state: &WebState,
     ) -> Result<SignedIn, SignInRequired> {
         let conn = ConnInfo::of(parts);
-        let id = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| session::cookie_value(h, session::COOKIE))
+        let id = crate::pages::request_cookie(&parts.headers, session::COOKIE)
             .ok_or(SignInRequired::Redirect)?
             .to_owned();
         let session = state.sessions.get(&id).ok_or(SignInRequired::Redirect)?;
