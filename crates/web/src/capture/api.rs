@@ -50,8 +50,9 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 10_000;
 /// `wait`'s default timeout.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
-/// `wait`'s longest timeout.
-pub const MAX_WAIT: Duration = Duration::from_secs(300);
+/// `wait`'s longest timeout: under the connection deadline (`crate::serve::CONNECTION_DEADLINE`),
+/// which would otherwise cut a longer wait off without an answer.
+pub const MAX_WAIT: Duration = Duration::from_secs(55);
 /// The most recipients of one release.
 pub const MAX_RELEASE_TO: usize = 100;
 
@@ -624,7 +625,7 @@ struct WaitJson {
 /// `GET /api/v1/wait?query=Q&timeout=S&inbox=&since=`: the newest message matching
 /// `query` — one already there, or the first to arrive — as soon as there is one
 /// (200, its summary with `Links` and `Codes`); 408 at the timeout (default 30 s, at
-/// most 300 s). `since` narrows which messages count ([`Since`]): `now` for only
+/// most [`MAX_WAIT`]). `since` narrows which messages count ([`Since`]): `now` for only
 /// those filed after the request began, or a time.
 async fn wait(
     State(state): State<WebState>,

@@ -687,3 +687,10 @@ async fn release_needs_a_smarthost() {
         "alice@example.com"
     );
 }
+
+/// A wait always ends with an answer (200 or 408) before the connection deadline
+/// would cut it off.
+#[test]
+fn the_longest_wait_ends_before_the_connection_deadline() {
+    assert!(crate::capture::api::MAX_WAIT < crate::serve::CONNECTION_DEADLINE);
+}
