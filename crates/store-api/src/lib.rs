@@ -709,6 +709,34 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    // ---- the server's own small values, and named leases ---------------------------
+    //
+    // What the server keeps for itself beyond mail and accounts: ACME certificates and
+    // the ACME account key, SCRAM keys, cached MTA-STS policies, TLS-RPT results. A
+    // value is opaque bytes (at most [`VALUE_MAX`]) under a key of at most
+    // [`VALUE_KEY_MAX`] bytes; by convention the key starts with its owner
+    // (`acme/`, `scram/`, `mta-sts/`, `tls-rpt/`). Every backend keeps them, so every
+    // node on one database sees the same values. A lease names a job only one node
+    // may do at a time (renewing certificates, sending TLS reports); it follows the
+    // maildrop lock's contract: taking it is one atomic check-and-set.
+
+    /// The value under `key`, `None` when there is none.
+    async fn value_get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Puts `value` under `key`, replacing what was there. `Invalid` for a key longer
+    /// than [`VALUE_KEY_MAX`] or a value longer than [`VALUE_MAX`].
+    async fn value_put(&self, key: &str, value: &[u8]) -> Result<()>;
+    /// Removes the value under `key`; no value is no error.
+    async fn value_delete(&self, key: &str) -> Result<()>;
+    /// Every value whose key starts with `prefix`, by key.
+    async fn value_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Takes or extends the lease `name` for `holder` until `until_unix`: true when it
+    /// was free (none, or expired at or before `now_unix`) or already `holder`'s; false,
+    /// changing nothing, when another holder's lease is live.
+    async fn lease_take(&self, name: &str, holder: &str, now_unix: i64, until_unix: i64)
+    -> Result<bool>;
+    /// Drops the lease `name` if it is `holder`'s; otherwise nothing happens.
+    async fn lease_drop(&self, name: &str, holder: &str) -> Result<()>;
+
     // ---- change feed: telling the other nodes ------------------------------------------
     //
     // Within one process, changes travel by in-process broadcasts (the server's). With
@@ -735,6 +763,13 @@ pub trait Store: Send + Sync + 'static {
 
 /// The longest key or part of a shared counter (see [`Store::counter_add`]), in bytes.
 pub const COUNTER_KEY_MAX: usize = 256;
+
+/// The longest key of a stored value (see [`Store::value_put`]) or lease, in bytes.
+pub const VALUE_KEY_MAX: usize = 256;
+
+/// The longest stored value (see [`Store::value_put`]), in bytes: certificate chains and
+/// a day's TLS results fit many times over.
+pub const VALUE_MAX: usize = 1024 * 1024;
 
 /// What a change notice says (see [`Store::change_announce`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,6 +51,7 @@ pub mod postgres;
 mod queue_rows;
 mod secret_form;
 pub mod sqlite;
+mod values;
 
 #[cfg(test)]
 mod suite;

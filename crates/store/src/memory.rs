@@ -18,6 +18,7 @@ mod claims;
 mod imap;
 mod maildrop;
 mod quota;
+mod values;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -111,6 +112,10 @@ struct State {
     acl: BTreeMap<i64, BTreeMap<Option<i64>, String>>,
     /// POP3 maildrop locks by mailbox row id (see `memory/maildrop.rs`).
     maildrop_locks: HashMap<i64, maildrop::MaildropLock>,
+    /// The server's own values by key (see `memory/values.rs`).
+    values: BTreeMap<String, Vec<u8>>,
+    /// Named leases by name (see `memory/values.rs`).
+    leases: HashMap<String, values::Lease>,
     next_id: i64,
     last_uid_validity: u32,
 }
@@ -826,6 +831,38 @@ impl Store for MemoryStore {
 
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
         self.lock().queue_release(node, id);
+        Ok(())
+    }
+
+    async fn value_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock().values.get(key).cloned())
+    }
+
+    async fn value_put(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.lock().value_put(key, value)
+    }
+
+    async fn value_delete(&self, key: &str) -> Result<()> {
+        self.lock().values.remove(key);
+        Ok(())
+    }
+
+    async fn value_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(self.lock().value_list(prefix))
+    }
+
+    async fn lease_take(
+        &self,
+        name: &str,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool> {
+        self.lock().lease_take(name, holder, now_unix, until_unix)
+    }
+
+    async fn lease_drop(&self, name: &str, holder: &str) -> Result<()> {
+        self.lock().lease_drop(name, holder);
         Ok(())
     }
 

@@ -11,7 +11,7 @@
 //! message cases in `imap_messages`, MULTIAPPEND's in `imap_append_many`, its delta and summary cases in `imap_sync`,
 //! quotas in `quota`, app passwords in `app_passwords`, the administrator flag, display
 //! names and API tokens in `accounts_admin`, access control lists
-//! (RFC 4314) in `acl`, shared counters in `counters`, and internationalised domains
+//! (RFC 4314) in `acl`, shared counters in `counters`, the server's own values and leases in `values`, and internationalised domains
 //! (one domain, two spellings) in `idn`.
 
 mod accounts_admin;
@@ -30,6 +30,7 @@ mod queue_claims;
 mod queue_control;
 mod queue_count;
 mod quota;
+mod values;
 
 use message::{Address, BodyType, Domain, Envelope, QueueId};
 
@@ -49,6 +50,7 @@ use app_passwords::{
     account_remove_takes_app_passwords, app_password_add_list_get_use_revoke, app_password_errors,
 };
 use counters::counters_shared_or_none;
+use values::{leases_exclusive_until_expired, values_bounded, values_put_get_list_delete};
 use idn::{
     idn_accounts_and_aliases_in_either_spelling, idn_domain_has_one_key,
     idn_queue_flush_matches_both_spellings,
@@ -892,4 +894,7 @@ suite!(
     acl_rename_keeps_delete_drops,
     acl_account_remove_drops_entries,
     counters_shared_or_none,
+    values_put_get_list_delete,
+    values_bounded,
+    leases_exclusive_until_expired,
 );

@@ -10,9 +10,9 @@
 //! SQLite read transaction (a consistent snapshot) and written in one PostgreSQL
 //! transaction, table by table with `COPY … FROM STDIN BINARY`, row ids, UIDs,
 //! UIDVALIDITY, mod-sequences, flags, summaries, quotas, display names and administrator
-//! flags, app passwords, API tokens, ACLs and the
+//! flags, app passwords, API tokens, the server's own values, ACLs and the
 //! queue (with its recipients' states) as they are; every body a message or queue
-//! entry names goes into `blobs`. Queue leases and POP3 maildrop locks are not copied
+//! entry names goes into `blobs`. Queue leases, named leases and POP3 maildrop locks are not copied
 //! (they belong to the processes that held them). The DKIM key files of `DATA_DIR/dkim`
 //! go into `dkim_keys` (`super::dkim_keys::import_files`), so every node signs with
 //! them. The identity sequences are moved
@@ -108,6 +108,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("last_used", Int),
         ],
     ),
+    ("server_values", &[("key", Text), ("value", Bytes)]),
     (
         "mailboxes",
         &[
@@ -204,7 +205,7 @@ pub async fn embedded_to_postgres(data_dir: &Path, target: &PgOptions) -> Result
         .query_one(
             "SELECT (SELECT count(*) FROM domains) + (SELECT count(*) FROM accounts)
                   + (SELECT count(*) FROM queue) + (SELECT count(*) FROM blobs)
-                  + (SELECT count(*) FROM api_tokens)",
+                  + (SELECT count(*) FROM api_tokens) + (SELECT count(*) FROM server_values)",
             &[],
         )
         .await
@@ -213,7 +214,7 @@ pub async fn embedded_to_postgres(data_dir: &Path, target: &PgOptions) -> Result
     if present > 0 {
         return Err(StoreError::Invalid(format!(
             "the database {} is not empty (it has domains, accounts, queue entries, \
-             bodies or API tokens): migrate into a new, empty database",
+             bodies, API tokens or server values): migrate into a new, empty database",
             store.url_shown()
         )));
     }
@@ -413,6 +414,7 @@ mod tests {
             .unwrap();
         }
         s.token_used("cccccccc", 1_700_000_100).await.unwrap();
+        s.value_put("acme/account", b"\0key").await.unwrap();
         let inbox = s.mailbox_get(alice, "INBOX").await.unwrap().unwrap();
         for i in 0..3 {
             let mut body = format!("Subject: m{i}\r\n\r\nbody {i}").into_bytes();
@@ -472,6 +474,7 @@ mod tests {
         let count = |t: &str| report.counts.iter().find(|(n, _)| n == t).unwrap().1;
         assert_eq!(count("accounts"), 2);
         assert_eq!(count("api_tokens"), 2);
+        assert_eq!(count("server_values"), 1);
         assert_eq!(count("messages"), 3, "2 appended and kept, 1 delivered");
         assert_eq!(count("expunged"), 1);
         assert_eq!(count("queue"), 1);

@@ -50,6 +50,7 @@ mod quota;
 pub(crate) mod schema;
 #[cfg(test)]
 pub(crate) mod testing;
+mod values;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -625,6 +626,36 @@ impl Store for PgStore {
 
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
         retrying(|| queue::queue_release(self, node, id)).await
+    }
+
+    async fn value_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        retrying(|| values::get(self, key)).await
+    }
+
+    async fn value_put(&self, key: &str, value: &[u8]) -> Result<()> {
+        retrying(|| values::put(self, key, value)).await
+    }
+
+    async fn value_delete(&self, key: &str) -> Result<()> {
+        retrying(|| values::delete(self, key)).await
+    }
+
+    async fn value_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        retrying(|| values::list(self, prefix)).await
+    }
+
+    async fn lease_take(
+        &self,
+        name: &str,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool> {
+        retrying(|| values::lease_take(self, name, holder, now_unix, until_unix)).await
+    }
+
+    async fn lease_drop(&self, name: &str, holder: &str) -> Result<()> {
+        retrying(|| values::lease_drop(self, name, holder)).await
     }
 
     async fn maildrop_lock(

@@ -24,7 +24,7 @@ use super::db_err;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The advisory lock key the migrating node holds (an arbitrary constant: "postie" in
 /// ASCII).
@@ -233,8 +233,24 @@ CREATE TABLE api_tokens (
 );
 "#;
 
+/// Version 3: the embedded store's version 14. The server's own small values
+/// (`super::values`: ACME certificates, SCRAM keys, MTA-STS policies, TLS-RPT results)
+/// and named leases (the one node renewing certificates), keyed by name.
+const MIGRATION_3: &str = r#"
+CREATE TABLE server_values (
+    key   text COLLATE "C" PRIMARY KEY,
+    value bytea NOT NULL
+);
+CREATE TABLE leases (
+    name        text COLLATE "C" PRIMARY KEY,
+    holder      text NOT NULL,
+    lease_until bigint NOT NULL
+);
+REVOKE ALL ON server_values FROM PUBLIC;
+"#;
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// Brings the database `client` is connected to up to [`SCHEMA_VERSION`], under the
 /// advisory lock; refuses a newer schema with a message naming both versions.
@@ -322,19 +338,22 @@ mod tests {
     use crate::postgres::{PgOptions, PgStore};
     use crate::{ApiToken, Store};
 
-    /// A version-1 database (before display names, the admin flag and API tokens) is
-    /// brought to version 2 by the next node to connect: its accounts keep their rows,
-    /// with no display name and not admin, and tokens can be added.
+    /// A version-1 database (before display names, the admin flag and API tokens, and
+    /// before the server's own values) is brought to the current version by the next
+    /// node to connect: its accounts keep their rows, with no display name and not
+    /// admin, and tokens and values can be added.
     #[tokio::test]
     async fn migrates_a_version_1_database() {
         let Some(store) = fresh_store().await else {
             return;
         };
-        // Undo version 2 by hand: what is left is exactly MIGRATION_1's schema.
+        // Undo versions 2 and 3 by hand: what is left is exactly MIGRATION_1's schema.
         let client = store.client().await.expect("client");
         client
             .batch_execute(
-                "DROP TABLE api_tokens;
+                "DROP TABLE server_values;
+                 DROP TABLE leases;
+                 DROP TABLE api_tokens;
                  ALTER TABLE accounts DROP COLUMN display_name, DROP COLUMN admin;
                  UPDATE postie_schema SET version = 1;
                  INSERT INTO domains(name) VALUES ('example.org');
@@ -368,5 +387,7 @@ mod tests {
         };
         node.token_add(&token).await.expect("add");
         assert_eq!(node.token_list().await.expect("list"), vec![token]);
+        node.value_put("acme/x", b"v").await.expect("value");
+        assert!(node.lease_take("l", "n", 0, 1).await.expect("lease"));
     }
 }

@@ -37,6 +37,7 @@ mod messages;
 mod perms;
 mod queue;
 mod quota;
+mod values;
 pub(crate) mod schema;
 pub(crate) mod writer;
 
@@ -877,6 +878,43 @@ impl Store for SqliteStore {
     async fn queue_release(&self, node: &str, id: QueueId) -> Result<()> {
         let node = node.to_owned();
         self.write(move |c| queue::release(c, &node, id)).await
+    }
+
+    async fn value_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.read(move |c| values::get(c, &key)).await
+    }
+
+    async fn value_put(&self, key: &str, value: &[u8]) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.write(move |c| values::put(c, &key, &value)).await
+    }
+
+    async fn value_delete(&self, key: &str) -> Result<()> {
+        let key = key.to_owned();
+        self.write(move |c| values::delete(c, &key)).await
+    }
+
+    async fn value_list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| values::list(c, &prefix)).await
+    }
+
+    async fn lease_take(
+        &self,
+        name: &str,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |c| values::lease_take(c, &name, &holder, now_unix, until_unix))
+            .await
+    }
+
+    async fn lease_drop(&self, name: &str, holder: &str) -> Result<()> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |c| values::lease_drop(c, &name, &holder)).await
     }
 
     async fn maildrop_lock(

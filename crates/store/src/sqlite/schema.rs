@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 13;
+pub(crate) const SCHEMA_VERSION: i64 = 14;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -331,6 +331,21 @@ CREATE TABLE api_tokens (
 );
 ";
 
+/// Version 14: the server's own small values (`Store::value_put`, see `super::values`:
+/// ACME certificates, SCRAM keys, MTA-STS policies, TLS-RPT results) and named leases
+/// (`Store::lease_take`: the one node renewing certificates), each keyed by a name.
+const MIGRATION_14: &str = r"
+CREATE TABLE server_values (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -357,6 +372,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_11),
     Migration::Sql(MIGRATION_12),
     Migration::Sql(MIGRATION_13),
+    Migration::Sql(MIGRATION_14),
 ];
 
 impl Migration {
