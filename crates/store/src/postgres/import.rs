@@ -344,7 +344,10 @@ async fn copy_bodies(
         let len: i64 = row.get(1)?;
         let len = u64::try_from(len)
             .map_err(|_| StoreError::Damaged(format!("body {id} has length {len}")))?;
-        let data = bodies.read(&id, len)?;
+        let mut data = Vec::new();
+        if !crate::sqlite::inline_blobs::read_into(source, &id, len, &mut data)? {
+            bodies.read_into(&id, len, &mut data)?;
+        }
         writer
             .as_mut()
             .write(&[&id, &data, &now])

@@ -120,15 +120,18 @@ impl Blobs {
         sync_dir(&dir)
     }
 
-    /// Reads blob `id`, which must be `expected_len` bytes long. Blocking.
+    /// Reads blob `id`, which must be `expected_len` bytes long. Blocking. (The store
+    /// reads through [`Blobs::read_into`]; this is the tests' shorthand.)
+    #[cfg(test)]
     pub(crate) fn read(&self, id: &str, expected_len: u64) -> Result<Vec<u8>> {
         let mut data = Vec::new();
         self.read_into(id, expected_len, &mut data)?;
         Ok(data)
     }
 
-    /// Like [`Blobs::read`], appending the body to `out` (which keeps what it had, such
-    /// as a message's prefix headers) so the caller needs no second copy. Blocking.
+    /// Reads blob `id`, which must be `expected_len` bytes long, appending it to `out`
+    /// (which keeps what it had, such as a message's prefix headers) so the caller needs
+    /// no second copy. Blocking.
     pub(crate) fn read_into(&self, id: &str, expected_len: u64, out: &mut Vec<u8>) -> Result<()> {
         use std::io::Read;
         let path = self.path(id)?;

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the embedded backend. One SQLite database (`postie.db`, WAL mode)
-//! for the index, message bodies as files under `blobs/`, all in one data directory.
+//! for the index and small message bodies, larger bodies as files under `blobs/`, all
+//! in one data directory.
 //!
 //! Where it sits: the default [`Store`] that `postie serve` and the `postie user …` CLI
 //! open. Both may have the same data directory open at once: SQLite's locking (with a
@@ -9,13 +10,16 @@
 //! - Writes go to one writer thread (module `writer`) that group-commits whatever is waiting
 //!   in one transaction; each call still gets its own result.
 //! - Reads use a small pool of `query_only` connections inside `spawn_blocking`.
-//! - `enqueue` (and IMAP APPEND) writes and fsyncs the body file (in `spawn_blocking`)
-//!   before the row that names it is committed, so a committed row always has its body on disk. A crash in
-//!   between leaves an unreferenced file; [`SqliteStore::open`] deletes such orphans
-//!   once they are older than [`ORPHAN_GRACE`] (younger ones may belong to an `enqueue`
-//!   still in flight in another process).
-//! - Files no row references any more are deleted only after the commit that released
-//!   them. An unreferenced body can never become referenced again (delivery only files
+//! - `enqueue` (and IMAP APPEND) puts a body of at most 256 KiB into the database, in
+//!   the same group-committed job as the row that names it (module `inline_blobs`), so
+//!   a batch of messages costs one fsync. A larger body is a file, written and fsynced
+//!   (in `spawn_blocking`) before the row that names it is committed, so a committed row
+//!   always has its body on disk. A crash in between leaves an unreferenced file;
+//!   [`SqliteStore::open`] deletes such orphans once they are older than
+//!   [`ORPHAN_GRACE`] (younger ones may belong to an `enqueue` still in flight in
+//!   another process).
+//! - Inline bodies no row references any more are deleted in the transaction that
+//!   released them; files only after that commit. An unreferenced body can never become referenced again (delivery only files
 //!   bodies of queue entries that still exist), so deleting after the commit is safe.
 //! - Everything read back is validated: a missing or wrong-sized body file, a malformed
 //!   row, is [`StoreError::Damaged`], never a panic.
@@ -31,6 +35,7 @@ mod app_passwords;
 pub(crate) mod blobs;
 mod idn_keys;
 mod imap;
+pub(crate) mod inline_blobs;
 mod mailboxes;
 mod maildrop;
 mod messages;
@@ -114,6 +119,9 @@ pub struct SqliteStore {
     dir: PathBuf,
     shared: Arc<Shared>,
     writer: Writer,
+    /// Bodies up to this many octets go inline (`inline_blobs::INLINE_MAX`; 0 in the
+    /// tests of the file layout).
+    inline_max: usize,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -205,7 +213,16 @@ impl SqliteStore {
             dir: data_dir.to_path_buf(),
             shared,
             writer,
+            inline_max: inline_blobs::INLINE_MAX,
         })
+    }
+
+    /// This store writing every body as a file, as versions before `inline_blobs` did
+    /// (for the tests of the file layout and of reading such data directories).
+    #[cfg(test)]
+    pub(crate) fn files_only(mut self) -> Self {
+        self.inline_max = 0;
+        self
     }
 
     /// The data directory this store lives in.
@@ -292,26 +309,41 @@ impl SqliteStore {
             .iter()
             .map(|body| (blobs::new_id(), body.len() as u64))
             .collect();
-        let ids: Vec<String> = blobs.iter().map(|(id, _)| id.clone()).collect();
-        // Bodies first, durably; only then the rows that name them.
-        let files = ids.clone();
-        self.files(move |b| {
-            for (i, (id, data)) in files.iter().zip(&bodies).enumerate() {
-                if let Err(e) = b.write(id, data) {
-                    for written in &files[..i] {
-                        b.remove(written);
+        // Small bodies go into the write job itself (one fsync for the whole batch);
+        // large ones are files, written durably before the rows that name them.
+        let inline_max = self.inline_max;
+        let (inline, large): (Vec<_>, Vec<_>) = blobs
+            .iter()
+            .map(|(id, _)| id.clone())
+            .zip(bodies)
+            .partition(|(_, body)| body.len() <= inline_max);
+        let files: Vec<String> = large.iter().map(|(id, _)| id.clone()).collect();
+        if !large.is_empty() {
+            self.files(move |b| {
+                for (i, (id, data)) in large.iter().enumerate() {
+                    if let Err(e) = b.write(id, data) {
+                        for (written, _) in &large[..i] {
+                            b.remove(written);
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
                 }
+                Ok(())
+            })
+            .await?;
+        }
+        let job = move |c: &Connection| {
+            for (id, body) in &inline {
+                inline_blobs::insert(c, id, body)?;
             }
-            Ok(())
-        })
-        .await?;
-        match self.writer.run(move |c| insert(c, &blobs)).await {
+            insert(c, &blobs)
+        };
+        match self.writer.run(job).await {
             Ok(value) => Ok(value),
             Err(WriteError::Failed(e)) => {
-                // Definitely not committed: the files are ours to take back.
-                self.release(ids).await?;
+                // Definitely not committed: the files are ours to take back (the inline
+                // bodies went with the job's savepoint).
+                self.release(files).await?;
                 Err(e)
             }
             // Outcome unknown: leave the files; the orphan sweep decides later.
@@ -319,13 +351,22 @@ impl SqliteStore {
         }
     }
 
-    /// Reads a body file, checking its length. A missing file whose row has meanwhile
+    /// Reads a body (inline or a file), checking its length. A missing file whose row has meanwhile
     /// been removed (a concurrent expunge or collect) is `NotFound`, not `Damaged`.
     async fn read_body<F>(&self, blob: String, len: u64, still_there: F) -> Result<Vec<u8>>
     where
         F: FnOnce(&Connection) -> Result<bool> + Send + 'static,
     {
-        match self.files(move |b| b.read(&blob, len)).await {
+        let shared = Arc::clone(&self.shared);
+        let read = blocking_read(move || {
+            let mut body = Vec::new();
+            if shared.with_reader(|c| inline_blobs::read_into(c, &blob, len, &mut body))? {
+                return Ok(body);
+            }
+            shared.blobs.read_into(&blob, len, &mut body)?;
+            Ok(body)
+        });
+        match read.await {
             Err(StoreError::Damaged(why)) => {
                 if self.read(still_there).await? {
                     Err(StoreError::Damaged(why))
@@ -544,16 +585,20 @@ impl Store for SqliteStore {
     }
 
     async fn message_read(&self, mailbox: MailboxId, uid: u32) -> Result<Vec<u8>> {
-        // One trip to the blocking pool for the row and the file: POP3 RETR and IMAP
-        // FETCH call this once per message.
+        // One blocking read for the row and the body (inline, else its file): POP3 RETR
+        // and IMAP FETCH call this once per message.
         let shared = Arc::clone(&self.shared);
         let read = blocking_read(move || {
-            let loc = shared.with_reader(|c| messages::locate(c, mailbox, uid))?;
-            let mut full = loc.prefix;
-            shared
-                .blobs
-                .read_into(&loc.blob, loc.body_size, &mut full)?;
-            Ok(full)
+            shared.with_reader(|c| {
+                let loc = messages::locate(c, mailbox, uid)?;
+                let mut full = loc.prefix;
+                if !inline_blobs::read_into(c, &loc.blob, loc.body_size, &mut full)? {
+                    shared
+                        .blobs
+                        .read_into(&loc.blob, loc.body_size, &mut full)?;
+                }
+                Ok(full)
+            })
         })
         .await;
         match read {

@@ -435,7 +435,9 @@ pub(super) fn any_finished(c: &Connection) -> Result<bool> {
 const COLLECT_SQL: &str = "SELECT id, blob_id FROM queue q WHERE NOT EXISTS
      (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND +r.status = 'pending')";
 
-/// The ids among `candidates` that no mailbox message and no queue entry names.
+/// The ids among `candidates` that no mailbox message and no queue entry names, whose
+/// inline bodies (`super::inline_blobs`) are deleted here, in the caller's transaction;
+/// the caller deletes their files after the commit.
 pub(super) fn unreferenced(c: &Connection, mut candidates: Vec<String>) -> Result<Vec<String>> {
     candidates.sort();
     candidates.dedup();
@@ -447,6 +449,8 @@ pub(super) fn unreferenced(c: &Connection, mut candidates: Vec<String>) -> Resul
             free.push(blob);
         }
     }
+    // Inline bodies go in this transaction; files once it has committed.
+    super::inline_blobs::delete(c, &free)?;
     Ok(free)
 }
 

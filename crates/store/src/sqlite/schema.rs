@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 15;
+pub(crate) const SCHEMA_VERSION: i64 = 16;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -352,6 +352,16 @@ const MIGRATION_15: &str = r"
 ALTER TABLE queue ADD COLUMN require_tls INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Version 16: small message bodies inside the database (`super::inline_blobs`),
+/// committed with the rows that name them, so a batch of messages costs one fsync.
+/// Bodies written before stay files and read as before.
+const MIGRATION_16: &str = r"
+CREATE TABLE inline_blobs (
+    id   TEXT PRIMARY KEY,
+    body BLOB NOT NULL
+);
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -380,6 +390,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_13),
     Migration::Sql(MIGRATION_14),
     Migration::Sql(MIGRATION_15),
+    Migration::Sql(MIGRATION_16),
 ];
 
 impl Migration {

@@ -8,6 +8,7 @@
 mod aliases;
 mod idn;
 mod imap;
+mod inline;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,7 +47,7 @@ fn blob_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 async fn store_with_alice(dir: &Path) -> (SqliteStore, crate::AccountId) {
-    let s = SqliteStore::open(dir).expect("open");
+    let s = SqliteStore::open(dir).expect("open").files_only();
     s.domain_add(&Domain::parse("example.org").expect("d"))
         .await
         .expect("domain");
@@ -61,7 +62,7 @@ async fn store_with_alice(dir: &Path) -> (SqliteStore, crate::AccountId) {
 async fn layout_on_disk() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("nested").join("data");
-    let s = SqliteStore::open(&dir).expect("open");
+    let s = SqliteStore::open(&dir).expect("open").files_only();
     assert!(dir.join("postie.db").is_file());
     assert!(dir.join("blobs").is_dir());
     assert_eq!(s.data_dir(), dir);
@@ -103,7 +104,7 @@ async fn survives_close_and_reopen() {
             Some(1)
         );
     }
-    let s = SqliteStore::open(dir.path()).expect("reopen");
+    let s = SqliteStore::open(dir.path()).expect("reopen").files_only();
     let alice = s
         .account_get(&addr("ALICE@example.org"))
         .await
@@ -129,7 +130,7 @@ async fn survives_close_and_reopen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_enqueues_share_commits() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+    let s = Arc::new(SqliteStore::open(dir.path()).expect("open").files_only());
     let before = s.commit_count();
     let tasks: Vec<_> = (0..50u64)
         .map(|n| {
@@ -161,7 +162,7 @@ async fn concurrent_enqueues_share_commits() {
 #[tokio::test]
 async fn a_failing_job_does_not_spoil_its_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+    let s = Arc::new(SqliteStore::open(dir.path()).expect("open").files_only());
     // Hold the writer busy so the next jobs pile up into one batch.
     let (release, wait) = std::sync::mpsc::channel::<()>();
     let (started, has_started) = std::sync::mpsc::channel::<()>();
@@ -321,8 +322,8 @@ async fn damaged_blob_id_is_not_a_path() {
 #[tokio::test]
 async fn a_second_process_sees_the_same_data() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = SqliteStore::open(dir.path()).expect("server");
-    let cli = SqliteStore::open(dir.path()).expect("cli");
+    let server = SqliteStore::open(dir.path()).expect("server").files_only();
+    let cli = SqliteStore::open(dir.path()).expect("cli").files_only();
     server
         .domain_add(&Domain::parse("example.org").expect("d"))
         .await
@@ -373,7 +374,9 @@ async fn child_process_adds_a_user() {
     let Some(dir) = std::env::var_os(CHILD_DIR) else {
         return;
     };
-    let s = SqliteStore::open(Path::new(&dir)).expect("child open");
+    let s = SqliteStore::open(Path::new(&dir))
+        .expect("child open")
+        .files_only();
     s.account_add(&addr("eve@example.org"), "child-hash")
         .await
         .expect("child add");
@@ -495,7 +498,7 @@ async fn body_files_live_as_long_as_a_row_names_them() {
 async fn orphans_are_swept_on_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let s = SqliteStore::open(dir.path()).expect("open");
+        let s = SqliteStore::open(dir.path()).expect("open").files_only();
         s.enqueue(
             QueueId::from_u64(1),
             &envelope(&["b@remote.example"]),
@@ -511,9 +514,11 @@ async fn orphans_are_swept_on_open() {
     std::fs::write(sub.join(&orphan), b"lost").expect("write");
     assert_eq!(blob_files(dir.path()).len(), 2);
     // Too young to be judged with the default grace period.
-    drop(SqliteStore::open(dir.path()).expect("open"));
+    drop(SqliteStore::open(dir.path()).expect("open").files_only());
     assert_eq!(blob_files(dir.path()).len(), 2);
-    let s = SqliteStore::open_with_grace(dir.path(), Duration::ZERO).expect("open");
+    let s = SqliteStore::open_with_grace(dir.path(), Duration::ZERO)
+        .expect("open")
+        .files_only();
     assert_eq!(blob_files(dir.path()).len(), 1);
     assert_eq!(
         s.queue_body(QueueId::from_u64(1)).await.expect("body"),
@@ -524,7 +529,7 @@ async fn orphans_are_swept_on_open() {
 #[tokio::test]
 async fn queue_ids_sort_as_unsigned() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = SqliteStore::open(dir.path()).expect("open");
+    let s = SqliteStore::open(dir.path()).expect("open").files_only();
     let env = envelope(&["b@remote.example"]);
     // Same arrival second; ids above i64::MAX must still sort after small ones.
     let ids = [u64::MAX - 1, 1 << 63, 5, (1 << 63) - 1];

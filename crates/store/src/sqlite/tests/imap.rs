@@ -60,7 +60,9 @@ async fn migrates_a_version_3_database_in_place() {
         )
         .expect("message row");
     }
-    let s = SqliteStore::open(dir.path()).expect("open migrates");
+    let s = SqliteStore::open(dir.path())
+        .expect("open migrates")
+        .files_only();
     let version: i64 = s
         .read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
         .await
@@ -155,7 +157,7 @@ async fn migrates_a_version_3_database_in_place() {
     assert!(new.uid_validity > *validities.last().expect("some"));
     drop(s);
     // Reopening is a no-op.
-    let s = SqliteStore::open(dir.path()).expect("reopen");
+    let s = SqliteStore::open(dir.path()).expect("reopen").files_only();
     assert_eq!(s.mailbox_list(alice).await.expect("boxes").len(), 7);
 }
 
@@ -171,7 +173,7 @@ async fn append_survives_a_restart() {
             .expect("append");
         (sent, uid)
     };
-    let s = SqliteStore::open(dir.path()).expect("reopen");
+    let s = SqliteStore::open(dir.path()).expect("reopen").files_only();
     assert_eq!(
         s.message_read(sent.id, uid).await.expect("read"),
         b"Subject: x\r\n\r\nhi"
@@ -231,7 +233,7 @@ async fn append_many_is_one_transaction() {
         [2, 3]
     );
     drop(s);
-    let s = SqliteStore::open(dir.path()).expect("reopen");
+    let s = SqliteStore::open(dir.path()).expect("reopen").files_only();
     assert_eq!(s.message_read(sent.id, 3).await.expect("read"), b"333");
     assert_eq!(blob_files(dir.path()).len(), 3);
 }
