@@ -38,14 +38,14 @@ fn mail_with_requiretls_over_tls_is_queued_with_the_flag() {
     t.cmd("RCPT TO:<alice@example.org>", "250");
     t.cmd("DATA", "354");
     t.cmd("Subject: x\r\n\r\nhi\r\n.", "250");
-    // The envelope flag is checked once message::Envelope carries it.
+    assert!(t.messages[0].envelope.require_tls);
 
     // Without the parameter, the next message does not carry it.
     t.cmd("MAIL FROM:<a@b.example> SMTPUTF8", "250 2.1.0");
     t.cmd("RCPT TO:<alice@example.org>", "250");
     t.cmd("BDAT 6 LAST", "");
     t.cmd("hi\r\n", "250");
-    // The envelope flag is checked once message::Envelope carries it.
+    assert!(!t.messages[1].envelope.require_tls);
 }
 
 #[test]

@@ -307,7 +307,7 @@ impl Session {
                 recipients: tx.recipients,
                 body_type: tx.body_type,
                 smtputf8: tx.smtputf8,
-                require_tls: false,
+                require_tls: tx.require_tls,
                 dsn: tx.dsn,
             },
             body: Body::new(body),
