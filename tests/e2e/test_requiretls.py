@@ -2,12 +2,22 @@
 smtplib: offered in EHLO only once the connection is encrypted (STARTTLS on
 587 and 25, implicit TLS on 465); `MAIL FROM:<a> REQUIRETLS` accepted there and
 kept with the queue entry (`postie queue show`), and mail for a local user
-delivered; refused in clear (530 5.7.10); given twice or with a value, a 501."""
+delivered; refused in clear (530 5.7.10); given twice or with a value, a 501.
+And `postie send --require-tls`: REQUIRETLS on MAIL FROM over verified TLS, the
+flag on a local queue entry, and no MAIL at all to a server that does not offer
+it."""
 
+import os
 import re
 
 from harness import queue_id_of, unique
+from network import network  # noqa: F401  (the fixture)
+from peer import Peer
+from sendtools import ip_cert, send_argv, transcript
 from smtpraw import client_tls_context
+
+PEER_IP = "127.0.0.4"
+PEER_PORT = 2525
 
 ALICE = "alice@example.org"
 
@@ -95,3 +105,51 @@ def test_refused_in_clear_and_malformed_over_tls(server):
         assert (code, resp[:5]) == (501, b"5.5.4"), (code, resp)
         assert s.mail(ALICE, ["REQUIRETLS"])[0] == 250
     assert server.queue_entries() == []
+
+
+# ----- postie send --require-tls -------------------------------------------------
+
+def test_postie_send_require_tls_through_postie_and_locally(server):
+    cert = os.path.join(server.data_dir, "tls", "cert.pem")
+    marker = unique("send")
+    p = server.tool(send_argv(
+        "--server", "localhost:%d" % server.port("submission"), "--ca", cert,
+        "--user", ALICE, "--password-stdin", "--from", ALICE,
+        "--to", "someone@elsewhere.test", "--subject", marker, "--text", "x",
+        "--require-tls", "--debug"), input=b"alice-secret\n")
+    stderr = p.stderr.decode()
+    assert p.returncode == 0, stderr
+    [mail] = [t for d, t in transcript(stderr) if d == "C" and t.startswith("MAIL FROM:")]
+    assert mail.startswith("MAIL FROM:<%s> " % ALICE) and mail.endswith(" REQUIRETLS"), mail
+    qid = [t for d, t in transcript(stderr) if d == "S" and "queued as" in t][0].split()[-1]
+    assert shown_flag(server, qid) is True
+
+    # Into the local queue (no --server): the entry carries the flag too.
+    p = server.tool(send_argv("--config", server.config_path, "--from", ALICE,
+                              "--to", "other@elsewhere.test", "--text", "x",
+                              "--require-tls"))
+    assert p.returncode == 0, p.stderr.decode()
+    assert shown_flag(server, p.stdout.decode().split()[-1]) is True
+
+    # REQUIRETLS never goes without verified TLS: refused before connecting.
+    for flags in (["--starttls", "no"], ["--insecure"]):
+        p = server.tool(send_argv(
+            "--server", "localhost:%d" % server.port("submission"), "--from", ALICE,
+            "--to", "someone@elsewhere.test", "--text", "x", "--require-tls", *flags))
+        assert p.returncode != 0, flags
+        assert b"--require-tls" in p.stderr or b"REQUIRETLS" in p.stderr, p.stderr
+
+
+def test_postie_send_require_tls_to_a_server_without_it(network, tmp_path):
+    """A server with STARTTLS but without REQUIRETLS (aiosmtpd) gets no MAIL."""
+    cert, key = ip_cert(str(tmp_path), PEER_IP)
+    peer = Peer(network, PEER_IP, port=PEER_PORT, spool=str(tmp_path / "peer"),
+                tls=(cert, key)).start()
+    p = network.run(send_argv(
+        "--server", "%s:%d" % (PEER_IP, PEER_PORT), "--ca", cert, "--from", ALICE,
+        "--to", "r@example.net", "--text", "x", "--require-tls"))
+    err = p.stderr.decode()
+    assert p.returncode == 67, err
+    assert "5.7.30" in err and "REQUIRETLS" in err, err
+    assert peer.messages() == []
+    assert [e for e in peer.journal() if e["cmd"] == "MAIL"] == []
