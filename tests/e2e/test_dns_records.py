@@ -80,8 +80,13 @@ def test_records_then_check_against_a_dns_server(network, server_factory):
                      # The web face's autoconfiguration (docs/web.md).
                      "autoconfig.a.test. 3600 IN CNAME mx.a.test.",
                      "autodiscover.a.test. 3600 IN CNAME mx.a.test.",
-                     "_autodiscover._tcp.a.test. 3600 IN SRV 0 1 443 mx.a.test."):
+                     "_autodiscover._tcp.a.test. 3600 IN SRV 0 1 443 mx.a.test.",
+                     # The MTA-STS policy host (docs/tls.md).
+                     "mta-sts.a.test. 3600 IN CNAME mx.a.test."):
         assert expected in lines, (expected, out)
+    # MTA-STS (RFC 8461 §3.1): the record announcing the policy, with its id.
+    assert any(re.fullmatch(r'_mta-sts\.a\.test\. 3600 IN TXT "v=STSv1; id=[0-9a-z]{1,32}"',
+                            line) for line in lines), out
     # The 2048-bit RSA key does not fit one 255-octet string: it is split.
     rsa = [line for line in lines if "k=rsa" in line]
     assert len(rsa) == 1 and rsa[0].count('" "') >= 1, rsa
@@ -111,6 +116,15 @@ def test_records_then_check_against_a_dns_server(network, server_factory):
     assert "found: 10 mail.elsewhere.test." in p.stdout, p.stdout
     assert re.search(r"(?m)^MISSING\s+TXT\s+_dmarc\.a\.test\.", p.stdout), p.stdout
     assert "missing or wrong" in p.stderr, p.stderr
+
+    # An _mta-sts record with another id (an older policy) is wrong: senders keep
+    # a policy that is not the one served.
+    stale = [dict(r, value=["v=STSv1; id=old1"]) if r["name"] == "_mta-sts.a.test" else r
+             for r in records]
+    dns.set_records(stale)
+    p = check(network, server, "a.test")
+    assert p.returncode == 1, p
+    assert re.search(r"(?m)^WRONG\s+TXT\s+_mta-sts\.a\.test\.", p.stdout), p.stdout
 
 
 def test_keys_are_only_made_for_local_domains(server_factory):

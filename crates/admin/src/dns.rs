@@ -1,5 +1,5 @@
 //! The DNS records a local domain publishes (MX, SPF, DKIM, DMARC, the SRV and
-//! autoconfig names), and a live check of what DNS has.
+//! autoconfig names, MTA-STS), and a live check of what DNS has.
 //!
 //! Where it sits: the admin operations behind `postie dns records|check` and the web
 //! face's DNS page. [`records`] is offline: it reads the config (host name,
@@ -66,10 +66,18 @@ pub async fn records(
         smarthost: config.relay.smarthost.as_deref(),
         https_port: port(&listen.https),
     };
-    Ok(Records {
-        records: mailauth::records::expected(&plan),
-        note,
-    })
+    let mut records = mailauth::records::expected(&plan);
+    records.extend(mta_sts_records(config, domain.as_str()));
+    Ok(Records { records, note })
+}
+
+/// `_mta-sts` TXT and the `mta-sts` policy host (RFC 8461), for the policy of
+/// `[mta_sts]` that the web face serves ([`mailauth::sts_publish`]).
+fn mta_sts_records(config: &config::Config, domain: &str) -> Vec<mailauth::records::Record> {
+    let m = &config.mta_sts;
+    let policy =
+        mailauth::sts_publish::policy_text(m.mode.as_str(), m.max_age, &config.hostname, &m.mx);
+    mailauth::sts_publish::records(domain, &config.hostname, &policy)
 }
 
 /// Looks `expected` up through `config.dns.nameservers` (the system's resolvers when
@@ -112,6 +120,25 @@ mod tests {
             .filter(|r| r.kind == Kind::Dkim)
             .count();
         assert_eq!(dkim, 2);
+
+        // The MTA-STS record's id follows the policy: a new mode, a new id.
+        let sts = |records: &Records| {
+            let r = records.records.iter().find(|r| r.kind == Kind::MtaSts);
+            r.expect("an _mta-sts record").to_string()
+        };
+        assert!(sts(&after).contains("_mta-sts.example.org. 3600 IN TXT \"v=STSv1; id="));
+        assert!(
+            after
+                .records
+                .iter()
+                .any(|r| r.name == "mta-sts.example.org")
+        );
+        let mut enforcing = config.clone();
+        enforcing.mta_sts.mode = config::MtaStsMode::Enforce;
+        let changed = records(&enforcing, Some(store.as_ref()), "example.org")
+            .await
+            .expect("records");
+        assert_ne!(sts(&after), sts(&changed));
 
         let err = records(&config, None, "not a domain").await.unwrap_err();
         assert!(matches!(err, AdminError::Invalid(_)), "{err}");

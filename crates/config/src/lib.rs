@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod error;
+mod mta_sts;
 mod outbound;
 mod serde_helpers;
 mod validate;
@@ -48,6 +49,7 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigError, Position};
+pub use mta_sts::{MtaSts, MtaStsMode};
 pub use outbound::{Dns, Queue, Relay, SmarthostTls};
 
 /// The whole configuration: the parsed and validated config file, or the defaults.
@@ -89,6 +91,8 @@ pub struct Config {
     pub store: Store,
     /// Capture mode (`postie capture`): the developers' mail catcher.
     pub capture: Capture,
+    /// The MTA-STS policy published for the local domains (RFC 8461).
+    pub mta_sts: MtaSts,
 }
 
 /// The `[capture]` section: capture mode, the developers' mail catcher that
@@ -585,6 +589,7 @@ impl Default for Config {
             autoconfig: Autoconfig::default(),
             store: Store::default(),
             capture: Capture::default(),
+            mta_sts: MtaSts::default(),
         }
     }
 }

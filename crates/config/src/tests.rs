@@ -112,6 +112,9 @@ const ALL_KEYS: &[&str] = &[
     "capture.enabled",
     "capture.max_messages",
     "capture.starttls",
+    "mta_sts.mode",
+    "mta_sts.max_age",
+    "mta_sts.mx",
 ];
 
 /// The keys whose default is "not set", which TOML cannot write.

@@ -34,6 +34,7 @@ impl Config {
         self.check_outbound()?;
         self.check_store()?;
         self.check_autoconfig()?;
+        self.mta_sts.check()?;
         if self.capture.max_messages == 0 {
             return Err(ConfigError::invalid(
                 "capture.max_messages",

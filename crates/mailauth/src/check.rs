@@ -13,6 +13,8 @@
 //!   is the domain owner's choice.
 //! - SRV: a record with this server as target on the same port; for a listener that is
 //!   off, the "not offered" record or none at all.
+//! - MTA-STS: exactly one `v=STSv1` record, with the `id` of the policy served
+//!   ([`crate::sts_publish::judge`]).
 //!
 //! Security stance: DNS queries only.
 
@@ -221,6 +223,7 @@ pub fn judge(record: &Record, found: &[Data]) -> Status {
                 Status::Wrong(listing())
             }
         }
+        (Kind::MtaSts, Data::Txt(want)) => crate::sts_publish::judge(want, txts()),
         _ => Status::Error("internal: record kind and data disagree".into()),
     }
 }

@@ -16,6 +16,7 @@
 //! - [`strip`]: removing `Authentication-Results` fields that claim our name.
 //! - [`records`]: the records to publish, in zone-file syntax.
 //! - [`check`]: comparing them with what DNS answers.
+//! - [`sts_publish`]: the MTA-STS policy we serve and the records announcing it.
 //! - [`resolver`]: mail-auth's resolver on the configured name servers.
 //! - [`fields`]: header fields as byte ranges.
 //!
@@ -31,6 +32,7 @@ pub mod records;
 pub mod resolver;
 pub mod sign;
 pub mod strip;
+pub mod sts_publish;
 pub mod verify;
 
 pub use keys::{Algorithm, KeyError, KeyInfo, KeyStore, LoadedKey};

@@ -143,6 +143,9 @@ pub enum Kind {
     Srv,
     /// A CNAME (the autoconfiguration host names).
     Cname,
+    /// The `_mta-sts` TXT record announcing our MTA-STS policy
+    /// ([`crate::sts_publish`]).
+    MtaSts,
 }
 
 /// One record to publish.

@@ -30,9 +30,10 @@ pub async fn run(
             print_entry(&entry, now);
             let dsn = &entry.envelope.dsn;
             println!(
-                "  body {}, smtputf8 {}, ret {}, envid {}",
+                "  body {}, smtputf8 {}, requiretls {}, ret {}, envid {}",
                 entry.envelope.body_type.as_str(),
                 entry.envelope.smtputf8,
+                entry.envelope.require_tls,
                 dsn.ret.map(|r| r.as_str()).unwrap_or("-"),
                 dsn.envid.as_deref().unwrap_or("-")
             );

@@ -152,6 +152,12 @@ pub struct SendArgs {
     /// Print the whole SMTP dialogue on stderr, with timestamps (passwords masked).
     #[arg(long, help_heading = "Server")]
     pub debug: bool,
+    /// Ask for REQUIRETLS (RFC 8689): the message travels only over TLS with verified
+    /// certificates on every hop. With --server, STARTTLS becomes required and a server
+    /// that does not offer REQUIRETLS refuses every recipient; without it, the local
+    /// queue entry carries the flag.
+    #[arg(long, conflicts_with = "insecure", help_heading = "Server")]
+    pub require_tls: bool,
 
     #[command(flatten)]
     pub bulk: crate::bulk_cli::BulkArgs,
@@ -232,7 +238,7 @@ fn run(args: SendArgs, common: &Common) -> Result<(), Failed> {
                 let options = transport_options(&args, common)?;
                 send_via_server(&options, &composed).await
             }
-            None => submit_locally(common, &composed).await,
+            None => submit_locally(common, &composed, args.require_tls).await,
         }
     })
 }
@@ -411,6 +417,7 @@ pub fn transport_options(args: &SendArgs, common: &Common) -> Result<transport::
         helo,
         timeout: Duration::from_secs(args.timeout.max(1)),
         transcript,
+        require_tls: args.require_tls,
     })
 }
 
@@ -474,8 +481,12 @@ fn report(deliveries: &[Delivery]) -> Result<(), Failed> {
     ))
 }
 
-async fn submit_locally(common: &Common, composed: &Composed) -> Result<(), Failed> {
-    let queue = open_local_queue(common).await?;
+async fn submit_locally(
+    common: &Common,
+    composed: &Composed,
+    require_tls: bool,
+) -> Result<(), Failed> {
+    let queue = open_local_queue(common).await?.requiring_tls(require_tls);
     let id = queue
         .submit(
             Some(&composed.sender),

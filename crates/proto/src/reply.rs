@@ -137,6 +137,13 @@ replies! {
     unknown_mechanism = 504 (5, 5, 4) "Unrecognized authentication mechanism";
     /// 530 5.7.0: this listener requires authentication (RFC 4954 §6).
     auth_required = 530 (5, 7, 0) "Authentication required";
+    /// 530 5.7.10: `MAIL FROM … REQUIRETLS` on a connection without TLS (RFC 8689 §4.1
+    /// offers the extension only over TLS; RFC 5248 X.7.10 "encryption needed").
+    requiretls_needs_tls = 530 (5, 7, 10) "REQUIRETLS needs TLS";
+    /// 501 5.5.4: `REQUIRETLS` given a value (RFC 8689 §4: it has none).
+    requiretls_with_value = 501 (5, 5, 4) "Syntax: REQUIRETLS takes no value";
+    /// 501 5.5.4: `REQUIRETLS` given twice on one MAIL command.
+    requiretls_twice = 501 (5, 5, 4) "Syntax: REQUIRETLS given twice";
     /// 535 5.7.8: wrong credentials (RFC 4954 §6).
     auth_failed = 535 (5, 7, 8) "Authentication credentials invalid";
     /// 538 5.7.11: AUTH needs an encrypted connection (RFC 4954 §6).

@@ -179,6 +179,9 @@ impl Relay {
             smtputf8: message.smtputf8,
             ret: message.dsn.ret,
             envid: message.dsn.envid.as_deref(),
+            // Relaying REQUIRETLS mail is the outbound half's (issue 18, w18c), which
+            // sets this from the queue entry.
+            require_tls: false,
         };
         let mut lease = self.pool.lease(addr, &target.name, &target.config).await?;
         let mut results = lease.connection().send(&tx).await;

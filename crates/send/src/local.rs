@@ -66,6 +66,7 @@ pub struct LocalQueue {
     hostname: String,
     max_size: u64,
     signer: Option<pipeline::MailAuth>,
+    require_tls: bool,
 }
 
 /// Who submitted, for the trace field.
@@ -90,6 +91,7 @@ impl LocalQueue {
             hostname: hostname.to_string(),
             max_size,
             signer: None,
+            require_tls: false,
         }
     }
 
@@ -98,6 +100,15 @@ impl LocalQueue {
     pub fn with_signer(self, signer: pipeline::MailAuth) -> Self {
         LocalQueue {
             signer: Some(signer),
+            ..self
+        }
+    }
+
+    /// Marks what it queues with REQUIRETLS (RFC 8689): the relay then delivers it only
+    /// over verified TLS to servers that offer REQUIRETLS (`postie send --require-tls`).
+    pub fn requiring_tls(self, require_tls: bool) -> Self {
+        LocalQueue {
+            require_tls,
             ..self
         }
     }
@@ -136,7 +147,7 @@ impl LocalQueue {
                 || unique.iter().any(Address::is_utf8)
                 || !headers::header_block(message).is_ascii(),
             recipients: unique,
-            require_tls: false,
+            require_tls: self.require_tls,
             body_type: if message.is_ascii() {
                 BodyType::SevenBit
             } else {

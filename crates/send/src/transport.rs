@@ -72,6 +72,10 @@ pub struct Options {
     pub timeout: Duration,
     /// Makes a transcript hook for the n-th connection (`--debug`).
     pub transcript: Option<TranscriptFactory>,
+    /// `REQUIRETLS` on MAIL FROM (RFC 8689 §4.2.1): only over verified TLS, to a
+    /// server that advertises it; every recipient is refused (550 5.7.30) by one that
+    /// does not (`--require-tls`).
+    pub require_tls: bool,
 }
 
 /// Makes the transcript hook for the n-th connection (numbered from 1).
@@ -87,6 +91,7 @@ impl std::fmt::Debug for Options {
             .field("user", &self.credentials.as_ref().map(|(u, _)| u))
             .field("helo", &self.helo)
             .field("timeout", &self.timeout)
+            .field("require_tls", &self.require_tls)
             .finish()
     }
 }
@@ -193,11 +198,23 @@ pub struct Transport {
     host: String,
     transcript: Option<TranscriptFactory>,
     connections: std::sync::atomic::AtomicUsize,
+    require_tls: bool,
 }
 
 impl Transport {
     /// Builds the TLS configuration and resolves the host.
     pub async fn new(options: &Options) -> Result<Transport, Failure> {
+        if options.require_tls
+            && (options.trust == Trust::Insecure || options.security == Security::None)
+        {
+            // RFC 8689 §4.2.1: REQUIRETLS travels only over TLS with a verified
+            // certificate.
+            return Err(Failure::new(
+                FailureKind::Setup,
+                "REQUIRETLS needs TLS with a verified certificate \
+                 (drop --insecure and --starttls no)",
+            ));
+        }
         if options.credentials.is_some()
             && options.security == Security::None
             && options.trust != Trust::Insecure
@@ -215,6 +232,8 @@ impl Transport {
                 .map_err(|e| Failure::new(FailureKind::Setup, e.to_string()))?,
         };
         let tls = match options.security {
+            // With REQUIRETLS, STARTTLS must be offered and succeed.
+            Security::StartTlsIfOffered if options.require_tls => TlsMode::Required,
             Security::StartTlsIfOffered => TlsMode::WhenOffered,
             Security::StartTlsRequired => TlsMode::Required,
             Security::Implicit => TlsMode::Implicit,
@@ -252,6 +271,7 @@ impl Transport {
             host: options.host.clone(),
             transcript: options.transcript.clone(),
             connections: Default::default(),
+            require_tls: options.require_tls,
         })
     }
 
@@ -270,7 +290,12 @@ impl Transport {
                 None => Connection::connect(addr, &self.host, &self.config).await,
             };
             match attempt {
-                Ok(conn) => return Ok(Session { conn }),
+                Ok(conn) => {
+                    return Ok(Session {
+                        conn,
+                        require_tls: self.require_tls,
+                    });
+                }
                 Err(e) => {
                     let kind = classify(&e);
                     let failure = Failure::new(kind, e.message.clone());
@@ -317,6 +342,7 @@ pub fn queue_id_in(text: &str) -> Option<String> {
 /// An open session; carries any number of messages.
 pub struct Session {
     conn: Connection,
+    require_tls: bool,
 }
 
 impl Session {
@@ -343,6 +369,7 @@ impl Session {
             // RFC 6531 §3.2: needed when a header carries raw UTF-8 (addresses are
             // checked by the client itself).
             smtputf8: !message::headers::header_block(message).is_ascii(),
+            require_tls: self.require_tls,
             ..Transaction::default()
         };
         let results = self

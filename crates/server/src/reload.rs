@@ -260,6 +260,9 @@ reloadable_keys!(
     autoconfig.imaps_port,
     autoconfig.pop3s_port,
     autoconfig.submissions_port,
+    mta_sts.mode,
+    mta_sts.max_age,
+    mta_sts.mx,
 );
 
 /// What a new configuration means for the running one.

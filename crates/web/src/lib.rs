@@ -1,6 +1,7 @@
 //! Postie's web face (issue 16, first slice): `GET /healthz`, mail-client
-//! autoconfiguration (Thunderbird autoconfig v1.1, Outlook Autodiscover POX) and the
-//! Prometheus text at `GET /metrics`. See `docs/web.md`.
+//! autoconfiguration (Thunderbird autoconfig v1.1, Outlook Autodiscover POX), the
+//! MTA-STS policy of the local domains ([`mta_sts`]) and the Prometheus text at
+//! `GET /metrics`. See `docs/web.md`.
 //!
 //! Where it sits: beside the mail listeners. The `server` crate binds `listen.http`
 //! and `listen.https`, accepts within a per-listener connection pool, does the TLS
@@ -23,6 +24,7 @@ pub mod autodiscover;
 pub mod capture;
 pub mod error;
 pub mod login;
+pub mod mta_sts;
 pub mod pages;
 pub mod principal;
 pub mod serve;
@@ -113,6 +115,8 @@ pub fn router(state: WebState) -> Router {
             get(autoconfig::handler),
         )
         .route("/mail/config-v1.1.xml", get(autoconfig::handler))
+        // Our MTA-STS policy, on `mta-sts.DOMAIN` (RFC 8461 §3.3).
+        .route(mailauth::sts_publish::POLICY_PATH, get(mta_sts::handler))
         // Outlook asks both spellings (the path is case-sensitive here).
         .route(
             "/autodiscover/autodiscover.xml",

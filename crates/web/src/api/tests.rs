@@ -318,6 +318,14 @@ async fn dns_records_and_check() {
         .find(|r| r["value"].as_str().unwrap().starts_with("v=spf1"))
         .expect("SPF, unquoted");
     assert_eq!(spf["type"], "TXT");
+    // MTA-STS (RFC 8461): the record announcing the policy, and its host.
+    let sts = records
+        .iter()
+        .find(|r| r["name"] == "_mta-sts.example.org")
+        .expect("an _mta-sts record");
+    assert_eq!(sts["type"], "TXT");
+    assert!(sts["value"].as_str().unwrap().starts_with("v=STSv1; id="));
+    assert!(records.iter().any(|r| r["name"] == "mta-sts.example.org"));
     assert!(body["note"].as_str().unwrap().contains("no DKIM keys"));
 
     for path in [

@@ -31,6 +31,10 @@ impl Session {
         if !self.tls && self.policy.starttls_available {
             lines.push("STARTTLS".into()); // RFC 3207
         }
+        if self.tls {
+            // RFC 8689 §4.1: offered only on a connection protected by TLS.
+            lines.push("REQUIRETLS".into());
+        }
         if self.auth_allowed() && self.authenticated_as.is_none() {
             // RFC 4954 §3: the mechanisms the shared SASL exchange runs.
             let names: Vec<&str> = crate::sasl::Mechanism::ALL

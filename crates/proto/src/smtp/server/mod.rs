@@ -14,6 +14,7 @@ mod auth;
 mod data;
 mod ehlo;
 mod policy;
+mod requiretls;
 mod spool;
 mod transaction;
 
@@ -21,6 +22,8 @@ mod transaction;
 mod tests;
 #[cfg(test)]
 mod tests_idn;
+#[cfg(test)]
+mod tests_requiretls;
 
 pub use data::{DataFlaws, DataReader, LineChecker, MAX_TEXT_LINE};
 pub use policy::{ListenerKind, Policy};
@@ -175,6 +178,8 @@ struct Transaction {
     sender: Option<Address>,
     body_type: BodyType,
     smtputf8: bool,
+    /// MAIL FROM said REQUIRETLS (RFC 8689 §4.1), over TLS.
+    require_tls: bool,
     /// RET/ENVID from MAIL and NOTIFY/ORCPT from each accepted RCPT (RFC 3461).
     dsn: message::Dsn,
     recipients: Vec<Address>,
@@ -467,6 +472,11 @@ impl Session {
         }
         let rewritten = postmaster_with_domain(line, &self.policy.hostname);
         let line = rewritten.as_deref().unwrap_or(line);
+        if self.refused.is_none()
+            && let Some(reply) = requiretls::misuse(line)
+        {
+            return self.error(reply, out);
+        }
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request,
             Err(e) => return self.parse_error(e, out),

@@ -5,16 +5,16 @@ use crate::testing::XorShift;
 
 /// A session with a fake directory: `example.org` is local with users alice and jösé,
 /// everything else is remote; alice's password is `secret`.
-struct T {
-    s: Session,
-    messages: Vec<Got>,
+pub(super) struct T {
+    pub(super) s: Session,
+    pub(super) messages: Vec<Got>,
     started_tls: bool,
     closed: bool,
 }
 
 /// A message the session handed over, with its body read back from the spool.
 #[derive(Debug)]
-struct Got {
+pub(super) struct Got {
     accepted: Accepted,
     body: Vec<u8>,
 }
@@ -53,7 +53,7 @@ impl PartialEq for Got {
 }
 
 impl T {
-    fn new(policy: Policy) -> Self {
+    pub(super) fn new(policy: Policy) -> Self {
         T {
             s: Session::new(policy),
             messages: vec![],
@@ -62,12 +62,12 @@ impl T {
         }
     }
 
-    fn mx() -> Self {
+    pub(super) fn mx() -> Self {
         Self::new(Policy::mx("mx.example.org"))
     }
 
     /// Feeds raw bytes, answering every query; returns the wire text of all replies.
-    fn raw(&mut self, bytes: &[u8]) -> String {
+    pub(super) fn raw(&mut self, bytes: &[u8]) -> String {
         let mut pending = self.s.feed(Input::Bytes(bytes));
         let mut wire = Vec::new();
         while !pending.is_empty() {
@@ -121,7 +121,7 @@ impl T {
     }
 
     /// Sends one command line and checks the last reply line starts with `want`.
-    fn cmd(&mut self, line: &str, want: &str) -> String {
+    pub(super) fn cmd(&mut self, line: &str, want: &str) -> String {
         let got = self.raw(format!("{line}\r\n").as_bytes());
         let last = got.trim_end().lines().last().unwrap_or("");
         assert!(
@@ -131,13 +131,13 @@ impl T {
         got
     }
 
-    fn tls(&mut self) {
+    pub(super) fn tls(&mut self) {
         assert!(self.started_tls);
         let out = self.s.feed(Input::TlsStarted);
         assert!(out.is_empty());
     }
 
-    fn login(&mut self) {
+    pub(super) fn login(&mut self) {
         self.cmd(
             "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==",
             "235 2.7.0",

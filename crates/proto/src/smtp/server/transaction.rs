@@ -1,5 +1,6 @@
 //! The mail transaction: MAIL (RFC 5321 §4.1.1.2, RFC 1870, RFC 6152, RFC 6531),
-//! RCPT (§4.1.1.3), DATA (§4.1.1.4) and BDAT (RFC 3030).
+//! REQUIRETLS (RFC 8689 §4.1, with [`super::requiretls`]), RCPT (§4.1.1.3), DATA
+//! (§4.1.1.4) and BDAT (RFC 3030).
 
 use super::{
     Accepted, Answer, Body, BodySpool, DataFlaws, DataReader, LineChecker, Mode, Output,
@@ -31,8 +32,7 @@ impl Session {
             return self.error(Reply::bad_parameter(), out);
         }
         use smtp_proto::*;
-        let unsupported =
-            MAIL_REQUIRETLS | MAIL_CONPERM | MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE;
+        let unsupported = MAIL_CONPERM | MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE;
         if from.flags & unsupported != 0
             || from.flags & MAIL_RET_FULL != 0 && from.flags & MAIL_RET_HDRS != 0
             || from.mtrk.is_some()
@@ -40,6 +40,12 @@ impl Session {
             || from.hold_until != 0
         {
             return self.error(Reply::bad_parameter(), out);
+        }
+        let require_tls = from.flags & MAIL_REQUIRETLS != 0;
+        if require_tls && !self.tls {
+            // RFC 8689 §4.1: REQUIRETLS is offered only over TLS; in clear the
+            // message could not be protected on its first hop.
+            return self.error(Reply::requiretls_needs_tls(), out);
         }
         if from.size as u64 > self.policy.max_message_size {
             // RFC 1870 §6.1: a declared size over the limit is refused at MAIL.
@@ -83,6 +89,7 @@ impl Session {
             sender,
             body_type,
             smtputf8,
+            require_tls,
             dsn,
             recipients: Vec::new(),
             bdat: None,
@@ -300,7 +307,7 @@ impl Session {
                 recipients: tx.recipients,
                 body_type: tx.body_type,
                 smtputf8: tx.smtputf8,
-                require_tls: false,
+                require_tls: tx.require_tls,
                 dsn: tx.dsn,
             },
             body: Body::new(body),
