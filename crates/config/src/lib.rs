@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod acme;
 mod error;
 mod outbound;
 mod serde_helpers;
@@ -47,6 +48,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use acme::{Acme, Challenge as AcmeChallenge, LETS_ENCRYPT};
 pub use error::{ConfigError, Position};
 pub use outbound::{Dns, Queue, Relay, SmarthostTls};
 
@@ -89,6 +91,9 @@ pub struct Config {
     pub store: Store,
     /// Capture mode (`postie capture`): the developers' mail catcher.
     pub capture: Capture,
+    /// Certificates from an ACME CA (`[acme]`); absent, none are ordered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<Acme>,
 }
 
 /// The `[capture]` section: capture mode, the developers' mail catcher that
@@ -585,6 +590,7 @@ impl Default for Config {
             autoconfig: Autoconfig::default(),
             store: Store::default(),
             capture: Capture::default(),
+            acme: None,
         }
     }
 }
