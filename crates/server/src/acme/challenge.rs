@@ -43,12 +43,16 @@ pub fn certificate(name: &str, digest: &[u8]) -> Result<CertifiedKey, String> {
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let provider = rustls::crypto::ring::default_provider();
-    CertifiedKey::from_der(
+    // Not `CertifiedKey::from_der`: its key check parses the certificate with webpki,
+    // which refuses the critical acmeIdentifier extension it does not know.
+    let signer = provider
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| e.to_string())?;
+    Ok(CertifiedKey::new(
         vec![CertificateDer::from(cert.der().to_vec())],
-        der,
-        &provider,
-    )
-    .map_err(|e| e.to_string())
+        signer,
+    ))
 }
 
 #[cfg(test)]

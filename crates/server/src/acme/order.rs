@@ -49,6 +49,9 @@ pub enum AcmeError {
     /// Nothing a CA could validate: `hostname` is not a public DNS name.
     #[error("no name to order: hostname {0:?} is not a DNS name with a dot")]
     NoNames(String),
+    /// The CA does not know the stored account.
+    #[error("ACME CA: unknown account: {0}")]
+    AccountGone(String),
     /// `[acme]` is not in the configuration.
     #[error("[acme] is not configured")]
     NotConfigured,
@@ -149,18 +152,34 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 /// Runs one order for `names`; the challenge answers it writes are removed after.
+/// An account the CA no longer knows (RFC 8555 §6.7 `accountDoesNotExist`: a test
+/// CA restarted, an account deactivated) is replaced once.
 async fn order(
     acme: &config::Acme,
     store: &dyn Store,
     names: &[String],
 ) -> Result<Issued, AcmeError> {
-    let account = account(acme, store).await?;
-    let mut written = Vec::new();
-    let result = validate_and_finalize(acme, store, &account, names, &mut written).await;
-    for key in written {
-        let _ = store.value_delete(&key).await;
+    let mut again = true;
+    loop {
+        let account = account(acme, store).await?;
+        let mut written = Vec::new();
+        let result = validate_and_finalize(acme, store, &account, names, &mut written).await;
+        for key in written {
+            let _ = store.value_delete(&key).await;
+        }
+        match result {
+            Err(AcmeError::AccountGone(e)) if again => {
+                tracing::warn!(error = %e, "ACME: the CA does not know the stored account; making a new one");
+                store
+                    .value_delete(stored::ACCOUNT)
+                    .await
+                    .map_err(store_error)?;
+                again = false;
+            }
+            Err(AcmeError::AccountGone(e)) => return Err(AcmeError::Ca(e)),
+            other => return other,
+        }
     }
-    result
 }
 
 async fn validate_and_finalize(
@@ -171,7 +190,24 @@ async fn validate_and_finalize(
     written: &mut Vec<String>,
 ) -> Result<Issued, AcmeError> {
     let identifiers: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
-    let mut order = step("new order", account.new_order(&NewOrder::new(&identifiers))).await?;
+    let mut order = match tokio::time::timeout(
+        CALL_DEADLINE,
+        account.new_order(&NewOrder::new(&identifiers)),
+    )
+    .await
+    {
+        Err(_) => return Err(AcmeError::Timeout("new order")),
+        Ok(Ok(order)) => order,
+        Ok(Err(instant_acme::Error::Api(problem)))
+            if problem
+                .r#type
+                .as_deref()
+                .is_some_and(|t| t.ends_with(":accountDoesNotExist")) =>
+        {
+            return Err(AcmeError::AccountGone(problem.to_string()));
+        }
+        Ok(Err(e)) => return Err(AcmeError::Ca(format!("new order: {e}"))),
+    };
     let kind = match acme.challenge {
         config::AcmeChallenge::Http01 => ChallengeType::Http01,
         config::AcmeChallenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
