@@ -22,8 +22,9 @@ pub struct Acme {
     pub contact: Option<String>,
     /// How the CA checks we hold the names. Default `tls-alpn-01`.
     pub challenge: Challenge,
-    /// Extra root certificates (PEM) to trust for the directory's HTTPS, e.g. a test
-    /// CA. Default: none (the usual web roots).
+    /// A root certificate (PEM, the first in the file) trusted for the directory's
+    /// HTTPS instead of the system's roots, e.g. a test CA. Default: none (the
+    /// system's roots).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     /// Also name `autoconfig.DOMAIN` and `mta-sts.DOMAIN` for every local domain.
