@@ -48,7 +48,8 @@ mod tests {
         assert_eq!(backoff(1, check), Duration::from_secs(60));
         assert_eq!(backoff(2, check), Duration::from_secs(120));
         assert_eq!(backoff(3, check), Duration::from_secs(240));
-        assert_eq!(backoff(9, check), MAX_BACKOFF);
+        assert_eq!(backoff(9, check), Duration::from_secs(60 << 8));
+        assert_eq!(backoff(10, check), MAX_BACKOFF);
         assert_eq!(backoff(u32::MAX, check), MAX_BACKOFF);
     }
 
