@@ -128,7 +128,8 @@ class Pebble:
 
 @pytest.fixture
 def acme_env(network, tmp_path):
-    dns = TestDNS(network, [{"name": NAME, "type": "A", "value": "127.0.0.1"}],
+    names = (NAME, "autoconfig.acme.test", "mta-sts.acme.test")
+    dns = TestDNS(network, [{"name": n, "type": "A", "value": "127.0.0.1"} for n in names],
                   zones=["test"]).start()
     pebble = None
 
@@ -316,9 +317,32 @@ def test_renews_when_due_and_survives_the_ca_being_down(
     assert server.starts == 1
 
 
+def test_a_new_local_domain_adds_its_service_names(network, acme_env, server_factory, tmp_path):
+    pebble = acme_env()
+    server = acme_server(server_factory, network, pebble, "tls-alpn-01",
+                         include_service_names=True)
+    root = write_root(pebble, tmp_path, 1)
+    first = wait_served_everywhere(server, root)
+    assert status(server)["names"] == [NAME]
+    # A new local domain: its autoconfig. and mta-sts. names are ordered, by the
+    # running server, at its next check.
+    server.add_domain("acme.test")
+    wait_served_everywhere(server, root, differs_from=first)
+    wait_until(lambda: status(server)["names"] == [NAME, "autoconfig.acme.test",
+                                                   "mta-sts.acme.test"],
+               message="the service names in the certificate")
+    ctx = ssl.create_default_context(cafile=root)
+    with server.netns():
+        sock = socket.create_connection(server.addr("https"), timeout=15)
+    with ctx.wrap_socket(sock, server_hostname="mta-sts.acme.test") as tls:
+        assert tls.getpeercert()["subjectAltName"]
+
+
 def test_cert_status_of_the_generated_certificate(server_factory):
     server = server_factory()
     st = status(server)
+    assert set(st) == {"source", "location", "subject", "names", "issuer", "not_before",
+                       "not_after", "not_after_unix", "serial", "chain", "note"}, st
     assert st["source"] == "generated", st
     assert "127.0.0.1" in st["names"] and "mx.test.example" in st["names"], st
     assert st["location"].endswith("tls/cert.pem"), st
