@@ -316,3 +316,61 @@ struct StoredAccount {
     directory: String,
     credentials: AccountCredentials,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::memory::MemoryStore;
+
+    fn config() -> config::Config {
+        config::Config {
+            hostname: "mx.example.org".into(),
+            acme: Some(config::Acme {
+                // Nothing listens there: a test that reached the network would fail.
+                directory: "https://127.0.0.1:9/dir".into(),
+                ..config::Acme::default()
+            }),
+            ..config::Config::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn only_one_orders_at_a_time() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let now = unix_now();
+        assert!(
+            store
+                .lease_take(stored::LEASE, "node-a", now, now + 600)
+                .await
+                .unwrap()
+        );
+        let e = renew_now(&config(), &store, "node-b").await.unwrap_err();
+        assert!(matches!(e, AcmeError::Busy), "{e}");
+        assert_eq!(store.value_get(stored::CERTIFICATE).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_order_drops_the_lease_and_stores_nothing() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let e = renew_now(&config(), &store, "node-a").await.unwrap_err();
+        assert!(matches!(e, AcmeError::Ca(_)), "{e}");
+        assert_eq!(store.value_get(stored::CERTIFICATE).await.unwrap(), None);
+        let now = unix_now();
+        assert!(
+            store
+                .lease_take(stored::LEASE, "node-b", now, now + 600)
+                .await
+                .unwrap(),
+            "the lease is free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_name_a_ca_cannot_validate_is_refused_before_any_call() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let mut c = config();
+        c.hostname = "localhost".into();
+        let e = renew_now(&c, &store, "node-a").await.unwrap_err();
+        assert!(matches!(e, AcmeError::NoNames(_)), "{e}");
+    }
+}
