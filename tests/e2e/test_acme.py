@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -261,8 +262,14 @@ def test_a_fresh_server_gets_a_certificate_and_serves_it_everywhere(
     assert "issued: serial" in out, out
     serial = re.search(r"serial ([0-9a-f]+)", out).group(1)
     assert serial != st["serial"]
-    wait_served_everywhere(server, root, differs_from=first)
+    renewed = wait_served_everywhere(server, root, differs_from=first)
     assert status(server)["serial"] == serial
+    # SIGHUP reloads the generated certificate underneath; the ACME one stays on top.
+    reloads = server.log_text().count("reloaded the configuration")
+    server.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: server.log_text().count("reloaded the configuration") > reloads,
+               message="the reload")
+    assert {served(server, kind, root) for kind in TLS_KINDS} == {renewed}
     assert server.starts == 1
 
 
