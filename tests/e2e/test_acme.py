@@ -358,3 +358,54 @@ def test_cert_status_of_the_generated_certificate(server_factory):
     assert re.search(r"^source: +generated$", text, re.M), text
     assert re.search(r"^not after: +\d{4}-\d\d-\d\dT", text, re.M), text
     assert st["serial"] in text
+
+
+def test_nodes_on_one_store_share_the_certificate_and_the_challenges(
+        cluster_db, network, acme_env, server_factory, tmp_path):
+    # Two nodes on one PostgreSQL store; DNS sends the CA to node A (127.0.0.1)
+    # only. Node B never sees a validation, yet serves what was ordered, and an
+    # order made with B's config is validated through A, which reads the
+    # challenge answers from the store.
+    pebble = acme_env()
+    nodes = []
+    for name, addr in (("a", "127.0.0.1"), ("b", "127.0.0.3")):
+        if addr != "127.0.0.1":
+            network.add_address(addr)
+        listen = {
+            "smtp": ["%s:25" % addr], "submission": [], "submissions": ["%s:465" % addr],
+            "pop3": [], "pop3s": [], "imap": [], "imaps": ["%s:993" % addr],
+            "http": ["%s:%d" % (addr, HTTP_PORT)], "https": ["%s:%d" % (addr, TLS_PORT)],
+        }
+        nodes.append(server_factory(
+            network=network, name=name, listen=listen,
+            extra={"hostname": NAME, "store": {"url": cluster_db},
+                   "acme": {"directory": pebble.directory, "ca_file": pebble.ca,
+                            "challenge": "http-01", "check_secs": 1}}))
+    a, b = nodes
+    root = write_root(pebble, tmp_path, 1)
+    kinds = ("submissions", "imaps", "https")
+
+    def same_everywhere(differs_from=None):
+        ders = set()
+        for node_ in nodes:
+            for kind in kinds:
+                try:
+                    ders.add(served(node_, kind, root))
+                except (ssl.SSLError, OSError):
+                    return None
+        if len(ders) == 1 and differs_from not in ders:
+            return ders.pop()
+        return None
+
+    wait_until(lambda: same_everywhere() is not None, timeout=60, interval=0.3,
+               message="one ACME certificate on both nodes:\n%s\n%s"
+               % (a.log_tail(20), b.log_tail(20)))
+    first = same_everywhere()
+    p = network.run([b.bin, "cert", "renew", "--config", b.config_path], timeout=120)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    wait_until(lambda: same_everywhere(differs_from=first) is not None, timeout=60,
+               interval=0.3, message="the renewed certificate on both nodes")
+    # B's order passed although the CA reaches only A: A answered HTTP-01 from the
+    # store. Pebble fetched from A, never from B's address.
+    assert "127.0.0.3" not in pebble.log()
+    assert a.starts == 1 and b.starts == 1
