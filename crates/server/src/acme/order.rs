@@ -108,6 +108,29 @@ pub async fn renew_now(
     store: &Arc<dyn Store>,
     holder: &str,
 ) -> Result<Summary, AcmeError> {
+    renew(config, store, holder, None)
+        .await?
+        .ok_or(AcmeError::Busy)
+}
+
+/// For a server's renewal task: like [`renew_now`], but once the lease is held it
+/// orders nothing (`Ok(None)`) when the stored certificate is no longer `seen`, the
+/// one the node last read: another node renewed in between.
+pub(crate) async fn renew_unless_changed(
+    config: &config::Config,
+    store: &Arc<dyn Store>,
+    holder: &str,
+    seen: Option<&[u8]>,
+) -> Result<Option<Summary>, AcmeError> {
+    renew(config, store, holder, Some(seen)).await
+}
+
+async fn renew(
+    config: &config::Config,
+    store: &Arc<dyn Store>,
+    holder: &str,
+    seen: Option<Option<&[u8]>>,
+) -> Result<Option<Summary>, AcmeError> {
     let acme = config.acme.as_ref().ok_or(AcmeError::NotConfigured)?;
     let names = names_for(config, store.as_ref()).await?;
     let now = unix_now();
@@ -118,24 +141,32 @@ pub async fn renew_now(
     {
         return Err(AcmeError::Busy);
     }
-    let result =
-        match tokio::time::timeout(ORDER_DEADLINE, order(acme, store.as_ref(), &names)).await {
-            Ok(result) => result,
-            Err(_) => Err(AcmeError::Timeout("the whole order")),
-        };
-    let stored = match result {
-        Ok(issued) => {
-            let summary = summary_of(&issued)?;
-            store
-                .value_put(stored::CERTIFICATE, &issued.encode())
+    let result = async {
+        if let Some(seen) = seen {
+            let current = store
+                .value_get(stored::CERTIFICATE)
                 .await
-                .map_err(store_error)
-                .map(|()| summary)
+                .map_err(store_error)?;
+            if current.as_deref() != seen {
+                return Ok(None);
+            }
         }
-        Err(e) => Err(e),
-    };
+        let issued =
+            match tokio::time::timeout(ORDER_DEADLINE, order(acme, store.as_ref(), &names)).await {
+                Ok(result) => result?,
+                Err(_) => return Err(AcmeError::Timeout("the whole order")),
+            };
+        let summary = summary_of(&issued)?;
+        store
+            .value_put(stored::CERTIFICATE, &issued.encode())
+            .await
+            .map_err(store_error)?;
+        Ok(Some(summary))
+    }
+    .await;
+    // Whatever happened, the lease goes (it would expire on its own otherwise).
     let _ = store.lease_drop(stored::LEASE, holder).await;
-    stored
+    result
 }
 
 /// The leaf's summary of `issued`.
@@ -347,6 +378,36 @@ mod tests {
         let e = renew_now(&config(), &store, "node-b").await.unwrap_err();
         assert!(matches!(e, AcmeError::Busy), "{e}");
         assert_eq!(store.value_get(stored::CERTIFICATE).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_saw_an_older_certificate_does_not_order_again() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        // Another node stored a certificate after this one last looked (it saw none).
+        store
+            .value_put(stored::CERTIFICATE, b"newer")
+            .await
+            .unwrap();
+        let outcome = renew_unless_changed(&config(), &store, "node-b", None)
+            .await
+            .unwrap();
+        assert!(outcome.is_none());
+        assert_eq!(
+            store
+                .value_get(stored::CERTIFICATE)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"newer"[..])
+        );
+        let now = unix_now();
+        assert!(
+            store
+                .lease_take(stored::LEASE, "node-c", now, now + 600)
+                .await
+                .unwrap(),
+            "the lease is free again"
+        );
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //! Where it sits: started by [`crate::run_with_store`] after the listeners are
 //! bound, never awaited: startup never waits for the CA. Stops with the server.
 
-use super::order::{AcmeError, names_for, renew_now, unix_now};
+use super::order::{AcmeError, names_for, renew_unless_changed, unix_now};
 use super::stored::{self, Issued};
 use super::{names, timing};
 use crate::tls::inspect::{self, Summary};
@@ -24,9 +24,9 @@ struct Task {
     store: Arc<dyn Store>,
     certificates: Arc<Certificates>,
     holder: String,
-    /// The store value installed last, to see a newer one.
+    /// The store value read last (installed, unless damaged), to see a newer one.
     installed: Option<Vec<u8>>,
-    /// Its leaf, read.
+    /// Its leaf, when it is in use.
     summary: Option<Summary>,
     /// Failed orders in a row.
     failures: u32,
@@ -35,7 +35,7 @@ struct Task {
 }
 
 /// Installs the certificate the store holds, if any, before the listeners start;
-/// returns the value installed.
+/// returns the value read (installed, unless damaged).
 pub async fn install_stored(store: &dyn Store, certificates: &Certificates) -> Option<Vec<u8>> {
     let bytes = match store.value_get(stored::CERTIFICATE).await {
         Ok(bytes) => bytes?,
@@ -48,7 +48,8 @@ pub async fn install_stored(store: &dyn Store, certificates: &Certificates) -> O
         Ok(_) => Some(bytes),
         Err(e) => {
             tracing::error!(error = %e, "ACME: the stored certificate is damaged; ordering a new one");
-            None
+            // Still what the store holds: the task orders over it ([`Task::installed`]).
+            Some(bytes)
         }
     }
 }
@@ -131,7 +132,12 @@ impl Task {
                 self.summary = Some(summary);
                 self.installed = Some(bytes);
             }
-            Err(e) => tracing::error!(error = %e, "ACME: the stored certificate is damaged"),
+            Err(e) => {
+                tracing::error!(error = %e, "ACME: the stored certificate is damaged; ordering a new one");
+                // Read, not in use: renewal sees no certificate and orders over it.
+                self.summary = None;
+                self.installed = Some(bytes);
+            }
         }
     }
 
@@ -159,8 +165,13 @@ impl Task {
             Some(_) => return,
         };
         tracing::info!(names = %wanted.join(","), why, "ACME: ordering a certificate");
-        match renew_now(&self.config, &self.store, &self.holder).await {
-            Ok(summary) => {
+        let seen = self.installed.clone();
+        match renew_unless_changed(&self.config, &self.store, &self.holder, seen.as_deref()).await {
+            Ok(None) => {
+                tracing::info!("ACME: another node renewed meanwhile; installing its certificate");
+                self.pick_up().await;
+            }
+            Ok(Some(summary)) => {
                 tracing::info!(serial = %summary.serial, "ACME: certificate issued");
                 self.failures = 0;
                 self.retry_at = None;
