@@ -13,7 +13,7 @@ import socket
 import ssl
 
 from dnsserver import TestDNS
-from harness import wait_until
+from harness import IMAP_LISTEN, POP3_LISTEN, wait_until
 from network import network  # noqa: F401  (the fixture)
 from sendtools import ip_cert
 from smtpraw import RawSMTP
@@ -60,6 +60,38 @@ def starttls_fingerprint(server):
     with server.smtp("submission") as s:
         s.starttls(context=ctx)
         return hashlib.sha256(s.sock.getpeercert(binary_form=True)).hexdigest()
+
+
+TLS_KINDS = ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "https")
+
+
+def any_listener_fingerprint(server, kind):
+    """The certificate KIND presents, after STARTTLS (or STLS) where the
+    listener starts in clear text."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with server.netns():
+        sock = socket.create_connection(server.addr(kind), timeout=15)
+    with sock:
+        f = sock.makefile("rb")
+        if kind in ("smtp", "submission"):
+            f.readline()
+            sock.sendall(b"EHLO client.test\r\n")
+            while f.readline()[3:4] != b" ":
+                pass
+            sock.sendall(b"STARTTLS\r\n")
+            assert f.readline().startswith(b"220"), kind
+        elif kind == "imap":
+            f.readline()
+            sock.sendall(b"a STARTTLS\r\n")
+            assert f.readline().startswith(b"a OK"), kind
+        elif kind == "pop3":
+            f.readline()
+            sock.sendall(b"STLS\r\n")
+            assert f.readline().startswith(b"+OK"), kind
+        with ctx.wrap_socket(sock) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
 
 
 def file_fingerprint(path):
@@ -110,8 +142,10 @@ def test_replaced_certificate_files_are_used_by_new_handshakes(server_factory, t
     first.mkdir()
     second.mkdir()
     cert, key = ip_cert(str(first), "127.0.0.1", name="first.test")
-    srv = server_factory(extra={"tls": {"cert": cert, "key": key}})
-    assert fingerprint(srv) == file_fingerprint(cert)
+    srv = server_factory(extra={"tls": {"cert": cert, "key": key}},
+                         listen=dict(POP3_LISTEN, **IMAP_LISTEN))
+    old = file_fingerprint(cert)
+    assert fingerprint(srv) == old
     # certbot / logrotate: new files at the same paths.
     new_cert, new_key = ip_cert(str(second), "127.0.0.1", name="second.test")
     os.replace(new_key, key)
@@ -120,6 +154,9 @@ def test_replaced_certificate_files_are_used_by_new_handshakes(server_factory, t
     hup(srv, RELOADED)
     assert fingerprint(srv) == file_fingerprint(cert)
     assert starttls_fingerprint(srv) == file_fingerprint(cert)
+    # Every TLS listener, implicit TLS and STARTTLS, the web face too.
+    for kind in TLS_KINDS:
+        assert any_listener_fingerprint(srv, kind) == file_fingerprint(cert) != old, kind
 
 
 def test_a_certificate_that_does_not_load_changes_nothing(server_factory, tmp_path):

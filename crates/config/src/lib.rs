@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod acme;
 mod error;
 mod mta_sts;
 mod outbound;
@@ -48,6 +49,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use acme::{Acme, Challenge as AcmeChallenge, LETS_ENCRYPT};
 pub use error::{ConfigError, Position};
 pub use mta_sts::{MtaSts, MtaStsMode};
 pub use outbound::{Dns, Queue, Relay, SmarthostTls};
@@ -93,6 +95,9 @@ pub struct Config {
     pub capture: Capture,
     /// The MTA-STS policy published for the local domains (RFC 8461).
     pub mta_sts: MtaSts,
+    /// Certificates from an ACME CA (`[acme]`); absent, none are ordered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<Acme>,
 }
 
 /// The `[capture]` section: capture mode, the developers' mail catcher that
@@ -590,6 +595,7 @@ impl Default for Config {
             store: Store::default(),
             capture: Capture::default(),
             mta_sts: MtaSts::default(),
+            acme: None,
         }
     }
 }

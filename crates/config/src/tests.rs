@@ -115,6 +115,13 @@ const ALL_KEYS: &[&str] = &[
     "mta_sts.mode",
     "mta_sts.max_age",
     "mta_sts.mx",
+    "acme.directory",
+    "acme.contact",
+    "acme.challenge",
+    "acme.ca_file",
+    "acme.include_service_names",
+    "acme.renew_before_days",
+    "acme.check_secs",
 ];
 
 /// The keys whose default is "not set", which TOML cannot write.
@@ -133,6 +140,13 @@ const UNSET_KEYS: &[&str] = &[
     "autoconfig.imaps_port",
     "autoconfig.pop3s_port",
     "autoconfig.submissions_port",
+    "acme.directory",
+    "acme.contact",
+    "acme.challenge",
+    "acme.ca_file",
+    "acme.include_service_names",
+    "acme.renew_before_days",
+    "acme.check_secs",
 ];
 
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -1008,6 +1022,11 @@ fn every_key_is_known_serialized_and_documented() {
             pop3s_port: Some(995),
             submissions_port: Some(465),
         },
+        acme: Some(crate::Acme {
+            contact: Some("mailto:a@example.org".into()),
+            ca_file: Some("ca.pem".into()),
+            ..crate::Acme::default()
+        }),
         ..Config::default()
     };
     let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
@@ -1167,4 +1186,38 @@ fn capture_is_off_by_default_and_its_cap_is_at_least_one() {
     let e = parse("[capture]\nmax_messages = 0\n", "f.toml").unwrap_err();
     assert!(e.to_string().contains("capture.max_messages"), "{e}");
     assert!(parse("[capture]\nmax = 3\n", "f.toml").is_err());
+}
+
+#[test]
+fn acme_takes_its_defaults_and_refuses_tls_cert_beside_it() {
+    let c = parse("[acme]\ncontact = \"mailto:a@example.org\"\n", "p.toml").unwrap();
+    let acme = c.acme.expect("[acme] present");
+    assert_eq!(acme.directory, crate::LETS_ENCRYPT);
+    assert_eq!(acme.challenge, crate::AcmeChallenge::TlsAlpn01);
+    assert_eq!(acme.renew_before_days, 30);
+    assert!(parse("", "p.toml").unwrap().acme.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("c.pem");
+    std::fs::write(&cert, "x").unwrap();
+    let text = format!(
+        "[tls]\ncert = {cert:?}\nkey = {cert:?}\n[acme]\n",
+        cert = cert.display().to_string()
+    );
+    let e = parse(&text, "p.toml").unwrap_err().to_string();
+    assert!(e.contains("tls.cert") && e.contains("[acme]"), "{e}");
+    let e = parse("[acme]\nchallenge = \"dns-01\"\n", "p.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("acme.challenge"), "{e}");
+    let e = parse("[acme]\ncontact = \"a@example.org\"\n", "p.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mailto:"), "{e}");
+    let e = parse(
+        "[listen]\nhttp = []\n[acme]\nchallenge = \"http-01\"\n",
+        "p.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("listen.http"), "{e}");
 }

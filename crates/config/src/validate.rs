@@ -27,6 +27,7 @@ impl Config {
         }
         self.check_listen()?;
         self.check_tls()?;
+        self.check_acme()?;
         self.check_auth()?;
         self.check_smtp()?;
         self.check_pop3()?;
@@ -130,6 +131,37 @@ impl Config {
                 check_file(key).map_err(|m| ConfigError::invalid("tls.key", m))
             }
         }
+    }
+
+    fn check_acme(&self) -> Result<(), ConfigError> {
+        let Some(acme) = &self.acme else {
+            return Ok(());
+        };
+        if self.tls.cert.is_some() {
+            return Err(ConfigError::invalid(
+                "tls.cert",
+                "cannot be set with [acme] (the certificate comes from the ACME CA; remove one)",
+            ));
+        }
+        if let Some((key, message)) = acme.problem() {
+            return Err(ConfigError::invalid(key, message));
+        }
+        if let Some(ca) = &acme.ca_file {
+            check_file(ca).map_err(|m| ConfigError::invalid("acme.ca_file", m))?;
+        }
+        let (listener, key) = match acme.challenge {
+            crate::AcmeChallenge::TlsAlpn01 => (&self.listen.https, "listen.https"),
+            crate::AcmeChallenge::Http01 => (&self.listen.http, "listen.http"),
+        };
+        if listener.is_empty() {
+            return Err(ConfigError::invalid(
+                "acme.challenge",
+                format!(
+                    "needs a {key} listener for the CA to reach (port 443 for tls-alpn-01, 80 for http-01)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn check_auth(&self) -> Result<(), ConfigError> {

@@ -22,6 +22,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         | Command::Send(_)
         | Command::Sendmail(_)
         | Command::Dkim(_)
+        | Command::Cert(_)
         | Command::Dns(_)
         | Command::Store(_) => {
             unreachable!("not an admin command")

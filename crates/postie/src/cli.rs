@@ -134,6 +134,9 @@ pub enum Command {
     /// check of what DNS has.
     #[command(subcommand)]
     Dns(crate::dns_cli::DnsCommand),
+    /// The TLS certificate: status (source, names, expiry), renew from the ACME CA now.
+    #[command(subcommand)]
+    Cert(crate::cert_cli::CertCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ mod admin_cli;
 mod app_password_cli;
 mod bulk_cli;
 mod capture_cli;
+mod cert_cli;
 mod cli;
 mod dkim_cli;
 mod dns_cli;
@@ -87,6 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(server::run(config, source, stop_rx))?;
             Ok(())
         }
+        Command::Cert(c) => runtime.block_on(cert_cli::run(c, &config)),
         Command::Dkim(c) => runtime.block_on(dkim_cli::run(c, &config)),
         Command::Dns(c) => runtime.block_on(dns_cli::run(c, &config)),
         Command::Store(c) => runtime.block_on(store_cli::run(c, &config)),

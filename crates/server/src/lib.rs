@@ -11,6 +11,7 @@
 //! session that enforces the limits; writes files only through the store and the TLS
 //! module (certificate generation in the data directory).
 
+pub mod acme;
 mod auth;
 mod capture;
 mod capture_relay;
@@ -138,7 +139,17 @@ pub async fn run_with_store(
     let certificate = tls::Loaded::from_config(&config)?;
     certificate.log("start");
     let certificates = Arc::new(tls::Certificates::new(certificate));
+    // With [acme], the certificate the store holds wins from the first handshake on.
+    let acme_installed = match &config.acme {
+        Some(_) => acme::task::install_stored(store.as_ref(), &certificates).await,
+        None => None,
+    };
+    if let Ok(summary) = tls::inspect::summarize(&certificates.serving_leaf()) {
+        metrics::certificate_not_after(summary.not_after);
+    }
     let tls = tls::Certificates::server_config(certificates.clone())?;
+    // Every listener's handshakes; answers TLS-ALPN-01 challenges found in the store.
+    let tls = tls::Acceptor::new(tls, Some(store.clone()));
     let resolver = Arc::new(delivery::route::Resolver::new(
         store.clone(),
         &config.hostname,
@@ -209,7 +220,7 @@ pub async fn run_with_store(
         listeners.live_config(),
         listeners.web_login(),
         &listeners.bound,
-        tokio_rustls::TlsAcceptor::from(tls),
+        tls,
         metrics_text,
         capture.map(|(_, hooks)| hooks),
         stop_rx.clone(),
@@ -228,6 +239,19 @@ pub async fn run_with_store(
         );
     }
     queue.notify(); // deliver whatever an earlier run left in the queue
+    if config.acme.is_some() {
+        // In the background: startup never waits for the CA.
+        let holder = queue_node::name(&config.hostname, &config.data_dir)
+            .unwrap_or_else(|| format!("{}:{}", config.hostname, std::process::id()));
+        acme::task::start(
+            config.clone(),
+            store.clone(),
+            certificates.clone(),
+            holder,
+            acme_installed,
+            stop_rx.clone(),
+        );
+    }
 
     let reloader =
         reload::Reloader::new(source.into(), listeners.live_config(), certificates, tuned);

@@ -57,7 +57,7 @@ pub(crate) struct State {
     pub queue: queue::QueueHandle,
     /// TLS handshakes; the certificate comes from [`crate::tls::Certificates`], which a
     /// reload can swap.
-    pub tls: tokio_rustls::TlsAcceptor,
+    pub tls: crate::tls::Acceptor,
     /// The spool directory; each connection gets a copy with its own threshold.
     spooler: crate::spool::Spooler,
     /// At most this many spooled messages are read back and processed at once, which
@@ -93,7 +93,7 @@ impl State {
         store: Arc<dyn Store>,
         tuned: Tuned,
         queue: queue::QueueHandle,
-        tls: tokio_rustls::TlsAcceptor,
+        tls: crate::tls::Acceptor,
         spooler: crate::spool::Spooler,
         capture: Option<Arc<crate::capture::Capture>>,
         stop: watch::Receiver<bool>,
@@ -151,7 +151,7 @@ impl ListenerSet {
         store: Arc<dyn Store>,
         tuned: Tuned,
         queue: queue::QueueHandle,
-        tls: Arc<rustls::ServerConfig>,
+        tls: crate::tls::Acceptor,
         capture: Option<Arc<crate::capture::Capture>>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServerError> {
@@ -163,7 +163,7 @@ impl ListenerSet {
             store,
             tuned,
             queue,
-            tokio_rustls::TlsAcceptor::from(tls),
+            tls,
             spooler(config)?,
             capture,
             stop,
@@ -459,7 +459,7 @@ async fn serve_connection(
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) struct TestBase {
     config: config::Config,
-    tls: tokio_rustls::TlsAcceptor,
+    tls: crate::tls::Acceptor,
     built: Built,
 }
 
@@ -474,7 +474,7 @@ impl TestBase {
         let tls = crate::tls::Certificates::server_config(certificates)?;
         Ok(TestBase {
             config: config.clone(),
-            tls: tokio_rustls::TlsAcceptor::from(tls),
+            tls: crate::tls::Acceptor::new(tls, None),
             built: Built::new(config)?,
         })
     }

@@ -49,6 +49,10 @@ pub const CONNECTIONS: &str = "postie_connections";
 pub const AUTH_FAILURES: &str = "postie_auth_failures_total";
 /// Logins refused unchecked during a lockout, by protocol.
 pub const AUTH_LOCKOUTS: &str = "postie_auth_lockouts_total";
+/// Failed ACME orders in a row (0 after a success).
+pub const ACME_RENEWAL_FAILURES: &str = "postie_acme_renewal_failures";
+/// The notAfter of the certificate new handshakes get, unix seconds.
+pub const TLS_NOT_AFTER: &str = "postie_tls_certificate_not_after_seconds";
 /// The SQLite writer's group commit times (named in `store::sqlite::writer`).
 pub const STORE_COMMIT_SECONDS: &str = "postie_store_commit_seconds";
 
@@ -118,6 +122,16 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Sets `postie_acme_renewal_failures`.
+pub fn acme_failures(failures: u32) {
+    ::metrics::gauge!(ACME_RENEWAL_FAILURES).set(f64::from(failures));
+}
+
+/// Sets `postie_tls_certificate_not_after_seconds`.
+pub fn certificate_not_after(unix: i64) {
+    ::metrics::gauge!(TLS_NOT_AFTER).set(unix as f64);
+}
+
 /// Everything counted so far, in the Prometheus text format (version 0.0.4): what
 /// `GET /metrics` answers. Empty when the recorder could not be installed.
 pub fn render() -> String {
@@ -134,6 +148,15 @@ fn describe() {
     );
     describe_gauge!(QUEUE_MESSAGES, "Queue entries with a pending recipient.");
     describe_gauge!(CONNECTIONS, "Open connections, by listener.");
+    describe_gauge!(
+        ACME_RENEWAL_FAILURES,
+        "ACME certificate orders that failed in a row (0 after a success)."
+    );
+    describe_gauge!(
+        TLS_NOT_AFTER,
+        Unit::Seconds,
+        "When the certificate new TLS handshakes get expires, unix seconds."
+    );
     describe_counter!(AUTH_FAILURES, "Logins refused for wrong credentials.");
     describe_counter!(
         AUTH_LOCKOUTS,

@@ -19,6 +19,8 @@ pub(crate) struct Facts {
     pub certificate: PathBuf,
     /// True when Postie made the certificate itself (no `tls.cert`).
     pub self_signed: bool,
+    /// With `[acme]`: the CA's directory the certificate comes from.
+    pub acme: Option<String>,
     /// Domains served, if the store could say.
     pub domains: Option<usize>,
     /// Accounts, if the store could say.
@@ -33,6 +35,7 @@ pub(crate) async fn gather(config: &config::Config, store: &dyn store::Store) ->
         data_dir: absolute(&config.data_dir),
         certificate: absolute(&certificate),
         self_signed: certificate_is_generated(config),
+        acme: config.acme.as_ref().map(|a| a.directory.clone()),
         domains: store.domain_list().await.ok().map(|d| d.len()),
         accounts: store.account_list().await.ok().map(|a| a.len()),
     }
@@ -59,7 +62,15 @@ pub(crate) fn summary(facts: &Facts) -> String {
     } else {
         "from tls.cert"
     };
-    out += &format!("  certificate: {} ({kind})\n", facts.certificate.display());
+    match &facts.acme {
+        Some(directory) => {
+            out += &format!(
+                "  certificate: from the ACME CA {directory} (renewed in the background; \
+                 postie cert status)\n"
+            )
+        }
+        None => out += &format!("  certificate: {} ({kind})\n", facts.certificate.display()),
+    }
     let count = |n: Option<usize>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
     out += &format!(
         "  domains:     {}, accounts: {}\n",
@@ -87,6 +98,7 @@ mod tests {
             data_dir: "/srv/postie-data".into(),
             certificate: "/srv/postie-data/tls/cert.pem".into(),
             self_signed: true,
+            acme: None,
             domains: Some(domains),
             accounts: Some(accounts),
         }
@@ -122,6 +134,17 @@ mod tests {
         let mut f = facts(1, 1);
         f.self_signed = false;
         assert!(summary(&f).contains("(from tls.cert)"));
+    }
+
+    #[test]
+    fn an_acme_certificate_names_its_ca() {
+        let mut f = facts(1, 1);
+        f.acme = Some("https://acme.example/dir".into());
+        let text = summary(&f);
+        assert!(
+            text.contains("certificate: from the ACME CA https://acme.example/dir"),
+            "{text}"
+        );
     }
 
     #[test]

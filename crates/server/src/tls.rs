@@ -8,9 +8,13 @@
 //! [`crate::reload`]) reads it again (a renewed certificate: certbot, logrotate) and
 //! swaps it in for new handshakes.
 
+mod acceptor;
 mod certificates;
 mod generated;
+pub mod inspect;
+pub mod status;
 
+pub use acceptor::{ACME_TLS_ALPN, Acceptor};
 pub use certificates::{Certificates, Loaded, Origin};
 pub use generated::Made;
 

@@ -44,7 +44,7 @@ pub(crate) async fn bind(
     live_config: Arc<LiveConfig>,
     login: web::login::LoginFn,
     mail_bound: &[(&'static str, SocketAddr)],
-    tls: tokio_rustls::TlsAcceptor,
+    tls: crate::tls::Acceptor,
     metrics: MetricsRenderer,
     capture: Option<web::capture::CaptureHooks>,
     stop: watch::Receiver<bool>,
@@ -127,7 +127,7 @@ pub(crate) async fn bind(
 
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<crate::tls::Acceptor>,
     secure: bool,
     limits: Arc<ConnectionLimits>,
     router: web::Router,

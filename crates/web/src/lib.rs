@@ -18,6 +18,7 @@
 //! `Content-Security-Policy: default-src 'none'`, `X-Frame-Options: DENY` and
 //! `X-Content-Type-Options: nosniff`.
 
+pub mod acme_challenge;
 pub mod api;
 pub mod autoconfig;
 pub mod autodiscover;
@@ -108,6 +109,10 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route(
+            "/.well-known/acme-challenge/{token}",
+            get(acme_challenge::handler),
+        )
         // The Thunderbird autoconfig URLs: on the domain's own web server
         // (`/.well-known/autoconfig/…`) and on `autoconfig.DOMAIN` (`/mail/…`).
         .route(

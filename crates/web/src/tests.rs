@@ -360,3 +360,28 @@ mod connection_bounds {
         served.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn acme_http01_answers_a_pending_token_only() {
+    let s = state().await;
+    let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+    let path = format!("/.well-known/acme-challenge/{token}");
+    let (status, _, _) = send(s.clone(), get(&path)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    s.store
+        .value_put(
+            &crate::acme_challenge::store_key(token),
+            b"TOKEN.thumbprint",
+        )
+        .await
+        .unwrap();
+    let (status, headers, body) = send(s.clone(), get(&path)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert_eq!(body, "TOKEN.thumbprint");
+    // Not a way into other store values.
+    s.store.value_put("acme/account", b"secret").await.unwrap();
+    let (status, _, body) = send(s, get("/.well-known/acme-challenge/..%2Faccount")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.contains("secret"));
+}

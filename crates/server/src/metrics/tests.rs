@@ -98,7 +98,10 @@ async fn server(
     let certificates = Arc::new(crate::tls::Certificates::new(
         crate::tls::Loaded::from_config(&config).expect("certificate"),
     ));
-    let tls = crate::tls::Certificates::server_config(certificates).expect("tls");
+    let tls = crate::tls::Acceptor::new(
+        crate::tls::Certificates::server_config(certificates).expect("tls"),
+        None,
+    );
     let resolver = Arc::new(delivery::route::Resolver::new(
         store.clone(),
         &config.hostname,

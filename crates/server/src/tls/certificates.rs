@@ -23,6 +23,8 @@ pub enum Origin {
     Configured,
     /// The self-signed certificate in `data_dir/tls`.
     Generated(Made),
+    /// From the ACME CA, read from the store (`acme/certificate`).
+    Acme,
 }
 
 /// A certificate and key read from disk and checked to belong together, not yet in
@@ -36,6 +38,28 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A chain and key from elsewhere than a file (the store), checked to belong
+    /// together.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        path: PathBuf,
+        origin: Origin,
+    ) -> Result<Self, ServerError> {
+        let certified = CertifiedKey::from_der(chain, key, &provider())
+            .map_err(|e| ServerError::Tls(format!("{}: {e}", path.display())))?;
+        Ok(Loaded {
+            key: Arc::new(certified),
+            path,
+            origin,
+        })
+    }
+
+    /// The leaf certificate (DER).
+    pub fn leaf(&self) -> &[u8] {
+        self.key.cert.first().map_or(&[], |c| c.as_ref())
+    }
+
     /// Reads the certificate `config` names, making (or making again) the generated one
     /// when needed.
     pub fn from_config(config: &config::Config) -> Result<Self, ServerError> {
@@ -87,13 +111,17 @@ impl Loaded {
                 was = %was.join(","),
                 "{when}: TLS certificate self-signed, regenerated for new names"
             ),
+            Origin::Acme => tracing::info!(%cert, "{when}: TLS certificate from the ACME CA"),
         }
     }
 }
 
-/// The certificate every TLS handshake gets; replaced whole on reload.
+/// The certificate every TLS handshake gets; replaced whole on reload. With
+/// `[acme]`, the ACME certificate, once there is one, wins over the configured or
+/// generated one (which a reload still replaces underneath).
 pub struct Certificates {
     current: RwLock<Arc<CertifiedKey>>,
+    acme: RwLock<Option<Arc<CertifiedKey>>>,
 }
 
 impl Certificates {
@@ -101,12 +129,37 @@ impl Certificates {
     pub fn new(loaded: Loaded) -> Self {
         Certificates {
             current: RwLock::new(loaded.key),
+            acme: RwLock::new(None),
         }
     }
 
-    /// Puts `loaded` in place for the handshakes that start from now on.
+    /// Puts `loaded` in place for the handshakes that start from now on: an
+    /// [`Origin::Acme`] certificate in the ACME slot, which wins, any other as the
+    /// one under it.
     pub fn install(&self, loaded: Loaded) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = loaded.key;
+        if loaded.origin == Origin::Acme {
+            *self.acme.write().unwrap_or_else(PoisonError::into_inner) = Some(loaded.key);
+        } else {
+            *self.current.write().unwrap_or_else(PoisonError::into_inner) = loaded.key;
+        }
+    }
+
+    /// The leaf certificate (DER) new handshakes get now.
+    pub fn serving_leaf(&self) -> Vec<u8> {
+        self.serving()
+            .cert
+            .first()
+            .map_or_else(Vec::new, |c| c.as_ref().to_vec())
+    }
+
+    fn serving(&self) -> Arc<CertifiedKey> {
+        if let Some(acme) = &*self.acme.read().unwrap_or_else(PoisonError::into_inner) {
+            return acme.clone();
+        }
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The rustls server configuration for every TLS listener and STARTTLS: TLS 1.2
@@ -133,12 +186,7 @@ impl ResolvesServerCert for Certificates {
     /// One certificate whatever the client asks for: a client that sends an IP
     /// address or no name at all (RFC 6066 §3 allows only host names) gets it too.
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(
-            self.current
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-        )
+        Some(self.serving())
     }
 }
 
