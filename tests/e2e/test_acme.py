@@ -409,3 +409,18 @@ def test_nodes_on_one_store_share_the_certificate_and_the_challenges(
     # store. Pebble fetched from A, never from B's address.
     assert "127.0.0.3" not in pebble.log()
     assert a.starts == 1 and b.starts == 1
+
+
+def test_sighup_serves_a_certificate_renewed_by_another_process_at_once(
+        network, acme_env, server_factory, tmp_path):
+    """With a long `check_secs`, the running server would pick the certificate that
+    `postie cert renew` stored only at its next check; a SIGHUP makes it look now."""
+    pebble = acme_env()
+    server = acme_server(server_factory, network, pebble, "tls-alpn-01", check_secs=3600)
+    root = write_root(pebble, tmp_path, 1)
+    first = wait_served_everywhere(server, root)
+    p = network.run([server.bin, "cert", "renew", "--config", server.config_path], timeout=120)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    server.proc.send_signal(signal.SIGHUP)
+    renewed = wait_served_everywhere(server, root, differs_from=first, timeout=30)
+    assert renewed != first

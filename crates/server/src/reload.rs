@@ -373,6 +373,8 @@ impl Reloader {
         }
         loaded.log("reload");
         self.certificates.install(loaded);
+        // A certificate another process stored (`postie cert renew`) is installed now.
+        crate::acme::task::wake();
         self.tuned.apply(&plan.config);
         let applied = if plan.applied.is_empty() {
             "none".to_owned()

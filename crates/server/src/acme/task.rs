@@ -72,6 +72,17 @@ fn install(bytes: &[u8], certificates: &Certificates, when: &str) -> Result<Summ
     Ok(summary)
 }
 
+/// Wakes the task at once (SIGHUP, see [`wake`]) instead of at its next check.
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Makes the task look at the store (and renewal) now: a reload (SIGHUP) calls it, so a
+/// certificate `postie cert renew` stored from another process is served at once
+/// rather than at the next `acme.check_secs`. Without a task nothing happens (the
+/// permit waits for one, harmlessly).
+pub fn wake() {
+    WAKE.notify_one();
+}
+
 /// Starts the task; `installed` is what [`install_stored`] put in place.
 pub fn start(
     config: config::Config,
@@ -107,6 +118,7 @@ pub fn start(
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                _ = WAKE.notified() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
         }
