@@ -32,8 +32,9 @@ impl Session {
             lines.push("STARTTLS".into()); // RFC 3207
         }
         if self.auth_allowed() && self.authenticated_as.is_none() {
-            // RFC 4954 §3: the mechanisms the shared SASL exchange runs.
-            let names: Vec<&str> = crate::sasl::Mechanism::ALL
+            // RFC 4954 §3: the mechanisms the shared SASL exchange runs; -PLUS only with
+            // a channel binding (RFC 9266 §3).
+            let names: Vec<&str> = crate::sasl::Mechanism::offered(self.exporter.is_some())
                 .iter()
                 .map(|m| m.name())
                 .collect();
