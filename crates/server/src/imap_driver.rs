@@ -82,6 +82,7 @@ pub(crate) async fn serve(
     if implicit_tls {
         // RFC 8314 §3: the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        session.tls_exporter = crate::scram::tls_exporter(tls.get_ref().1);
         run_compressible(&mut session, shared, &mut tls, true).await?;
         return Ok(());
     }
@@ -89,6 +90,7 @@ pub(crate) async fn serve(
     if run_compressible(&mut session, shared, &mut socket, true).await? == Flow::StartTls {
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
         session.tls = true;
+        session.tls_exporter = crate::scram::tls_exporter(tls.get_ref().1);
         session.starttls = false;
         tracing::debug!("STARTTLS done");
         run_compressible(&mut session, shared, &mut tls, false).await?;

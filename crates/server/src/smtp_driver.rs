@@ -109,6 +109,7 @@ pub(crate) async fn serve(
     if kind == ListenerKind::Submissions {
         // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
         tls.write_all(&session.greeting().to_wire()).await?;
         driver.pump(&mut session, &mut tls).await?;
         return Ok(());
@@ -117,6 +118,7 @@ pub(crate) async fn serve(
     socket.write_all(&session.greeting().to_wire()).await?;
     if let Flow::StartTls = driver.pump(&mut session, &mut socket).await? {
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
         // Nothing read before the handshake survives it (RFC 3207 §6).
         let out = session.feed(Input::TlsStarted);
         debug_assert!(out.is_empty());
@@ -308,7 +310,10 @@ impl Driver<'_> {
                 })
             }
             // Answered by `self.checks` before this is called (see `carry_out`).
-            Query::Login { .. } | Query::Sender(_) => Answer::Refuse(Reply::local_error()),
+            Query::Login { .. }
+            | Query::ScramKeys { .. }
+            | Query::ScramLogin { .. }
+            | Query::Sender(_) => Answer::Refuse(Reply::local_error()),
         }
     }
 
