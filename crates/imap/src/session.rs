@@ -104,6 +104,9 @@ pub struct Session<'a> {
     /// The connection's `tls-exporter` value (TLS 1.3 only, RFC 9266), set by the
     /// driver after the handshake; with it SCRAM-SHA-256-PLUS is offered.
     pub tls_exporter: Option<[u8; 32]>,
+    /// SCRAM is offered (default yes); the driver turns it off in capture mode,
+    /// which takes any password.
+    pub scram: bool,
     /// The logged-in account (authenticated state).
     pub account: Option<Account>,
     pub selected: Option<Open>,
@@ -150,6 +153,7 @@ impl<'a> Session<'a> {
             peer,
             tls,
             tls_exporter: None,
+            scram: true,
             account: None,
             selected: None,
             auth_failures: 0,

@@ -74,13 +74,18 @@ impl Mechanism {
         Mechanism::ScramSha256Plus,
     ];
 
-    /// The mechanisms to advertise (EHLO, CAPA, CAPABILITY) wherever PLAIN is: -PLUS
-    /// only when the connection has a channel binding (`tls-exporter`, TLS 1.3;
-    /// RFC 9266 §3).
-    pub fn offered(channel_binding: bool) -> Vec<Mechanism> {
+    /// The mechanisms to advertise (EHLO, CAPA, CAPABILITY) wherever PLAIN is: SCRAM
+    /// when `scram` (not in capture mode, which takes any password), -PLUS only when
+    /// the connection also has a channel binding (`tls-exporter`, TLS 1.3; RFC 9266
+    /// §3).
+    pub fn offered(scram: bool, channel_binding: bool) -> Vec<Mechanism> {
         Self::ALL
             .into_iter()
-            .filter(|m| channel_binding || *m != Mechanism::ScramSha256Plus)
+            .filter(|m| match m {
+                Mechanism::Plain | Mechanism::Login => true,
+                Mechanism::ScramSha256 => scram,
+                Mechanism::ScramSha256Plus => scram && channel_binding,
+            })
             .collect()
     }
 

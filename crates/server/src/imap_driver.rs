@@ -79,6 +79,8 @@ pub(crate) async fn serve(
 ) -> std::io::Result<()> {
     imap::session::cpu::set_runner(crate::cpu::run_imap_work);
     let mut session = Session::new(shared, peer, implicit_tls);
+    // Capture mode takes any password; SCRAM needs the real one's keys.
+    session.scram = shared.capture.is_none();
     if implicit_tls {
         // RFC 8314 §3: the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;

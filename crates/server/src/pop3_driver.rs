@@ -99,6 +99,8 @@ pub(crate) async fn serve(
         expire: config.pop3.expire_days,
     };
     let mut session = Session::new(policy);
+    // Capture mode takes any password; SCRAM needs the real one's keys.
+    session.set_scram(shared.capture.is_none());
     let mut driver = Driver {
         shared,
         peer,

@@ -97,6 +97,8 @@ pub(crate) async fn serve(
         return Ok(());
     }
     let mut session = Session::new(policy);
+    // Capture mode takes any password; SCRAM needs the real one's keys.
+    session.set_scram(shared.capture.is_none());
     let checks = Checks::start(shared, peer, kind, &mut session).await;
     let mut driver = Driver {
         shared,

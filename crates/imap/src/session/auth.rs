@@ -42,8 +42,11 @@ impl Session<'_> {
                 caps.push("STARTTLS");
             }
             if self.login_allowed() {
-                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN", "AUTH=SCRAM-SHA-256"]);
-                if self.tls_exporter.is_some() {
+                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
+                if self.scram {
+                    caps.push("AUTH=SCRAM-SHA-256");
+                }
+                if self.scram && self.tls_exporter.is_some() {
                     // RFC 9266 §3: only where tls-exporter is defined (TLS 1.3).
                     caps.push("AUTH=SCRAM-SHA-256-PLUS");
                 }
@@ -152,8 +155,10 @@ impl Session<'_> {
         let (wait, challenge) = match mechanism {
             AuthMechanism::Plain => (SaslWait::Plain, Vec::new()),
             AuthMechanism::Login => (SaslWait::LoginUser, proto::sasl::LOGIN_USER_PROMPT.to_vec()),
-            AuthMechanism::ScramSha256 => self.scram_start(proto::sasl::Mechanism::ScramSha256),
-            AuthMechanism::ScramSha256Plus if self.tls_exporter.is_some() => {
+            AuthMechanism::ScramSha256 if self.scram => {
+                self.scram_start(proto::sasl::Mechanism::ScramSha256)
+            }
+            AuthMechanism::ScramSha256Plus if self.scram && self.tls_exporter.is_some() => {
                 self.scram_start(proto::sasl::Mechanism::ScramSha256Plus)
             }
             _ => {

@@ -69,8 +69,8 @@ impl Session {
             _ => return self.error(Response::too_many_arguments(), out),
         };
         // -PLUS only with a channel binding (TLS 1.3, RFC 9266 §3).
-        let Some(mechanism) = Mechanism::from_name(mechanism)
-            .filter(|m| *m != Mechanism::ScramSha256Plus || self.exporter.is_some())
+        let offered = Mechanism::offered(self.scram, self.exporter.is_some());
+        let Some(mechanism) = Mechanism::from_name(mechanism).filter(|m| offered.contains(m))
         else {
             return self.error(Response::unknown_mechanism(), out);
         };

@@ -242,6 +242,8 @@ pub struct Session {
     /// The connection's `tls-exporter` value (TLS 1.3 only; RFC 9266), for
     /// SCRAM-SHA-256-PLUS.
     exporter: Option<[u8; 32]>,
+    /// SCRAM is offered (not in capture mode).
+    scram: bool,
     errors: u32,
     auth_failures: u32,
     shutting_down: bool,
@@ -260,6 +262,7 @@ impl Session {
             input: Vec::new(),
             tls,
             exporter: None,
+            scram: true,
             errors: 0,
             auth_failures: 0,
             shutting_down: false,
@@ -315,9 +318,15 @@ impl Session {
         self.exporter = exporter;
     }
 
+    /// Whether SCRAM is offered (default yes); capture mode, which takes any
+    /// password, turns it off.
+    pub fn set_scram(&mut self, offered: bool) {
+        self.scram = offered;
+    }
+
     /// The SASL mechanisms offered now (RFC 5034 §4, CAPA's SASL line).
     pub fn sasl_mechanisms(&self) -> Vec<&'static str> {
-        crate::sasl::Mechanism::offered(self.exporter.is_some())
+        crate::sasl::Mechanism::offered(self.scram, self.exporter.is_some())
             .iter()
             .map(|m| m.name())
             .collect()

@@ -796,3 +796,16 @@ fn case_and_line_ends() {
         "+OK\r\nFrom: a@example.org\r\nSubject: one\r\n\r\n.\r\n",
     );
 }
+
+#[test]
+fn no_scram_when_turned_off() {
+    let mut t = T::clear();
+    t.s.set_scram(false);
+    t.s.set_tls_exporter(Some([3; 32]));
+    let capa = t.cmd("CAPA", "+OK");
+    assert!(capa.contains("SASL PLAIN LOGIN\r\n"), "{capa}");
+    t.exact(
+        "AUTH SCRAM-SHA-256",
+        "-ERR Unsupported authentication mechanism\r\n",
+    );
+}

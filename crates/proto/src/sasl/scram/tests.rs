@@ -341,7 +341,7 @@ fn oversized_bad_base64_and_cancel() {
 #[test]
 fn offered_mechanisms_and_errors() {
     let names = |cb| {
-        Mechanism::offered(cb)
+        Mechanism::offered(true, cb)
             .iter()
             .map(|m| m.name())
             .collect::<Vec<_>>()
@@ -349,6 +349,10 @@ fn offered_mechanisms_and_errors() {
     };
     assert_eq!(names(false), "PLAIN LOGIN SCRAM-SHA-256");
     assert_eq!(names(true), "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS");
+    assert_eq!(
+        Mechanism::offered(false, true),
+        [Mechanism::Plain, Mechanism::Login]
+    );
     assert_eq!(
         Mechanism::from_name("scram-sha-256-plus"),
         Some(Mechanism::ScramSha256Plus)

@@ -24,9 +24,9 @@ impl Session {
         let mechanism = match mechanism {
             smtp_proto::AUTH_PLAIN => Mechanism::Plain,
             smtp_proto::AUTH_LOGIN => Mechanism::Login,
-            smtp_proto::AUTH_SCRAM_SHA_256 => Mechanism::ScramSha256,
+            smtp_proto::AUTH_SCRAM_SHA_256 if self.scram => Mechanism::ScramSha256,
             // Offered only with a channel binding (TLS 1.3, RFC 9266 §3).
-            smtp_proto::AUTH_SCRAM_SHA_256_PLUS if self.exporter.is_some() => {
+            smtp_proto::AUTH_SCRAM_SHA_256_PLUS if self.scram && self.exporter.is_some() => {
                 Mechanism::ScramSha256Plus
             }
             _ => return self.error(Reply::unknown_mechanism(), out),

@@ -255,6 +255,8 @@ pub struct Session {
     /// The connection's `tls-exporter` value (TLS 1.3 only; RFC 9266), for
     /// SCRAM-SHA-256-PLUS.
     exporter: Option<[u8; 32]>,
+    /// SCRAM is offered (not in capture mode).
+    scram: bool,
     authenticated_as: Option<String>,
     /// The user name of a login being checked.
     pending_login: Option<String>,
@@ -283,6 +285,7 @@ impl Session {
             helo: None,
             tls,
             exporter: None,
+            scram: true,
             authenticated_as: None,
             pending_login: None,
             transaction: None,
@@ -316,6 +319,12 @@ impl Session {
     /// computes after a TLS 1.3 handshake; with it SCRAM-SHA-256-PLUS is offered.
     pub fn set_tls_exporter(&mut self, exporter: Option<[u8; 32]>) {
         self.exporter = exporter;
+    }
+
+    /// Whether SCRAM is offered (default yes); capture mode, which takes any
+    /// password, turns it off.
+    pub fn set_scram(&mut self, offered: bool) {
+        self.scram = offered;
     }
 
     /// Which timeout the driver should run now.

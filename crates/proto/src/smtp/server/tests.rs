@@ -451,6 +451,17 @@ fn scram_plus_is_offered_with_a_tls_exporter_only() {
 }
 
 #[test]
+fn no_scram_when_turned_off() {
+    let mut p = Policy::submission("h");
+    p.plaintext_auth = true;
+    let mut t = T::new(p);
+    t.s.set_scram(false);
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    t.cmd("AUTH SCRAM-SHA-256", "504 5.5.4");
+}
+
+#[test]
 fn no_auth_in_clear_text_without_policy() {
     let mut t = T::new(Policy::submission("h"));
     t.cmd("EHLO c", "250");
