@@ -447,6 +447,33 @@ pub mod rfc7677 {
     /// server-final.
     pub const SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
+    /// A client's final message for `server_first` (RFC 5802 §3, §7), for tests of
+    /// the drivers: `cbind_input` is the gs2 header plus any binding data. `None` if
+    /// server-first does not parse.
+    pub fn client_final(
+        password: &str,
+        client_first_bare: &str,
+        server_first: &str,
+        cbind_input: &[u8],
+    ) -> Option<String> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut fields = server_first.split(',');
+        let nonce = fields.next()?.strip_prefix("r=")?;
+        let salt = b64.decode(fields.next()?.strip_prefix("s=")?).ok()?;
+        let iterations: u32 = fields.next()?.strip_prefix("i=")?.parse().ok()?;
+        let without_proof = format!("c={},r={nonce}", b64.encode(cbind_input));
+        let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+        let mut salted = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<super::Sha256>(password.as_bytes(), &salt, iterations, &mut salted);
+        let client_key = super::hmac(&salted, b"Client Key");
+        let stored: [u8; 32] = <super::Sha256 as super::Digest>::digest(client_key).into();
+        let signature = super::hmac(&stored, auth_message.as_bytes());
+        let mut proof = client_key;
+        proof.iter_mut().zip(signature).for_each(|(p, s)| *p ^= s);
+        Some(format!("{without_proof},p={}", b64.encode(proof)))
+    }
+
     /// The keys a driver would answer for `user` with the password `password`.
     pub fn keys(password: &str) -> super::Keys {
         use base64::Engine;

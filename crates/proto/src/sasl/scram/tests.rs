@@ -367,3 +367,10 @@ fn derive_matches_the_rfc_example() {
     assert_eq!(derive("a\u{00A0}b", b"s", 4096), derive("a b", b"s", 4096));
     assert_ne!(derive("pencil", b"s", 4096), derive("pencil", b"t", 4096));
 }
+
+#[test]
+fn the_test_client_reproduces_the_rfc_example() {
+    let bare = CLIENT_FIRST.trim_start_matches("n,,");
+    let got = rfc7677::client_final("pencil", bare, SERVER_FIRST, b"n,,");
+    assert_eq!(got.as_deref(), Some(CLIENT_FINAL));
+}
