@@ -153,3 +153,125 @@ async fn settle(
     }
     Ok(crate::auth::Checked::Ok(account))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use store::Store;
+
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    async fn shared(edit: impl FnOnce(&mut config::Config)) -> (Shared, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = config::Config::default().with_data_dir(dir.path().to_owned());
+        config.dns.nameservers = vec!["127.0.0.1:9".parse().expect("address")];
+        edit(&mut config);
+        let store: Arc<dyn Store> = Arc::new(store::memory::MemoryStore::new());
+        let domain = message::Domain::parse("example.org").expect("domain");
+        store.domain_add(&domain).await.expect("domain");
+        let (_tx, stop) = tokio::sync::watch::channel(false);
+        (Shared::for_tests(&config, store, stop).expect("state"), dir)
+    }
+
+    /// Alice with the password `pencil`, her keys made as `postie user add` does.
+    async fn alice(shared: &Shared) -> store::Account {
+        let store = shared.store.as_ref();
+        let hash = store::password::hash("pencil").expect("hash");
+        let address = message::Address::parse("alice@example.org").expect("address");
+        let id = store.account_add(&address, &hash).await.expect("account");
+        keys_store::remember(store, id, keys_store::ACCOUNT, "pencil", &hash)
+            .await
+            .expect("keys");
+        store
+            .account_get(&address)
+            .await
+            .expect("get")
+            .expect("alice")
+    }
+
+    fn labels(keys: &Keys) -> Vec<&str> {
+        keys.credentials.iter().map(|c| c.label.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn current_keys_only_and_web_only_drops_the_account_password() {
+        let (shared, _dir) = shared(|_| {}).await;
+        let account = alice(&shared).await;
+        let got = super::keys(&shared, LOCAL, "imap", "alice@example.org")
+            .await
+            .unwrap();
+        assert_eq!(labels(&got), ["account"]);
+        assert!(got.account_exists && got.server_nonce.len() >= 24);
+
+        // The password changed behind the server's back: its keys are stale.
+        let other = store::password::hash("other").unwrap();
+        shared
+            .store
+            .account_set_password(&account.address, &other)
+            .await
+            .unwrap();
+        let got = super::keys(&shared, LOCAL, "imap", "alice@example.org")
+            .await
+            .unwrap();
+        assert!(labels(&got).is_empty(), "stale keys are never offered");
+
+        let (shared, _dir) = super::tests::shared(|c| {
+            c.auth.account_password = AccountPassword::WebOnly;
+        })
+        .await;
+        alice(&shared).await;
+        let got = super::keys(&shared, LOCAL, "imap", "alice@example.org")
+            .await
+            .unwrap();
+        assert!(
+            labels(&got).is_empty(),
+            "web-only: no account password on mail"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_users_get_a_stable_plausible_salt_and_fail() {
+        let (shared, _dir) = shared(|_| {}).await;
+        let a = keys(&shared, LOCAL, "smtp", "nobody@example.org")
+            .await
+            .unwrap();
+        let b = keys(&shared, LOCAL, "smtp", "nobody@example.org")
+            .await
+            .unwrap();
+        assert_eq!(a.salt, b.salt);
+        assert_eq!((a.salt.len(), a.iterations), (16, ITERATIONS));
+        assert!(a.credentials.is_empty() && !a.account_exists);
+        assert_ne!(a.server_nonce, b.server_nonce, "a fresh nonce each time");
+        let outcome = finish(&shared, LOCAL, "smtp", "nobody@example.org", None, false).await;
+        assert!(matches!(outcome, Outcome::Wrong));
+    }
+
+    #[tokio::test]
+    async fn a_match_logs_in_and_counts_failures_toward_the_lockout() {
+        let (shared, _dir) = shared(|c| {
+            c.auth.max_failures_per_ip = 2;
+            c.auth.failure_delay_ms = 0;
+        })
+        .await;
+        alice(&shared).await;
+        let user = "alice@example.org";
+        let elsewhere = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+        let ok = finish(
+            &shared,
+            elsewhere,
+            "pop3",
+            user,
+            Some("account".into()),
+            true,
+        )
+        .await;
+        assert!(matches!(ok, Outcome::Ok(a) if a.address.to_string() == user));
+        for _ in 0..2 {
+            let wrong = finish(&shared, LOCAL, "pop3", user, None, true).await;
+            assert!(matches!(wrong, Outcome::Wrong));
+        }
+        let locked = keys(&shared, LOCAL, "pop3", user).await;
+        assert!(matches!(locked, Err(Outcome::Locked)), "{locked:?}");
+    }
+}
