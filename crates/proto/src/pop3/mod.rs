@@ -420,6 +420,12 @@ impl Session {
                         MAX_AUTH_LINE
                     };
                     let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
+                        if self.input.len() > limit && matches!(self.mode, Mode::ScramAck(..)) {
+                            // The driver holds the maildrop lock for that login:
+                            // closing releases it.
+                            self.close_with(Response::line_too_long(), out);
+                            return;
+                        }
                         if self.input.len() > limit {
                             // RFC 2449 §4: refuse, and skip to the line's end.
                             self.input.clear();
@@ -430,6 +436,10 @@ impl Session {
                     };
                     let line: Vec<u8> = self.input.drain(..=pos).collect();
                     self.lines += 1;
+                    if line.len() > limit && matches!(self.mode, Mode::ScramAck(..)) {
+                        self.close_with(Response::line_too_long(), out);
+                        return;
+                    }
                     if line.len() > limit {
                         self.mode = Mode::Command;
                         self.error(Response::line_too_long(), out);

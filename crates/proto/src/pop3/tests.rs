@@ -440,6 +440,15 @@ fn auth_scram_sha_256() {
     t.cmd(&enc(v::CLIENT_FINAL), "+ ");
     t.cmd("*", "-ERR");
     assert!(t.closed);
+    // So does an over-long line there.
+    let mut t = T::clear();
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", enc(v::CLIENT_FIRST)),
+        "+ ",
+    );
+    t.cmd(&enc(v::CLIENT_FINAL), "+ ");
+    t.raw(&vec![b'A'; MAX_AUTH_LINE + 10]);
+    assert!(t.closed);
 }
 
 #[test]
