@@ -242,7 +242,7 @@ def test_greeting_and_capa_before_tls(pop3_server):
     assert c.greeting == GREETING
     assert c.cmd("CAPA") == "+OK Capability list follows"
     caps = c.multi()
-    for cap in ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN", "RESP-CODES", "AUTH-RESP-CODE",
+    for cap in ["TOP", "UIDL", "USER", "SASL PLAIN LOGIN SCRAM-SHA-256", "RESP-CODES", "AUTH-RESP-CODE",
                 "PIPELINING", "STLS", "EXPIRE NEVER"]:
         assert cap in caps, (cap, caps)
     assert [x for x in caps if x.startswith("IMPLEMENTATION ")], caps
@@ -261,7 +261,8 @@ def test_capa_on_pop3s_and_after_stls(pop3_server):
     assert p.getwelcome().decode() == GREETING
     caps = p.capa()
     assert "STLS" not in caps, caps
-    assert caps["SASL"] == ["PLAIN", "LOGIN"] and "USER" in caps, caps
+    assert caps["SASL"] == ["PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"], caps
+    assert "USER" in caps, caps
     p.quit()
 
     p = pop3_server.pop3("pop3")
@@ -320,7 +321,7 @@ def test_auth_plain_initial_response(pop3_server):
 def test_auth_plain_with_continuation_and_failures(pop3_server):
     c = raw(pop3_server)
     assert c.cmd("AUTH") == "+OK Supported SASL mechanisms follow"
-    assert c.multi() == ["PLAIN", "LOGIN"]
+    assert c.multi() == ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
     assert c.cmd("AUTH PLAIN") == "+ "  # RFC 5034 §4: "+" SP, empty challenge
     assert c.cmd(plain(password="wrong")).startswith("-ERR [AUTH] ")
     assert c.cmd("AUTH PLAIN") == "+ "
@@ -675,7 +676,8 @@ def test_plaintext_never_needs_stls(server_factory):
     c.starttls()
     assert c.cmd("CAPA").startswith("+OK")
     caps = c.multi()
-    assert "USER" in caps and "SASL PLAIN LOGIN" in caps, caps
+    # TLS 1.3: SCRAM-SHA-256-PLUS too (tls-exporter, RFC 9266).
+    assert "USER" in caps and "SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS" in caps, caps
     assert c.cmd("AUTH PLAIN " + plain()).startswith("+OK maildrop has")
     assert c.cmd("QUIT").startswith("+OK")
     # poplib with stls() and POP3_SSL

@@ -5,7 +5,8 @@
 //! Where it sits: the admin operations on the store's accounts
 //! (`Store::account_*`), called by `postie user …` and the web face's user pages and
 //! API. Passwords are hashed here (`store::password::hash`, argon2, on a blocking
-//! thread); only the hash reaches the store.
+//! thread); only the hash reaches the store, with the password's SCRAM-SHA-256 keys
+//! (`store::scram`, derived on a blocking thread too).
 
 use crate::{AdminError, Result};
 use message::{Address, Domain};
@@ -58,7 +59,8 @@ pub async fn create(
     let address = parse_address(address)?;
     ensure_local(store, &address).await?;
     let hash = hash_password(password).await?;
-    store.account_add(&address, &hash).await?;
+    let id = store.account_add(&address, &hash).await?;
+    remember_scram(store, id, store::scram::ACCOUNT, password, &hash).await;
     if let Some(name) = display_name.filter(|n| !n.is_empty()) {
         store.account_set_display_name(&address, Some(name)).await?;
     }
@@ -72,7 +74,25 @@ pub async fn create(
 pub async fn set_password(store: &dyn Store, address: &str, password: &str) -> Result<()> {
     let address = parse_address(address)?;
     let hash = hash_password(password).await?;
-    Ok(store.account_set_password(&address, &hash).await?)
+    store.account_set_password(&address, &hash).await?;
+    let account = account_of(store, &address).await?;
+    remember_scram(store, account.id, store::scram::ACCOUNT, password, &hash).await;
+    Ok(())
+}
+
+/// Derives and keeps the SCRAM-SHA-256 keys of a credential just set (RFC 5802 §3).
+/// A failure is logged, not returned: the password is set, and its keys are made
+/// again at its next PLAIN/LOGIN login.
+pub async fn remember_scram(
+    store: &dyn Store,
+    account: store::AccountId,
+    label: &str,
+    password: &str,
+    hash: &str,
+) {
+    if let Err(e) = store::scram::remember(store, account, label, password, hash).await {
+        tracing::warn!(error = %e, account = account.0, "could not keep the SCRAM keys");
+    }
 }
 
 /// Makes the account `address` an administrator (`true`) or not.
@@ -92,7 +112,14 @@ pub async fn set_display_name(store: &dyn Store, address: &str, name: Option<&st
 /// Deletes the account `address`, its mail and its aliases.
 pub async fn remove(store: &dyn Store, address: &str) -> Result<()> {
     let address = parse_address(address)?;
-    Ok(store.account_remove(&address).await?)
+    let id = store.account_get(&address).await?.map(|a| a.id);
+    store.account_remove(&address).await?;
+    if let Some(id) = id
+        && let Err(e) = store::scram::forget(store, id).await
+    {
+        tracing::warn!(error = %e, "could not remove the SCRAM keys of a removed account");
+    }
+    Ok(())
 }
 
 /// The account `address`; `NotFound` (`no account …`) when there is none.

@@ -29,7 +29,13 @@ pub async fn create(store: &dyn Store, account: &Account, name: &str) -> Result<
             "{} already has an app password named {name:?}",
             account.address
         ))),
-        other => Ok(other.map(|()| whole)?),
+        Err(e) => Err(e.into()),
+        Ok(()) => {
+            // SCRAM keys come from what the client types: the whole password.
+            let label = store::scram::app_label(&id);
+            accounts::remember_scram(store, account.id, &label, &whole, &hash).await;
+            Ok(whole)
+        }
     }
 }
 

@@ -89,6 +89,10 @@ pub enum SaslWait {
     LoginUser,
     /// LOGIN: have the user name, waiting for the password.
     LoginPassword(String),
+    /// SCRAM-SHA-256(-PLUS): the exchange, waiting for the client's next message.
+    Scram(Box<proto::sasl::Exchange>),
+    /// SCRAM: server-final sent for this account; the client's empty answer logs in.
+    ScramAck(Box<proto::sasl::Exchange>, Box<store_api::Account>),
 }
 
 /// One connection's IMAP state.
@@ -97,6 +101,12 @@ pub struct Session<'a> {
     pub peer: SocketAddr,
     /// TLS is up (imaps, or after STARTTLS).
     pub tls: bool,
+    /// The connection's `tls-exporter` value (TLS 1.3 only, RFC 9266), set by the
+    /// driver after the handshake; with it SCRAM-SHA-256-PLUS is offered.
+    pub tls_exporter: Option<[u8; 32]>,
+    /// SCRAM is offered (default yes); the driver turns it off in capture mode,
+    /// which takes any password.
+    pub scram: bool,
     /// The logged-in account (authenticated state).
     pub account: Option<Account>,
     pub selected: Option<Open>,
@@ -142,6 +152,8 @@ impl<'a> Session<'a> {
             shared,
             peer,
             tls,
+            tls_exporter: None,
+            scram: true,
             account: None,
             selected: None,
             auth_failures: 0,

@@ -9,6 +9,10 @@
 //! which accounts or app passwords exist. A successful app-password login records its
 //! last use. The argon2 work runs on the blocking pool, a bounded number at once
 //! ([`hashing_slots`]). Never logs passwords.
+//!
+//! A right password whose SCRAM-SHA-256 keys (`store::scram`) are missing or stale gets
+//! them made now, in the same bounded slots: that is how accounts from before SCRAM
+//! (and passwords changed behind the server's back) become usable with SCRAM.
 
 use config::AccountPassword;
 use message::Address;
@@ -79,26 +83,31 @@ pub(crate) async fn check(
         && let Some((id, secret)) = store::app_password::parse(&password)
         && let Some(app) = store.app_password_get(account.id, id).await?
     {
-        if !verify(secret.to_owned(), app.hash).await {
+        if !verify(secret.to_owned(), app.hash.clone()).await {
             tracing::info!(user = %username, app_password = %app.name, "login failed: wrong app password");
             return Ok(Checked::Wrong {
                 account_exists: true,
             });
         }
         tracing::info!(user = %username, app_password = %app.name, "logged in with an app password");
+        let label = store::scram::app_label(id);
+        refresh_scram(store, account.id, &label, password.clone(), &app.hash).await;
         if let Err(e) = store.app_password_used(account.id, id, now_unix()).await {
             // The login stands; only the "last used" note is lost.
             tracing::warn!(error = %e, "could not record the app password's last use");
         }
         return Ok(Checked::Ok(account));
     }
-    let right = verify(password, account.password_hash.clone()).await;
+    let right = verify(password.clone(), account.password_hash.clone()).await;
     if !right {
         tracing::info!(user = %username, "login failed: wrong password");
         return Ok(Checked::Wrong {
             account_exists: true,
         });
     }
+    // Also under web-only: the keys exist, but SCRAM on the mail protocols skips them.
+    let hash = account.password_hash.clone();
+    refresh_scram(store, account.id, store::scram::ACCOUNT, password, &hash).await;
     if via == Via::Mail && auth.account_password == AccountPassword::WebOnly {
         tracing::info!(user = %username, "login failed: the account password is for the web page only (auth.account_password); use an app password");
         return Ok(Checked::Wrong {
@@ -108,7 +117,43 @@ pub(crate) async fn check(
     Ok(Checked::Ok(account))
 }
 
-fn now_unix() -> i64 {
+/// Makes the SCRAM keys of a credential just proven right, unless they are current
+/// (RFC 5802 §3; the PBKDF2 work in the hashing slots). Failures are logged: the login
+/// stands, and the next one tries again.
+async fn refresh_scram(
+    store: &dyn Store,
+    account: store::AccountId,
+    label: &str,
+    password: String,
+    hash: &str,
+) {
+    let record = match store::scram::load(store, account).await {
+        Ok(record) => record,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the SCRAM keys");
+            return;
+        }
+    };
+    if record.as_ref().is_some_and(|r| r.is_current(label, hash)) {
+        return;
+    }
+    let mut record = record.unwrap_or_default();
+    let (l, h) = (label.to_owned(), hash.to_owned());
+    let Some(record) = run_bounded(hashing_slots(), move || {
+        record.set(&l, &password, &h);
+        record
+    })
+    .await
+    else {
+        return;
+    };
+    match store::scram::save(store, account, &record).await {
+        Ok(()) => tracing::info!(account = account.0, credential = %label, "SCRAM keys made"),
+        Err(e) => tracing::warn!(error = %e, "could not keep the SCRAM keys"),
+    }
+}
+
+pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -131,7 +176,7 @@ async fn verify(password: String, hash: String) -> bool {
 /// stranger opening many connections at once could push it to the connection limit
 /// times 19 MiB. More than one per core buys no speed anyway. Logins past the slots
 /// wait their turn (within their command deadline).
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
+pub(crate) fn hashing_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     SLOTS.get_or_init(|| tokio::sync::Semaphore::new(slot_count()))
 }
@@ -144,7 +189,7 @@ fn slot_count() -> usize {
 
 /// Runs `work` on the blocking pool once `slots` has a permit for it; `None` if the
 /// work panicked.
-async fn run_bounded<R: Send + 'static>(
+pub(crate) async fn run_bounded<R: Send + 'static>(
     slots: &tokio::sync::Semaphore,
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Option<R> {

@@ -79,9 +79,12 @@ pub(crate) async fn serve(
 ) -> std::io::Result<()> {
     imap::session::cpu::set_runner(crate::cpu::run_imap_work);
     let mut session = Session::new(shared, peer, implicit_tls);
+    // Capture mode takes any password; SCRAM needs the real one's keys.
+    session.scram = shared.capture.is_none();
     if implicit_tls {
         // RFC 8314 §3: the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        session.tls_exporter = crate::scram::tls_exporter(tls.get_ref().1);
         run_compressible(&mut session, shared, &mut tls, true).await?;
         return Ok(());
     }
@@ -89,6 +92,7 @@ pub(crate) async fn serve(
     if run_compressible(&mut session, shared, &mut socket, true).await? == Flow::StartTls {
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
         session.tls = true;
+        session.tls_exporter = crate::scram::tls_exporter(tls.get_ref().1);
         session.starttls = false;
         tracing::debug!("STARTTLS done");
         run_compressible(&mut session, shared, &mut tls, false).await?;

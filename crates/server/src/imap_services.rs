@@ -30,12 +30,27 @@ impl Services for Shared {
     }
 
     async fn login(&self, peer: IpAddr, user: &str, password: String) -> Login {
-        match crate::login::login(self, peer, "imap", user, password).await {
-            Outcome::Ok(account) => Login::Ok(account),
-            Outcome::Wrong => Login::Wrong,
-            Outcome::Locked => Login::Locked,
-            Outcome::TempFail => Login::TempFail,
-        }
+        login_of(crate::login::login(self, peer, "imap", user, password).await)
+    }
+
+    async fn scram_keys(
+        &self,
+        peer: IpAddr,
+        user: &str,
+    ) -> Result<proto::sasl::scram::Keys, Login> {
+        crate::scram::keys(self, peer, "imap", user)
+            .await
+            .map_err(login_of)
+    }
+
+    async fn scram_login(
+        &self,
+        peer: IpAddr,
+        user: &str,
+        matched: Option<String>,
+        account_exists: bool,
+    ) -> Login {
+        login_of(crate::scram::finish(self, peer, "imap", user, matched, account_exists).await)
     }
 
     fn user_slot(&self, account: AccountId) -> Option<UserSlot> {
@@ -49,5 +64,15 @@ impl Services for Shared {
 
     fn snapshots(&self) -> &Snapshots {
         &self.snapshots
+    }
+}
+
+/// The session's view of a login outcome.
+fn login_of(outcome: Outcome) -> Login {
+    match outcome {
+        Outcome::Ok(account) => Login::Ok(account),
+        Outcome::Wrong => Login::Wrong,
+        Outcome::Locked => Login::Locked,
+        Outcome::TempFail => Login::TempFail,
     }
 }

@@ -26,6 +26,7 @@ mod imap_services;
 mod limits;
 mod listen;
 mod login;
+mod scram;
 pub mod metrics;
 mod outbound;
 mod pop3_driver;

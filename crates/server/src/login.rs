@@ -69,36 +69,84 @@ pub(crate) async fn login(
             }
         };
     }
-    let key = login_key(username);
-    let throttle = &shared.throttle;
-    let counters = shared.store.as_ref();
-    let cluster = counters
-        .counters_shared()
-        .then(|| SharedKeys::new(ip, &key));
-    let (verdict, mut counts) = judge(shared, ip, &key, cluster.as_ref()).await;
-    match verdict {
-        Verdict::Check(delay) if !delay.is_zero() => {
-            tracing::info!(user = %username, protocol, delay_ms = delay.as_millis() as u64, "login delayed after recent failures");
-            tokio::time::sleep(delay).await;
-            // Another attempt may have locked the address or account meanwhile.
-            let again;
-            (again, counts) = judge(shared, ip, &key, cluster.as_ref()).await;
-            if let Some(outcome) = refused(again, username, protocol) {
-                return outcome;
-            }
-        }
-        Verdict::Check(_) => {}
-        verdict => return refused(verdict, username, protocol).unwrap_or(Outcome::Locked),
-    }
-    match crate::auth::check(
+    let admitted = match admit(shared, ip, protocol, username, true).await {
+        Ok(admitted) => admitted,
+        Err(outcome) => return outcome,
+    };
+    let checked = crate::auth::check(
         shared.store.as_ref(),
         &shared.config.auth,
         username,
         password,
         crate::auth::Via::of(protocol),
     )
-    .await
-    {
+    .await;
+    record(shared, ip, protocol, username, admitted, checked).await
+}
+
+/// A login the throttle let through ([`admit`]), to be [`record`]ed.
+pub(crate) struct Admitted {
+    key: String,
+    cluster: Option<SharedKeys>,
+    counts: Option<SharedCounts>,
+}
+
+/// Asks the throttle whether a login by `username` from `ip` may be checked; with
+/// `wait`, sits out the delay it asks for first (then asks again, since another
+/// attempt may have locked the address or account meanwhile). `Err` is the outcome
+/// of a refusal. SCRAM admits twice: waiting before its keys are handed out, and
+/// without waiting when its proof is in.
+pub(crate) async fn admit(
+    shared: &Shared,
+    ip: IpAddr,
+    protocol: &'static str,
+    username: &str,
+    wait: bool,
+) -> Result<Admitted, Outcome> {
+    let key = login_key(username);
+    let cluster = shared
+        .store
+        .counters_shared()
+        .then(|| SharedKeys::new(ip, &key));
+    let (verdict, mut counts) = judge(shared, ip, &key, cluster.as_ref()).await;
+    match verdict {
+        Verdict::Check(delay) if wait && !delay.is_zero() => {
+            tracing::info!(user = %username, protocol, delay_ms = delay.as_millis() as u64, "login delayed after recent failures");
+            tokio::time::sleep(delay).await;
+            let again;
+            (again, counts) = judge(shared, ip, &key, cluster.as_ref()).await;
+            if let Some(outcome) = refused(again, username, protocol) {
+                return Err(outcome);
+            }
+        }
+        Verdict::Check(_) => {}
+        verdict => return Err(refused(verdict, username, protocol).unwrap_or(Outcome::Locked)),
+    }
+    Ok(Admitted {
+        key,
+        cluster,
+        counts,
+    })
+}
+
+/// Feeds the result of a check into the throttle (and the cluster's counts) and
+/// turns it into the [`Outcome`].
+pub(crate) async fn record(
+    shared: &Shared,
+    ip: IpAddr,
+    protocol: &'static str,
+    username: &str,
+    admitted: Admitted,
+    checked: Result<crate::auth::Checked, store::StoreError>,
+) -> Outcome {
+    let Admitted {
+        key,
+        cluster,
+        counts,
+    } = admitted;
+    let throttle = &shared.throttle;
+    let counters = shared.store.as_ref();
+    match checked {
         Err(e) => {
             tracing::error!(error = %e, protocol, "account lookup failed");
             Outcome::TempFail

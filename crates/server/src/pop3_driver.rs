@@ -99,6 +99,8 @@ pub(crate) async fn serve(
         expire: config.pop3.expire_days,
     };
     let mut session = Session::new(policy);
+    // Capture mode takes any password; SCRAM needs the real one's keys.
+    session.set_scram(shared.capture.is_none());
     let mut driver = Driver {
         shared,
         peer,
@@ -123,6 +125,7 @@ impl Driver<'_> {
             // RFC 8314 §3: the handshake comes before the greeting.
             let mut tls =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+            session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
             tls.write_all(&session.greeting()).await?;
             driver.pump(session, &mut tls).await?;
             return Ok(());
@@ -132,6 +135,7 @@ impl Driver<'_> {
         if driver.pump(session, &mut socket).await? {
             let mut tls =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+            session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
             // Nothing read before the handshake is fed (RFC 2595 §4).
             let outputs = session.feed(Input::TlsStarted);
             if !driver.carry_out(session, outputs, &mut tls).await? {
@@ -332,6 +336,30 @@ impl Driver<'_> {
             Query::Login { username, password } => {
                 Answer::Login(self.login(&username, password).await)
             }
+            Query::ScramKeys { username } => {
+                let ip = self.peer.ip();
+                match crate::scram::keys(self.shared, ip, "pop3", &username).await {
+                    Ok(keys) => Answer::ScramKeys(keys),
+                    Err(outcome) => Answer::Login(self.login_result(outcome).await),
+                }
+            }
+            Query::ScramLogin {
+                username,
+                matched,
+                account_exists,
+            } => {
+                let ip = self.peer.ip();
+                let outcome = crate::scram::finish(
+                    self.shared,
+                    ip,
+                    "pop3",
+                    &username,
+                    matched,
+                    account_exists,
+                )
+                .await;
+                Answer::Login(self.login_result(outcome).await)
+            }
             Query::Retrieve { index } => {
                 let Some(drop) = &self.maildrop else {
                     return Answer::Failed;
@@ -373,8 +401,16 @@ impl Driver<'_> {
     }
 
     async fn login(&mut self, username: &str, password: String) -> LoginResult {
+        let outcome =
+            crate::login::login(self.shared, self.peer.ip(), "pop3", username, password).await;
+        self.login_result(outcome).await
+    }
+
+    /// The session's result for a login outcome (password or SCRAM): on success the
+    /// maildrop is locked and listed.
+    async fn login_result(&mut self, outcome: crate::login::Outcome) -> LoginResult {
         use crate::login::Outcome;
-        match crate::login::login(self.shared, self.peer.ip(), "pop3", username, password).await {
+        match outcome {
             Outcome::Ok(account) => self.open_maildrop(&account).await,
             Outcome::Wrong => LoginResult::BadCredentials,
             Outcome::Locked => LoginResult::Locked,

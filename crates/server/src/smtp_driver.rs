@@ -97,6 +97,8 @@ pub(crate) async fn serve(
         return Ok(());
     }
     let mut session = Session::new(policy);
+    // Capture mode takes any password; SCRAM needs the real one's keys.
+    session.set_scram(shared.capture.is_none());
     let checks = Checks::start(shared, peer, kind, &mut session).await;
     let mut driver = Driver {
         shared,
@@ -109,6 +111,7 @@ pub(crate) async fn serve(
     if kind == ListenerKind::Submissions {
         // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
         tls.write_all(&session.greeting().to_wire()).await?;
         driver.pump(&mut session, &mut tls).await?;
         return Ok(());
@@ -117,6 +120,7 @@ pub(crate) async fn serve(
     socket.write_all(&session.greeting().to_wire()).await?;
     if let Flow::StartTls = driver.pump(&mut session, &mut socket).await? {
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
+        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
         // Nothing read before the handshake survives it (RFC 3207 §6).
         let out = session.feed(Input::TlsStarted);
         debug_assert!(out.is_empty());
@@ -308,7 +312,10 @@ impl Driver<'_> {
                 })
             }
             // Answered by `self.checks` before this is called (see `carry_out`).
-            Query::Login { .. } | Query::Sender(_) => Answer::Refuse(Reply::local_error()),
+            Query::Login { .. }
+            | Query::ScramKeys { .. }
+            | Query::ScramLogin { .. }
+            | Query::Sender(_) => Answer::Refuse(Reply::local_error()),
         }
     }
 

@@ -87,6 +87,26 @@ impl Checks {
             Query::Login { username, password } => {
                 Ok(self.login(shared, &username, password).await)
             }
+            Query::ScramKeys { username } => {
+                let ip = self.peer.ip();
+                Ok(
+                    match crate::scram::keys(shared, ip, "smtp", &username).await {
+                        Ok(keys) => Answer::ScramKeys(keys),
+                        Err(outcome) => login_answer(outcome),
+                    },
+                )
+            }
+            Query::ScramLogin {
+                username,
+                matched,
+                account_exists,
+            } => {
+                let ip = self.peer.ip();
+                let outcome =
+                    crate::scram::finish(shared, ip, "smtp", &username, matched, account_exists)
+                        .await;
+                Ok(login_answer(outcome))
+            }
             Query::Sender(sender) => Ok(self.sender(shared, login, sender).await),
             Query::Recipient(address) => match self.listed_for(login, &address).await {
                 Some(zone) => {
@@ -99,16 +119,7 @@ impl Checks {
     }
 
     async fn login(&self, shared: &Shared, username: &str, password: String) -> Answer {
-        use crate::login::Outcome;
-        match crate::login::login(shared, self.peer.ip(), "smtp", username, password).await {
-            Outcome::Ok(account) => {
-                tracing::info!(user = %account.address, "authenticated");
-                Answer::Login(true)
-            }
-            Outcome::Wrong => Answer::Login(false),
-            Outcome::Locked => Answer::Refuse(Reply::auth_locked()),
-            Outcome::TempFail => Answer::LoginTempFail,
-        }
+        login_answer(crate::login::login(shared, self.peer.ip(), "smtp", username, password).await)
     }
 
     /// MAIL FROM: the sender check for authenticated sessions, then the hourly message
@@ -257,5 +268,19 @@ pub(crate) async fn end_of_data(
             tracing::error!(error = %e, "From check failed");
             Some(Reply::local_error())
         }
+    }
+}
+
+/// The session's answer for a login outcome (password or SCRAM).
+fn login_answer(outcome: crate::login::Outcome) -> Answer {
+    use crate::login::Outcome;
+    match outcome {
+        Outcome::Ok(account) => {
+            tracing::info!(user = %account.address, "authenticated");
+            Answer::Login(true)
+        }
+        Outcome::Wrong => Answer::Login(false),
+        Outcome::Locked => Answer::Refuse(Reply::auth_locked()),
+        Outcome::TempFail => Answer::LoginTempFail,
     }
 }

@@ -49,6 +49,7 @@ mod open;
 pub mod password;
 pub mod postgres;
 mod queue_rows;
+pub mod scram;
 mod secret_form;
 pub mod sqlite;
 mod values;

@@ -1,5 +1,8 @@
-//! The not-authenticated state: CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE (PLAIN and
-//! LOGIN with SASL-IR), and ENABLE (RFC 3501 §6.1–6.2, RFC 4959, RFC 5161).
+//! The not-authenticated state: CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE (PLAIN,
+//! LOGIN, SCRAM-SHA-256 and, on TLS 1.3, SCRAM-SHA-256-PLUS, with SASL-IR), and ENABLE
+//! (RFC 3501 §6.1–6.2, RFC 4959, RFC 5161, RFC 7677, RFC 9266). SCRAM runs the shared
+//! exchange of `proto::sasl`; its server-final goes out as a last `+` continuation and
+//! the client's empty answer gets the tagged OK (RFC 3501 §6.2.2 has no success data).
 //!
 //! Where it sits: called by [`super::Session::command`] for LOGIN/STARTTLS/CAPABILITY;
 //! AUTHENTICATE is framed by imap-next, so the driver calls [`Session::authenticate`]
@@ -39,7 +42,15 @@ impl Session<'_> {
                 caps.push("STARTTLS");
             }
             if self.login_allowed() {
-                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"]);
+                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
+                if self.scram {
+                    caps.push("AUTH=SCRAM-SHA-256");
+                }
+                if self.scram && self.tls_exporter.is_some() {
+                    // RFC 9266 §3: only where tls-exporter is defined (TLS 1.3).
+                    caps.push("AUTH=SCRAM-SHA-256-PLUS");
+                }
+                caps.push("SASL-IR");
             } else {
                 caps.push("LOGINDISABLED");
             }
@@ -144,6 +155,12 @@ impl Session<'_> {
         let (wait, challenge) = match mechanism {
             AuthMechanism::Plain => (SaslWait::Plain, Vec::new()),
             AuthMechanism::Login => (SaslWait::LoginUser, proto::sasl::LOGIN_USER_PROMPT.to_vec()),
+            AuthMechanism::ScramSha256 if self.scram => {
+                self.scram_start(proto::sasl::Mechanism::ScramSha256)
+            }
+            AuthMechanism::ScramSha256Plus if self.scram && self.tls_exporter.is_some() => {
+                self.scram_start(proto::sasl::Mechanism::ScramSha256Plus)
+            }
             _ => {
                 return SaslStep::Done("NO", None, "Unsupported authentication mechanism".into());
             }
@@ -180,6 +197,19 @@ impl Session<'_> {
     ) -> SaslStep {
         let malformed = || SaslStep::Done("BAD", None, "Malformed SASL message".into());
         let (user, password) = match wait {
+            SaslWait::Scram(mut exchange) => {
+                let line = proto::sasl::encode(&bytes);
+                let step = exchange.respond(&line);
+                return self.scram_step(tag, exchange, step).await;
+            }
+            SaslWait::ScramAck(mut exchange, account) => {
+                let line = proto::sasl::encode(&bytes);
+                if exchange.respond(&line) != proto::sasl::Step::Finished {
+                    return malformed();
+                }
+                let (kind, code, text) = self.logged_in(*account);
+                return SaslStep::Done(kind, code, text);
+            }
             SaslWait::Plain => match proto::sasl::parse_plain(&bytes) {
                 Ok(c) if c.authzid.is_empty() || c.authzid == c.username => {
                     (c.username, c.password)
@@ -209,6 +239,65 @@ impl Session<'_> {
         SaslStep::Done(kind, code, text)
     }
 
+    /// A new SCRAM exchange, waiting for client-first (RFC 5802 §5: the client speaks
+    /// first; its message may come as the SASL-IR initial response).
+    fn scram_start(&self, mechanism: proto::sasl::Mechanism) -> (SaslWait, Vec<u8>) {
+        let (exchange, _) = proto::sasl::Exchange::start(mechanism, None, self.tls_exporter);
+        (SaslWait::Scram(Box::new(exchange)), Vec::new())
+    }
+
+    /// Carries a SCRAM step through: keys and the login outcome come from the
+    /// server's services, challenges go to the client.
+    async fn scram_step(
+        &mut self,
+        tag: Tag<'static>,
+        mut exchange: Box<proto::sasl::Exchange>,
+        mut step: proto::sasl::Step,
+    ) -> SaslStep {
+        use super::services::Login as Outcome;
+        use proto::sasl::{SaslError, Step};
+        let ip = self.peer.ip();
+        loop {
+            step = match step {
+                Step::Challenge(data) => {
+                    self.sasl = Some((tag, SaslWait::Scram(exchange)));
+                    return SaslStep::Challenge(data);
+                }
+                Step::NeedKeys(user) => match self.shared.scram_keys(ip, &user).await {
+                    Ok(keys) => exchange.keys(keys),
+                    Err(refused) => return self.outcome_reply(refused),
+                },
+                Step::Proved(p) => {
+                    let outcome = self
+                        .shared
+                        .scram_login(ip, &p.username, p.matched, p.account_exists)
+                        .await;
+                    let Outcome::Ok(account) = outcome else {
+                        return self.outcome_reply(outcome);
+                    };
+                    let Step::Challenge(last) = exchange.accepted() else {
+                        return self.outcome_reply(Outcome::TempFail);
+                    };
+                    self.sasl = Some((tag, SaslWait::ScramAck(exchange, Box::new(account))));
+                    return SaslStep::Challenge(last);
+                }
+                Step::Failed(SaslError::Cancelled) => {
+                    return SaslStep::Done("BAD", None, "Authentication cancelled".into());
+                }
+                Step::Failed(SaslError::BadBase64) => {
+                    return SaslStep::Done("BAD", None, "Malformed SASL message".into());
+                }
+                Step::Failed(e) => {
+                    tracing::info!(error = %e, "SCRAM exchange failed");
+                    return self.outcome_reply(Outcome::Wrong);
+                }
+                Step::Done(_) | Step::Finished => {
+                    return self.outcome_reply(Outcome::TempFail);
+                }
+            };
+        }
+    }
+
     /// Checks a password against the store and the throttle; on success the session is
     /// authenticated. Returns the tagged reply's kind, code and text.
     async fn check(
@@ -216,8 +305,19 @@ impl Session<'_> {
         user: &str,
         password: String,
     ) -> (&'static str, Option<String>, String) {
-        use super::services::Login as Outcome;
         let outcome = self.shared.login(self.peer.ip(), user, password).await;
+        self.apply(outcome)
+    }
+
+    /// [`Session::apply`] as an AUTHENTICATE reply.
+    fn outcome_reply(&mut self, outcome: super::services::Login) -> SaslStep {
+        let (kind, code, text) = self.apply(outcome);
+        SaslStep::Done(kind, code, text)
+    }
+
+    /// The reply for a login outcome; on success the session is authenticated.
+    fn apply(&mut self, outcome: super::services::Login) -> (&'static str, Option<String>, String) {
+        use super::services::Login as Outcome;
         match outcome {
             Outcome::Locked => (
                 "NO",
@@ -237,22 +337,25 @@ impl Session<'_> {
                     "Authentication failed".into(),
                 )
             }
-            Outcome::Ok(account) => {
-                let Some(slot) = self.shared.user_slot(account.id) else {
-                    tracing::warn!(user = %account.address, "IMAP login refused: too many sessions");
-                    return (
-                        "NO",
-                        Some("LIMIT".into()),
-                        "Too many sessions for this account; close one and retry".into(),
-                    );
-                };
-                tracing::info!(user = %account.address, "IMAP login");
-                self.user_slot = Some(slot);
-                self.account = Some(account);
-                // RFC 3501 §6.2.3: the capabilities may change; announce them.
-                let caps = self.capabilities();
-                ("OK", Some(format!("CAPABILITY {caps}")), "Logged in".into())
-            }
+            Outcome::Ok(account) => self.logged_in(account),
         }
+    }
+
+    /// Takes a session slot for `account` and authenticates the session as it.
+    fn logged_in(&mut self, account: store_api::Account) -> (&'static str, Option<String>, String) {
+        let Some(slot) = self.shared.user_slot(account.id) else {
+            tracing::warn!(user = %account.address, "IMAP login refused: too many sessions");
+            return (
+                "NO",
+                Some("LIMIT".into()),
+                "Too many sessions for this account; close one and retry".into(),
+            );
+        };
+        tracing::info!(user = %account.address, "IMAP login");
+        self.user_slot = Some(slot);
+        self.account = Some(account);
+        // RFC 3501 §6.2.3: the capabilities may change; announce them.
+        let caps = self.capabilities();
+        ("OK", Some(format!("CAPABILITY {caps}")), "Logged in".into())
     }
 }

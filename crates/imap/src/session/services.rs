@@ -50,6 +50,19 @@ pub trait Services: Send + Sync {
     fn plaintext_permitted(&self, peer: IpAddr) -> bool;
     /// Checks a password from `peer`, with the server's login throttle.
     async fn login(&self, peer: IpAddr, user: &str, password: String) -> Login;
+    /// SCRAM (RFC 5802): the stored keys of `user` for an exchange from `peer`, after
+    /// the login throttle's verdict; `Err` is the refusal (lockout, store trouble).
+    async fn scram_keys(&self, peer: IpAddr, user: &str)
+    -> Result<proto::sasl::scram::Keys, Login>;
+    /// SCRAM: the proof of `user` matched the credential `matched` (or none); counts
+    /// the outcome in the throttle, like [`Services::login`].
+    async fn scram_login(
+        &self,
+        peer: IpAddr,
+        user: &str,
+        matched: Option<String>,
+        account_exists: bool,
+    ) -> Login;
     /// A session slot of `account`, `None` when it has as many as allowed.
     fn user_slot(&self, account: AccountId) -> Option<UserSlot>;
     /// Tells the other sessions (and IDLE) that `account`'s mailboxes changed.

@@ -1,12 +1,14 @@
-//! AUTHORIZATION state: USER/PASS (RFC 1939 §7), AUTH with the PLAIN (RFC 4616) and
-//! LOGIN mechanisms (RFC 5034 §4), STLS (RFC 2595 §4), and the login answer that moves
-//! the session to TRANSACTION state.
+//! AUTHORIZATION state: USER/PASS (RFC 1939 §7), AUTH with the PLAIN (RFC 4616),
+//! LOGIN and SCRAM-SHA-256(-PLUS) (RFC 7677, RFC 9266) mechanisms (RFC 5034 §4), STLS
+//! (RFC 2595 §4), and the login answer that moves the session to TRANSACTION state.
+//! SCRAM's server-final goes out as a last `+` challenge; the client's empty line gets
+//! the `+OK` (RFC 5034 §4).
 //!
 //! Login commands are refused on a clear-text connection unless the policy allows it
 //! (RFC 2595 §2.3); then they are not announced in CAPA either.
 
 use super::transaction::Maildrop;
-use super::{LoginResult, Mode, Output, Query, Response, SASL_MECHANISMS, Session, State};
+use super::{Answer, LoginResult, Mode, Output, Query, Response, Session, State};
 use crate::sasl::{self, Exchange, Mechanism, SaslError, Step};
 
 impl Session {
@@ -59,24 +61,38 @@ impl Session {
         let args: Vec<&str> = rest.split(' ').filter(|a| !a.is_empty()).collect();
         let (mechanism, initial) = match args[..] {
             [] => {
-                let list = Response::mechanisms().with_lines(SASL_MECHANISMS);
+                let list = Response::mechanisms().with_lines(self.sasl_mechanisms());
                 return out.push(Output::Send(list));
             }
             [mechanism] => (mechanism, None),
             [mechanism, initial] => (mechanism, Some(initial)),
             _ => return self.error(Response::too_many_arguments(), out),
         };
-        let Some(mechanism) = Mechanism::from_name(mechanism) else {
+        // -PLUS only with a channel binding (TLS 1.3, RFC 9266 §3).
+        let offered = Mechanism::offered(self.scram, self.exporter.is_some());
+        let Some(mechanism) = Mechanism::from_name(mechanism).filter(|m| offered.contains(m))
+        else {
             return self.error(Response::unknown_mechanism(), out);
         };
-        let (exchange, step) = Exchange::start(mechanism, initial);
+        let (exchange, step) = Exchange::start(mechanism, initial, self.exporter);
         self.sasl_step(exchange, step, out);
     }
 
     /// A line sent in answer to a `+` challenge (RFC 5034 §4).
     pub(super) fn auth_continuation(&mut self, line: &[u8], out: &mut Vec<Output>) {
-        let Mode::Sasl(mut exchange) = std::mem::replace(&mut self.mode, Mode::Command) else {
-            return;
+        let mut exchange = match std::mem::replace(&mut self.mode, Mode::Command) {
+            Mode::Sasl(exchange) => exchange,
+            Mode::ScramAck(mut exchange, user, listing) => {
+                let finished = std::str::from_utf8(line)
+                    .is_ok_and(|text| exchange.respond(text) == Step::Finished);
+                if finished {
+                    return self.login_answer(user, LoginResult::Ok(listing), out);
+                }
+                // The driver holds the maildrop lock for this login: closing releases
+                // it (RFC 1939 §8).
+                return self.close_with(Response::auth_cancelled().closing("login abandoned"), out);
+            }
+            _ => return,
         };
         let Ok(text) = std::str::from_utf8(line) else {
             return self.error(Response::bad_base64(), out);
@@ -98,7 +114,49 @@ impl Session {
             // RFC 5034 §4: a `*` line cancels, and the server answers -ERR.
             Step::Failed(SaslError::Cancelled) => self.error(Response::auth_cancelled(), out),
             Step::Failed(SaslError::BadBase64) => self.error(Response::bad_base64(), out),
-            Step::Failed(SaslError::Malformed) => self.auth_failure(out),
+            Step::Failed(SaslError::Malformed | SaslError::Scram(_)) => self.auth_failure(out),
+            Step::NeedKeys(username) => {
+                out.push(Output::Query(Query::ScramKeys { username }));
+                self.mode = Mode::AwaitScram(exchange);
+            }
+            Step::Proved(proved) => {
+                out.push(Output::Query(Query::ScramLogin {
+                    username: proved.username,
+                    matched: proved.matched,
+                    account_exists: proved.account_exists,
+                }));
+                self.mode = Mode::AwaitScram(exchange);
+            }
+            // Finished is taken in `auth_continuation` (ScramAck); here it is a bug.
+            Step::Finished => self.auth_failure(out),
+        }
+    }
+
+    /// The driver's answer during a SCRAM exchange: the keys, then the login outcome.
+    pub(super) fn scram_answer(
+        &mut self,
+        mut exchange: Exchange,
+        answer: Answer,
+        out: &mut Vec<Output>,
+    ) {
+        match answer {
+            Answer::ScramKeys(keys) => {
+                let step = exchange.keys(keys);
+                self.sasl_step(exchange, step, out);
+            }
+            Answer::Login(LoginResult::Ok(listing)) => match exchange.accepted() {
+                Step::Challenge(data) => {
+                    // The last challenge: server-final (RFC 5802 §5).
+                    out.push(Output::Send(
+                        format!("+ {}\r\n", sasl::encode(&data)).into_bytes(),
+                    ));
+                    let user = exchange.username().unwrap_or_default().to_owned();
+                    self.mode = Mode::ScramAck(exchange, user, listing);
+                }
+                _ => self.close_with(Response::login_temp_fail(), out),
+            },
+            Answer::Login(result) => self.login_answer(String::new(), result, out),
+            _ => self.login_answer(String::new(), LoginResult::TempFail, out),
         }
     }
 

@@ -5,7 +5,7 @@
 //! spaces. PASS takes the rest of the line, spaces included (RFC 1939 §7).
 
 use super::transaction::TxCommand;
-use super::{Output, Response, SASL_MECHANISMS, Session, State};
+use super::{Output, Response, Session, State};
 
 /// A command keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +147,7 @@ impl Session {
         if self.policy.login_allowed(self.tls) {
             // RFC 2449 §6.2, §6.3; RFC 2595 §2.3: not offered in clear text by default.
             lines.push("USER".into());
-            lines.push(format!("SASL {}", SASL_MECHANISMS.join(" ")));
+            lines.push(format!("SASL {}", self.sasl_mechanisms().join(" ")));
         }
         lines.push("RESP-CODES".into());
         // RFC 3206: [AUTH] and [SYS/*] are also used in answer to AUTH.

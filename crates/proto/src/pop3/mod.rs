@@ -60,12 +60,6 @@ pub const MAX_UID_LEN: usize = 70;
 /// The driver runs the timer and feeds [`Input::Timeout`].
 pub const MIN_AUTOLOGOUT_SECS: u64 = 600;
 
-/// The SASL mechanisms offered (RFC 5034 §4): those of [`crate::sasl::Mechanism`].
-pub const SASL_MECHANISMS: &[&str] = &[
-    crate::sasl::Mechanism::ALL[0].name(),
-    crate::sasl::Mechanism::ALL[1].name(),
-];
-
 /// What the driver hands the session.
 #[derive(Debug)]
 pub enum Input<'a> {
@@ -106,6 +100,23 @@ pub enum Query {
         /// The password.
         password: String,
     },
+    /// SCRAM (RFC 5802): the stored keys of this user; answer [`Answer::ScramKeys`],
+    /// or [`Answer::Login`] with [`LoginResult::Locked`] / [`LoginResult::TempFail`].
+    ScramKeys {
+        /// The login name from client-first.
+        username: String,
+    },
+    /// SCRAM: the proof was checked. Like [`Query::Login`] once the password is
+    /// known right or wrong: count it in the throttle, and on a match take the lock
+    /// and list the maildrop; answer [`Answer::Login`].
+    ScramLogin {
+        /// The login name.
+        username: String,
+        /// The credential the proof matched; `None` is a wrong password.
+        matched: Option<String>,
+        /// The account exists (from the keys' lookup).
+        account_exists: bool,
+    },
     /// Read one message; answer [`Answer::Message`] or [`Answer::Failed`].
     Retrieve {
         /// 0-based index into the listing given with [`LoginResult::Ok`].
@@ -141,8 +152,10 @@ pub enum LoginResult {
 /// The driver's answer to the outstanding [`Query`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// The answer to [`Query::Login`].
+    /// The answer to [`Query::Login`] and [`Query::ScramLogin`].
     Login(LoginResult),
+    /// The keys for [`Query::ScramKeys`].
+    ScramKeys(crate::sasl::scram::Keys),
     /// The raw message for [`Query::Retrieve`], with CRLF line ends (bare LF is
     /// tolerated and sent as CRLF).
     Message(Vec<u8>),
@@ -199,6 +212,11 @@ enum Mode {
     Sasl(crate::sasl::Exchange),
     /// Waiting for [`Answer::Login`] for this user.
     AwaitLogin(String),
+    /// A SCRAM exchange waiting for its keys or its login outcome.
+    AwaitScram(crate::sasl::Exchange),
+    /// SCRAM's server-final was sent; the client's empty line completes the login
+    /// with this user and listing.
+    ScramAck(crate::sasl::Exchange, String, Vec<MessageInfo>),
     /// Waiting for [`Answer::Message`]: the listed size, and the TOP line count.
     AwaitRetrieve {
         octets: u64,
@@ -221,6 +239,11 @@ pub struct Session {
     mode: Mode,
     input: Vec<u8>,
     tls: bool,
+    /// The connection's `tls-exporter` value (TLS 1.3 only; RFC 9266), for
+    /// SCRAM-SHA-256-PLUS.
+    exporter: Option<[u8; 32]>,
+    /// SCRAM is offered (not in capture mode).
+    scram: bool,
     errors: u32,
     auth_failures: u32,
     shutting_down: bool,
@@ -238,6 +261,8 @@ impl Session {
             mode: Mode::Command,
             input: Vec::new(),
             tls,
+            exporter: None,
+            scram: true,
             errors: 0,
             auth_failures: 0,
             shutting_down: false,
@@ -256,6 +281,7 @@ impl Session {
         match self.mode {
             Mode::Closed => Waiting::Closed,
             Mode::AwaitLogin(_)
+            | Mode::AwaitScram(_)
             | Mode::AwaitRetrieve { .. }
             | Mode::AwaitCommit { .. }
             | Mode::AwaitTls => Waiting::Driver,
@@ -284,6 +310,26 @@ impl Session {
     /// buffered (RFC 2449 §4).
     pub fn buffered(&self) -> usize {
         self.input.len()
+    }
+
+    /// Sets the connection's `tls-exporter` value (RFC 9266 §2), which the driver
+    /// computes after a TLS 1.3 handshake; with it SCRAM-SHA-256-PLUS is offered.
+    pub fn set_tls_exporter(&mut self, exporter: Option<[u8; 32]>) {
+        self.exporter = exporter;
+    }
+
+    /// Whether SCRAM is offered (default yes); capture mode, which takes any
+    /// password, turns it off.
+    pub fn set_scram(&mut self, offered: bool) {
+        self.scram = offered;
+    }
+
+    /// The SASL mechanisms offered now (RFC 5034 §4, CAPA's SASL line).
+    pub fn sasl_mechanisms(&self) -> Vec<&'static str> {
+        crate::sasl::Mechanism::offered(self.scram, self.exporter.is_some())
+            .iter()
+            .map(|m| m.name())
+            .collect()
     }
 
     /// True once the connection is encrypted (implicit TLS or after STLS).
@@ -348,6 +394,7 @@ impl Session {
                 Mode::Closed
                 | Mode::AwaitTls
                 | Mode::AwaitLogin(_)
+                | Mode::AwaitScram(_)
                 | Mode::AwaitRetrieve { .. }
                 | Mode::AwaitCommit { .. } => return,
                 // Shutdown takes effect between commands; a pending SASL exchange ends
@@ -365,7 +412,7 @@ impl Session {
                     self.lines += 1;
                     self.mode = Mode::Command;
                 }
-                Mode::Command | Mode::Sasl(_) => {
+                Mode::Command | Mode::Sasl(_) | Mode::ScramAck(..) => {
                     let command = matches!(self.mode, Mode::Command);
                     let limit = if command {
                         MAX_COMMAND_LINE
@@ -373,6 +420,12 @@ impl Session {
                         MAX_AUTH_LINE
                     };
                     let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
+                        if self.input.len() > limit && matches!(self.mode, Mode::ScramAck(..)) {
+                            // The driver holds the maildrop lock for that login:
+                            // closing releases it.
+                            self.close_with(Response::line_too_long(), out);
+                            return;
+                        }
                         if self.input.len() > limit {
                             // RFC 2449 §4: refuse, and skip to the line's end.
                             self.input.clear();
@@ -383,6 +436,10 @@ impl Session {
                     };
                     let line: Vec<u8> = self.input.drain(..=pos).collect();
                     self.lines += 1;
+                    if line.len() > limit && matches!(self.mode, Mode::ScramAck(..)) {
+                        self.close_with(Response::line_too_long(), out);
+                        return;
+                    }
                     if line.len() > limit {
                         self.mode = Mode::Command;
                         self.error(Response::line_too_long(), out);
@@ -418,6 +475,7 @@ impl Session {
             (Mode::AwaitLogin(user), Answer::Failed) => {
                 self.login_answer(user, LoginResult::TempFail, out)
             }
+            (Mode::AwaitScram(exchange), answer) => self.scram_answer(exchange, answer, out),
             (Mode::AwaitRetrieve { octets, top }, Answer::Message(message)) => {
                 out.push(Output::Send(transaction::retrieved(octets, top, &message)))
             }

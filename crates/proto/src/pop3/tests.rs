@@ -116,6 +116,22 @@ impl T {
                 "dave" => LoginResult::Locked,
                 _ => LoginResult::BadCredentials,
             }),
+            // `user` has the password `pencil` (RFC 7677 §3); `dave` is locked out.
+            Query::ScramKeys { username } if username == "dave" => {
+                Answer::Login(LoginResult::Locked)
+            }
+            Query::ScramKeys { username } => {
+                let mut keys = crate::sasl::scram::rfc7677::keys("pencil");
+                if username != "user" {
+                    keys.credentials.clear();
+                }
+                Answer::ScramKeys(keys)
+            }
+            Query::ScramLogin { matched: None, .. } => Answer::Login(LoginResult::BadCredentials),
+            Query::ScramLogin { .. } => Answer::Login(LoginResult::Ok(vec![MessageInfo {
+                size: M1.len() as u64,
+                uid: UIDS[0].to_string(),
+            }])),
             Query::Retrieve { .. } if self.fail_retrieve => Answer::Failed,
             Query::Retrieve { index } => Answer::Message([M1, M2, M3][index].to_vec()),
             Query::Commit { .. } if self.fail_commit => Answer::Failed,
@@ -191,7 +207,7 @@ fn capa_with_tls_and_after_login() {
     p.tls_active = true;
     p.expire = Some(30);
     let mut t = T::new(p);
-    let capa = "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN\r\n\
+    let capa = "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN SCRAM-SHA-256\r\n\
                 RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE 30\r\n\
                 IMPLEMENTATION Postie\r\n.\r\n";
     t.exact("CAPA", capa);
@@ -345,7 +361,7 @@ fn auth_plain_and_login() {
     let mut t = T::clear();
     t.exact(
         "AUTH",
-        "+OK Supported SASL mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n",
+        "+OK Supported SASL mechanisms follow\r\nPLAIN\r\nLOGIN\r\nSCRAM-SHA-256\r\n.\r\n",
     );
     t.exact("AUTH PLAIN", "+ \r\n");
     t.exact(ALICE_PLAIN, "+OK maildrop has 3 messages (137 octets)\r\n");
@@ -364,6 +380,92 @@ fn auth_plain_and_login() {
     let mut t = T::clear();
     t.exact("AUTH LOGIN YWxpY2U=", "+ UGFzc3dvcmQ6\r\n");
     t.cmd("c2VjcmV0", "+OK");
+}
+
+#[test]
+fn auth_scram_sha_256() {
+    use crate::sasl::scram::rfc7677 as v;
+    let enc = |s: &str| sasl::encode(s.as_bytes());
+    let mut t = T::clear();
+    t.exact(
+        &format!("AUTH SCRAM-SHA-256 {}", enc(v::CLIENT_FIRST)),
+        &format!("+ {}\r\n", enc(v::SERVER_FIRST)),
+    );
+    t.exact(
+        &enc(v::CLIENT_FINAL),
+        &format!("+ {}\r\n", enc(v::SERVER_FINAL)),
+    );
+    assert_eq!(
+        t.s.authenticated_as(),
+        None,
+        "not before the client's last line"
+    );
+    t.exact("", "+OK maildrop has 1 message (51 octets)\r\n");
+    assert_eq!(t.s.authenticated_as(), Some("user"));
+
+    // No initial response; a wrong proof.
+    let mut t = T::lenient();
+    t.exact("AUTH SCRAM-SHA-256", "+ \r\n");
+    t.cmd(&enc(v::CLIENT_FIRST), "+ ");
+    t.exact(
+        &enc(&v::CLIENT_FINAL.replace("p=dHzb", "p=dHzc")),
+        "-ERR [AUTH] Invalid credentials\r\n",
+    );
+    // Cancel; malformed; -PLUS not offered in clear text; a lockout at the keys.
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", enc(v::CLIENT_FIRST)),
+        "+ ",
+    );
+    t.exact("*", "-ERR Authentication cancelled\r\n");
+    t.exact(
+        &format!("AUTH SCRAM-SHA-256 {}", enc("n,,n=user")),
+        "-ERR [AUTH] Invalid credentials\r\n",
+    );
+    t.exact(
+        "AUTH SCRAM-SHA-256-PLUS",
+        "-ERR Unsupported authentication mechanism\r\n",
+    );
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", enc("n,,n=dave,r=abc")),
+        "-ERR [SYS/TEMP]",
+    );
+
+    // Anything but an empty line after server-final ends the session (the driver
+    // holds the maildrop lock).
+    let mut t = T::clear();
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", enc(v::CLIENT_FIRST)),
+        "+ ",
+    );
+    t.cmd(&enc(v::CLIENT_FINAL), "+ ");
+    t.cmd("*", "-ERR");
+    assert!(t.closed);
+    // So does an over-long line there.
+    let mut t = T::clear();
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", enc(v::CLIENT_FIRST)),
+        "+ ",
+    );
+    t.cmd(&enc(v::CLIENT_FINAL), "+ ");
+    t.raw(&vec![b'A'; MAX_AUTH_LINE + 10]);
+    assert!(t.closed);
+}
+
+#[test]
+fn scram_plus_in_capa_with_a_tls_exporter() {
+    let mut p = Pop3Policy::new("h");
+    p.tls_active = true;
+    let mut t = T::new(p);
+    t.s.set_tls_exporter(Some([3; 32]));
+    let capa = t.cmd("CAPA", "+OK");
+    assert!(
+        capa.contains("SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\n"),
+        "{capa}"
+    );
+    let y = sasl::encode(b"y,,n=user,r=abc");
+    t.cmd(&format!("AUTH SCRAM-SHA-256 {y}"), "-ERR [AUTH]");
+    let p = sasl::encode(b"p=tls-exporter,,n=user,r=abc");
+    t.cmd(&format!("AUTH SCRAM-SHA-256-PLUS {p}"), "+ ");
 }
 
 #[test]
@@ -701,5 +803,18 @@ fn case_and_line_ends() {
     t.exact(
         "Top 1 0",
         "+OK\r\nFrom: a@example.org\r\nSubject: one\r\n\r\n.\r\n",
+    );
+}
+
+#[test]
+fn no_scram_when_turned_off() {
+    let mut t = T::clear();
+    t.s.set_scram(false);
+    t.s.set_tls_exporter(Some([3; 32]));
+    let capa = t.cmd("CAPA", "+OK");
+    assert!(capa.contains("SASL PLAIN LOGIN\r\n"), "{capa}");
+    t.exact(
+        "AUTH SCRAM-SHA-256",
+        "-ERR Unsupported authentication mechanism\r\n",
     );
 }

@@ -273,6 +273,13 @@ impl Client {
         got
     }
 
+    /// Reads the next response, whatever it is (a SASL exchange's continuation or its
+    /// tagged end).
+    pub async fn next_response(&mut self) -> String {
+        self.wait_for("the next response".into());
+        self.response().await
+    }
+
     /// Starts IDLE with `tag` and waits for the continuation request.
     pub async fn idle(&mut self, tag: &str) {
         self.send_raw(format!("{tag} IDLE\r\n").as_bytes()).await;

@@ -1,4 +1,6 @@
-//! AUTH (RFC 4954) with the mechanisms of [`crate::sasl`] (PLAIN, LOGIN).
+//! AUTH (RFC 4954) with the mechanisms of [`crate::sasl`] (PLAIN, LOGIN,
+//! SCRAM-SHA-256, SCRAM-SHA-256-PLUS). SCRAM's server-final goes out as a last `334`
+//! challenge; the client's empty answer gets the `235` (RFC 4954 §4).
 
 use super::{Answer, Mode, Output, Query, Session};
 use crate::reply::Reply;
@@ -22,10 +24,15 @@ impl Session {
         let mechanism = match mechanism {
             smtp_proto::AUTH_PLAIN => Mechanism::Plain,
             smtp_proto::AUTH_LOGIN => Mechanism::Login,
+            smtp_proto::AUTH_SCRAM_SHA_256 if self.scram => Mechanism::ScramSha256,
+            // Offered only with a channel binding (TLS 1.3, RFC 9266 §3).
+            smtp_proto::AUTH_SCRAM_SHA_256_PLUS if self.scram && self.exporter.is_some() => {
+                Mechanism::ScramSha256Plus
+            }
             _ => return self.error(Reply::unknown_mechanism(), out),
         };
         let initial = (!initial.is_empty()).then_some(initial);
-        let (exchange, step) = Exchange::start(mechanism, initial);
+        let (exchange, step) = Exchange::start(mechanism, initial, self.exporter);
         self.sasl_step(exchange, step, out);
     }
 
@@ -61,7 +68,57 @@ impl Session {
             }
             Step::Failed(SaslError::Cancelled) => self.error(Reply::auth_cancelled(), out),
             Step::Failed(SaslError::BadBase64) => self.error(Reply::bad_base64(), out),
-            Step::Failed(SaslError::Malformed) => self.auth_failure(out),
+            Step::Failed(SaslError::Malformed | SaslError::Scram(_)) => self.auth_failure(out),
+            Step::NeedKeys(username) => {
+                out.push(Output::Query(Query::ScramKeys {
+                    username: username.clone(),
+                }));
+                self.pending_login = Some(username);
+                self.mode = Mode::AwaitScram(exchange);
+            }
+            Step::Proved(proved) => {
+                out.push(Output::Query(Query::ScramLogin {
+                    username: proved.username,
+                    matched: proved.matched,
+                    account_exists: proved.account_exists,
+                }));
+                self.mode = Mode::AwaitScram(exchange);
+            }
+            Step::Finished => {
+                self.authenticated_as = self.pending_login.take();
+                out.push(Output::Reply(Reply::auth_ok()));
+            }
+        }
+    }
+
+    /// The driver's answer during a SCRAM exchange: the keys, then the login outcome.
+    pub(super) fn scram_answer(
+        &mut self,
+        mut exchange: Exchange,
+        answer: Answer,
+        out: &mut Vec<Output>,
+    ) {
+        match answer {
+            Answer::ScramKeys(keys) => {
+                let step = exchange.keys(keys);
+                self.sasl_step(exchange, step, out);
+            }
+            Answer::Login(true) => {
+                let step = exchange.accepted();
+                self.sasl_step(exchange, step, out);
+            }
+            Answer::Login(false) => {
+                self.pending_login = None;
+                self.auth_failure(out);
+            }
+            Answer::Refuse(reply) => {
+                self.pending_login = None;
+                out.push(Output::Reply(reply));
+            }
+            _ => {
+                self.pending_login = None;
+                out.push(Output::Reply(Reply::auth_temp_failure()));
+            }
         }
     }
 

@@ -36,11 +36,13 @@ impl Session {
             lines.push("REQUIRETLS".into());
         }
         if self.auth_allowed() && self.authenticated_as.is_none() {
-            // RFC 4954 §3: the mechanisms the shared SASL exchange runs.
-            let names: Vec<&str> = crate::sasl::Mechanism::ALL
-                .iter()
-                .map(|m| m.name())
-                .collect();
+            // RFC 4954 §3: the mechanisms the shared SASL exchange runs; -PLUS only with
+            // a channel binding (RFC 9266 §3).
+            let names: Vec<&str> =
+                crate::sasl::Mechanism::offered(self.scram, self.exporter.is_some())
+                    .iter()
+                    .map(|m| m.name())
+                    .collect();
             lines.push(format!("AUTH {}", names.join(" ")).into());
         }
         lines.push("HELP".into());

@@ -64,6 +64,22 @@ pub enum Query {
         /// The password.
         password: String,
     },
+    /// SCRAM (RFC 5802): the stored keys of this user, answered with
+    /// [`Answer::ScramKeys`] (or [`Answer::Refuse`] for a lockout).
+    ScramKeys {
+        /// The login name from client-first.
+        username: String,
+    },
+    /// SCRAM: the proof was checked; count the outcome in the throttle and answer
+    /// [`Answer::Login`] (or [`Answer::Refuse`]).
+    ScramLogin {
+        /// The login name.
+        username: String,
+        /// The credential the proof matched; `None` is a wrong password.
+        matched: Option<String>,
+        /// The account exists (from the keys' lookup).
+        account_exists: bool,
+    },
     /// Classify a recipient.
     Recipient(Address),
     /// MAIL FROM is about to be accepted with this reverse-path (`None` for `<>`): may
@@ -94,6 +110,8 @@ pub enum Answer {
     Login(bool),
     /// The login check failed for a reason other than wrong credentials.
     LoginTempFail,
+    /// The keys for [`Query::ScramKeys`].
+    ScramKeys(crate::sasl::scram::Keys),
     /// The recipient lookup result.
     Recipient(RecipientVerdict),
     /// The reply for a finished message: "250 queued as …" or a failure.
@@ -220,6 +238,8 @@ enum Mode {
     Sasl(crate::sasl::Exchange),
     /// Waiting for an [`Answer`] to a query.
     AwaitLogin,
+    /// A SCRAM exchange waiting for [`Answer::ScramKeys`] or the login outcome.
+    AwaitScram(crate::sasl::Exchange),
     /// MAIL asked [`Query::Sender`]; the transaction starts when the answer allows it.
     AwaitSender(Box<Transaction>),
     AwaitRecipient(Address, message::RecipientDsn),
@@ -237,6 +257,11 @@ pub struct Session {
     input: Vec<u8>,
     helo: Option<(String, bool)>,
     tls: bool,
+    /// The connection's `tls-exporter` value (TLS 1.3 only; RFC 9266), for
+    /// SCRAM-SHA-256-PLUS.
+    exporter: Option<[u8; 32]>,
+    /// SCRAM is offered (not in capture mode).
+    scram: bool,
     authenticated_as: Option<String>,
     /// The user name of a login being checked.
     pending_login: Option<String>,
@@ -264,6 +289,8 @@ impl Session {
             input: Vec::new(),
             helo: None,
             tls,
+            exporter: None,
+            scram: true,
             authenticated_as: None,
             pending_login: None,
             transaction: None,
@@ -293,12 +320,25 @@ impl Session {
         )
     }
 
+    /// Sets the connection's `tls-exporter` value (RFC 9266 §2), which the driver
+    /// computes after a TLS 1.3 handshake; with it SCRAM-SHA-256-PLUS is offered.
+    pub fn set_tls_exporter(&mut self, exporter: Option<[u8; 32]>) {
+        self.exporter = exporter;
+    }
+
+    /// Whether SCRAM is offered (default yes); capture mode, which takes any
+    /// password, turns it off.
+    pub fn set_scram(&mut self, offered: bool) {
+        self.scram = offered;
+    }
+
     /// Which timeout the driver should run now.
     pub fn waiting(&self) -> Waiting {
         match self.mode {
             Mode::Closed => Waiting::Closed,
             Mode::Data(_) | Mode::Bdat { .. } => Waiting::Data,
             Mode::AwaitLogin
+            | Mode::AwaitScram(_)
             | Mode::AwaitSender(_)
             | Mode::AwaitRecipient(..)
             | Mode::AwaitMessage
@@ -382,6 +422,7 @@ impl Session {
                 Mode::Closed
                 | Mode::AwaitTls
                 | Mode::AwaitLogin
+                | Mode::AwaitScram(_)
                 | Mode::AwaitSender(_)
                 | Mode::AwaitRecipient(..)
                 | Mode::AwaitMessage => return,
@@ -576,6 +617,7 @@ impl Session {
         let mode = std::mem::replace(&mut self.mode, Mode::Command);
         match (mode, answer) {
             (Mode::AwaitLogin, answer) => self.login_answer(answer, out),
+            (Mode::AwaitScram(exchange), answer) => self.scram_answer(exchange, answer, out),
             (Mode::AwaitSender(tx), answer) => self.sender_answer(*tx, answer, out),
             (Mode::AwaitRecipient(..), Answer::Refuse(reply)) => out.push(Output::Reply(reply)),
             (Mode::AwaitRecipient(address, dsn), Answer::Recipient(verdict)) => {

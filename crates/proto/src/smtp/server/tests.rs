@@ -81,6 +81,18 @@ impl T {
                         let ok = username == "alice@example.org" && password == "secret";
                         next.extend(self.s.feed(Input::Answer(Answer::Login(ok))));
                     }
+                    Output::Query(Query::ScramKeys { username }) => {
+                        // `user` has the password `pencil` (RFC 7677 §3); others none.
+                        let mut keys = crate::sasl::scram::rfc7677::keys("pencil");
+                        if username != "user" {
+                            keys.credentials.clear();
+                        }
+                        next.extend(self.s.feed(Input::Answer(Answer::ScramKeys(keys))));
+                    }
+                    Output::Query(Query::ScramLogin { matched, .. }) => {
+                        let ok = matched.is_some();
+                        next.extend(self.s.feed(Input::Answer(Answer::Login(ok))));
+                    }
                     Output::Query(Query::Recipient(a)) => {
                         let v = match (a.domain().as_str(), a.local().to_lowercase().as_str()) {
                             ("example.org", "alice" | "jösé") => RecipientVerdict::Local,
@@ -310,7 +322,7 @@ fn submission_requires_auth_and_relays_after_it() {
     p.plaintext_auth = true;
     let mut t = T::new(p);
     let ehlo = t.cmd("EHLO c", "250");
-    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"));
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN SCRAM-SHA-256\r\n"));
     t.cmd("MAIL FROM:<alice@example.org>", "530 5.7.0");
     t.login();
     let ehlo = t.cmd("EHLO c", "250");
@@ -363,6 +375,90 @@ fn auth_exchanges() {
     t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHg=", "535 5.7.8");
     t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHg=", "421 4.7.0");
     assert!(t.closed);
+}
+
+#[test]
+fn auth_scram_sha_256() {
+    use crate::sasl::encode;
+    use crate::sasl::scram::rfc7677 as v;
+    let mut p = Policy::submission("h");
+    p.plaintext_auth = true;
+    let mut t = T::new(p.clone());
+    t.cmd("EHLO c", "250");
+    // RFC 4954 §4: the initial response, then 334 challenges.
+    let first = t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", encode(v::CLIENT_FIRST.as_bytes())),
+        "334 ",
+    );
+    assert_eq!(
+        first,
+        format!("334 {}\r\n", encode(v::SERVER_FIRST.as_bytes()))
+    );
+    let last = t.cmd(&encode(v::CLIENT_FINAL.as_bytes()), "334 ");
+    assert_eq!(
+        last,
+        format!("334 {}\r\n", encode(v::SERVER_FINAL.as_bytes()))
+    );
+    t.cmd("", "235 2.7.0");
+    t.cmd("MAIL FROM:<user@example.org>", "250");
+
+    // Without an initial response: an empty challenge first.
+    let mut t = T::new(p.clone());
+    t.cmd("EHLO c", "250");
+    assert_eq!(t.cmd("AUTH SCRAM-SHA-256", "334"), "334 \r\n");
+    t.cmd(&encode(v::CLIENT_FIRST.as_bytes()), "334 ");
+    // A wrong proof: 535, no server-final.
+    let bad = v::CLIENT_FINAL.replace("p=dHzb", "p=dHzc");
+    t.cmd(&encode(bad.as_bytes()), "535 5.7.8");
+    // Cancel at any step.
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", encode(v::CLIENT_FIRST.as_bytes())),
+        "334 ",
+    );
+    t.cmd("*", "501 5.0.0");
+    // Malformed and oversized client-first, bad base64.
+    t.cmd(
+        &format!("AUTH SCRAM-SHA-256 {}", encode(b"x,,n=user")),
+        "535 5.7.8",
+    );
+    t.cmd("AUTH SCRAM-SHA-256 !!!", "501 5.5.2");
+    // -PLUS is not offered without a channel binding.
+    t.cmd("AUTH SCRAM-SHA-256-PLUS", "504 5.5.4");
+    t.cmd("MAIL FROM:<user@example.org>", "530 5.7.0");
+}
+
+#[test]
+fn scram_plus_is_offered_with_a_tls_exporter_only() {
+    let mut t = T::new(Policy::submission("h"));
+    t.cmd("STARTTLS", "220");
+    t.tls();
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(
+        ehlo.contains("AUTH PLAIN LOGIN SCRAM-SHA-256\r\n"),
+        "{ehlo}"
+    );
+    t.s.set_tls_exporter(Some([9; 32]));
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(
+        ehlo.contains("AUTH PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\n"),
+        "{ehlo}"
+    );
+    // The downgrade (gs2 `y` while -PLUS is offered) fails (RFC 5802 §6).
+    let y = crate::sasl::encode(b"y,,n=user,r=abc");
+    t.cmd(&format!("AUTH SCRAM-SHA-256 {y}"), "535 5.7.8");
+    let p = crate::sasl::encode(b"p=tls-exporter,,n=user,r=abc");
+    t.cmd(&format!("AUTH SCRAM-SHA-256-PLUS {p}"), "334 ");
+}
+
+#[test]
+fn no_scram_when_turned_off() {
+    let mut p = Policy::submission("h");
+    p.plaintext_auth = true;
+    let mut t = T::new(p);
+    t.s.set_scram(false);
+    let ehlo = t.cmd("EHLO c", "250");
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    t.cmd("AUTH SCRAM-SHA-256", "504 5.5.4");
 }
 
 #[test]

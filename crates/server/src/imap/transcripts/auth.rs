@@ -5,7 +5,7 @@
 //! the connection closes (§6.1.3).
 
 use super::{M1, with_inbox};
-use crate::imap::transcript::{ALICE, BOB, Client, Transcript};
+use crate::imap::transcript::{ALICE, BOB, Client, PASSWORD, Transcript};
 
 /// The capability names of a `* CAPABILITY` line (or a `[CAPABILITY ...]` code).
 fn names(line: &str) -> Vec<String> {
@@ -202,4 +202,98 @@ async fn idle_needs_a_login() {
     let t = Transcript::new().await;
     let mut s = t.session().await;
     s.cmd("a IDLE", &["a BAD Log in first"]).await;
+}
+
+/// One SCRAM-SHA-256 exchange as ALICE with `password` on AUTHENTICATE (SASL-IR, a
+/// client nonce of RFC 5802 §5's example); returns the tagged reply.
+async fn scram(s: &mut Client, tag: &str, password: &str) -> String {
+    use base64::Engine;
+    use proto::sasl::encode;
+    let decode = |c: &str| {
+        let text = c.trim_start_matches('+').trim();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text);
+        String::from_utf8(bytes.expect("base64 challenge")).expect("text")
+    };
+    let bare = "n=alice@example.org,r=fyko+d2lbbFgONRv9qkxdawL";
+    let first = format!("n,,{bare}");
+    let line = format!(
+        "{tag} AUTHENTICATE SCRAM-SHA-256 {}\r\n",
+        encode(first.as_bytes())
+    );
+    s.send_raw(line.as_bytes()).await;
+    let server_first = decode(&s.continuation().await);
+    assert!(
+        server_first.starts_with("r=fyko+d2lbbFgONRv9qkxdawL"),
+        "{server_first}"
+    );
+    assert!(server_first.ends_with(",i=4096"), "{server_first}");
+    let last = proto::sasl::scram::rfc7677::client_final(password, bare, &server_first, b"n,,")
+        .expect("server-first parses");
+    s.send_raw(format!("{}\r\n", encode(last.as_bytes())).as_bytes())
+        .await;
+    let mut reply = s.next_response().await;
+    if reply.starts_with('+') {
+        // RFC 5802 §5: server-final as the last challenge; an empty answer ends it.
+        assert!(decode(&reply).starts_with("v="), "{reply}");
+        s.send_raw(b"\r\n").await;
+        reply = s.next_response().await;
+    }
+    while reply.starts_with("* ") {
+        reply = s.next_response().await;
+    }
+    reply
+}
+
+#[tokio::test]
+async fn scram_keys_come_with_the_next_password_login_then_scram_works() {
+    let t = Transcript::new().await;
+    let mut s = t.session().await;
+    let caps = capability(&mut s, "a").await;
+    assert!(caps.iter().any(|c| c == "AUTH=SCRAM-SHA-256"), "{caps:?}");
+    assert!(
+        !caps.iter().any(|c| c == "AUTH=SCRAM-SHA-256-PLUS"),
+        "no TLS 1.3: {caps:?}"
+    );
+    // Accounts made straight in the store have no SCRAM keys yet: SCRAM fails like a
+    // wrong password.
+    let got = scram(&mut s, "b", PASSWORD).await;
+    assert!(got.starts_with("b NO [AUTHENTICATIONFAILED]"), "{got}");
+    // A LOGIN with the password makes them.
+    let mut other = t.session().await;
+    other.login(ALICE).await;
+    let got = scram(&mut s, "c", "wrong").await;
+    assert!(got.starts_with("c NO [AUTHENTICATIONFAILED]"), "{got}");
+    let got = scram(&mut s, "d", PASSWORD).await;
+    assert!(got.starts_with("d OK [CAPABILITY "), "{got}");
+    let got = s.cmd_lines("e SELECT INBOX").await;
+    assert!(
+        got.last().unwrap().starts_with("e OK"),
+        "logged in: {got:?}"
+    );
+}
+
+#[tokio::test]
+async fn scram_cancel_and_malformed() {
+    let t = Transcript::new().await;
+    let mut s = t.session().await;
+    s.send_raw(b"a AUTHENTICATE SCRAM-SHA-256\r\n").await;
+    assert_eq!(s.continuation().await.trim_end(), "+");
+    s.send_raw(b"*\r\n").await;
+    let got = s.next_response().await;
+    assert!(got.starts_with("a BAD"), "{got}");
+    let bad = proto::sasl::encode(b"n,,m=x,n=alice@example.org,r=abc");
+    let got = s
+        .cmd_lines(&format!("b AUTHENTICATE SCRAM-SHA-256 {bad}"))
+        .await;
+    assert!(
+        got.last()
+            .unwrap()
+            .starts_with("b NO [AUTHENTICATIONFAILED]"),
+        "{got:?}"
+    );
+    let got = s.cmd_lines("c AUTHENTICATE SCRAM-SHA-256-PLUS").await;
+    assert!(
+        got.last().unwrap().starts_with("c NO"),
+        "no -PLUS without TLS 1.3: {got:?}"
+    );
 }
