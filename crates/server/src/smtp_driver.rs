@@ -36,6 +36,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+/// The read buffer of a connection waiting for commands: a command line is at most 512
+/// octets (RFC 5321 §4.5.3.1.4), so one read takes several pipelined ones.
+const SMALL_READ: usize = 1024;
+
+/// The read buffer while message data flows (DATA, BDAT) or a read filled the small
+/// one.
+const LARGE_READ: usize = 16 * 1024;
+
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Message data must arrive at least this much per `smtp.data_timeout_secs`: the
@@ -153,8 +161,13 @@ impl Driver<'_> {
         let data_timeout = Duration::from_secs(smtp.data_timeout_secs);
         let mut stop = self.shared.stop.clone();
         let mut told_to_stop = *stop.borrow();
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut write = Vec::with_capacity(1024);
+        // An idle connection holds only the small buffer (inside this future); the
+        // large one exists while message data flows or commands come in bursts, and is
+        // given back when the session waits for commands again.
+        let mut small = [0u8; SMALL_READ];
+        let mut large: Vec<u8> = Vec::new();
+        let mut filled = false;
+        let mut write = Vec::new();
         if told_to_stop {
             let outputs = session.feed(Input::Shutdown);
             if let Some(flow) = self.carry_out(session, outputs, stream, &mut write).await? {
@@ -171,11 +184,25 @@ impl Driver<'_> {
             if session.waiting() == Waiting::Closed {
                 return Ok(Flow::Done);
             }
+            let buf: &mut [u8] = if filled || session.waiting() == Waiting::Data {
+                if large.is_empty() {
+                    large = vec![0u8; LARGE_READ];
+                }
+                &mut large
+            } else {
+                if !large.is_empty() {
+                    large = Vec::new();
+                }
+                &mut small
+            };
             let outputs = tokio::select! {
-                read = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => match read {
+                read = tokio::time::timeout_at(deadline, stream.read(&mut *buf)) => match read {
                     Err(_) => session.feed(Input::Timeout),
                     Ok(Ok(0)) => return Ok(Flow::Done), // client went away: an unfinished message is dropped
-                    Ok(Ok(n)) => session.feed(Input::Bytes(&buf[..n])),
+                    Ok(Ok(n)) => {
+                        filled = n == buf.len();
+                        session.feed(Input::Bytes(&buf[..n]))
+                    }
                     Ok(Err(e)) => return Err(e),
                 },
                 changed = stop.changed(), if !told_to_stop => {
@@ -275,6 +302,10 @@ impl Driver<'_> {
             stream.write_all(write).await?;
             stream.flush().await?;
             write.clear();
+            if write.capacity() > 4096 {
+                // A burst of pipelined replies: not kept for an idle connection.
+                *write = Vec::new();
+            }
             self.replies += 1;
         }
         if matches!(flow, Some(Flow::Done)) {
