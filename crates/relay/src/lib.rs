@@ -10,4 +10,5 @@
 pub mod client;
 pub mod dns;
 pub mod outbound;
+pub mod security;
 pub mod tls;

@@ -25,6 +25,8 @@ pub struct Extensions {
     pub starttls: bool,
     /// `ENHANCEDSTATUSCODES` (RFC 2034).
     pub enhanced_status_codes: bool,
+    /// `REQUIRETLS` (RFC 8689 §3).
+    pub requiretls: bool,
     /// `AUTH` mechanisms (RFC 4954), upper case, as offered.
     pub auth: Vec<String>,
 }
@@ -57,6 +59,7 @@ impl Extensions {
                 "DSN" => ext.dsn = true,
                 "STARTTLS" => ext.starttls = true,
                 "ENHANCEDSTATUSCODES" => ext.enhanced_status_codes = true,
+                "REQUIRETLS" => ext.requiretls = true,
                 "AUTH" => {
                     for mechanism in params {
                         let mechanism = mechanism.to_ascii_uppercase();
@@ -91,13 +94,14 @@ mod tests {
             "AUTH PLAIN login",
             "AUTH=CRAM-MD5",
             "DSN",
+            "requiretls",
             "X-UNKNOWN 1 2",
         ]
         .map(String::from)
         .to_vec();
         let ext = Extensions::from_ehlo(&lines);
         assert_eq!(ext.size, Some(1000));
-        assert!(ext.pipelining && ext.eight_bit_mime && ext.dsn);
+        assert!(ext.pipelining && ext.eight_bit_mime && ext.dsn && ext.requiretls);
         assert!(!ext.chunking && !ext.starttls && !ext.smtputf8);
         assert_eq!(ext.auth, ["PLAIN", "LOGIN", "CRAM-MD5"]);
         assert!(ext.offers_auth("login"));

@@ -29,6 +29,9 @@ pub struct Transaction<'a> {
     pub ret: Option<Ret>,
     /// `ENVID=`, not encoded (it is xtext-encoded on the wire, RFC 3461 §4.4).
     pub envid: Option<&'a str>,
+    /// `REQUIRETLS` (RFC 8689 §4): sent on MAIL FROM, and only to a server that
+    /// advertised it (the caller has made sure the session's TLS is verified).
+    pub require_tls: bool,
 }
 
 /// How a transaction goes to one server.
@@ -108,6 +111,14 @@ pub(super) fn plan(
             format!("message size {size} exceeds the limit of {limit} at {peer}"),
         ));
     }
+    // RFC 8689 §4.2.1: a REQUIRETLS message goes only to a server that offers it.
+    if tx.require_tls && !ext.requiretls {
+        return Err(ServerReply::synthetic(
+            550,
+            (5, 7, 30),
+            format!("REQUIRETLS support required: {peer} does not advertise REQUIRETLS"),
+        ));
+    }
     let body = body_parameter(tx, ext, peer)?;
 
     let mut mail = format!(
@@ -122,6 +133,9 @@ pub(super) fn plan(
     }
     if utf8 {
         mail.push_str(" SMTPUTF8");
+    }
+    if tx.require_tls {
+        mail.push_str(" REQUIRETLS");
     }
     // RFC 3461 §4: DSN parameters only to a server that advertised DSN.
     if ext.dsn {
