@@ -134,6 +134,7 @@ mod tests {
             recipients: vec![Address::parse("rcpt@example.net").unwrap()],
             body_type: Default::default(),
             smtputf8: false,
+            require_tls: false,
             dsn: Default::default(),
         };
         let body = b"From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n";

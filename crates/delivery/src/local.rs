@@ -80,6 +80,7 @@ mod tests {
             recipients: vec![Address::parse("li@xn--fsqu00a.xn--fiqs8s").unwrap()],
             body_type: BodyType::SevenBit,
             smtputf8,
+            require_tls: false,
             dsn: Default::default(),
         }
     }

@@ -39,6 +39,7 @@ async fn local_recipients_are_filed_once_and_remote_ones_stay_queued() {
         ],
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     store
@@ -99,6 +100,7 @@ async fn a_full_mailbox_defers_until_there_is_room() {
         recipients: vec![alice.clone()],
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     store

@@ -177,6 +177,7 @@ async fn a_domain_that_said_250_is_recorded_while_the_next_one_stalls() {
         ],
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     store

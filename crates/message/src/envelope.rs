@@ -46,6 +46,10 @@ pub struct Envelope {
     pub body_type: BodyType,
     /// The client asked for SMTPUTF8 (RFC 6531).
     pub smtputf8: bool,
+    /// The sender asked that every hop use verified TLS (`MAIL FROM … REQUIRETLS`,
+    /// RFC 8689 §4): relayed only over TLS verified by DANE or MTA-STS to servers that
+    /// advertise REQUIRETLS, else bounced with 5.7.30.
+    pub require_tls: bool,
     /// What the sender asked to be told about delivery (RFC 3461).
     pub dsn: Dsn,
 }

@@ -29,6 +29,7 @@ fn envelope(sender: &str) -> Envelope {
         recipients: vec![Address::parse("bob@receiver.test").unwrap()],
         body_type: Default::default(),
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     }
 }

@@ -34,6 +34,7 @@ fn envelope() -> Envelope {
         recipients: vec![Address::parse("bob@receiver.test").unwrap()],
         body_type: Default::default(),
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     }
 }

@@ -450,6 +450,7 @@ impl QueueRunner {
             schedule: self.schedule.clone(),
             notifier: self.notifier.clone(),
             now,
+            started: Instant::now(),
         }
     }
 
@@ -526,7 +527,12 @@ struct Pass {
     deliver: Arc<dyn Deliver>,
     schedule: Arc<Schedule>,
     notifier: Arc<Notifier>,
+    /// When the attempt started (unix seconds, the runner's clock).
     now: i64,
+    /// The same moment on the monotonic clock: a deferral is counted from the end of
+    /// the attempt ([`Pass::elapsed_now`]), so a destination that took 300 s to time
+    /// out is not retried the moment it gave up.
+    started: Instant,
 }
 
 /// What an attempt left pending in its entry.
@@ -538,6 +544,12 @@ enum Left {
 }
 
 impl Pass {
+    /// Now on the attempt's clock: its start plus the time it has taken so far.
+    fn elapsed_now(&self) -> i64 {
+        let elapsed = i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX);
+        self.now.saturating_add(elapsed)
+    }
+
     /// Delivers the due recipients of `message`, reports to the sender what it asked
     /// to hear of, then records the outcomes. The report is queued first: a crash in
     /// between may send it twice, but never loses it. (Recipients a server took with
@@ -662,7 +674,9 @@ impl Taken<'_> {
     /// whether it may be recorded at once (taken by a server, nothing to report); no
     /// outcome when the deliverer recorded it.
     fn take(&mut self, index: usize, attempt: Attempt) -> Option<(RecipientOutcome, bool)> {
-        let (message, now) = (self.message, self.pass.now);
+        // A retry waits its backoff from the moment this recipient's outcome is known,
+        // not from the start of the attempt.
+        let (message, now) = (self.message, self.pass.elapsed_now());
         if !matches!(
             attempt,
             Attempt::Temporary(_) | Attempt::TemporaryUntilExpiry { .. }

@@ -92,6 +92,9 @@ impl Notifier {
             recipients: vec![sender.clone()],
             body_type: BodyType::EightBitMime,
             smtputf8: dsn::needs_smtputf8(&report),
+            // RFC 8689 §5: the report about a REQUIRETLS message travels under
+            // REQUIRETLS too, since it may quote the message.
+            require_tls: message.envelope.require_tls,
             dsn: Default::default(),
         };
         self.store.enqueue(id, &envelope, &body).await?;

@@ -20,6 +20,7 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         recipients: rcpts.iter().map(|r| Address::parse(r).unwrap()).collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     }
 }

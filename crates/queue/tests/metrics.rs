@@ -53,6 +53,7 @@ async fn outcomes_are_counted_by_result_and_domain() {
         .collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     store

@@ -92,6 +92,7 @@ fn envelope(rcpts: &[(&str, Option<&str>)]) -> Envelope {
             .collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     env.dsn.recipients = rcpts

@@ -47,6 +47,7 @@ fn envelope(sender: Option<&str>, rcpts: &[(&str, Option<&str>)]) -> Envelope {
         recipients: rcpts.iter().map(|(r, _)| addr(r)).collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     env.dsn.recipients = rcpts

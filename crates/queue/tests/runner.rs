@@ -42,11 +42,14 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         recipients: rcpts.iter().map(|r| Address::parse(r).unwrap()).collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     }
 }
 
-#[tokio::test]
+// Paused time: the attempt takes no time on the runner's clock, so the retry is
+// exactly one backoff after it.
+#[tokio::test(start_paused = true)]
 async fn outcomes_are_recorded_and_retries_wait_for_their_time() {
     let store = Arc::new(MemoryStore::new());
     let id = QueueId::generate(1);
@@ -414,4 +417,52 @@ async fn entries_finished_elsewhere_are_swept() {
     wait_until("the finished entry swept", Box::new(|q| q.is_empty())).await;
     stop.send(true).unwrap();
     running.await.unwrap();
+}
+
+/// Answers every recipient with a temporary failure after `takes` (a greeting that
+/// times out).
+struct SlowFailure {
+    takes: std::time::Duration,
+}
+
+#[async_trait]
+impl Deliver for SlowFailure {
+    async fn deliver(&self, _m: &QueuedMessage, pending: &[usize]) -> Vec<(usize, Attempt)> {
+        tokio::time::sleep(self.takes).await;
+        pending
+            .iter()
+            .map(|&i| (i, Attempt::Temporary("timed out".into())))
+            .collect()
+    }
+}
+
+/// The first retry after a 300 s timeout waits its backoff from the end of the
+/// attempt, not from its start (which would make it due at once).
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_counted_from_the_end_of_the_attempt() {
+    let store = Arc::new(MemoryStore::new());
+    let id = QueueId::generate(30);
+    store
+        .enqueue(
+            id,
+            &envelope(&["x@tarpit.example"]),
+            b"Subject: t\r\n\r\nb\r\n",
+        )
+        .await
+        .unwrap();
+    let takes = std::time::Duration::from_secs(300);
+    let runner = QueueRunner::new(store.clone(), Arc::new(SlowFailure { takes }));
+    let start = queue::now_unix();
+    assert_eq!(runner.run_once(start).await.unwrap(), 1);
+    let entry = store.queue_get(id).await.unwrap().unwrap();
+    let RecipientStatus::Pending { next_attempt, .. } = entry.recipients[0].status else {
+        panic!("deferred: {:?}", entry.recipients[0].status);
+    };
+    // The default schedule's first step is 60 s.
+    assert_eq!(next_attempt, start + 300 + 60);
+    assert_eq!(
+        runner.run_once(start + 300).await.unwrap(),
+        0,
+        "not due yet"
+    );
 }

@@ -136,6 +136,7 @@ impl LocalQueue {
                 || unique.iter().any(Address::is_utf8)
                 || !headers::header_block(message).is_ascii(),
             recipients: unique,
+            require_tls: false,
             body_type: if message.is_ascii() {
                 BodyType::SevenBit
             } else {

@@ -363,6 +363,7 @@ mod tests {
                 .collect(),
             body_type: Default::default(),
             smtputf8: false,
+            require_tls: false,
             dsn: Default::default(),
         }
     }

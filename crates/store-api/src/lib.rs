@@ -732,8 +732,13 @@ pub trait Store: Send + Sync + 'static {
     /// Takes or extends the lease `name` for `holder` until `until_unix`: true when it
     /// was free (none, or expired at or before `now_unix`) or already `holder`'s; false,
     /// changing nothing, when another holder's lease is live.
-    async fn lease_take(&self, name: &str, holder: &str, now_unix: i64, until_unix: i64)
-    -> Result<bool>;
+    async fn lease_take(
+        &self,
+        name: &str,
+        holder: &str,
+        now_unix: i64,
+        until_unix: i64,
+    ) -> Result<bool>;
     /// Drops the lease `name` if it is `holder`'s; otherwise nothing happens.
     async fn lease_drop(&self, name: &str, holder: &str) -> Result<()>;
 

@@ -20,6 +20,7 @@ pub(crate) struct Head {
     pub sender: Option<String>,
     pub body_type: String,
     pub smtputf8: bool,
+    pub require_tls: bool,
     pub size: i64,
     pub queued_at: i64,
     pub dsn_ret: Option<String>,
@@ -94,6 +95,7 @@ pub(crate) fn assemble(head: Head, rows: Vec<Recipient>) -> Result<QueuedMessage
             recipients: addresses,
             body_type: BodyType::from_name(&head.body_type),
             smtputf8: head.smtputf8,
+            require_tls: head.require_tls,
             dsn: Dsn {
                 ret: head.dsn_ret.as_deref().and_then(Ret::from_name),
                 envid: head.dsn_envid,

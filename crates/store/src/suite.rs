@@ -50,7 +50,6 @@ use app_passwords::{
     account_remove_takes_app_passwords, app_password_add_list_get_use_revoke, app_password_errors,
 };
 use counters::counters_shared_or_none;
-use values::{leases_exclusive_until_expired, values_bounded, values_put_get_list_delete};
 use idn::{
     idn_accounts_and_aliases_in_either_spelling, idn_domain_has_one_key,
     idn_queue_flush_matches_both_spellings,
@@ -87,6 +86,7 @@ use quota::{
     quota_copy_refused_move_allowed, quota_delivery_refused_then_retried,
     quota_enqueue_and_file_skips_full, quota_set_get_clear, quota_usage_spans_mailboxes,
 };
+use values::{leases_exclusive_until_expired, values_bounded, values_put_get_list_delete};
 
 /// A body with CRLFs, a NUL, 8-bit bytes and no final newline: every byte must survive.
 const BODY: &[u8] =
@@ -115,6 +115,7 @@ fn envelope(recipients: &[&str]) -> Envelope {
         recipients: recipients.iter().map(|r| addr(r)).collect(),
         body_type: BodyType::EightBitMime,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     }
 }
@@ -552,6 +553,7 @@ pub(crate) async fn queue_order_and_limit<S: Store>(s: &S) {
     env.sender = None;
     env.body_type = BodyType::SevenBit;
     env.smtputf8 = true;
+    env.require_tls = true;
     env.recipients.push(addr("jösé@exämple.example"));
     for n in 1..=5u64 {
         s.enqueue(QueueId::from_u64(n), &env, format!("body {n}").as_bytes())
@@ -563,7 +565,7 @@ pub(crate) async fn queue_order_and_limit<S: Store>(s: &S) {
     assert_eq!(ids, [1, 2, 3, 4, 5]);
     assert_eq!(
         all[0].envelope, env,
-        "null sender, SMTPUTF8 and UTF-8 survive"
+        "null sender, SMTPUTF8, REQUIRETLS and UTF-8 survive"
     );
     let due = s.queue_due(now() + 1, 2).await.expect("due");
     let ids: Vec<u64> = due.iter().map(|m| m.id.as_u64()).collect();

@@ -22,6 +22,7 @@ fn envelope(sender: &str, recipients: &[&str]) -> Envelope {
         recipients: recipients.iter().map(|r| address(r)).collect(),
         body_type: BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     }
 }

@@ -111,6 +111,7 @@ impl Transcript {
             recipients: vec![address],
             body_type: message::BodyType::SevenBit,
             smtputf8: false,
+            require_tls: false,
             dsn: Default::default(),
         };
         let filing = store::Filing {

@@ -195,6 +195,7 @@ async fn a_message_a_failed_login_and_connections_are_counted() {
         recipients: vec![message::Address::parse("carol@remote.example").expect("address")],
         body_type: message::BodyType::SevenBit,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     store

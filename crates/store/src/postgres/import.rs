@@ -162,6 +162,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("dsn_envid", Text),
             ("held", Bool),
             ("warned", Bool),
+            ("require_tls", Bool),
             ("lease_node", Kind::NullText),
             ("lease_until", Kind::NullInt),
         ],
@@ -447,6 +448,7 @@ mod tests {
             recipients: vec![addr("bob@example.org"), addr("carol@remote.example")],
             body_type: BodyType::EightBitMime,
             smtputf8: false,
+            require_tls: false,
             dsn: Default::default(),
         };
         let id = QueueId::from_u64(42);

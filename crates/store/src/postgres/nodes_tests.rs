@@ -95,6 +95,7 @@ async fn two_nodes_claiming_at_once_never_share_an_entry() {
         recipients: vec![Address::parse("x@elsewhere.example").unwrap()],
         body_type: BodyType::EightBitMime,
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     for n in 1..=60u64 {

@@ -216,8 +216,8 @@ async fn insert(tx: &Transaction<'_>, entry: &Entry, envelope: &Envelope) -> Res
     let stmt = tx
         .prepare_cached(
             "INSERT INTO queue(id, sender, body_type, smtputf8, blob_id, size, queued_at,
-                               dsn_ret, dsn_envid)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                               dsn_ret, dsn_envid, require_tls)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (id) DO NOTHING",
         )
         .await
@@ -235,6 +235,7 @@ async fn insert(tx: &Transaction<'_>, entry: &Entry, envelope: &Envelope) -> Res
                 &entry.now,
                 &envelope.dsn.ret.map(Ret::as_str),
                 &envelope.dsn.envid,
+                &envelope.require_tls,
             ],
         )
         .await
@@ -463,7 +464,8 @@ pub(super) async fn deliver_to_mailbox(
 /// entry has none, which is damage), one result row per recipient.
 const ENTRY_COLUMNS: &str = "q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at,
      q.dsn_ret, q.dsn_envid, q.held, q.warned,
-     r.idx, r.address, r.status, r.attempts, r.next_attempt, r.last_error, r.notify, r.orcpt";
+     r.idx, r.address, r.status, r.attempts, r.next_attempt, r.last_error, r.notify, r.orcpt,
+     q.require_tls";
 
 /// One entry's head and the recipient columns of its rows (NULL when the entry has no
 /// recipient row, which [`crate::queue_rows::assemble`] reports as damage).
@@ -531,6 +533,7 @@ fn load(rows: &[Row]) -> Result<Vec<QueuedMessage>> {
                     dsn_envid: col(row, 7)?,
                     held: col(row, 8)?,
                     warned: col(row, 9)?,
+                    require_tls: col(row, 18)?,
                 },
                 recipients: vec![recipient],
             }),

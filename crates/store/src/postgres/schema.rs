@@ -24,7 +24,7 @@ use super::db_err;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// The advisory lock key the migrating node holds (an arbitrary constant: "postie" in
 /// ASCII).
@@ -249,8 +249,15 @@ CREATE TABLE leases (
 REVOKE ALL ON server_values FROM PUBLIC;
 "#;
 
+/// Version 4: the embedded store's version 15. A queue entry remembers that its sender
+/// asked for REQUIRETLS (RFC 8689; `Envelope::require_tls`); entries carried over did
+/// not.
+const MIGRATION_4: &str = r#"
+ALTER TABLE queue ADD COLUMN require_tls boolean NOT NULL DEFAULT false;
+"#;
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// Brings the database `client` is connected to up to [`SCHEMA_VERSION`], under the
 /// advisory lock; refuses a newer schema with a message naming both versions.
@@ -347,11 +354,12 @@ mod tests {
         let Some(store) = fresh_store().await else {
             return;
         };
-        // Undo versions 2 and 3 by hand: what is left is exactly MIGRATION_1's schema.
+        // Undo versions 2 to 4 by hand: what is left is exactly MIGRATION_1's schema.
         let client = store.client().await.expect("client");
         client
             .batch_execute(
-                "DROP TABLE server_values;
+                "ALTER TABLE queue DROP COLUMN require_tls;
+                 DROP TABLE server_values;
                  DROP TABLE leases;
                  DROP TABLE api_tokens;
                  ALTER TABLE accounts DROP COLUMN display_name, DROP COLUMN admin;

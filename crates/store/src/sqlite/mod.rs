@@ -37,8 +37,8 @@ mod messages;
 mod perms;
 mod queue;
 mod quota;
-mod values;
 pub(crate) mod schema;
+mod values;
 pub(crate) mod writer;
 
 #[cfg(test)]
@@ -914,7 +914,8 @@ impl Store for SqliteStore {
 
     async fn lease_drop(&self, name: &str, holder: &str) -> Result<()> {
         let (name, holder) = (name.to_owned(), holder.to_owned());
-        self.write(move |c| values::lease_drop(c, &name, &holder)).await
+        self.write(move |c| values::lease_drop(c, &name, &holder))
+            .await
     }
 
     async fn maildrop_lock(

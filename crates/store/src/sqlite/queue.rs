@@ -59,8 +59,8 @@ pub(super) fn insert(
     let size = i64::try_from(size).map_err(|_| StoreError::Invalid("message too large".into()))?;
     c.prepare_cached(
         "INSERT INTO queue(id, sender, body_type, smtputf8, blob_id, size, queued_at,
-                           dsn_ret, dsn_envid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           dsn_ret, dsn_envid, require_tls)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         qid(id),
@@ -72,6 +72,7 @@ pub(super) fn insert(
         now_unix,
         envelope.dsn.ret.map(Ret::as_str),
         envelope.dsn.envid,
+        envelope.require_tls,
     ])?;
     let mut stmt = c.prepare_cached(
         "INSERT INTO queue_recipients(queue_id, idx, address, status, attempts, next_attempt,
@@ -94,7 +95,7 @@ pub(super) fn insert(
 
 /// The `Head` columns, in order, for queries over `queue q`.
 const HEAD_COLUMNS: &str = "q.id, q.sender, q.body_type, q.smtputf8, q.size, q.queued_at,
-     q.dsn_ret, q.dsn_envid, q.held, q.warned";
+     q.dsn_ret, q.dsn_envid, q.held, q.warned, q.require_tls";
 
 /// Reads the heads selected by `sql` (which selects the `Head` columns from `queue q`),
 /// then each one's recipients; damaged entries are logged and skipped.
@@ -113,6 +114,7 @@ fn load(c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<
                 dsn_envid: r.get(7)?,
                 held: r.get(8)?,
                 warned: r.get(9)?,
+                require_tls: r.get(10)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -582,6 +584,7 @@ mod tests {
             recipients: vec![Address::parse("x@remote.example").expect("address")],
             body_type: BodyType::SevenBit,
             smtputf8: false,
+            require_tls: false,
             dsn: Default::default(),
         };
         for n in 1..=60u64 {

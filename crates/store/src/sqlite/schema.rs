@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 14;
+pub(crate) const SCHEMA_VERSION: i64 = 15;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -346,6 +346,12 @@ CREATE TABLE leases (
 );
 ";
 
+/// Version 15: a queue entry remembers that its sender asked for REQUIRETLS (RFC 8689;
+/// `Envelope::require_tls`). Entries carried over did not.
+const MIGRATION_15: &str = r"
+ALTER TABLE queue ADD COLUMN require_tls INTEGER NOT NULL DEFAULT 0;
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -373,6 +379,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_12),
     Migration::Sql(MIGRATION_13),
     Migration::Sql(MIGRATION_14),
+    Migration::Sql(MIGRATION_15),
 ];
 
 impl Migration {

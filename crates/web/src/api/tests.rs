@@ -732,6 +732,7 @@ async fn enqueue(state: &WebState, sender: Option<&str>) -> QueueId {
         recipients: vec![Address::parse("rcpt@example.net").unwrap()],
         body_type: Default::default(),
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     let body = b"From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n";

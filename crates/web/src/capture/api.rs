@@ -738,6 +738,7 @@ async fn release(
         recipients,
         body_type: message::BodyType::default(),
         smtputf8: false,
+        require_tls: false,
         dsn: message::Dsn::default(),
     };
     let now = std::time::SystemTime::now()

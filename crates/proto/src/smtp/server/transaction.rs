@@ -300,6 +300,7 @@ impl Session {
                 recipients: tx.recipients,
                 body_type: tx.body_type,
                 smtputf8: tx.smtputf8,
+                require_tls: false,
                 dsn: tx.dsn,
             },
             body: Body::new(body),

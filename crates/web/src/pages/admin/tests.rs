@@ -135,6 +135,7 @@ async fn enqueue(state: &WebState, to: &str) -> QueueId {
         recipients: vec![Address::parse(to).unwrap()],
         body_type: Default::default(),
         smtputf8: false,
+        require_tls: false,
         dsn: Default::default(),
     };
     let id = QueueId::generate(u64::try_from(super::now_unix()).unwrap() * 1000);
