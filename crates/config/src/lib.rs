@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 mod error;
 mod outbound;
 mod serde_helpers;
+mod tls_rpt;
 mod validate;
 
 #[cfg(test)]
@@ -49,6 +50,7 @@ mod tests;
 
 pub use error::{ConfigError, Position};
 pub use outbound::{Dns, Queue, Relay, SmarthostTls};
+pub use tls_rpt::TlsRpt;
 
 /// The whole configuration: the parsed and validated config file, or the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +91,9 @@ pub struct Config {
     pub store: Store,
     /// Capture mode (`postie capture`): the developers' mail catcher.
     pub capture: Capture,
+    /// SMTP TLS reporting (RFC 8460): the daily reports Postie sends, and its own
+    /// `_smtp._tls` record.
+    pub tls_rpt: TlsRpt,
 }
 
 /// The `[capture]` section: capture mode, the developers' mail catcher that
@@ -585,6 +590,7 @@ impl Default for Config {
             autoconfig: Autoconfig::default(),
             store: Store::default(),
             capture: Capture::default(),
+            tls_rpt: TlsRpt::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         | Command::Sendmail(_)
         | Command::Dkim(_)
         | Command::Dns(_)
+        | Command::TlsRpt(_)
         | Command::Store(_) => {
             unreachable!("not an admin command")
         }

@@ -134,6 +134,9 @@ pub enum Command {
     /// check of what DNS has.
     #[command(subcommand)]
     Dns(crate::dns_cli::DnsCommand),
+    /// SMTP TLS reports (RFC 8460): send a day's reports now.
+    #[command(subcommand, name = "tls-rpt")]
+    TlsRpt(crate::tls_rpt_cli::TlsRptCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,8 @@ pub mod pool;
 pub mod route;
 mod secure;
 
+pub use secure::utc_day;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
