@@ -23,10 +23,13 @@ pub async fn run(command: TlsRptCommand, config: &config::Config) -> anyhow::Res
     let day = match day {
         Some(day) => {
             let ok = day.len() == 10
-                && day
-                    .bytes()
-                    .enumerate()
-                    .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                && day.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
             anyhow::ensure!(ok, "--day wants YYYY-MM-DD, not {day:?}");
             day
         }

@@ -78,9 +78,10 @@ pub(crate) fn security(
 ) -> Result<Security, ServerError> {
     let values: Arc<dyn Values> = Arc::new(StoreValues(store));
     let verified = verified_tls(config)?;
-    let sts = config.relay.mta_sts.then(|| {
-        sts::StsResolver::new(dns, verified.clone(), values.clone(), HTTPS_TIMEOUT)
-    });
+    let sts = config
+        .relay
+        .mta_sts
+        .then(|| sts::StsResolver::new(dns, verified.clone(), values.clone(), HTTPS_TIMEOUT));
     Ok(Security {
         sts,
         dane: config.relay.dane && config.dns.dnssec,
@@ -135,8 +136,14 @@ pub async fn send_day(
         let rua = match dns.txt(&format!("_smtp._tls.{domain}")).await {
             Ok(records) => records.iter().find_map(|r| tlsrpt::parse_txt(r)),
             Err(e) => {
-                // Try again on the next run.
+                // Kept for the next run.
                 tracing::info!(%domain, error = %e, "TLS-RPT record lookup failed");
+                let what = format!("_smtp._tls.{domain}");
+                let why = format!("lookup failed, results kept: {e}");
+                out.push(Sent {
+                    domain,
+                    results: vec![(what, why)],
+                });
                 continue;
             }
         };
@@ -145,12 +152,24 @@ pub async fn send_day(
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let report_id = format!("{day}_{domain}_{}@{}", rand::random::<u32>(), config.hostname);
+            let report_id = format!(
+                "{day}_{domain}_{}@{}",
+                rand::random::<u32>(),
+                config.hostname
+            );
             let json = tlsrpt::report_json(&reporter, day, &report_id, &record);
             let gz = gzip(json.as_bytes());
             for uri in rua {
                 let result = if let Some(to) = uri.strip_prefix("mailto:") {
-                    let body = mail(&reporter, &config.hostname, &domain, day, &report_id, &gz, now);
+                    let body = mail(
+                        &reporter,
+                        &config.hostname,
+                        &domain,
+                        day,
+                        &report_id,
+                        &gz,
+                        now,
+                    );
                     enqueue(store.as_ref(), &reporter, to, &body, now).await
                 } else {
                     post(&dns, tls.clone(), &uri, &gz).await
@@ -185,7 +204,10 @@ fn mail(
     let boundary = format!("tlsrpt-{:08x}", rand::random::<u32>());
     let date = time::OffsetDateTime::from_unix_timestamp(now as i64)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
         .unwrap_or_default();
     let org = &reporter.organization;
     let encoded = base64::engine::general_purpose::STANDARD.encode(gz);
@@ -222,7 +244,13 @@ fn mail(
     .into_bytes()
 }
 
-async fn enqueue(store: &dyn Store, reporter: &Reporter, to: &str, body: &[u8], now: u64) -> String {
+async fn enqueue(
+    store: &dyn Store,
+    reporter: &Reporter,
+    to: &str,
+    body: &[u8],
+    now: u64,
+) -> String {
     let to = match Address::parse(to) {
         Ok(a) => a,
         Err(e) => return format!("bad address: {e}"),
@@ -257,7 +285,18 @@ async fn post(dns: &DnsResolver, tls: Arc<rustls::ClientConfig>, uri: &str, gz: 
         Some((h, p)) => (h, p.parse().unwrap_or(443)),
         None => (authority, 443),
     };
-    match relay::security::https::post(dns, tls, host, port, path, "application/tlsrpt+gzip", gz, HTTPS_TIMEOUT).await {
+    match relay::security::https::post(
+        dns,
+        tls,
+        host,
+        port,
+        path,
+        "application/tlsrpt+gzip",
+        gz,
+        HTTPS_TIMEOUT,
+    )
+    .await
+    {
         Ok(r) if (200..300).contains(&r.status) => "posted".into(),
         Ok(r) => format!("HTTP status {}", r.status),
         Err(e) => format!("post failed: {e}"),
@@ -290,7 +329,9 @@ pub fn spawn_daily(config: Config, store: Arc<dyn Store>, mut stop: watch::Recei
                         tracing::info!(day = %yesterday, domains = sent.len(), "TLS-RPT reports sent");
                         let _ = store.value_put(&marker, b"1").await;
                     }
-                    Err(e) => tracing::warn!(day = %yesterday, error = %e, "TLS-RPT reports failed"),
+                    Err(e) => {
+                        tracing::warn!(day = %yesterday, error = %e, "TLS-RPT reports failed")
+                    }
                 }
                 let _ = store.lease_drop("tls-rpt-send", &holder).await;
             }

@@ -255,6 +255,7 @@ impl Recorder {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
         record.add(attempt);
+        tracing::debug!(%key, "TLS-RPT result recorded");
         if let Ok(bytes) = serde_json::to_vec(&record) {
             self.values.put(&key, &bytes).await;
         }
