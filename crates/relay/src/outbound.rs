@@ -34,6 +34,10 @@ use crate::dns::DnsResolver;
 use pool::Pool;
 use route::{Routes, Target};
 
+/// Client settings per MX host and TLSA record set.
+type DaneConfigs =
+    HashMap<(String, Vec<crate::security::tlsa::Tlsa>), Arc<crate::client::ClientConfig>>;
+
 /// The outcome for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -79,9 +83,7 @@ pub struct Relay {
     verified_mx: Arc<crate::client::ClientConfig>,
     /// MX client settings per host and TLSA record set (DANE), kept so that pooled
     /// connections are reused only under the same records.
-    dane_configs: Mutex<
-        HashMap<(String, Vec<crate::security::tlsa::Tlsa>), Arc<crate::client::ClientConfig>>,
-    >,
+    dane_configs: Mutex<DaneConfigs>,
 }
 
 impl Relay {
