@@ -66,10 +66,25 @@ pub async fn records(
         smarthost: config.relay.smarthost.as_deref(),
         https_port: port(&listen.https),
     };
-    Ok(Records {
-        records: mailauth::records::expected(&plan),
-        note,
-    })
+    let mut records = mailauth::records::expected(&plan);
+    records.push(tls_rpt_record(config, domain.as_str()));
+    Ok(Records { records, note })
+}
+
+/// Our `_smtp._tls` record (RFC 8460 §3): where other servers send TLS reports about
+/// mail to `domain`: `tls_rpt.rua`, or `mailto:postmaster@DOMAIN`.
+fn tls_rpt_record(config: &config::Config, domain: &str) -> Record {
+    let rua = if config.tls_rpt.rua.is_empty() {
+        format!("mailto:postmaster@{domain}")
+    } else {
+        config.tls_rpt.rua.join(",")
+    };
+    Record {
+        kind: mailauth::records::Kind::TlsRpt,
+        name: format!("_smtp._tls.{domain}"),
+        data: mailauth::records::Data::Txt(format!("v=TLSRPTv1; rua={rua}")),
+        comment: Some("TLS-RPT (RFC 8460): where senders report TLS failures towards us".into()),
+    }
 }
 
 /// Looks `expected` up through `config.dns.nameservers` (the system's resolvers when
