@@ -1,6 +1,8 @@
 """A small HTTPS server for MTA-STS policies (RFC 8461 §3.3) in the end-to-end
 tests: GET /.well-known/mta-sts.txt answers DIR/<Host header>.txt as text/plain
-(404 when there is none); every request is appended to DIR/requests.log.
+(404 when there is none); every request is appended to DIR/requests.log. A POST
+(a TLS-RPT report, RFC 8460 §5.4) is stored as DIR/post-<n>.bin with its
+Content-Type in DIR/post-<n>.type (at most 1 MiB), answered 201.
 
     python3 stsserver.py --listen 127.0.0.20:443 --dir DIR --cert C --key K
 
@@ -39,6 +41,23 @@ def main():
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 1 << 20:
+                self.send_error(413)
+                return
+            body = self.rfile.read(length)
+            n = len([f for f in os.listdir(directory) if f.endswith(".bin")]) + 1
+            base = os.path.join(directory, "post-%d" % n)
+            with open(base + ".type", "w") as f:
+                f.write(self.headers.get("Content-Type") or "")
+            with open(base + ".bin.tmp", "wb") as f:
+                f.write(body)
+            os.replace(base + ".bin.tmp", base + ".bin")
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, *a):
             pass

@@ -7,7 +7,8 @@ through `relay.tls_ca_file`, scripted SMTP peers as MX hosts.
     wrongmx.test   enforce, mx: other.wrongmx.test  peer 127.0.0.12 (CA-signed) is not in it
     badcert.test   enforce, mx: mx.badcert.test  peer 127.0.0.13, self-signed cert
     testing.test   testing, mx: mx.testing.test  peer 127.0.0.14, self-signed cert;
-                   _smtp._tls: rua=mailto:tlsrpt@rpt.test
+                   _smtp._tls: rua=mailto:tlsrpt@rpt.test and an https: URI
+                   on the policy server
     rpt.test       MX -> 127.0.0.15, the peer that receives reports
     nosts.test     no policy                     peer 127.0.0.16, self-signed cert
 
@@ -79,7 +80,7 @@ class World:
             {"name": "rpt.test", "type": "MX", "value": "10 mx.rpt.test"},
             {"name": "mx.rpt.test", "type": "A", "value": "127.0.0.15"},
             {"name": "_smtp._tls.testing.test", "type": "TXT",
-             "value": "v=TLSRPTv1; rua=mailto:tlsrpt@rpt.test"},
+             "value": "v=TLSRPTv1; rua=mailto:tlsrpt@rpt.test,https://mta-sts.testing.test/tlsrpt"},
         ]
         self.policies = os.path.join(self.dir, "policies")
         os.makedirs(self.policies)
@@ -232,6 +233,7 @@ def test_testing_mode_delivers_and_the_report_says_what_failed(world):
     day = time.strftime("%Y-%m-%d", time.gmtime())
     out = world.tls_rpt_send(day)
     assert "testing.test: mailto:tlsrpt@rpt.test: queued" in out, out
+    assert "testing.test: https://mta-sts.testing.test/tlsrpt: posted" in out, out
     assert "badcert.test: no _smtp._tls record" in out, out
 
     (report,) = world.rpt.wait_for(1, timeout=30)
@@ -258,6 +260,14 @@ def test_testing_mode_delivers_and_the_report_says_what_failed(world):
     assert detail["result-type"] == "certificate-not-trusted", detail
     assert detail["receiving-mx-hostname"] == "mx.testing.test"
     assert detail["receiving-ip"] == "127.0.0.14"
+
+    # The same report went by HTTPS POST (RFC 8460 §5.4).
+    with open(os.path.join(world.policies, "post-1.type")) as f:
+        assert f.read() == "application/tlsrpt+gzip"
+    with open(os.path.join(world.policies, "post-1.bin"), "rb") as f:
+        posted = json.loads(gzip.decompress(f.read()))
+    assert posted["report-id"] == doc["report-id"]
+    assert posted["policies"] == doc["policies"]
 
     # Sent results are forgotten: a second run has nothing for that day.
     again = world.tls_rpt_send(day)
