@@ -72,6 +72,10 @@ impl ResultType {
     /// The result type a certificate verification error (rustls's text) means.
     pub fn of_tls_error(text: &str) -> ResultType {
         let t = text.to_ascii_lowercase();
+        // X.7.4: STARTTLS required but not offered (the client's own refusal).
+        if t.starts_with("4.7.4") || t.starts_with("5.7.4") {
+            return ResultType::StarttlsNotSupported;
+        }
         if t.contains("notvalidforname") || t.contains("not valid for name") {
             ResultType::CertificateHostMismatch
         } else if t.contains("expired") {
@@ -420,6 +424,22 @@ mod tests {
         assert_eq!(
             ResultType::of_tls_error("invalid peer certificate: UnknownIssuer"),
             ResultType::CertificateNotTrusted
+        );
+        assert_eq!(
+            ResultType::of_tls_error("4.7.4 TLS is required, but was not offered by 192.0.2.1:25"),
+            ResultType::StarttlsNotSupported
+        );
+        assert_eq!(
+            ResultType::of_tls_error(
+                "4.7.5 TLS handshake failed: invalid peer certificate: NotValidForName"
+            ),
+            ResultType::CertificateHostMismatch
+        );
+        assert_eq!(
+            ResultType::of_tls_error(
+                "4.7.5 TLS handshake failed: invalid peer certificate: Expired"
+            ),
+            ResultType::CertificateExpired
         );
     }
 }
