@@ -21,8 +21,8 @@ zones the server is authoritative (AA): NXDOMAIN when nothing exists at or
 below the name; NOERROR with an empty answer (NODATA) when the name exists
 with other types only, or is an empty non-terminal; both carry the zone's
 SOA in the authority section. Names under a zone of the optional
-"authenticated" list get the AD bit, as from a validating resolver (DANE tests;
-nothing is signed). CNAMEs are followed within our data. Names
+"authenticated" list get the AD bit when the query has AD or DO, as from a
+validating resolver (RFC 6840 §5.7; DANE tests; nothing is signed). CNAMEs are followed within our data. Names
 outside our zones get REFUSED.
 
 SIGHUP reloads the file; the loaded "serial" is served as a CHAOS-class TXT
@@ -152,8 +152,13 @@ class Resolver:
             reply.header.rcode = RCODE.REFUSED
             return reply
         name = qname
-        if any(qname == z or qname.endswith("." + z) for z in zone.authenticated):
-            reply.header.ad = 1
+        # AD only for the "authenticated" zones (dnslib copies the query's flags), and
+        # as a validating resolver does, only when the query has AD or DO (RFC 6840
+        # §5.7).
+        asked = request.header.ad or any(rr.rtype == QTYPE.OPT and rr.ttl & 0x8000
+                                         for rr in request.ar)
+        reply.header.ad = int(bool(asked) and any(qname == z or qname.endswith("." + z)
+                                                  for z in zone.authenticated))
 
         def owner(n):  # the asker's spelling for the name asked about
             return q.qname if n == qname else n + "."

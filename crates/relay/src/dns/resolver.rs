@@ -28,6 +28,9 @@ pub const DEFAULT_ATTEMPTS: usize = 2;
 #[derive(Clone)]
 pub struct DnsResolver {
     inner: Arc<TokioResolver>,
+    /// The servers asked directly for TLSA (see `tlsa_query`), and for how long.
+    servers: Arc<Vec<SocketAddr>>,
+    timeout: Duration,
 }
 
 impl fmt::Debug for DnsResolver {
@@ -70,8 +73,25 @@ impl DnsResolver {
         let resolver = builder
             .build()
             .map_err(|e| DnsError::Config(format!("building the resolver: {e}")))?;
+        let servers = if nameservers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map(|(config, _)| {
+                    let mut ips: Vec<SocketAddr> = config
+                        .name_servers()
+                        .iter()
+                        .map(|s| SocketAddr::new(s.ip, 53))
+                        .collect();
+                    ips.dedup();
+                    ips
+                })
+                .unwrap_or_default()
+        } else {
+            nameservers.to_vec()
+        };
         Ok(DnsResolver {
             inner: Arc::new(resolver),
+            servers: Arc::new(servers),
+            timeout,
         })
     }
 
@@ -164,38 +184,14 @@ impl DnsResolver {
     /// The TLSA records at `name` (RFC 6698 §2) and whether the answer came with the
     /// AD bit set (RFC 4035 §3.2.3: the resolver validated it); at most 20 records.
     /// NXDOMAIN or no records: an empty list. Only a resolver the operator trusts to
-    /// validate DNSSEC may be believed about AD (RFC 7672 §2.1).
+    /// validate DNSSEC may be believed about AD (RFC 7672 §2.1). Asked directly of the
+    /// configured servers with AD set on the query (RFC 6840 §5.7), not through the
+    /// cache, which does not ask for AD.
     pub async fn tlsa(
         &self,
         name: &str,
     ) -> Result<(Vec<crate::security::tlsa::Tlsa>, bool), DnsError> {
-        let lookup = match self.inner.lookup(fqdn(name)?, RecordType::TLSA).await {
-            Ok(lookup) => lookup,
-            Err(err) => {
-                return match classify(&err) {
-                    Failure::NxDomain | Failure::NoData => Ok((Vec::new(), false)),
-                    Failure::Temporary(msg) => Err(DnsError::Temporary(format!(
-                        "TLSA lookup for {name}: {msg}"
-                    ))),
-                };
-            }
-        };
-        let authentic = lookup.message().metadata.authentic_data;
-        let records = lookup
-            .answers()
-            .iter()
-            .filter_map(|record| match &record.data {
-                RData::TLSA(t) => Some(crate::security::tlsa::Tlsa {
-                    usage: u8::from(t.cert_usage),
-                    selector: u8::from(t.selector),
-                    matching: u8::from(t.matching),
-                    data: t.cert_data.clone(),
-                }),
-                _ => None,
-            })
-            .take(20)
-            .collect();
-        Ok((records, authentic))
+        super::tlsa_query::tlsa(&self.servers, &fqdn(name)?, self.timeout).await
     }
 
     /// RFC 5321 §5.1: with no MX records, the domain is treated as its own mail
