@@ -608,6 +608,7 @@ mod tests {
         config.relay.smarthost_user = Some("u".into());
         config.relay.smarthost_password = Some("p".into());
         config.relay.smarthost_ca = Some("ca.pem".into());
+        config.relay.tls_ca_file = Some("ca.pem".into());
         config.store.url = Some("postgres://u@h/d".into());
         config.store.password_file = Some("pw".into());
         config.store.ca_file = Some("ca.pem".into());
