@@ -12,7 +12,7 @@ both sockets are bound. The zone file is JSON, either a list of records or
 
 with type A, AAAA, MX ("PREF HOST"), TXT (a string, split into 255-byte
 chunks, or a list of strings), CNAME, SRV ("PRIO WEIGHT PORT TARGET"), PTR
-or NS; ttl defaults to 1 second (so a resolver's cache never hides a
+NS or TLSA ("USAGE SELECTOR MATCHING HEX"); ttl defaults to 1 second (so a resolver's cache never hides a
 change for long). Names are case-insensitive, trailing dots optional.
 
 Zones: "zones" when given, otherwise the top-level label of every record's
@@ -20,7 +20,9 @@ name (so every name under `test.` is ours). For a name under one of our
 zones the server is authoritative (AA): NXDOMAIN when nothing exists at or
 below the name; NOERROR with an empty answer (NODATA) when the name exists
 with other types only, or is an empty non-terminal; both carry the zone's
-SOA in the authority section. CNAMEs are followed within our data. Names
+SOA in the authority section. Names under a zone of the optional
+"authenticated" list get the AD bit when the query has AD or DO, as from a
+validating resolver (RFC 6840 §5.7; DANE tests; nothing is signed). CNAMEs are followed within our data. Names
 outside our zones get REFUSED.
 
 SIGHUP reloads the file; the loaded "serial" is served as a CHAOS-class TXT
@@ -41,14 +43,14 @@ import threading
 import time
 import traceback
 
-from dnslib import AAAA, CLASS, EDNS0, CNAME, MX, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNSRecord
+from dnslib import AAAA, CLASS, EDNS0, CNAME, MX, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, TLSA, TXT, A, DNSRecord
 from dnslib.server import DNSHandler, DNSLogger, DNSServer
 
 from helper_process import HelperProcess
 
 DEFAULT_TTL = 1
 SERIAL_NAME = "serial.dnsserver"
-TYPES = ("A", "AAAA", "MX", "TXT", "CNAME", "SRV", "PTR", "NS")
+TYPES = ("A", "AAAA", "MX", "TXT", "CNAME", "SRV", "PTR", "NS", "TLSA")
 
 
 def norm(name):
@@ -81,6 +83,9 @@ def rdata_of(rtype, value):
         return PTR(value)
     if rtype == "NS":
         return NS(value)
+    if rtype == "TLSA":
+        usage, selector, matching, data = value.split()
+        return TLSA(int(usage), int(selector), int(matching), bytes.fromhex(data))
     raise ValueError("unsupported record type %r" % rtype)
 
 
@@ -104,6 +109,8 @@ class Zone:
         if zones is None:
             zones = {n.rsplit(".", 1)[-1] for n in self.names if n}
         self.zones = sorted({norm(z) for z in zones}, key=len, reverse=True)
+        # Names under these get the AD bit, as from a validating resolver (for DANE).
+        self.authenticated = [norm(z) for z in doc.get("authenticated", [])]
 
     def zone_of(self, name):
         for z in self.zones:
@@ -145,6 +152,13 @@ class Resolver:
             reply.header.rcode = RCODE.REFUSED
             return reply
         name = qname
+        # AD only for the "authenticated" zones (dnslib copies the query's flags), and
+        # as a validating resolver does, only when the query has AD or DO (RFC 6840
+        # §5.7).
+        asked = request.header.ad or any(rr.rtype == QTYPE.OPT and rr.ttl & 0x8000
+                                         for rr in request.ar)
+        reply.header.ad = int(bool(asked) and any(qname == z or qname.endswith("." + z)
+                                                  for z in zone.authenticated))
 
         def owner(n):  # the asker's spelling for the name asked about
             return q.qname if n == qname else n + "."
@@ -276,8 +290,10 @@ class TestDNS(HelperProcess):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, network, records=(), addr="127.0.0.53", port=53, root=None, zones=None):
+    def __init__(self, network, records=(), addr="127.0.0.53", port=53, root=None, zones=None,
+                 authenticated=()):
         self.network = network
+        self.authenticated = list(authenticated)
         self.addr = addr
         self.port = port
         self.zones = zones
@@ -301,6 +317,8 @@ class TestDNS(HelperProcess):
         doc = {"serial": self.serial, "records": [dict(r) for r in self.records]}
         if self.zones is not None:
             doc["zones"] = list(self.zones)
+        if self.authenticated:
+            doc["authenticated"] = self.authenticated
         tmp = self.zone_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)

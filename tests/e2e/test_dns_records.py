@@ -71,6 +71,8 @@ def test_records_then_check_against_a_dns_server(network, server_factory):
     assert by_start[("a.test.", "3600", "IN", "TXT")].endswith('"v=spf1 mx -all"'), out
     assert ('_dmarc.a.test. 3600 IN TXT "v=DMARC1; p=quarantine; '
             'rua=mailto:postmaster@a.test"') in lines, out
+    # TLS-RPT (RFC 8460 §3): where senders report TLS failures towards us.
+    assert '_smtp._tls.a.test. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@a.test"' in lines, out
     for expected in ("_submissions._tcp.a.test. 3600 IN SRV 0 1 465 mx.a.test.",
                      "_submission._tcp.a.test. 3600 IN SRV 10 1 587 mx.a.test.",
                      "_imaps._tcp.a.test. 3600 IN SRV 0 1 993 mx.a.test.",

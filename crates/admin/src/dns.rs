@@ -68,6 +68,7 @@ pub async fn records(
     };
     let mut records = mailauth::records::expected(&plan);
     records.extend(mta_sts_records(config, domain.as_str()));
+    records.push(tls_rpt_record(config, domain.as_str()));
     Ok(Records { records, note })
 }
 
@@ -78,6 +79,22 @@ fn mta_sts_records(config: &config::Config, domain: &str) -> Vec<mailauth::recor
     let policy =
         mailauth::sts_publish::policy_text(m.mode.as_str(), m.max_age, &config.hostname, &m.mx);
     mailauth::sts_publish::records(domain, &config.hostname, &policy)
+}
+
+/// Our `_smtp._tls` record (RFC 8460 §3): where other servers send TLS reports about
+/// mail to `domain`: `tls_rpt.rua`, or `mailto:postmaster@DOMAIN`.
+fn tls_rpt_record(config: &config::Config, domain: &str) -> Record {
+    let rua = if config.tls_rpt.rua.is_empty() {
+        format!("mailto:postmaster@{domain}")
+    } else {
+        config.tls_rpt.rua.join(",")
+    };
+    Record {
+        kind: mailauth::records::Kind::TlsRpt,
+        name: format!("_smtp._tls.{domain}"),
+        data: mailauth::records::Data::Txt(format!("v=TLSRPTv1; rua={rua}")),
+        comment: Some("TLS-RPT (RFC 8460): where senders report TLS failures towards us".into()),
+    }
 }
 
 /// Looks `expected` up through `config.dns.nameservers` (the system's resolvers when

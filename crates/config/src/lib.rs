@@ -44,6 +44,7 @@ mod error;
 mod mta_sts;
 mod outbound;
 mod serde_helpers;
+mod tls_rpt;
 mod validate;
 
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub use acme::{Acme, Challenge as AcmeChallenge, LETS_ENCRYPT};
 pub use error::{ConfigError, Position};
 pub use mta_sts::{MtaSts, MtaStsMode};
 pub use outbound::{Dns, Queue, Relay, SmarthostTls};
+pub use tls_rpt::TlsRpt;
 
 /// The whole configuration: the parsed and validated config file, or the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +100,9 @@ pub struct Config {
     /// Certificates from an ACME CA (`[acme]`); absent, none are ordered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme: Option<Acme>,
+    /// SMTP TLS reporting (RFC 8460): the daily reports Postie sends, and its own
+    /// `_smtp._tls` record.
+    pub tls_rpt: TlsRpt,
 }
 
 /// The `[capture]` section: capture mode, the developers' mail catcher that
@@ -596,6 +601,7 @@ impl Default for Config {
             capture: Capture::default(),
             mta_sts: MtaSts::default(),
             acme: None,
+            tls_rpt: TlsRpt::default(),
         }
     }
 }

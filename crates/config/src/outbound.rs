@@ -16,6 +16,11 @@ pub struct Dns {
     /// (`/etc/resolv.conf`). Default empty.
     #[serde(deserialize_with = "crate::serde_helpers::socket_addrs")]
     pub nameservers: Vec<SocketAddr>,
+    /// The resolver validates DNSSEC, so the AD bit of its answers is trusted (RFC
+    /// 7672 §2.1): DANE is applied to MX hosts with authenticated TLSA records. Default
+    /// `false`: no DANE, since with a resolver that does not validate it would mean
+    /// nothing (and with one that fails, nothing could be delivered).
+    pub dnssec: bool,
 }
 
 /// How the smarthost connection is protected.
@@ -68,6 +73,16 @@ pub struct Relay {
     /// Seconds an idle outbound connection is kept for reuse by the next message to
     /// the same host. Default 5; 0 closes each connection after its messages.
     pub idle_secs: u64,
+    /// Apply recipient domains' MTA-STS policies (RFC 8461). Default `true`.
+    pub mta_sts: bool,
+    /// Apply DANE (RFC 7672) to MX hosts with TLSA records, when `dns.dnssec` says the
+    /// resolver validates. Default `true`.
+    pub dane: bool,
+    /// A PEM file of certificates trusted, besides the public roots, for MX hosts under
+    /// an MTA-STS policy and for the MTA-STS policy and TLS-RPT HTTPS hosts. Default: not
+    /// set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// The delivery queue: when to retry, when to give up, when to warn.
@@ -106,6 +121,9 @@ impl Default for Relay {
             max_connections: 100,
             max_connections_per_host: 10,
             idle_secs: 5,
+            mta_sts: true,
+            dane: true,
+            tls_ca_file: None,
         }
     }
 }

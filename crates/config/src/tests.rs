@@ -87,6 +87,7 @@ const ALL_KEYS: &[&str] = &[
     "imap.max_literal_size",
     "imap.max_line_length",
     "dns.nameservers",
+    "dns.dnssec",
     "relay.smarthost",
     "relay.smarthost_tls",
     "relay.smarthost_user",
@@ -97,6 +98,9 @@ const ALL_KEYS: &[&str] = &[
     "relay.max_connections",
     "relay.max_connections_per_host",
     "relay.idle_secs",
+    "relay.mta_sts",
+    "relay.dane",
+    "relay.tls_ca_file",
     "queue.retry_schedule_secs",
     "queue.max_age_secs",
     "queue.delay_warning_secs",
@@ -122,6 +126,10 @@ const ALL_KEYS: &[&str] = &[
     "acme.include_service_names",
     "acme.renew_before_days",
     "acme.check_secs",
+    "tls_rpt.enabled",
+    "tls_rpt.organization",
+    "tls_rpt.contact",
+    "tls_rpt.rua",
 ];
 
 /// The keys whose default is "not set", which TOML cannot write.
@@ -134,6 +142,7 @@ const UNSET_KEYS: &[&str] = &[
     "relay.smarthost_user",
     "relay.smarthost_password",
     "relay.smarthost_ca",
+    "relay.tls_ca_file",
     "store.url",
     "store.password_file",
     "store.ca_file",
@@ -1009,6 +1018,7 @@ fn every_key_is_known_serialized_and_documented() {
             smarthost_user: Some("u".into()),
             smarthost_password: Some("p".into()),
             smarthost_ca: Some("ca.pem".into()),
+            tls_ca_file: Some("ca.pem".into()),
             ..Relay::default()
         },
         store: crate::Store {
@@ -1137,6 +1147,8 @@ delay_warning_secs = 0
             "relay.max_connections_per_host",
         ),
         ("[relay]\nsmarthost_tls = \"maybe\"", "relay.smarthost_tls"),
+        ("[tls_rpt]\nrua = [\"ftp://reports.example\"]", "tls_rpt.rua"),
+        ("[relay]\ntls_ca_file = \"/nonexistent/ca.pem\"", "relay.tls_ca_file"),
         (
             "[queue]\nretry_schedule_secs = []",
             "queue.retry_schedule_secs",

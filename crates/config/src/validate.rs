@@ -310,6 +310,12 @@ impl Config {
                 "smarthost_user and smarthost_password go together",
             ));
         }
+        if let Some(ca) = &r.tls_ca_file {
+            check_file(ca).map_err(|m| ConfigError::invalid("relay.tls_ca_file", m))?;
+        }
+        if let Some(m) = self.tls_rpt.problem() {
+            return Err(ConfigError::invalid("tls_rpt.rua", m));
+        }
         if let Some(ca) = &r.smarthost_ca {
             check_file(ca).map_err(|m| ConfigError::invalid("relay.smarthost_ca", m))?;
         }

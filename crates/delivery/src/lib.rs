@@ -77,6 +77,7 @@ impl Router {
             body_type: envelope.body_type,
             smtputf8: envelope.smtputf8,
             body: &body,
+            require_tls: envelope.require_tls,
         };
         for (domain, group) in Relay::domains(&outbound, remote) {
             let done = relay.deliver_domain(&outbound, &domain, &group).await;

@@ -197,6 +197,21 @@ pub fn judge(record: &Record, found: &[Data]) -> Status {
                 )),
             }
         }
+        // RFC 8460 §3: one `v=TLSRPTv1` record with a `rua`.
+        (Kind::TlsRpt, Data::Txt(_)) => {
+            let rpt: Vec<&str> = txts()
+                .filter(|t| starts_with_tag(t, "v=TLSRPTv1"))
+                .collect();
+            match rpt.as_slice() {
+                [] => Status::Missing,
+                [one] if tag(one, "rua").is_some() => Status::Ok,
+                [one] => Status::Wrong(format!("\"{one}\" has no rua=")),
+                _ => Status::Wrong(format!(
+                    "{} TLS-RPT records; RFC 8460 §3 allows one",
+                    rpt.len()
+                )),
+            }
+        }
         (Kind::Srv, Data::Srv { port, target, .. }) => {
             let matches = found.iter().any(|d| {
                 matches!(d, Data::Srv { port: p, target: t, .. }
@@ -280,6 +295,20 @@ mod tests {
 
     fn txt(t: &str) -> Data {
         Data::Txt(t.into())
+    }
+
+    #[test]
+    fn tls_rpt_records_are_judged_by_version_and_rua() {
+        let want = record(Kind::TlsRpt, txt("v=TLSRPTv1; rua=mailto:a@b.test"));
+        assert_eq!(
+            judge(&want, &[txt("v=TLSRPTv1; rua=mailto:x@y.test")]),
+            Status::Ok
+        );
+        assert_eq!(judge(&want, &[txt("v=spf1 -all")]), Status::Missing);
+        assert!(matches!(
+            judge(&want, &[txt("v=TLSRPTv1;")]),
+            Status::Wrong(_)
+        ));
     }
 
     #[test]

@@ -139,6 +139,8 @@ pub enum Kind {
     Dkim,
     /// The DMARC policy record.
     Dmarc,
+    /// The TLS-RPT record (RFC 8460 §3): where to report TLS failures to us.
+    TlsRpt,
     /// An SRV record.
     Srv,
     /// A CNAME (the autoconfiguration host names).

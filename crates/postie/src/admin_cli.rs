@@ -24,6 +24,7 @@ pub async fn run(command: Command, config: &config::Config) -> anyhow::Result<()
         | Command::Dkim(_)
         | Command::Cert(_)
         | Command::Dns(_)
+        | Command::TlsRpt(_)
         | Command::Store(_) => {
             unreachable!("not an admin command")
         }

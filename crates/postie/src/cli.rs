@@ -137,6 +137,9 @@ pub enum Command {
     /// The TLS certificate: status (source, names, expiry), renew from the ACME CA now.
     #[command(subcommand)]
     Cert(crate::cert_cli::CertCommand),
+    /// SMTP TLS reports (RFC 8460): send a day's reports now.
+    #[command(subcommand, name = "tls-rpt")]
+    TlsRpt(crate::tls_rpt_cli::TlsRptCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,7 @@ mod send_cli;
 mod sendmail_cli;
 mod share_cli;
 mod store_cli;
+mod tls_rpt_cli;
 mod token_cli;
 
 use anyhow::Context;
@@ -91,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cert(c) => runtime.block_on(cert_cli::run(c, &config)),
         Command::Dkim(c) => runtime.block_on(dkim_cli::run(c, &config)),
         Command::Dns(c) => runtime.block_on(dns_cli::run(c, &config)),
+        Command::TlsRpt(c) => runtime.block_on(tls_rpt_cli::run(c, &config)),
         Command::Store(c) => runtime.block_on(store_cli::run(c, &config)),
         command => runtime.block_on(admin_cli::run(command, &config)),
     }

@@ -8,6 +8,7 @@
 //!
 //! - `mx`: the pure part: ordering MX records, recognising the null MX.
 //! - `resolver`: the lookups, on hickory-resolver.
+//! - `tlsa_query`: the TLSA query for DANE, with the AD bit asked for.
 //! - `error`: [`DnsError`] and how resolver errors map onto it.
 //! - `test_server` (cargo feature `test-dns`): an in-process authoritative DNS server on
 //!   loopback for tests.
@@ -17,6 +18,7 @@ mod mx;
 mod resolver;
 #[cfg(feature = "test-dns")]
 pub mod test_server;
+mod tlsa_query;
 
 pub use error::DnsError;
 pub use mx::{MailHosts, MxHost, order_mx};

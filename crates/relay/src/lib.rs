@@ -6,8 +6,11 @@
 //! [`tls`] builds the client TLS configurations (opportunistic for MX, verified for a
 //! smarthost), and [`outbound`] puts them together: routes each domain, reuses
 //! connections within the limits, and reports an outcome per recipient.
+//! [`security`] holds the recipient domains' transport security policies the
+//! outbound side applies (MTA-STS, DANE, REQUIRETLS) and the TLS-RPT results.
 
 pub mod client;
 pub mod dns;
 pub mod outbound;
+pub mod security;
 pub mod tls;

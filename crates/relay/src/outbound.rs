@@ -18,10 +18,13 @@
 
 pub mod pool;
 pub mod route;
+mod secure;
 
-use std::collections::BTreeMap;
+pub use secure::utc_day;
+
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use message::Address;
 use message::dsn::Dsn;
@@ -30,6 +33,10 @@ use crate::client::{ClientError, RecipientResult, Transaction};
 use crate::dns::DnsResolver;
 use pool::Pool;
 use route::{Routes, Target};
+
+/// Client settings per MX host and TLSA record set.
+type DaneConfigs =
+    HashMap<(String, Vec<crate::security::tlsa::Tlsa>), Arc<crate::client::ClientConfig>>;
 
 /// The outcome for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +68,8 @@ pub struct Message<'a> {
     pub smtputf8: bool,
     /// The message itself.
     pub body: &'a [u8],
+    /// REQUIRETLS was asked for (RFC 8689 §4): only verified TLS, REQUIRETLS passed on.
+    pub require_tls: bool,
 }
 
 /// The outbound relay: routes, the connection pool and the DNS resolver.
@@ -68,13 +77,40 @@ pub struct Relay {
     routes: Routes,
     pool: Arc<Pool>,
     dns: DnsResolver,
+    /// MTA-STS, DANE and TLS-RPT, when attached ([`Relay::with_security`]).
+    security: Option<Arc<crate::security::Security>>,
+    /// MX client settings with a verified certificate (MTA-STS), one for the pool.
+    verified_mx: Arc<crate::client::ClientConfig>,
+    /// MX client settings per host and TLSA record set (DANE), kept so that pooled
+    /// connections are reused only under the same records.
+    dane_configs: Mutex<DaneConfigs>,
 }
 
 impl Relay {
     /// A relay that routes with `routes`, resolves with `dns` and keeps connections in
     /// `pool`.
     pub fn new(routes: Routes, dns: DnsResolver, pool: Arc<Pool>) -> Self {
-        Relay { routes, pool, dns }
+        let verified_mx = routes.mx_config().clone();
+        Relay {
+            routes,
+            pool,
+            dns,
+            security: None,
+            verified_mx,
+            dane_configs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Applies recipients' MTA-STS policies and DANE records, and records TLS results,
+    /// as `security` says.
+    pub fn with_security(mut self, security: crate::security::Security) -> Self {
+        self.verified_mx = Arc::new(crate::client::ClientConfig {
+            tls: crate::client::TlsMode::Required,
+            tls_config: security.verified_tls.clone(),
+            ..(**self.routes.mx_config()).clone()
+        });
+        self.security = Some(Arc::new(security));
+        self
     }
 
     /// Delivers `message` to its recipients at `indexes`, domain by domain; one outcome
@@ -115,26 +151,52 @@ impl Relay {
         let mut decided = Vec::with_capacity(group.len());
         let mut last_error: Option<String> = None;
         let mut all_permanent = true;
-        'hosts: for target in &targets {
-            for &addr in &target.addresses {
-                let peer = format!("{}[{}]", target.name, addr.ip());
-                match self.try_address(message, target, addr, &undecided).await {
-                    Ok((results, dsn_passed)) => {
-                        for (i, result) in undecided.iter().zip(results) {
-                            decided.push((*i, outcome_of(&peer, &result, dsn_passed)));
+        if self.routes.is_smarthost(domain) {
+            // A smarthost's certificate is always verified (WebPKI), so REQUIRETLS
+            // holds unless its TLS is off (RFC 8689 §4.2.1).
+            if message.require_tls
+                && targets
+                    .iter()
+                    .any(|t| t.config.tls == crate::client::TlsMode::Disabled)
+            {
+                return everyone(Outcome::Permanent(
+                    "5.7.30 REQUIRETLS support required: the smarthost is configured without TLS"
+                        .into(),
+                ));
+            }
+            'smarthost: for target in &targets {
+                for &addr in &target.addresses {
+                    let peer = format!("{}[{}]", target.name, addr.ip());
+                    match self.try_address(message, target, addr, &undecided).await {
+                        Ok((results, dsn_passed)) => {
+                            for (i, result) in undecided.iter().zip(results) {
+                                decided.push((*i, outcome_of(&peer, &result, dsn_passed)));
+                            }
+                            undecided.clear();
+                            break 'smarthost;
                         }
-                        undecided.clear();
-                        break 'hosts;
-                    }
-                    Err(e) => {
-                        tracing::info!(%domain, host = %peer, error = %e, "host failed; trying the next");
-                        all_permanent &= e.permanent;
-                        last_error = Some(match &e.reply {
-                            Some(reply) => format!("{peer} said: {reply}"),
-                            None => e.message.clone(),
-                        });
+                        Err(e) => {
+                            tracing::info!(%domain, host = %peer, error = %e, "host failed; trying the next");
+                            all_permanent &= e.permanent;
+                            last_error = Some(error_text(&peer, &e));
+                        }
                     }
                 }
+            }
+        } else {
+            let done = self
+                .deliver_secure(
+                    message,
+                    domain,
+                    &targets,
+                    &undecided,
+                    &mut last_error,
+                    &mut all_permanent,
+                )
+                .await;
+            if !done.is_empty() {
+                decided = done;
+                undecided.clear();
             }
         }
         if !undecided.is_empty() {
@@ -179,9 +241,7 @@ impl Relay {
             smtputf8: message.smtputf8,
             ret: message.dsn.ret,
             envid: message.dsn.envid.as_deref(),
-            // Relaying REQUIRETLS mail is the outbound half's (issue 18, w18c), which
-            // sets this from the queue entry.
-            require_tls: false,
+            require_tls: message.require_tls,
         };
         let mut lease = self.pool.lease(addr, &target.name, &target.config).await?;
         let mut results = lease.connection().send(&tx).await;
@@ -207,6 +267,14 @@ impl Relay {
         let dsn_passed = lease.connection().dsn_passed_on();
         self.pool.give_back(lease);
         Ok((results?, dsn_passed))
+    }
+}
+
+/// A host's failure as the queue reports it.
+fn error_text(peer: &str, e: &ClientError) -> String {
+    match &e.reply {
+        Some(reply) => format!("{peer} said: {reply}"),
+        None => e.message.clone(),
     }
 }
 

@@ -554,6 +554,7 @@ async fn dsn_parameters_only_to_dsn_servers() {
         body: BODY,
         ret: Some(Ret::Headers),
         envid: Some("QQ+314"),
+        require_tls: false,
         ..Transaction::default()
     };
 

@@ -78,6 +78,7 @@ impl Mail {
             body_type: BodyType::SevenBit,
             smtputf8: false,
             body: BODY,
+            require_tls: false,
         }
     }
 }
@@ -621,6 +622,28 @@ async fn dsn_passed_says_whether_the_server_offered_dsn() {
         assert_eq!(outcomes, [want.clone(), want], "{extensions:?}");
         assert_eq!(server.log().transactions.len(), 1);
     }
+}
+
+#[tokio::test]
+async fn requiretls_without_a_verifying_policy_fails_for_good_before_connecting() {
+    // RFC 8689 §4.2.1: no DANE and no MTA-STS enforce policy, so no hop can be
+    // verified: 5.7.30 for every recipient, and nothing is sent.
+    let (port, mut s) = slots(1);
+    let ip = s[0].ip();
+    let dns = TestDns::start([("rt.test", RecordType::A, ip.as_str())]).await;
+    let server = FakeSmtp::start(s.pop().unwrap(), Options::accepting(&["REQUIRETLS"]));
+    let relay = mx_relay(&dns, port, pool());
+    let mail = Mail::to(&["a@rt.test"]);
+    let message = Message {
+        require_tls: true,
+        ..mail.message()
+    };
+    let outcomes = relay.deliver(&message, &[0]).await;
+    match &outcomes[..] {
+        [(0, Outcome::Permanent(reason))] => assert!(reason.starts_with("5.7.30"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.log().transactions.is_empty());
 }
 
 // ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ pub(crate) fn router(
         let mut config = config.clone();
         // Everything through the smarthost, never an MX.
         config.relay.domains.clear();
-        router = router.with_relay(crate::outbound::relay(&config, stop)?);
+        router = router.with_relay(crate::outbound::relay(&config, None, stop)?);
     }
     Ok(Arc::new(NoReports(router)))
 }

@@ -41,6 +41,7 @@ mod smtp_policy;
 mod spool;
 mod startup;
 mod throttle;
+pub mod tls_rpt;
 pub mod tls;
 mod user_sessions;
 mod web_listen;
@@ -180,7 +181,8 @@ pub async fn run_with_store(
         // Never relay: only through a configured smarthost, and no reports at all.
         capture_relay::router(&config, store.clone(), resolver.clone(), stop_rx.clone())?
     } else {
-        let relay = outbound::relay(&config, stop_rx.clone())?;
+        let relay = outbound::relay(&config, Some(store.clone()), stop_rx.clone())?;
+        tls_rpt::spawn_daily(config.clone(), store.clone(), stop_rx.clone());
         Arc::new(delivery::Router::new(store.clone(), resolver.clone()).with_relay(relay))
     };
     let q = &config.queue;

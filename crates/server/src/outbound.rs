@@ -1,5 +1,6 @@
-//! Builds the outbound relay from the `[dns]` and `[relay]` config sections: the DNS
-//! resolver, the MX and smarthost client settings and the connection pool.
+//! Builds the outbound relay from the `[dns]`, `[relay]` and `[tls_rpt]` config
+//! sections: the DNS resolver, the MX and smarthost client settings, the connection
+//! pool, and the transport security (MTA-STS, DANE, TLS-RPT records) over the store.
 //!
 //! Where it sits: [`crate::run_with_store`] calls [`relay`] once at start and plugs the
 //! result into the delivery router the queue runner uses.
@@ -21,6 +22,7 @@ use crate::ServerError;
 /// turns true.
 pub(crate) fn relay(
     config: &Config,
+    store: Option<Arc<dyn store::Store>>,
     stop: watch::Receiver<bool>,
 ) -> Result<Arc<Relay>, ServerError> {
     let dns = DnsResolver::new(&config.dns.nameservers)
@@ -63,5 +65,9 @@ pub(crate) fn relay(
         Duration::from_secs(r.idle_secs),
     ));
     pool.spawn_sweeper(stop);
-    Ok(Arc::new(Relay::new(routes, dns, pool)))
+    let mut relay = Relay::new(routes, dns.clone(), pool);
+    if let Some(store) = store {
+        relay = relay.with_security(crate::tls_rpt::security(config, store, dns)?);
+    }
+    Ok(Arc::new(relay))
 }

@@ -183,6 +183,7 @@ restart_keys!(
     imap.imaps_max_connections_per_ip,
     imap.max_sessions_per_user,
     dns.nameservers,
+    dns.dnssec,
     relay.smarthost,
     relay.smarthost_tls,
     relay.smarthost_user,
@@ -193,6 +194,13 @@ restart_keys!(
     relay.max_connections,
     relay.max_connections_per_host,
     relay.idle_secs,
+    relay.mta_sts,
+    relay.dane,
+    relay.tls_ca_file,
+    tls_rpt.enabled,
+    tls_rpt.organization,
+    tls_rpt.contact,
+    tls_rpt.rua,
     queue.retry_schedule_secs,
     queue.max_age_secs,
     queue.delay_warning_secs,
@@ -607,6 +615,7 @@ mod tests {
         config.relay.smarthost_user = Some("u".into());
         config.relay.smarthost_password = Some("p".into());
         config.relay.smarthost_ca = Some("ca.pem".into());
+        config.relay.tls_ca_file = Some("ca.pem".into());
         config.store.url = Some("postgres://u@h/d".into());
         config.store.password_file = Some("pw".into());
         config.store.ca_file = Some("ca.pem".into());

@@ -217,4 +217,41 @@ mod tests {
         assert_eq!(classify(b"a\r"), Content::Binary);
         assert_eq!(classify(b"a\0b"), Content::Binary);
     }
+
+    #[test]
+    fn requiretls_goes_on_mail_from_only_to_a_server_that_offers_it() {
+        let peer: SocketAddr = "192.0.2.1:25".parse().unwrap();
+        let sender = Address::parse("a@example.test").unwrap();
+        let rcpt = Address::parse("b@example.test").unwrap();
+        let tx = Transaction {
+            sender: Some(&sender),
+            recipients: vec![(&rcpt, Default::default())],
+            body: b"x\r\n",
+            require_tls: true,
+            ..Transaction::default()
+        };
+        let offered = Extensions {
+            requiretls: true,
+            ..Extensions::default()
+        };
+        let plan = plan(&tx, &offered, peer).unwrap();
+        assert_eq!(plan.mail, "MAIL FROM:<a@example.test> REQUIRETLS");
+        // RFC 8689 §4.2.1: not offered, not sent: 5.7.30 for every recipient.
+        let refused = plan_err(&tx, &Extensions::default(), peer);
+        assert_eq!(refused.code, 550);
+        assert!(refused.to_string().contains("5.7.30"), "{refused}");
+        let plain = Transaction {
+            require_tls: false,
+            ..tx
+        };
+        assert!(!plan_ok(&plain, &offered, peer).mail.contains("REQUIRETLS"));
+    }
+
+    fn plan_err(tx: &Transaction<'_>, ext: &Extensions, peer: SocketAddr) -> ServerReply {
+        plan(tx, ext, peer).unwrap_err()
+    }
+
+    fn plan_ok(tx: &Transaction<'_>, ext: &Extensions, peer: SocketAddr) -> Plan {
+        plan(tx, ext, peer).unwrap()
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::error::{DnsError, Failure, classify};
 use super::mx::{MailHosts, MxHost, order_mx};
@@ -28,6 +28,9 @@ pub const DEFAULT_ATTEMPTS: usize = 2;
 #[derive(Clone)]
 pub struct DnsResolver {
     inner: Arc<TokioResolver>,
+    /// The servers asked directly for TLSA (see `tlsa_query`), and for how long.
+    servers: Arc<Vec<SocketAddr>>,
+    timeout: Duration,
 }
 
 impl fmt::Debug for DnsResolver {
@@ -70,8 +73,25 @@ impl DnsResolver {
         let resolver = builder
             .build()
             .map_err(|e| DnsError::Config(format!("building the resolver: {e}")))?;
+        let servers = if nameservers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map(|(config, _)| {
+                    let mut ips: Vec<SocketAddr> = config
+                        .name_servers()
+                        .iter()
+                        .map(|s| SocketAddr::new(s.ip, 53))
+                        .collect();
+                    ips.dedup();
+                    ips
+                })
+                .unwrap_or_default()
+        } else {
+            nameservers.to_vec()
+        };
         Ok(DnsResolver {
             inner: Arc::new(resolver),
+            servers: Arc::new(servers),
+            timeout,
         })
     }
 
@@ -125,6 +145,53 @@ impl DnsResolver {
             return Ok(vec![ip]);
         }
         self.lookup_addresses(fqdn(host)?, host).await
+    }
+
+    /// The TXT records at `name`, each one string (its character-strings joined, RFC
+    /// 7208 §3.3 style), lossily decoded; at most 50 records of at most 4 KiB are kept.
+    /// NXDOMAIN or no TXT records: an empty list.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let lookup = match self.inner.lookup(fqdn(name)?, RecordType::TXT).await {
+            Ok(lookup) => lookup,
+            Err(err) => {
+                return match classify(&err) {
+                    Failure::NxDomain | Failure::NoData => Ok(Vec::new()),
+                    Failure::Temporary(msg) => {
+                        Err(DnsError::Temporary(format!("TXT lookup for {name}: {msg}")))
+                    }
+                };
+            }
+        };
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::TXT(txt) => {
+                    let joined: Vec<u8> = txt
+                        .txt_data
+                        .iter()
+                        .flat_map(|c| c.iter().copied())
+                        .take(4096)
+                        .collect();
+                    Some(String::from_utf8_lossy(&joined).into_owned())
+                }
+                _ => None,
+            })
+            .take(50)
+            .collect())
+    }
+
+    /// The TLSA records at `name` (RFC 6698 §2) and whether the answer came with the
+    /// AD bit set (RFC 4035 §3.2.3: the resolver validated it); at most 20 records.
+    /// NXDOMAIN or no records: an empty list. Only a resolver the operator trusts to
+    /// validate DNSSEC may be believed about AD (RFC 7672 §2.1). Asked directly of the
+    /// configured servers with AD set on the query (RFC 6840 §5.7), not through the
+    /// cache, which does not ask for AD.
+    pub async fn tlsa(
+        &self,
+        name: &str,
+    ) -> Result<(Vec<crate::security::tlsa::Tlsa>, bool), DnsError> {
+        super::tlsa_query::tlsa(&self.servers, &fqdn(name)?, self.timeout).await
     }
 
     /// RFC 5321 §5.1: with no MX records, the domain is treated as its own mail

@@ -86,6 +86,11 @@ impl Routes {
         self
     }
 
+    /// The client settings for MX hosts.
+    pub fn mx_config(&self) -> &Arc<ClientConfig> {
+        &self.mx_config
+    }
+
     /// Whether mail for `domain` goes through the smarthost.
     pub fn is_smarthost(&self, domain: &str) -> bool {
         self.smarthost.as_ref().is_some_and(|s| {

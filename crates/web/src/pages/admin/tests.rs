@@ -767,6 +767,7 @@ async fn records_page_lists_what_to_publish_with_a_verdict_per_record() {
         hostname: "mail.example.net".into(),
         dns: config::Dns {
             nameservers: vec!["127.0.0.1:9".parse().unwrap()],
+            ..config::Dns::default()
         },
         ..config::Config::default()
     };
