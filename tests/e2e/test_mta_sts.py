@@ -272,3 +272,47 @@ def test_testing_mode_delivers_and_the_report_says_what_failed(world):
     # Sent results are forgotten: a second run has nothing for that day.
     again = world.tls_rpt_send(day)
     assert "testing.test" not in again, again
+
+
+def submit_requiring_tls(world, rcpt, marker):
+    """Submits over STARTTLS with `MAIL FROM:<…> REQUIRETLS` (RFC 8689 §4.1)."""
+    import ssl
+    body = ("From: <%s>\r\nTo: <%s>\r\nSubject: requiretls %s\r\n\r\nmarker %s\r\n"
+            % (ALICE, rcpt, marker, marker))
+    host, port = world.a.addr("submission")
+    s = world.network.smtp(host, port)
+    try:
+        s.ehlo("client.test")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s.starttls(context=ctx)
+        s.ehlo("client.test")
+        assert s.has_extn("requiretls"), s.esmtp_features
+        s.login(ALICE, PASSWORD)
+        code, msg = s.mail(ALICE, ["REQUIRETLS"])
+        assert code == 250, (code, msg)
+        code, msg = s.rcpt(rcpt)
+        assert code == 250, (code, msg)
+        code, msg = s.data(body.encode())
+        assert code == 250, (code, msg)
+        s.quit()
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("domain", ["nosts.test", "good.test"])
+def test_requiretls_mail_bounces_with_5_7_30_where_it_cannot_be_honoured(world, domain):
+    """REQUIRETLS end to end (RFC 8689 §4.2.1): accepted on submission over TLS, then
+    refused by our relay, never sent in a way that would drop the requirement: to a
+    domain without MTA-STS or DANE (nosts.test), and to one whose enforce policy
+    verifies but whose MX does not advertise REQUIRETLS (good.test). The sender gets
+    a bounce with status 5.7.30, and the MX never sees MAIL."""
+    marker = unique("rtls")
+    submit_requiring_tls(world, "bob@" + domain, marker)
+    world.a.wait_for_mail(ALICE, 1, timeout=30)
+    (uid, *_rest) = world.a.mail_list(ALICE)[0]
+    bounce = world.a.mail_read(ALICE, uid).decode("utf-8", "replace")
+    assert "5.7.30" in bounce, bounce
+    assert marker in bounce, "the bounce names the message"
+    assert [e for e in world.peers[domain].journal() if e["cmd"] == "MAIL"] == []
