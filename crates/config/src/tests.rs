@@ -1147,8 +1147,14 @@ delay_warning_secs = 0
             "relay.max_connections_per_host",
         ),
         ("[relay]\nsmarthost_tls = \"maybe\"", "relay.smarthost_tls"),
-        ("[tls_rpt]\nrua = [\"ftp://reports.example\"]", "tls_rpt.rua"),
-        ("[relay]\ntls_ca_file = \"/nonexistent/ca.pem\"", "relay.tls_ca_file"),
+        (
+            "[tls_rpt]\nrua = [\"ftp://reports.example\"]",
+            "tls_rpt.rua",
+        ),
+        (
+            "[relay]\ntls_ca_file = \"/nonexistent/ca.pem\"",
+            "relay.tls_ca_file",
+        ),
         (
             "[queue]\nretry_schedule_secs = []",
             "queue.retry_schedule_secs",
