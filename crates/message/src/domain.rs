@@ -344,3 +344,39 @@ mod tests {
         }
     }
 }
+
+/// Whether `name` is a host name in the LDH form DNS and certificates use: dot-separated
+/// labels of letters, digits and hyphens, none empty, none starting or ending with a
+/// hyphen, at most 63 octets each and 253 in all (RFC 1123 §2.1, RFC 1035 §2.3.4). No
+/// trailing dot; IDNs in their A-label form pass.
+pub fn is_ldh_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod ldh_tests {
+    use super::is_ldh_name;
+
+    #[test]
+    fn ldh_names() {
+        assert!(is_ldh_name("mta-sts.example.org"));
+        assert!(is_ldh_name("xn--bcher-kva.example"));
+        assert!(is_ldh_name("localhost"));
+        assert!(!is_ldh_name(""));
+        assert!(!is_ldh_name("a..b"));
+        assert!(!is_ldh_name("-a.example"));
+        assert!(!is_ldh_name("a-.example"));
+        assert!(!is_ldh_name("a_b.example"));
+        assert!(!is_ldh_name(&format!("{}.example", "a".repeat(64))));
+        assert!(!is_ldh_name(&"a.".repeat(127)));
+    }
+}

@@ -30,18 +30,9 @@ pub fn wanted(hostname: &str, domains: &[String], include_service_names: bool) -
 /// Whether `name` is a DNS name a CA could validate: dotted LDH labels (RFC 1123
 /// §2.1) of at most 63 octets, 253 in all, not an IP address.
 fn orderable(name: &str) -> bool {
-    name.len() <= 253
-        && name.contains('.')
+    name.contains('.')
         && name.parse::<std::net::IpAddr>().is_err()
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        && message::domain::is_ldh_name(name)
 }
 
 /// Whether a certificate naming `have` covers every name of `want`.

@@ -135,17 +135,7 @@ pub fn plausible_host(value: &str) -> bool {
         return false;
     }
     let host = host.strip_suffix('.').unwrap_or(host);
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    message::domain::is_ldh_name(host)
 }
 
 #[cfg(test)]
