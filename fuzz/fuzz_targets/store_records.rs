@@ -87,6 +87,9 @@ const COLUMNS: &[(&str, &str)] = &[
     ("queue", "dsn_envid"),
     ("queue", "held"),
     ("queue", "warned"),
+    ("queue", "require_tls"),
+    ("inline_blobs", "id"),
+    ("inline_blobs", "body"),
     ("queue_recipients", "idx"),
     ("queue_recipients", "address"),
     ("queue_recipients", "status"),
@@ -211,6 +214,7 @@ impl Fixture {
                 recipients: vec![addr("alice@example.org"), addr("x@remote.example")],
                 body_type: BodyType::EightBitMime,
                 smtputf8: false,
+                require_tls: true,
                 dsn,
             };
             let mut queued = Vec::new();
