@@ -127,20 +127,23 @@ async fn survives_close_and_reopen() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_enqueues_share_commits() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Arc::new(SqliteStore::open(dir.path()).expect("open").files_only());
+/// The body [`enqueue_concurrently`] gives queue entry `1000 + n`.
+fn concurrent_body(n: u64) -> Vec<u8> {
+    format!("message {n}\r\n").repeat(100).into_bytes()
+}
+
+/// Enqueues `count` messages (ids 1000…, bodies [`concurrent_body`]) from as many tasks
+/// at once; returns how many commits they took.
+async fn enqueue_concurrently(s: &Arc<SqliteStore>, count: u64) -> u64 {
     let before = s.commit_count();
-    let tasks: Vec<_> = (0..50u64)
+    let tasks: Vec<_> = (0..count)
         .map(|n| {
-            let s = Arc::clone(&s);
+            let s = Arc::clone(s);
             tokio::spawn(async move {
-                let body = format!("message {n}\r\n").repeat(100);
                 s.enqueue(
                     QueueId::from_u64(1000 + n),
                     &envelope(&["x@remote.example"]),
-                    body.as_bytes(),
+                    &concurrent_body(n),
                 )
                 .await
             })
@@ -149,7 +152,14 @@ async fn concurrent_enqueues_share_commits() {
     for t in tasks {
         t.await.expect("task").expect("enqueue");
     }
-    let commits = s.commit_count() - before;
+    s.commit_count() - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enqueues_share_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Arc::new(SqliteStore::open(dir.path()).expect("open").files_only());
+    let commits = enqueue_concurrently(&s, 50).await;
     assert_eq!(s.queue_list().await.expect("list").len(), 50);
     assert_eq!(blob_files(dir.path()).len(), 50);
     assert!(commits >= 1);

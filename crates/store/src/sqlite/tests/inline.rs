@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use message::QueueId;
 
-use super::{blob_files, envelope, store_with_alice};
+use super::{blob_files, concurrent_body, enqueue_concurrently, envelope, store_with_alice};
 use crate::sqlite::SqliteStore;
 use crate::sqlite::inline_blobs::INLINE_MAX;
 use crate::{RecipientOutcome, Store};
@@ -23,25 +23,7 @@ fn inline_rows(dir: &std::path::Path) -> i64 {
 async fn small_bodies_share_their_commit_and_write_no_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Arc::new(SqliteStore::open(dir.path()).expect("open"));
-    let before = s.commit_count();
-    let tasks: Vec<_> = (0..50u64)
-        .map(|n| {
-            let s = Arc::clone(&s);
-            tokio::spawn(async move {
-                let body = format!("message {n}\r\n").repeat(100);
-                s.enqueue(
-                    QueueId::from_u64(1000 + n),
-                    &envelope(&["x@remote.example"]),
-                    body.as_bytes(),
-                )
-                .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("task").expect("enqueue");
-    }
-    let commits = s.commit_count() - before;
+    let commits = enqueue_concurrently(&s, 50).await;
     assert!(
         commits < 50,
         "group commit: 50 enqueues took {commits} commits"
@@ -53,7 +35,7 @@ async fn small_bodies_share_their_commit_and_write_no_file() {
             s.queue_body(QueueId::from_u64(1000 + n))
                 .await
                 .expect("body"),
-            format!("message {n}\r\n").repeat(100).into_bytes()
+            concurrent_body(n)
         );
     }
 }
