@@ -29,6 +29,7 @@ import pytest
 from dnsserver import TestDNS
 from harness import wait_until
 from network import network  # noqa: F401  (the fixture)
+from tlsprobe import TLS_KINDS, presented_certificate
 
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 NAME = "mail.acme.test"
@@ -166,35 +167,7 @@ def acme_server(server_factory, network, pebble, challenge, **acme):
 def served(server, kind, cafile):
     """The leaf (DER) `kind` presents in a handshake that verifies against
     CAFILE for NAME; STARTTLS first where the listener speaks clear text."""
-    ctx = ssl.create_default_context(cafile=cafile)
-    with server.netns():
-        sock = socket.create_connection(server.addr(kind), timeout=15)
-    try:
-        f = sock.makefile("rb")
-        if kind in ("smtp", "submission"):
-            f.readline()
-            sock.sendall(b"EHLO client.test\r\n")
-            while not f.readline()[3:4] == b" ":
-                pass
-            sock.sendall(b"STARTTLS\r\n")
-            assert f.readline().startswith(b"220"), kind
-        elif kind == "imap":
-            f.readline()
-            sock.sendall(b"a STARTTLS\r\n")
-            assert f.readline().startswith(b"a OK"), kind
-        elif kind == "pop3":
-            f.readline()
-            sock.sendall(b"STLS\r\n")
-            assert f.readline().startswith(b"+OK"), kind
-        tls = ctx.wrap_socket(sock, server_hostname=NAME)
-        der = tls.getpeercert(binary_form=True)
-        tls.close()
-        return der
-    finally:
-        sock.close()
-
-
-TLS_KINDS = ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "https")
+    return presented_certificate(server, kind, ssl.create_default_context(cafile=cafile), NAME)
 
 
 def status(server):

@@ -17,6 +17,7 @@ from harness import IMAP_LISTEN, POP3_LISTEN, wait_until
 from network import network  # noqa: F401  (the fixture)
 from sendtools import ip_cert
 from smtpraw import RawSMTP
+from tlsprobe import TLS_KINDS, presented_certificate
 
 ALICE = "alice@example.org"
 
@@ -62,36 +63,13 @@ def starttls_fingerprint(server):
         return hashlib.sha256(s.sock.getpeercert(binary_form=True)).hexdigest()
 
 
-TLS_KINDS = ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "https")
-
-
 def any_listener_fingerprint(server, kind):
     """The certificate KIND presents, after STARTTLS (or STLS) where the
     listener starts in clear text."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    with server.netns():
-        sock = socket.create_connection(server.addr(kind), timeout=15)
-    with sock:
-        f = sock.makefile("rb")
-        if kind in ("smtp", "submission"):
-            f.readline()
-            sock.sendall(b"EHLO client.test\r\n")
-            while f.readline()[3:4] != b" ":
-                pass
-            sock.sendall(b"STARTTLS\r\n")
-            assert f.readline().startswith(b"220"), kind
-        elif kind == "imap":
-            f.readline()
-            sock.sendall(b"a STARTTLS\r\n")
-            assert f.readline().startswith(b"a OK"), kind
-        elif kind == "pop3":
-            f.readline()
-            sock.sendall(b"STLS\r\n")
-            assert f.readline().startswith(b"+OK"), kind
-        with ctx.wrap_socket(sock) as tls:
-            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+    return hashlib.sha256(presented_certificate(server, kind, ctx)).hexdigest()
 
 
 def file_fingerprint(path):
