@@ -4,12 +4,13 @@
 //! each recipient through [`route::Resolver`]: local accounts (directly or by alias) go
 //! to [`local`] (filed into the account's INBOX through the store, atomically with
 //! marking the recipient done); the rest go to the outbound relay
-//! ([`relay::outbound::Relay`]: MX or smarthost), one domain (one transaction) at a
-//! time. Outcomes go to the queue as they are known
-//! ([`queue::Deliver::deliver_reporting`]): the local ones first, then each domain's as
-//! its transaction ends, so that recipients a server took are recorded before a slow
-//! domain is tried (RFC 5321 §6.1: responsibility passes at the 250). Without a relay
-//! (tests), remote recipients stay queued.
+//! ([`relay::outbound::Relay`]: MX or smarthost), each recipient domain its own job
+//! (one transaction), run concurrently within the relay's connection limits. Outcomes
+//! go to the queue as they are known ([`queue::Deliver::deliver_reporting`]): the local
+//! ones first, then each domain's the moment its transaction ends, so that a slow or
+//! silent server of one domain delays neither the other domains nor the recording of
+//! what their servers took (RFC 5321 §6.1: responsibility passes at the 250). Without a
+//! relay (tests), remote recipients stay queued.
 //!
 //! [`accept`] is the one door into the queue that every submitter (SMTP, the local
 //! queue) goes through: pipeline, filing for local recipients, queueing for the rest.
@@ -22,6 +23,7 @@ pub mod local;
 pub mod route;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use queue::{Attempt, Deliver, Outcomes};
 use relay::outbound::{Outcome, Relay};
 use route::{Resolver, Route};
@@ -52,8 +54,9 @@ impl Router {
         self
     }
 
-    /// Delivers to the remote recipients at `remote` through the relay, domain by
-    /// domain, handing each domain's outcomes to `outcomes` as its transaction ends.
+    /// Delivers to the remote recipients at `remote` through the relay, the domains
+    /// concurrently ([`Relay::deliver_each`]), handing each domain's outcomes to
+    /// `outcomes` as its transaction ends.
     async fn relay(&self, message: &QueuedMessage, remote: &[usize], outcomes: &mut dyn Outcomes) {
         let everyone = |attempt: Attempt| remote.iter().map(|&i| (i, attempt.clone())).collect();
         let Some(relay) = &self.relay else {
@@ -79,8 +82,8 @@ impl Router {
             body: &body,
             require_tls: envelope.require_tls,
         };
-        for (domain, group) in Relay::domains(&outbound, remote) {
-            let done = relay.deliver_domain(&outbound, &domain, &group).await;
+        let mut each = std::pin::pin!(relay.deliver_each(&outbound, remote));
+        while let Some(done) = each.next().await {
             outcomes
                 .report(done.into_iter().map(attempt_of).collect())
                 .await;

@@ -2,13 +2,16 @@
 //! recipient domain (smarthost or MX), try its hosts in order, and report one outcome
 //! per recipient.
 //!
-//! Where it sits: `delivery::Router` groups the remote recipients of a due queue entry
-//! with [`Relay::domains`], calls [`Relay::deliver_domain`] for each group in turn and
-//! turns each [`Outcome`] into a queue attempt, handing a domain's to the queue as soon
-//! as its transaction ends, so that recipients a server took are recorded before the
-//! next domain is tried ([`Relay::deliver`] does all the domains in one call).
-//! [`route`] decides where a domain's mail goes, [`pool`] keeps connections for reuse
-//! and enforces the connection limits, the [`crate::client`] speaks SMTP.
+//! Where it sits: `delivery::Router` takes the remote recipients of a due queue entry
+//! from [`Relay::deliver_each`], which delivers to each recipient domain as its own job
+//! ([`Relay::deliver_domain`]), up to [`DOMAINS_AT_ONCE`] of them concurrently, and
+//! yields each domain's outcomes as soon as its transaction ends; the router hands
+//! them to the queue at once, so that a slow or silent server of one domain holds up
+//! neither the other domains nor the recording of what their servers took
+//! ([`Relay::deliver`] collects them all). [`route`] decides where a domain's mail
+//! goes, [`pool`] keeps connections for reuse and enforces the connection limits (in
+//! total and per host, across all messages), [`tried`] words failures for the queue,
+//! the [`crate::client`] speaks SMTP.
 //!
 //! Rules (RFC 5321 §5.1): the hosts of a domain are tried in MX preference order, each
 //! of its addresses in turn, until one takes a decision on the recipients; a
@@ -19,6 +22,7 @@
 pub mod pool;
 pub mod route;
 mod secure;
+pub mod tried;
 
 pub use secure::utc_day;
 
@@ -26,6 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use futures_util::stream::{self, Stream, StreamExt};
 use message::Address;
 use message::dsn::Dsn;
 
@@ -33,6 +38,13 @@ use crate::client::{ClientError, RecipientResult, Transaction};
 use crate::dns::DnsResolver;
 use pool::Pool;
 use route::{Routes, Target};
+use tried::{Failure, Tried};
+
+/// The most recipient domains of one message delivered at once (Postfix's default
+/// destination concurrency is 20 too). Connections are bounded by the [`pool`]'s
+/// limits in any case; this keeps one message with a thousand domains from taking
+/// every connection (and doing a thousand DNS lookups) while other messages wait.
+pub const DOMAINS_AT_ONCE: usize = 20;
 
 /// Client settings per MX host and TLSA record set.
 type DaneConfigs =
@@ -48,7 +60,8 @@ pub enum Outcome {
         dsn_passed: bool,
     },
     /// Try again later, and why: `host[ip] said: <reply>` for a server's reply, else
-    /// our own `X.Y.Z text`.
+    /// our own `X.Y.Z host[ip]: text` or `X.Y.Z text`; when several hosts failed, one
+    /// more line each (see [`tried`]).
     Temporary(String),
     /// Failed for good, with a reason written as for `Temporary`.
     Permanent(String),
@@ -113,14 +126,30 @@ impl Relay {
         self
     }
 
-    /// Delivers `message` to its recipients at `indexes`, domain by domain; one outcome
-    /// per index.
+    /// Delivers `message` to its recipients at `indexes`, the domains concurrently (as
+    /// [`Relay::deliver_each`]); one outcome per index, in the order they were known.
     pub async fn deliver(&self, message: &Message<'_>, indexes: &[usize]) -> Vec<(usize, Outcome)> {
         let mut out = Vec::with_capacity(indexes.len());
-        for (domain, group) in Self::domains(message, indexes) {
-            out.extend(self.deliver_domain(message, &domain, &group).await);
+        let mut each = std::pin::pin!(self.deliver_each(message, indexes));
+        while let Some(done) = each.next().await {
+            out.extend(done);
         }
         out
+    }
+
+    /// Delivers `message` to its recipients at `indexes`, each domain as its own job
+    /// ([`Relay::deliver_domain`]), up to [`DOMAINS_AT_ONCE`] at a time: one item per
+    /// domain, with its recipients' outcomes, as soon as that domain's transaction ends.
+    pub fn deliver_each<'a>(
+        &'a self,
+        message: &'a Message<'a>,
+        indexes: &[usize],
+    ) -> impl Stream<Item = Vec<(usize, Outcome)>> + Send + 'a {
+        stream::iter(Self::domains(message, indexes))
+            .map(move |(domain, group)| async move {
+                self.deliver_domain(message, &domain, &group).await
+            })
+            .buffer_unordered(DOMAINS_AT_ONCE)
     }
 
     /// The recipients at `indexes` grouped by domain (lower case), in domain order: one
@@ -149,7 +178,7 @@ impl Relay {
         };
         let mut undecided: Vec<usize> = group.to_vec();
         let mut decided = Vec::with_capacity(group.len());
-        let mut last_error: Option<String> = None;
+        let mut tried = Tried::default();
         let mut all_permanent = true;
         if self.routes.is_smarthost(domain) {
             // A smarthost's certificate is always verified (WebPKI), so REQUIRETLS
@@ -178,7 +207,7 @@ impl Relay {
                         Err(e) => {
                             tracing::info!(%domain, host = %peer, error = %e, "host failed; trying the next");
                             all_permanent &= e.permanent;
-                            last_error = Some(error_text(&peer, &e));
+                            tried.push(Failure::client_error(&peer, &e));
                         }
                     }
                 }
@@ -190,7 +219,7 @@ impl Relay {
                     domain,
                     &targets,
                     &undecided,
-                    &mut last_error,
+                    &mut tried,
                     &mut all_permanent,
                 )
                 .await;
@@ -200,7 +229,8 @@ impl Relay {
             }
         }
         if !undecided.is_empty() {
-            let reason = last_error
+            let reason = tried
+                .reason()
                 .unwrap_or_else(|| format!("4.4.4 no address to deliver to for {domain}"));
             // Only when every host refused for good (e.g. 5xx greetings everywhere) is
             // it final; not while a host could not even be looked up, and a smarthost's
@@ -270,19 +300,17 @@ impl Relay {
     }
 }
 
-/// A host's failure as the queue reports it.
-fn error_text(peer: &str, e: &ClientError) -> String {
-    match &e.reply {
-        Some(reply) => format!("{peer} said: {reply}"),
-        None => e.message.clone(),
-    }
-}
-
-/// The outcome a client result means for the queue.
+/// The outcome a client result means for the queue: a server's reply quoted as what
+/// `peer` said, one the client made up (a SIZE or SMTPUTF8 refusal, a connection lost
+/// after the data) worded as ours (see [`tried`]).
 fn outcome_of(peer: &str, result: &RecipientResult, dsn_passed: bool) -> Outcome {
     match result {
         RecipientResult::Accepted(_) => Outcome::Delivered { dsn_passed },
-        RecipientResult::Temporary(reply) => Outcome::Temporary(format!("{peer} said: {reply}")),
-        RecipientResult::Permanent(reply) => Outcome::Permanent(format!("{peer} said: {reply}")),
+        RecipientResult::Temporary(reply) => {
+            Outcome::Temporary(Failure::reply(peer, reply).summary)
+        }
+        RecipientResult::Permanent(reply) => {
+            Outcome::Permanent(Failure::reply(peer, reply).summary)
+        }
     }
 }

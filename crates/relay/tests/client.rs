@@ -99,7 +99,8 @@ async fn results_per_recipient_in_order_without_pipelining() {
         &ServerReply {
             code: 250,
             enhanced: Some((2, 0, 0)),
-            text: "queued as FAKE1".into()
+            text: "queued as FAKE1".into(),
+            local: false,
         }
     );
     assert!(conn.is_reusable());

@@ -4,8 +4,10 @@
 //!
 //! Covered: MX preference order and fallback past dead hosts and refusing greetings;
 //! implicit MX, null MX, NXDOMAIN and a silent name server; one transaction per domain
-//! with outcomes aligned to recipient indexes; the `host[ip] said: <reply>` reason
-//! format the queue parses; the DSN pass-through flag; connection reuse (and replacing
+//! with outcomes aligned to recipient indexes, the domains delivered concurrently (a
+//! silent server holds up no other domain); the `host[ip] said: <reply>` reason format
+//! the queue parses, our own failures worded as ours, and each host's error listed
+//! when several failed; the DSN pass-through flag; connection reuse (and replacing
 //! a pooled connection the server closed); the per-host connection limit; smarthost
 //! routing with AUTH, per-domain smarthosts, and a refused AUTH being temporary.
 
@@ -15,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use message::{Address, BodyType, Dsn};
 use outbound_support::{Event, FakeSmtp, Options, PATIENCE, SilentDns, Slot, slots};
 use relay::client::{ClientConfig, Timeouts, TlsMode};
@@ -205,11 +208,14 @@ async fn a_permanent_greeting_from_every_mx_is_permanent() {
 
     let outcomes = deliver(&relay, &Mail::to(&["rcpt@nosvc.test"])).await;
 
-    let ip = second.addr.ip();
+    let (ip1, ip2) = (first.addr.ip(), second.addr.ip());
+    // The last error, then each host's, in the order tried.
     assert_eq!(
         outcomes,
         [Outcome::Permanent(format!(
-            "mx2.nosvc.test[{ip}] said: 554 5.3.2 second says no"
+            "mx2.nosvc.test[{ip2}] said: 554 5.3.2 second says no\n  \
+             mx1.nosvc.test[{ip1}]: 554 5.3.2 first says no\n  \
+             mx2.nosvc.test[{ip2}]: 554 5.3.2 second says no"
         ))]
     );
     assert_eq!(first.log().connections(), 1);
@@ -467,6 +473,38 @@ async fn one_transaction_per_domain_with_outcomes_at_the_right_indexes() {
 }
 
 #[tokio::test]
+async fn a_silent_server_holds_up_no_other_domain() {
+    // a-silent.test sorts first; its server takes the connection (the kernel's
+    // backlog) and never greets, for longer than the test waits.
+    let (port, mut s) = slots(2);
+    let (ip1, ip2) = (s[0].ip(), s[1].ip());
+    let dns = TestDns::start([
+        ("a-silent.test", RecordType::MX, "10 mx.a-silent.test."),
+        ("mx.a-silent.test", RecordType::A, ip1.as_str()),
+        ("z-fast.test", RecordType::MX, "10 mx.z-fast.test."),
+        ("mx.z-fast.test", RecordType::A, ip2.as_str()),
+    ])
+    .await;
+    let fast = accepting(s.pop().unwrap());
+    let _silent = s.pop().unwrap().listen();
+    let config = ClientConfig {
+        timeouts: Timeouts::all(PATIENCE * 30),
+        ..ClientConfig::new("relay.test")
+    };
+    let relay = relay_with(Routes::mx(config).with_mx_port(port), &dns, pool());
+    let mail = Mail::to(&["x@a-silent.test", "y@z-fast.test"]);
+    let message = mail.message();
+
+    let mut each = std::pin::pin!(relay.deliver_each(&message, &[0, 1]));
+    let first = tokio::time::timeout(PATIENCE, each.next())
+        .await
+        .expect("z-fast.test's outcome comes while a-silent.test is still silent");
+
+    assert_eq!(first, Some(vec![(1, DELIVERED)]));
+    assert_eq!(fast.log().transactions.len(), 1);
+}
+
+#[tokio::test]
 async fn only_the_recipients_asked_for_are_delivered() {
     let (port, mut s) = slots(1);
     let ip = s[0].ip();
@@ -560,12 +598,36 @@ async fn recipient_refusals_are_reported_as_host_ip_said_reply() {
 }
 
 #[tokio::test]
+async fn a_size_refusal_we_decide_is_worded_as_ours() {
+    // The server declares SIZE 10 (RFC 1870): the client does not send the message,
+    // and the reason must not claim that the server said 552.
+    let (port, mut s) = slots(1);
+    let ip = s[0].ip();
+    let dns = TestDns::start([("small.test", RecordType::A, ip.as_str())]).await;
+    let server = FakeSmtp::start(s.pop().unwrap(), Options::accepting(&["SIZE 10"]));
+    let relay = mx_relay(&dns, port, pool());
+
+    let outcomes = deliver(&relay, &Mail::to(&["a@small.test"])).await;
+
+    let [Outcome::Permanent(reason)] = outcomes.as_slice() else {
+        panic!("expected a permanent failure: {outcomes:?}");
+    };
+    assert!(
+        reason.starts_with(&format!("5.3.4 small.test[{ip}]: message size ")),
+        "{reason}"
+    );
+    assert!(!reason.contains(" said: "), "{reason}");
+    assert!(!reason.contains("552"), "{reason}");
+    assert!(server.log().transactions.is_empty());
+}
+
+#[tokio::test]
 async fn all_hosts_down_is_temporary_and_names_the_last_error() {
     // MX 10 says 421, MX 20 refuses the connection: the connection error is last.
     let (port, mut s) = slots(2);
     let dns = two_mx("down.test", &s[0], &s[1]).await;
     let dead = s.pop().unwrap();
-    let _busy = FakeSmtp::start(
+    let busy = FakeSmtp::start(
         s.pop().unwrap(),
         Options::accepting(&[]).greeting("421 4.3.2 busy"),
     );
@@ -573,13 +635,29 @@ async fn all_hosts_down_is_temporary_and_names_the_last_error() {
 
     let outcomes = deliver(&relay, &Mail::to(&["a@down.test", "b@down.test"])).await;
 
+    let (busy_ip, dead_ip) = (busy.addr.ip(), dead.addr.ip());
     for outcome in &outcomes {
         let Outcome::Temporary(reason) = outcome else {
             panic!("expected temporary failures: {outcomes:?}");
         };
-        assert!(reason.starts_with("4.4."), "{reason}");
-        assert!(reason.contains(&dead.addr.to_string()), "{reason}");
-        assert!(!reason.contains("421"), "not the last error: {reason}");
+        let lines: Vec<&str> = reason.lines().collect();
+        // Ours, naming the host, not worded as something the server said.
+        assert!(
+            lines[0].starts_with(&format!("4.4.1 mx2.down.test[{dead_ip}]: ")),
+            "{reason}"
+        );
+        assert!(lines[0].contains(&dead.addr.to_string()), "{reason}");
+        assert!(!lines[0].contains("421"), "not the last error: {reason}");
+        assert!(!lines[0].contains(" said: "), "{reason}");
+        assert_eq!(lines.len(), 3, "{reason}");
+        assert_eq!(
+            lines[1],
+            format!("  mx1.down.test[{busy_ip}]: 421 4.3.2 busy")
+        );
+        assert!(
+            lines[2].starts_with(&format!("  mx2.down.test[{dead_ip}]: 4.4.1 ")),
+            "{reason}"
+        );
     }
     assert_eq!(outcomes.len(), 2);
 
@@ -590,18 +668,26 @@ async fn all_hosts_down_is_temporary_and_names_the_last_error() {
         s.pop().unwrap(),
         Options::accepting(&[]).greeting("421 4.3.2 busy"),
     );
-    let _dead = s.pop().unwrap();
+    let dead = s.pop().unwrap();
     let relay = mx_relay(&dns, port, pool());
 
     let outcomes = deliver(&relay, &Mail::to(&["a@down2.test"])).await;
 
     let ip = busy.addr.ip();
+    let [Outcome::Temporary(reason)] = outcomes.as_slice() else {
+        panic!("expected a temporary failure: {outcomes:?}");
+    };
+    let lines: Vec<&str> = reason.lines().collect();
     assert_eq!(
-        outcomes,
-        [Outcome::Temporary(format!(
-            "mx2.down2.test[{ip}] said: 421 4.3.2 busy"
-        ))]
+        lines[0],
+        format!("mx2.down2.test[{ip}] said: 421 4.3.2 busy")
     );
+    let dead_ip = dead.addr.ip();
+    assert!(
+        lines[1].starts_with(&format!("  mx1.down2.test[{dead_ip}]: 4.4.1 ")),
+        "{reason}"
+    );
+    assert_eq!(lines[2], format!("  mx2.down2.test[{ip}]: 421 4.3.2 busy"));
 }
 
 // ---------------------------------------------------------------------------------

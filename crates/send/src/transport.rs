@@ -431,6 +431,7 @@ mod tests {
                 code,
                 enhanced: None,
                 text: text.into(),
+                local: false,
             }),
         }
     }

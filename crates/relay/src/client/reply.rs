@@ -17,15 +17,29 @@ pub struct ServerReply {
     pub enhanced: Option<(u8, u16, u16)>,
     /// The text without codes; the lines of a multi-line reply joined with `"; "`.
     pub text: String,
+    /// The client made it up ([`ServerReply::synthetic`]): the server never said it,
+    /// so reports word it as our own finding, not as the server's reply.
+    pub local: bool,
 }
 
 impl ServerReply {
-    /// A reply the client made up, e.g. `synthetic(552, (5, 3, 4), "...")`.
+    /// A reply the client made up, e.g. `synthetic(552, (5, 3, 4), "...")`, marked
+    /// [`ServerReply::local`].
     pub fn synthetic(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Self {
         ServerReply {
             code,
             enhanced: Some(enhanced),
             text: text.into(),
+            local: true,
+        }
+    }
+
+    /// The enhanced status code as `X.Y.Z`; without one, the code's class as
+    /// `X.0.0` (RFC 3463 §3.1).
+    pub fn status(&self) -> String {
+        match self.enhanced {
+            Some((class, subject, detail)) => format!("{class}.{subject}.{detail}"),
+            None => format!("{}.0.0", self.class()),
         }
     }
 
@@ -88,6 +102,7 @@ impl RawReply {
             code: self.code,
             enhanced,
             text: texts.join("; "),
+            local: false,
         }
     }
 }

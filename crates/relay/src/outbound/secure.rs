@@ -20,18 +20,20 @@ use crate::security::tlsa::{self, Tlsa};
 use crate::security::tlsrpt::{Attempt, PolicyId, ResultType};
 
 use super::route::Target;
-use super::{Message, Outcome, Relay, error_text, outcome_of};
+use super::tried::{Failure, Tried};
+use super::{Message, Outcome, Relay, outcome_of};
 
 impl Relay {
     /// Tries `targets` in order for `recipients` of `domain`; the outcomes once a host
-    /// decided, else nothing (with `last_error` and `all_permanent` updated).
+    /// decided, else nothing (with each host's failure in `tried` and `all_permanent`
+    /// updated).
     pub(super) async fn deliver_secure(
         &self,
         message: &Message<'_>,
         domain: &str,
         targets: &[Target],
         recipients: &[usize],
-        last_error: &mut Option<String>,
+        tried: &mut Tried,
         all_permanent: &mut bool,
     ) -> Vec<(usize, Outcome)> {
         let security = self.security.as_deref();
@@ -103,7 +105,7 @@ impl Relay {
                     )
                     .await;
                     *all_permanent &= permanent;
-                    *last_error = Some(reason);
+                    tried.push(Failure::skipped(&target.name, &reason));
                     continue;
                 }
                 Plan::Connect { tls, under, report } => (tls, under, report),
@@ -176,16 +178,20 @@ impl Relay {
                             .await;
                             reported = true;
                             *all_permanent = false;
-                            *last_error = Some(format!(
-                                "4.7.5 {peer}: TLS as the recipient domain's policy requires failed: {}",
-                                e.message
+                            tried.push(Failure::ours(
+                                &peer,
+                                "4.7.5",
+                                &format!(
+                                    "TLS as the recipient domain's policy requires failed: {}",
+                                    e.message
+                                ),
                             ));
                             // Under a testing policy: on, opportunistically.
                         }
                         Err(e) => {
                             tracing::info!(%domain, host = %peer, error = %e, "host failed; trying the next");
                             *all_permanent &= e.permanent;
-                            *last_error = Some(error_text(&peer, &e));
+                            tried.push(Failure::client_error(&peer, &e));
                             break;
                         }
                     }
