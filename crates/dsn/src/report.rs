@@ -22,7 +22,7 @@ pub struct RecipientReport {
     /// The RFC 3463 status code, e.g. `(5, 1, 1)`.
     pub status: (u8, u16, u16),
     /// The remote server's reply, e.g. `550 5.1.1 no such user`
-    /// (`Diagnostic-Code: smtp; …`); other text (a local error) gets the `X-Postie` type.
+    /// (`Diagnostic-Code: smtp; …`); other text (a local error) gets the `x-postie` type.
     pub diagnostic: Option<String>,
     /// The host that gave the reply, e.g. `mx.example.net` (`Remote-MTA: dns; …`).
     pub remote_mta: Option<String>,

@@ -80,8 +80,9 @@ fn recipient_block(r: &RecipientReport, ascii_only: bool) -> String {
 }
 
 /// `smtp` when `text` is an SMTP reply (a 2xx–5xx code then a space, a hyphen or the
-/// end, RFC 5321 §4.2), else Postie's own `X-Postie` type (RFC 3464 §2.3.6 allows
-/// `X-` diagnostic types for text that is not a reply, e.g. a connection error).
+/// end, RFC 5321 §4.2), else Postie's own `x-postie` type (RFC 3464 §2.3.6 allows
+/// `X-` diagnostic types for text that is not a reply, e.g. a connection error or a
+/// refusal we decided ourselves; the type is case-insensitive).
 fn diagnostic_type(text: &str) -> &'static str {
     let b = text.trim_start().as_bytes();
     let code = b.len() >= 3
@@ -89,7 +90,7 @@ fn diagnostic_type(text: &str) -> &'static str {
         && b[1].is_ascii_digit()
         && b[2].is_ascii_digit()
         && matches!(b.get(3), None | Some(b' ') | Some(b'-'));
-    if code { "smtp" } else { "X-Postie" }
+    if code { "smtp" } else { "x-postie" }
 }
 
 #[cfg(test)]
@@ -101,9 +102,9 @@ mod tests {
         assert_eq!(diagnostic_type("550 5.1.1 no such user"), "smtp");
         assert_eq!(diagnostic_type("421-busy"), "smtp");
         assert_eq!(diagnostic_type("554"), "smtp");
-        assert_eq!(diagnostic_type("connection refused"), "X-Postie");
-        assert_eq!(diagnostic_type("5500 odd"), "X-Postie");
-        assert_eq!(diagnostic_type("650 no"), "X-Postie");
+        assert_eq!(diagnostic_type("connection refused"), "x-postie");
+        assert_eq!(diagnostic_type("5500 odd"), "x-postie");
+        assert_eq!(diagnostic_type("650 no"), "x-postie");
     }
 
     #[test]

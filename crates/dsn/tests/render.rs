@@ -584,7 +584,7 @@ fn local_error_text_is_not_labelled_an_smtp_reply() {
     let groups = status_of(&parse(&raw));
     assert_eq!(
         get(&groups[1], "Diagnostic-Code"),
-        Some("X-Postie; connection refused")
+        Some("x-postie; connection refused")
     );
     assert_eq!(get(&groups[1], "Remote-MTA"), None);
 }

@@ -140,7 +140,31 @@ struct RecipientJson {
     status: &'static str,
     attempts: Option<u32>,
     next_attempt: Option<String>,
+    /// The whole reason: the summary line, then one line per host tried.
     last_error: Option<String>,
+    /// Each host the relay tried in the last attempt, when there were several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hosts: Vec<HostJson>,
+}
+
+/// One host a recipient's last attempt tried, with its error.
+#[derive(Debug, Serialize)]
+struct HostJson {
+    host: String,
+    error: String,
+}
+
+/// The hosts listed in `reason` (see `queue::notify::tried_hosts`).
+fn hosts_of(reason: Option<&String>) -> Vec<HostJson> {
+    reason
+        .map(|r| queue::notify::tried_hosts(r))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(host, error)| HostJson {
+            host: host.to_owned(),
+            error: error.to_owned(),
+        })
+        .collect()
 }
 
 impl EntryJson {
@@ -159,6 +183,7 @@ impl EntryJson {
                     attempts: Some(*attempts),
                     next_attempt: Some(rfc3339(*next_attempt)),
                     last_error: last_error.clone(),
+                    hosts: hosts_of(last_error.as_ref()),
                 },
                 RecipientStatus::Delivered => RecipientJson {
                     address: r.address.to_string(),
@@ -166,6 +191,7 @@ impl EntryJson {
                     attempts: None,
                     next_attempt: None,
                     last_error: None,
+                    hosts: Vec::new(),
                 },
                 RecipientStatus::Failed(why) => RecipientJson {
                     address: r.address.to_string(),
@@ -173,6 +199,7 @@ impl EntryJson {
                     attempts: None,
                     next_attempt: None,
                     last_error: Some(why.clone()),
+                    hosts: hosts_of(Some(why)),
                 },
             })
             .collect();
@@ -229,7 +256,8 @@ fn print_queue(format: Format, entries: &[QueuedMessage], now: i64) -> anyhow::R
     print_table(&table, "queue is empty")
 }
 
-/// A recipient's state in words. `with_date` adds the absolute time of the next attempt
+/// A recipient's state in words, with only the summary line of its reason (the hosts
+/// tried are [`print_entry`]'s). `with_date` adds the absolute time of the next attempt
 /// (`queue show`), the list keeps only the relative one.
 fn recipient_state(status: &RecipientStatus, now: i64, with_date: bool) -> String {
     match status {
@@ -249,12 +277,12 @@ fn recipient_state(status: &RecipientStatus, now: i64, with_date: bool) -> Strin
             };
             let last_error = last_error
                 .as_ref()
-                .map(|e| format!(", last error: {e}"))
+                .map(|e| format!(", last error: {}", queue::notify::summary(e)))
                 .unwrap_or_default();
             format!("pending, {attempts} attempts, {next}{last_error}")
         }
         RecipientStatus::Delivered => "delivered".to_string(),
-        RecipientStatus::Failed(why) => format!("failed: {why}"),
+        RecipientStatus::Failed(why) => format!("failed: {}", queue::notify::summary(why)),
     }
 }
 
@@ -271,6 +299,15 @@ fn print_entry(entry: &QueuedMessage, now: i64) {
     for r in &entry.recipients {
         let state = recipient_state(&r.status, now, true);
         println!("  {}: {state}", r.address);
+        // The last error of each host tried, under the recipient.
+        let reason = match &r.status {
+            RecipientStatus::Pending { last_error, .. } => last_error.as_deref(),
+            RecipientStatus::Failed(why) => Some(why.as_str()),
+            RecipientStatus::Delivered => None,
+        };
+        for (host, error) in reason.map(queue::notify::tried_hosts).unwrap_or_default() {
+            println!("      {host}: {error}");
+        }
     }
 }
 

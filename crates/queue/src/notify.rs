@@ -124,12 +124,13 @@ impl Notifier {
                 .as_ref()
                 .and_then(|p| p.status)
                 .unwrap_or(default_status),
-            // A server's reply, else our own reason (rendered as an X-Postie
-            // diagnostic by the dsn crate).
+            // A server's reply, else our own reason (rendered as an x-postie
+            // diagnostic by the dsn crate); only the summary line, not the
+            // per-host lines after it.
             diagnostic: parsed
                 .as_ref()
                 .and_then(|p| p.smtp_reply.clone())
-                .or_else(|| event.reason.clone()),
+                .or_else(|| event.reason.as_deref().map(|r| summary(r).to_owned())),
             remote_mta: parsed.as_ref().and_then(|p| p.remote_mta.clone()),
             last_attempt: Some(now),
             will_retry_until: match event.action {
@@ -159,8 +160,11 @@ pub struct ParsedReason {
 }
 
 /// Takes apart a failure reason as deliverers write it: `host[ip] said: 550 5.1.1 text`
-/// for a remote server's reply, or `5.1.1 text` / `gave up: ...` for our own decisions.
+/// for a remote server's reply, or `5.1.1 text` / `4.4.2 host[ip]: text` / `gave up:
+/// ...` for our own decisions. Only the first line counts: the relay lists each host it
+/// tried on the lines after it (`  host[ip]: error`), which are for people.
 pub fn parse_reason(reason: &str) -> ParsedReason {
+    let reason = summary(reason);
     let (remote_mta, text) = match reason.split_once(" said: ") {
         Some((host, reply)) => {
             let host = host.rsplit(' ').next().unwrap_or(host);
@@ -178,6 +182,26 @@ pub fn parse_reason(reason: &str) -> ParsedReason {
         smtp_reply: is_reply.then(|| text.to_owned()),
         remote_mta,
     }
+}
+
+/// The first line of a reason: the summary the report is made of.
+pub fn summary(reason: &str) -> &str {
+    reason.lines().next().unwrap_or("")
+}
+
+/// The lines after a reason's summary, one per host the relay tried (`  host[ip]:
+/// error`), as `(host[ip], error)` pairs in the order tried; empty for a reason of one
+/// line.
+pub fn tried_hosts(reason: &str) -> Vec<(&str, &str)> {
+    reason
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let line = line.trim();
+            let (peer, error) = line.split_once(": ")?;
+            Some((peer, error))
+        })
+        .collect()
 }
 
 /// An enhanced status code `class.subject.detail` (RFC 3463 §2), class 2, 4 or 5.
@@ -214,5 +238,42 @@ mod tests {
         assert_eq!(p.status, None);
         assert_eq!(parse_reason("5.1.10 null MX").status, Some((5, 1, 10)));
         assert_eq!(parse_reason("9.1.1 x").status, None);
+    }
+
+    #[test]
+    fn our_own_failures_name_no_remote_mta() {
+        let p = parse_reason(
+            "5.3.4 mx.far.test[127.0.0.3]: message size 900 exceeds the limit of 500 at 127.0.0.3:25",
+        );
+        assert_eq!(p.status, Some((5, 3, 4)));
+        assert_eq!(p.smtp_reply, None);
+        assert_eq!(p.remote_mta, None);
+    }
+
+    #[test]
+    fn only_the_first_line_of_a_reason_counts() {
+        let reason = "4.4.1 mx2.far.test[127.0.0.4]: cannot connect\n  \
+                      mx1.far.test[127.0.0.3]: 550 5.7.1 go away\n  \
+                      mx2.far.test[127.0.0.4]: 4.4.1 cannot connect";
+        let p = parse_reason(reason);
+        assert_eq!(p.status, Some((4, 4, 1)));
+        assert_eq!(p.smtp_reply, None);
+        assert_eq!(p.remote_mta, None);
+        assert_eq!(
+            summary(reason),
+            "4.4.1 mx2.far.test[127.0.0.4]: cannot connect"
+        );
+        assert_eq!(
+            tried_hosts(reason),
+            [
+                ("mx1.far.test[127.0.0.3]", "550 5.7.1 go away"),
+                ("mx2.far.test[127.0.0.4]", "4.4.1 cannot connect")
+            ]
+        );
+        assert!(tried_hosts("5.1.1 one line").is_empty());
+        let p =
+            parse_reason("mx1.far.test[127.0.0.3] said: 421 4.3.2 busy\n  x[1.2.3.4]: 5.1.1 no");
+        assert_eq!(p.smtp_reply.as_deref(), Some("421 4.3.2 busy"));
+        assert_eq!(p.status, Some((4, 3, 2)));
     }
 }

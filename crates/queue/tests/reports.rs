@@ -11,7 +11,9 @@ use store::memory::MemoryStore;
 use store::{QueuedMessage, Store};
 
 /// Answers by local part: `ok` delivered (next hop has DSN), `relay` relayed to a hop
-/// without DSN, `later` temporary, `never` permanent; `mb` (the sender's mailbox)
+/// without DSN, `later` temporary, `never` permanent; `big` refused for good by us (the
+/// relay's wording of a SIZE refusal it decided), `hosts` refused for good at two hosts
+/// (the relay's summary line, then one line per host); `mb` (the sender's mailbox)
 /// takes reports.
 struct Scripted;
 
@@ -24,6 +26,17 @@ impl Deliver for Scripted {
                 let a = match m.envelope.recipients[i].local() {
                     "ok" | "mb" => Attempt::Delivered,
                     "relay" => Attempt::Relayed,
+                    "big" => Attempt::Permanent(
+                        "5.3.4 mx.a.example[127.0.0.9]: message size 900 exceeds the limit of \
+                         500 at 127.0.0.9:25"
+                            .into(),
+                    ),
+                    "hosts" => Attempt::Permanent(
+                        "mx2.a.example[127.0.0.8] said: 554 5.7.1 no\n  \
+                         mx1.a.example[127.0.0.9]: 4.4.2 connection closed\n  \
+                         mx2.a.example[127.0.0.8]: 554 5.7.1 no"
+                            .into(),
+                    ),
                     "later" => Attempt::Temporary(
                         "mx.a.example[127.0.0.9] said: 451 4.3.0 try later".into(),
                     ),
@@ -111,6 +124,46 @@ async fn a_failure_bounces_once_with_the_remote_reply() {
         );
     }
     assert!(!body.contains("ok@a.example"), "only the failed recipient");
+}
+
+#[tokio::test]
+async fn a_refusal_we_decided_is_reported_as_ours_and_only_the_summary_goes_out() {
+    let store = Arc::new(MemoryStore::new());
+    let env = envelope(
+        Some("mb@s.example"),
+        &[("big@a.example", None), ("hosts@a.example", None)],
+    );
+    queued(&store, 1, &env).await;
+    let runner = QueueRunner::new(store.clone(), Arc::new(Scripted)).with_hostname("mx.test");
+    runner.run_once(queue::now_unix()).await.unwrap();
+    let got = reports(&store).await;
+    assert_eq!(got.len(), 1);
+    let body = got[0].1.replace("\r\n ", " ");
+    let blocks: Vec<&str> = body.split("\r\n\r\n").collect();
+    let block = |rcpt: &str| {
+        *blocks
+            .iter()
+            .find(|b| b.contains(&format!("Final-Recipient: rfc822;{rcpt}")))
+            .unwrap_or_else(|| panic!("a block for {rcpt} in\n{body}"))
+    };
+    // Our own SIZE decision: no Remote-MTA, not an SMTP reply the server gave.
+    let big = block("big@a.example");
+    assert!(big.contains("Status: 5.3.4"), "{big}");
+    assert!(
+        big.contains("Diagnostic-Code: x-postie; 5.3.4 mx.a.example[127.0.0.9]: message size 900"),
+        "{big}"
+    );
+    assert!(!big.contains("Remote-MTA"), "{big}");
+    assert!(!big.contains("smtp;"), "{big}");
+    // Several hosts: the report is made of the summary line alone.
+    let hosts = block("hosts@a.example");
+    assert!(hosts.contains("Status: 5.7.1"), "{hosts}");
+    assert!(hosts.contains("Remote-MTA: dns; mx2.a.example"), "{hosts}");
+    assert!(
+        hosts.contains("Diagnostic-Code: smtp; 554 5.7.1 no\r\n"),
+        "{hosts}"
+    );
+    assert!(!body.contains("connection closed"), "{body}");
 }
 
 #[tokio::test]

@@ -66,6 +66,20 @@ async fn content(state: &WebState, user: &SignedIn) -> Result<Markup, Failure> {
     })
 }
 
+/// A queue reason: its first line (the summary), then, smaller, the lines the relay
+/// adds for each host it tried (`host[ip]: error`).
+fn reason(text: &str) -> Markup {
+    let mut lines = text.lines();
+    let summary = lines.next().unwrap_or("");
+    html! {
+        (summary)
+        @for line in lines {
+            br;
+            span.muted.mono { (line.trim()) }
+        }
+    }
+}
+
 fn row(user: &SignedIn, entry: &QueuedMessage) -> Markup {
     let pending = entry.recipients.iter().filter_map(|r| match &r.status {
         RecipientStatus::Pending {
@@ -120,7 +134,7 @@ fn row(user: &SignedIn, entry: &QueuedMessage) -> Markup {
                 }
             }
             td { @if entry.held { span.status-bad { "held" } } @else { "no" } }
-            td { (last_error) }
+            td { (reason(last_error)) }
             td {
                 form.inline.queue-actions method="post" action="/admin/queue/message" {
                     (csrf_field(user))
