@@ -18,7 +18,10 @@ Modes:
                the default) or at the end of DATA (--tempfail-at data); later
                ones are accepted as above;
   reject       "550 5.1.1 mailbox unavailable" at every RCPT;
-  reject-data  "554 5.6.0 message refused" at the end of DATA.
+  reject-data  "554 5.6.0 message refused" at the end of DATA;
+  tarpit       takes the TCP connection and never says anything (no greeting),
+               reading and dropping what the client sends;
+  greet421     greets with "421 4.3.2 too busy" and closes the connection.
 --reject-rcpt ADDR (repeatable, any mode) answers 550 5.1.1 for that recipient.
 
 EHLO offers what aiosmtpd supports: SIZE, 8BITMIME, SMTPUTF8 (no PIPELINING,
@@ -49,7 +52,10 @@ from helper_process import HelperProcess
 TEMPFAIL = "451 4.3.0 try again later"
 REJECT_RCPT = "550 5.1.1 mailbox unavailable"
 REJECT_DATA = "554 5.6.0 message refused"
-MODES = ("accept", "tempfail", "reject", "reject-data")
+GREET_421 = "421 4.3.2 too busy"
+MODES = ("accept", "tempfail", "reject", "reject-data", "tarpit", "greet421")
+# Modes that are not SMTP servers at all: a raw TCP handler instead of aiosmtpd.
+RAW_MODES = ("tarpit", "greet421")
 
 
 class Handler:
@@ -129,6 +135,23 @@ class Handler:
         return self.note(envelope, "DATA", size, "250 2.0.0 OK stored as %d" % n)
 
 
+def raw_handler(mode):
+    """The connection handler of a RAW_MODES peer."""
+    async def handle(reader, writer):
+        try:
+            if mode == "greet421":
+                writer.write((GREET_421 + "\r\n").encode())
+                await writer.drain()
+            else:  # tarpit: silence until the client gives up
+                while await reader.read(4096):
+                    pass
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+    return handle
+
+
 def null_as_empty(address):
     """The null reverse-path (aiosmtpd keeps "<>") is recorded as ""."""
     return "" if address == "<>" else address
@@ -170,7 +193,10 @@ async def serve(args):
         )
 
     host, _, port = args.listen.rpartition(":")
-    server = await loop.create_server(factory, host.strip("[]"), int(port))
+    if args.mode in RAW_MODES:
+        server = await asyncio.start_server(raw_handler(args.mode), host.strip("[]"), int(port))
+    else:
+        server = await loop.create_server(factory, host.strip("[]"), int(port))
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)

@@ -10,6 +10,10 @@ peers.
     multi.test     MX 10 -> 127.0.0.8 (down), MX 20 -> 127.0.0.9 (peer)
     implicit.test  A             127.0.0.9   no MX: the domain's own address
     nullmx.test    MX 0 .                    RFC 7505: accepts no mail
+    tarpit.test    MX            127.0.0.21  peer that never greets (a tarpit)
+    zfast.test     MX            127.0.0.22  peer (sorts after tarpit.test)
+    two.test       MX 10 -> 127.0.0.23 (peer: 421 greeting), MX 20 -> 127.0.0.24 (down)
+    small.test     MX            127.0.0.25  peer with a SIZE limit
 
 Retries are one second apart here ([queue] retry_schedule_secs = [1]) so that
 retry and delay-warning paths run within a test's time.
@@ -52,6 +56,16 @@ RECORDS = [
     {"name": "nullmx.test", "type": "MX", "value": "0 ."},
     {"name": "pf.test", "type": "MX", "value": "10 mx.pf.test"},
     {"name": "mx.pf.test", "type": "A", "value": "127.0.0.10"},
+    {"name": "tarpit.test", "type": "MX", "value": "10 mx.tarpit.test"},
+    {"name": "mx.tarpit.test", "type": "A", "value": "127.0.0.21"},
+    {"name": "zfast.test", "type": "MX", "value": "10 mx.zfast.test"},
+    {"name": "mx.zfast.test", "type": "A", "value": "127.0.0.22"},
+    {"name": "two.test", "type": "MX", "value": "10 mx1.two.test"},
+    {"name": "two.test", "type": "MX", "value": "20 mx2.two.test"},
+    {"name": "mx1.two.test", "type": "A", "value": "127.0.0.23"},
+    {"name": "mx2.two.test", "type": "A", "value": "127.0.0.24"},
+    {"name": "small.test", "type": "MX", "value": "10 mx.small.test"},
+    {"name": "mx.small.test", "type": "A", "value": "127.0.0.25"},
 ]
 
 
@@ -397,3 +411,68 @@ def test_postie_relays_to_postfix(world):
     assert marker.encode() in got["data"]
     assert b"by mx.a.test" in got["data"], got["data"][:600]
     assert got["rcpt"] == "someone@pf.test"
+
+
+def recipient_states(server, qid):
+    """{address: status} of queue entry QID in `queue list --json` ({} once gone)."""
+    for entry in server.queue_entries():
+        if entry["id"].lower() == qid.lower():
+            return {r["address"]: r["status"] for r in entry["recipients"]}
+    return {}
+
+
+def test_a_silent_server_holds_up_no_other_domain(world):
+    # tarpit.test sorts before zfast.test: delivered one domain after the other, the
+    # fast one would wait for the tarpit's greeting timeout (5 minutes).
+    tarpit = world.peer("127.0.0.21", mode="tarpit")
+    fast = world.peer("127.0.0.22")
+    marker = unique("hol")
+    qid = world.submit(["x@tarpit.test", "y@zfast.test"], marker)
+    (msg,) = fast.wait_for(1, timeout=20)
+    assert msg["rcpt_tos"] == ["y@zfast.test"] and marker.encode() in msg["data"]
+    # Recorded as soon as its server took it, while the tarpit still stalls.
+    want = {"x@tarpit.test": "pending", "y@zfast.test": "delivered"}
+    wait_until(lambda: recipient_states(world.a, qid) == want, 20,
+               message="the fast recipient recorded as delivered")
+    shown = world.a.cli("queue", "show", qid).stdout
+    assert "y@zfast.test: delivered" in shown, shown
+    assert re.search(r"x@tarpit\.test: pending, 0 attempts", shown), shown
+    assert tarpit.running()
+
+
+def test_queue_show_lists_the_last_error_of_each_mx_host(world):
+    world.peer("127.0.0.23", mode="greet421")  # MX 10; MX 20 (127.0.0.24) is down
+    qid = world.submit("z@two.test", unique("two"))
+    wait_until(lambda: "mx2.two.test" in world.a.cli("queue", "show", qid).stdout, 20,
+               message="a failed attempt at both hosts")
+    shown = world.a.cli("queue", "show", qid).stdout
+    lines = shown.splitlines()
+    (i,) = [n for n, line in enumerate(lines) if line.startswith("  z@two.test: pending")]
+    # The summary is the last error (ours: the connection was refused), then each host
+    # tried, in order, indented under the recipient.
+    assert "last error: 4.4.1 mx2.two.test[127.0.0.24]: " in lines[i], shown
+    assert " said: " not in lines[i], shown
+    assert lines[i + 1] == "      mx1.two.test[127.0.0.23]: 421 4.3.2 too busy", shown
+    assert lines[i + 2].startswith("      mx2.two.test[127.0.0.24]: 4.4.1 "), shown
+    # The table keeps one line per recipient: only the summary.
+    listing = world.a.queue_list()
+    assert "mx1.two.test" not in listing and "mx2.two.test[127.0.0.24]" in listing, listing
+    (entry,) = [e for e in world.a.queue_entries() if e["id"].lower() == qid.lower()]
+    (rcpt,) = entry["recipients"]
+    assert [h["host"] for h in rcpt["hosts"]] == ["mx1.two.test[127.0.0.23]",
+                                                  "mx2.two.test[127.0.0.24]"], rcpt
+    assert rcpt["hosts"][0]["error"] == "421 4.3.2 too busy", rcpt
+    assert rcpt["last_error"].splitlines()[0].startswith("4.4.1 mx2.two.test"), rcpt
+
+
+def test_a_size_refusal_we_decide_bounces_as_ours(world):
+    peer = world.peer("127.0.0.25", size=200)  # EHLO says SIZE 200
+    world.submit("big@small.test", unique("big") + " " + "x" * 400)
+    (bounce,) = reports(world.a, ALICE, 1)
+    (fields,) = status_fields(bounce)
+    assert fields["action"] == "failed" and fields["status"] == "5.3.4", fields
+    # We decided it, from the SIZE the server declared: no Remote-MTA, no "smtp; 552".
+    assert fields["diagnostic-code"].startswith("x-postie;5.3.4 mx.small.test[127.0.0.25]: "), \
+        fields
+    assert "remote-mta" not in fields, fields
+    assert peer.messages() == [] and peer.transactions() == []
