@@ -263,3 +263,22 @@ pub async fn message(
         Err(f) => show(&state, &user, Some(f.flash()), f.status).await,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::reason;
+
+    #[test]
+    fn a_reason_shows_its_summary_then_each_host_on_its_own_line() {
+        let text = "4.4.1 mx2.b.test[127.0.0.3]: refused\n  \
+                    mx1.b.test[127.0.0.2]: 421 4.3.2 <busy>\n  \
+                    mx2.b.test[127.0.0.3]: 4.4.1 refused";
+        assert_eq!(
+            reason(text).into_string(),
+            "4.4.1 mx2.b.test[127.0.0.3]: refused\
+             <br><span class=\"muted mono\">mx1.b.test[127.0.0.2]: 421 4.3.2 &lt;busy&gt;</span>\
+             <br><span class=\"muted mono\">mx2.b.test[127.0.0.3]: 4.4.1 refused</span>"
+        );
+        assert_eq!(reason("5.1.1 one line").into_string(), "5.1.1 one line");
+    }
+}
