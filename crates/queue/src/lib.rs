@@ -24,8 +24,8 @@
 //! responsibility for its recipients (RFC 5321 §6.1), so the deliverer hands each
 //! transaction's outcomes over as it ends ([`Deliver::deliver_reporting`]), and
 //! recipients a server took that need no report to the sender are marked delivered
-//! then, before the next domain is tried, rather than after the slowest domain of
-//! the message (one that stalls at DATA for minutes). Failures, deferrals and
+//! then, while the message's other domains are still under way, rather than after the
+//! slowest domain of the message (one that stalls at DATA for minutes). Failures, deferrals and
 //! recipients with a report due are recorded at the end of the attempt, after the one
 //! report of the attempt is queued; trying those again after a crash sends nothing
 //! twice.
