@@ -1,20 +1,29 @@
-//! Allocator tuning for the long-running server (`postie serve` only).
+//! Memory allocation for the long-running server.
 //!
-//! Every password check hashes with argon2, which allocates one 19 MiB block and
-//! frees it. glibc's malloc serves a block that large with mmap, but after the first
-//! free it raises its mmap threshold to the freed size (the "dynamic threshold"), so
-//! later argon2 blocks come from the heap arenas and stay there after being freed: the
-//! bench/imap memory figure for idle IMAP connections was mostly such retained blocks
-//! (4.3 MB per connection with the defaults, 31-37 KiB with a fixed threshold).
-//! Setting the threshold explicitly turns the dynamic adjustment off (mallopt(3)), so
-//! blocks of 1 MiB and more always go back to the system when freed.
+//! **Rust's allocations go to jemalloc** (the global allocator on Linux, with its
+//! background purging threads). glibc's malloc kept a burst's memory: after 5,000 SMTP
+//! connections had come and gone, a third of their memory stayed resident for good,
+//! because each connection's log span leaves a small block in the span registry
+//! (tracing's pooled slots keep their allocation) among the freed buffers, and glibc
+//! can only give back pages with nothing alive on them. jemalloc puts blocks of each
+//! size class on their own pages, so those few small blocks pin only pages of their
+//! own size class, and its background threads return freed pages within seconds,
+//! with no help from the server (`opt.dirty_decay_ms`; muzzy decay is off by default,
+//! so pages are returned with `MADV_DONTNEED` and leave the RSS at once).
 //!
-//! Smaller blocks freed after a burst (thousands of connections, each with its
-//! buffers) stay in glibc's arenas: free, but still resident, so the RSS stayed at its
-//! peak. A trimmer thread looks every [`TRIM_EVERY`] at how much free memory the
-//! arenas hold (`mallinfo2`, cheap) and, past [`TRIM_FREE_BYTES`], gives it back
-//! (`malloc_trim(0)`, which also releases free pages inside the arenas). Under steady
-//! load the free amount stays small and nothing is trimmed.
+//! **glibc's malloc still serves the C code** (SQLite, bundled), tuned for the server
+//! (`postie serve` only) as before: argon2's 19 MiB blocks are Rust allocations now,
+//! but a block that large in C code would raise glibc's dynamic mmap threshold to its
+//! size, after which such blocks stay in the heap arenas. Setting the threshold
+//! explicitly turns that adjustment off (mallopt(3)), so blocks of 1 MiB and more
+//! always go back to the system when freed. A trimmer thread looks every
+//! [`TRIM_EVERY`] at how much free memory the arenas hold (`mallinfo2`, cheap) and,
+//! past [`TRIM_FREE_BYTES`], gives it back (`malloc_trim(0)`).
+
+/// Rust's allocator: see the module docs.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static RUST_ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Blocks at least this large are mmapped and returned to the system on free.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -24,9 +33,11 @@ const MMAP_THRESHOLD: libc::c_int = 1024 * 1024;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Free memory held by the arenas past which the trimmer gives it back.
+/// Free memory held by the arenas past which the trimmer gives it back. Small: a
+/// trim of a few MiB of free chunks takes well under a millisecond, once per
+/// [`TRIM_EVERY`], and a higher bar left a burst's last megabytes resident for good.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const TRIM_FREE_BYTES: usize = 16 * 1024 * 1024;
+const TRIM_FREE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Applies the tuning and starts the trimmer; call once, before the runtime starts its
 /// threads.

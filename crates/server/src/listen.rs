@@ -434,13 +434,15 @@ async fn serve_connection(
         };
         tracing::debug!("connected");
         let _open = crate::metrics::OpenConnection::open(protocol.listener());
+        // Each driver's future boxed on its own: a connection holds room for its
+        // protocol's state only, not for the largest of the three.
         let result = match protocol {
-            Protocol::Smtp(kind) => smtp_driver::serve(socket, peer, kind, shared).await,
+            Protocol::Smtp(kind) => Box::pin(smtp_driver::serve(socket, peer, kind, shared)).await,
             Protocol::Pop3 { implicit_tls } => {
-                pop3_driver::serve(socket, peer, implicit_tls, shared).await
+                Box::pin(pop3_driver::serve(socket, peer, implicit_tls, shared)).await
             }
             Protocol::Imap { implicit_tls } => {
-                imap_driver::serve(socket, peer, implicit_tls, shared).await
+                Box::pin(imap_driver::serve(socket, peer, implicit_tls, shared)).await
             }
         };
         if let Err(e) = result {
@@ -529,5 +531,43 @@ impl Shared {
             spool: spooler,
             state,
         })
+    }
+}
+
+/// An idle connection's memory is mostly its task's future, whose size the compiler
+/// fixes as the largest state it can be in. These keep the rare, deep states (TLS, a
+/// message being queued, the other protocols) out of an idle SMTP connection's.
+#[cfg(test)]
+mod future_sizes {
+    use super::*;
+
+    /// The size of the future `serve_connection`-like `f` returns.
+    fn of5<'a, F, Fut, A, B: 'a, C: 'a>(_: F) -> usize
+    where
+        F: FnOnce(TcpStream, SocketAddr, A, &'a B, &'a C) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// The size of the future a driver's `serve` returns.
+    fn of4<'a, F, Fut, A, C: 'a>(_: F) -> usize
+    where
+        F: FnOnce(TcpStream, SocketAddr, A, &'a C) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    #[test]
+    fn an_idle_smtp_connection_future_stays_small() {
+        // Measured in a debug build: 416 and 2,688 octets (22,848 for SMTP before its
+        // TLS part, recipient checks and message queueing were boxed). Release builds
+        // are smaller.
+        let connection = of5(serve_connection);
+        let smtp = of4(crate::smtp_driver::serve);
+        assert!(
+            connection <= 1024,
+            "serve_connection future: {connection} octets"
+        );
+        assert!(smtp <= 4096, "smtp_driver::serve future: {smtp} octets");
     }
 }

@@ -44,6 +44,10 @@ const SMALL_READ: usize = 1024;
 /// one.
 const LARGE_READ: usize = 16 * 1024;
 
+/// Messages up to this size are checked (MIME depth) on the async worker: parsing
+/// 64 KiB takes well under a millisecond, less than a blocking-pool round trip.
+const INLINE_WORK_BYTES: u64 = 64 * 1024;
+
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Message data must arrive at least this much per `smtp.data_timeout_secs`: the
@@ -107,7 +111,7 @@ pub(crate) async fn serve(
     let mut session = Session::new(policy);
     // Capture mode takes any password; SCRAM needs the real one's keys.
     session.set_scram(shared.capture.is_none());
-    let checks = Checks::start(shared, peer, kind, &mut session).await;
+    let checks = Box::pin(Checks::start(shared, peer, kind, &mut session)).await;
     let mut driver = Driver {
         shared,
         peer,
@@ -118,21 +122,12 @@ pub(crate) async fn serve(
     };
     if kind == ListenerKind::Submissions {
         // RFC 8314 §3: implicit TLS, the handshake comes before the greeting.
-        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
-        tls.write_all(&session.greeting().to_wire()).await?;
-        driver.pump(&mut session, &mut tls).await?;
-        return Ok(());
+        return Box::pin(driver.serve_tls(&mut session, socket, true)).await;
     }
     let mut socket = socket;
     socket.write_all(&session.greeting().to_wire()).await?;
     if let Flow::StartTls = driver.pump(&mut session, &mut socket).await? {
-        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, shared.tls.accept(socket)).await??;
-        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
-        // Nothing read before the handshake survives it (RFC 3207 §6).
-        let out = session.feed(Input::TlsStarted);
-        debug_assert!(out.is_empty());
-        driver.pump(&mut session, &mut tls).await?;
+        return Box::pin(driver.serve_tls(&mut session, socket, false)).await;
     }
     Ok(())
 }
@@ -150,6 +145,30 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
+    /// The TLS part of a connection: the handshake, then the session over TLS, with the
+    /// greeting first when `implicit` (RFC 8314 §3), else after STARTTLS (RFC 3207).
+    /// Boxed by the caller: the TLS state is sizeable, and a plain connection's future
+    /// should not hold room for it.
+    async fn serve_tls(
+        &mut self,
+        session: &mut Session,
+        socket: TcpStream,
+        implicit: bool,
+    ) -> std::io::Result<()> {
+        let accept = self.shared.tls.accept(socket);
+        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await??;
+        session.set_tls_exporter(crate::scram::tls_exporter(tls.get_ref().1));
+        if implicit {
+            tls.write_all(&session.greeting().to_wire()).await?;
+        } else {
+            // Nothing read before the handshake survives it (RFC 3207 §6).
+            let out = session.feed(Input::TlsStarted);
+            debug_assert!(out.is_empty());
+        }
+        self.pump(session, &mut tls).await?;
+        Ok(())
+    }
+
     /// Reads, feeds, answers and writes until the session closes or asks for TLS.
     async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
@@ -261,19 +280,20 @@ impl Driver<'_> {
                     // (`smtp_policy`); recipients are routed here, then rate-limited.
                     let login = session.authenticated_as().map(str::to_owned);
                     let login = login.as_deref();
-                    let answer = match self.checks.answer(self.shared, login, query).await {
+                    // Boxed, like the message below: an idle connection's future
+                    // then holds no room for these rarer, deeper ones.
+                    let answer = match Box::pin(self.checks.answer(self.shared, login, query)).await
+                    {
                         Ok(answer) => answer,
                         Err(query) => {
-                            let routed = self.answer(query).await;
-                            self.checks
-                                .after_recipient(self.shared, login, routed)
-                                .await
+                            let routed = Box::pin(self.answer(query)).await;
+                            Box::pin(self.checks.after_recipient(self.shared, login, routed)).await
                         }
                     };
                     queue.extend(session.feed(Input::Answer(answer)));
                 }
                 Output::Message(accepted) => {
-                    let reply = self.take_message(*accepted).await;
+                    let reply = Box::pin(self.take_message(*accepted)).await;
                     queue.extend(session.feed(Input::Answer(Answer::MessageResult(reply))));
                 }
                 Output::StartTls => flow = Some(Flow::StartTls),
@@ -366,12 +386,19 @@ impl Driver<'_> {
         } else {
             None
         };
-        let read = tokio::task::spawn_blocking(move || {
+        // A small message is in memory and parsed in microseconds: checked right
+        // here, since a trip to the blocking pool would cost more than the work.
+        let small = self.small_in_memory(spool.len());
+        let check = move || {
             let body = spool.into_bytes()?;
             let structure = pipeline::check_structure(&body);
             Ok::<_, std::io::Error>((body, structure))
-        })
-        .await;
+        };
+        let read = if small {
+            Ok(check())
+        } else {
+            tokio::task::spawn_blocking(check).await
+        };
         let body = match read {
             Ok(Ok((_, Err(why)))) => {
                 tracing::info!(reason = %why, "refused: MIME structure");
@@ -402,6 +429,18 @@ impl Driver<'_> {
             return self.capture(capture, accepted, body).await;
         }
         self.enqueue(accepted, body).await
+    }
+
+    /// Whether a finished message of `len` octets is still in memory (not past
+    /// `smtp.spool_threshold`) and small enough to check and summarize on the async
+    /// worker ([`INLINE_WORK_BYTES`]).
+    fn small_in_memory(&self, len: u64) -> bool {
+        len <= self
+            .shared
+            .config
+            .smtp
+            .spool_threshold
+            .min(INLINE_WORK_BYTES)
     }
 
     /// Capture mode: the message gets its trace field (no checks, no signing) and is
