@@ -6,12 +6,18 @@
 //! attempt at an MX host of a domain it applied a policy (or none) to; the server's
 //! daily sender reads a finished day with [`Recorder::day`] and turns each domain's
 //! [`DayRecord`] into a report with [`report_json`]. Records live under
-//! `tls-rpt/YYYY-MM-DD/DOMAIN` and are updated read-modify-write under a lock of this
-//! process (two nodes writing the same key at the same instant can lose one count:
-//! reports are statistics, RFC 8460 §4.4 does not ask for more). Each policy keeps at
-//! most [`MAX_DETAILS`] distinct failure details.
+//! `tls-rpt/YYYY-MM-DD/DOMAIN`. An attempt is counted in memory at once; the counts
+//! reach the store at most [`FLUSH_EVERY`] later, merged read-modify-write under a
+//! lock of this process (two nodes writing the same key at the same instant can lose
+//! one count: reports are statistics, RFC 8460 §4.4 does not ask for more). Writing
+//! each attempt through was a store write per delivery, one after another under that
+//! lock, and capped the relay at the store's commit rate. A crash loses at most the
+//! last [`FLUSH_EVERY`] of counts. Each policy keeps at most [`MAX_DETAILS`] distinct
+//! failure details.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -20,6 +26,9 @@ use super::values::Values;
 
 /// The most distinct failure details kept per policy per domain per day.
 pub const MAX_DETAILS: usize = 50;
+
+/// How long counts may wait in memory before they are written to the store.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// The key prefix of the day records.
 pub const PREFIX: &str = "tls-rpt/";
@@ -192,83 +201,162 @@ pub struct Attempt {
 impl DayRecord {
     /// Adds one attempt.
     pub fn add(&mut self, attempt: &Attempt) {
-        let index = match self
-            .policies
-            .iter()
-            .position(|p| p.policy == attempt.policy)
-        {
+        let entry = self.policy_mut(&attempt.policy);
+        let Some((kind, reason)) = &attempt.failure else {
+            entry.summary.successful += 1;
+            return;
+        };
+        entry.summary.failed += 1;
+        entry.add_detail(FailureDetail {
+            result_type: kind.as_str().to_owned(),
+            receiving_mx_hostname: attempt.host.clone(),
+            receiving_ip: attempt.ip.clone(),
+            failed_session_count: 1,
+            failure_reason_code: reason.as_ref().map(|r| r.chars().take(200).collect()),
+        });
+    }
+
+    /// Adds the counts and details of `other` (the same domain and day) to these.
+    pub fn merge(&mut self, other: DayRecord) {
+        for theirs in other.policies {
+            let entry = self.policy_mut(&theirs.policy);
+            entry.summary.successful += theirs.summary.successful;
+            entry.summary.failed += theirs.summary.failed;
+            for detail in theirs.failure_details {
+                entry.add_detail(detail);
+            }
+        }
+    }
+
+    /// The results of `policy`, added when first seen.
+    fn policy_mut(&mut self, policy: &PolicyId) -> &mut PolicyResults {
+        let index = match self.policies.iter().position(|p| &p.policy == policy) {
             Some(i) => i,
             None => {
                 self.policies.push(PolicyResults {
-                    policy: attempt.policy.clone(),
+                    policy: policy.clone(),
                     summary: Summary::default(),
                     failure_details: Vec::new(),
                 });
                 self.policies.len() - 1
             }
         };
-        let entry = &mut self.policies[index];
-        let Some((kind, reason)) = &attempt.failure else {
-            entry.summary.successful += 1;
-            return;
-        };
-        entry.summary.failed += 1;
-        let room = entry.failure_details.len() < MAX_DETAILS;
-        let detail = entry.failure_details.iter_mut().find(|d| {
-            d.result_type == kind.as_str()
-                && d.receiving_mx_hostname == attempt.host
-                && d.receiving_ip == attempt.ip
+        &mut self.policies[index]
+    }
+}
+
+impl PolicyResults {
+    /// Counts `detail`'s sessions into the same failure at the same host, or keeps it
+    /// as a new one while there are fewer than [`MAX_DETAILS`].
+    fn add_detail(&mut self, detail: FailureDetail) {
+        let room = self.failure_details.len() < MAX_DETAILS;
+        let same = self.failure_details.iter_mut().find(|d| {
+            d.result_type == detail.result_type
+                && d.receiving_mx_hostname == detail.receiving_mx_hostname
+                && d.receiving_ip == detail.receiving_ip
         });
-        match detail {
-            Some(d) => d.failed_session_count += 1,
-            None if room => entry.failure_details.push(FailureDetail {
-                result_type: kind.as_str().to_owned(),
-                receiving_mx_hostname: attempt.host.clone(),
-                receiving_ip: attempt.ip.clone(),
-                failed_session_count: 1,
-                failure_reason_code: reason.as_ref().map(|r| r.chars().take(200).collect()),
-            }),
+        match same {
+            Some(d) => d.failed_session_count += detail.failed_session_count,
+            None if room => self.failure_details.push(detail),
             None => {}
         }
     }
 }
 
-/// Records attempts into the day records.
+/// Records attempts into the day records. Cloning shares the counts.
+#[derive(Clone)]
 pub struct Recorder {
+    inner: Arc<RecorderInner>,
+}
+
+struct RecorderInner {
     values: Arc<dyn Values>,
+    /// Counts not yet in the store, by key, and whether a flush is on its way.
+    pending: std::sync::Mutex<Pending>,
+    /// Held while the store's records are read, merged and written back.
     lock: Mutex<()>,
+}
+
+#[derive(Default)]
+struct Pending {
+    records: HashMap<String, DayRecord>,
+    flush_scheduled: bool,
+    last_flush: Option<Instant>,
 }
 
 impl Recorder {
     /// Records into `values`.
     pub fn new(values: Arc<dyn Values>) -> Self {
         Recorder {
-            values,
-            lock: Mutex::new(()),
+            inner: Arc::new(RecorderInner {
+                values,
+                pending: std::sync::Mutex::new(Pending::default()),
+                lock: Mutex::new(()),
+            }),
         }
     }
 
-    /// Adds `attempt` to `domain`'s record of `day` (`YYYY-MM-DD`).
+    /// Adds `attempt` to `domain`'s record of `day` (`YYYY-MM-DD`): counted in memory
+    /// now, written to the store at once when nothing was written for
+    /// [`FLUSH_EVERY`], else by a flush that follows within that time.
     pub async fn record(&self, day: &str, domain: &str, attempt: &Attempt) {
-        let _guard = self.lock.lock().await;
         let key = format!("{PREFIX}{day}/{}", domain.to_ascii_lowercase());
-        let mut record: DayRecord = self
-            .values
-            .get(&key)
-            .await
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
-        record.add(attempt);
-        tracing::debug!(%key, "TLS-RPT result recorded");
-        if let Ok(bytes) = serde_json::to_vec(&record) {
-            self.values.put(&key, &bytes).await;
+        let flush_now = {
+            let mut pending = self.inner.pending.lock().expect("tls-rpt counts");
+            pending.records.entry(key).or_default().add(attempt);
+            if pending.flush_scheduled {
+                false
+            } else if pending
+                .last_flush
+                .is_none_or(|at| at.elapsed() >= FLUSH_EVERY)
+            {
+                true
+            } else {
+                pending.flush_scheduled = true;
+                let recorder = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(FLUSH_EVERY).await;
+                    recorder.flush().await;
+                });
+                false
+            }
+        };
+        tracing::debug!("TLS-RPT result recorded");
+        if flush_now {
+            self.flush().await;
+        }
+    }
+
+    /// Writes the counts kept in memory to the store, each merged into the stored
+    /// record of its key.
+    pub async fn flush(&self) {
+        let _guard = self.inner.lock.lock().await;
+        let records = {
+            let mut pending = self.inner.pending.lock().expect("tls-rpt counts");
+            pending.flush_scheduled = false;
+            pending.last_flush = Some(Instant::now());
+            std::mem::take(&mut pending.records)
+        };
+        let values = &self.inner.values;
+        for (key, counted) in records {
+            let mut record: DayRecord = values
+                .get(&key)
+                .await
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+            record.merge(counted);
+            if let Ok(bytes) = serde_json::to_vec(&record) {
+                values.put(&key, &bytes).await;
+            }
         }
     }
 
     /// Every domain's record of `day`.
     pub async fn day(&self, day: &str) -> Vec<(String, DayRecord)> {
+        self.flush().await;
         let prefix = format!("{PREFIX}{day}/");
-        self.values
+        self.inner
+            .values
             .list(&prefix)
             .await
             .into_iter()
@@ -281,7 +369,10 @@ impl Recorder {
 
     /// Forgets `domain`'s record of `day` (after it was reported).
     pub async fn forget(&self, day: &str, domain: &str) {
-        self.values.delete(&format!("{PREFIX}{day}/{domain}")).await;
+        self.inner
+            .values
+            .delete(&format!("{PREFIX}{day}/{domain}"))
+            .await;
     }
 }
 
@@ -396,6 +487,64 @@ mod tests {
             "certificate-not-trusted"
         );
         assert_eq!(json["date-range"]["start-datetime"], "2026-12-05T00:00:00Z");
+    }
+
+    /// The successful sessions the store holds for `example.test` on the test's day.
+    async fn stored_successes(values: &MemoryValues) -> u64 {
+        values
+            .get("tls-rpt/2026-12-05/example.test")
+            .await
+            .and_then(|bytes| serde_json::from_slice::<DayRecord>(&bytes).ok())
+            .map_or(0, |r| r.policies[0].summary.successful)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_attempts_is_one_write_within_the_flush_interval() {
+        let values = Arc::new(MemoryValues::default());
+        let recorder = Recorder::new(values.clone());
+        let ok = Attempt {
+            policy: sts(),
+            failure: None,
+            host: Some("mx".into()),
+            ip: None,
+        };
+        for _ in 0..100 {
+            recorder.record("2026-12-05", "example.test", &ok).await;
+        }
+        // The first went to the store at once; the rest wait for the next flush.
+        assert_eq!(stored_successes(&values).await, 1);
+        tokio::time::sleep(FLUSH_EVERY + Duration::from_millis(10)).await;
+        assert_eq!(stored_successes(&values).await, 100);
+        // Counts of another process (or before a restart) are added to, not replaced.
+        let other = Recorder::new(values.clone());
+        other.record("2026-12-05", "example.test", &ok).await;
+        let day = recorder.day("2026-12-05").await;
+        assert_eq!(day[0].1.policies[0].summary.successful, 101);
+    }
+
+    #[test]
+    fn merged_details_add_up_and_stay_bounded() {
+        let failing = |host: String| Attempt {
+            policy: sts(),
+            failure: Some((ResultType::ValidationFailure, None)),
+            host: Some(host),
+            ip: None,
+        };
+        let mut stored = DayRecord::default();
+        let mut counted = DayRecord::default();
+        for i in 0..40 {
+            stored.add(&failing(format!("mx{i}")));
+            counted.add(&failing(format!("mx{}", i + 20)));
+        }
+        stored.merge(counted);
+        let p = &stored.policies[0];
+        assert_eq!(p.summary.failed, 80);
+        assert_eq!(p.failure_details.len(), MAX_DETAILS);
+        let mx20 = p
+            .failure_details
+            .iter()
+            .find(|d| d.receiving_mx_hostname.as_deref() == Some("mx20"));
+        assert_eq!(mx20.unwrap().failed_session_count, 2);
     }
 
     #[test]
