@@ -13,6 +13,11 @@ use queue::notify::{Event, Notifier};
 use std::sync::Arc;
 use store::{QueuedMessage, RecipientStatus, Store};
 
+/// The hosts a recipient's last attempt tried, with each one's error, as the relay
+/// lists them under a reason's summary line: the CLI's `queue list --json` and the
+/// API's queue views show them as a list.
+pub use queue::notify::tried_hosts;
+
 /// `text` as a queue id, or `Invalid` quoting it.
 pub fn parse_id(text: &str) -> Result<QueueId> {
     QueueId::parse(text).ok_or_else(|| AdminError::Invalid(format!("{text:?} is not a queue id")))

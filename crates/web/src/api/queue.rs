@@ -24,8 +24,39 @@ pub struct QueueRecipient {
     pub attempts: Option<u32>,
     /// The earliest next attempt, unix seconds (pending recipients).
     pub next_attempt: Option<i64>,
-    /// Why the last attempt failed (pending), or why it was given up on (failed).
+    /// Why the last attempt failed (pending), or why it was given up on (failed):
+    /// its first line says it in short; when the relay tried several hosts, a line
+    /// per host follows (`  host[ip]: error`), also listed in `hosts`.
     pub last_error: Option<String>,
+    /// Each host the last attempt tried, with its error, in the order tried; empty
+    /// when `last_error` is one line.
+    pub hosts: Vec<QueueHost>,
+}
+
+/// A host a recipient's last attempt tried.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueueHost {
+    /// The host and the address tried, `name[ip]`.
+    #[schema(example = "mx1.example.org[192.0.2.1]")]
+    pub host: String,
+    /// What went wrong there: the server's reply, or our own failure.
+    #[schema(example = "421 4.3.2 try again later")]
+    pub error: String,
+}
+
+impl QueueHost {
+    /// The hosts listed in `reason`.
+    fn list(reason: Option<&str>) -> Vec<QueueHost> {
+        reason
+            .map(admin::queue_ops::tried_hosts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(host, error)| QueueHost {
+                host: host.to_owned(),
+                error: error.to_owned(),
+            })
+            .collect()
+    }
 }
 
 /// A message in the queue.
@@ -70,6 +101,7 @@ impl QueueEntry {
                         status: "pending".into(),
                         attempts: Some(*attempts),
                         next_attempt: Some(*next_attempt),
+                        hosts: QueueHost::list(last_error.as_deref()),
                         last_error: last_error.clone(),
                     },
                     RecipientStatus::Delivered => QueueRecipient {
@@ -78,12 +110,14 @@ impl QueueEntry {
                         attempts: None,
                         next_attempt: None,
                         last_error: None,
+                        hosts: Vec::new(),
                     },
                     RecipientStatus::Failed(reason) => QueueRecipient {
                         address,
                         status: "failed".into(),
                         attempts: None,
                         next_attempt: None,
+                        hosts: QueueHost::list(Some(reason)),
                         last_error: Some(reason.clone()),
                     },
                 }

@@ -772,11 +772,29 @@ async fn queue() {
     assert_eq!(entry["recipients"][0]["status"], "pending");
     assert_eq!(entry["recipients"][0]["attempts"], 0);
     assert!(entry["next_attempt"].is_i64());
+    assert_eq!(entry["recipients"][0]["hosts"], json!([]));
 
+    // A deferral after two MX hosts failed: the reason's summary, then each host.
+    let reason = "4.4.1 mx2.example.net[192.0.2.2]: connection refused\n  \
+                  mx1.example.net[192.0.2.1]: 421 4.3.2 busy\n  \
+                  mx2.example.net[192.0.2.2]: 4.4.1 connection refused";
+    let outcome = store::RecipientOutcome::Deferred {
+        next_attempt: 1,
+        reason: reason.to_owned(),
+    };
+    state.store.queue_mark(id, 0, &outcome).await.unwrap();
     let one = format!("/api/v1/queue/{id}");
     let (status, body) = call(&state, "GET", &one, auth, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["id"], id.to_string());
+    assert_eq!(body["last_error"], reason);
+    assert_eq!(
+        body["recipients"][0]["hosts"],
+        json!([
+            {"host": "mx1.example.net[192.0.2.1]", "error": "421 4.3.2 busy"},
+            {"host": "mx2.example.net[192.0.2.2]", "error": "4.4.1 connection refused"},
+        ])
+    );
 
     let (status, body) = call(&state, "POST", &format!("{one}/hold"), auth, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
