@@ -172,13 +172,18 @@ impl Relay {
         group: &[usize],
     ) -> Vec<(usize, Outcome)> {
         let everyone = |outcome: Outcome| group.iter().map(|&i| (i, outcome.clone())).collect();
-        let (targets, unresolved) = match self.routes.targets(&self.dns, domain).await {
-            Ok(t) => (t.hosts, t.unresolved),
+        let (targets, unresolved, no_address) = match self.routes.targets(&self.dns, domain).await {
+            Ok(t) => (t.hosts, t.unresolved, t.no_address),
             Err(outcome) => return everyone(outcome),
         };
         let mut undecided: Vec<usize> = group.to_vec();
         let mut decided = Vec::with_capacity(group.len());
         let mut tried = Tried::default();
+        // Hosts without an address come first in the list of hosts tried: their
+        // look-ups were the first thing that failed.
+        for failure in no_address {
+            tried.push(failure);
+        }
         let mut all_permanent = true;
         if self.routes.is_smarthost(domain) {
             // A smarthost's certificate is always verified (WebPKI), so REQUIRETLS

@@ -416,9 +416,56 @@ async fn an_unresolvable_better_mx_keeps_the_mail_queued() {
 
     let outcomes = deliver(&relay, &Mail::to(&["rcpt@half.test"])).await;
 
+    let [Outcome::Temporary(reason)] = outcomes.as_slice() else {
+        panic!("expected a temporary failure: {outcomes:?}");
+    };
+    // The backup's refusal sums it up; the host that could not be looked up is
+    // listed first among the hosts tried.
+    let lines: Vec<&str> = reason.lines().collect();
+    assert_eq!(lines.len(), 3, "{reason}");
+    assert_eq!(
+        lines[0],
+        format!("mx2.half.test[{ip}] said: 554 5.7.1 not a backup for this domain")
+    );
     assert!(
-        matches!(outcomes.as_slice(), [Outcome::Temporary(_)]),
-        "{outcomes:?}"
+        lines[1].starts_with("  mx1.half.test: 4.4.3 address lookup failed: "),
+        "{reason}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("  mx2.half.test[{ip}]: 554 5.7.1 not a backup for this domain")
+    );
+}
+
+#[tokio::test]
+async fn an_mx_without_an_address_is_listed_among_the_hosts_tried() {
+    let (port, mut s) = slots(1);
+    let ip = s[0].ip();
+    let dns = TestDns::builder()
+        .record("gap.test", RecordType::MX, "10 mx1.gap.test.")
+        .record("gap.test", RecordType::MX, "20 mx2.gap.test.")
+        .record("mx2.gap.test", RecordType::A, &ip)
+        .start()
+        .await;
+    let _busy = FakeSmtp::start(
+        s.pop().unwrap(),
+        Options::accepting(&[]).greeting("421 4.3.2 busy"),
+    );
+    let relay = mx_relay(&dns, port, pool());
+
+    let outcomes = deliver(&relay, &Mail::to(&["rcpt@gap.test"])).await;
+
+    let [Outcome::Temporary(reason)] = outcomes.as_slice() else {
+        panic!("expected a temporary failure: {outcomes:?}");
+    };
+    assert_eq!(
+        reason.lines().collect::<Vec<_>>(),
+        [
+            format!("mx2.gap.test[{ip}] said: 421 4.3.2 busy").as_str(),
+            "  mx1.gap.test: 4.4.4 no address",
+            format!("  mx2.gap.test[{ip}]: 421 4.3.2 busy").as_str(),
+        ],
+        "{reason}"
     );
 }
 

@@ -11,6 +11,7 @@ use crate::client::ClientConfig;
 use crate::dns::{DnsError, DnsResolver, MailHosts, MxHost};
 
 use super::Outcome;
+use super::tried::Failure;
 
 /// The SMTP port of MX hosts (RFC 5321 §4.5.4... and IANA).
 pub const SMTP_PORT: u16 = 25;
@@ -45,6 +46,10 @@ pub struct Targets {
     /// A host that could not be resolved for now (DNS timeout, SERVFAIL): if every host
     /// in `hosts` then refuses for good, the mail must still wait for that one.
     pub unresolved: Option<String>,
+    /// The mail hosts left out because their address look-up failed or found no
+    /// address, in MX order: the relay lists them first among the hosts it tried
+    /// when no host takes the mail. Worded 4.x.x: one such host decides nothing.
+    pub no_address: Vec<Failure>,
 }
 
 /// The routing table of the relay.
@@ -126,6 +131,7 @@ impl Routes {
             return Ok(Targets {
                 hosts,
                 unresolved: None,
+                no_address: Vec::new(),
             });
         }
         let hosts = match dns.mail_hosts(domain).await {
@@ -149,6 +155,7 @@ impl Routes {
         };
         let mut targets = Vec::with_capacity(hosts.len());
         let mut temporary = None;
+        let mut no_address = Vec::new();
         for host in hosts {
             match dns.addresses(&host.name).await {
                 Ok(ips) if !ips.is_empty() => targets.push(Target {
@@ -159,9 +166,13 @@ impl Routes {
                     name: host.name,
                     config: self.mx_config.clone(),
                 }),
-                Ok(_) | Err(DnsError::NotFound(_)) => {}
+                Ok(_) | Err(DnsError::NotFound(_)) => {
+                    no_address.push(Failure::ours(&host.name, "4.4.4", "no address"));
+                }
                 Err(e) => {
-                    temporary = Some(format!("4.4.3 DNS lookup for {} failed: {e}", host.name))
+                    temporary = Some(format!("4.4.3 DNS lookup for {} failed: {e}", host.name));
+                    let what = format!("address lookup failed: {e}");
+                    no_address.push(Failure::ours(&host.name, "4.4.3", &what));
                 }
             }
         }
@@ -176,6 +187,7 @@ impl Routes {
         Ok(Targets {
             hosts: targets,
             unresolved: temporary,
+            no_address,
         })
     }
 
