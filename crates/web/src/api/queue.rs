@@ -36,7 +36,8 @@ pub struct QueueRecipient {
 /// A host a recipient's last attempt tried.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueHost {
-    /// The host and the address tried, `name[ip]`.
+    /// The host and the address tried, `name[ip]`; only the name for a mail host whose
+    /// address could not be looked up or that has none (its error says which).
     #[schema(example = "mx1.example.org[192.0.2.1]")]
     pub host: String,
     /// What went wrong there: the server's reply, or our own failure.
