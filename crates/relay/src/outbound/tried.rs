@@ -19,6 +19,27 @@
 
 use crate::client::{ClientError, ServerReply};
 
+/// Longest summary or per-host error kept, in bytes: a server's reply may run to
+/// hundreds of 16 KiB lines, and the reason is stored with every recipient it concerns.
+pub const MAX_ERROR_BYTES: usize = 1024;
+/// Most hosts listed under the summary (the last ones tried): a domain may publish any
+/// number of MX hosts, each with several addresses.
+pub const MAX_HOSTS_LISTED: usize = 16;
+
+/// `text` cut to at most [`MAX_ERROR_BYTES`] bytes at a character boundary, with `…`
+/// when something was cut.
+fn bounded(mut text: String) -> String {
+    if text.len() > MAX_ERROR_BYTES {
+        let mut end = MAX_ERROR_BYTES - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 /// One host's (or address's) failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -39,8 +60,8 @@ impl Failure {
         }
         Failure {
             peer: peer.to_owned(),
-            summary: format!("{peer} said: {reply}"),
-            detail: reply.to_string(),
+            summary: bounded(format!("{peer} said: {reply}")),
+            detail: bounded(reply.to_string()),
         }
     }
 
@@ -48,8 +69,8 @@ impl Failure {
     pub fn ours(peer: &str, status: &str, text: &str) -> Self {
         Failure {
             peer: peer.to_owned(),
-            summary: format!("{status} {peer}: {text}"),
-            detail: format!("{status} {text}"),
+            summary: bounded(format!("{status} {peer}: {text}")),
+            detail: bounded(format!("{status} {text}")),
         }
     }
 
@@ -73,8 +94,8 @@ impl Failure {
     pub fn skipped(host: &str, reason: &str) -> Self {
         Failure {
             peer: host.to_owned(),
-            summary: reason.to_owned(),
-            detail: reason.to_owned(),
+            summary: bounded(reason.to_owned()),
+            detail: bounded(reason.to_owned()),
         }
     }
 }
@@ -96,11 +117,17 @@ impl Tried {
 
     /// The reason for the queue: the last error, then (when more than one peer
     /// failed) a line `  peer: error` for each, in order; `None` when nothing failed.
+    /// At most the last [`MAX_HOSTS_LISTED`] peers are listed, after a line saying how
+    /// many earlier ones are not.
     pub fn reason(&self) -> Option<String> {
         let last = self.failures.last()?;
         let mut reason = last.summary.clone();
         if self.failures.len() > 1 {
-            for f in &self.failures {
+            let left_out = self.failures.len().saturating_sub(MAX_HOSTS_LISTED);
+            if left_out > 0 {
+                reason.push_str(&format!("\n  ({left_out} hosts tried before these)"));
+            }
+            for f in &self.failures[left_out..] {
                 reason.push_str(&format!("\n  {}: {}", f.peer, f.detail));
             }
         }
@@ -129,6 +156,28 @@ mod tests {
             text: text.into(),
             local: false,
         }
+    }
+
+    #[test]
+    fn a_hostile_domain_cannot_grow_a_reason_without_bound() {
+        // A reply of 512 lines of 16 KiB (the client's limits) from each of 300 hosts.
+        let huge = remote(451, (4, 3, 0), &"x".repeat(512 * 16 * 1024));
+        let mut tried = Tried::default();
+        for i in 0..300 {
+            tried.push(Failure::reply(&format!("mx{i}.b.test[127.0.0.2]"), &huge));
+        }
+        let reason = tried.reason().unwrap();
+        let lines: Vec<&str> = reason.lines().collect();
+        assert_eq!(lines.len(), 1 + 1 + MAX_HOSTS_LISTED, "{}", lines.len());
+        assert_eq!(lines[1], "  (284 hosts tried before these)");
+        assert!(lines[2].starts_with("  mx284.b.test[127.0.0.2]: 451 4.3.0 xxx"));
+        assert!(lines.iter().all(|l| l.len() <= MAX_ERROR_BYTES + 64));
+        assert!(lines[0].ends_with('…') && lines[0].len() <= MAX_ERROR_BYTES);
+        // `queue::notify::tried_hosts` takes `host: error` lines; the count is not one.
+        assert!(!lines[1].contains(": "));
+        // Multi-byte text is cut at a character boundary.
+        let f = Failure::ours("h[1.2.3.4]", "4.4.2", &"é".repeat(MAX_ERROR_BYTES));
+        assert!(f.summary.len() <= MAX_ERROR_BYTES && f.summary.ends_with('…'));
     }
 
     #[test]
