@@ -1,8 +1,12 @@
 //! Message bodies as files: `blobs/xx/<id>` under the data directory, where `<id>` is 32
-//! random lower-case hex digits and `xx` its first two.
+//! lower-case hex digits and `xx` its first two. New ids take `xx` from the current
+//! minute (and 120 random bits after it), so the files of one batch share a folder that
+//! is synced once; over 256 minutes the folders take turns.
 //!
-//! Where it sits: under [`super::SqliteStore`]. `enqueue` writes a body here (and fsyncs
-//! it and its directory) before the queue row naming it is committed; mailbox messages
+//! Where it sits: under [`super::SqliteStore`]. `enqueue` writes a body too large to go
+//! inline here without syncing it ([`Blobs::write_unsynced`]); the writer thread makes
+//! every such file of a batch durable (each file's data, then each folder once) before
+//! the transaction that names them commits (`super::writer`). Mailbox messages
 //! delivered from that queue entry share the same file, so a body is stored once
 //! however many local recipients it has. A file is deleted only after the commit that
 //! removed the last row naming it.
@@ -30,9 +34,18 @@ pub(crate) struct Blobs {
     root: PathBuf,
 }
 
-/// A fresh random blob id (128 bits, hex).
+/// A fresh blob id: the folder from the current minute, then 120 random bits (hex).
 pub(crate) fn new_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    let minute = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 60)
+        .unwrap_or(0);
+    id_at(minute, rand::random::<u128>())
+}
+
+/// The id [`new_id`] makes in `minute` (since the epoch) from `random`'s top 120 bits.
+fn id_at(minute: u64, random: u128) -> String {
+    format!("{:02x}{:030x}", minute % 256, random >> 8)
 }
 
 /// True when `id` has the shape [`new_id`] makes.
@@ -49,7 +62,7 @@ fn io_err(what: &str, path: &Path, e: io::Error) -> StoreError {
 }
 
 /// Fsyncs a directory so a file created or removed in it survives a crash.
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         File::open(dir)
@@ -69,6 +82,44 @@ fn private_dir_builder() -> fs::DirBuilder {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
+}
+
+/// A body file written by [`Blobs::write_unsynced`] whose data and name are not yet on
+/// stable storage.
+#[derive(Debug)]
+pub(crate) struct Unsynced {
+    file: File,
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl Unsynced {
+    /// Makes the file's data durable (fdatasync: for a new file that includes its size).
+    pub(crate) fn sync_data(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| io_err("cannot fsync", &self.path, e))
+    }
+
+    /// The folder whose fsync makes the file's name durable.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Asks the kernel to start writing `file`'s dirty pages now, without waiting: a hint
+/// (errors are ignored; the fsync that follows reports them).
+fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range only reads its integer arguments; the descriptor is
+        // open for as long as `file` is borrowed.
+        let _ =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 impl Blobs {
@@ -96,7 +147,19 @@ impl Blobs {
 
     /// Writes a new blob and makes it durable: the file's data (fsync) and its name
     /// (fsync of the folder, and of `blobs/` when the subfolder was just made). Blocking.
+    #[cfg(test)]
     pub(crate) fn write(&self, id: &str, data: &[u8]) -> Result<()> {
+        let file = self.write_unsynced(id, data)?;
+        file.sync_data()?;
+        sync_dir(file.dir())
+    }
+
+    /// Writes a new blob but leaves its data and its name to be synced by the caller
+    /// ([`Unsynced::sync_data`], then [`sync_dir`] of [`Unsynced::dir`]), so that one
+    /// batch of files costs one pass of syncs. A subfolder made here is synced into
+    /// `blobs/` at once (256 of them at most, ever). Writeback of the data starts now
+    /// (on Linux), so the later sync mostly waits for I/O already under way. Blocking.
+    pub(crate) fn write_unsynced(&self, id: &str, data: &[u8]) -> Result<Unsynced> {
         let path = self.path(id)?;
         let dir = self.root.join(&id[..2]);
         if !dir.is_dir() {
@@ -115,9 +178,9 @@ impl Blobs {
             .open(&path)
             .map_err(|e| io_err("cannot create", &path, e))?;
         file.write_all(data)
-            .and_then(|()| file.sync_all())
             .map_err(|e| io_err("cannot write", &path, e))?;
-        sync_dir(&dir)
+        start_writeback(&file);
+        Ok(Unsynced { file, path, dir })
     }
 
     /// Reads blob `id`, which must be `expected_len` bytes long. Blocking. (The store
@@ -274,6 +337,17 @@ mod tests {
         blobs.remove(&id);
         blobs.remove(&id);
         assert!(matches!(blobs.read(&id, 5), Err(StoreError::Damaged(_))));
+    }
+
+    #[test]
+    fn ids_made_in_one_minute_share_a_folder_and_the_next_minute_moves_on() {
+        let (a, b) = (id_at(1_000, u128::MAX), id_at(1_000, 0));
+        assert!(valid_id(&a) && valid_id(&b), "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a[..2], b[..2]);
+        assert_ne!(id_at(1_001, 7)[..2], a[..2]);
+        assert_eq!(id_at(1_000 + 256, 7)[..2], a[..2], "256 folders in turn");
+        assert!(valid_id(&new_id()));
     }
 
     #[test]

@@ -330,9 +330,10 @@ impl SqliteStore {
     }
 
     /// [`SqliteStore::with_new_blob`] for several bodies and one write job: every file
-    /// written durably first (those already written are taken back if one fails), then
-    /// `insert` with the (id, size) of each, in order. A job that definitely failed
-    /// takes all the files back; one whose fate is unknown leaves them to the sweep.
+    /// written first (those already written are taken back if one fails), then made
+    /// durable by the writer thread with the rest of its batch's files, then `insert`
+    /// with the (id, size) of each, in order. A job that definitely failed takes all the
+    /// files back; one whose fate is unknown leaves them to the sweep.
     async fn with_new_blobs<T, F>(&self, bodies: Vec<Vec<u8>>, insert: F) -> Result<T>
     where
         T: Send + 'static,
@@ -343,7 +344,8 @@ impl SqliteStore {
             .map(|body| (blobs::new_id(), body.len() as u64))
             .collect();
         // Small bodies go into the write job itself (one fsync for the whole batch);
-        // large ones are files, written durably before the rows that name them.
+        // large ones are files, synced by the writer thread once per batch (data, then
+        // each folder once) before the rows that name them commit.
         let inline_max = self.inline_max;
         let (inline, large): (Vec<_>, Vec<_>) = blobs
             .iter()
@@ -351,27 +353,35 @@ impl SqliteStore {
             .zip(bodies)
             .partition(|(_, body)| body.len() <= inline_max);
         let files: Vec<String> = large.iter().map(|(id, _)| id.clone()).collect();
-        if !large.is_empty() {
+        let unsynced = if large.is_empty() {
+            Vec::new()
+        } else {
             self.files(move |b| {
+                let mut written = Vec::with_capacity(large.len());
                 for (i, (id, data)) in large.iter().enumerate() {
-                    if let Err(e) = b.write(id, data) {
-                        for (written, _) in &large[..i] {
-                            b.remove(written);
+                    match b.write_unsynced(id, data) {
+                        Ok(file) => written.push(file),
+                        Err(e) => {
+                            // The failed one too: it may be half written.
+                            drop(written);
+                            for (id, _) in &large[..=i] {
+                                b.remove(id);
+                            }
+                            return Err(e);
                         }
-                        return Err(e);
                     }
                 }
-                Ok(())
+                Ok(written)
             })
-            .await?;
-        }
+            .await?
+        };
         let job = move |c: &Connection| {
             for (id, body) in &inline {
                 inline_blobs::insert(c, id, body)?;
             }
             insert(c, &blobs)
         };
-        match self.writer.run(job).await {
+        match self.writer.run_with_files(unsynced, job).await {
             Ok(value) => Ok(value),
             Err(WriteError::Failed(e)) => {
                 // Definitely not committed: the files are ours to take back (the inline

@@ -12,6 +12,12 @@
 //! savepoint and only that job gets the error; the others still commit. A job's answer
 //! is sent only after the commit returned, so "Ok" always means "on stable storage".
 //!
+//! Body files too large to go inline (`super::blobs`) come with their job unsynced:
+//! before the batch's transaction begins, the thread syncs each file's data and then
+//! each folder once, however many of the batch's files it holds, so the names and bodies
+//! are on stable storage before any row naming them commits. A job whose file cannot be
+//! synced fails alone.
+//!
 //! A job that panics is caught and answered with an error, so one bad job cannot take
 //! the writer (and with it every later write) down.
 //!
@@ -29,6 +35,7 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::blobs::{self, Unsynced};
 use crate::{Result, StoreError};
 
 /// Most jobs one transaction takes; more wait for the next commit.
@@ -45,6 +52,10 @@ trait Task: Send {
     /// Answers the caller. `batch` is the commit's outcome; a job that failed (or never
     /// ran) answers with its own error or the batch's.
     fn finish(self: Box<Self>, batch: std::result::Result<(), String>);
+    /// Takes the body files the job's rows will name, to be synced before the commit.
+    fn take_files(&mut self) -> Vec<Unsynced>;
+    /// Fails the job before it runs: one of its files could not be made durable.
+    fn fail(&mut self, error: StoreError);
 }
 
 /// A boxed [`Task`].
@@ -53,6 +64,7 @@ type Job = Box<dyn Task>;
 /// The [`Task`] behind [`Writer::run`].
 struct Closure<T, F> {
     work: Option<F>,
+    files: Vec<Unsynced>,
     result: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
 }
@@ -87,6 +99,15 @@ where
         };
         // The caller may have gone away (cancelled); nothing to do then.
         let _ = self.reply.send(answer);
+    }
+
+    fn take_files(&mut self) -> Vec<Unsynced> {
+        std::mem::take(&mut self.files)
+    }
+
+    fn fail(&mut self, error: StoreError) {
+        self.work = None;
+        self.result = Some(Err(error));
     }
 }
 
@@ -154,9 +175,25 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.run_with_files(Vec::new(), work).await
+    }
+
+    /// [`Writer::run`] for a job whose rows name the body `files`: the thread makes them
+    /// durable (data, then folder) before the transaction that runs `work` begins, and
+    /// fails the job without running it when it cannot.
+    pub(crate) async fn run_with_files<T, F>(
+        &self,
+        files: Vec<Unsynced>,
+        work: F,
+    ) -> std::result::Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(Closure {
             work: Some(work),
+            files,
             result: None,
             reply,
         });
@@ -198,10 +235,39 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, commits: Arc<AtomicU64>)
     tracing::debug!("database writer thread stopping");
 }
 
+/// Makes every body file of `batch` durable before its rows commit: each file's data,
+/// then each folder once, however many of the batch's files it holds. A job whose file
+/// or folder cannot be synced fails (its rows are not written); the others go on.
+/// Returns how many folders were synced.
+fn sync_files(batch: &mut [Job]) -> usize {
+    let mut folders: std::collections::BTreeMap<std::path::PathBuf, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, job) in batch.iter_mut().enumerate() {
+        for file in job.take_files() {
+            if let Err(e) = file.sync_data() {
+                tracing::error!(error = %e, "cannot sync a message body file");
+                job.fail(e);
+                break;
+            }
+            folders.entry(file.dir().to_path_buf()).or_default().push(i);
+        }
+    }
+    for (folder, jobs) in &folders {
+        if let Err(e) = blobs::sync_dir(folder) {
+            tracing::error!(error = %e, "cannot sync a message body folder");
+            for &i in jobs {
+                batch[i].fail(StoreError::Io(e.to_string()));
+            }
+        }
+    }
+    folders.len()
+}
+
 /// Runs `batch` in one transaction and answers every job. A commit is counted before
 /// the jobs are answered, so a caller that got its answer sees the count include it.
-fn commit_batch(conn: &Connection, batch: Vec<Job>, commits: &AtomicU64) {
+fn commit_batch(conn: &Connection, mut batch: Vec<Job>, commits: &AtomicU64) {
     let started = std::time::Instant::now();
+    sync_files(&mut batch);
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // Typically SQLITE_BUSY: another process held the write lock past the timeout.
         tracing::warn!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
@@ -265,9 +331,75 @@ mod tests {
         let (reply, _answer) = oneshot::channel::<Result<usize>>();
         Box::new(Closure {
             work: Some(move |c: &Connection| Ok(c.execute("INSERT INTO t VALUES (?1)", [value])?)),
+            files: Vec::new(),
             result: None,
             reply,
         })
+    }
+
+    /// A job that inserts `value` into `t` and names the body `files`, with the
+    /// receiver of its answer.
+    fn insert_naming(value: i64, files: Vec<Unsynced>) -> (Job, oneshot::Receiver<Result<usize>>) {
+        let (reply, answer) = oneshot::channel::<Result<usize>>();
+        let job: Job = Box::new(Closure {
+            work: Some(move |c: &Connection| Ok(c.execute("INSERT INTO t VALUES (?1)", [value])?)),
+            files,
+            result: None,
+            reply,
+        });
+        (job, answer)
+    }
+
+    #[test]
+    fn a_batch_syncs_each_body_folder_once_and_fails_only_the_job_it_could_not_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = blobs::Blobs::open(dir.path().join("blobs")).expect("blobs");
+        // Three bodies in folder `ab`, one in `cd`.
+        let id = |prefix: &str, n: u32| format!("{prefix}{n:030x}");
+        let unsynced = |prefix: &str, n: u32| {
+            store
+                .write_unsynced(&id(prefix, n), b"body")
+                .expect("write")
+        };
+        let (ab1, ab2, ab3, cd) = (
+            unsynced("ab", 1),
+            unsynced("ab", 2),
+            unsynced("ab", 3),
+            unsynced("cd", 4),
+        );
+        // Folder `cd` is gone before the batch: its file's name cannot be made durable.
+        std::fs::remove_dir_all(dir.path().join("blobs/cd")).expect("remove");
+        let conn = Connection::open_in_memory().expect("database");
+        conn.execute_batch("CREATE TABLE t (v INTEGER)")
+            .expect("table");
+        let (first, mut first_answer) = insert_naming(1, vec![ab1, ab2]);
+        let (second, mut second_answer) = insert_naming(2, vec![cd]);
+        let (third, mut third_answer) = insert_naming(3, vec![ab3]);
+        let mut batch = vec![first, second, third];
+
+        assert_eq!(
+            sync_files(&mut batch),
+            2,
+            "one sync per folder, not per file"
+        );
+        let commits = AtomicU64::new(0);
+        commit_batch(&conn, batch, &commits);
+
+        assert!(matches!(first_answer.try_recv(), Ok(Ok(1))));
+        assert!(matches!(
+            second_answer.try_recv(),
+            Ok(Err(StoreError::Io(_)))
+        ));
+        assert!(matches!(third_answer.try_recv(), Ok(Ok(1))));
+        let rows: Vec<i64> = conn
+            .prepare("SELECT v FROM t ORDER BY v")
+            .expect("select")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("values");
+        assert_eq!(rows, [1, 3], "the job whose folder failed wrote nothing");
+        assert_eq!(commits.load(Ordering::SeqCst), 1);
     }
 
     #[test]
