@@ -244,7 +244,7 @@ fn count_lines(body: &[u8]) -> u32 {
 }
 
 fn memchr_count(body: &[u8]) -> usize {
-    body.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', body).count()
 }
 
 fn len32(bytes: &[u8]) -> u32 {

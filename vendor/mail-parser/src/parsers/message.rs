@@ -90,6 +90,18 @@ struct MessageParserState {
     offset_end: usize,
 }
 
+
+/// Postie patch: `bytes` as text, replacing invalid UTF-8 the way
+/// `String::from_utf8_lossy` does. Valid text (nearly every body) is checked by
+/// `std::str::from_utf8`, which takes ASCII a word at a time; the lossy walk goes byte
+/// by byte and was a fifth of the CPU of accepting 300 KB messages.
+fn utf8_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 impl MessageParserState {
     fn new() -> MessageParserState {
         MessageParserState {
@@ -342,7 +354,9 @@ impl MessageParser {
                         (Cow::Borrowed(bytes), Some(charset_decoder)) => {
                             charset_decoder(bytes).into()
                         }
-                        (Cow::Borrowed(bytes), None) => String::from_utf8_lossy(bytes),
+                        // Postie patch: `String::from_utf8_lossy(bytes)` walked valid text
+                        // byte by byte; `utf8_text` checks it word by word first.
+                        (Cow::Borrowed(bytes), None) => utf8_text(bytes),
                     };
 
                     let is_html = mime_type == MimeType::TextHtml;
@@ -538,7 +552,8 @@ impl MessageParser {
                                     })
                             }) {
                             Some(text) => Cow::Borrowed(text),
-                            _ => String::from_utf8_lossy(raw_text.unwrap_or_default()),
+                            // Postie patch: was `String::from_utf8_lossy` (see `utf8_text`).
+                            _ => utf8_text(raw_text.unwrap_or_default()),
                         };
 
                         part.body = PartType::Text(text);
