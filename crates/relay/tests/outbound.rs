@@ -24,7 +24,7 @@ use relay::client::{ClientConfig, Timeouts, TlsMode};
 use relay::dns::DnsResolver;
 use relay::dns::test_server::{RecordType, TestDns};
 use relay::outbound::pool::Pool;
-use relay::outbound::route::{Routes, Smarthost};
+use relay::outbound::route::{self, Routes, Smarthost};
 use relay::outbound::{Message, Outcome, Relay};
 use tokio::sync::watch;
 
@@ -465,6 +465,67 @@ async fn an_mx_without_an_address_is_listed_among_the_hosts_tried() {
             "  mx1.gap.test: 4.4.4 no address",
             format!("  mx2.gap.test[{ip}]: 421 4.3.2 busy").as_str(),
         ],
+        "{reason}"
+    );
+}
+
+/// The hosts a reason lists as tried (its indented lines), by name.
+fn hosts_listed(reason: &str) -> Vec<String> {
+    reason
+        .lines()
+        .filter_map(|line| line.strip_prefix("  "))
+        .map(|line| {
+            line.split(['[', ':'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_domain_with_many_mail_hosts_has_only_the_best_ten_tried() {
+    // 30 MX hosts, each at an address where nothing listens (connection refused).
+    let (port, s) = slots(30);
+    let mut dns = TestDns::builder();
+    for (n, slot) in s.iter().enumerate() {
+        let host = format!("mx{:02}.many.test", n + 1);
+        dns = dns
+            .record("many.test", RecordType::MX, &format!("{} {host}.", n + 1))
+            .record(&host, RecordType::A, &slot.ip());
+    }
+    let dns = dns.start().await;
+    let relay = mx_relay(&dns, port, pool());
+
+    let outcomes = deliver(&relay, &Mail::to(&["rcpt@many.test"])).await;
+
+    let [Outcome::Temporary(reason)] = outcomes.as_slice() else {
+        panic!("expected a temporary failure: {outcomes:?}");
+    };
+    let best: Vec<String> = (1..=route::MAX_MX_HOSTS)
+        .map(|n| format!("mx{n:02}.many.test"))
+        .collect();
+    assert_eq!(hosts_listed(reason), best, "{reason}");
+}
+
+#[tokio::test]
+async fn a_mail_host_with_many_addresses_has_only_ten_tried() {
+    let (port, s) = slots(30);
+    let mut dns = TestDns::builder().record("wide.test", RecordType::MX, "10 mx.wide.test.");
+    for slot in &s {
+        dns = dns.record("mx.wide.test", RecordType::A, &slot.ip());
+    }
+    let dns = dns.start().await;
+    let relay = mx_relay(&dns, port, pool());
+
+    let outcomes = deliver(&relay, &Mail::to(&["rcpt@wide.test"])).await;
+
+    let [Outcome::Temporary(reason)] = outcomes.as_slice() else {
+        panic!("expected a temporary failure: {outcomes:?}");
+    };
+    assert_eq!(
+        hosts_listed(reason),
+        vec!["mx.wide.test".to_string(); route::MAX_ADDRESSES],
         "{reason}"
     );
 }

@@ -16,6 +16,18 @@ use super::tried::Failure;
 /// The SMTP port of MX hosts (RFC 5321 §4.5.4... and IANA).
 pub const SMTP_PORT: u16 = 25;
 
+/// Most mail hosts of one domain looked up and tried in one attempt, best preference
+/// first (after the hosts at or past this server's own preference are dropped). A
+/// domain is free to publish hundreds of MX records; each one costs an address look-up
+/// and connection attempts, so without a cap one attempt could take hours. RFC 5321
+/// §5.1 lets a client limit the hosts it tries; Postfix caps the same thing
+/// (`smtp_mx_address_limit`).
+pub const MAX_MX_HOSTS: usize = 10;
+
+/// Most addresses tried in one attempt, over all of a domain's hosts (or a smarthost's
+/// name): a host name may resolve to hundreds of addresses.
+pub const MAX_ADDRESSES: usize = 10;
+
 /// One host to try, with its addresses in order.
 #[derive(Clone)]
 pub struct Target {
@@ -124,6 +136,7 @@ impl Routes {
                 name: smarthost.host.clone(),
                 addresses: addresses
                     .into_iter()
+                    .take(MAX_ADDRESSES)
                     .map(|ip| SocketAddr::new(ip, smarthost.port))
                     .collect(),
                 config: smarthost.config.clone(),
@@ -134,7 +147,7 @@ impl Routes {
                 no_address: Vec::new(),
             });
         }
-        let hosts = match dns.mail_hosts(domain).await {
+        let mut hosts = match dns.mail_hosts(domain).await {
             Ok(MailHosts::Hosts(hosts)) => self.before_self(domain, hosts)?,
             // RFC 7505 §4.1: fail at once, 5.1.10.
             Ok(MailHosts::NullMx) => {
@@ -153,19 +166,37 @@ impl Routes {
                 )));
             }
         };
+        if hosts.len() > MAX_MX_HOSTS {
+            tracing::info!(
+                %domain,
+                hosts = hosts.len(),
+                tried = MAX_MX_HOSTS,
+                "domain has more mail hosts than one attempt tries"
+            );
+            hosts.truncate(MAX_MX_HOSTS);
+        }
         let mut targets = Vec::with_capacity(hosts.len());
         let mut temporary = None;
         let mut no_address = Vec::new();
+        let mut room = MAX_ADDRESSES;
         for host in hosts {
+            if room == 0 {
+                break;
+            }
             match dns.addresses(&host.name).await {
-                Ok(ips) if !ips.is_empty() => targets.push(Target {
-                    addresses: ips
+                Ok(ips) if !ips.is_empty() => {
+                    let addresses: Vec<SocketAddr> = ips
                         .into_iter()
+                        .take(room)
                         .map(|ip| SocketAddr::new(ip, self.mx_port))
-                        .collect(),
-                    name: host.name,
-                    config: self.mx_config.clone(),
-                }),
+                        .collect();
+                    room -= addresses.len();
+                    targets.push(Target {
+                        addresses,
+                        name: host.name,
+                        config: self.mx_config.clone(),
+                    });
+                }
                 Ok(_) | Err(DnsError::NotFound(_)) => {
                     no_address.push(Failure::ours(&host.name, "4.4.4", "no address"));
                 }
