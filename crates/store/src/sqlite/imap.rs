@@ -19,7 +19,7 @@ use message::QueueId;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::mailboxes::{self, mailbox_exists, modseq_from, uid_from};
-use super::queue::{idx, qid, unreferenced};
+use super::queue::{qid, unreferenced};
 use crate::flags;
 use crate::{FlagChange, FlagsResult, ImapMessage, MailboxChanges, MailboxId, Result, StoreError};
 
@@ -254,21 +254,6 @@ pub(super) fn summaries_set(
     for (uid, summary) in items {
         update.execute(params![mailbox.0, i64::from(*uid), summary])?;
     }
-    Ok(())
-}
-
-/// Stores the summary of the message just filed for recipient `recipient` of queue
-/// entry `id` (found by the `messages_filed` index; the same write transaction).
-pub(super) fn summary_of_filing(
-    c: &Connection,
-    id: message::QueueId,
-    recipient: usize,
-    summary: &[u8],
-) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE messages SET summary = ?3 WHERE queue_id = ?1 AND recipient_index = ?2",
-    )?
-    .execute(params![qid(id), idx(id, recipient)?, summary])?;
     Ok(())
 }
 

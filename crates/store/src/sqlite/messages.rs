@@ -49,6 +49,44 @@ pub(super) fn deliver_into(
     if recipient_status(c, id, recipient)? != "pending" {
         return Ok(None);
     }
+    file_pending(
+        c,
+        &Pending {
+            id,
+            recipient,
+            account,
+            prefix,
+            blob: &blob,
+            body_size,
+            summary: None,
+        },
+        now_unix,
+        junk,
+    )
+}
+
+/// A recipient of a queue entry, known to be pending, and what filing it needs: the
+/// entry's body (`blob`, `body_size`) and the message's IMAP summary when one was made.
+pub(super) struct Pending<'a> {
+    pub id: QueueId,
+    pub recipient: usize,
+    pub account: AccountId,
+    pub prefix: &'a [u8],
+    pub blob: &'a str,
+    pub body_size: u64,
+    pub summary: Option<&'a [u8]>,
+}
+
+/// Files `p` (see [`deliver_into`]) and marks its recipient delivered. The caller knows
+/// the recipient is pending: [`deliver_into`] looked it up; a message being accepted
+/// has just written its entry (so nothing is looked up twice on the acceptance path).
+pub(super) fn file_pending(
+    c: &Connection,
+    p: &Pending<'_>,
+    now_unix: i64,
+    junk: bool,
+) -> Result<Option<u32>> {
+    let (id, recipient, account) = (p.id, p.recipient, p.account);
     let junk_box: Option<i64> = if junk {
         c.prepare_cached(
             "SELECT id FROM mailboxes WHERE account_id = ?1 AND special_use = '\\Junk'
@@ -77,36 +115,37 @@ pub(super) fn deliver_into(
     // A new message takes a new mod-sequence (RFC 7162 §3.1); it has no flags yet.
     let modseq = i64::try_from(counters.next_modseq())
         .map_err(|_| StoreError::Invalid("mod-sequence overflow".into()))?;
-    let body_size = i64::try_from(body_size)
-        .map_err(|_| StoreError::Damaged(format!("queue entry {id}: size {body_size}")))?;
-    let size = i64::try_from(prefix.len())
+    let body_size = i64::try_from(p.body_size)
+        .map_err(|_| StoreError::Damaged(format!("queue entry {id}: size {}", p.body_size)))?;
+    let size = i64::try_from(p.prefix.len())
         .ok()
-        .and_then(|p| p.checked_add(body_size))
+        .and_then(|prefix| prefix.checked_add(body_size))
         .ok_or_else(|| StoreError::Invalid("message too large".into()))?;
     let index = idx(id, recipient)?;
     let filed = c
         .prepare_cached(
             "INSERT OR IGNORE INTO messages(mailbox_id, uid, blob_id, prefix, body_size, size,
-                 received_at, queue_id, recipient_index, flags, modseq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10)",
+                 received_at, queue_id, recipient_index, flags, modseq, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10, ?11)",
         )?
         .execute(params![
             mailbox,
             i64::from(uid),
-            blob,
-            prefix,
+            p.blob,
+            p.prefix,
             body_size,
             size,
             now_unix,
             qid(id),
             index,
-            modseq
+            modseq,
+            p.summary,
         ])?;
-    c.execute(
+    c.prepare_cached(
         "UPDATE queue_recipients SET status = 'delivered', attempts = attempts + 1,
          last_error = NULL WHERE queue_id = ?1 AND idx = ?2",
-        params![qid(id), index],
-    )?;
+    )?
+    .execute(params![qid(id), index])?;
     if filed == 0 {
         // Already in this mailbox under (queue id, recipient): belt and braces for the
         // status check above. Record the recipient as done and file nothing.

@@ -167,10 +167,13 @@ impl SqliteStore {
         // One job, so one savepoint: the entry and its filings commit together.
         self.with_new_blob(body, move |c, blob, size| {
             queue::insert(c, id, &envelope, blob, size, now)?;
+            // Every recipient was just written pending, with this body: nothing to look
+            // up again before filing.
             let mut filed = Vec::with_capacity(filings.len());
             for f in &filings {
                 // Over quota: left pending for the queue, which retries it.
-                match quota::admit_delivery(c, id, f.recipient, f.account, f.prefix.len()) {
+                let octets = size.saturating_add(f.prefix.len() as u64);
+                match quota::admit(c, f.account, octets, 1) {
                     Ok(()) => {}
                     Err(StoreError::OverQuota(why)) => {
                         tracing::info!(queue_id = %id, recipient = f.recipient, %why, "not filed");
@@ -178,11 +181,16 @@ impl SqliteStore {
                     }
                     Err(e) => return Err(e),
                 }
-                let uid =
-                    messages::deliver_into(c, id, f.recipient, f.account, &f.prefix, now, junk)?;
-                if let (Some(_), Some(summary)) = (uid, &f.summary) {
-                    imap::summary_of_filing(c, id, f.recipient, summary)?;
-                }
+                let pending = messages::Pending {
+                    id,
+                    recipient: f.recipient,
+                    account: f.account,
+                    prefix: &f.prefix,
+                    blob,
+                    body_size: size,
+                    summary: f.summary.as_deref(),
+                };
+                messages::file_pending(c, &pending, now, junk)?;
                 filed.push(f.recipient);
             }
             Ok(filed)

@@ -101,7 +101,7 @@ pub(super) fn usage(c: &Connection, account: AccountId) -> Result<QuotaUsage> {
 
 /// `OverQuota` unless the account can take `count` more messages of `octets` in all.
 /// An unknown account passes: the filing itself reports it.
-fn admit(c: &Connection, account: AccountId, octets: u64, count: u64) -> Result<()> {
+pub(super) fn admit(c: &Connection, account: AccountId, octets: u64, count: u64) -> Result<()> {
     let Some(quota) = limits(c, account)? else {
         return Ok(());
     };
