@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 16;
+pub(crate) const SCHEMA_VERSION: i64 = 17;
 
 /// How long a connection waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -362,6 +362,34 @@ CREATE TABLE inline_blobs (
 );
 ";
 
+/// Version 17: each mailbox keeps the count and total size of its messages
+/// (`used_messages`, `used_octets`), kept by triggers on every insert, delete and move
+/// of a message row, however it happens (filing, APPEND, COPY, EXPUNGE, a mailbox
+/// deleted or renamed). A quota check then adds up the account's few mailbox rows
+/// instead of reading every message it holds, on the writer thread, for each filing.
+/// Existing mailboxes are counted once here.
+const MIGRATION_17: &str = r"
+ALTER TABLE mailboxes ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN used_octets INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET
+    used_messages = (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id),
+    used_octets = (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mailboxes.id);
+CREATE TRIGGER messages_usage_insert AFTER INSERT ON messages BEGIN
+    UPDATE mailboxes SET used_messages = used_messages + 1, used_octets = used_octets + NEW.size
+    WHERE id = NEW.mailbox_id;
+END;
+CREATE TRIGGER messages_usage_delete AFTER DELETE ON messages BEGIN
+    UPDATE mailboxes SET used_messages = used_messages - 1, used_octets = used_octets - OLD.size
+    WHERE id = OLD.mailbox_id;
+END;
+CREATE TRIGGER messages_usage_update AFTER UPDATE OF mailbox_id, size ON messages BEGIN
+    UPDATE mailboxes SET used_messages = used_messages - 1, used_octets = used_octets - OLD.size
+    WHERE id = OLD.mailbox_id;
+    UPDATE mailboxes SET used_messages = used_messages + 1, used_octets = used_octets + NEW.size
+    WHERE id = NEW.mailbox_id;
+END;
+";
+
 /// One migration: SQL, or Rust code for a change SQL cannot express.
 enum Migration {
     /// Statements run as one batch.
@@ -391,6 +419,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(MIGRATION_14),
     Migration::Sql(MIGRATION_15),
     Migration::Sql(MIGRATION_16),
+    Migration::Sql(MIGRATION_17),
 ];
 
 impl Migration {

@@ -102,11 +102,20 @@ async fn a_data_dir_of_body_files_reads_unchanged_and_takes_new_bodies_inline() 
             .await
             .expect("enqueue");
     }
-    // Back to the schema before inline bodies, as an older version left it.
+    // Back to the schema before inline bodies (and the mailbox totals of schema 17),
+    // as an older version left it.
     {
         let c = rusqlite::Connection::open(dir.path().join(crate::sqlite::DB_FILE)).expect("db");
-        c.execute_batch("DROP TABLE inline_blobs; PRAGMA user_version = 15;")
-            .expect("downgrade");
+        c.execute_batch(
+            "DROP TRIGGER messages_usage_insert;
+             DROP TRIGGER messages_usage_delete;
+             DROP TRIGGER messages_usage_update;
+             ALTER TABLE mailboxes DROP COLUMN used_messages;
+             ALTER TABLE mailboxes DROP COLUMN used_octets;
+             DROP TABLE inline_blobs;
+             PRAGMA user_version = 15;",
+        )
+        .expect("downgrade");
     }
     assert_eq!(blob_files(dir.path()).len(), 1);
     let s = SqliteStore::open(dir.path()).expect("open migrates");
