@@ -24,7 +24,7 @@ use super::db_err;
 use crate::{Result, StoreError};
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// The advisory lock key the migrating node holds (an arbitrary constant: "postie" in
 /// ASCII).
@@ -256,8 +256,48 @@ const MIGRATION_4: &str = r#"
 ALTER TABLE queue ADD COLUMN require_tls boolean NOT NULL DEFAULT false;
 "#;
 
+/// Version 5: the embedded store's version 17. Each mailbox keeps the count and total
+/// size of its messages, kept by a trigger on every insert, delete and move of a message
+/// row, so a quota check reads the account's mailbox rows, not every message it holds.
+/// The trigger updates only the mailbox rows of the messages it sees change, which
+/// every such change already locks (inserts through `messages::take_uids`, other
+/// changes `FOR UPDATE`, deletions of mailboxes and accounts in id order): it adds no
+/// lock and no new lock order.
+const MIGRATION_5: &str = r#"
+ALTER TABLE mailboxes
+    ADD COLUMN used_messages bigint NOT NULL DEFAULT 0,
+    ADD COLUMN used_octets bigint NOT NULL DEFAULT 0;
+UPDATE mailboxes b SET used_messages = u.messages, used_octets = u.octets
+    FROM (SELECT mailbox_id, count(*) AS messages, sum(size) AS octets
+          FROM messages GROUP BY mailbox_id) u
+    WHERE u.mailbox_id = b.id;
+CREATE FUNCTION messages_usage() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE mailboxes SET used_messages = used_messages - 1,
+                             used_octets = used_octets - OLD.size
+        WHERE id = OLD.mailbox_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE mailboxes SET used_messages = used_messages + 1,
+                             used_octets = used_octets + NEW.size
+        WHERE id = NEW.mailbox_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER messages_usage AFTER INSERT OR DELETE OR UPDATE OF mailbox_id, size
+    ON messages FOR EACH ROW EXECUTE FUNCTION messages_usage();
+"#;
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// Brings the database `client` is connected to up to [`SCHEMA_VERSION`], under the
 /// advisory lock; refuses a newer schema with a message naming both versions.
@@ -354,11 +394,14 @@ mod tests {
         let Some(store) = fresh_store().await else {
             return;
         };
-        // Undo versions 2 to 4 by hand: what is left is exactly MIGRATION_1's schema.
+        // Undo versions 2 to 5 by hand: what is left is exactly MIGRATION_1's schema.
         let client = store.client().await.expect("client");
         client
             .batch_execute(
-                "ALTER TABLE queue DROP COLUMN require_tls;
+                "DROP TRIGGER messages_usage ON messages;
+                 DROP FUNCTION messages_usage();
+                 ALTER TABLE mailboxes DROP COLUMN used_messages, DROP COLUMN used_octets;
+                 ALTER TABLE queue DROP COLUMN require_tls;
                  DROP TABLE server_values;
                  DROP TABLE leases;
                  DROP TABLE api_tokens;
