@@ -409,7 +409,13 @@ mod tests {
                  UPDATE postie_schema SET version = 1;
                  INSERT INTO domains(name) VALUES ('example.org');
                  INSERT INTO accounts(address_key, address, domain, password_hash)
-                     VALUES ('a@example.org', 'A@example.org', 'example.org', 'x');",
+                     VALUES ('a@example.org', 'A@example.org', 'example.org', 'x');
+                 INSERT INTO mailboxes(account_id, name, uid_validity, uid_next)
+                     SELECT id, 'INBOX', 1, 3 FROM accounts;
+                 INSERT INTO messages(mailbox_id, uid, blob_id, prefix, body_size, size,
+                                      received_at, queue_id, recipient_index)
+                     SELECT b.id, n, 'b', '', 10 * n, 10 * n, 0, n, 0
+                     FROM mailboxes b, generate_series(1, 2) n;",
             )
             .await
             .expect("back to version 1");
@@ -429,6 +435,14 @@ mod tests {
         assert_eq!(account.address.to_string(), "A@example.org");
         assert_eq!(account.display_name, None);
         assert!(!account.admin);
+        // Version 5 counted the mail already there into its mailbox's totals.
+        assert_eq!(
+            node.quota_usage(account.id).await.expect("usage"),
+            crate::QuotaUsage {
+                storage: 30,
+                messages: 2
+            }
+        );
         let token = ApiToken {
             name: "ci".into(),
             id: "abcdefgh".into(),
