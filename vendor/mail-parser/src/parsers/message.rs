@@ -90,7 +90,6 @@ struct MessageParserState {
     offset_end: usize,
 }
 
-
 /// Postie patch: `bytes` as text, replacing invalid UTF-8 the way
 /// `String::from_utf8_lossy` does. Valid text (nearly every body) is checked by
 /// `std::str::from_utf8`, which takes ASCII a word at a time; the lossy walk goes byte
