@@ -12,9 +12,9 @@ import os
 import re
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 OUTPUT = os.environ.get(
@@ -52,6 +52,22 @@ def browser(server):
             yield Browser(driver, server)
         finally:
             driver.quit()
+
+
+
+def replaced(element):
+    """True once `element`'s page has been replaced (like `staleness_of`, which knows only
+    the stale-element error). Chrome may instead answer that the node "does not belong
+    to the document", which means the same; any other error is raised."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e):
+            return True
+        raise
 
 
 class Browser:
@@ -99,7 +115,7 @@ class Browser:
         buttons[0].click()
         # The click returns before the navigation: wait (with a deadline) for the
         # page that posted to be replaced by the response.
-        WebDriverWait(self.driver, 30).until(EC.staleness_of(old_page))
+        WebDriverWait(self.driver, 30).until(lambda d: replaced(old_page))
         WebDriverWait(self.driver, 30).until(
             lambda d: d.execute_script("return document.readyState") == "complete")
         return self
